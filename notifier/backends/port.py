@@ -1,0 +1,189 @@
+"""The backend port: the one small interface every incident backend implements.
+
+The desktop app, the CLI and the sync loop talk to backends only through
+:class:`Backend`. A backend declares what it can do in ``capabilities``; front
+ends disable what is missing instead of special-casing backends.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from notifier.domain.model import Incident, Person, Role
+
+
+class Capability(enum.StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    NOTES = "notes"
+    STATUS_UPDATES = "status_updates"
+    ROLES = "roles"
+    ESCALATE = "escalate"
+    ONCALL = "oncall"
+    PEOPLE = "people"
+    TRIGGER = "trigger"  # can create incidents (local backend, test pages)
+
+
+# ---- errors -------------------------------------------------------------------
+
+
+class BackendError(Exception):
+    """Base of every error a backend raises.
+
+    ``str(error)`` is one line for the user: what happened and what to do.
+    It never contains a token or key.
+    """
+
+    #: whether retrying the same request later may succeed
+    retryable: bool = False
+
+    def __init__(self, message: str, *, account: str = "") -> None:
+        super().__init__(message)
+        self.account = account
+
+
+class AuthenticationError(BackendError):
+    """The credentials were refused (missing, revoked or insufficient token)."""
+
+
+class RateLimitedError(BackendError):
+    """The backend asked us to slow down."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, account: str = ""
+    ) -> None:
+        super().__init__(message, account=account)
+        self.retry_after = retry_after
+
+
+class UnavailableError(BackendError):
+    """The backend could not be reached or failed (network, timeout, 5xx)."""
+
+    retryable = True
+
+
+class InvalidResponseError(BackendError):
+    """The backend answered something we could not understand (HTML, garbage)."""
+
+    retryable = True
+
+
+class NotSupportedError(BackendError):
+    """The backend lacks the capability asked for."""
+
+
+class NotFoundError(BackendError):
+    """No incident (or person) with that reference."""
+
+
+class RefusedError(BackendError):
+    """The backend definitively refused the request (a 4xx other than 401/429)."""
+
+
+# ---- on call --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallShift:
+    policy: str
+    level: int
+    start: datetime | None
+    end: datetime | None  # None: permanent
+
+
+@dataclass(frozen=True, slots=True)
+class Responder:
+    policy: str
+    level: int
+    person: Person
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallStatus:
+    """Whether I am on call, at which level and until when, and who else is."""
+
+    on_call: bool
+    shifts: tuple[OnCallShift, ...] = ()  # my current shifts
+    next_shift: OnCallShift | None = None
+    responders: tuple[Responder, ...] = field(default=())  # level 1/2 of my teams' policies
+
+    @property
+    def level(self) -> int | None:
+        return min((s.level for s in self.shifts), default=None)
+
+    @property
+    def until(self) -> datetime | None:
+        ends = [s.end for s in self.shifts if s.end is not None]
+        if self.shifts and len(ends) < len(self.shifts):
+            return None
+        return max(ends, default=None)
+
+
+# ---- the port -------------------------------------------------------------------
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One configured account of an incident backend."""
+
+    #: the account's name from config.toml; the prefix of every incident ref
+    name: str
+    #: what this backend can do
+    capabilities: frozenset[Capability]
+
+    def me(self) -> Person:
+        """The person this account acts as."""
+        ...
+
+    def open_incidents(self) -> list[Incident]:
+        """A snapshot of the open (triggered and acknowledged) incidents this
+        account watches, without timelines."""
+        ...
+
+    def recent_incidents(self, limit: int = 100) -> list[Incident]:
+        """Open and recently resolved incidents, newest first."""
+        ...
+
+    def incident(self, incident_id: str) -> Incident:
+        """One incident with its timeline. Raises :class:`NotFoundError`."""
+        ...
+
+    def acknowledge(self, incident_ids: Sequence[str]) -> None: ...
+
+    def resolve(self, incident_id: str, note: str | None = None) -> None: ...
+
+    def add_note(self, incident_id: str, text: str) -> None: ...
+
+    def post_status_update(self, incident_id: str, text: str) -> None: ...
+
+    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+        """Hand ``role`` to ``person``. Taking commander also acknowledges a
+        triggered incident and assigns it to that person."""
+        ...
+
+    def escalate(self, incident_id: str) -> None:
+        """Engage the next level (the 2nd level when the 1st has it)."""
+        ...
+
+    def people(self, query: str = "") -> list[Person]:
+        """People roles can be handed to, filtered by ``query``."""
+        ...
+
+    def oncall(self) -> OnCallStatus: ...
+
+    def close(self) -> None: ...
+
+
+def require(backend: Backend, capability: Capability) -> None:
+    """Raise :class:`NotSupportedError` unless ``backend`` has ``capability``."""
+    if capability not in backend.capabilities:
+        raise NotSupportedError(
+            f"{backend.name}: this account cannot {capability.value.replace('_', ' ')}",
+            account=backend.name,
+        )
