@@ -1,0 +1,140 @@
+"""The configured accounts: one backend per account, and ref resolution.
+
+Shared by the CLI and the desktop app, so both act on exactly the same
+accounts with the same rules.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from notifier.backends.local.backend import LocalBackend, parse_person
+from notifier.backends.port import AuthenticationError, Backend, NotFoundError
+from notifier.config import Config
+from notifier.domain.model import Person, make_ref, split_ref
+from notifier.errors import UserError
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+log = logging.getLogger("notifier.accounts")
+
+
+def token_secret_name(account: str) -> str:
+    return f"accounts/{account}/token"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    name: str
+    kind: str
+    settings: Any  # the backend's parsed settings (None for local)
+
+
+class Accounts:
+    """Every configured account, its backend built on first use."""
+
+    def __init__(self, profile: Profile, config: Config, secrets: SecretStore) -> None:
+        self.profile = profile
+        self.config = config
+        self.secrets = secrets
+        self._infos: dict[str, AccountInfo] = {}
+        self._backends: dict[str, Backend] = {}
+        if config.local.enabled:
+            self._infos[config.local.name] = AccountInfo(config.local.name, "local", None)
+        for index, entry in enumerate(config.accounts):
+            kind = entry["kind"]
+            if kind == "pagerduty":
+                from notifier.backends.pagerduty.settings import parse_pagerduty_account
+
+                settings = parse_pagerduty_account(entry, where=f"accounts[{index}]")
+                self._infos[settings.name] = AccountInfo(settings.name, kind, settings)
+
+    # ---- lookup ------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return list(self._infos)
+
+    def info(self, name: str) -> AccountInfo:
+        try:
+            return self._infos[name]
+        except KeyError:
+            known = ", ".join(self._infos) or "none"
+            raise UserError(
+                f"no account named {name!r} (configured: {known}); see config.toml"
+            ) from None
+
+    def get(self, name: str) -> Backend:
+        """The backend of account ``name``; raises AuthenticationError with the fix
+        when its token is missing."""
+        if name in self._backends:
+            return self._backends[name]
+        info = self.info(name)
+        backend: Backend
+        if info.kind == "local":
+            backend = self._make_local()
+        else:
+            token = self.secrets.get(token_secret_name(name))
+            if not token:
+                raise AuthenticationError(
+                    f"account {name!r} has no API token yet; run `oncall-notifier login {name}`",
+                    account=name,
+                )
+            from notifier.backends.pagerduty.backend import PagerDutyBackend
+
+            backend = PagerDutyBackend(info.settings, token)
+        self._backends[name] = backend
+        return backend
+
+    def forget(self, name: str) -> None:
+        """Drop a cached backend (after ``login`` stored a new token)."""
+        backend = self._backends.pop(name, None)
+        if backend is not None:
+            backend.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._infos)
+
+    @property
+    def local(self) -> LocalBackend:
+        if not self.config.local.enabled:
+            raise UserError("the local account is disabled ([local] enabled = false)")
+        backend = self.get(self.config.local.name)
+        assert isinstance(backend, LocalBackend)
+        return backend
+
+    def _make_local(self) -> LocalBackend:
+        local = self.config.local
+        name = local.user_name or getpass.getuser()
+        me = Person(id=local.user_email or name, name=name, email=local.user_email)
+        people = [parse_person(p) for p in local.people]
+        return LocalBackend(self.profile.database_path, name=local.name, me=me, people=people)
+
+    def resolve(self, ref: str) -> tuple[Backend, str]:
+        """``"work:Q1AB"`` -> (work's backend, "Q1AB"). A bare id is accepted when
+        exactly one account is configured, or when it is the local account's number."""
+        account, incident_id = split_ref(ref.strip())
+        if not incident_id:
+            raise UserError(f"{ref!r} is not an incident reference; refs look like local:12")
+        if account is not None:
+            return self.get(self.info(account).name), incident_id
+        names = self.names()
+        if len(names) == 1:
+            return self.get(names[0]), incident_id
+        if self.config.local.enabled and incident_id.isdigit():
+            return self.local, incident_id
+        raise NotFoundError(
+            f"{ref!r} is ambiguous with several accounts; write it as ACCOUNT:ID, "
+            f"e.g. {make_ref(names[0], incident_id)}"
+        )
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            try:
+                backend.close()
+            except Exception:  # closing must not hide the real outcome
+                log.exception("closing %s failed", backend.name)
+        self._backends.clear()

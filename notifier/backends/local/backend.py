@@ -1,0 +1,119 @@
+"""The embedded local backend: the port over :class:`LocalStore`."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Sequence
+from pathlib import Path
+
+from notifier.backends.local.store import LocalStore
+from notifier.backends.port import (
+    Capability,
+    OnCallStatus,
+    RefusedError,
+)
+from notifier.domain.model import EntryKind, Incident, Person, Role, Status
+
+
+def parse_person(text: str) -> Person:
+    """``"Ada Lovelace <ada@example.com>"`` or ``"ada@example.com"`` or ``"ada"``."""
+    text = text.strip()
+    if "<" in text and text.endswith(">"):
+        name, _, email = text[:-1].partition("<")
+        name, email = name.strip(), email.strip()
+        return Person(id=email or name, name=name or email, email=email)
+    if "@" in text:
+        return Person(id=text, name=text.split("@", 1)[0], email=text)
+    return Person(id=text, name=text)
+
+
+class LocalBackend:
+    """Incidents kept on this machine, fed by the CLI and the loopback ingest."""
+
+    capabilities = frozenset(
+        {
+            Capability.ACKNOWLEDGE,
+            Capability.RESOLVE,
+            Capability.NOTES,
+            Capability.STATUS_UPDATES,
+            Capability.ROLES,
+            Capability.ESCALATE,
+            Capability.PEOPLE,
+            Capability.TRIGGER,
+        }
+    )
+
+    def __init__(
+        self,
+        database: Path,
+        *,
+        name: str = "local",
+        me: Person | None = None,
+        people: Sequence[Person] = (),
+    ) -> None:
+        self.name = name
+        self.store = LocalStore(database, account=name)
+        if me is None:
+            user = getpass.getuser()
+            me = Person(id=user, name=user)
+        self._me = me
+        self._people = tuple(people)
+
+    def me(self) -> Person:
+        return self._me
+
+    @property
+    def _author(self) -> str:
+        return self._me.name
+
+    def open_incidents(self) -> list[Incident]:
+        return self.store.open_incidents()
+
+    def recent_incidents(self, limit: int = 100) -> list[Incident]:
+        return self.store.recent_incidents(limit)
+
+    def incident(self, incident_id: str) -> Incident:
+        return self.store.incident(incident_id)
+
+    def acknowledge(self, incident_ids: Sequence[str]) -> None:
+        for incident_id in incident_ids:
+            current = self.store.incident(incident_id)
+            if current.status is Status.TRIGGERED:
+                self.store.set_status(incident_id, Status.ACKNOWLEDGED, author=self._author)
+
+    def resolve(self, incident_id: str, note: str | None = None) -> None:
+        current = self.store.incident(incident_id)
+        if current.status is Status.RESOLVED and not note:
+            return
+        self.store.set_status(incident_id, Status.RESOLVED, author=self._author, note=note)
+
+    def add_note(self, incident_id: str, text: str) -> None:
+        self.store.add_entry(incident_id, EntryKind.NOTE, text, author=self._author)
+
+    def post_status_update(self, incident_id: str, text: str) -> None:
+        self.store.add_entry(incident_id, EntryKind.STATUS_UPDATE, text, author=self._author)
+
+    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+        if self.store.incident(incident_id).status is Status.RESOLVED:
+            raise RefusedError(
+                f"{self.name}:{incident_id} is resolved; roles can change only while it is open",
+                account=self.name,
+            )
+        self.store.set_role(incident_id, role, person, author=self._author)
+
+    def escalate(self, incident_id: str) -> None:
+        self.store.escalate(incident_id, author=self._author)
+
+    def people(self, query: str = "") -> list[Person]:
+        seen: dict[str, Person] = {self._me.id: self._me}
+        for person in self._people:
+            seen.setdefault(person.id, person)
+        q = query.casefold()
+        return [p for p in seen.values() if q in p.name.casefold() or q in p.email.casefold()]
+
+    def oncall(self) -> OnCallStatus:
+        # no rota on this machine: whoever runs the app is on call for its incidents
+        return OnCallStatus(on_call=True)
+
+    def close(self) -> None:
+        pass

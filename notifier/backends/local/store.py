@@ -1,0 +1,429 @@
+"""The embedded local backend's storage: one SQLite file (WAL) per profile.
+
+Safe for several processes at once (the app, the CLI, ``serve``): every
+operation opens its own connection, writes run in ``BEGIN IMMEDIATE``
+transactions and wait (busy timeout) for each other instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from notifier.backends.port import NotFoundError, RefusedError, UnavailableError
+from notifier.domain.model import (
+    EntryKind,
+    Incident,
+    Person,
+    Role,
+    Severity,
+    Status,
+    TimelineEntry,
+    Urgency,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    service TEXT NOT NULL,
+    status TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    severity TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    dedup_key TEXT,
+    source TEXT NOT NULL DEFAULT '',
+    link TEXT NOT NULL DEFAULT '',
+    escalation_level INTEGER NOT NULL DEFAULT 1,
+    commander TEXT,
+    comms_lead TEXT,
+    assignees TEXT NOT NULL DEFAULT '[]',
+    details TEXT NOT NULL DEFAULT '{}',
+    last_status_update TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_dedup
+    ON incidents(dedup_key) WHERE status != 'resolved' AND dedup_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
+CREATE TABLE IF NOT EXISTS timeline (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id, id);
+"""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _person_json(p: Person | None) -> str | None:
+    return json.dumps([p.id, p.name, p.email]) if p else None
+
+
+def _person_from(text: str | None) -> Person | None:
+    if not text:
+        return None
+    pid, name, email = json.loads(text)
+    return Person(pid, name, email)
+
+
+@dataclass(frozen=True)
+class TriggerResult:
+    incident: Incident
+    created: bool  # False: an open incident with the same dedup key was updated
+
+
+class LocalStore:
+    """Incidents and their timelines in SQLite.
+
+    ``account`` is the name incidents are reported under (their ref prefix).
+    """
+
+    def __init__(self, path: Path, *, account: str = "local", clock: Any = _now) -> None:
+        self.path = Path(path)
+        self.account = account
+        self._clock = clock
+        self._init_lock = threading.Lock()
+        self._initialised = False
+        self._ensure_schema()
+
+    # ---- connections ------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise UnavailableError(
+                f"cannot open the local database {self.path}: {exc}; check the profile folder"
+            ) from exc
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 15000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise UnavailableError(f"local database {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise UnavailableError(f"local database {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _ensure_schema(self) -> None:
+        with self._init_lock:
+            if self._initialised:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            try:
+                if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+                    raise UnavailableError(f"cannot use WAL mode on {self.path}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise UnavailableError(
+                        f"{self.path} was written by a newer oncall-notifier; upgrade this one"
+                    )
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except sqlite3.DatabaseError as exc:
+                raise UnavailableError(
+                    f"the local database {self.path} is damaged ({exc}); move it away to start afresh"
+                ) from exc
+            finally:
+                conn.close()
+            self._initialised = True
+
+    # ---- reading ----------------------------------------------------------------
+
+    def _row_to_incident(
+        self, row: sqlite3.Row, timeline: Sequence[TimelineEntry] = ()
+    ) -> Incident:
+        details = json.loads(row["details"] or "{}")
+        return Incident(
+            id=str(row["id"]),
+            account=self.account,
+            title=row["title"],
+            service=row["service"],
+            status=Status(row["status"]),
+            urgency=Urgency(row["urgency"]),
+            severity=Severity(row["severity"]) if row["severity"] else None,
+            created_at=_parse_ts(row["created_at"]),
+            updated_at=_parse_ts(row["updated_at"]),
+            assignees=tuple(Person(*p) for p in json.loads(row["assignees"])),
+            commander=_person_from(row["commander"]),
+            comms_lead=_person_from(row["comms_lead"]),
+            escalation_level=row["escalation_level"],
+            link=row["link"],
+            number=row["id"],
+            dedup_key=row["dedup_key"] or "",
+            last_status_update=row["last_status_update"],
+            details=tuple((str(k), _detail_text(v)) for k, v in details.items()),
+            timeline=tuple(timeline),
+        )
+
+    def open_incidents(self) -> list[Incident]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id"
+            ).fetchall()
+        return [self._row_to_incident(r) for r in rows]
+
+    def recent_incidents(self, limit: int = 100) -> list[Incident]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._row_to_incident(r) for r in rows]
+
+    def incident(self, incident_id: str) -> Incident:
+        key = self._id(incident_id)
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM incidents WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"no incident {self.account}:{incident_id}; see `oncall-notifier list --all`",
+                    account=self.account,
+                )
+            entries = conn.execute(
+                "SELECT * FROM timeline WHERE incident_id = ? ORDER BY id", (key,)
+            ).fetchall()
+        timeline = [
+            TimelineEntry(
+                at=_parse_ts(e["at"]),
+                kind=EntryKind(e["kind"]),
+                text=e["text"],
+                author=e["author"],
+                id=str(e["id"]),
+            )
+            for e in entries
+        ]
+        return self._row_to_incident(row, timeline)
+
+    def find_open_by_dedup_key(self, dedup_key: str) -> Incident | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
+                (dedup_key,),
+            ).fetchone()
+        return self._row_to_incident(row) if row else None
+
+    def _id(self, incident_id: str) -> int:
+        try:
+            return int(incident_id)
+        except ValueError:
+            raise NotFoundError(
+                f"{incident_id!r} is not a local incident number; local refs look like "
+                f"{self.account}:12",
+                account=self.account,
+            ) from None
+
+    # ---- writing ----------------------------------------------------------------
+
+    def trigger(
+        self,
+        title: str,
+        *,
+        service: str = "default",
+        urgency: Urgency = Urgency.HIGH,
+        severity: Severity | None = None,
+        dedup_key: str | None = None,
+        source: str = "",
+        link: str = "",
+        details: Mapping[str, Any] | None = None,
+        author: str = "",
+        assignee: Person | None = None,
+    ) -> TriggerResult:
+        """Open an incident, or update the open one with the same ``dedup_key``."""
+        now = _ts(self._clock())
+        title = title.strip()
+        if not title:
+            raise RefusedError("an incident needs a title (summary)", account=self.account)
+        details_json = json.dumps(dict(details or {}), default=str)
+        with self._write() as conn:
+            row = None
+            if dedup_key:
+                row = conn.execute(
+                    "SELECT * FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
+                    (dedup_key,),
+                ).fetchone()
+            if row is not None:
+                # like PagerDuty: a repeated trigger joins the open incident
+                conn.execute(
+                    "UPDATE incidents SET title = ?, severity = COALESCE(?, severity),"
+                    " urgency = CASE WHEN ? = 'high' THEN 'high' ELSE urgency END,"
+                    " details = ?, link = CASE WHEN ? != '' THEN ? ELSE link END,"
+                    " updated_at = ? WHERE id = ?",
+                    (
+                        title, severity.value if severity else None, urgency.value,
+                        details_json, link, link, now, row["id"],
+                    ),
+                )  # fmt: skip
+                self._log(conn, row["id"], now, EntryKind.STATUS, "Triggered again", author)
+                incident_id, created = row["id"], False
+            else:
+                assignees = json.dumps([[assignee.id, assignee.name, assignee.email]]) if assignee else "[]"
+                cur = conn.execute(
+                    "INSERT INTO incidents (title, service, status, urgency, severity,"
+                    " created_at, updated_at, dedup_key, source, link, details, assignees)"
+                    " VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        title, service or "default", urgency.value,
+                        severity.value if severity else None, now, now, dedup_key or None,
+                        source, link, details_json, assignees,
+                    ),
+                )  # fmt: skip
+                incident_id, created = cur.lastrowid, True
+                self._log(conn, incident_id, now, EntryKind.STATUS, "Triggered", author)
+        return TriggerResult(self.incident(str(incident_id)), created)
+
+    def set_status(
+        self, incident_id: str, status: Status, *, author: str = "", note: str | None = None
+    ) -> Incident:
+        key = self._id(incident_id)
+        now = _ts(self._clock())
+        with self._write() as conn:
+            current = self._current_status(conn, key, incident_id)
+            if note:
+                self._log(conn, key, now, EntryKind.NOTE, note, author)
+            if current is not status and current is not Status.RESOLVED:
+                conn.execute(
+                    "UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?",
+                    (status.value, now, key),
+                )
+                self._log(conn, key, now, EntryKind.STATUS, status.value.capitalize(), author)
+            elif current is Status.RESOLVED and status is not Status.RESOLVED:
+                raise RefusedError(
+                    f"{self.account}:{incident_id} is already resolved", account=self.account
+                )
+        return self.incident(incident_id)
+
+    def set_status_by_dedup_key(
+        self, dedup_key: str, status: Status, *, author: str = ""
+    ) -> Incident | None:
+        incident = self.find_open_by_dedup_key(dedup_key)
+        if incident is None:
+            return None
+        return self.set_status(incident.id, status, author=author)
+
+    def add_entry(self, incident_id: str, kind: EntryKind, text: str, *, author: str = "") -> None:
+        key = self._id(incident_id)
+        text = text.strip()
+        if not text:
+            raise RefusedError("the text is empty; write something to post", account=self.account)
+        now = _ts(self._clock())
+        with self._write() as conn:
+            self._current_status(conn, key, incident_id)
+            self._log(conn, key, now, kind, text, author)
+            if kind is EntryKind.STATUS_UPDATE:
+                conn.execute(
+                    "UPDATE incidents SET last_status_update = ?, updated_at = ? WHERE id = ?",
+                    (text, now, key),
+                )
+
+    def set_role(self, incident_id: str, role: Role, person: Person, *, author: str = "") -> None:
+        key = self._id(incident_id)
+        now = _ts(self._clock())
+        column = "commander" if role is Role.COMMANDER else "comms_lead"
+        with self._write() as conn:
+            status = self._current_status(conn, key, incident_id)
+            conn.execute(
+                f"UPDATE incidents SET {column} = ?, updated_at = ? WHERE id = ?",
+                (_person_json(person), now, key),
+            )
+            self._log(conn, key, now, EntryKind.ROLE, f"{role.label}: {person}", author)
+            if role is Role.COMMANDER:
+                conn.execute(
+                    "UPDATE incidents SET assignees = ? WHERE id = ?",
+                    (json.dumps([[person.id, person.name, person.email]]), key),
+                )
+                if status is Status.TRIGGERED:
+                    conn.execute(
+                        "UPDATE incidents SET status = 'acknowledged' WHERE id = ?", (key,)
+                    )
+                    self._log(conn, key, now, EntryKind.STATUS, "Acknowledged", author)
+
+    def escalate(self, incident_id: str, *, author: str = "") -> Incident:
+        key = self._id(incident_id)
+        now = _ts(self._clock())
+        with self._write() as conn:
+            status = self._current_status(conn, key, incident_id)
+            if status is Status.RESOLVED:
+                raise RefusedError(
+                    f"{self.account}:{incident_id} is resolved; nothing to escalate",
+                    account=self.account,
+                )
+            level = conn.execute(
+                "SELECT escalation_level FROM incidents WHERE id = ?", (key,)
+            ).fetchone()[0]
+            # the local backend has no 2nd-level rota to page: record the engagement
+            # without re-triggering (that would sound the escalating person's own alarm)
+            conn.execute(
+                "UPDATE incidents SET escalation_level = ?, updated_at = ? WHERE id = ?",
+                (level + 1, now, key),
+            )
+            self._log(conn, key, now, EntryKind.ESCALATION, f"Escalated to level {level + 1}", author)
+        return self.incident(incident_id)
+
+    def _current_status(self, conn: sqlite3.Connection, key: int, incident_id: str) -> Status:
+        row = conn.execute("SELECT status FROM incidents WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no incident {self.account}:{incident_id}; see `oncall-notifier list --all`",
+                account=self.account,
+            )
+        return Status(row[0])
+
+    @staticmethod
+    def _log(
+        conn: sqlite3.Connection, key: int | None, at: str, kind: EntryKind, text: str, author: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO timeline (incident_id, at, kind, text, author) VALUES (?, ?, ?, ?, ?)",
+            (key, at, kind.value, text, author),
+        )
+
+
+def _detail_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)

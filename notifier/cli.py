@@ -1,0 +1,447 @@
+"""The command line: a second front end over the same accounts as the tray app.
+
+Exit status: 0 success, 2 usage error, 1 any other failure (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from notifier import __version__
+from notifier.accounts import Accounts
+from notifier.backends.port import BackendError, Capability, require
+from notifier.config import Config, load_config
+from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
+from notifier.errors import UserError
+from notifier.profile import HOME_VARIABLE, Profile
+from notifier.secrets import SecretStore
+from notifier.serialize import incident_to_dict
+
+PROG = "oncall-notifier"
+log = logging.getLogger("notifier.cli")
+
+
+class Context:
+    """What every command needs, built lazily so ``--help`` stays instant."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.profile = Profile.locate(args.profile)
+        self.config: Config = load_config(self.profile.config_path)
+        self.secrets = SecretStore(self.config.secrets_store, profile_root=self.profile.root)
+        self.accounts = Accounts(self.profile, self.config, self.secrets)
+
+    def out(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def json(self, data: Any) -> None:
+        print(json.dumps(data, indent=2, ensure_ascii=False), flush=True)
+
+
+# ---- commands ---------------------------------------------------------------------
+
+
+def cmd_trigger(ctx: Context) -> int:
+    a = ctx.args
+    local = ctx.accounts.local
+    result = local.store.trigger(
+        a.summary,
+        service=a.service,
+        urgency=Urgency(a.urgency),
+        severity=Severity(a.severity) if a.severity else None,
+        dedup_key=a.dedup_key,
+        author=local.me().name,
+        source="cli",
+    )
+    if a.json:
+        ctx.json(incident_to_dict(result.incident) | {"created": result.created})
+    else:
+        ctx.out(result.incident.ref)
+    return 0
+
+
+def cmd_list(ctx: Context) -> int:
+    incidents: list[Incident] = []
+    errors: list[str] = []
+    for name in ctx.accounts:
+        try:
+            backend = ctx.accounts.get(name)
+            found = backend.recent_incidents(200) if ctx.args.all else backend.open_incidents()
+        except BackendError as exc:
+            errors.append(str(exc))
+            continue
+        incidents.extend(found)
+    if ctx.args.all:
+        incidents.sort(key=lambda i: i.created_at, reverse=True)
+    else:
+        incidents.sort(key=urgency_order)
+    if ctx.args.json:
+        ctx.json([incident_to_dict(i) for i in incidents])
+    elif not incidents:
+        ctx.out("No open incidents." if not ctx.args.all else "No incidents.")
+    else:
+        width = max(len(i.ref) for i in incidents)
+        for i in incidents:
+            age = _age(i.created_at)
+            ctx.out(
+                f"{i.ref:<{width}}  {i.status.value:<12}  {i.urgency.value:<4}  "
+                f"{age:>5}  {_one_line(i.service)}: {_one_line(i.title)}"
+            )
+    for error in errors:
+        print(f"{PROG}: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_show(ctx: Context) -> int:
+    backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
+    incident = backend.incident(incident_id)
+    if ctx.args.json:
+        ctx.json(incident_to_dict(incident, timeline=True))
+        return 0
+    rows = [
+        ("Incident", incident.ref),
+        ("Title", incident.title),
+        ("Service", incident.service),
+        ("Status", incident.status.value),
+        ("Urgency", incident.urgency.value),
+        ("Severity", incident.severity.value if incident.severity else "-"),
+        ("Created", f"{_local_time(incident.created_at)} ({_age(incident.created_at)} ago)"),
+        ("Assignees", ", ".join(str(p) for p in incident.assignees) or "-"),
+        ("Commander", str(incident.commander) if incident.commander else "-"),
+        ("Comms lead", str(incident.comms_lead) if incident.comms_lead else "-"),
+        ("Level", str(incident.escalation_level)),
+    ]
+    if incident.link:
+        rows.append(("Link", incident.link))
+    if incident.dedup_key:
+        rows.append(("Dedup key", incident.dedup_key))
+    for key, value in incident.details:
+        rows.append((key, value))
+    for label, value in rows:
+        ctx.out(f"{label + ':':<12} {_one_line(value)}")
+    ctx.out()
+    ctx.out("Timeline:")
+    for entry in incident.timeline:
+        author = f" ({entry.author})" if entry.author else ""
+        ctx.out(f"  {_local_time(entry.at)}  {entry.kind.value:<13} {_one_line(entry.text)}{author}")
+    return 0
+
+
+def _act(ctx: Context, capability: Capability, action: Callable[[Any, str], None], done: str) -> int:
+    backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
+    require(backend, capability)
+    action(backend, incident_id)
+    ctx.out(f"{done} {backend.name}:{incident_id}")
+    return 0
+
+
+def cmd_ack(ctx: Context) -> int:
+    return _act(ctx, Capability.ACKNOWLEDGE, lambda b, i: b.acknowledge([i]), "Acknowledged")
+
+
+def cmd_resolve(ctx: Context) -> int:
+    return _act(ctx, Capability.RESOLVE, lambda b, i: b.resolve(i, ctx.args.note), "Resolved")
+
+
+def cmd_note(ctx: Context) -> int:
+    text = _text_arg(ctx.args.text)
+    return _act(ctx, Capability.NOTES, lambda b, i: b.add_note(i, text), "Added a note to")
+
+
+def cmd_update(ctx: Context) -> int:
+    text = _text_arg(ctx.args.text)
+    return _act(
+        ctx, Capability.STATUS_UPDATES, lambda b, i: b.post_status_update(i, text),
+        "Posted a status update to",
+    )  # fmt: skip
+
+
+def _role(ctx: Context, role: Role, who: str | None) -> int:
+    backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
+    require(backend, Capability.ROLES)
+    person = backend.me() if who is None else _find_person(backend, who)
+    backend.set_role(incident_id, role, person)
+    ctx.out(f"{role.label} of {backend.name}:{incident_id}: {person}")
+    return 0
+
+
+def cmd_commander(ctx: Context) -> int:
+    return _role(ctx, Role.COMMANDER, ctx.args.person)
+
+
+def cmd_comms_lead(ctx: Context) -> int:
+    return _role(ctx, Role.COMMS_LEAD, ctx.args.person)
+
+
+def _find_person(backend: Any, who: str) -> Any:
+    from notifier.backends.local.backend import parse_person
+
+    if Capability.PEOPLE in backend.capabilities:
+        matches = backend.people(who)
+        exact = [p for p in matches if who in (p.id, p.email, p.name)]
+        if len(exact) == 1:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(str(p) for p in matches[:5])
+            raise UserError(f"{who!r} matches several people ({names}); be more specific")
+        if backend.name != "local" and not isinstance(backend, _local_type()):
+            raise UserError(f"nobody called {who!r} in account {backend.name!r}")
+    return parse_person(who)
+
+
+def _local_type() -> type:
+    from notifier.backends.local.backend import LocalBackend
+
+    return LocalBackend
+
+
+def cmd_escalate(ctx: Context) -> int:
+    return _act(ctx, Capability.ESCALATE, lambda b, i: b.escalate(i), "Escalated")
+
+
+def cmd_ingest_info(ctx: Context) -> int:
+    from notifier.backends.local.ingest_info import ingest_info
+
+    info = ingest_info(ctx.profile, ctx.config, ctx.secrets)
+    if ctx.args.json:
+        ctx.json(info)
+        return 0
+    state = "running" if info["running"] else "not running (start the app or `oncall-notifier serve`)"
+    ctx.out(f"Local ingest:       {state}")
+    ctx.out(f"Events API v2 URL:  {info['events_url']}")
+    ctx.out(f"Routing key:        {info['routing_key']}")
+    ctx.out(f"Alertmanager URL:   {info['alertmanager_url']}")
+    ctx.out(f"Bearer token:       {info['alertmanager_token']}")
+    return 0
+
+
+def cmd_serve(ctx: Context) -> int:
+    from notifier.backends.local.ingest import IngestServer
+
+    local_cfg = ctx.config.local
+    if not local_cfg.ingest:
+        raise UserError("the local ingest is off ([local] ingest = false in config.toml)")
+    server = IngestServer(
+        ctx.accounts.local.store,
+        ctx.secrets,
+        host=ctx.args.host or local_cfg.ingest_host,
+        port=local_cfg.ingest_port if ctx.args.port is None else ctx.args.port,
+        max_body=local_cfg.ingest_max_body,
+        runtime_file=ctx.profile.ingest_runtime_path,
+    )
+    server.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ctx.out(f"Listening on {server.url} (Ctrl+C to stop); `oncall-notifier ingest-info` shows the keys")
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_login(ctx: Context) -> int:
+    from notifier.accounts import token_secret_name
+
+    name = ctx.args.account
+    info = ctx.accounts.info(name)
+    if info.kind == "local":
+        raise UserError(f"{name!r} is the local account; it needs no login")
+    if sys.stdin.isatty():
+        import getpass
+
+        token = getpass.getpass(f"PagerDuty API token for {name!r}: ")
+    else:
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        raise UserError("no token given; create one in PagerDuty under My Profile > User Settings")
+    from notifier.backends.pagerduty.backend import verify_token
+
+    person = verify_token(info.settings, token)
+    ctx.secrets.set(token_secret_name(name), token)
+    ctx.accounts.forget(name)
+    ctx.out(f"Logged in to {name!r} as {person}; the token is in the OS keyring")
+    return 0
+
+
+def cmd_app(ctx: Context) -> int:
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
+    from notifier.desktop.app import run_app
+
+    return run_app(ctx.profile, ctx.config, ctx.secrets, ctx.accounts, demo=False)
+
+
+def cmd_demo(ctx: Context) -> int:
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
+    from notifier.desktop.demo import run_demo
+
+    return run_demo()
+
+
+def display_problem() -> str | None:
+    """Why a GUI cannot start here, or None. Qt would abort (exit 134) instead."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            return (
+                "no display to show the tray app on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                "start it from a desktop session, or run `oncall-notifier serve` for the "
+                "headless ingest"
+            )
+    return None
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+
+def _text_arg(parts: Sequence[str]) -> str:
+    text = " ".join(parts)
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise UserError("the text is empty; write it after the reference, or - to read stdin")
+    return text
+
+
+def _one_line(text: str) -> str:
+    """Terminal-safe: no control characters from backend text."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _age(dt: datetime) -> str:
+    seconds = max(0, int((datetime.now(UTC) - dt).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def _local_time(dt: datetime) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+# ---- parser ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Tray app and command line for on-call engineers. "
+        "With no command, starts the tray app.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help=f"profile directory (config, database, logs); default ${HOME_VARIABLE} "
+        "or the per-user config folder",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func: Callable[[Context], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("trigger", cmd_trigger, "open an incident on the local backend; prints its ref")
+    p.add_argument("summary", help="what is wrong (the incident title)")
+    p.add_argument("--service", default="default", help="affected service (default: default)")
+    p.add_argument("--urgency", choices=["high", "low"], default="high")
+    p.add_argument("--severity", choices=[s.value for s in Severity])
+    p.add_argument("--dedup-key", help="a repeated trigger with this key updates the open incident")
+    p.add_argument("--json", action="store_true", help="print the incident as JSON")
+
+    p = add("list", cmd_list, "list open incidents, most urgent first")
+    p.add_argument("--all", action="store_true", help="include resolved incidents, newest first")
+    p.add_argument("--json", action="store_true")
+
+    p = add("show", cmd_show, "show an incident with its timeline")
+    p.add_argument("ref", help="incident reference, e.g. local:12")
+    p.add_argument("--json", action="store_true")
+
+    p = add("ack", cmd_ack, "acknowledge an incident")
+    p.add_argument("ref")
+    p = add("resolve", cmd_resolve, "resolve an incident")
+    p.add_argument("ref")
+    p.add_argument("--note", help="a resolution note added to the timeline")
+    p = add("note", cmd_note, "add an internal note (a finding) to an incident")
+    p.add_argument("ref")
+    p.add_argument("text", nargs="+", help="the note; - reads it from stdin")
+    p = add("update", cmd_update, "post a status update for stakeholders")
+    p.add_argument("ref")
+    p.add_argument("text", nargs="+", help="the update; - reads it from stdin")
+    p = add("commander", cmd_commander, "make someone (default: me) incident commander")
+    p.add_argument("ref")
+    p.add_argument("person", nargs="?", help='name, email or "Name <email>"')
+    p = add("comms-lead", cmd_comms_lead, "hand the communication lead role to someone")
+    p.add_argument("ref")
+    p.add_argument("person", help='name, email or "Name <email>"')
+    p = add("escalate", cmd_escalate, "engage the next level (the 2nd level)")
+    p.add_argument("ref")
+
+    p = add("serve", cmd_serve, "run the local ingest without the tray app (headless)")
+    p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default from config; 0 picks a free one)")
+    p = add("ingest-info", cmd_ingest_info, "print the ingest URLs, routing key and bearer token")
+    p.add_argument("--json", action="store_true")
+    p = add("login", cmd_login, "store and check an account's API token (keyring)")
+    p.add_argument("account")
+    add("demo", cmd_demo, "try the app on a throw-away profile with a scripted incident")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", cmd_app)
+    try:
+        ctx = Context(args)
+        try:
+            return func(ctx)
+        finally:
+            ctx.accounts.close()
+    except (UserError, BackendError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # last resort: one line for the user, the traceback in the log
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"{PROG}: unexpected error: {exc.__class__.__name__}: {exc} "
+            "(run with -v for details and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Secrets (API tokens, the local ingest's keys) live in the OS keyring.
+
+With no working keyring backend (common on headless Linux) we say so plainly
+and refuse, unless the user chose an explicit alternative in config.toml:
+``[secrets] store = "session"`` keeps secrets in memory for this process only;
+``store = "file"`` keeps them in ``secrets.json`` in the profile, readable by
+the user alone (mode 0600). There is never a silent plaintext fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets as _random
+import threading
+from pathlib import Path
+
+import keyring
+import keyring.errors
+
+from notifier.errors import UserError
+
+log = logging.getLogger("notifier.secrets")
+
+SERVICE = "oncall-notifier"
+
+
+class SecretStoreError(UserError):
+    pass
+
+
+class SecretStore:
+    """Get, set and generate secrets for one profile."""
+
+    _session: dict[str, str] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, mode: str = "keyring", *, profile_root: Path | None = None) -> None:
+        self.mode = mode
+        # the keyring is per user, not per profile: namespace keys by profile
+        self._namespace = str(profile_root.resolve()) if profile_root else "default"
+        self._file = profile_root / "secrets.json" if profile_root else None
+
+    def _key(self, name: str) -> str:
+        return f"{self._namespace}::{name}"
+
+    def get(self, name: str) -> str | None:
+        if self.mode == "session":
+            return self._session.get(self._key(name))
+        if self.mode == "file":
+            return self._read_file().get(name)
+        try:
+            return keyring.get_password(SERVICE, self._key(name))
+        except keyring.errors.KeyringError as exc:
+            raise self._unavailable(exc) from None
+
+    def set(self, name: str, value: str) -> None:
+        if self.mode == "session":
+            with self._lock:
+                self._session[self._key(name)] = value
+            return
+        if self.mode == "file":
+            with self._lock:
+                data = self._read_file()
+                data[name] = value
+                self._write_file(data)
+            return
+        try:
+            keyring.set_password(SERVICE, self._key(name), value)
+        except keyring.errors.KeyringError as exc:
+            raise self._unavailable(exc) from None
+
+    def delete(self, name: str) -> None:
+        if self.mode == "session":
+            self._session.pop(self._key(name), None)
+        elif self.mode == "file":
+            with self._lock:
+                data = self._read_file()
+                data.pop(name, None)
+                self._write_file(data)
+        else:
+            try:
+                keyring.delete_password(SERVICE, self._key(name))
+            except keyring.errors.PasswordDeleteError:
+                pass
+            except keyring.errors.KeyringError as exc:
+                raise self._unavailable(exc) from None
+
+    def get_or_create(self, name: str, *, nbytes: int = 16) -> str:
+        """The secret ``name``, generated (hex) and stored on first use."""
+        value = self.get(name)
+        if value:
+            return value
+        with self._lock:
+            value = self.get(name)
+            if not value:
+                value = _random.token_hex(nbytes)
+                self.set(name, value)
+        return value
+
+    def check(self) -> tuple[bool, str]:
+        """Whether secrets can be stored, and a one-line description."""
+        if self.mode == "session":
+            return True, "secrets kept for this session only ([secrets] store = \"session\")"
+        if self.mode == "file":
+            return True, f"secrets kept in {self._file} (mode 0600, [secrets] store = \"file\")"
+        backend = keyring.get_keyring()
+        try:
+            keyring.get_password(SERVICE, self._key("__probe__"))
+        except keyring.errors.KeyringError as exc:
+            return False, str(self._unavailable(exc))
+        return True, f"OS keyring ({type(backend).__name__})"
+
+    def _unavailable(self, exc: Exception) -> SecretStoreError:
+        log.debug("keyring failed: %r", exc)
+        return SecretStoreError(
+            "no working OS keyring (install or unlock gnome-keyring, KWallet or the macOS "
+            "Keychain), or choose explicitly in config.toml: [secrets] store = \"session\" "
+            "(forgotten on exit) or store = \"file\" (a file only you can read)"
+        )
+
+    def _read_file(self) -> dict[str, str]:
+        assert self._file is not None
+        try:
+            data = json.loads(self._file.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise SecretStoreError(
+                f"{self._file} is unreadable ({exc.__class__.__name__}); delete it and log in again"
+            ) from None
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _write_file(self, data: dict[str, str]) -> None:
+        assert self._file is not None
+        tmp = self._file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self._file)
