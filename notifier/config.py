@@ -208,7 +208,7 @@ def _accounts(r: _Reader, local: LocalSettings) -> tuple[Mapping[str, Any], ...]
     out = []
     for index, entry in enumerate(entries):
         where = f"accounts[{index}]"
-        er = _Reader(entry, where + ".", r.path)
+        er = _Reader(entry, where + ".", r.file)
         name = er.string("name", None)
         _check_account_name(er, "name", name)
         kind = er.choice("kind", ACCOUNT_KINDS, None)
@@ -232,10 +232,10 @@ class _Reader:
     def __init__(self, data: Mapping[str, Any], prefix: str, path: str) -> None:
         self.data = data
         self.prefix = prefix
-        self.path = path
+        self.file = path
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.prefix + key, problem, path=self.path)
+        return ConfigError(self.prefix + key, problem, path=self.file)
 
     def only(self, *keys: str) -> None:
         for key in self.data:
@@ -246,7 +246,7 @@ class _Reader:
         value = self.data.get(key, {})
         if not isinstance(value, dict):
             raise self.error(key, f"must be a table: write [{self.prefix}{key}] on its own line")
-        return _Reader(value, f"{self.prefix}{key}.", self.path)
+        return _Reader(value, f"{self.prefix}{key}.", self.file)
 
     def _get(self, key: str, default: Any, types: tuple[type, ...], what: str) -> Any:
         if key not in self.data:

@@ -1,0 +1,134 @@
+"""The desktop layer's one door to the accounts: incidents in, intents out.
+
+Windows and the tray never call a backend themselves: they ask the bridge,
+which runs the call off the GUI thread and answers with a signal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from notifier.accounts import Accounts
+from notifier.actions import ActionRequest, perform
+from notifier.backends.port import BackendError, Capability
+from notifier.desktop.background import BackgroundRunner
+from notifier.domain.model import Incident, Person, urgency_order
+from notifier.errors import UserError
+
+log = logging.getLogger("notifier.desktop.bridge")
+
+
+def user_message(error: BaseException) -> str:
+    """One line for the user; tracebacks go to the log."""
+    if isinstance(error, BackendError | UserError):
+        return str(error)
+    log.error("unexpected error", exc_info=error)
+    return f"unexpected error: {error.__class__.__name__}: {error} (details in the log)"
+
+
+class AppBridge(QObject):
+    #: the merged open incidents of every account, most urgent first
+    incidentsChanged = Signal(object)
+    #: ref, Incident with its timeline
+    incidentLoaded = Signal(str, object)
+    incidentLoadFailed = Signal(str, str)
+    #: ref, list[Person]
+    peopleLoaded = Signal(str, object)
+    peopleLoadFailed = Signal(str, str)
+    actionStarted = Signal(object)  # ActionRequest
+    actionSucceeded = Signal(object)  # ActionRequest
+    actionFailed = Signal(object, str)  # ActionRequest, message
+    #: the user asked to open the window (on an incident ref, or "")
+    openRequested = Signal(str)
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        runner: BackgroundRunner | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.accounts = accounts
+        self.runner = runner or BackgroundRunner(parent=self)
+        self._incidents: list[Incident] = []
+        self._pending: dict[str, ActionRequest] = {}
+        #: called after an action succeeds, so the app can poll at once
+        self.after_action: Callable[[ActionRequest], None] | None = None
+        #: the app may route submissions through a persistent outbox instead
+        self.submit_hook: Callable[[ActionRequest], None] | None = None
+
+    # ---- incidents ----------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        return list(self._incidents)
+
+    def set_incidents(self, incidents: list[Incident]) -> None:
+        self._incidents = sorted(incidents, key=urgency_order)
+        self.incidentsChanged.emit(self.incidents())
+
+    def find(self, ref: str) -> Incident | None:
+        return next((i for i in self._incidents if i.ref == ref), None)
+
+    def capabilities(self, ref: str) -> frozenset[Capability]:
+        try:
+            backend, _ = self.accounts.resolve(ref)
+        except (BackendError, UserError):
+            return frozenset()
+        return backend.capabilities
+
+    def load_incident(self, ref: str) -> None:
+        def fetch() -> Incident:
+            backend, incident_id = self.accounts.resolve(ref)
+            return backend.incident(incident_id)
+
+        def done(result: Incident | None, error: BaseException | None) -> None:
+            if error is not None:
+                self.incidentLoadFailed.emit(ref, user_message(error))
+            else:
+                self.incidentLoaded.emit(ref, result)
+
+        self.runner.run(fetch, done)
+
+    def load_people(self, ref: str, query: str = "") -> None:
+        def fetch() -> list[Person]:
+            backend, _ = self.accounts.resolve(ref)
+            return backend.people(query)
+
+        def done(result: list[Person] | None, error: BaseException | None) -> None:
+            if error is not None:
+                self.peopleLoadFailed.emit(ref, user_message(error))
+            else:
+                self.peopleLoaded.emit(ref, result or [])
+
+        self.runner.run(fetch, done)
+
+    # ---- actions -------------------------------------------------------------------
+
+    def pending(self) -> list[ActionRequest]:
+        return list(self._pending.values())
+
+    def submit(self, request: ActionRequest) -> None:
+        """Carry out ``request`` off the GUI thread; the outcome arrives as
+        ``actionSucceeded`` or ``actionFailed`` (with the request, text intact)."""
+        self._pending[request.id] = request
+        self.actionStarted.emit(request)
+        if self.submit_hook is not None:
+            self.submit_hook(request)
+            return
+
+        def done(_: object, error: BaseException | None) -> None:
+            self.finish(request, error)
+
+        self.runner.run(lambda: perform(self.accounts, request), done)
+
+    def finish(self, request: ActionRequest, error: BaseException | None) -> None:
+        self._pending.pop(request.id, None)
+        if error is not None:
+            self.actionFailed.emit(request, user_message(error))
+            return
+        self.actionSucceeded.emit(request)
+        if self.after_action is not None:
+            self.after_action(request)
