@@ -1,0 +1,149 @@
+"""The CLI as a user runs it: a subprocess on a real profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(profile: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+    full_env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile), **(env or {})}
+    full_env.pop("DISPLAY", None)
+    full_env.pop("WAYLAND_DISPLAY", None)
+    full_env.pop("QT_QPA_PLATFORM", None)
+    return subprocess.run(
+        [sys.executable, "-m", "notifier", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    return tmp_path / "profile"
+
+
+def test_whole_incident_lifecycle(profile: Path) -> None:
+    r = run(profile, "trigger", "Checkout failing", "--service", "shop", "--severity", "critical")
+    assert r.returncode == 0, r.stderr
+    ref = r.stdout.strip()
+    assert ref == "local:1"
+    listed = json.loads(run(profile, "list", "--json").stdout)
+    assert [(i["ref"], i["status"], i["service"]) for i in listed] == [
+        ("local:1", "triggered", "shop")
+    ]
+    for args in (
+        ("ack", ref),
+        ("note", ref, "pool", "exhausted"),
+        ("update", ref, "Investigating"),
+        ("commander", ref),
+        ("comms-lead", ref, "Ada <ada@example.com>"),
+        ("escalate", ref),
+        ("resolve", ref, "--note", "fixed"),
+    ):
+        result = run(profile, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    shown = json.loads(run(profile, "show", ref, "--json").stdout)
+    assert shown["status"] == "resolved"
+    assert shown["comms_lead"]["email"] == "ada@example.com"
+    assert shown["escalation_level"] == 2
+    texts = [e["text"] for e in shown["timeline"]]
+    assert "pool exhausted" in texts and "Investigating" in texts and "fixed" in texts
+    assert run(profile, "list").stdout.strip() == "No open incidents."
+    assert "local:1" in run(profile, "list", "--all").stdout
+
+
+def test_show_prints_the_timeline_as_plain_lines(profile: Path) -> None:
+    ref = run(profile, "trigger", "weird\x1b[31m title").stdout.strip()
+    run(profile, "note", ref, "line one")
+    out = run(profile, "show", ref).stdout
+    assert "Timeline:" in out and "line one" in out
+    assert "\x1b" not in out  # backend text cannot drive the terminal
+
+
+def test_note_from_stdin(profile: Path) -> None:
+    ref = run(profile, "trigger", "x").stdout.strip()
+    assert run(profile, "note", ref, "-", input="multi\nline").returncode == 0
+    shown = json.loads(run(profile, "show", ref, "--json").stdout)
+    assert shown["timeline"][-1]["text"] == "multi\nline"
+
+
+def test_dedup_key_updates_the_open_incident(profile: Path) -> None:
+    first = run(profile, "trigger", "disk 90%", "--dedup-key", "disk").stdout.strip()
+    second = run(profile, "trigger", "disk 95%", "--dedup-key", "disk").stdout.strip()
+    assert first == second
+    assert len(json.loads(run(profile, "list", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (("show", "local:42"), 1, "no incident local:42"),
+        (("ack", "nope"), 1, "not a local incident number"),
+        (("trigger",), 2, "required"),
+        (("trigger", "x", "--urgency", "medium"), 2, "invalid choice"),
+        (("frobnicate",), 2, "invalid choice"),
+        (("login", "nobody"), 1, "no account named 'nobody'"),
+        ((), 1, "no display"),
+    ],
+)
+def test_errors_are_one_line_with_the_right_exit_code(
+    profile: Path, args: tuple[str, ...], code: int, fragment: str
+) -> None:
+    r = run(profile, *args)
+    assert r.returncode == code
+    assert fragment in r.stderr
+    if code == 1:
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in r.stderr
+
+
+def test_broken_config_is_one_line_naming_the_key(profile: Path) -> None:
+    profile.mkdir(parents=True)
+    (profile / "config.toml").write_text('[escalation]\nnotify_after = "soon"\n')
+    r = run(profile, "list")
+    assert r.returncode == 1
+    assert "escalation.notify_after" in r.stderr and "soon" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_profile_option_wins_over_the_environment(tmp_path: Path) -> None:
+    env_profile, cli_profile = tmp_path / "env", tmp_path / "cli"
+    r = run(env_profile, "--profile", str(cli_profile), "trigger", "x")
+    assert r.returncode == 0
+    assert (cli_profile / "local.sqlite3").exists()
+    assert not (env_profile / "local.sqlite3").exists()
+
+
+def test_version(profile: Path) -> None:
+    r = run(profile, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("oncall-notifier ")
+
+
+def test_two_processes_writing_at_once(profile: Path) -> None:
+    script = (
+        "import sys\n"
+        "from notifier.cli import main\n"
+        "for i in range(25):\n"
+        "    assert main(['trigger', f'proc {sys.argv[1]} #{i}']) == 0\n"
+    )
+    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
+    run(profile, "list")  # create the database first
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(n)], env=env, stdout=subprocess.DEVNULL
+        )
+        for n in range(2)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    listed = json.loads(run(profile, "list", "--json").stdout)
+    assert len(listed) == 50
+    assert len({i["ref"] for i in listed}) == 50
