@@ -34,7 +34,7 @@ class SecretStore:
     """Get, set and generate secrets for one profile."""
 
     _session: dict[str, str] = {}
-    _lock = threading.Lock()
+    _lock = threading.RLock()
 
     def __init__(self, mode: str = "keyring", *, profile_root: Path | None = None) -> None:
         self.mode = mode

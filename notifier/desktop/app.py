@@ -1,0 +1,604 @@
+"""The tray application: wires sync, the escalation engine and the desktop.
+
+Data flows one way (see the engineering guide): poll jobs fetch snapshots off
+the GUI thread; results arrive on the GUI thread through a queued signal; the
+:class:`~notifier.monitor.Monitor` turns them into alert actions; this module
+renders those (tray, notification, alarm) and forwards the user's intents to
+the bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sqlite3
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import (
+    QFileSystemWatcher,
+    QObject,
+    QTimer,
+    QtMsgType,
+    Signal,
+    qInstallMessageHandler,
+)
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from notifier import __version__
+from notifier.accounts import Accounts
+from notifier.actions import ActionKind, ActionRequest
+from notifier.backends.port import AuthenticationError, BackendError
+from notifier.config import Config
+from notifier.desktop.bridge import AppBridge, user_message
+from notifier.desktop.notify import Notification, NotificationCenter
+from notifier.desktop.sound import AlarmPlayer
+from notifier.desktop.tray import TrayController, menu_entries
+from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
+from notifier.domain.health import backoff_delay
+from notifier.domain.model import Incident, Status, Urgency
+from notifier.monitor import Monitor, TrayStatus, policy_from_config
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+log = logging.getLogger("notifier.desktop.app")
+
+LOCAL_POLL = timedelta(seconds=5)  # a fallback: file changes trigger local polls at once
+DEFAULT_POLL = timedelta(seconds=15)
+#: the longest the app sleeps between checks; a longer gap in wall-clock time
+#: means the machine was asleep (timers do not count during sleep)
+HEARTBEAT = timedelta(seconds=30)
+WAKE_GAP = timedelta(seconds=20)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- logging ---------------------------------------------------------------------
+
+
+def setup_logging(profile: Profile, verbose: bool = False) -> None:
+    profile.log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        profile.log_dir / "oncall-notifier.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+    qt_log = logging.getLogger("notifier.qt")
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
+
+    def qt_message(mode: QtMsgType, context: Any, message: str) -> None:
+        qt_log.log(levels.get(mode, logging.WARNING), "%s", message)
+
+    qInstallMessageHandler(qt_message)
+
+
+# ---- single instance --------------------------------------------------------------
+
+
+def hand_to_running_instance(name: str, message: dict[str, Any]) -> bool:
+    """Send ``message`` to an app already running on this profile; True if one took it."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(500):
+        return False
+    socket.write(json.dumps(message).encode() + b"\n")
+    socket.flush()
+    socket.waitForBytesWritten(1000)
+    socket.disconnectFromServer()
+    return True
+
+
+class InstanceServer(QObject):
+    """Listens for later launches; each hands over its request and exits."""
+
+    messageReceived = Signal(dict)
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not self._server.listen(name):
+            QLocalServer.removeServer(name)  # a stale socket of a crashed instance
+            self._server.listen(name)
+        self._server.newConnection.connect(self._accept)
+
+    def _accept(self) -> None:
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+
+    def _read(self, socket: QLocalSocket) -> None:
+        while socket.canReadLine():
+            line = bytes(socket.readLine().data()).strip()
+            try:
+                message = json.loads(line or b"{}")
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                self.messageReceived.emit(message)
+
+
+# ---- the app ------------------------------------------------------------------------
+
+
+class OncallApp(QObject):
+    _polled = Signal(str, object, object, object)  # account, incidents, error, me-id
+
+    def __init__(
+        self,
+        profile: Profile,
+        config: Config,
+        secrets: SecretStore,
+        accounts: Accounts,
+        *,
+        start_ingest: bool = True,
+    ) -> None:
+        super().__init__()
+        self.profile = profile
+        self.config = config
+        self.secrets = secrets
+        self.accounts = accounts
+        self._accounts_lock = threading.Lock()
+        self.bridge = AppBridge(accounts, parent=self)
+        self.bridge.after_action = lambda request: self.poll_now(request.ref.split(":")[0])
+        self.bridge.actionFailed.connect(self._action_failed)
+        now = _now()
+        self.intervals = {name: self._interval(name) for name in accounts.names()}
+        self.monitor = Monitor(policy_from_config(config), self.intervals, now)
+        self.tray = TrayController(self)
+        self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.notifications = NotificationCenter(self.tray.icon, self)
+        self.notifications.actionInvoked.connect(self._notification_action)
+        self.player = AlarmPlayer(self)
+        if config.sound.alarm:
+            self.player.sound_path = config.sound.alarm
+        self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
+        self.window: Any = None
+        self.ingest: Any = None
+        self._ingest_error = ""
+        self._degraded_told: set[str] = set()
+        self._failures: dict[str, int] = {}
+        self._in_flight: set[str] = set()
+        self._me_known: set[str] = set()
+        self._last_beat = time.time()
+        self._keeper: sqlite3.Connection | None = None
+
+        self._polled.connect(self._on_polled)
+        self.tray.acknowledgeRequested.connect(self.acknowledge)
+        self.tray.acknowledgeAllRequested.connect(self.acknowledge_all)
+        self.tray.snoozeRequested.connect(self.snooze)
+        self.tray.openRequested.connect(self.open_window)
+        self.tray.testPageRequested.connect(self.send_test_page)
+        self.tray.settingsRequested.connect(self.open_settings)
+        self.tray.quitRequested.connect(self.quit)
+
+        self._deadline_timer = QTimer(self)
+        self._deadline_timer.setSingleShot(True)
+        self._deadline_timer.timeout.connect(self._on_deadline)
+
+        from apscheduler.schedulers.qt import QtScheduler
+
+        self.scheduler = QtScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        if start_ingest:
+            self._start_ingest()
+        self._watch_local_database()
+
+    # ---- start and stop -------------------------------------------------------------
+
+    def _interval(self, name: str) -> timedelta:
+        info = self.accounts.info(name)
+        if info.kind == "local":
+            return LOCAL_POLL
+        return getattr(info.settings, "poll_interval", DEFAULT_POLL)
+
+    def start(self) -> None:
+        for name in self.accounts.names():
+            self.scheduler.add_job(
+                self._poll_job,
+                "interval",
+                args=[name],
+                id=f"poll:{name}",
+                seconds=self.intervals[name].total_seconds(),
+                next_run_time=_now(),
+            )
+        self.scheduler.start()
+        self.tray.show()
+        self._refresh()
+
+    def stop(self) -> None:
+        self.player.stop()
+        self.notifications.shutdown()
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:  # not started
+            pass
+        if self.ingest is not None:
+            self.ingest.stop()
+        if self._keeper is not None:
+            self._keeper.close()
+        self.tray.icon.hide()
+
+    def _start_ingest(self) -> None:
+        local = self.config.local
+        if not (local.enabled and local.ingest):
+            return
+        try:
+            from notifier.backends.local.ingest import IngestServer
+
+            self.ingest = IngestServer(
+                self.accounts.local.store,
+                self.secrets,
+                host=local.ingest_host,
+                port=local.ingest_port,
+                max_body=local.ingest_max_body,
+                on_change=lambda: self.poll_now(local.name),
+                runtime_file=self.profile.ingest_runtime_path,
+            )
+            self.ingest.start()
+            log.info("local ingest listening on %s", self.ingest.url)
+        except Exception as exc:
+            self.ingest = None
+            self._ingest_error = user_message(exc)
+            log.error("local ingest not started: %s", self._ingest_error)
+
+    def _watch_local_database(self) -> None:
+        """Poll the local account the moment another process (the CLI, ``serve``)
+        writes to its database, instead of waiting for the next interval."""
+        if not self.config.local.enabled:
+            return
+        path = self.profile.database_path
+        self.accounts.local.store  # creates the database and its WAL
+        # holding a connection keeps the WAL file in place for the watcher
+        self._keeper = sqlite3.connect(path, check_same_thread=False)
+        self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.addPaths([str(path), str(path) + "-wal"])
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(50)
+        self._debounce.timeout.connect(lambda: self.poll_now(self.config.local.name))
+        self._watcher.fileChanged.connect(lambda _: self._debounce.start())
+
+    # ---- polling (off the GUI thread) ----------------------------------------------------
+
+    def poll_now(self, account: str | None = None) -> None:
+        """Poll ``account`` (or every account) as soon as possible. Thread-safe."""
+        names = [account] if account else self.accounts.names()
+        for name in names:
+            job = self.scheduler.get_job(f"poll:{name}")
+            if job is not None:
+                job.modify(next_run_time=_now())
+
+    def _poll_job(self, name: str) -> None:
+        try:
+            with self._accounts_lock:
+                backend = self.accounts.get(name)
+            me = None
+            if name not in self._me_known:
+                me = backend.me().id
+            incidents = backend.open_incidents()
+        except BaseException as exc:
+            self._polled.emit(name, None, exc, None)
+        else:
+            self._polled.emit(name, incidents, None, me)
+
+    def _on_polled(self, name: str, incidents: list[Incident] | None, error: Any, me: Any) -> None:
+        now = _now()
+        if me:
+            self.monitor.set_me(name, me)
+            self._me_known.add(name)
+        if error is not None:
+            auth = isinstance(error, AuthenticationError)
+            message = user_message(error)
+            log.warning("sync of %s failed: %s", name, message)
+            self.monitor.failure(name, message, now, auth=auth)
+            self._backoff(name, error)
+        else:
+            if self._failures.pop(name, 0):
+                self._reschedule(name, self.intervals[name].total_seconds())
+            update = self.monitor.snapshot(name, incidents or [], now)
+            self._apply(update.actions)
+        self._refresh()
+
+    def _backoff(self, name: str, error: BaseException) -> None:
+        attempt = self._failures.get(name, 0) + 1
+        self._failures[name] = attempt
+        import random
+
+        interval = self.intervals[name].total_seconds()
+        delay = backoff_delay(
+            attempt,
+            base=min(interval, 5.0),
+            cap=max(interval, 300.0 if isinstance(error, AuthenticationError) else 60.0),
+            retry_after=getattr(error, "retry_after", None),
+            rand=random.random,
+        )
+        self._reschedule(name, delay)
+
+    def _reschedule(self, name: str, seconds: float) -> None:
+        job = self.scheduler.get_job(f"poll:{name}")
+        if job is not None:
+            job.modify(next_run_time=_now() + timedelta(seconds=max(1.0, seconds)))
+
+    # ---- escalation ---------------------------------------------------------------------
+
+    def _apply(self, actions: list[Any]) -> None:
+        notifications = []
+        for action in actions:
+            if isinstance(action, Notify):
+                notifications.append(self._notification_for(action.incident, action.reason))
+            elif isinstance(action, Alarm):
+                log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
+                self.player.play(action.volume)
+            elif isinstance(action, StopAlarm):
+                log.info("alarm stopped: %s", action.reason)
+                self.player.stop()
+            elif isinstance(action, Withdraw):
+                self.notifications.withdraw(action.ref)
+            elif isinstance(action, Show):
+                pass  # the tray refresh below shows it
+        if notifications:
+            self.notifications.show_many(notifications)
+
+    def _notification_for(self, incident: Incident, reason: str) -> Notification:
+        urgency = "High" if incident.urgency is Urgency.HIGH else "Low"
+        return Notification(
+            key=incident.ref,
+            title=incident.title,
+            body=f"{incident.service} · {urgency} urgency · {reason} ({incident.ref})",
+            urgency=incident.urgency.value,
+            actions=(("ack", "Acknowledge"), ("open", "Open")),
+        )
+
+    def _on_deadline(self) -> None:
+        now = time.time()
+        if now - self._last_beat > (HEARTBEAT + WAKE_GAP).total_seconds():
+            log.info("woke up after %.0fs: polling every account", now - self._last_beat)
+            self.poll_now()
+        self._apply(self.monitor.tick(_now()))
+        self._refresh()
+
+    def _schedule_deadline(self) -> None:
+        now = _now()
+        candidates = [now + HEARTBEAT]
+        deadline = self.monitor.engine.next_deadline()
+        if deadline is not None:
+            candidates.append(deadline)
+        health = self.monitor.next_health_check(now)
+        if health is not None:
+            candidates.append(health)
+        wait = max(0.0, (min(candidates) - now).total_seconds())
+        self._last_beat = time.time()
+        self._deadline_timer.start(int(wait * 1000) + 1)
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def status_lines(self, now: datetime) -> list[str]:
+        lines = []
+        degraded = dict(self.monitor.degraded(now))
+        for name in self.monitor.accounts():
+            if name in degraded:
+                lines.append(f"⚠ {name}: {degraded[name]}")
+        if self._ingest_error:
+            lines.append(f"⚠ local ingest: {self._ingest_error}")
+        if not lines:
+            lines.append("On call · " + ", ".join(self.monitor.accounts()) + " in sync")
+        return lines
+
+    def _refresh(self) -> None:
+        now = _now()
+        incidents = self.monitor.incidents()
+        self.bridge.set_incidents(incidents)
+        status = self.monitor.tray_status(now)
+        tooltip = self.monitor.summary()
+        degraded = self.monitor.degraded(now)
+        if degraded:
+            tooltip = "\n".join(f"{n}: {r}" for n, r in degraded) + "\n" + tooltip
+        self.tray.update(
+            status,
+            tooltip,
+            menu_entries(
+                incidents,
+                status_lines=self.status_lines(now),
+                alarm_snoozed_until=self.monitor.engine.snoozed_until(),
+                now=now,
+            ),
+        )
+        self._tell_degraded(degraded)
+        self._schedule_deadline()
+
+    def _tell_degraded(self, degraded: list[tuple[str, str]]) -> None:
+        names = {n for n, _ in degraded}
+        for name, reason in degraded:
+            if name not in self._degraded_told:
+                self.notifications.show(
+                    Notification(
+                        key=f"health:{name}",
+                        title=f"You may be missing pages from {name}",
+                        body=reason,
+                        urgency="high",
+                        actions=(("open", "Open"),),
+                    )
+                )
+        for name in self._degraded_told - names:
+            self.notifications.withdraw(f"health:{name}")
+        self._degraded_told = names
+
+    # ---- user intents ----------------------------------------------------------------------
+
+    def acknowledge(self, ref: str) -> None:
+        self.bridge.submit(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
+
+    def acknowledge_all(self) -> None:
+        for incident in self.monitor.incidents():
+            if incident.status is Status.TRIGGERED:
+                self.acknowledge(incident.ref)
+
+    def snooze(self, minutes: int) -> None:
+        self._apply(self.monitor.snooze(_now(), timedelta(minutes=minutes)))
+        self._refresh()
+
+    def send_test_page(self) -> None:
+        local = self.accounts.local
+
+        def trigger() -> None:
+            local.store.trigger(
+                "Test page: oncall-notifier can wake you",
+                service="oncall-notifier",
+                source="test page",
+                author=local.me().name,
+            )
+
+        def done(_: object, error: BaseException | None) -> None:
+            if error is not None:
+                self._show_error("Test page failed", user_message(error))
+            else:
+                self.poll_now(local.name)
+
+        self.bridge.runner.run(trigger, done)
+
+    def _notification_action(self, key: str, action: str) -> None:
+        if key.startswith("health:"):
+            self.open_window("")
+        elif action == "ack":
+            self.acknowledge(key)
+        else:
+            self.open_window(key)
+
+    def _action_failed(self, request: ActionRequest, message: str) -> None:
+        if self.window is None or not self.window.isVisible():
+            self.notifications.show(
+                Notification(
+                    key=f"failed:{request.id}",
+                    title=f"{request.kind.label} failed",
+                    body=f"{request.describe()}: {message}",
+                    urgency="high",
+                    actions=(("open", "Open"),),
+                )
+            )
+
+    def open_window(self, ref: str = "") -> None:
+        if self.window is None:
+            from notifier.desktop.window import IncidentWindow
+
+            self.window = IncidentWindow(self.bridge)
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+        if ref:
+            self.window.select_ref(ref)
+        self.poll_now()
+
+    def open_settings(self) -> None:
+        from notifier.desktop.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(
+            self.config,
+            self.profile.config_path,
+            preview_sound=lambda path, volume: self.player.preview(path or None, volume),
+        )
+        dialog.saved.connect(self.apply_config)
+        dialog.exec()
+
+    def apply_config(self, config: Config) -> None:
+        self.config = config
+        self.monitor.engine.set_policy(policy_from_config(config))
+        self.player.sound_path = config.sound.alarm or None
+        self._refresh()
+
+    def handle_message(self, message: dict[str, Any]) -> None:
+        """A second launch handed over its request."""
+        self.open_window(str(message.get("ref", "")))
+
+    def quit(self) -> None:
+        open_count = len(self.monitor.incidents())
+        if open_count:
+            answer = QMessageBox.question(
+                None,
+                "Quit oncall-notifier?",
+                f"{open_count} incident(s) are open. If you quit, this laptop will not "
+                "alert you to new pages. Quit anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        QApplication.quit()
+
+    def _show_error(self, title: str, message: str) -> None:
+        self.notifications.show(
+            Notification(key=f"error:{title}", title=title, body=message, urgency="low")
+        )
+
+
+def _install_excepthook() -> None:
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        logging.getLogger("notifier.crash").error("unhandled exception", exc_info=(kind, value, tb))
+
+    sys.excepthook = hook
+    threading.excepthook = lambda args: logging.getLogger("notifier.crash").error(
+        "unhandled exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+    )
+
+
+def run_app(
+    profile: Profile,
+    config: Config,
+    secrets: SecretStore,
+    accounts: Accounts,
+    *,
+    demo: bool = False,
+    argv: list[str] | None = None,
+    after_start: Any = None,
+) -> int:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("oncall-notifier")
+    app.setApplicationVersion(__version__)
+    app.setQuitOnLastWindowClosed(False)
+    from notifier.desktop.icons import app_icon
+
+    app.setWindowIcon(app_icon())
+    setup_logging(profile)
+    _install_excepthook()
+
+    if hand_to_running_instance(profile.instance_name, {"command": "show"}):
+        print("oncall-notifier is already running on this profile; brought its window forward")
+        return 0
+    server = InstanceServer(profile.instance_name)
+
+    oncall = OncallApp(profile, config, secrets, accounts)
+    server.messageReceived.connect(oncall.handle_message)
+    oncall.start()
+    if not oncall.tray_available:
+        log.warning("no system tray: showing the window instead")
+        oncall.open_window("")
+        QMessageBox.information(
+            oncall.window,
+            "No system tray",
+            "This desktop shows no system tray icons (on GNOME, install the "
+            "AppIndicator extension). oncall-notifier keeps running in this window: "
+            "closing it minimises instead of quitting; use Quit in the File menu to stop.",
+        )
+    if after_start is not None:
+        after_start(oncall)
+    try:
+        return app.exec()
+    finally:
+        oncall.stop()

@@ -1,0 +1,153 @@
+"""The app's Qt-free heart: account snapshots in, alert actions out.
+
+For each account the sync loop hands over either a fresh snapshot of open
+incidents or a failure. The monitor diffs each snapshot against that
+account's previous one (an account that failed keeps its last snapshot, so
+its incidents are never taken for resolved), feeds the events to the
+escalation engine, and keeps each account's health. Single-threaded: the
+desktop layer calls it on the GUI thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from notifier.config import Config, UrgencySettings
+from notifier.domain.diff import IncidentEvent, diff_snapshots
+from notifier.domain.escalation import (
+    Action,
+    EscalationEngine,
+    EscalationPolicy,
+    QuietHours,
+    UrgencyPolicy,
+)
+from notifier.domain.health import AccountHealth
+from notifier.domain.model import Incident, Status, urgency_order
+
+
+def policy_from_config(config: Config, tz: tzinfo | None = None) -> EscalationPolicy:
+    def urgency(u: UrgencySettings) -> UrgencyPolicy:
+        return UrgencyPolicy(u.notify_after, u.alarm_after, u.alarm_repeat)
+
+    quiet = None
+    if config.quiet_hours is not None:
+        local_tz = tz or datetime.now().astimezone().tzinfo
+        assert local_tz is not None
+        quiet = QuietHours(config.quiet_hours.start, config.quiet_hours.end, local_tz)
+    start = config.sound.start_volume
+    top = config.sound.volume
+    return EscalationPolicy(
+        high=urgency(config.escalation.high),
+        low=urgency(config.escalation.low),
+        volume_start=min(start, top),
+        volume_step=max(0.0, (top - start) / 5),  # full volume after five repeats
+        volume_max=top,
+        quiet_hours=quiet,
+    )
+
+
+class TrayStatus:
+    """What the tray shows, most serious first."""
+
+    DEGRADED = "degraded"
+    TRIGGERED = "triggered"
+    SNOOZED = "snoozed"
+    ACKNOWLEDGED = "acknowledged"
+    CLEAR = "clear"
+
+
+@dataclass(frozen=True)
+class MonitorUpdate:
+    events: list[IncidentEvent]
+    actions: list[Action]
+
+
+class Monitor:
+    def __init__(
+        self,
+        policy: EscalationPolicy,
+        intervals: Mapping[str, timedelta],
+        now: datetime,
+    ) -> None:
+        self.engine = EscalationEngine(policy)
+        self._snapshots: dict[str, list[Incident]] = {}
+        self._me: dict[str, str] = {}
+        self._health = {
+            name: AccountHealth(account=name, interval=interval, started_at=now)
+            for name, interval in intervals.items()
+        }
+
+    # ---- inputs --------------------------------------------------------------------
+
+    def set_me(self, account: str, person_id: str) -> None:
+        self._me[account] = person_id
+
+    def snapshot(self, account: str, incidents: Iterable[Incident], now: datetime) -> MonitorUpdate:
+        """A successful sync of ``account``."""
+        fresh = [i for i in incidents if i.status is not Status.RESOLVED]
+        before = self._snapshots.get(account, [])
+        events = diff_snapshots(before, fresh, self._me)
+        self._snapshots[account] = fresh
+        self.health(account).record_success(now)
+        return MonitorUpdate(events, self.engine.handle(events, now))
+
+    def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
+        """A failed sync: the account's last snapshot stands, its health drops."""
+        self.health(account).record_failure(now, message, auth=auth)
+
+    def tick(self, now: datetime) -> list[Action]:
+        return self.engine.tick(now)
+
+    def snooze(self, now: datetime, duration: timedelta) -> list[Action]:
+        return self.engine.snooze(now, duration)
+
+    # ---- state ---------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        merged = [i for snapshot in self._snapshots.values() for i in snapshot]
+        return sorted(merged, key=urgency_order)
+
+    def health(self, account: str) -> AccountHealth:
+        if account not in self._health:
+            raise KeyError(f"unknown account {account!r}")
+        return self._health[account]
+
+    def accounts(self) -> list[str]:
+        return list(self._health)
+
+    def degraded(self, now: datetime) -> list[tuple[str, str]]:
+        """(account, one-line reason) for every account the user may be missing pages from."""
+        return [(n, h.reason(now)) for n, h in self._health.items() if h.is_degraded(now)]
+
+    def next_health_check(self, now: datetime) -> datetime | None:
+        """When an account that is fine now would turn degraded without a good sync."""
+        moments = []
+        for h in self._health.values():
+            if not h.is_degraded(now):
+                since = h.last_success or h.started_at
+                moments.append(since + 2 * h.interval + timedelta(seconds=1))
+        return min(moments, default=None)
+
+    def tray_status(self, now: datetime) -> str:
+        if self.degraded(now):
+            return TrayStatus.DEGRADED
+        incidents = self.incidents()
+        if any(i.status is Status.TRIGGERED for i in incidents):
+            if self.engine.snoozed_until() is not None and not self.engine.alerting():
+                return TrayStatus.SNOOZED
+            return TrayStatus.TRIGGERED
+        if incidents:
+            return TrayStatus.ACKNOWLEDGED
+        return TrayStatus.CLEAR
+
+    def summary(self) -> str:
+        """Tooltip text: the counts and the most urgent title."""
+        incidents = self.incidents()
+        triggered = sum(1 for i in incidents if i.status is Status.TRIGGERED)
+        acked = len(incidents) - triggered
+        if not incidents:
+            return "All clear: no open incidents"
+        head = f"{triggered} triggered, {acked} acknowledged"
+        return f"{head}\nMost urgent: {incidents[0].title}"
