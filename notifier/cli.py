@@ -132,11 +132,15 @@ def cmd_show(ctx: Context) -> int:
     ctx.out("Timeline:")
     for entry in incident.timeline:
         author = f" ({entry.author})" if entry.author else ""
-        ctx.out(f"  {_local_time(entry.at)}  {entry.kind.value:<13} {_one_line(entry.text)}{author}")
+        ctx.out(
+            f"  {_local_time(entry.at)}  {entry.kind.value:<13} {_one_line(entry.text)}{author}"
+        )
     return 0
 
 
-def _act(ctx: Context, capability: Capability, action: Callable[[Any, str], None], done: str) -> int:
+def _act(
+    ctx: Context, capability: Capability, action: Callable[[Any, str], None], done: str
+) -> int:
     backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
     require(backend, capability)
     action(backend, incident_id)
@@ -217,7 +221,9 @@ def cmd_ingest_info(ctx: Context) -> int:
     if ctx.args.json:
         ctx.json(info)
         return 0
-    state = "running" if info["running"] else "not running (start the app or `oncall-notifier serve`)"
+    state = (
+        "running" if info["running"] else "not running (start the app or `oncall-notifier serve`)"
+    )
     ctx.out(f"Local ingest:       {state}")
     ctx.out(f"Events API v2 URL:  {info['events_url']}")
     ctx.out(f"Routing key:        {info['routing_key']}")
@@ -244,7 +250,9 @@ def cmd_serve(ctx: Context) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    ctx.out(f"Listening on {server.url} (Ctrl+C to stop); `oncall-notifier ingest-info` shows the keys")
+    ctx.out(
+        f"Listening on {server.url} (Ctrl+C to stop); `oncall-notifier ingest-info` shows the keys"
+    )
     try:
         stop.wait()
     finally:

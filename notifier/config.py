@@ -213,7 +213,7 @@ def _accounts(r: _Reader, local: LocalSettings) -> tuple[Mapping[str, Any], ...]
         _check_account_name(er, "name", name)
         kind = er.choice("kind", ACCOUNT_KINDS, None)
         if kind == "local":
-            raise er.error("kind", 'the local account is configured in [local], not [[accounts]]')
+            raise er.error("kind", "the local account is configured in [local], not [[accounts]]")
         if name in names:
             raise er.error("name", f"{name!r} is used twice; account names must be unique")
         names.add(name)
@@ -294,7 +294,9 @@ class _Reader:
         return list(value)
 
     def duration(self, key: str, default: timedelta, *, minimum: float = 0) -> timedelta:
-        value = self._get(key, default, (str, int, float, timedelta), 'a duration like "90s" or "2m"')
+        value = self._get(
+            key, default, (str, int, float, timedelta), 'a duration like "90s" or "2m"'
+        )
         if isinstance(value, timedelta):
             return value
         try:
@@ -319,7 +321,9 @@ class _Reader:
         try:
             return time.fromisoformat(value)
         except ValueError:
-            raise self.error(key, f"{value!r} is not a time of day; write it like \"22:00\"") from None
+            raise self.error(
+                key, f'{value!r} is not a time of day; write it like "22:00"'
+            ) from None
 
 
 # ---- writing --------------------------------------------------------------------

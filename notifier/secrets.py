@@ -15,6 +15,7 @@ import os
 import secrets as _random
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import keyring
 import keyring.errors
@@ -33,8 +34,9 @@ class SecretStoreError(UserError):
 class SecretStore:
     """Get, set and generate secrets for one profile."""
 
-    _session: dict[str, str] = {}
-    _lock = threading.RLock()
+    # session secrets are per process, shared by every store object in it
+    _session: ClassVar[dict[str, str]] = {}
+    _lock: ClassVar[threading.RLock] = threading.RLock()
 
     def __init__(self, mode: str = "keyring", *, profile_root: Path | None = None) -> None:
         self.mode = mode
@@ -102,9 +104,9 @@ class SecretStore:
     def check(self) -> tuple[bool, str]:
         """Whether secrets can be stored, and a one-line description."""
         if self.mode == "session":
-            return True, "secrets kept for this session only ([secrets] store = \"session\")"
+            return True, 'secrets kept for this session only ([secrets] store = "session")'
         if self.mode == "file":
-            return True, f"secrets kept in {self._file} (mode 0600, [secrets] store = \"file\")"
+            return True, f'secrets kept in {self._file} (mode 0600, [secrets] store = "file")'
         backend = keyring.get_keyring()
         try:
             keyring.get_password(SERVICE, self._key("__probe__"))
@@ -116,8 +118,8 @@ class SecretStore:
         log.debug("keyring failed: %r", exc)
         return SecretStoreError(
             "no working OS keyring (install or unlock gnome-keyring, KWallet or the macOS "
-            "Keychain), or choose explicitly in config.toml: [secrets] store = \"session\" "
-            "(forgotten on exit) or store = \"file\" (a file only you can read)"
+            'Keychain), or choose explicitly in config.toml: [secrets] store = "session" '
+            '(forgotten on exit) or store = "file" (a file only you can read)'
         )
 
     def _read_file(self) -> dict[str, str]:

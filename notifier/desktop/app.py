@@ -9,6 +9,7 @@ the bridge.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 from notifier import __version__
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
-from notifier.backends.port import AuthenticationError, BackendError
+from notifier.backends.port import AuthenticationError
 from notifier.config import Config
 from notifier.desktop.bridge import AppBridge, user_message
 from notifier.desktop.notify import Notification, NotificationCenter
@@ -42,7 +43,7 @@ from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Status, Urgency
-from notifier.monitor import Monitor, TrayStatus, policy_from_config
+from notifier.monitor import Monitor, policy_from_config
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -140,6 +141,10 @@ class InstanceServer(QObject):
 
 class OncallApp(QObject):
     _polled = Signal(str, object, object, object)  # account, incidents, error, me-id
+    #: every batch of escalation actions carried out (for the log view and tests)
+    alertActions = Signal(object)
+    #: the tray state and tooltip after each refresh
+    refreshed = Signal(str)
 
     def __init__(
         self,
@@ -149,8 +154,10 @@ class OncallApp(QObject):
         accounts: Accounts,
         *,
         start_ingest: bool = True,
+        clock: Any = None,
     ) -> None:
         super().__init__()
+        self.clock = clock or _now
         self.profile = profile
         self.config = config
         self.secrets = secrets
@@ -159,7 +166,7 @@ class OncallApp(QObject):
         self.bridge = AppBridge(accounts, parent=self)
         self.bridge.after_action = lambda request: self.poll_now(request.ref.split(":")[0])
         self.bridge.actionFailed.connect(self._action_failed)
-        now = _now()
+        now = self.clock()
         self.intervals = {name: self._interval(name) for name in accounts.names()}
         self.monitor = Monitor(policy_from_config(config), self.intervals, now)
         self.tray = TrayController(self)
@@ -195,7 +202,9 @@ class OncallApp(QObject):
 
         from apscheduler.schedulers.qt import QtScheduler
 
-        self.scheduler = QtScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler = QtScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+        )
         if start_ingest:
             self._start_ingest()
         self._watch_local_database()
@@ -225,10 +234,8 @@ class OncallApp(QObject):
     def stop(self) -> None:
         self.player.stop()
         self.notifications.shutdown()
-        try:
+        with contextlib.suppress(Exception):  # never started
             self.scheduler.shutdown(wait=False)
-        except Exception:  # not started
-            pass
         if self.ingest is not None:
             self.ingest.stop()
         if self._keeper is not None:
@@ -264,7 +271,7 @@ class OncallApp(QObject):
         if not self.config.local.enabled:
             return
         path = self.profile.database_path
-        self.accounts.local.store  # creates the database and its WAL
+        _ = self.accounts.local.store  # creates the database and its WAL
         # holding a connection keeps the WAL file in place for the watcher
         self._keeper = sqlite3.connect(path, check_same_thread=False)
         self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -300,7 +307,7 @@ class OncallApp(QObject):
             self._polled.emit(name, incidents, None, me)
 
     def _on_polled(self, name: str, incidents: list[Incident] | None, error: Any, me: Any) -> None:
-        now = _now()
+        now = self.clock()
         if me:
             self.monitor.set_me(name, me)
             self._me_known.add(name)
@@ -356,6 +363,8 @@ class OncallApp(QObject):
                 pass  # the tray refresh below shows it
         if notifications:
             self.notifications.show_many(notifications)
+        if actions:
+            self.alertActions.emit(list(actions))
 
     def _notification_for(self, incident: Incident, reason: str) -> Notification:
         urgency = "High" if incident.urgency is Urgency.HIGH else "Low"
@@ -372,11 +381,11 @@ class OncallApp(QObject):
         if now - self._last_beat > (HEARTBEAT + WAKE_GAP).total_seconds():
             log.info("woke up after %.0fs: polling every account", now - self._last_beat)
             self.poll_now()
-        self._apply(self.monitor.tick(_now()))
+        self._apply(self.monitor.tick(self.clock()))
         self._refresh()
 
     def _schedule_deadline(self) -> None:
-        now = _now()
+        now = self.clock()
         candidates = [now + HEARTBEAT]
         deadline = self.monitor.engine.next_deadline()
         if deadline is not None:
@@ -403,7 +412,7 @@ class OncallApp(QObject):
         return lines
 
     def _refresh(self) -> None:
-        now = _now()
+        now = self.clock()
         incidents = self.monitor.incidents()
         self.bridge.set_incidents(incidents)
         status = self.monitor.tray_status(now)
@@ -423,6 +432,7 @@ class OncallApp(QObject):
         )
         self._tell_degraded(degraded)
         self._schedule_deadline()
+        self.refreshed.emit(status)
 
     def _tell_degraded(self, degraded: list[tuple[str, str]]) -> None:
         names = {n for n, _ in degraded}
@@ -452,7 +462,7 @@ class OncallApp(QObject):
                 self.acknowledge(incident.ref)
 
     def snooze(self, minutes: int) -> None:
-        self._apply(self.monitor.snooze(_now(), timedelta(minutes=minutes)))
+        self._apply(self.monitor.snooze(self.clock(), timedelta(minutes=minutes)))
         self._refresh()
 
     def send_test_page(self) -> None:
@@ -568,7 +578,8 @@ def run_app(
     argv: list[str] | None = None,
     after_start: Any = None,
 ) -> int:
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)

@@ -45,11 +45,15 @@ class BackgroundRunner(QObject):
         self._relay = _Relay(self)
         self._relay.done.connect(self._deliver)
 
-    def run(self, fn: Callable[[], Any], callback: Callable[[Any, BaseException | None], None]) -> None:
+    def run(
+        self, fn: Callable[[], Any], callback: Callable[[Any, BaseException | None], None]
+    ) -> None:
         self._pool.start(_Job(self._relay, fn, callback))
 
     @Slot(object, object, object)
-    def _deliver(self, callback: Callable[..., None], result: Any, error: BaseException | None) -> None:
+    def _deliver(
+        self, callback: Callable[..., None], result: Any, error: BaseException | None
+    ) -> None:
         try:
             callback(result, error)
         except Exception:  # a slot's exception must never stop the app

@@ -77,7 +77,9 @@ def menu_entries(
     entries.append(
         MenuEntry(
             "action",
-            f"Acknowledge all triggered ({len(triggered)})" if triggered else "Acknowledge all triggered",
+            f"Acknowledge all triggered ({len(triggered)})"
+            if triggered
+            else "Acknowledge all triggered",
             command="ack_all",
             enabled=bool(triggered),
         )

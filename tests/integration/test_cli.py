@@ -138,9 +138,7 @@ def test_two_processes_writing_at_once(profile: Path) -> None:
     env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
     run(profile, "list")  # create the database first
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, str(n)], env=env, stdout=subprocess.DEVNULL
-        )
+        subprocess.Popen([sys.executable, "-c", script, str(n)], env=env, stdout=subprocess.DEVNULL)
         for n in range(2)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]

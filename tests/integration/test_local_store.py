@@ -144,5 +144,5 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 def test_a_damaged_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(UnavailableError, match="damaged|not a database"):
+    with pytest.raises(UnavailableError, match=r"damaged|not a database"):
         LocalStore(path)

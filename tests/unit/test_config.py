@@ -53,7 +53,11 @@ end = "07:00"
     ("text", "key", "fragment"),
     [
         ('[escalation]\nnotify_after = "2x"', "escalation.notify_after", "duration"),
-        ('[escalation]\nalarm_after = "1m"\nnotify_after = "2m"', "escalation.high.alarm_after", "shorter"),
+        (
+            '[escalation]\nalarm_after = "1m"\nnotify_after = "2m"',
+            "escalation.high.alarm_after",
+            "shorter",
+        ),
         ("[escalation]\nalarm_repeat = 0", "escalation.alarm_repeat", "at least"),
         ("[local]\ningest_port = 70000", "local.ingest_port", "not a port"),
         ('[local]\ningest_port = "80"', "local.ingest_port", "whole number"),

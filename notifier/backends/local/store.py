@@ -301,7 +301,9 @@ class LocalStore:
                 self._log(conn, row["id"], now, EntryKind.STATUS, "Triggered again", author)
                 incident_id, created = row["id"], False
             else:
-                assignees = json.dumps([[assignee.id, assignee.name, assignee.email]]) if assignee else "[]"
+                assignees = (
+                    json.dumps([[assignee.id, assignee.name, assignee.email]]) if assignee else "[]"
+                )
                 cur = conn.execute(
                     "INSERT INTO incidents (title, service, status, urgency, severity,"
                     " created_at, updated_at, dedup_key, source, link, details, assignees)"
@@ -401,7 +403,9 @@ class LocalStore:
                 "UPDATE incidents SET escalation_level = ?, updated_at = ? WHERE id = ?",
                 (level + 1, now, key),
             )
-            self._log(conn, key, now, EntryKind.ESCALATION, f"Escalated to level {level + 1}", author)
+            self._log(
+                conn, key, now, EntryKind.ESCALATION, f"Escalated to level {level + 1}", author
+            )
         return self.incident(incident_id)
 
     def _current_status(self, conn: sqlite3.Connection, key: int, incident_id: str) -> Status:
