@@ -1,0 +1,123 @@
+"""The app's Qt-free heart: snapshots and failures in, actions and health out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from notifier.config import parse_config
+from notifier.domain.escalation import Alarm, Notify, StopAlarm
+from notifier.domain.model import Incident, Person, Status, Urgency
+from notifier.monitor import Monitor, TrayStatus, policy_from_config
+
+from .conftest import START, FakeClock
+
+
+def incident(n: int, status: Status = Status.TRIGGERED, account: str = "local") -> Incident:
+    return Incident(
+        id=str(n),
+        account=account,
+        title=f"incident {n}",
+        service="svc",
+        status=status,
+        urgency=Urgency.HIGH,
+        created_at=START,
+        updated_at=START,
+        assignees=(Person("me", "Me"),),
+    )
+
+
+def make(clock: FakeClock, **intervals: int) -> Monitor:
+    policy = policy_from_config(parse_config({}))
+    spans = {name: timedelta(seconds=s) for name, s in (intervals or {"local": 5}).items()}
+    return Monitor(policy, spans, clock.now)
+
+
+def kinds(actions: list[object]) -> list[str]:
+    return [type(a).__name__ for a in actions]
+
+
+def test_default_policy_from_config_follows_the_practice() -> None:
+    policy = policy_from_config(parse_config({}))
+    assert policy.high.notify_after == timedelta(minutes=2)
+    assert policy.high.alarm_after == timedelta(minutes=5)
+    assert policy.high.alarm_repeat == timedelta(seconds=30)
+    assert policy.low.alarm_after is None
+    assert policy.volume(0) < policy.volume(5) == policy.volume_max
+
+
+def test_a_page_escalates_from_tray_to_notification_to_alarm(clock: FakeClock) -> None:
+    monitor = make(clock)
+    first = monitor.snapshot("local", [incident(1)], clock.now)
+    assert kinds(first.actions) == ["Show"]
+    assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED
+    assert monitor.tick(clock.advance(minutes=1, seconds=59)) == []
+    assert kinds(monitor.tick(clock.advance(1))) == ["Notify"]
+    actions = monitor.tick(clock.advance(minutes=3))
+    assert any(isinstance(a, Alarm) for a in actions)
+    update = monitor.snapshot("local", [incident(1, Status.ACKNOWLEDGED)], clock.advance(1))
+    assert any(isinstance(a, StopAlarm) for a in update.actions)
+    assert monitor.tray_status(clock.now) == TrayStatus.ACKNOWLEDGED
+
+
+def test_a_transient_incident_never_interrupts(clock: FakeClock) -> None:
+    monitor = make(clock)
+    monitor.snapshot("local", [incident(1)], clock.now)
+    update = monitor.snapshot("local", [], clock.advance(90))
+    assert not any(isinstance(a, Notify | Alarm) for a in update.actions)
+    assert monitor.tick(clock.advance(minutes=10)) == []
+    monitor.snapshot("local", [], clock.now)
+    assert monitor.tray_status(clock.now) == TrayStatus.CLEAR
+
+
+def test_a_failed_sync_keeps_the_last_snapshot(clock: FakeClock) -> None:
+    monitor = make(clock, local=5, work=15)
+    monitor.snapshot("work", [incident(7, account="work")], clock.now)
+    monitor.failure("work", "connection refused", clock.advance(5))
+    # the incident is not taken for resolved: the alarm still comes
+    assert [i.ref for i in monitor.incidents()] == ["work:7"]
+    actions = monitor.tick(clock.advance(minutes=5))
+    assert any(isinstance(a, Alarm) for a in actions)
+
+
+def test_degraded_after_two_intervals_and_recovers_by_itself(clock: FakeClock) -> None:
+    monitor = make(clock, local=5, work=15)
+    monitor.snapshot("local", [], clock.now)
+    monitor.snapshot("work", [], clock.now)
+    monitor.failure("work", "connection refused", clock.advance(15))
+    monitor.snapshot("local", [], clock.now)
+    assert monitor.degraded(clock.now) == []
+    assert monitor.next_health_check(clock.now) is not None
+    monitor.snapshot("local", [], clock.advance(16))
+    degraded = monitor.degraded(clock.now)
+    assert [name for name, _ in degraded] == ["work"]
+    assert "connection refused" in degraded[0][1]
+    assert monitor.tray_status(clock.now) == TrayStatus.DEGRADED
+    monitor.snapshot("work", [], clock.advance(1))
+    assert monitor.degraded(clock.now) == []
+
+
+def test_a_refused_token_degrades_at_once(clock: FakeClock) -> None:
+    monitor = make(clock, work=15)
+    monitor.failure("work", "token refused", clock.now, auth=True)
+    assert monitor.tray_status(clock.now) == TrayStatus.DEGRADED
+
+
+def test_snooze_shows_in_the_tray_state(clock: FakeClock) -> None:
+    monitor = make(clock)
+    monitor.snapshot("local", [incident(1)], clock.now)
+    monitor.tick(clock.advance(minutes=5))
+    monitor.snapshot("local", [incident(1)], clock.now)
+    actions = monitor.snooze(clock.now, timedelta(minutes=5))
+    assert any(isinstance(a, StopAlarm) for a in actions)
+    assert monitor.tray_status(clock.now) == TrayStatus.SNOOZED
+    again = monitor.tick(clock.advance(minutes=5))
+    assert any(isinstance(a, Alarm) for a in again)
+    monitor.snapshot("local", [incident(1)], clock.now)
+    assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED
+
+
+def test_summary_names_counts_and_the_most_urgent_title(clock: FakeClock) -> None:
+    monitor = make(clock)
+    assert monitor.summary().startswith("All clear")
+    monitor.snapshot("local", [incident(2, Status.ACKNOWLEDGED), incident(1)], clock.now)
+    assert monitor.summary() == "1 triggered, 1 acknowledged\nMost urgent: incident 1"
