@@ -1,0 +1,120 @@
+"""Durations as people write them in config files and on the command line.
+
+``parse_duration("1h30m")`` and ``format_duration(timedelta(minutes=90))`` are
+inverses: formatting gives the canonical form, largest unit first, and parsing
+that form gives back exactly the same ``timedelta``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from decimal import Decimal, localcontext
+
+_MICROSECONDS = {
+    "h": 3_600_000_000,
+    "m": 60_000_000,
+    "s": 1_000_000,
+    "ms": 1_000,
+}
+
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+# Each unit at most once, largest first: "1h30m" but not "30m1h" or "1m1m".
+_DURATION = re.compile(
+    rf"(?:(?P<h>{_NUMBER})h)?\s*"
+    rf"(?:(?P<m>{_NUMBER})m(?!s))?\s*"
+    rf"(?:(?P<s>{_NUMBER})s)?\s*"
+    rf"(?:(?P<ms>{_NUMBER})ms)?"
+)
+_PLAIN_NUMBER = re.compile(_NUMBER)
+
+_HOW_TO = 'use a number with s, m or h, like "90s" or "2m"'
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """``"90s"``, ``"2m"``, ``"1h30m"``, ``"500ms"``, or a plain number of seconds.
+
+    Raises :class:`ValueError` with a one-line message saying what is wrong and
+    showing a valid value. Negative, infinite and NaN values are refused.
+    """
+    if isinstance(text, bool):  # bool is an int, but True is no duration
+        raise ValueError(f"{text!r} is not a duration; {_HOW_TO}")
+    if isinstance(text, int | float):
+        return _from_seconds_number(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{type(text).__name__} is not a duration; {_HOW_TO}")
+
+    cleaned = text.strip().lower()
+    if not cleaned:
+        raise ValueError(f"an empty value is not a duration; {_HOW_TO}")
+    shown = _quote(text)
+    if cleaned.startswith("-"):
+        raise ValueError(f'{shown} is negative; a duration must be 0 or more, like "0s" or "90s"')
+
+    if _PLAIN_NUMBER.fullmatch(cleaned):
+        amounts = {"s": cleaned}
+    else:
+        match = _DURATION.fullmatch(cleaned)
+        if match is None or not any(match.groupdict().values()):
+            raise ValueError(f"{shown} is not a duration; {_HOW_TO}")
+        amounts = {unit: number for unit, number in match.groupdict().items() if number}
+    return _from_amounts(amounts, shown)
+
+
+def format_duration(duration: timedelta) -> str:
+    """The canonical text for ``duration``: ``"45s"``, ``"2m"``, ``"1h30m"``,
+    ``"1s500ms"``; ``"0s"`` for zero. Parsing the result gives ``duration`` back."""
+    total = duration // timedelta(microseconds=1)
+    if total < 0:
+        raise ValueError(f"{duration} is negative; only durations of 0 or more can be formatted")
+    if total == 0:
+        return "0s"
+    parts: list[str] = []
+    for unit in ("h", "m", "s"):
+        count, total = divmod(total, _MICROSECONDS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    if total:
+        # Sub-millisecond precision is kept as a decimal fraction of ms so the
+        # round trip stays exact.
+        milliseconds = Decimal(total) / _MICROSECONDS["ms"]
+        parts.append(f"{milliseconds:f}ms")
+    return "".join(parts)
+
+
+def _from_seconds_number(seconds: int | float) -> timedelta:
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValueError(f"{seconds} is not a duration; {_HOW_TO}")
+    if seconds < 0:
+        raise ValueError(f'{seconds} is negative; a duration must be 0 or more, like 0 or "90s"')
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(
+            f'{seconds} seconds is too long a duration; use something like "1h"'
+        ) from None
+
+
+def _from_amounts(amounts: dict[str, str], shown: str) -> timedelta:
+    """Sum ``{"h": "1", "m": "30"}`` exactly, in decimal, to whole microseconds."""
+    with localcontext() as context:
+        # Enough digits that no value a timedelta can hold is rounded away
+        # before the final rounding to whole microseconds.
+        context.prec = 60
+        total = sum(
+            (Decimal(number) * _MICROSECONDS[unit] for unit, number in amounts.items()),
+            start=Decimal(0),
+        )
+        microseconds = int(total.to_integral_value())
+    try:
+        return timedelta(microseconds=microseconds)
+    except OverflowError:
+        raise ValueError(f'{shown} is too long a duration; use something like "1h"') from None
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """``text`` in quotes, on one line and not too long, for an error message."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return repr(text)

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from notifier.domain.durations import format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("2m", timedelta(minutes=2)),
+        ("1h", timedelta(hours=1)),
+        ("1h30m", timedelta(minutes=90)),
+        ("1h 30m", timedelta(minutes=90)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("2m500ms", timedelta(minutes=2, milliseconds=500)),
+        ("0s", timedelta(0)),
+        ("1.5h", timedelta(minutes=90)),
+        ("1.5ms", timedelta(microseconds=1500)),
+        ("  45S ", timedelta(seconds=45)),
+        ("90", timedelta(seconds=90)),
+        ("2.5", timedelta(seconds=2.5)),
+        (90, timedelta(seconds=90)),
+        (0, timedelta(0)),
+        (1.25, timedelta(seconds=1.25)),
+    ],
+)
+def test_parses_valid_durations(text: str | int | float, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("2x", "'2x' is not a duration"),
+        ("", "an empty value is not a duration"),
+        ("   ", "an empty value is not a duration"),
+        ("-5s", "'-5s' is negative"),
+        (-1, "-1 is negative"),
+        (float("nan"), "nan is not a duration"),
+        (float("inf"), "inf is not a duration"),
+        ("nan", "'nan' is not a duration"),
+        ("inf", "'inf' is not a duration"),
+        ("1e3", "is not a duration"),
+        ("30m1h", "is not a duration"),  # largest unit first
+        ("1m1m", "is not a duration"),  # each unit once
+        ("ms", "is not a duration"),
+        ("1_000", "is not a duration"),
+        (".5s", "is not a duration"),
+        (True, "True is not a duration"),
+        ("99999999999999999999h", "is too long a duration"),
+        (1e300, "is too long a duration"),
+    ],
+)
+def test_rejects_invalid_durations_with_a_helpful_line(
+    text: str | int | float, complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^[^\n]+$") as error:
+        parse_duration(text)
+    message = str(error.value)
+    assert complaint in message
+    assert re.search(r'like .*"[0-9]+[hms]+"', message)  # shows a valid value
+
+
+def test_long_bad_text_is_shortened_in_the_message() -> None:
+    with pytest.raises(ValueError) as error:
+        parse_duration("x" * 500 + "\n")
+    assert len(str(error.value)) < 150
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (timedelta(0), "0s"),
+        (timedelta(seconds=45), "45s"),
+        (timedelta(minutes=2), "2m"),
+        (timedelta(minutes=90), "1h30m"),
+        (timedelta(seconds=90), "1m30s"),
+        (timedelta(days=2), "48h"),
+        (timedelta(milliseconds=1500), "1s500ms"),
+        (timedelta(microseconds=1500), "1.5ms"),
+        (timedelta(microseconds=1), "0.001ms"),
+    ],
+)
+def test_formats_canonically(duration: timedelta, text: str) -> None:
+    assert format_duration(duration) == text
+
+
+def test_format_refuses_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        format_duration(timedelta(seconds=-1))
+
+
+@given(st.timedeltas(min_value=timedelta(0)))
+def test_format_then_parse_round_trips(duration: timedelta) -> None:
+    assert parse_duration(format_duration(duration)) == duration
+
+
+@given(st.timedeltas(min_value=timedelta(0)))
+def test_formatted_text_is_canonical(duration: timedelta) -> None:
+    text = format_duration(duration)
+    assert format_duration(parse_duration(text)) == text
+
+
+@given(st.text())
+def test_arbitrary_text_raises_only_value_error(text: str) -> None:
+    try:
+        result = parse_duration(text)
+    except ValueError as error:
+        assert "\n" not in str(error)
+    else:
+        assert result >= timedelta(0)
+
+
+@given(st.from_regex(r"\A[0-9 .hmsx-]{0,12}\Z"))
+def test_duration_like_text_raises_only_value_error(text: str) -> None:
+    try:
+        result = parse_duration(text)
+    except ValueError as error:
+        assert "\n" not in str(error)
+    else:
+        assert result >= timedelta(0)
+
+
+@given(st.one_of(st.integers(), st.floats()))
+def test_arbitrary_numbers_raise_only_value_error(number: int | float) -> None:
+    try:
+        result = parse_duration(number)
+    except ValueError:
+        assert not number >= 0 or number > 8.6e13  # negative, NaN or beyond timedelta.max
+    else:
+        assert result >= timedelta(0)
