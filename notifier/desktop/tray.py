@@ -172,8 +172,10 @@ class TrayController(QObject):
         if snooze_menu is not None:
             snooze_menu.setEnabled(any(e.enabled for e in entries if e.kind == "snooze"))
 
-    def _handler(self, entry: MenuEntry) -> Callable[[], None]:
-        def handle() -> None:
+    def _handler(self, entry: MenuEntry) -> Callable[[bool], None]:
+        # takes QAction.triggered's ``checked`` explicitly: PySide6 mis-counts the
+        # references of that bool when a slot silently drops it
+        def handle(checked: bool = False) -> None:
             match entry.command:
                 case "ack":
                     self.acknowledgeRequested.emit(entry.ref)

@@ -1,0 +1,172 @@
+"""The tray app wired to a real local backend (offscreen Qt, real SQLite).
+
+Time-driven steps use a shifted clock: the app's idea of "now" is moved
+forward by hand and the deadline handler is called, as the single timer
+would after that long.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+
+from notifier.accounts import Accounts
+from notifier.config import load_config
+from notifier.desktop.app import OncallApp
+from notifier.desktop.icons import TrayState
+from notifier.domain.escalation import Alarm, Notify, StopAlarm
+from notifier.domain.model import Status
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+
+class ShiftedClock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Profile:
+    profile = Profile.locate(tmp_path / "profile")
+    profile.config_path.write_text(
+        '[local]\ningest_port = 0\nuser_name = "Me"\n[secrets]\nstore = "session"\n'
+    )
+    return profile
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+def app(qtbot, profile: Profile, clock: ShiftedClock) -> Iterator[OncallApp]:
+    config = load_config(profile.config_path)
+    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+    accounts = Accounts(profile, config, secrets)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall.start()
+    actions: list[object] = []
+    oncall.alertActions.connect(actions.extend)
+    oncall.seen_actions = actions  # type: ignore[attr-defined]
+    yield oncall
+    oncall.stop()
+    oncall.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    accounts.close()
+    import gc
+
+    gc.collect()
+
+
+def advance(qtbot, app: OncallApp, clock: ShiftedClock, **kwargs: float) -> None:
+    """Let time pass as if the laptop slept: the next sync and deadline see it."""
+    clock.advance(**kwargs)
+    target = clock()
+    app.poll_now()
+    qtbot.waitUntil(lambda: (app.monitor.health("local").last_success or target) > target)
+    app._on_deadline()
+
+
+def seen(app: OncallApp, kind: type) -> list[object]:
+    return [a for a in app.seen_actions if isinstance(a, kind)]  # type: ignore[attr-defined]
+
+
+def cli(profile: Profile, *args: str) -> None:
+    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile.root)}
+    subprocess.run([sys.executable, "-m", "notifier", *args], check=True, env=env, timeout=60)
+
+
+def test_an_incident_from_the_cli_appears_in_the_tray_at_once(qtbot, app: OncallApp, profile):
+    assert app.tray.state is TrayState.CLEAR
+    cli(profile, "trigger", "Payments down", "--service", "payments")
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    entries = [e for e in app.tray.entries() if e.kind == "incident"]
+    assert len(entries) == 1 and entries[0].command == "ack"
+    assert "Payments down" in entries[0].text
+    assert "Payments down" in app.tray.icon.toolTip()
+    # shown at once, without interrupting anyone
+    assert seen(app, Notify) == [] and seen(app, Alarm) == []
+
+
+def test_one_click_acknowledge_from_the_tray_menu(qtbot, app: OncallApp):
+    incident = app.accounts.local.store.trigger("Queue backlog").incident
+    app.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    ack = next(a for a in app.tray.menu.actions() if a.text().startswith("Acknowledge  "))
+    ack.trigger()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.ACKNOWLEDGED, timeout=5000)
+    assert app.accounts.local.store.incident(incident.id).status is Status.ACKNOWLEDGED
+
+
+def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
+    qtbot, app: OncallApp, profile: Profile, clock: ShiftedClock
+):
+    app.accounts.local.store.trigger("Disk full", service="db")
+    app.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    advance(qtbot, app, clock, minutes=2, seconds=1)
+    assert [a.incident.title for a in seen(app, Notify)] == ["Disk full"]
+    assert seen(app, Alarm) == []
+    advance(qtbot, app, clock, minutes=3)
+    assert len(seen(app, Alarm)) == 1
+    cli(profile, "ack", "local:1")
+    qtbot.waitUntil(lambda: bool(seen(app, StopAlarm)), timeout=5000)
+    assert app.tray.state is TrayState.ACKNOWLEDGED
+
+
+def test_snooze_from_the_tray_silences_and_shows_snoozed(
+    qtbot, app: OncallApp, clock: ShiftedClock
+):
+    app.accounts.local.store.trigger("Cert expiring")
+    app.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    advance(qtbot, app, clock, minutes=6)
+    assert seen(app, Alarm)
+    app.tray.snoozeRequested.emit(15)
+    assert seen(app, StopAlarm)
+    assert app.tray.state is TrayState.SNOOZED
+    assert any("snoozed until" in e.text for e in app.tray.entries())
+
+
+def test_acknowledge_all_triggered(qtbot, app: OncallApp):
+    store = app.accounts.local.store
+    for n in range(3):
+        store.trigger(f"incident {n}")
+    app.poll_now()
+    qtbot.waitUntil(lambda: len(app.bridge.incidents()) == 3, timeout=5000)
+    app.tray.acknowledgeAllRequested.emit()
+    qtbot.waitUntil(
+        lambda: all(i.status is Status.ACKNOWLEDGED for i in store.open_incidents()), timeout=5000
+    )
+
+
+def test_send_test_page_runs_a_real_local_incident(qtbot, app: OncallApp):
+    app.tray.testPageRequested.emit()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    assert app.bridge.incidents()[0].title.startswith("Test page")
+
+
+def test_menu_shows_at_most_six_incidents_then_more(qtbot, app: OncallApp):
+    for n in range(9):
+        app.accounts.local.store.trigger(f"incident {n}")
+    app.poll_now()
+    qtbot.waitUntil(lambda: len(app.bridge.incidents()) == 9, timeout=5000)
+    entries = app.tray.entries()
+    assert sum(e.kind == "incident" for e in entries) == 6
+    assert any(e.kind == "more" and e.text == "3 more…" for e in entries)
