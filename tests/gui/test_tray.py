@@ -1,0 +1,122 @@
+"""The tray menu's content per state, and the controller that renders it."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from notifier.desktop.icons import TrayState
+from notifier.desktop.tray import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
+from notifier.domain.model import Incident, Status, Urgency
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def incident(n: int, status: Status = Status.TRIGGERED, title: str = "") -> Incident:
+    return Incident(
+        id=str(n),
+        account="local",
+        title=title or f"incident {n}",
+        service="db",
+        status=status,
+        urgency=Urgency.HIGH,
+        created_at=NOW - timedelta(minutes=7),
+        updated_at=NOW,
+    )
+
+
+def texts(entries) -> list[str]:
+    return [e.text for e in entries if e.kind != "separator"]
+
+
+def test_all_clear_menu() -> None:
+    entries = menu_entries([], status_lines=["On call"], alarm_snoozed_until=None, now=NOW)
+    assert texts(entries)[:2] == ["On call", "No open incidents"]
+    ack_all = next(e for e in entries if e.command == "ack_all")
+    assert not ack_all.enabled
+    assert all(not e.enabled for e in entries if e.kind == "snooze")
+    assert [e.text for e in entries if e.kind == "action"][-4:] == [
+        "Open incidents…",
+        "Send test page",
+        "Settings…",
+        "Quit",
+    ]
+
+
+def test_triggered_incidents_offer_one_click_acknowledge() -> None:
+    entries = menu_entries(
+        [incident(1), incident(2, Status.ACKNOWLEDGED)],
+        status_lines=["On call"],
+        alarm_snoozed_until=None,
+        now=NOW,
+    )
+    rows = [e for e in entries if e.kind == "incident"]
+    assert [(r.ref, r.command) for r in rows] == [("local:1", "ack"), ("local:2", "open")]
+    assert rows[0].text == "Acknowledge  HIGH · db: incident 1 · 7m"
+    assert (
+        next(e for e in entries if e.command == "ack_all").text == "Acknowledge all triggered (1)"
+    )
+    assert all(e.enabled for e in entries if e.kind == "snooze")
+    assert [e.minutes for e in entries if e.kind == "snooze"] == [5, 15, 30]
+
+
+def test_many_incidents_show_the_first_few_then_more() -> None:
+    many = [incident(n) for n in range(MAX_INCIDENTS_IN_MENU + 4)]
+    entries = menu_entries(many, status_lines=[], alarm_snoozed_until=None, now=NOW)
+    assert sum(e.kind == "incident" for e in entries) == MAX_INCIDENTS_IN_MENU
+    assert [e.text for e in entries if e.kind == "more"] == ["4 more…"]
+
+
+def test_snoozed_menu_says_until_when() -> None:
+    until = NOW + timedelta(minutes=15)
+    entries = menu_entries([incident(1)], status_lines=[], alarm_snoozed_until=until, now=NOW)
+    local = until.astimezone().strftime("%H:%M")
+    assert f"Alarm snoozed until {local}" in texts(entries)
+
+
+def test_degraded_status_lines_come_first() -> None:
+    lines = ["⚠ work: the token was refused; run `oncall-notifier login work`"]
+    entries = menu_entries([], status_lines=lines, alarm_snoozed_until=None, now=NOW)
+    assert entries[0].text == lines[0] and not entries[0].enabled
+
+
+def test_backend_text_cannot_add_mnemonics_or_overflow() -> None:
+    title = "R&D\nbuild   broken " + "x" * 100
+    entries = menu_entries(
+        [incident(1, title=title)], status_lines=[], alarm_snoozed_until=None, now=NOW
+    )
+    row = next(e for e in entries if e.kind == "incident")
+    assert "R&&D build broken" in row.text and "\n" not in row.text
+    assert len(row.text) < 100
+
+
+def test_controller_builds_the_menu_before_the_first_click(qtbot) -> None:
+    tray = TrayController()
+    entries = menu_entries(
+        [incident(1)], status_lines=["On call"], alarm_snoozed_until=None, now=NOW
+    )
+    tray.update("triggered", "1 triggered", entries)
+    assert tray.state is TrayState.TRIGGERED
+    labels = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    assert labels[0] == "On call"
+    assert labels[1].startswith("Acknowledge  HIGH")
+    assert "Snooze alarm" in labels
+    with qtbot.waitSignal(tray.acknowledgeRequested) as blocker:
+        tray.menu.actions()[2].trigger()
+    assert blocker.args == ["local:1"]
+    snooze = next(a for a in tray.menu.actions() if a.text() == "Snooze alarm").menu()
+    with qtbot.waitSignal(tray.snoozeRequested) as blocker:
+        snooze.actions()[1].trigger()
+    assert blocker.args == [15]
+
+
+def test_icon_changes_with_state(qtbot) -> None:
+    tray = TrayController()
+    before = tray.icon.icon().pixmap(22, 22).toImage()
+    tray.update("degraded", "work: unreachable", [])
+    after = tray.icon.icon().pixmap(22, 22).toImage()
+    assert tray.state is TrayState.DEGRADED
+    assert before != after
+    assert tray.icon.toolTip() == "work: unreachable"
