@@ -1,0 +1,1126 @@
+"""The incidents window: the list, one incident's details, and acting on it.
+
+It renders what :class:`~notifier.desktop.bridge.AppBridge` reports and forwards
+intents to it; it never calls a backend itself. Backend text is untrusted and is
+shown as plain text everywhere (labels are set to ``Qt.PlainText``, editors get
+``setPlainText``, item views paint display text literally).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from notifier.actions import ActionKind, ActionRequest
+from notifier.backends.local.backend import parse_person
+from notifier.backends.port import Capability
+from notifier.desktop.bridge import AppBridge
+from notifier.desktop.composer import Composer, missing_reason
+from notifier.desktop.models import (
+    STATUS_TEXT,
+    URGENCY_TEXT,
+    Column,
+    IncidentFilterProxy,
+    IncidentTableModel,
+    StatusFilter,
+    TimelineModel,
+    format_age,
+    format_when,
+)
+from notifier.domain.model import Incident, Person, Role, Status, Urgency
+
+log = logging.getLogger("notifier.desktop.window")
+
+WINDOW_TITLE = "On-call incidents"
+
+#: every keyboard shortcut of the window, by action name (QKeySequence text)
+SHORTCUTS: dict[str, str] = {
+    "acknowledge": "Ctrl+Shift+A",
+    "resolve": "Ctrl+Shift+R",
+    "take_commander": "Ctrl+Shift+I",  # I = incident commander
+    "hand_commander": "Ctrl+Shift+H",
+    "comms_lead": "Ctrl+Shift+L",
+    "escalate": "Ctrl+Shift+E",
+    "open_in_browser": "Ctrl+Shift+O",
+    "post": "Ctrl+Return",  # in the composer; Ctrl+Enter on the keypad too
+    "search": "Ctrl+F",
+    "close": "Ctrl+W",
+}
+
+# name, label, label while the request is in flight, tooltip when available
+_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("acknowledge", "Acknowledge", "Acknowledging…", "Acknowledge: stop the escalation, I'm on it"),
+    ("resolve", "Resolve…", "Resolving…", "Resolve the incident, with an optional note"),
+    (
+        "take_commander",
+        "Take commander",
+        "Taking command…",
+        "Become incident commander (acknowledges it if still triggered)",
+    ),
+    (
+        "hand_commander",
+        "Hand commander…",
+        "Handing over…",
+        "Hand the incident commander role to a colleague",
+    ),
+    (
+        "comms_lead",
+        "Assign comms lead…",
+        "Assigning…",
+        "Choose who keeps stakeholders informed (communication lead)",
+    ),
+    ("escalate", "Engage 2nd level", "Engaging…", "Page the next level of the escalation policy"),
+    ("open_in_browser", "Open in browser", "", "Open the incident's page in your web browser"),
+)
+_CAPABILITY = {
+    "acknowledge": Capability.ACKNOWLEDGE,
+    "resolve": Capability.RESOLVE,
+    "take_commander": Capability.ROLES,
+    "hand_commander": Capability.ROLES,
+    "comms_lead": Capability.ROLES,
+    "escalate": Capability.ESCALATE,
+}
+_WEB_SCHEMES = ("http", "https")
+
+
+def action_name(request: ActionRequest) -> str | None:
+    """Which window action ``request`` belongs to (None: a composer post)."""
+    match request.kind:
+        case ActionKind.ACKNOWLEDGE:
+            return "acknowledge"
+        case ActionKind.RESOLVE:
+            return "resolve"
+        case ActionKind.ESCALATE:
+            return "escalate"
+        case ActionKind.SET_ROLE if request.role is Role.COMMS_LEAD:
+            return "comms_lead"
+        case ActionKind.SET_ROLE:
+            return "take_commander" if request.person is None else "hand_commander"
+    return None
+
+
+def _plain_label(text: str = "", *, wrap: bool = True, selectable: bool = True) -> QLabel:
+    """A label for backend text: plain text, never rich text."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _error_label() -> QLabel:
+    label = _plain_label()
+    label.setStyleSheet("color: #b00020;")
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.hide()
+    return label
+
+
+def _web_url(link: str) -> QUrl | None:
+    url = QUrl(link.strip())
+    if url.isValid() and url.scheme().lower() in _WEB_SCHEMES and url.host():
+        return url
+    return None
+
+
+def _person(person: Person | None) -> str:
+    return str(person) if person else "—"
+
+
+# ---- dialogs --------------------------------------------------------------------------
+
+
+class ResolveDialog(QDialog):
+    """Asks for confirmation and an optional resolution note."""
+
+    def __init__(
+        self,
+        incident: Incident | None,
+        ref: str,
+        note: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Resolve incident")
+        what = _plain_label(f"Resolve {ref}: {incident.title}" if incident else f"Resolve {ref}")
+        what.setFont(_bold(what.font()))
+        self.note = QPlainTextEdit()
+        self.note.setPlainText(note)
+        self.note.setPlaceholderText("What fixed it? (optional; added to the timeline)")
+        self.note.setTabChangesFocus(True)
+        self.note.setAccessibleName("Resolution note")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.resolve_button = buttons.addButton("Resolve", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.resolve_button.setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(what)
+        layout.addWidget(QLabel("Resolution note (optional):"))
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+        self.resize(460, 240)
+
+    def note_text(self) -> str:
+        return self.note.toPlainText().strip()
+
+
+class PersonPickerDialog(QDialog):
+    """Pick a colleague from ``bridge.load_people(ref, query)``, or type one.
+
+    When the backend finds nobody, "Name <email>" typed in the filter can be
+    used as it is.
+    """
+
+    DEBOUNCE_MS = 200
+
+    def __init__(
+        self,
+        bridge: AppBridge,
+        ref: str,
+        *,
+        title: str,
+        prompt: str,
+        accept_label: str = "Assign",
+        can_list: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self._bridge = bridge
+        self._ref = ref
+        self._can_list = can_list
+        self._people: list[Person] = []
+        self._loaded = False
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by name or email, or type Name <email>")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName("Person")
+        self.list = QListWidget()
+        self.list.setAccessibleName("People")
+        self.status_label = _plain_label(selectable=False)
+        self.error_label = _error_label()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.accept_button = self.buttons.addButton(
+            accept_label, QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.accept_button.setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(_plain_label(prompt, selectable=False))
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.resize(420, 380)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(self.DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._load)
+        self.filter_edit.textChanged.connect(self._on_text_changed)
+        self.list.currentItemChanged.connect(self._refresh)
+        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
+
+        bridge.peopleLoaded.connect(self._on_people)
+        bridge.peopleLoadFailed.connect(self._on_people_failed)
+        if can_list:
+            self.status_label.setText("Loading people…")
+            self._load()
+        else:
+            self.status_label.setText(
+                f"{missing_reason(Capability.PEOPLE, frozenset({Capability.ROLES}))}: "
+                "type the person as Name <email>."
+            )
+        self._refresh()
+
+    def selected_person(self) -> Person | None:
+        item = self.list.currentItem()
+        if item is not None and item.isSelected():
+            person = item.data(Qt.ItemDataRole.UserRole)
+            if isinstance(person, Person):
+                return person
+        return self._typed_person()
+
+    def _typed_person(self) -> Person | None:
+        """The filter text as a person, when the list offers nobody."""
+        text = self.filter_edit.text().strip()
+        if not text or self.list.count() > 0:
+            return None
+        person = parse_person(text)
+        return person if person.id and person.name else None
+
+    def _on_text_changed(self) -> None:
+        self._show_people()
+        if self._can_list:
+            self._debounce.start()
+
+    def _load(self) -> None:
+        self._bridge.load_people(self._ref, self.filter_edit.text().strip())
+
+    def _on_people(self, ref: str, people: list[Person]) -> None:
+        if ref != self._ref:
+            return
+        self._loaded = True
+        self._people = list(people)
+        self.error_label.hide()
+        self._show_people()
+
+    def _on_people_failed(self, ref: str, message: str) -> None:
+        if ref != self._ref:
+            return
+        self._loaded = True
+        self.error_label.setText(f"Could not list people: {message}")
+        self.error_label.show()
+        self._show_people()
+
+    def _show_people(self) -> None:
+        # filter what we have at once; the backend's answer for the new query follows
+        query = self.filter_edit.text().strip().casefold()
+        chosen = self.selected_person()
+        self.list.clear()
+        for person in self._people:
+            if (
+                query
+                and query not in person.name.casefold()
+                and query not in person.email.casefold()
+            ):
+                continue
+            item = QListWidgetItem(str(person))
+            item.setData(Qt.ItemDataRole.UserRole, person)
+            self.list.addItem(item)
+            if chosen is not None and person == chosen:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count() and query:
+            self.list.setCurrentRow(0)  # filtering down to someone: Enter picks them
+        self._refresh()
+
+    def _refresh(self) -> None:
+        person = self.selected_person()
+        self.accept_button.setEnabled(person is not None)
+        if not self._can_list:
+            pass  # the status label explains
+        elif not self._loaded:
+            self.status_label.setText("Loading people…")
+        elif self.list.count() == 0 and person is not None:
+            self.status_label.setText(f"Nobody found; {person} will be used as typed.")
+        elif self.list.count() == 0:
+            self.status_label.setText("Nobody found. Type the person as Name <email>.")
+        else:
+            self.status_label.setText("")
+        self.status_label.setVisible(bool(self.status_label.text()))
+
+    def done(self, result: int) -> None:
+        self._debounce.stop()
+        for signal, slot in (
+            (self._bridge.peopleLoaded, self._on_people),
+            (self._bridge.peopleLoadFailed, self._on_people_failed),
+        ):
+            with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
+                signal.disconnect(slot)
+        super().done(result)
+
+
+def _bold(font: QFont, scale: float = 1.0) -> QFont:
+    font = QFont(font)
+    font.setBold(True)
+    if scale != 1.0:
+        font.setPointSizeF(font.pointSizeF() * scale)
+    return font
+
+
+# ---- the window ------------------------------------------------------------------------
+
+
+class IncidentWindow(QMainWindow):
+    """The list of open incidents beside the selected one's details and actions."""
+
+    AGE_REFRESH_MS = 30_000
+
+    def __init__(self, bridge: AppBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        #: how links are opened (the app or a test may replace it)
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self._ref: str | None = None
+        self._incident: Incident | None = None
+        self._capabilities: frozenset[Capability] = frozenset()
+        self._capability_cache: dict[str, frozenset[Capability]] = {}
+        self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
+        self._errors: dict[str, str] = {}  # ref -> the last failed action's message
+        self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
+        self._known_refs: set[str] = set()
+        self._dialog: QDialog | QMessageBox | None = None
+
+        self.setWindowTitle(WINDOW_TITLE)
+        self.model = IncidentTableModel(self)
+        self.proxy = IncidentFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.timeline_model = TimelineModel(self)
+
+        self.actions_by_name: dict[str, QAction] = {}
+        self.buttons: dict[str, QToolButton] = {}
+        self._build_actions()
+        self._build_filters()
+        self._build_list()
+        self._build_detail()
+        self._build_menu()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail_stack)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 4)
+        splitter.setSizes([680, 520])
+        self.splitter = splitter
+        self.setCentralWidget(splitter)
+
+        self.counts_label = QLabel()
+        self.counts_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.statusBar().addWidget(self.counts_label, 1)
+
+        bridge.incidentsChanged.connect(self._on_incidents_changed)
+        bridge.incidentLoaded.connect(self._on_incident_loaded)
+        bridge.incidentLoadFailed.connect(self._on_incident_load_failed)
+        bridge.actionStarted.connect(self._on_action_started)
+        bridge.actionSucceeded.connect(self._on_action_succeeded)
+        bridge.actionFailed.connect(self._on_action_failed)
+
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(self.AGE_REFRESH_MS)
+        self._age_timer.timeout.connect(self._refresh_ages)
+        self._age_timer.start()
+
+        self.resize(1200, 760)
+        self._on_incidents_changed(bridge.incidents())
+        self._show_detail()
+
+    # ---- public ---------------------------------------------------------------------
+
+    def current_ref(self) -> str | None:
+        return self._ref
+
+    def current_incident(self) -> Incident | None:
+        return self._incident
+
+    def select_ref(self, ref: str) -> None:
+        """Show incident ``ref`` (the tray's "Open"): select its row, clearing
+        filters that hide it; an incident not in the list is loaded on its own."""
+        row = self.model.row_of(ref)
+        if row is not None:
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if not index.isValid():
+                self._reset_filters()
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if not index.isValid():  # e.g. resolved, hidden by "Open"
+                self.status_combo.setCurrentIndex(
+                    self.status_combo.findData(StatusFilter.ALL.value)
+                )
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if index.isValid():
+                self.table.selectionModel().setCurrentIndex(
+                    index,
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows,
+                )
+                self.table.scrollTo(index)
+                if self._ref != ref:  # selection did not change: still show it
+                    self._show_incident(ref)
+                return
+        self.table.clearSelection()
+        self._show_incident(ref)
+
+    # ---- building ---------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        for name, label, _pending, tip in _ACTIONS:
+            action = QAction(label, self)
+            action.setShortcut(QKeySequence(SHORTCUTS[name]))
+            action.setToolTip(tip)
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+            self.actions_by_name[name] = action
+        connect = {
+            "acknowledge": self.acknowledge,
+            "resolve": self.resolve,
+            "take_commander": self.take_commander,
+            "hand_commander": self.hand_commander,
+            "comms_lead": self.assign_comms_lead,
+            "escalate": self.escalate,
+            "open_in_browser": self.open_in_browser,
+        }
+        for name, slot in connect.items():
+            self.actions_by_name[name].triggered.connect(lambda _=False, s=slot: s())
+
+        self.search_action = QAction("Search", self)
+        self.search_action.setShortcut(QKeySequence(SHORTCUTS["search"]))
+        self.search_action.triggered.connect(self._focus_search)
+        self.addAction(self.search_action)
+        self.close_action = QAction("Close window", self)
+        self.close_action.setShortcut(QKeySequence(SHORTCUTS["close"]))
+        self.close_action.triggered.connect(self.close)
+        self.addAction(self.close_action)
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Incident")
+        for name in ("acknowledge", "resolve", "escalate"):
+            menu.addAction(self.actions_by_name[name])
+        menu.addSeparator()
+        for name in ("take_commander", "hand_commander", "comms_lead"):
+            menu.addAction(self.actions_by_name[name])
+        menu.addSeparator()
+        menu.addAction(self.actions_by_name["open_in_browser"])
+        menu.addSeparator()
+        menu.addAction(self.close_action)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.search_action)
+
+    def _build_filters(self) -> None:
+        bar = QToolBar("Filters")
+        bar.setObjectName("filters")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        self.addToolBar(bar)
+
+        self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Status filter")
+        for status in StatusFilter:
+            self.status_combo.addItem(status.value.capitalize(), status.value)
+        self.status_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_status_filter(self.status_combo.currentData())
+        )
+        self.urgency_combo = QComboBox()
+        self.urgency_combo.setAccessibleName("Urgency filter")
+        for text, value in (
+            ("All", "all"),
+            ("High", Urgency.HIGH.value),
+            ("Low", Urgency.LOW.value),
+        ):
+            self.urgency_combo.addItem(text, value)
+        self.urgency_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_urgency_filter(self.urgency_combo.currentData())
+        )
+        self.service_combo = QComboBox()
+        self.service_combo.setAccessibleName("Service filter")
+        self.service_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.service_combo.setMinimumContentsLength(12)
+        self.service_combo.addItem("All services", "")
+        self.service_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_service_filter(self.service_combo.currentData())
+        )
+        self.search_edit = QLineEdit()
+        self.search_edit.setAccessibleName("Search")
+        self.search_edit.setPlaceholderText(
+            f"Search title, service or ref ({QKeySequence(SHORTCUTS['search']).toString()})"
+        )
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(240)
+        self.search_edit.textChanged.connect(self.proxy.set_search_text)
+
+        for caption, widget in (
+            ("Status", self.status_combo),
+            ("Urgency", self.urgency_combo),
+            ("Service", self.service_combo),
+        ):
+            label = QLabel(f" {caption} ")
+            label.setBuddy(widget)
+            bar.addWidget(label)
+            bar.addWidget(widget)
+        bar.addSeparator()
+        bar.addWidget(self.search_edit)
+
+        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
+            combo.currentIndexChanged.connect(self._update_counts)
+        self.search_edit.textChanged.connect(self._update_counts)
+
+    def _build_list(self) -> None:
+        table = QTableView()
+        table.setModel(self.proxy)
+        table.setAccessibleName("Incidents")
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        table.verticalHeader().hide()
+        table.setShowGrid(False)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        for column in Column:
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if column is Column.TITLE
+                else QHeaderView.ResizeMode.ResizeToContents
+            )
+            header.setSectionResizeMode(column, mode)
+        # the view asks the header which column to sort by: most urgent first
+        header.setSortIndicator(Column.URGENCY, Qt.SortOrder.AscendingOrder)
+        table.setSortingEnabled(True)
+        table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table = table
+
+    def _build_detail(self) -> None:
+        self.placeholder = _plain_label(
+            "Select an incident to see its details and act on it.", selectable=False
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setEnabled(False)
+
+        self.title_label = _plain_label()
+        self.title_label.setFont(_bold(self.title_label.font(), 1.3))
+        self.title_label.setAccessibleName("Title")
+        self.ref_label = _plain_label()
+
+        self.field_labels: dict[str, QLabel] = {}
+        fields = QGridLayout()
+        fields.setHorizontalSpacing(10)
+        fields.setVerticalSpacing(4)
+        layout_of_fields = (
+            ("status", "Status", 0, 0),
+            ("urgency", "Urgency", 0, 2),
+            ("service", "Service", 1, 0),
+            ("age", "Age", 1, 2),
+            ("commander", "Commander", 2, 0),
+            ("comms_lead", "Comms lead", 2, 2),
+            ("assignees", "Assignees", 3, 0),
+            ("escalation", "Escalation", 3, 2),
+        )
+        for key, caption, row, column in layout_of_fields:
+            caption_label = QLabel(f"{caption}:")
+            caption_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+            value = _plain_label()
+            value.setAccessibleName(caption)
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            fields.addWidget(caption_label, row, column)
+            fields.addWidget(value, row, column + 1)
+            self.field_labels[key] = value
+        link_name = QLabel("Link:")
+        link_name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.link_label = _plain_label(wrap=True)
+        self.link_label.setAccessibleName("Link")
+        self.link_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.field_labels["link"] = self.link_label
+        fields.addWidget(link_name, 4, 0)
+        fields.addWidget(self.link_label, 4, 1, 1, 2)
+        fields.setColumnStretch(1, 1)
+        fields.setColumnStretch(3, 1)
+
+        for name, *_rest in _ACTIONS:
+            button = QToolButton()
+            button.setDefaultAction(self.actions_by_name[name])
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.buttons[name] = button
+        self.buttons["open_in_browser"].setSizePolicy(
+            QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed
+        )
+        fields.addWidget(self.buttons["open_in_browser"], 4, 3, Qt.AlignmentFlag.AlignRight)
+        buttons = QGridLayout()
+        buttons.setSpacing(6)
+        for column, name in enumerate(("acknowledge", "resolve", "escalate")):
+            buttons.addWidget(self.buttons[name], 0, column)
+        for column, name in enumerate(("take_commander", "hand_commander", "comms_lead")):
+            buttons.addWidget(self.buttons[name], 1, column)
+        self.action_error = _error_label()
+        self.action_error.setAccessibleName("Action error")
+
+        # the timeline
+        timeline_caption = QLabel("Timeline")
+        timeline_caption.setFont(_bold(timeline_caption.font()))
+        self.timeline_state = _plain_label()
+        self.timeline_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.timeline_retry = QPushButton("Retry")
+        self.timeline_retry.setAutoDefault(False)
+        self.timeline_retry.clicked.connect(self._load_current)
+        self.timeline_retry.hide()
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(timeline_caption)
+        caption_row.addWidget(self.timeline_state, 1)
+        caption_row.addWidget(self.timeline_retry)
+        self.timeline_view = QTableView()
+        self.timeline_view.setMinimumHeight(110)
+        self.timeline_view.setAccessibleName("Timeline")
+        self.timeline_view.setModel(self.timeline_model)
+        self.timeline_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.timeline_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.timeline_view.setWordWrap(True)
+        self.timeline_view.setShowGrid(False)
+        self.timeline_view.setAlternatingRowColors(True)
+        self.timeline_view.verticalHeader().hide()
+        self.timeline_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        theader = self.timeline_view.horizontalHeader()
+        theader.setHighlightSections(False)
+        for section in range(3):
+            theader.setSectionResizeMode(section, QHeaderView.ResizeMode.ResizeToContents)
+        theader.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        theader.sectionResized.connect(
+            lambda *_: QTimer.singleShot(0, self.timeline_view.resizeRowsToContents)
+        )
+
+        # the composer
+        composer_caption = QLabel("Post an update")
+        composer_caption.setFont(_bold(composer_caption.font()))
+        self.composer = Composer()
+        self.composer.postRequested.connect(self.bridge.submit)
+
+        # the header keeps its full height; the splitter shares the rest
+        header = QVBoxLayout()
+        header.addWidget(self.title_label)
+        header.addWidget(self.ref_label)
+        header.addLayout(fields)
+        header.addSpacing(4)
+        header.addLayout(buttons)
+        header.addWidget(self.action_error)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 6, 0, 0)
+        top_layout.addLayout(caption_row)
+        top_layout.addWidget(self.timeline_view, 1)
+
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 6, 0, 0)
+        bottom_layout.addWidget(composer_caption)
+        bottom_layout.addWidget(self.composer, 1)
+
+        self.detail_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.detail_splitter.setChildrenCollapsible(False)
+        self.detail_splitter.addWidget(top)
+        self.detail_splitter.addWidget(bottom)
+        self.detail_splitter.setStretchFactor(0, 3)
+        self.detail_splitter.setStretchFactor(1, 1)
+        self.detail_splitter.setSizes([320, 200])
+
+        detail = QFrame()
+        detail_layout = QVBoxLayout(detail)
+        detail_layout.setContentsMargins(8, 4, 4, 4)
+        detail_layout.addLayout(header)
+        detail_layout.addWidget(self.detail_splitter, 1)
+        self.detail = detail
+
+        self.detail_stack = QStackedWidget()
+        self.detail_stack.addWidget(self.placeholder)
+        self.detail_stack.addWidget(detail)
+
+    # ---- incidents in ------------------------------------------------------------------
+
+    def _on_incidents_changed(self, incidents: list[Incident]) -> None:
+        self.model.set_incidents(incidents)
+        self._update_services(incidents)
+        refs = {i.ref for i in incidents}
+        if self._ref is not None:
+            fresh = next((i for i in incidents if i.ref == self._ref), None)
+            if fresh is not None:
+                self._incident = fresh
+                self._show_detail()
+            elif self._ref in self._known_refs:
+                # gone from the open list (resolved elsewhere?): fetch its final state
+                self._load_current()
+        self._known_refs = refs
+        self._update_counts()
+
+    def _update_services(self, incidents: list[Incident]) -> None:
+        current = self.service_combo.currentData() or ""
+        services = sorted({i.service for i in incidents} | ({current} - {""}), key=str.casefold)
+        existing = [self.service_combo.itemData(n) for n in range(1, self.service_combo.count())]
+        if existing == services:
+            return
+        self.service_combo.blockSignals(True)
+        try:
+            while self.service_combo.count() > 1:
+                self.service_combo.removeItem(1)
+            for service in services:
+                self.service_combo.addItem(" ".join(service.split()), service)
+            self.service_combo.setCurrentIndex(max(0, self.service_combo.findData(current)))
+        finally:
+            self.service_combo.blockSignals(False)
+
+    def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return  # keep showing the last incident (e.g. it was just resolved)
+        incident = rows[0].data(Qt.ItemDataRole.UserRole)
+        if isinstance(incident, Incident) and incident.ref != self._ref:
+            self._show_incident(incident.ref)
+
+    def _show_incident(self, ref: str) -> None:
+        self._ref = ref
+        row = self.model.row_of(ref)
+        self._incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
+        self._capabilities = self._capabilities_of(ref)
+        self.composer.switch_to(
+            ref,
+            service=self._incident.service if self._incident else "",
+            capabilities=self._capabilities,
+        )
+        self.timeline_model.set_entries([])
+        self._load_current()
+        self._show_detail()
+
+    def _load_current(self) -> None:
+        if self._ref is None:
+            return
+        self.timeline_state.setStyleSheet("")
+        self.timeline_state.setText("Loading…")
+        self.timeline_retry.hide()
+        self.bridge.load_incident(self._ref)
+
+    def _on_incident_loaded(self, ref: str, incident: Incident) -> None:
+        if ref != self._ref:
+            return
+        self._incident = incident
+        self.model.update_incident(incident)
+        self.timeline_state.setText("")
+        self.timeline_retry.hide()
+        self.timeline_model.set_entries(incident.timeline)
+        self.timeline_view.resizeRowsToContents()
+        self.timeline_view.scrollToBottom()
+        self._show_detail()
+
+    def _on_incident_load_failed(self, ref: str, message: str) -> None:
+        if ref != self._ref:
+            return
+        self.timeline_state.setStyleSheet("color: #b00020;")
+        self.timeline_state.setText(f"Could not load the timeline: {message}")
+        self.timeline_retry.show()
+
+    def _capabilities_of(self, ref: str) -> frozenset[Capability]:
+        if ref not in self._capability_cache:
+            self._capability_cache[ref] = self.bridge.capabilities(ref)
+        return self._capability_cache[ref]
+
+    # ---- the detail pane ------------------------------------------------------------
+
+    def _show_detail(self) -> None:
+        if self._ref is None:
+            self.detail_stack.setCurrentWidget(self.placeholder)
+            self._sync_actions()
+            return
+        self.detail_stack.setCurrentWidget(self.detail)
+        incident = self._incident
+        f = self.field_labels
+        if incident is None:
+            self.title_label.setText(self._ref)
+            self.ref_label.setText("")
+            for label in f.values():
+                label.setText("…")
+        else:
+            self.title_label.setText(incident.title)
+            number = incident.number is not None and str(incident.number) != incident.id
+            self.ref_label.setText(
+                f"{incident.ref} · #{incident.number}" if number else incident.ref
+            )
+            f["status"].setText(STATUS_TEXT[incident.status])
+            f["urgency"].setText(
+                URGENCY_TEXT[incident.urgency]
+                + (f" · {incident.severity.value}" if incident.severity else "")
+            )
+            f["service"].setText(incident.service)
+            f["commander"].setText(_person(incident.commander))
+            f["comms_lead"].setText(_person(incident.comms_lead))
+            f["assignees"].setText(", ".join(str(p) for p in incident.assignees) or "—")
+            f["escalation"].setText(f"level {incident.escalation_level}")
+            f["link"].setText(incident.link or "—")
+            self._refresh_age()
+        self.composer.update_context(
+            service=incident.service if incident else "", capabilities=self._capabilities
+        )
+        error = self._errors.get(self._ref, "")
+        self.action_error.setText(error)
+        self.action_error.setVisible(bool(error))
+        self._sync_actions()
+
+    def _refresh_age(self) -> None:
+        if self._incident is None:
+            return
+        now = datetime.now(UTC)
+        created = self._incident.created_at
+        self.field_labels["age"].setText(
+            f"{format_age(now - created)} (since {format_when(created, now)})"
+        )
+
+    def _refresh_ages(self) -> None:
+        self.model.refresh_ages()
+        self._refresh_age()
+
+    def _sync_actions(self) -> None:
+        """Enable, label and explain every action for the current incident."""
+        incident = self._incident
+        pending = {action_name(r): r for r in self._pending.values() if r.ref == self._ref}
+        for name, label, pending_label, tip in _ACTIONS:
+            action = self.actions_by_name[name]
+            shortcut = QKeySequence(SHORTCUTS[name]).toString(
+                QKeySequence.SequenceFormat.NativeText
+            )
+            text = label
+            if name == "escalate" and incident is not None and incident.escalation_level > 1:
+                text = f"Engage level {incident.escalation_level + 1}"
+            reason = self._why_not(name, incident)
+            if name in pending:
+                text = pending_label
+                reason = "Waiting for the backend to confirm…"
+            action.setText(text)
+            action.setIconText(text)
+            action.setEnabled(reason is None)
+            action.setToolTip(reason if reason else f"{tip} ({shortcut})")
+
+    def _why_not(self, name: str, incident: Incident | None) -> str | None:
+        """Why action ``name`` is unavailable for ``incident``; None if it is available."""
+        if self._ref is None:
+            return "Select an incident first"
+        if name == "open_in_browser":
+            if incident is None or not incident.link:
+                return "This incident has no web link"
+            if _web_url(incident.link) is None:
+                return "The incident's link is not a web (http or https) address"
+            return None
+        reason = missing_reason(_CAPABILITY[name], self._capabilities)
+        if reason is not None:
+            return reason
+        if incident is None:
+            return "Loading the incident…"
+        status = incident.status
+        if name == "acknowledge" and status is Status.ACKNOWLEDGED:
+            return "Already acknowledged"
+        if status is Status.RESOLVED:
+            if name in ("acknowledge", "resolve"):
+                return "Already resolved"
+            if name == "escalate":
+                return "A resolved incident cannot be escalated"
+            return "Roles can change only while the incident is open"
+        return None
+
+    # ---- actions out --------------------------------------------------------------------
+
+    def _submit(self, request: ActionRequest) -> None:
+        self._errors.pop(request.ref, None)
+        self.bridge.submit(request)
+
+    def _can(self, name: str) -> bool:
+        return self._ref is not None and self.actions_by_name[name].isEnabled()
+
+    def acknowledge(self) -> None:
+        if self._can("acknowledge"):
+            assert self._ref is not None
+            self._submit(ActionRequest(ActionKind.ACKNOWLEDGE, self._ref))
+
+    def resolve(self) -> None:
+        """Ask for an optional resolution note, then resolve."""
+        if not self._can("resolve"):
+            return
+        ref = self._ref
+        assert ref is not None
+        dialog = ResolveDialog(self._incident, ref, self._resolve_notes.get(ref, ""), self)
+
+        def done(result: int) -> None:
+            if result == QDialog.DialogCode.Accepted:
+                note = dialog.note_text()
+                self._resolve_notes.pop(ref, None)
+                self._submit(ActionRequest(ActionKind.RESOLVE, ref, text=note))
+            elif dialog.note_text():
+                self._resolve_notes[ref] = dialog.note_text()  # typed, then cancelled
+            self._dialog_finished(dialog)
+
+        self._open_dialog(dialog, done)
+
+    def take_commander(self) -> None:
+        if self._can("take_commander"):
+            assert self._ref is not None
+            self._submit(
+                ActionRequest(ActionKind.SET_ROLE, self._ref, role=Role.COMMANDER, person=None)
+            )
+
+    def hand_commander(self) -> None:
+        if self._can("hand_commander"):
+            self._pick_person(
+                Role.COMMANDER,
+                title="Hand incident commander to…",
+                prompt="Who takes over as incident commander?",
+                accept_label="Hand over",
+            )
+
+    def assign_comms_lead(self) -> None:
+        if self._can("comms_lead"):
+            self._pick_person(
+                Role.COMMS_LEAD,
+                title="Assign communication lead",
+                prompt="Who keeps stakeholders informed?",
+                accept_label="Assign",
+            )
+
+    def _pick_person(self, role: Role, *, title: str, prompt: str, accept_label: str) -> None:
+        ref = self._ref
+        assert ref is not None
+        dialog = PersonPickerDialog(
+            self.bridge,
+            ref,
+            title=title,
+            prompt=prompt,
+            accept_label=accept_label,
+            can_list=Capability.PEOPLE in self._capabilities,
+            parent=self,
+        )
+
+        def done(result: int) -> None:
+            person = dialog.selected_person()
+            if result == QDialog.DialogCode.Accepted and person is not None:
+                self._submit(ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person))
+            self._dialog_finished(dialog)
+
+        self._open_dialog(dialog, done)
+
+    def escalate(self) -> None:
+        """Confirm, then engage the next escalation level (it pages someone)."""
+        if not self._can("escalate"):
+            return
+        ref = self._ref
+        assert ref is not None
+        level = (self._incident.escalation_level if self._incident else 1) + 1
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Engage the next level")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        title = self._incident.title if self._incident else ref
+        box.setText(f"Engage escalation level {level} for {ref}?\n\n{title}")
+        box.setInformativeText("The next level of the escalation policy is paged now.")
+        engage = box.addButton(f"Engage level {level}", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(engage)
+        self.escalate_confirm_button = engage
+
+        def done(_result: int) -> None:
+            if box.clickedButton() is engage:
+                self._submit(ActionRequest(ActionKind.ESCALATE, ref))
+            self._dialog_finished(box)
+
+        self._open_dialog(box, done)
+
+    def open_in_browser(self) -> None:
+        if self._incident is None or not self._can("open_in_browser"):
+            return
+        url = _web_url(self._incident.link)
+        if url is not None:
+            self.open_url(url)
+
+    def active_dialog(self) -> QDialog | QMessageBox | None:
+        """The dialog an action opened and that is still open (for tests and the app)."""
+        return self._dialog
+
+    def _open_dialog(self, dialog: QDialog, done: Callable[[int], None]) -> None:
+        if self._dialog is not None:
+            self._dialog.reject()
+        self._dialog = dialog
+        dialog.finished.connect(done)
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _dialog_finished(self, dialog: QDialog) -> None:
+        if self._dialog is dialog:
+            self._dialog = None
+        dialog.deleteLater()
+
+    def _focus_search(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def _reset_filters(self) -> None:
+        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
+            combo.setCurrentIndex(0)
+        self.search_edit.clear()
+
+    # ---- action outcomes ----------------------------------------------------------------
+
+    def _on_action_started(self, request: ActionRequest) -> None:
+        self._pending[request.id] = request
+        self._after_action_change(request)
+
+    def _on_action_succeeded(self, request: ActionRequest) -> None:
+        self._pending.pop(request.id, None)
+        if request.kind in (ActionKind.NOTE, ActionKind.STATUS_UPDATE):
+            self.composer.post_succeeded(request)
+        else:
+            self._errors.pop(request.ref, None)
+        if request.ref == self._ref:
+            self._load_current()  # show the new state and timeline entry
+        self._after_action_change(request)
+
+    def _on_action_failed(self, request: ActionRequest, message: str) -> None:
+        self._pending.pop(request.id, None)
+        if request.kind in (ActionKind.NOTE, ActionKind.STATUS_UPDATE):
+            self.composer.post_failed(request, message)
+        else:
+            if request.kind is ActionKind.RESOLVE and request.text:
+                self._resolve_notes[request.ref] = request.text  # offered again next time
+            self._errors[request.ref] = f"{request.kind.label} failed: {message}"
+        self._after_action_change(request)
+
+    def _after_action_change(self, request: ActionRequest) -> None:
+        if request.ref == self._ref:
+            self._show_detail()
+        self._update_counts()
+
+    # ---- status bar -------------------------------------------------------------------
+
+    def _update_counts(self) -> None:
+        incidents = [i for i in self.model.incidents() if i.is_open]
+        if not incidents:
+            text = "No open incidents"
+        else:
+            triggered = sum(i.status is Status.TRIGGERED for i in incidents)
+            acknowledged = sum(i.status is Status.ACKNOWLEDGED for i in incidents)
+            high = sum(i.urgency is Urgency.HIGH for i in incidents)
+            text = (
+                f"{len(incidents)} open: {triggered} triggered, {acknowledged} acknowledged"
+                f" · {high} high urgency"
+            )
+        shown = self.proxy.rowCount()
+        if shown != self.model.rowCount():
+            text += f" · showing {shown} of {self.model.rowCount()}"
+        if self._pending:
+            count = len(self._pending)
+            text += f" · {count} action{'s' if count != 1 else ''} in progress"
+        self.counts_label.setText(text)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._dialog is not None:
+            self._dialog.reject()
+        super().closeEvent(event)

@@ -1,0 +1,108 @@
+"""Fixtures of the offscreen GUI tests: a real profile, the real local SQLite
+backend behind real :class:`Accounts`, and the :class:`AppBridge` the window uses."""
+
+from __future__ import annotations
+
+import os
+
+# before anything can create a QApplication: no display is needed or used
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifier.accounts import Accounts
+from notifier.backends.local.backend import LocalBackend
+from notifier.backends.local.store import LocalStore
+from notifier.config import Config, LocalSettings
+from notifier.desktop.bridge import AppBridge
+from notifier.domain.model import Incident, Person, Urgency
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
+COLLEAGUES = ("Ada Lovelace <ada@example.com>", "Grace Hopper <grace@example.com>")
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Profile:
+    return Profile(tmp_path / "profile")
+
+
+@pytest.fixture
+def config(profile: Profile) -> Config:
+    return Config(
+        local=LocalSettings(
+            ingest=False,
+            user_name=ME.name,
+            user_email=ME.email,
+            people=COLLEAGUES,
+        ),
+        secrets_store="session",
+        path=profile.config_path,
+    )
+
+
+@pytest.fixture
+def secrets(profile: Profile) -> SecretStore:
+    return SecretStore("session", profile_root=profile.root)
+
+
+@pytest.fixture
+def accounts(profile: Profile, config: Config, secrets: SecretStore) -> Iterator[Accounts]:
+    accounts = Accounts(profile, config, secrets)
+    yield accounts
+    accounts.close()
+
+
+@pytest.fixture
+def local(accounts: Accounts) -> LocalBackend:
+    return accounts.local
+
+
+@pytest.fixture
+def store(local: LocalBackend) -> LocalStore:
+    return local.store
+
+
+@pytest.fixture
+def bridge(qtbot: Any, accounts: Accounts) -> Iterator[AppBridge]:
+    bridge = AppBridge(accounts)
+    yield bridge
+    # no worker may outlive the test (it would call back into a dead bridge)
+    assert bridge.runner.wait(10_000)
+
+
+@pytest.fixture
+def trigger(store: LocalStore, bridge: AppBridge) -> Callable[..., Incident]:
+    """``trigger("title", service=..., urgency=...)``: open an incident in the real
+    store and publish the open incidents to the bridge, as a poll would."""
+
+    def trigger(title: str, **kwargs: Any) -> Incident:
+        kwargs.setdefault("urgency", Urgency.HIGH)
+        incident = store.trigger(title, **kwargs).incident
+        refresh_bridge(bridge, store)
+        return incident
+
+    return trigger
+
+
+def refresh_bridge(bridge: AppBridge, store: LocalStore) -> None:
+    """What the app's poll does after a change: publish the open incidents."""
+    bridge.set_incidents(store.open_incidents())
+
+
+# The offscreen platform warns whenever a shown top-level window's size
+# constraints change ("This plugin does not support propagateSizeHints()"):
+# noise of the test platform, not of the program, so only that line is ignored.
+OFFSCREEN_NOISE = r"This plugin does not support propagateSizeHints\(\)"
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
