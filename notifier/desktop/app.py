@@ -579,7 +579,11 @@ def run_app(
     after_start: Any = None,
 ) -> int:
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication(argv or ["oncall-notifier"])
+    )  # argv[0] names the WM class
     app.setApplicationName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
