@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from notifier import __version__
+from notifier import __version__, autostart
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.port import AuthenticationError
@@ -43,6 +43,7 @@ from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Status, Urgency
+from notifier.errors import UserError
 from notifier.monitor import Monitor, policy_from_config
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -228,6 +229,9 @@ class OncallApp(QObject):
                 next_run_time=_now(),
             )
         self.scheduler.start()
+        if self.config.start_at_login and not autostart.is_enabled():
+            with contextlib.suppress(UserError):
+                autostart.set_enabled(True)
         self.tray.show()
         self._refresh()
 
@@ -528,6 +532,11 @@ class OncallApp(QObject):
         dialog.exec()
 
     def apply_config(self, config: Config) -> None:
+        if config.start_at_login != self.config.start_at_login:
+            try:
+                autostart.set_enabled(config.start_at_login)
+            except UserError as exc:
+                self._show_error("Start at login", str(exc))
         self.config = config
         self.monitor.engine.set_policy(policy_from_config(config))
         self.player.sound_path = config.sound.alarm or None
