@@ -1,0 +1,508 @@
+"""The PagerDuty backend: one PagerDuty account through the REST API v2.
+
+PagerDuty has no incident roles, so a role is recorded as a structured note
+(``Incident commander: NAME <email>``), and optionally in an incident custom
+field. Roles are read from the notes when an incident is opened, not on every
+poll (one extra request per incident per poll would be far too many), and
+remembered per incident so later snapshots carry the last known roles.
+
+The REST API has no escalation level on incidents either: it is derived from the
+on-call entries of the incidents' escalation policies (one request per poll for
+all of them, cached briefly), as the lowest level at which an assignee is on call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+from urllib.parse import quote
+
+from notifier.backends.pagerduty.client import (
+    ClientFactory,
+    build_client,
+    invalid_response,
+    translated_errors,
+)
+from notifier.backends.pagerduty.parse import (
+    OnCallEntry,
+    Shape,
+    escalation_policy_id,
+    format_role_note,
+    parse_incident,
+    parse_log_entry,
+    parse_note,
+    parse_oncall,
+    parse_person,
+    shapes,
+)
+from notifier.backends.pagerduty.settings import PagerDutySettings
+from notifier.backends.port import (
+    Capability,
+    NotFoundError,
+    OnCallShift,
+    OnCallStatus,
+    RefusedError,
+    Responder,
+)
+from notifier.domain.model import EntryKind, Incident, Person, Role, Status, TimelineEntry
+
+#: PagerDuty's limit on incidents per ``PUT /incidents``
+ACKNOWLEDGE_BATCH = 250
+#: how long the on-call levels of escalation policies are reused between polls
+ONCALL_CACHE_TTL = 60.0
+#: how far ahead ``oncall()`` looks for my next shift
+NEXT_SHIFT_WINDOW = timedelta(days=7)
+#: longest value PagerDuty accepts for a text custom field
+CUSTOM_FIELD_MAX = 200
+
+_OPEN_STATUSES = ["triggered", "acknowledged"]
+
+
+class PagerDutyBackend:
+    """One PagerDuty account (see the module docstring for roles and levels)."""
+
+    capabilities = frozenset(Capability) - {Capability.TRIGGER}
+
+    def __init__(
+        self,
+        settings: PagerDutySettings,
+        token: str,
+        *,
+        session_factory: ClientFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self._client = (session_factory or build_client)(settings, token)
+        self._lock = threading.Lock()
+        self._me: Person | None = None
+        self._my_team_ids: tuple[str, ...] = ()
+        self._from_set = settings.email is not None
+        # incident id -> (commander, comms lead), as last read from its notes
+        self._roles: dict[str, tuple[Person | None, Person | None]] = {}
+        # escalation policy id -> (fetched at, {user id: lowest on-call level})
+        self._levels: dict[str, tuple[float, dict[str, int]]] = {}
+        # email -> person, from every user seen: resolves the people in role notes
+        self._people: dict[str, Person] = {}
+        # emails of role notes that name no PagerDuty user (already looked up)
+        self._not_users: set[str] = set()
+
+    # ---- identity -------------------------------------------------------------
+
+    def me(self) -> Person:
+        """The token's user (``GET /users/me``), fetched once."""
+        if self._me is None:
+            with self._api("read the token's user"):
+                user = self._client.rget("/users/me")
+            shape = Shape(user, "user", self.name)
+            person = parse_person(shape)
+            self._my_team_ids = tuple(team.string("id") for team in shape.objects("teams"))
+            self._remember([person])
+            self._me = person
+        return self._me
+
+    # ---- incidents ------------------------------------------------------------
+
+    def open_incidents(self) -> list[Incident]:
+        """Triggered and acknowledged incidents, every page, with the account's filters."""
+        params = self._filters(_OPEN_STATUSES)
+        params["date_range"] = "all"
+        raw = self._list("/incidents", params, "list incidents")
+        incidents = self._incidents(raw)
+        with self._lock:  # forget the roles of incidents that are gone
+            open_ids = {i.id for i in incidents}
+            for incident_id in list(self._roles):
+                if incident_id not in open_ids:
+                    del self._roles[incident_id]
+        return incidents
+
+    def recent_incidents(self, limit: int = 100) -> list[Incident]:
+        """Open and resolved incidents, newest first (the first ``limit``).
+
+        PagerDuty unassigns resolved incidents, so ``user_ids[]`` never matches
+        one: with scope "mine", the resolved ones are those of my teams (the
+        configured teams, else the teams of my user).
+        """
+        if limit <= 0:
+            return []
+        listings = [self._filters(_OPEN_STATUSES), self._filters(["resolved"])]
+        if self.settings.scope == "mine":
+            resolved = listings[1]
+            del resolved["user_ids[]"]
+            resolved.setdefault("team_ids[]", list(self._my_team_ids))
+            if not resolved["team_ids[]"]:
+                del resolved["team_ids[]"]
+        raw: list[Any] = []
+        for params in listings:
+            params["date_range"] = "all"
+            params["sort_by"] = "created_at:desc"
+            raw += self._list("/incidents", params, "list recent incidents", limit=limit)
+        incidents = self._incidents(raw)
+        incidents.sort(key=lambda i: i.created_at, reverse=True)
+        return incidents[:limit]
+
+    def incident(self, incident_id: str) -> Incident:
+        """One incident with its timeline; reads its notes for the current roles."""
+        path = _incident_path(incident_id)
+        action = f"read incident {incident_id}"
+        with self._api(action):
+            raw = self._client.rget(path, params={"include[]": ["assignees"]})
+        log_entries = self._list(f"{path}/log_entries", {}, action)
+        notes = self._notes(incident_id)
+        timeline: list[TimelineEntry] = []
+        for shape in shapes(log_entries, "log_entries", self.name):
+            entry = parse_log_entry(shape)
+            if entry is not None:
+                timeline.append(entry)
+        commander, comms_lead = self._roles_from_notes(notes, timeline)
+        with self._lock:
+            self._roles[incident_id] = (commander, comms_lead)
+        timeline.sort(key=lambda e: e.at)
+        updates = [e.text for e in timeline if e.kind is EntryKind.STATUS_UPDATE]
+        incident = self._incidents([raw], where="incident")[0]
+        return incident.with_changes(
+            timeline=tuple(timeline), last_status_update=updates[-1] if updates else ""
+        )
+
+    # ---- actions --------------------------------------------------------------
+
+    def acknowledge(self, incident_ids: Sequence[str]) -> None:
+        """Acknowledge in batches of at most 250 (PagerDuty's limit per request)."""
+        ids = list(dict.fromkeys(incident_ids))
+        if not ids:
+            return
+        self._ensure_from()
+        for start in range(0, len(ids), ACKNOWLEDGE_BATCH):
+            batch = ids[start : start + ACKNOWLEDGE_BATCH]
+            body = {
+                "incidents": [
+                    {"id": i, "type": "incident_reference", "status": "acknowledged"} for i in batch
+                ]
+            }
+            with self._api("acknowledge incidents"):
+                self._client.jput("/incidents", json=body)
+
+    def resolve(self, incident_id: str, note: str | None = None) -> None:
+        if note and note.strip():
+            self.add_note(incident_id, note)
+        self._update(incident_id, {"status": "resolved"}, f"resolve incident {incident_id}")
+
+    def add_note(self, incident_id: str, text: str) -> None:
+        self._ensure_from()
+        with self._api(f"add a note to incident {incident_id}"):
+            self._client.jpost(
+                f"{_incident_path(incident_id)}/notes", json={"note": {"content": text}}
+            )
+
+    def post_status_update(self, incident_id: str, text: str) -> None:
+        self._ensure_from()
+        with self._api(f"post a status update on incident {incident_id}"):
+            self._client.jpost(
+                f"{_incident_path(incident_id)}/status_updates", json={"message": text}
+            )
+
+    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+        """Record the role as a structured note (and in ``role_field`` when set).
+
+        Taking commander also assigns the incident to that person and
+        acknowledges it, so the page stops for everyone else.
+        """
+        if role is Role.COMMANDER and not person.id:
+            person = self._resolve_person(person.name, person.email, required=True)
+        self.add_note(incident_id, format_role_note(role, person))
+        with self._lock:
+            commander, comms_lead = self._roles.get(incident_id, (None, None))
+        if self.settings.role_field:
+            # The field holds both roles: read the notes for the other one.
+            commander, comms_lead = self._roles_from_notes(self._notes(incident_id), [])
+        if role is Role.COMMANDER:
+            commander = person
+        else:
+            comms_lead = person
+        with self._lock:
+            self._roles[incident_id] = (commander, comms_lead)
+        if self.settings.role_field:
+            self._set_role_field(incident_id, commander, comms_lead)
+        if role is Role.COMMANDER:
+            self._take_command(incident_id, person)
+
+    def escalate(self, incident_id: str) -> None:
+        """Move the incident to the next level of its escalation policy.
+
+        This is PagerDuty's own escalation (``escalation_level`` + 1): the next
+        level's on-call is assigned and paged. Responder requests, which add
+        responders without reassigning, are not used: they need a target chosen by
+        the user, and the port's "engage the next level" is exactly escalation.
+        """
+        action = f"escalate incident {incident_id}"
+        with self._api(action):
+            raw = self._client.rget(_incident_path(incident_id))
+        with self._lock:  # the level must be current, not cached
+            self._levels.clear()
+        incident = self._incidents([raw], where="incident")[0]
+        self._update(incident_id, {"escalation_level": incident.escalation_level + 1}, action)
+
+    # ---- people and on call ----------------------------------------------------
+
+    def people(self, query: str = "") -> list[Person]:
+        """Users matching ``query`` (PagerDuty matches name and email), at most 100."""
+        params = {"query": query} if query else {}
+        users = self._list("/users", params, "list users", limit=100)
+        found = [parse_person(s) for s in shapes(users, "users", self.name)]
+        self._remember(found)
+        return found
+
+    def oncall(self) -> OnCallStatus:
+        """Am I on call now (level, until when), my next shift within 7 days, and
+        who is on level 1 and 2 of the escalation policies I am on."""
+        me = self.me()
+        now = datetime.now(UTC)
+        mine = self._oncalls(
+            {
+                "user_ids[]": [me.id],
+                "since": _iso(now),
+                "until": _iso(now + NEXT_SHIFT_WINDOW),
+            }
+        )
+        current = [e for e in mine if _covers(e, now)]
+        upcoming = sorted(
+            (e for e in mine if e.start is not None and e.start > now),
+            key=lambda e: e.start or now,
+        )
+        shifts = tuple(
+            dict.fromkeys(OnCallShift(e.policy_name, e.level, e.start, e.end) for e in current)
+        )
+        next_shift = None
+        if upcoming:
+            first = upcoming[0]
+            next_shift = OnCallShift(first.policy_name, first.level, first.start, first.end)
+        responders: tuple[Responder, ...] = ()
+        policy_ids = sorted({e.policy_id for e in current})
+        if policy_ids:
+            entries = self._oncalls({"escalation_policy_ids[]": policy_ids})
+            responders = tuple(
+                dict.fromkeys(
+                    Responder(e.policy_name, e.level, e.person)
+                    for e in sorted(entries, key=lambda e: (e.policy_name, e.level))
+                    if e.level in (1, 2) and _covers(e, now)
+                )
+            )
+        return OnCallStatus(
+            on_call=bool(shifts), shifts=shifts, next_shift=next_shift, responders=responders
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ---- internals ------------------------------------------------------------
+
+    def _api(self, action: str) -> AbstractContextManager[None]:
+        return translated_errors(self.name, action, self.settings.api_url)
+
+    def _list(
+        self, path: str, params: Mapping[str, Any], action: str, *, limit: int | None = None
+    ) -> list[Any]:
+        """Every item of a paginated list (or the first ``limit``)."""
+        page_size = min(limit, 100) if limit else None
+        with self._api(action):
+            try:
+                items: Iterator[Any] = self._client.iter_all(
+                    path, params=dict(params), page_size=page_size
+                )
+                return list(islice(items, limit)) if limit else list(items)
+            except (TypeError, KeyError, AttributeError, ValueError) as exc:
+                # The client's paginator indexes what the server sent; a page of
+                # the wrong shape surfaces as one of these.
+                raise invalid_response(self.name, action) from exc
+
+    def _filters(self, statuses: list[str]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "statuses[]": statuses,
+            "include[]": ["assignees"],  # full users: names and emails of assignees
+        }
+        if self.settings.scope == "mine":
+            params["user_ids[]"] = [self.me().id]
+        if self.settings.teams:
+            params["team_ids[]"] = list(self.settings.teams)
+        if self.settings.services:
+            params["service_ids[]"] = list(self.settings.services)
+        if set(self.settings.urgencies) != {"high", "low"}:
+            params["urgencies[]"] = list(self.settings.urgencies)
+        return params
+
+    def _incidents(self, raw: list[Any], where: str = "incidents") -> list[Incident]:
+        """Parse incidents, adding the roles last read and the escalation levels."""
+        plain = [
+            parse_incident(item, account=self.name, where=f"{where}[{i}]")
+            for i, item in enumerate(raw)
+        ]
+        self._remember(p for incident in plain for p in incident.assignees)
+        policies = [escalation_policy_id(item, account=self.name) for item in raw]
+        levels = self._policy_levels({p for p in policies if p})
+        with self._lock:
+            roles = dict(self._roles)
+        result = []
+        for item, incident, policy in zip(raw, plain, policies, strict=True):
+            on_levels = levels.get(policy or "", {})
+            found = [on_levels[p.id] for p in incident.assignees if p.id in on_levels]
+            commander, comms_lead = roles.get(incident.id, (None, None))
+            changes: dict[str, object] = {"commander": commander, "comms_lead": comms_lead}
+            if found and "escalation_level" not in item:  # a server's own level wins
+                changes["escalation_level"] = min(found)
+            result.append(incident.with_changes(**changes))
+        return result
+
+    def _policy_levels(self, policy_ids: set[str]) -> dict[str, dict[str, int]]:
+        """For each escalation policy, who is on call now at which (lowest) level."""
+        now = time.monotonic()
+        with self._lock:
+            fresh = {
+                p: levels
+                for p, (at, levels) in self._levels.items()
+                if p in policy_ids and now - at < ONCALL_CACHE_TTL
+            }
+        missing = sorted(policy_ids - fresh.keys())
+        if missing:
+            fetched: dict[str, dict[str, int]] = {p: {} for p in missing}
+            for entry in self._oncalls({"escalation_policy_ids[]": missing}):
+                users = fetched.setdefault(entry.policy_id, {})
+                users[entry.person.id] = min(entry.level, users.get(entry.person.id, entry.level))
+                self._remember([entry.person])
+            with self._lock:
+                for policy, levels in fetched.items():
+                    self._levels[policy] = (now, levels)
+            fresh.update(fetched)
+        return fresh
+
+    def _oncalls(self, params: Mapping[str, Any]) -> list[OnCallEntry]:
+        # include[]=users: full users, so people carry their emails
+        params = {**params, "include[]": ["users"]}
+        raw = self._list("/oncalls", params, "read who is on call")
+        return [parse_oncall(s) for s in shapes(raw, "oncalls", self.name)]
+
+    def _notes(self, incident_id: str) -> list[Shape]:
+        # GET .../notes is not paginated (no limit/offset in the API description).
+        with self._api(f"read the notes of incident {incident_id}"):
+            notes = self._client.rget(f"{_incident_path(incident_id)}/notes")
+        if not isinstance(notes, list):
+            raise invalid_response(self.name, f"read the notes of incident {incident_id}")
+        return shapes(notes, "notes", self.name)
+
+    def _roles_from_notes(
+        self, notes: list[Shape], timeline: list[TimelineEntry]
+    ) -> tuple[Person | None, Person | None]:
+        """The latest commander and comms lead recorded in ``notes``; appends the
+        notes to ``timeline``."""
+        parsed = sorted((parse_note(n) for n in notes), key=lambda n: n.entry.at)
+        latest: dict[Role, tuple[str, str]] = {}
+        for note in parsed:
+            timeline.append(note.entry)
+            if note.role is not None:
+                role, name, email = note.role
+                latest[role] = (name, email)
+        holders = {role: self._resolve_person(*who) for role, who in latest.items()}
+        return holders.get(Role.COMMANDER), holders.get(Role.COMMS_LEAD)
+
+    def _resolve_person(self, name: str, email: str, *, required: bool = False) -> Person:
+        """The PagerDuty user with ``email`` (a role note names people by email)."""
+        key = email.lower()
+        if email:
+            with self._lock:
+                known = self._people.get(key)
+                looked_up = key in self._not_users
+            if known is not None:
+                return known
+            if required or not looked_up:
+                for person in self.people(email):
+                    if person.email.lower() == key:
+                        return person
+                with self._lock:  # ask once per email, not on every opening
+                    self._not_users.add(key)
+        if required:
+            raise RefusedError(
+                f"PagerDuty account '{self.name}' has no user with the email "
+                f"{email or name!r}; pick someone from the people list",
+                account=self.name,
+            )
+        return Person(id="", name=name, email=email)
+
+    def _remember(self, people: Iterable[Person]) -> None:
+        with self._lock:
+            for person in people:
+                if person.email:
+                    self._people[person.email.lower()] = person
+
+    def _set_role_field(
+        self, incident_id: str, commander: Person | None, comms_lead: Person | None
+    ) -> None:
+        lines = [
+            format_role_note(role, holder)
+            for role, holder in ((Role.COMMANDER, commander), (Role.COMMS_LEAD, comms_lead))
+            if holder is not None
+        ]
+        value = "; ".join(lines)[:CUSTOM_FIELD_MAX]
+        body = {"custom_fields": [{"name": self.settings.role_field, "value": value}]}
+        with self._api(f"set the {self.settings.role_field!r} field of incident {incident_id}"):
+            self._client.jput(f"{_incident_path(incident_id)}/custom_fields/values", json=body)
+
+    def _take_command(self, incident_id: str, person: Person) -> None:
+        action = f"assign incident {incident_id} to {person.name}"
+        with self._api(action):
+            raw = self._client.rget(_incident_path(incident_id))
+        if parse_incident(raw, account=self.name, where="incident").status is Status.RESOLVED:
+            return
+        assignment = {"assignee": {"id": person.id, "type": "user_reference"}}
+        self._update(incident_id, {"assignments": [assignment]}, action)
+        # Acknowledge after reassigning: PagerDuty re-triggers a reassigned incident.
+        self._update(incident_id, {"status": "acknowledged"}, f"acknowledge incident {incident_id}")
+
+    def _update(self, incident_id: str, changes: Mapping[str, Any], action: str) -> None:
+        self._ensure_from()
+        body = {"incident": {"type": "incident_reference", **changes}}
+        with self._api(action):
+            self._client.jput(_incident_path(incident_id), json=body)
+
+    def _ensure_from(self) -> None:
+        """Writes need a ``From`` header: the configured email, else my user's."""
+        if self._from_set:
+            return
+        email = self.me().email
+        if not email:
+            raise RefusedError(
+                f"PagerDuty account '{self.name}': the token's user has no email for the "
+                f'From header; set email = "you@example.com" for this account in config.toml',
+                account=self.name,
+            )
+        self._client.headers["From"] = email
+        self._from_set = True
+
+
+def verify_token(settings: PagerDutySettings, token: str) -> Person:
+    """Check ``token`` against the account (``login`` / "Test connection"): the
+    token's user, or the port's error saying what is wrong."""
+    backend = PagerDutyBackend(settings, token)
+    try:
+        return backend.me()
+    finally:
+        backend.close()
+
+
+def _incident_path(incident_id: str) -> str:
+    # Quote the id: it ends up in a URL path, and a "/" would address another resource.
+    if not incident_id:
+        raise NotFoundError("an empty incident id names no incident")
+    return f"/incidents/{quote(incident_id, safe='')}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _covers(entry: OnCallEntry, moment: datetime) -> bool:
+    return (entry.start is None or entry.start <= moment) and (
+        entry.end is None or moment < entry.end
+    )
