@@ -24,7 +24,7 @@ from notifier.config import Config, LocalSettings
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.settings_dialog import SettingsDialog
 from notifier.desktop.window import IncidentWindow
-from notifier.domain.model import EntryKind, Person, Role, Severity, Urgency
+from notifier.domain.model import EntryKind, Person, Role, Severity, Status, Urgency
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -123,6 +123,18 @@ def main(out: Path) -> None:
     assert dialog is not None
     dialog.grab().save(str(out / "resolve.png"))
     dialog.reject()
+
+    long = store.trigger(
+        "x" * 30 + "/very/long/unbroken/path/" + "y" * 60,
+        service="a-service-with-a-rather-long-name-that-does-not-stop",
+        link="https://example.com/" + "z" * 120,
+        urgency=Urgency.LOW,
+    ).incident
+    store.set_status(long.id, Status.RESOLVED, author="Sam Oncall", note="Fixed by <b>x</b>")
+    window.resize(1200, 760)
+    window.select_ref(long.ref)
+    wait_until(lambda: window.timeline_model.rowCount() >= 3)
+    window.grab().save(str(out / "window-long.png"))
 
     settings = SettingsDialog(
         config, profile.config_path, preview_sound=lambda *_: None, test_connection=lambda _: None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QStandardItemModel, QTextCursor
+from PySide6.QtGui import QKeyEvent, QStandardItemModel, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -100,6 +100,13 @@ class DraftEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
+def _shrinking() -> QSizePolicy:
+    """Never widen the pane; wrap to the width given, with the height needed."""
+    policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    policy.setHeightForWidth(True)
+    return policy
+
+
 @dataclass
 class _Draft:
     text: str = ""
@@ -157,20 +164,20 @@ class Composer(QWidget):
         self.post_button.setMinimumWidth(110)
         self.post_button.setAutoDefault(False)
         self.post_button.clicked.connect(self.post)
-        self.post_button.setToolTip(f"Post ({QKeySequence('Ctrl+Return').toString()})")
+        self.post_button.setToolTip("Post (Ctrl+Enter)")
 
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b00020;")
-        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.error_label.setSizePolicy(_shrinking())
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
 
         self.hint_label = QLabel()
         self.hint_label.setTextFormat(Qt.TextFormat.PlainText)
         self.hint_label.setWordWrap(True)
-        self.hint_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.hint_label.setSizePolicy(_shrinking())
         self.hint_label.hide()
 
         top = QHBoxLayout()
@@ -376,7 +383,7 @@ class Composer(QWidget):
         elif pending:
             hint = "Posting… your text stays here until it is posted."
         elif has_incident:
-            hint = f"{QKeySequence('Ctrl+Return').toString()} posts."
+            hint = "Ctrl+Enter posts."
         else:
             hint = ""
         self.hint_label.setText(hint)
@@ -401,5 +408,5 @@ class Composer(QWidget):
         elif not self.text().strip():
             tip = "Write something first"
         else:
-            tip = f"Post ({QKeySequence('Ctrl+Return').toString()})"
+            tip = "Post (Ctrl+Enter)"
         self.post_button.setToolTip(tip)

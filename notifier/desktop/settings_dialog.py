@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -150,7 +151,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.start_at_login)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        self.resize(640, 520)
+        self.resize(660, 600)
 
     # ---- tabs ------------------------------------------------------------------------
 
@@ -232,15 +233,23 @@ class SettingsDialog(QDialog):
         add_form.setColumnStretch(1, 1)
         add_form.setColumnStretch(3, 1)
         self.token_note = _note(
-            "The API token never goes in this file: after saving, store it in the "
-            "system keyring with  oncall-notifier login NAME  in a terminal."
+            "The API token never goes in this file. After saving, store it in the "
+            "system keyring by running in a terminal:"
         )
+        self.login_command = QLabel()
+        self.login_command.setTextFormat(Qt.TextFormat.PlainText)
+        self.login_command.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.login_command.setFont(mono)
+        self.login_command.setIndent(12)
+        self.new_name.textChanged.connect(self._sync_login_command)
         pd_layout = QVBoxLayout(pd_box)
         pd_layout.addWidget(self.pd_table, 1)
         pd_layout.addLayout(row_buttons)
         pd_layout.addLayout(add_form)
         pd_layout.addWidget(self.add_error)
         pd_layout.addWidget(self.token_note)
+        pd_layout.addWidget(self.login_command)
         self._fill_accounts()
         self._sync_region()
 
@@ -406,12 +415,18 @@ class SettingsDialog(QDialog):
             self.pd_table.setItem(row, 1, QTableWidgetItem(url))
         self._sync_account_buttons()
 
+    def _sync_login_command(self) -> None:
+        entry = self._selected_account()
+        name = self.new_name.text().strip() or (str(entry["name"]) if entry else "NAME")
+        self.login_command.setText(f"oncall-notifier login {name}")
+
     def _selected_account(self) -> dict[str, Any] | None:
         rows = self.pd_table.selectionModel().selectedRows()
         return self._accounts[rows[0].row()] if rows else None
 
     def _sync_account_buttons(self) -> None:
         entry = self._selected_account()
+        self._sync_login_command()
         self.remove_button.setEnabled(entry is not None)
         if entry is None:
             self.test_button.setEnabled(False)

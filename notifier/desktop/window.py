@@ -130,20 +130,29 @@ def action_name(request: ActionRequest) -> str | None:
     return None
 
 
-def _plain_label(text: str = "", *, wrap: bool = True, selectable: bool = True) -> QLabel:
-    """A label for backend text: plain text, never rich text."""
+def _plain_label(
+    text: str = "", *, wrap: bool = True, selectable: bool = True, shrink: bool = False
+) -> QLabel:
+    """A label for backend text: plain text, never rich text.
+
+    ``shrink``: the label never widens its pane (a long word is clipped instead)
+    and, wrapped, still gets the height of all its lines.
+    """
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(wrap)
     if selectable:
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if shrink:
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(wrap)  # a new policy drops the flag setWordWrap set
+        label.setSizePolicy(policy)
     return label
 
 
 def _error_label() -> QLabel:
-    label = _plain_label()
+    label = _plain_label(shrink=True)
     label.setStyleSheet("color: #b00020;")
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     label.hide()
     return label
 
@@ -605,10 +614,10 @@ class IncidentWindow(QMainWindow):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setEnabled(False)
 
-        self.title_label = _plain_label()
+        self.title_label = _plain_label(shrink=True)
         self.title_label.setFont(_bold(self.title_label.font(), 1.3))
         self.title_label.setAccessibleName("Title")
-        self.ref_label = _plain_label()
+        self.ref_label = _plain_label(shrink=True)
 
         self.field_labels: dict[str, QLabel] = {}
         fields = QGridLayout()
@@ -627,20 +636,25 @@ class IncidentWindow(QMainWindow):
         for key, caption, row, column in layout_of_fields:
             caption_label = QLabel(f"{caption}:")
             caption_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            value = _plain_label()
+            value = _plain_label(shrink=True)
+            value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             value.setAccessibleName(caption)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             fields.addWidget(caption_label, row, column)
             fields.addWidget(value, row, column + 1)
             self.field_labels[key] = value
         link_name = QLabel("Link:")
         link_name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        self.link_label = _plain_label(wrap=True)
-        self.link_label.setAccessibleName("Link")
-        self.link_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.field_labels["link"] = self.link_label
-        fields.addWidget(link_name, 4, 0)
-        fields.addWidget(self.link_label, 4, 1, 1, 2)
+        # a line edit: a long URL scrolls instead of being cut, and copies whole
+        self.link_edit = QLineEdit()
+        self.link_edit.setReadOnly(True)
+        self.link_edit.setFrame(False)
+        self.link_edit.setAccessibleName("Link")
+        self.link_edit.setStyleSheet("QLineEdit { background: transparent; }")
+        self.link_edit.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        fields.addWidget(
+            link_name, 4, 0, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+        )
+        fields.addWidget(self.link_edit, 4, 1, 1, 2)
         fields.setColumnStretch(1, 1)
         fields.setColumnStretch(3, 1)
 
@@ -666,8 +680,7 @@ class IncidentWindow(QMainWindow):
         # the timeline
         timeline_caption = QLabel("Timeline")
         timeline_caption.setFont(_bold(timeline_caption.font()))
-        self.timeline_state = _plain_label()
-        self.timeline_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.timeline_state = _plain_label(shrink=True)
         self.timeline_retry = QPushButton("Retry")
         self.timeline_retry.setAutoDefault(False)
         self.timeline_retry.clicked.connect(self._load_current)
@@ -844,6 +857,7 @@ class IncidentWindow(QMainWindow):
             self.ref_label.setText("")
             for label in f.values():
                 label.setText("…")
+            self.link_edit.clear()
         else:
             self.title_label.setText(incident.title)
             number = incident.number is not None and str(incident.number) != incident.id
@@ -860,7 +874,8 @@ class IncidentWindow(QMainWindow):
             f["comms_lead"].setText(_person(incident.comms_lead))
             f["assignees"].setText(", ".join(str(p) for p in incident.assignees) or "—")
             f["escalation"].setText(f"level {incident.escalation_level}")
-            f["link"].setText(incident.link or "—")
+            self.link_edit.setText(incident.link or "—")
+            self.link_edit.setCursorPosition(0)
             self._refresh_age()
         self.composer.update_context(
             service=incident.service if incident else "", capabilities=self._capabilities

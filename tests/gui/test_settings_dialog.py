@@ -256,7 +256,8 @@ def test_accounts_tab_lists_and_tests_accounts(
     dialog.pd_table.selectRow(0)
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     assert calls["test"] == ["work"]
-    assert "oncall-notifier login NAME" in dialog.token_note.text()
+    assert dialog.login_command.text() == "oncall-notifier login work"
+    assert "token never goes in this file" in dialog.token_note.text()
 
     # a new account can be tested only once saved and logged in
     dialog.new_name.setText("eu-team")
@@ -267,6 +268,7 @@ def test_accounts_tab_lists_and_tests_accounts(
     assert dialog.pd_table.item(1, 0).text() == "eu-team (new)"
     assert not dialog.test_button.isEnabled()
     assert "oncall-notifier login eu-team" in dialog.test_button.toolTip()
+    assert dialog.login_command.text() == "oncall-notifier login eu-team"
 
 
 @pytest.mark.parametrize(
