@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 from notifier import __version__, autostart
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
-from notifier.backends.port import AuthenticationError
+from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
 from notifier.config import Config
 from notifier.desktop.bridge import AppBridge, user_message
 from notifier.desktop.notify import Notification, NotificationCenter
@@ -56,6 +56,7 @@ DEFAULT_POLL = timedelta(seconds=15)
 #: means the machine was asleep (timers do not count during sleep)
 HEARTBEAT = timedelta(seconds=30)
 WAKE_GAP = timedelta(seconds=20)
+ONCALL_REFRESH = timedelta(minutes=5)
 
 
 def _now() -> datetime:
@@ -142,6 +143,7 @@ class InstanceServer(QObject):
 
 class OncallApp(QObject):
     _polled = Signal(str, object, object, object)  # account, incidents, error, me-id
+    _oncall_fetched = Signal(str, object, object)  # account, OnCallStatus, error
     #: every batch of escalation actions carried out (for the log view and tests)
     alertActions = Signal(object)
     #: the tray state and tooltip after each refresh
@@ -189,6 +191,8 @@ class OncallApp(QObject):
         self._keeper: sqlite3.Connection | None = None
 
         self._polled.connect(self._on_polled)
+        self._oncall_fetched.connect(self._on_oncall)
+        self.oncall: dict[str, OnCallStatus] = {}
         self.tray.acknowledgeRequested.connect(self.acknowledge)
         self.tray.acknowledgeAllRequested.connect(self.acknowledge_all)
         self.tray.snoozeRequested.connect(self.snooze)
@@ -228,6 +232,15 @@ class OncallApp(QObject):
                 seconds=self.intervals[name].total_seconds(),
                 next_run_time=_now(),
             )
+            if self._has_oncall(name):
+                self.scheduler.add_job(
+                    self._oncall_job,
+                    "interval",
+                    args=[name],
+                    id=f"oncall:{name}",
+                    seconds=ONCALL_REFRESH.total_seconds(),
+                    next_run_time=_now(),
+                )
         self.scheduler.start()
         if self.config.start_at_login and not autostart.is_enabled():
             with contextlib.suppress(UserError):
@@ -328,6 +341,31 @@ class OncallApp(QObject):
             self._apply(update.actions)
         self._refresh()
 
+    def _has_oncall(self, name: str) -> bool:
+        return self.accounts.info(name).kind != "local"
+
+    def _oncall_job(self, name: str) -> None:
+        try:
+            with self._accounts_lock:
+                backend = self.accounts.get(name)
+            if Capability.ONCALL not in backend.capabilities:
+                return
+            status = backend.oncall()
+        except BaseException as exc:
+            self._oncall_fetched.emit(name, None, exc)
+        else:
+            self._oncall_fetched.emit(name, status, None)
+
+    def _on_oncall(self, name: str, status: OnCallStatus | None, error: Any) -> None:
+        if error is not None:
+            log.warning("on-call lookup of %s failed: %s", name, user_message(error))
+            return
+        assert status is not None
+        self.oncall[name] = status
+        # quiet hours apply only off call: on call anywhere means on call
+        self.monitor.engine.set_on_call(any(s.on_call for s in self.oncall.values()))
+        self._refresh()
+
     def _backoff(self, name: str, error: BaseException) -> None:
         attempt = self._failures.get(name, 0) + 1
         self._failures[name] = attempt
@@ -411,8 +449,10 @@ class OncallApp(QObject):
                 lines.append(f"⚠ {name}: {degraded[name]}")
         if self._ingest_error:
             lines.append(f"⚠ local ingest: {self._ingest_error}")
+        for name, status in self.oncall.items():
+            lines.append(f"{name}: {describe_oncall(status)}")
         if not lines:
-            lines.append("On call · " + ", ".join(self.monitor.accounts()) + " in sync")
+            lines.append("Watching " + ", ".join(self.monitor.accounts()) + " · in sync")
         return lines
 
     def _refresh(self) -> None:
@@ -563,6 +603,17 @@ class OncallApp(QObject):
         self.notifications.show(
             Notification(key=f"error:{title}", title=title, body=message, urgency="low")
         )
+
+
+def describe_oncall(status: OnCallStatus) -> str:
+    def at(moment: datetime | None) -> str:
+        return moment.astimezone().strftime("%a %H:%M") if moment else "further notice"
+
+    if status.on_call:
+        return f"on call, level {status.level} until {at(status.until)}"
+    if status.next_shift is not None:
+        return f"not on call; next shift {at(status.next_shift.start)}"
+    return "not on call"
 
 
 def _install_excepthook() -> None:

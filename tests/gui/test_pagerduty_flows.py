@@ -1,0 +1,229 @@
+"""Whole flows of the tray app against the stateful fake PagerDuty (real TLS on
+127.0.0.1; every request checked against PagerDuty's OpenAPI description)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+
+from notifier.accounts import Accounts, token_secret_name
+from notifier.actions import ActionKind, ActionRequest
+from notifier.config import load_config
+from notifier.desktop.app import OncallApp
+from notifier.desktop.icons import TrayState
+from notifier.domain.escalation import Alarm, Notify, StopAlarm
+from notifier.domain.model import Role
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+from tests.fakes.pagerduty_server import FakePagerDuty
+
+pytest_plugins = ["tests.fakes.pagerduty_server"]
+
+
+class ShiftedClock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+def make_app(tmp_path: Path, server: FakePagerDuty, clock: ShiftedClock, token: str | None):
+    profile = Profile.locate(tmp_path / "profile")
+    profile.config_path.write_text(
+        "[local]\nenabled = false\n"
+        '[secrets]\nstore = "session"\n'
+        "[[accounts]]\n"
+        'name = "work"\nkind = "pagerduty"\n'
+        f'api_url = "{server.base_url}"\nca_bundle = "{server.ca_bundle}"\n'
+        'poll_interval = "15s"\n'
+    )
+    config = load_config(profile.config_path)
+    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+    if token:
+        secrets.set(token_secret_name("work"), token)
+    accounts = Accounts(profile, config, secrets)
+    app = OncallApp(profile, config, secrets, accounts, clock=clock)
+    actions: list[object] = []
+    app.alertActions.connect(actions.extend)
+    app.seen_actions = actions  # type: ignore[attr-defined]
+    return app, accounts
+
+
+@pytest.fixture
+def app(qtbot, tmp_path: Path, pagerduty_server: FakePagerDuty, clock) -> Iterator[OncallApp]:
+    # the fake's world starts six hours ago; pages in these flows are fresh
+    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    oncall, accounts = make_app(tmp_path, pagerduty_server, clock, pagerduty_server.token)
+    oncall.start()
+    qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=10000)
+    yield oncall
+    oncall.stop()
+    oncall.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    accounts.close()
+
+
+def seen(app: OncallApp, kind: type) -> list:
+    return [a for a in app.seen_actions if isinstance(a, kind)]  # type: ignore[attr-defined]
+
+
+def sync(qtbot, app: OncallApp) -> None:
+    """Poll now and wait for that sync to land."""
+    before = app.monitor.health("work").last_success
+    failures = app.monitor.health("work").consecutive_failures
+    app.poll_now()
+    qtbot.waitUntil(
+        lambda: (
+            app.monitor.health("work").last_success != before
+            or app.monitor.health("work").consecutive_failures != failures
+        ),
+        timeout=15000,
+    )
+
+
+def advance(qtbot, app: OncallApp, clock: ShiftedClock, **kwargs: float) -> None:
+    clock.advance(**kwargs)
+    sync(qtbot, app)
+    app._on_deadline()
+
+
+def test_new_incident_to_notification_to_tray_ack_commander_update_resolve(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Checkout latency p99 > 2s", service_id=world.checkout.id)
+    ref = f"work:{incident.id}"
+    sync(qtbot, app)
+    assert app.tray.state is TrayState.TRIGGERED
+    advance(qtbot, app, clock, minutes=2, seconds=1)
+    assert [a.incident.ref for a in seen(app, Notify)] == [ref]
+
+    ack = next(a for a in app.tray.menu.actions() if a.text().startswith("Acknowledge  "))
+    ack.trigger()
+    qtbot.waitUntil(lambda: state.incident(incident.id).status == "acknowledged", timeout=10000)
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.ACKNOWLEDGED, timeout=10000)
+
+    for request in (
+        ActionRequest(ActionKind.SET_ROLE, ref, role=Role.COMMANDER),
+        ActionRequest(ActionKind.STATUS_UPDATE, ref, text="Investigating: checkout latency"),
+        ActionRequest(ActionKind.RESOLVE, ref, text="Rolled back the deploy"),
+    ):
+        with qtbot.waitSignal(app.bridge.actionSucceeded, timeout=15000):
+            app.bridge.submit(request)
+
+    final = state.incident(incident.id)
+    notes = [n.content for n in final.notes]
+    assert f"Incident commander: {world.me.name} <{world.me.email}>" in notes
+    assert "Rolled back the deploy" in notes
+    assert final.status_updates == ["Investigating: checkout latency"]
+    assert final.status == "resolved"
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.CLEAR, timeout=10000)
+
+
+def test_retrigger_after_acknowledge_alerts_again(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Search index stale", service_id=world.checkout.id)
+    sync(qtbot, app)
+    state.acknowledge(incident.id, world.me.id)
+    sync(qtbot, app)
+    assert app.tray.state is TrayState.ACKNOWLEDGED
+    advance(qtbot, app, clock, minutes=10)
+    assert seen(app, Notify) == []  # acknowledged in time: nobody woken
+    state.retrigger(incident.id)
+    sync(qtbot, app)
+    assert app.tray.state is TrayState.TRIGGERED
+    advance(qtbot, app, clock, minutes=2, seconds=1)
+    assert [a.reason for a in seen(app, Notify)] == ["re-triggered"]
+    advance(qtbot, app, clock, minutes=3)
+    assert seen(app, Alarm)
+
+
+def test_escalation_to_me_alerts(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    # Linus is level 1 of search; I am level 2: not mine yet
+    incident = state.new_incident("Search 5xx", service_id=world.search.id)
+    sync(qtbot, app)
+    assert app.bridge.incidents() == []
+    state.escalate_to_user(incident.id, world.me.id)
+    sync(qtbot, app)
+    assert [i.ref for i in app.bridge.incidents()] == [f"work:{incident.id}"]
+    advance(qtbot, app, clock, minutes=2, seconds=1)
+    assert len(seen(app, Notify)) == 1
+
+
+def test_a_refused_token_shows_the_account_unauthenticated(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    pagerduty_server.fail_next(401, times=50)
+    sync(qtbot, app)
+    assert app.tray.state is TrayState.DEGRADED
+    status = [e.text for e in app.tray.entries() if e.kind == "status"][0]
+    assert "work" in status and "login work" in status
+    assert "login work" in app.tray.icon.toolTip()
+    assert pagerduty_server.token not in app.tray.icon.toolTip()
+
+
+def test_a_missing_token_says_how_to_log_in(qtbot, tmp_path, pagerduty_server, clock):
+    oncall, accounts = make_app(tmp_path, pagerduty_server, clock, token=None)
+    oncall.start()
+    try:
+        qtbot.waitUntil(lambda: oncall.tray.state is TrayState.DEGRADED, timeout=10000)
+        lines = [e.text for e in oncall.tray.entries() if e.kind == "status"]
+        assert any("oncall-notifier login work" in line for line in lines)
+    finally:
+        oncall.stop()
+        accounts.close()
+
+
+def test_rate_limits_and_server_errors_are_retried_without_degrading(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    state.new_incident("Payments timeouts", service_id=world.checkout.id)
+    pagerduty_server.fail_next(500, path="^/incidents$")
+    sync(qtbot, app)
+    assert len(app.bridge.incidents()) == 1
+    pagerduty_server.fail_next(429, reset=0.1, path="^/incidents$")
+    sync(qtbot, app)
+    assert app.monitor.degraded(datetime.now(UTC)) == []
+
+
+@pytest.mark.parametrize("fault", ["html", "truncated", "wrong_types", "empty"])
+def test_garbage_answers_are_reported_and_never_crash_the_sync(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, fault: str
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    state.new_incident("Disk full", service_id=world.checkout.id)
+    sync(qtbot, app)
+    pagerduty_server.fail_next(fault, times=5, path="^/incidents$")
+    sync(qtbot, app)
+    health = app.monitor.health("work")
+    assert health.consecutive_failures >= 1
+    assert health.last_error and "\n" not in health.last_error
+    assert "<" not in health.last_error  # no HTML echoed at the user
+    # the last good snapshot stands: the incident is not taken for resolved
+    assert len(app.bridge.incidents()) == 1
+    pagerduty_server.clear_faults()
+    app._failures.clear()
+    sync(qtbot, app)
+    assert app.monitor.health("work").consecutive_failures == 0
