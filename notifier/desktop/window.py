@@ -390,7 +390,6 @@ class IncidentWindow(QMainWindow):
         self._ref: str | None = None
         self._incident: Incident | None = None
         self._capabilities: frozenset[Capability] = frozenset()
-        self._capability_cache: dict[str, frozenset[Capability]] = {}
         self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
         self._errors: dict[str, str] = {}  # ref -> the last failed action's message
         self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
@@ -800,7 +799,7 @@ class IncidentWindow(QMainWindow):
         self._ref = ref
         row = self.model.row_of(ref)
         self._incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
-        self._capabilities = self._capabilities_of(ref)
+        self._capabilities = self.bridge.capabilities(ref)
         self.composer.switch_to(
             ref,
             service=self._incident.service if self._incident else "",
@@ -821,6 +820,8 @@ class IncidentWindow(QMainWindow):
     def _on_incident_loaded(self, ref: str, incident: Incident) -> None:
         if ref != self._ref:
             return
+        if not self._capabilities:  # the account was unavailable; it answers now
+            self._capabilities = self.bridge.capabilities(ref)
         self._incident = incident
         self.model.update_incident(incident)
         self.timeline_state.setText("")
@@ -836,11 +837,6 @@ class IncidentWindow(QMainWindow):
         self.timeline_state.setStyleSheet("color: #b00020;")
         self.timeline_state.setText(f"Could not load the timeline: {message}")
         self.timeline_retry.show()
-
-    def _capabilities_of(self, ref: str) -> frozenset[Capability]:
-        if ref not in self._capability_cache:
-            self._capability_cache[ref] = self.bridge.capabilities(ref)
-        return self._capability_cache[ref]
 
     # ---- the detail pane ------------------------------------------------------------
 
