@@ -335,7 +335,7 @@ def config_to_toml(config: Config) -> dict[str, Any]:
     def urgency(u: UrgencySettings) -> dict[str, Any]:
         return {
             "notify_after": format_duration(u.notify_after),
-            "alarm_after": format_duration(u.alarm_after) if u.alarm_after else "off",
+            "alarm_after": format_duration(u.alarm_after) if u.alarm_after is not None else "off",
             "alarm_repeat": format_duration(u.alarm_repeat),
         }
 

@@ -10,6 +10,7 @@ the bridge.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import logging.handlers
@@ -61,6 +62,10 @@ ONCALL_REFRESH = timedelta(minutes=5)
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _ignore(result: object, error: BaseException | None) -> None:
+    pass  # poll outcomes travel through OncallApp._polled
 
 
 # ---- logging ---------------------------------------------------------------------
@@ -185,7 +190,10 @@ class OncallApp(QObject):
         self._ingest_error = ""
         self._degraded_told: set[str] = set()
         self._failures: dict[str, int] = {}
+        # one poll per account at a time; one asked for meanwhile runs right after
         self._in_flight: set[str] = set()
+        self._repoll: set[str] = set()
+        self._flight_lock = threading.Lock()
         self._me_known: set[str] = set()
         self._last_beat = time.time()
         self._keeper: sqlite3.Connection | None = None
@@ -303,14 +311,20 @@ class OncallApp(QObject):
     # ---- polling (off the GUI thread) ----------------------------------------------------
 
     def poll_now(self, account: str | None = None) -> None:
-        """Poll ``account`` (or every account) as soon as possible. Thread-safe."""
+        """Poll ``account`` (or every account) now, off the GUI thread. Thread-safe.
+
+        Runs beside the scheduler's periodic jobs rather than through them, so a
+        request made while a poll is running is never dropped as a second instance."""
         names = [account] if account else self.accounts.names()
         for name in names:
-            job = self.scheduler.get_job(f"poll:{name}")
-            if job is not None:
-                job.modify(next_run_time=_now())
+            self.bridge.runner.run(functools.partial(self._poll_job, name), _ignore)
 
     def _poll_job(self, name: str) -> None:
+        with self._flight_lock:
+            if name in self._in_flight:
+                self._repoll.add(name)  # runs again as soon as this one lands
+                return
+            self._in_flight.add(name)
         try:
             with self._accounts_lock:
                 backend = self.accounts.get(name)
@@ -324,6 +338,10 @@ class OncallApp(QObject):
             self._polled.emit(name, incidents, None, me)
 
     def _on_polled(self, name: str, incidents: list[Incident] | None, error: Any, me: Any) -> None:
+        with self._flight_lock:
+            self._in_flight.discard(name)
+            again = name in self._repoll
+            self._repoll.discard(name)
         now = self.clock()
         if me:
             self.monitor.set_me(name, me)
@@ -340,6 +358,8 @@ class OncallApp(QObject):
             update = self.monitor.snapshot(name, incidents or [], now)
             self._apply(update.actions)
         self._refresh()
+        if again:
+            self.poll_now(name)
 
     def _has_oncall(self, name: str) -> bool:
         return self.accounts.info(name).kind != "local"

@@ -18,7 +18,7 @@ from notifier.actions import ActionKind, ActionRequest
 from notifier.config import load_config
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.domain.escalation import Alarm, Notify, StopAlarm
+from notifier.domain.escalation import Alarm, Notify
 from notifier.domain.model import Role
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -177,7 +177,7 @@ def test_a_refused_token_shows_the_account_unauthenticated(
     pagerduty_server.fail_next(401, times=50)
     sync(qtbot, app)
     assert app.tray.state is TrayState.DEGRADED
-    status = [e.text for e in app.tray.entries() if e.kind == "status"][0]
+    status = next(e.text for e in app.tray.entries() if e.kind == "status")
     assert "work" in status and "login work" in status
     assert "login work" in app.tray.icon.toolTip()
     assert pagerduty_server.token not in app.tray.icon.toolTip()
