@@ -1,0 +1,644 @@
+"""Desktop notifications, through adapters tried in order; the last always works.
+
+1. :class:`DesktopNotifierAdapter` — ``desktop-notifier`` (D-Bus on Linux, native on
+   macOS/Windows), with action buttons whose callbacks come back as
+   :attr:`NotificationCenter.actionInvoked`.
+2. :class:`PlyerAdapter` — ``plyer``: text only, no buttons, no withdrawal.
+3. :class:`TrayBalloonAdapter` — ``QSystemTrayIcon.showMessage``: needs no D-Bus;
+   with no tray icon at all it writes the notification to the log.
+
+The centre picks the first adapter that reports itself available, and when the active
+one fails at run time it logs why, moves to the next and shows the notification there.
+
+Text from a backend is untrusted and shown as plain text: the freedesktop body may be
+interpreted as markup (a subset of HTML) when the server advertises ``body-markup``,
+so ``&``, ``<`` and ``>`` are escaped there; the summary is plain text by the spec.
+
+Threading: ``desktop-notifier`` is asyncio-based. Its loop runs in one daemon thread
+owned by the adapter; every call into it is submitted to that loop, and everything it
+reports back (button presses, failures) crosses to the Qt thread through queued
+signals. Call :meth:`NotificationCenter.shutdown` before the QApplication goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import html
+import logging
+import os
+import platform
+import re
+import shutil
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QSystemTrayIcon
+
+log = logging.getLogger("notifier.desktop.notify")
+
+APP_NAME = "On-call Notifier"
+NOTIFICATIONS_BUS_NAME = "org.freedesktop.Notifications"
+#: More notifications than this in one :meth:`NotificationCenter.show_many` call are
+#: folded into a single summary.
+STORM_THRESHOLD = 3
+#: The key of the storm summary notification; its "open" action means "show the list".
+SUMMARY_KEY = "notifier:summary"
+DEFAULT_ACTION = "open"  # clicking the notification body
+TITLE_LIMIT = 200
+BODY_LIMIT = 2000
+PROBE_TIMEOUT_S = 2.0
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What to tell the user.
+
+    ``key`` identifies the incident (e.g. its reference): showing another notification
+    with the same key replaces the first, :meth:`NotificationCenter.withdraw` removes
+    it, and actions are reported with it. ``urgency`` is ``"high"`` or ``"low"``.
+    ``actions`` are ``(action id, button label)`` pairs, e.g.
+    ``(("ack", "Acknowledge"), ("open", "Open"))``.
+    """
+
+    key: str
+    title: str
+    body: str = ""
+    urgency: str = "low"
+    actions: tuple[tuple[str, str], ...] = ()
+
+
+def plain_text(text: str, limit: int) -> str:
+    """Untrusted text made safe to hand to a notification server as plain text:
+    no control characters (D-Bus strings cannot hold NUL), bounded length."""
+    text = _CONTROL_CHARS.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape_markup(text: str) -> str:
+    """Escape the characters that freedesktop body markup interprets: & < >."""
+    return html.escape(text, quote=False)
+
+
+def storm_summary(notifications: Sequence[Notification]) -> Notification:
+    """One notification standing for many: "5 new incidents: <most urgent> and 4 more"."""
+    ordered = sorted(notifications, key=lambda n: n.urgency != "high")  # stable
+    top = ordered[0]
+    rest = len(ordered) - 1
+    shown = [n.title for n in ordered[1:6]]
+    body = "\n".join(shown) + (f"\n… and {rest - len(shown)} more" if rest > len(shown) else "")
+    return Notification(
+        key=SUMMARY_KEY,
+        title=f"{len(ordered)} new incidents: {top.title} and {rest} more",
+        body=body,
+        urgency="high" if any(n.urgency == "high" for n in ordered) else "low",
+        actions=(("open", "Open"),),
+    )
+
+
+def session_bus_configured() -> bool:
+    """Whether a D-Bus session bus is configured for this process (not that it works)."""
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return runtime is not None and Path(runtime, "bus").exists()
+
+
+class NotificationAdapter(QObject):
+    """One way to put a notification on screen.
+
+    ``actionInvoked(key, action_id)`` and ``failed(reason, notification_or_None)``
+    are always emitted in the Qt (GUI) thread.
+    """
+
+    name = "abstract"
+    actionInvoked = Signal(str, str)
+    failed = Signal(str, object)
+
+    def available(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def show(self, notification: Notification) -> None:
+        raise NotImplementedError
+
+    def withdraw(self, key: str) -> None:
+        """Remove the notification for ``key``, if this adapter can."""
+
+    def shutdown(self) -> None:
+        """Release threads and connections."""
+
+
+# -- 1. desktop-notifier ---------------------------------------------------------------
+
+
+class DesktopNotifierAdapter(NotificationAdapter):
+    """Native notifications with action buttons, via ``desktop-notifier``.
+
+    On Linux the buttons appear wherever the notification server shows actions
+    (dunst: its context menu). Clicking the body is reported as ``"open"``.
+    Callbacks need the Python process that sent the notification to keep running;
+    on macOS they also need the main thread's run loop, which this adapter does not
+    provide: there the buttons show but their presses are lost.
+    """
+
+    name = "desktop-notifier"
+    _actionFromLoop = Signal(str, str)
+    _failureFromLoop = Signal(str, object)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        app_name: str = APP_NAME,
+        icon_path: Path | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._app_name = app_name
+        self._icon_path = icon_path
+        # Queued: the loop thread emits, the Qt thread delivers.
+        self._actionFromLoop.connect(self.actionInvoked, Qt.ConnectionType.QueuedConnection)
+        self._failureFromLoop.connect(self.failed, Qt.ConnectionType.QueuedConnection)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._notifier: Any = None  # desktop_notifier.DesktopNotifier, made in the loop
+        self._capabilities: frozenset[str] = frozenset()
+        self._availability: tuple[bool, str] | None = None
+        self._shown: dict[str, str] = {}  # key -> desktop-notifier id; loop thread only
+        self._lock: asyncio.Lock | None = None  # made in the loop thread
+
+    # The loop thread ----------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=self._run_loop, args=(loop,), name="desktop-notifier", daemon=True
+            )
+            thread.start()
+            self._loop, self._thread = loop, thread
+        return self._loop
+
+    @staticmethod
+    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def _submit(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> concurrent.futures.Future[Any]:
+        future = asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
+        if on_error is not None:
+
+            def done(f: concurrent.futures.Future[Any]) -> None:
+                if not f.cancelled() and f.exception() is not None:
+                    on_error(f.exception())  # type: ignore[arg-type]
+
+            future.add_done_callback(done)
+        return future
+
+    # Availability -------------------------------------------------------------------
+
+    def available(self) -> tuple[bool, str]:
+        if self._availability is None:
+            self._availability = self._probe()
+        return self._availability
+
+    def _probe(self) -> tuple[bool, str]:
+        try:
+            import desktop_notifier  # noqa: F401
+        except Exception as exc:  # ImportError, or a broken dependency
+            return False, f"desktop-notifier cannot be imported: {exc}"
+        system = platform.system()
+        if system in ("Darwin", "Windows"):
+            return True, ""
+        if not session_bus_configured():
+            return False, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+        # A short blocking wait, once, at start-up: a local D-Bus round trip.
+        try:
+            future = self._submit(self._probe_bus())
+            return future.result(timeout=PROBE_TIMEOUT_S)  # type: ignore[no-any-return]
+        except concurrent.futures.TimeoutError:
+            return False, f"the D-Bus session bus did not answer within {PROBE_TIMEOUT_S:g} s"
+        except Exception as exc:
+            return False, f"the D-Bus session bus is not usable: {exc}"
+
+    async def _probe_bus(self) -> tuple[bool, str]:
+        from dbus_fast import Message, MessageType
+        from dbus_fast.aio import MessageBus
+
+        bus = await MessageBus().connect()
+        try:
+
+            async def call(dest: str, path: str, iface: str, member: str) -> list[Any]:
+                reply = await bus.call(
+                    Message(destination=dest, path=path, interface=iface, member=member)
+                )
+                if reply is None or reply.message_type == MessageType.ERROR:
+                    raise RuntimeError(f"{member} failed: {reply.body if reply else 'no reply'}")
+                return list(reply.body)
+
+            dbus = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
+            owned = (await call(*dbus, "ListNames"))[0]
+            activatable = (await call(*dbus, "ListActivatableNames"))[0]
+            if NOTIFICATIONS_BUS_NAME not in owned and NOTIFICATIONS_BUS_NAME not in activatable:
+                return False, "no notification server on the D-Bus session bus"
+            caps = (
+                await call(
+                    NOTIFICATIONS_BUS_NAME,
+                    "/org/freedesktop/Notifications",
+                    NOTIFICATIONS_BUS_NAME,
+                    "GetCapabilities",
+                )
+            )[0]
+            self._capabilities = frozenset(caps)
+            log.info("notification server capabilities: %s", ", ".join(sorted(caps)))
+            return True, ""
+        finally:
+            bus.disconnect()
+            with contextlib.suppress(Exception):  # closes the socket
+                await asyncio.wait_for(bus.wait_for_disconnect(), 1.0)  # type: ignore[no-untyped-call]
+
+    # Showing ------------------------------------------------------------------------
+
+    def show(self, notification: Notification) -> None:
+        self._submit(
+            self._one_at_a_time(self._show(notification)),
+            on_error=lambda exc: self._failureFromLoop.emit(
+                f"desktop-notifier could not show the notification: {exc}", notification
+            ),
+        )
+
+    def withdraw(self, key: str) -> None:
+        self._submit(
+            self._one_at_a_time(self._withdraw(key)),
+            on_error=lambda exc: log.warning("could not withdraw %s: %s", key, exc),
+        )
+
+    async def _one_at_a_time(self, operation: Coroutine[Any, Any, None]) -> None:
+        # In submission order, never interleaved: desktop-notifier connects to D-Bus
+        # lazily and two concurrent first sends would open (and leak) two connections.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await operation
+
+    async def _get_notifier(self) -> Any:
+        if self._notifier is None:
+            from desktop_notifier import DesktopNotifier, Icon
+
+            icon = Icon(path=self._icon_path) if self._icon_path else None
+            self._notifier = DesktopNotifier(app_name=self._app_name, app_icon=icon)
+            backend = type(self._notifier._backend).__name__
+            if backend == "DummyNotificationCenter":
+                raise RuntimeError("no native notification service (on macOS: not an app bundle)")
+        return self._notifier
+
+    async def _show(self, n: Notification) -> None:
+        from desktop_notifier import Button, Urgency
+        from desktop_notifier import Notification as DNNotification
+
+        notifier = await self._get_notifier()
+        await self._withdraw(n.key)  # replace: desktop-notifier cannot reuse an id
+        body = plain_text(n.body, BODY_LIMIT)
+        if "body-markup" in self._capabilities:
+            body = escape_markup(body)
+        key = n.key
+        identifier = str(uuid.uuid4())
+        dn = DNNotification(
+            title=plain_text(n.title, TITLE_LIMIT),
+            message=body,
+            # "low" still pops up: freedesktop Low urgency may be hidden as ambient.
+            urgency=Urgency.Critical if n.urgency == "high" else Urgency.Normal,
+            buttons=tuple(
+                Button(
+                    title=plain_text(label, 64),
+                    identifier=action_id,
+                    on_pressed=functools.partial(self._actionFromLoop.emit, key, action_id),
+                )
+                for action_id, label in n.actions
+            ),
+            on_clicked=functools.partial(self._actionFromLoop.emit, key, DEFAULT_ACTION),
+            on_dismissed=functools.partial(self._forget, key, identifier),
+            identifier=identifier,
+        )
+        await notifier.send_notification(dn)
+        # send_notification() logs and swallows delivery errors; an id we cannot find
+        # among the current notifications means the server did not take it.
+        if dn.identifier not in await notifier.get_current_notifications():
+            raise RuntimeError("the notification server did not accept the notification")
+        self._shown[key] = dn.identifier
+        log.debug("shown %s via desktop-notifier (%s)", key, dn.identifier)
+
+    def _forget(self, key: str, identifier: str) -> None:
+        if self._shown.get(key) == identifier:  # not a newer notification for the key
+            del self._shown[key]
+
+    async def _withdraw(self, key: str) -> None:
+        identifier = self._shown.pop(key, None)
+        if identifier is None or self._notifier is None:
+            return
+        with contextlib.suppress(KeyError):  # already closed by the user or the server
+            await self._notifier.clear(identifier)
+
+    # Shutdown -----------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+
+        async def close() -> None:
+            bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
+            if bus is not None:
+                bus.disconnect()
+                # It may end with an error, or slowly: we are leaving anyway.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(bus.wait_for_disconnect(), 1.0)
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=2.0)
+        except Exception:
+            log.debug("closing the D-Bus connection failed", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2.0)
+
+
+# -- 2. plyer ------------------------------------------------------------------------------
+
+
+class PlyerAdapter(NotificationAdapter):
+    """Text-only notifications via ``plyer`` (no buttons, cannot withdraw)."""
+
+    name = "plyer"
+    _failureFromWorker = Signal(str, object)
+
+    def __init__(self, parent: QObject | None = None, *, app_name: str = APP_NAME) -> None:
+        super().__init__(parent)
+        self._app_name = app_name
+        self._failureFromWorker.connect(self.failed, Qt.ConnectionType.QueuedConnection)
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._notify: Callable[..., Any] | None = None
+        self._availability: tuple[bool, str] | None = None
+
+    def available(self) -> tuple[bool, str]:
+        if self._availability is None:
+            self._availability = self._probe()
+        return self._availability
+
+    def _probe(self) -> tuple[bool, str]:
+        linux = platform.system() not in ("Darwin", "Windows")
+        if linux and not session_bus_configured():
+            return False, "no D-Bus session bus for plyer's notify-send / dbus-python"
+        if linux and shutil.which("notify-send") is None:
+            try:
+                import dbus  # noqa: F401
+            except ImportError:
+                return False, "plyer needs notify-send (Debian: libnotify-bin) or dbus-python"
+        try:
+            # plyer warns (UserWarning) while picking its implementation; that is
+            # expected here, not an error.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from plyer import notification
+
+                self._notify = notification.notify
+        except Exception as exc:
+            return False, f"plyer cannot be used: {exc}"
+        return True, ""
+
+    def show(self, notification: Notification) -> None:
+        ok, reason = self.available()
+        if not ok or self._notify is None:
+            self.failed.emit(reason or "plyer is not available", notification)
+            return
+        notify = self._notify
+        body = plain_text(notification.body, BODY_LIMIT)
+        if platform.system() not in ("Darwin", "Windows"):
+            body = escape_markup(body)  # notify-send servers take body markup
+        kwargs = {
+            "title": plain_text(notification.title, TITLE_LIMIT),
+            "message": body,
+            "app_name": self._app_name,
+            "timeout": 0 if notification.urgency == "high" else 10,
+        }
+
+        def run() -> None:
+            try:
+                notify(**kwargs)
+            except Exception as exc:
+                log.debug("plyer failed", exc_info=True)
+                self._failureFromWorker.emit(f"plyer could not notify: {exc}", notification)
+
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "plyer-notify")
+        self._executor.submit(run)  # notify-send is a subprocess: keep it off the GUI
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+# -- 3. tray balloon -------------------------------------------------------------------
+
+
+def _defuse_rich_text(text: str) -> str:
+    # Qt labels guess rich text from tags; a zero-width space after "<" stops the
+    # guess without changing what the user sees.
+    return text.replace("<", "<\u200b")
+
+
+class TrayBalloonAdapter(NotificationAdapter):
+    """``QSystemTrayIcon.showMessage``: the last resort. Without a visible tray icon
+    the notification is written to the log instead, so this never fails."""
+
+    name = "tray-balloon"
+
+    def __init__(self, tray: QSystemTrayIcon | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._tray: QSystemTrayIcon | None = None
+        self._last_key: str | None = None
+        self.set_tray(tray)
+
+    def set_tray(self, tray: QSystemTrayIcon | None) -> None:
+        if self._tray is not None:
+            with contextlib.suppress(RuntimeError, TypeError):  # old tray already gone
+                self._tray.messageClicked.disconnect(self._on_clicked)
+        self._tray = tray
+        if tray is not None:
+            tray.messageClicked.connect(self._on_clicked)
+
+    def available(self) -> tuple[bool, str]:
+        if self._tray is None:
+            return False, "no tray icon to show notifications from; they only go to the log"
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return False, "the desktop has no system tray; notifications only go to the log"
+        if not self._tray.isVisible():
+            return False, "the tray icon is hidden; notifications only go to the log"
+        return True, ""
+
+    def show(self, notification: Notification) -> None:
+        title = plain_text(notification.title, TITLE_LIMIT)
+        body = plain_text(notification.body, BODY_LIMIT)
+        tray = self._tray
+        ok, reason = self.available()
+        if tray is None or not ok:
+            log.warning("notification not shown (%s): %s — %s", reason, title, body)
+            return
+        icon = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if notification.urgency == "high"
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        self._last_key = notification.key
+        tray.showMessage(_defuse_rich_text(title), _defuse_rich_text(body), icon, 15_000)
+
+    def withdraw(self, key: str) -> None:
+        if key == self._last_key:
+            self._last_key = None
+
+    def _on_clicked(self) -> None:
+        if self._last_key is not None:
+            self.actionInvoked.emit(self._last_key, DEFAULT_ACTION)
+
+
+# -- the centre ------------------------------------------------------------------------
+
+
+class NotificationCenter(QObject):
+    """Shows notifications through the best adapter that works here.
+
+    ``actionInvoked(key, action_id)`` fires in the GUI thread when the user presses a
+    notification's button (``action_id`` as given in :attr:`Notification.actions`)
+    or clicks its body (``"open"``). Methods never raise into the GUI.
+    """
+
+    actionInvoked = Signal(str, str)
+
+    def __init__(
+        self,
+        tray: QSystemTrayIcon | None = None,
+        parent: QObject | None = None,
+        *,
+        app_name: str = APP_NAME,
+        adapters: Sequence[NotificationAdapter] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if adapters is None:
+            from notifier.desktop.icons import APP_ICON_NAME, icon_file
+
+            adapters = (
+                DesktopNotifierAdapter(app_name=app_name, icon_path=icon_file(APP_ICON_NAME)),
+                PlyerAdapter(app_name=app_name),
+                TrayBalloonAdapter(tray),
+            )
+        self._adapters: list[NotificationAdapter] = list(adapters)
+        if not self._adapters:
+            raise ValueError("NotificationCenter needs at least one adapter")
+        for adapter in self._adapters:
+            adapter.setParent(self)
+            adapter.actionInvoked.connect(self.actionInvoked)
+            adapter.failed.connect(functools.partial(self._on_failed, adapter))
+        self._active = self._first_available(0)
+        log.info("notifications go through %s", self.backend_name())
+
+    # -- public API ----------------------------------------------------------------------
+
+    def backend_name(self) -> str:
+        return self._adapters[self._active].name
+
+    def available(self) -> tuple[bool, str]:
+        """Whether notifications reach the user, and if not fully, why."""
+        result: tuple[bool, str] = self._safe(
+            lambda: self._adapters[self._active].available(), (False, "error; see the log")
+        )
+        return result
+
+    def show(self, notification: Notification) -> None:
+        self._show_from(self._active, notification)
+
+    def show_many(self, notifications: Sequence[Notification]) -> None:
+        """Show several at once; more than :data:`STORM_THRESHOLD` become one summary."""
+        if len(notifications) > STORM_THRESHOLD:
+            log.info("notification storm: %d at once, showing a summary", len(notifications))
+            self.show(storm_summary(notifications))
+        else:
+            for notification in notifications:
+                self.show(notification)
+
+    def withdraw(self, key: str) -> None:
+        adapter = self._adapters[self._active]
+        self._safe(lambda: adapter.withdraw(key), None)
+
+    def set_tray(self, tray: QSystemTrayIcon | None) -> None:
+        """Give the last-resort adapter the tray icon (it may be created later)."""
+        for adapter in self._adapters:
+            if isinstance(adapter, TrayBalloonAdapter):
+                adapter.set_tray(tray)
+
+    def shutdown(self) -> None:
+        for adapter in self._adapters:
+            self._safe(adapter.shutdown, None)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _first_available(self, start: int) -> int:
+        last = len(self._adapters) - 1
+        for index in range(start, last):
+            adapter = self._adapters[index]
+            ok, reason = self._safe(adapter.available, (False, "raised; see the log"))
+            if ok:
+                return index
+            log.info("not using %s notifications: %s", adapter.name, reason)
+        return last
+
+    def _show_from(self, index: int | None, notification: Notification) -> None:
+        while index is not None:
+            adapter = self._adapters[index]
+            try:
+                adapter.show(notification)
+                return
+            except Exception as exc:
+                log.exception("%s notifications failed", adapter.name)
+                index = self._fall_back(index, str(exc))
+
+    def _on_failed(self, adapter: NotificationAdapter, reason: str, notification: Any) -> None:
+        log.warning("%s notifications failed: %s", adapter.name, reason)
+        index = self._fall_back(self._adapters.index(adapter), reason)
+        if isinstance(notification, Notification):
+            self._show_from(index, notification)
+
+    def _fall_back(self, failed_index: int, reason: str) -> int | None:
+        """Leave a failed adapter; the index to retry with, None when none is left."""
+        if failed_index == len(self._adapters) - 1:
+            return None  # the last resort itself failed: nothing more to try
+        if failed_index == self._active:
+            self._active = self._first_available(failed_index + 1)
+            log.warning("falling back to %s notifications (%s)", self.backend_name(), reason)
+        # An earlier adapter may report late failures after we moved on: retry those too.
+        return self._active if self._active > failed_index else None
+
+    @staticmethod
+    def _safe(call: Callable[[], Any], default: Any) -> Any:
+        try:
+            return call()
+        except Exception:
+            log.exception("notification adapter error")
+            return default

@@ -1,0 +1,226 @@
+"""The alarm sound.
+
+Plays WAV files with ``QSoundEffect``: it decodes the file once into memory, starts
+with low latency and stops at once, which is what a repeating alarm needs. (Measured
+on PulseAudio: ``stop()`` leaves at most a few milliseconds of tail;
+``QMediaPlayer`` + ``QAudioOutput`` also played, but starts later and goes through
+FFmpeg for a file we already have as PCM.) QSoundEffect only plays uncompressed WAV,
+so a user-chosen sound must be a WAV file.
+
+The player never raises into the GUI: problems are logged and reported through
+:attr:`AlarmPlayer.failed`. When a user-chosen sound cannot be played, the bundled
+alarm plays instead: a page must never be silent because of a bad setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+
+from notifier.paths import resource
+
+log = logging.getLogger("notifier.desktop.sound")
+
+
+def default_alarm_path() -> Path:
+    return resource("sounds", "alarm.wav")
+
+
+def _clamp(volume: float) -> float:
+    try:
+        value = float(volume)
+    except (TypeError, ValueError):
+        return 1.0
+    if value != value:  # NaN
+        return 1.0
+    return min(1.0, max(0.0, value))
+
+
+class AlarmPlayer(QObject):
+    """Plays the alarm, one round per :meth:`play` call.
+
+    The escalation engine decides when to ring and how loud; the caller calls
+    :meth:`play` on each of its Alarm actions. Volumes are linear gains from 0 to 1
+    applied to the sound (0.5 is about 6 dB quieter than 1.0), on top of the system
+    volume.
+
+    Signals: ``started()`` when sound begins, ``stopped()`` when no sound of ours is
+    playing any more (finished or stopped), ``failed(str)`` with a user-facing reason.
+    """
+
+    started = Signal()
+    stopped = Signal()
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, *, sound_path: Path | None = None) -> None:
+        super().__init__(parent)
+        self._devices = QMediaDevices(self)
+        self._devices.audioOutputsChanged.connect(self._follow_default_output)
+        self._alarm = self._new_effect()
+        self._preview = self._new_effect()
+        self._sound_path = default_alarm_path()
+        self._pending_volume: float | None = None  # play once the sound has loaded
+        self._playing = False
+        self._restarting = False
+        self._load(self._alarm, self._sound_path)
+        if sound_path is not None:
+            self.sound_path = sound_path
+
+    # -- public API ------------------------------------------------------------------
+
+    @property
+    def sound_path(self) -> Path:
+        """The WAV played by :meth:`play`. Setting a path that does not exist keeps
+        the current sound and emits ``failed``."""
+        return self._sound_path
+
+    @sound_path.setter
+    def sound_path(self, path: Path | str | None) -> None:
+        new = Path(path) if path else default_alarm_path()
+        if new == self._sound_path:
+            return
+        if not new.is_file():
+            self._fail(f"The alarm sound {new} does not exist; keeping {self._sound_path.name}.")
+            return
+        self._sound_path = new
+        self._alarm.stop()
+        self._load(self._alarm, new)
+
+    def play(self, volume: float = 1.0) -> None:
+        """Play one round of the alarm now at ``volume`` (0..1); restarts if playing."""
+        try:
+            self._play(self._alarm, _clamp(volume))
+        except Exception as exc:  # never into the GUI
+            log.exception("could not play the alarm")
+            self._fail(f"Could not play the alarm: {exc}")
+
+    def preview(self, path: Path | str | None = None, volume: float = 1.0) -> None:
+        """Play ``path`` (default: the current alarm sound) once, for the settings
+        dialog. Does not change :attr:`sound_path`."""
+        try:
+            target = Path(path) if path else self._sound_path
+            if not target.is_file():
+                self._fail(f"The sound file {target} does not exist.")
+                return
+            self._preview.stop()
+            if self._source_path(self._preview) != target:
+                self._load(self._preview, target)
+            self._play(self._preview, _clamp(volume))
+        except Exception as exc:
+            log.exception("could not preview %s", path)
+            self._fail(f"Could not play {path}: {exc}")
+
+    def stop(self) -> None:
+        """Silence everything this player started."""
+        self._pending_volume = None
+        for effect in (self._alarm, self._preview):
+            effect.stop()
+        self._update_playing()
+
+    def is_playing(self) -> bool:
+        return self._alarm.isPlaying() or self._preview.isPlaying()
+
+    def available(self) -> tuple[bool, str]:
+        """``(True, device description)`` when there is an audio output, else
+        ``(False, what to do about it)``."""
+        if not QMediaDevices.audioOutputs():
+            return (
+                False,
+                "No audio output device was found, so the alarm cannot sound. "
+                "Check that the sound server (PulseAudio or PipeWire) is running.",
+            )
+        return True, QMediaDevices.defaultAudioOutput().description()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _new_effect(self) -> QSoundEffect:
+        effect = QSoundEffect(QMediaDevices.defaultAudioOutput(), self)
+        effect.setLoopCount(1)
+        # Bound methods of this QObject, not lambdas: Qt then queues signals that the
+        # decoder or audio thread emits, and the slots run in the GUI thread.
+        effect.playingChanged.connect(self._update_playing)
+        effect.statusChanged.connect(self._on_status_changed)
+        return effect
+
+    @staticmethod
+    def _source_path(effect: QSoundEffect) -> Path | None:
+        url = effect.source()
+        return Path(url.toLocalFile()) if url.isLocalFile() else None
+
+    def _load(self, effect: QSoundEffect, path: Path) -> None:
+        log.debug("loading %s", path)
+        effect.setSource(QUrl.fromLocalFile(str(path)))
+
+    def _play(self, effect: QSoundEffect, volume: float) -> None:
+        ok, reason = self.available()
+        if not ok:
+            self._fail(reason)
+            return
+        effect.setVolume(volume)
+        if effect is self._alarm and effect.status() != QSoundEffect.Status.Ready:
+            # QSoundEffect would queue the play itself, but we also want to replay
+            # the bundled alarm if this (user-chosen) sound fails to load.
+            self._pending_volume = volume
+            if effect.status() == QSoundEffect.Status.Error:
+                self._on_status(effect)
+                return
+        if effect.isPlaying():
+            self._restarting = True  # no stopped/started blip for a restart
+            try:
+                effect.stop()
+            finally:
+                self._restarting = False
+        log.debug("playing %s at volume %.2f", self._source_path(effect), volume)
+        effect.play()
+
+    @Slot()
+    def _on_status_changed(self) -> None:
+        effect = self.sender()
+        if isinstance(effect, QSoundEffect):
+            self._on_status(effect)
+
+    def _on_status(self, effect: QSoundEffect) -> None:
+        status = effect.status()
+        if status == QSoundEffect.Status.Ready and effect is self._alarm:
+            self._pending_volume = None
+        if status != QSoundEffect.Status.Error:
+            return
+        path = self._source_path(effect)
+        log.error("cannot play %s (QSoundEffect status Error)", path)
+        if effect is self._alarm and path != default_alarm_path():
+            self._fail(
+                f"The alarm sound {path} could not be played (is it a PCM WAV file?); "
+                "using the built-in alarm instead."
+            )
+            self._sound_path = default_alarm_path()
+            volume = self._pending_volume
+            self._load(self._alarm, self._sound_path)
+            if volume is not None:
+                self._alarm.setVolume(volume)
+                self._alarm.play()  # queued by QSoundEffect until loaded
+        else:
+            self._pending_volume = None
+            self._fail(f"The sound {path} could not be played (is it a PCM WAV file?).")
+
+    @Slot()
+    def _update_playing(self) -> None:
+        if self._restarting:
+            return
+        playing = self.is_playing()
+        if playing == self._playing:
+            return
+        self._playing = playing
+        (self.started if playing else self.stopped).emit()
+
+    def _follow_default_output(self) -> None:
+        device = QMediaDevices.defaultAudioOutput()
+        log.info("audio outputs changed; default is now %r", device.description())
+        for effect in (self._alarm, self._preview):
+            effect.setAudioDevice(device)
+
+    def _fail(self, reason: str) -> None:
+        log.warning("%s", reason)
+        self.failed.emit(reason)

@@ -1,0 +1,112 @@
+"""Real-desktop tests: a private Xvfb, D-Bus, trayer, dunst and a PulseAudio null sink.
+
+Run them in their OWN pytest process, after (or instead of) the offscreen suite::
+
+    .venv/bin/pytest tests/desktop -q
+
+They need their own QApplication on the ``xcb`` platform, created after the session
+is up; the other folders create an offscreen one, and a process has only one. When
+these tests are collected together with tests from other folders they are skipped
+(failed when ``CI`` is set) with that explanation; ``scripts/test`` runs the two
+suites separately. The session lives in pytest's temporary directory
+(``/tmp/pytest-of-$USER/pytest-N/desktop0``: logs of every daemon are kept there).
+
+How the session is started, and the Debian packages it needs: ``session.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.desktop.session import DesktopSession, SessionError, missing_packages, start_session
+
+HERE = Path(__file__).resolve().parent
+
+
+def _skip_or_fail(reason: str) -> None:
+    """No skipped tests in CI: there a missing environment is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _is_desktop_item(item: pytest.Item) -> bool:
+    return HERE in Path(str(item.path)).resolve().parents
+
+
+_mixed_run: str | None = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    global _mixed_run
+    desktop = sum(1 for item in items if _is_desktop_item(item))
+    if desktop and desktop != len(items):
+        _mixed_run = (
+            "tests/desktop must run in a pytest process of its own "
+            "(`pytest tests/desktop`): it needs an xcb QApplication created after its "
+            "X server starts, the other tests an offscreen one, and a process can have "
+            "only one"
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def desktop_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopSession]:
+    """The running session, with its variables exported into this process.
+
+    Skips every desktop test (fails it when ``CI`` is set) when the session cannot
+    run here: mixed into another suite's process, or a required program missing."""
+    if _mixed_run:
+        _skip_or_fail(_mixed_run)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None and QApplication.platformName() != "xcb":
+        _skip_or_fail(
+            f"a QApplication on {QApplication.platformName()!r} already exists in this "
+            "process; run `pytest tests/desktop` on its own"
+        )
+    missing = missing_packages()
+    if missing:
+        packages = sorted(set(missing.values()))
+        _skip_or_fail(
+            f"the desktop session needs {', '.join(sorted(missing))}: "
+            f"apt-get install {' '.join(packages)}"
+        )
+    try:
+        session = start_session(tmp_path_factory.mktemp("desktop"))
+    except SessionError as exc:
+        _skip_or_fail(f"could not start the desktop session: {exc}")
+    old = {key: os.environ.get(key) for key in session.env}
+    os.environ.update(session.env)
+    try:
+        yield session
+    finally:
+        # Qt exits the process when its X server goes away under it: end Qt first.
+        app = QApplication.instance()
+        if app is not None:
+            app.shutdown()
+        session.close()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def qapp_args(desktop_session: DesktopSession) -> list[str]:
+    """pytest-qt creates the QApplication from these: depending on the session makes
+    it start only after DISPLAY and friends point at our X server."""
+    return [sys.argv[0], "-platform", "xcb"]
+
+
+@pytest.fixture
+def session(desktop_session: DesktopSession, qapp: object) -> Iterator[DesktopSession]:
+    """The session, for one test: no notification left displayed afterwards."""
+    yield desktop_session
+    desktop_session.close_notifications()
