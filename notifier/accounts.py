@@ -43,6 +43,7 @@ class Accounts:
         self.secrets = secrets
         self._infos: dict[str, AccountInfo] = {}
         self._backends: dict[str, Backend] = {}
+        self._retired: list[Backend] = []
         if config.local.enabled:
             self._infos[config.local.name] = AccountInfo(config.local.name, "local", None)
         for index, entry in enumerate(config.accounts):
@@ -72,6 +73,12 @@ class Accounts:
         when its token is missing."""
         if name in self._backends:
             return self._backends[name]
+        backend = self.build(name)
+        self._backends[name] = backend
+        return backend
+
+    def build(self, name: str) -> Backend:
+        """A new backend for ``name``, not cached (the caller closes it)."""
         info = self.info(name)
         backend: Backend
         if info.kind == "local":
@@ -86,14 +93,17 @@ class Accounts:
             from notifier.backends.pagerduty.backend import PagerDutyBackend
 
             backend = PagerDutyBackend(info.settings, token)
-        self._backends[name] = backend
         return backend
 
     def forget(self, name: str) -> None:
-        """Drop a cached backend (after ``login`` stored a new token)."""
+        """Drop a cached backend (after ``login`` stored a new token); the next
+        :meth:`get` builds a new one. The old one may still be in use by another
+        thread, so it is closed only in :meth:`close`."""
         backend = self._backends.pop(name, None)
         if backend is not None:
-            backend.close()
+            self._retired.append(backend)
+        while len(self._retired) > 4:  # long out of use by now
+            self._retired.pop(0).close()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._infos)
@@ -132,9 +142,10 @@ class Accounts:
         )
 
     def close(self) -> None:
-        for backend in self._backends.values():
+        for backend in [*self._backends.values(), *self._retired]:
             try:
                 backend.close()
             except Exception:  # closing must not hide the real outcome
                 log.exception("closing %s failed", backend.name)
         self._backends.clear()
+        self._retired.clear()

@@ -22,15 +22,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QFileSystemWatcher,
     QObject,
+    Qt,
     QTimer,
     QtMsgType,
     Signal,
     qInstallMessageHandler,
 )
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from notifier import __version__, autostart
 from notifier.accounts import Accounts
@@ -43,7 +46,7 @@ from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
-from notifier.domain.model import Incident, Status, Urgency
+from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.errors import UserError
 from notifier.monitor import Monitor, policy_from_config
 from notifier.profile import Profile
@@ -348,9 +351,13 @@ class OncallApp(QObject):
             self._me_known.add(name)
         if error is not None:
             auth = isinstance(error, AuthenticationError)
-            message = user_message(error)
-            log.warning("sync of %s failed: %s", name, message)
-            self.monitor.failure(name, message, now, auth=auth)
+            text = user_message(error)
+            log.warning("sync of %s failed: %s", name, text)
+            self.monitor.failure(name, text, now, auth=auth)
+            if auth:
+                # the next attempt reads the token again: `login` may have fixed it
+                with self._accounts_lock:
+                    self.accounts.forget(name)
             self._backoff(name, error)
         else:
             if self._failures.pop(name, 0):
@@ -573,6 +580,15 @@ class OncallApp(QObject):
             from notifier.desktop.window import IncidentWindow
 
             self.window = IncidentWindow(self.bridge)
+            quit_action = QAction("&Quit oncall-notifier", self.window)
+            quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+            quit_action.triggered.connect(lambda _checked=False: self.quit())
+            self.window.addAction(quit_action)
+            self.window.menuBar().actions()[0].menu().addAction(quit_action)
+            if not self.tray_available:
+                # with no tray to bring it back from, closing only minimises
+                self._close_guard = _MinimiseOnClose(self.window)
+                self.window.installEventFilter(self._close_guard)
         self.window.show()
         self.window.raise_()
         self.window.activateWindow()
@@ -587,9 +603,30 @@ class OncallApp(QObject):
             self.config,
             self.profile.config_path,
             preview_sound=lambda path, volume: self.player.preview(path or None, volume),
+            test_connection=self.test_connection,
         )
         dialog.saved.connect(self.apply_config)
         dialog.exec()
+
+    def test_connection(self, name: str) -> None:
+        """Check an account's reachability and token; the answer pops up."""
+
+        def check() -> Person:
+            # a fresh backend: it reads the token `login` may have stored since
+            backend = self.accounts.build(name)
+            try:
+                return backend.me()
+            finally:
+                backend.close()
+
+        def done(person: Person | None, error: BaseException | None) -> None:
+            if error is None:
+                message(f"Connected to {name} as {person}.", warning=False)
+                self.poll_now(name)
+            else:
+                message(f"{name}: {user_message(error)}", warning=True)
+
+        self.bridge.runner.run(check, done)
 
     def apply_config(self, config: Config) -> None:
         if config.start_at_login != self.config.start_at_login:
@@ -625,6 +662,22 @@ class OncallApp(QObject):
         )
 
 
+_open_messages: set[QMessageBox] = set()
+
+
+def message(
+    text: str, *, warning: bool, title: str = "oncall-notifier", parent: Any = None
+) -> None:
+    """A non-modal message box showing ``text`` as plain text."""
+    icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    # a parentless box lives only as long as a Python reference to it
+    _open_messages.add(box)
+    box.finished.connect(lambda _result, b=box: _open_messages.discard(b))
+    box.open()
+
+
 def describe_oncall(status: OnCallStatus) -> str:
     def at(moment: datetime | None) -> str:
         return moment.astimezone().strftime("%a %H:%M") if moment else "further notice"
@@ -634,6 +687,15 @@ def describe_oncall(status: OnCallStatus) -> str:
     if status.next_shift is not None:
         return f"not on call; next shift {at(status.next_shift.start)}"
     return "not on call"
+
+
+class _MinimiseOnClose(QObject):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and isinstance(watched, QWidget):
+            event.ignore()
+            watched.showMinimized()
+            return True
+        return False
 
 
 def _install_excepthook() -> None:
@@ -684,12 +746,13 @@ def run_app(
     if not oncall.tray_available:
         log.warning("no system tray: showing the window instead")
         oncall.open_window("")
-        QMessageBox.information(
-            oncall.window,
-            "No system tray",
-            "This desktop shows no system tray icons (on GNOME, install the "
-            "AppIndicator extension). oncall-notifier keeps running in this window: "
-            "closing it minimises instead of quitting; use Quit in the File menu to stop.",
+        message(
+            "This desktop shows no system tray icons (on GNOME, install the AppIndicator "
+            "extension). oncall-notifier keeps running with this window: closing it "
+            "minimises it; quit with Ctrl+Q.",
+            warning=True,
+            title="No system tray",
+            parent=oncall.window,
         )
     if after_start is not None:
         after_start(oncall)

@@ -170,3 +170,14 @@ def test_menu_shows_at_most_six_incidents_then_more(qtbot, app: OncallApp):
     entries = app.tray.entries()
     assert sum(e.kind == "incident" for e in entries) == 6
     assert any(e.kind == "more" and e.text == "3 more…" for e in entries)
+
+
+def test_without_a_system_tray_the_window_stays_available(qtbot, app: OncallApp):
+    assert not app.tray_available  # offscreen has no tray
+    app.open_window("")
+    window = app.window
+    qtbot.waitUntil(window.isVisible)
+    window.close()
+    assert window.isVisible() and window.isMinimized()
+    quit_actions = [a for a in window.actions() if a.text() == "&Quit oncall-notifier"]
+    assert len(quit_actions) == 1 and quit_actions[0].shortcut().toString() == "Ctrl+Q"

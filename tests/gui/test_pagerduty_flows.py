@@ -227,3 +227,24 @@ def test_garbage_answers_are_reported_and_never_crash_the_sync(
     app._failures.clear()
     sync(qtbot, app)
     assert app.monitor.health("work").consecutive_failures == 0
+
+
+def test_test_connection_reports_who_the_token_belongs_to(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def box_text() -> str:
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+        return "\n".join(b.text() for b in boxes if b.isVisible())
+
+    app.test_connection("work")
+    qtbot.waitUntil(lambda: "Connected to work as" in box_text(), timeout=10000)
+    assert pagerduty_server.world.me.email in box_text()
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, QMessageBox):
+            w.close()
+    pagerduty_server.fail_next(401, times=5)
+    app.test_connection("work")
+    qtbot.waitUntil(lambda: "refused the API token" in box_text(), timeout=10000)
+    assert pagerduty_server.token not in box_text()
