@@ -1,0 +1,114 @@
+"""The CLI on a PagerDuty account, exactly as on the local one (fake PagerDuty
+over real TLS on 127.0.0.1; every request checked against the OpenAPI spec)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.pagerduty_server import FakePagerDuty
+
+pytest_plugins = ["tests.fakes.pagerduty_server"]
+
+
+@pytest.fixture
+def profile(tmp_path: Path, pagerduty_server: FakePagerDuty) -> Path:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[secrets]\nstore = "file"\n'
+        "[[accounts]]\n"
+        'name = "work"\nkind = "pagerduty"\n'
+        f'api_url = "{pagerduty_server.base_url}"\n'
+        f'ca_bundle = "{pagerduty_server.ca_bundle}"\n'
+    )
+    return profile
+
+
+def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
+    return subprocess.run(
+        [sys.executable, "-m", "notifier", *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def ok(profile: Path, *args: str, input: str | None = None) -> str:
+    result = cli(profile, *args, input=input)
+    assert result.returncode == 0, (args, result.stderr)
+    return result.stdout
+
+
+def test_login_checks_and_stores_the_token(profile: Path, pagerduty_server: FakePagerDuty):
+    bad = cli(profile, "login", "work", input="not-a-token\n")
+    assert bad.returncode == 1
+    assert "refused the API token" in bad.stderr and "not-a-token" not in bad.stderr
+    assert not (profile / "secrets.json").exists()
+    out = ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    assert "Logged in to 'work' as Ada Lovelace" in out
+    assert (profile / "secrets.json").stat().st_mode & 0o777 == 0o600
+    assert pagerduty_server.token not in (profile / "config.toml").read_text()
+
+
+def test_without_login_commands_say_how_to_log_in(profile: Path):
+    result = cli(profile, "list")
+    assert result.returncode == 1
+    assert "oncall-notifier login work" in result.stderr
+
+
+def test_every_command_works_on_pagerduty(profile: Path, pagerduty_server: FakePagerDuty):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    incident = state.new_incident("Checkout errors", service_id=world.checkout.id)
+    ref = f"work:{incident.id}"
+
+    listed = json.loads(ok(profile, "list", "--json"))
+    assert [(i["ref"], i["status"], i["service"]) for i in listed] == [
+        (ref, "triggered", "Checkout API")
+    ]
+    ok(profile, "ack", ref)
+    assert state.incident(incident.id).status == "acknowledged"
+    ok(profile, "note", ref, "Connection pool exhausted")
+    ok(profile, "update", ref, "Investigating elevated checkout errors")
+    ok(profile, "commander", ref)
+    ok(profile, "comms-lead", ref, world.grace.email)
+    ok(profile, "escalate", ref)
+    shown = json.loads(ok(profile, "show", ref, "--json"))
+    assert shown["commander"]["email"] == world.me.email
+    assert shown["comms_lead"]["email"] == world.grace.email
+    assert "Connection pool exhausted" in [e["text"] for e in shown["timeline"]]
+    text = ok(profile, "show", ref)
+    assert "Timeline:" in text and "Checkout errors" in text
+    ok(profile, "resolve", ref, "--note", "Pool size raised")
+    final = state.incident(incident.id)
+    assert final.status == "resolved"
+    notes = [n.content for n in final.notes]
+    assert f"Incident commander: {world.me.name} <{world.me.email}>" in notes
+    assert f"Communication lead: {world.grace.name} <{world.grace.email}>" in notes
+    assert final.status_updates == ["Investigating elevated checkout errors"]
+    assert "Pool size raised" in notes
+    assert ok(profile, "list").strip() == "No open incidents."
+
+
+def test_an_unknown_person_is_a_clear_error(profile: Path, pagerduty_server: FakePagerDuty):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    incident = state.new_incident("x", service_id=world.checkout.id)
+    result = cli(profile, "comms-lead", f"work:{incident.id}", "nobody@nowhere.example")
+    assert result.returncode == 1
+    assert "nobody" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_trigger_is_for_the_local_account(profile: Path, pagerduty_server: FakePagerDuty):
+    # both accounts: refs must be unique and bare numbers mean local
+    result = cli(profile, "trigger", "local page")
+    assert result.returncode == 0 and result.stdout.strip() == "local:1"
