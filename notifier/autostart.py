@@ -91,32 +91,31 @@ def _set_launch_agent(enabled: bool, command: list[str]) -> None:
         )
 
 
-def _windows_run_value() -> str | None:  # pragma: no cover - Windows only
-    import winreg  # type: ignore[import-not-found]
+_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+def _windows_run_value() -> str | None:
+    if sys.platform != "win32":  # also tells mypy the rest is Windows-only
+        return None
+    import winreg
 
     try:
-        with winreg.OpenKey(
-            winreg.HKEY_CURRENT_USER, r"Software\Microsoft\Windows\CurrentVersion\Run"
-        ) as key:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, _RUN_KEY) as key:
             return str(winreg.QueryValueEx(key, "oncall-notifier")[0])
     except OSError:
         return None
 
 
-def _set_windows_run(enabled: bool, command: list[str]) -> None:  # pragma: no cover
+def _set_windows_run(enabled: bool, command: list[str]) -> None:
+    if sys.platform != "win32":
+        return
     import subprocess
-    import winreg  # type: ignore[import-not-found]
+    import winreg
 
-    with winreg.OpenKey(
-        winreg.HKEY_CURRENT_USER,
-        r"Software\Microsoft\Windows\CurrentVersion\Run",
-        0,
-        winreg.KEY_SET_VALUE,
-    ) as key:
+    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, _RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
         if enabled:
-            winreg.SetValueEx(
-                key, "oncall-notifier", 0, winreg.REG_SZ, subprocess.list2cmdline(command)
-            )
+            value = subprocess.list2cmdline(command)
+            winreg.SetValueEx(key, "oncall-notifier", 0, winreg.REG_SZ, value)
         else:
             with contextlib.suppress(OSError):
                 winreg.DeleteValue(key, "oncall-notifier")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
@@ -13,7 +14,7 @@ def main(paths: list[str]) -> int:
     totals: Counter[str] = Counter()
     for path in paths:
         try:
-            lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
+            lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             continue
         closing = [line for line in lines if line.startswith("=") and " in " in line]
