@@ -1,0 +1,762 @@
+"""The loopback HTTP ingest of the local backend: lets Alertmanager, Grafana,
+cron jobs and anything with a PagerDuty Events integration page this laptop.
+
+Routes (JSON in, JSON out):
+
+* ``POST /v2/enqueue`` -- PagerDuty Events API v2; the body's ``routing_key``
+  must be this profile's key. Answers as PagerDuty does: 202
+  ``{"status": "success", "message": "Event processed", "dedup_key": ...}``,
+  or 400 ``{"status": "invalid event", "message": "Event object is invalid",
+  "errors": ["<field>: <problem>"]}``.
+* ``POST /alertmanager`` -- the Alertmanager (or Grafana) webhook, with
+  ``Authorization: Bearer <token>``; 200 ``{"status": "success", "stored": N}``.
+* ``GET /healthz`` -- 200 ``{"status": "ok"}``, needs no key and tells nothing.
+
+A small stdlib ``ThreadingHTTPServer`` is enough for three routes. What it
+defends against, since anything on the machine (and any web page in a browser)
+can reach a loopback port: DNS rebinding (the ``Host`` header must name this
+server), browser cross-origin requests (any ``Origin`` header, a
+``Sec-Fetch-Site`` other than ``none`` and every ``OPTIONS`` preflight are
+refused, and no CORS header is ever sent), oversized or endless bodies
+(``Content-Length`` required and capped, chunked refused, a deadline on reading
+the body) and malformed JSON. Every rejection stores nothing. Keys and tokens
+are never logged: the log says who, which route and what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import os
+import socket
+import socketserver
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from notifier.backends.local.events import (
+    EventAction,
+    IncidentChange,
+    IngestValidationError,
+    parse_alertmanager,
+    parse_events_v2,
+)
+from notifier.backends.local.store import LocalStore
+from notifier.backends.port import NotFoundError, RefusedError, UnavailableError
+from notifier.domain.model import Status
+from notifier.errors import UserError
+from notifier.secrets import SecretStore
+
+__all__ = [
+    "ALERTMANAGER_TOKEN_SECRET",
+    "DEFAULT_PORT",
+    "ROUTING_KEY_SECRET",
+    "IngestError",
+    "IngestServer",
+    "IngestValidationError",
+]
+
+log = logging.getLogger("notifier.ingest")
+
+DEFAULT_PORT = 47811
+ROUTING_KEY_SECRET = "local/routing_key"
+ALERTMANAGER_TOKEN_SECRET = "local/alertmanager_token"
+
+EVENTS_PATH = "/v2/enqueue"
+ALERTMANAGER_PATH = "/alertmanager"
+HEALTH_PATH = "/healthz"
+_ROUTES: dict[str, tuple[str, ...]] = {
+    EVENTS_PATH: ("POST",),
+    ALERTMANAGER_PATH: ("POST",),
+    HEALTH_PATH: ("GET", "HEAD"),
+}
+
+#: after refusing a request whose body was not read, read and discard at most this
+#: much, for at most _DRAIN_SECONDS, so that the client sees the answer instead of
+#: a connection reset
+_DRAIN_BYTES = 16 * 1024 * 1024
+_DRAIN_SECONDS = 2.0
+_RETRY_AFTER_SECONDS = 5
+
+
+class IngestError(UserError):
+    """The ingest cannot run (port in use, address not available); one line."""
+
+
+class _Reply(Exception):
+    """Ends the handling of a request with this JSON answer."""
+
+    def __init__(
+        self,
+        code: int,
+        payload: dict[str, Any],
+        note: str = "",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        self.payload = payload
+        self.note = note or str(payload.get("message", ""))
+        self.headers = tuple(headers)
+
+
+def _error(code: int, status: str, message: str, **extra: Any) -> _Reply:
+    headers = extra.pop("headers", ())
+    errors = extra.get("errors")
+    note = f"{message}: {errors[0]}" if errors else message
+    return _Reply(code, {"status": status, "message": message, **extra}, note, headers)
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+class IngestServer:
+    """The loopback HTTP ingest, served from a daemon thread.
+
+    ``on_change`` is called (from a server thread) after every request that
+    stored a change; the app uses it to poll the store at once.
+    ``runtime_file``, when given, receives ``{"url", "events_url",
+    "alertmanager_url", "pid"}`` on :meth:`start` (written atomically) and is
+    removed on :meth:`stop`, so that ``oncall-notifier ingest-info`` can show
+    the real port when the configured port is 0.
+    """
+
+    def __init__(
+        self,
+        store: LocalStore,
+        secrets: SecretStore,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        max_body: int = 512 * 1024,
+        author: str = "ingest",
+        on_change: Callable[[], None] | None = None,
+        runtime_file: Path | None = None,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.host = host
+        self.requested_port = port
+        self.max_body = max_body
+        self.author = author
+        self.request_timeout = request_timeout
+        self._secrets = secrets
+        self._on_change = on_change
+        self._runtime_file = runtime_file
+        self._routing_key: str | None = None
+        self._bearer_token: str | None = None
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._allowed_hosts = self._hosts_to_accept(host)
+
+    # ---- secrets ----------------------------------------------------------------
+
+    @property
+    def routing_key(self) -> str:
+        """The Events API v2 integration key (32 hex digits, like PagerDuty's),
+        generated and kept in the secret store on first use."""
+        if self._routing_key is None:
+            self._routing_key = self._secrets.get_or_create(ROUTING_KEY_SECRET)
+        return self._routing_key
+
+    @property
+    def bearer_token(self) -> str:
+        """The token Alertmanager sends as ``Authorization: Bearer <token>``."""
+        if self._bearer_token is None:
+            self._bearer_token = self._secrets.get_or_create(ALERTMANAGER_TOKEN_SECRET)
+        return self._bearer_token
+
+    # ---- life cycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind and serve in a daemon thread; raises :class:`IngestError` (one
+        line) when the address cannot be used."""
+        if self._server is not None:
+            raise RuntimeError("the ingest is already running")
+        # fetch the secrets now: a keyring problem shows at start, not per request
+        _ = self.routing_key, self.bearer_token
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            server = _HTTPServer((self.host, self.requested_port), self, family)
+        except OSError as exc:
+            raise self._bind_error(exc) from None
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.5},
+            name=f"ingest-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("ingest listening on %s", self.url)
+        if self._runtime_file is not None:
+            try:
+                self._write_runtime_file(self._runtime_file)
+            except OSError as exc:
+                self.stop()
+                raise IngestError(
+                    f"cannot write {self._runtime_file}: {exc.strerror or exc}"
+                ) from None
+
+    def stop(self) -> None:
+        """Stop serving and remove the runtime file; safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if self._runtime_file is not None:
+            self._remove_runtime_file(self._runtime_file)
+        if server is not None:
+            stopper = threading.Thread(target=server.shutdown, name="ingest-stop", daemon=True)
+            stopper.start()
+            # wake serve_forever's select() now rather than at its next poll
+            address = (self._connect_host(), int(server.server_address[1]))
+            with contextlib.suppress(OSError), socket.create_connection(address, timeout=1):
+                pass
+            stopper.join()
+            server.server_close()
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> IngestServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when 0 was asked for)."""
+        if self._server is None:
+            raise RuntimeError("the ingest is not running")
+        return int(self._server.server_address[1])
+
+    def _connect_host(self) -> str:
+        if self.host in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        if self.host == "::":
+            return "::1"
+        return self.host
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<real port>``."""
+        host = self._connect_host()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return self.url + EVENTS_PATH
+
+    @property
+    def alertmanager_url(self) -> str:
+        return self.url + ALERTMANAGER_PATH
+
+    def _bind_error(self, exc: OSError) -> IngestError:
+        in_use = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+        if exc.errno in in_use:
+            return IngestError(
+                f"port {self.requested_port} is in use (another oncall-notifier?); "
+                "set [local] ingest_port in config.toml"
+            )
+        reason = exc.strerror or str(exc)
+        return IngestError(
+            f"cannot listen on {self.host} port {self.requested_port}: {reason}; "
+            "check [local] ingest_host and ingest_port in config.toml"
+        )
+
+    def _write_runtime_file(self, path: Path) -> None:
+        data = {
+            "url": self.url,
+            "events_url": self.events_url,
+            "alertmanager_url": self.alertmanager_url,
+            "pid": os.getpid(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _remove_runtime_file(self, path: Path) -> None:
+        # only our own: another instance may have started since
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            if isinstance(data, dict) and data.get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    # ---- what requests do ----------------------------------------------------------
+
+    @staticmethod
+    def _hosts_to_accept(host: str) -> frozenset[str]:
+        hosts = {"localhost", "127.0.0.1", "::1", host.lower()}
+        return frozenset(hosts)
+
+    def host_allowed(self, header: str | None) -> bool:
+        """Whether a ``Host`` header names this server (DNS rebinding defence).
+
+        Loopback names and addresses are accepted, and the configured host. When
+        listening on every interface (0.0.0.0 or ::) any IP literal is accepted
+        too: rebinding needs a DNS name, which only a Host header can carry.
+        A missing Host header (HTTP/1.0 tools) is accepted: browsers always send one.
+        """
+        if header is None:
+            return True
+        value = header.strip().lower()
+        if value.startswith("["):
+            name = value[1:].partition("]")[0]
+        elif value.count(":") == 1:
+            name = value.partition(":")[0]
+        else:
+            name = value
+        name = name.rstrip(".")
+        if name in self._allowed_hosts:
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return address.is_loopback or self.host in ("0.0.0.0", "::", "")
+
+    def apply(self, change: IncidentChange) -> str:
+        """Store one change; returns what happened, for the log ("" when nothing
+        changed: acknowledging or resolving an incident that is not open)."""
+        if change.action is EventAction.TRIGGER:
+            trigger = change.trigger
+            assert trigger is not None
+            result = self.store.trigger(
+                trigger.title,
+                service=trigger.service,
+                urgency=trigger.urgency,
+                severity=trigger.severity,
+                dedup_key=change.dedup_key,
+                source=trigger.source,
+                link=trigger.link,
+                details=trigger.details,
+                author=self.author,
+            )
+            verb = "opened" if result.created else "triggered again"
+            return f"{verb} {result.incident.ref}"
+        target = (
+            Status.ACKNOWLEDGED if change.action is EventAction.ACKNOWLEDGE else Status.RESOLVED
+        )
+        incident = self.store.find_open_by_dedup_key(change.dedup_key)
+        if incident is None or incident.status is target:
+            return ""
+        try:
+            self.store.set_status(incident.id, target, author=self.author)
+        except (RefusedError, NotFoundError):
+            return ""  # resolved meanwhile
+        return f"{target.value} {incident.ref}"
+
+    def notify_change(self) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("ingest: the on_change callback failed")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a stalled client never holds up stop() or exit
+    # on Windows SO_REUSEADDR would let a second process bind the same port
+    allow_reuse_address = sys.platform != "win32"
+
+    def __init__(self, address: tuple[str, int], ingest: IngestServer, family: int) -> None:
+        self.address_family = family
+        self.ingest = ingest
+        super().__init__(address, _IngestHandler)
+
+    def server_bind(self) -> None:
+        if sys.platform == "win32" and hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        # not HTTPServer.server_bind: its getfqdn() is a reverse DNS lookup that can hang
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("ingest: error while serving %s", client_address[0])
+
+
+class _IngestHandler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    server_version = "oncall-notifier"
+    sys_version = ""
+    # HTTP/1.1 so that "Expect: 100-continue" (curl, large bodies) is answered at
+    # once; every response still closes the connection
+    protocol_version = "HTTP/1.1"
+
+    _body_consumed = True
+
+    @property
+    def ingest(self) -> IngestServer:
+        return self.server.ingest
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version for the curious
+
+    def setup(self) -> None:
+        super().setup()
+        # a client that stalls while sending its headers is dropped after this
+        self.connection.settimeout(self.server.ingest.request_timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        # every method (PUT, DELETE, BREW, ...) gets a JSON 404/405 instead of
+        # http.server's HTML 501
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def handle_expect_100(self) -> bool:
+        # refuse an oversized body before inviting the client to send it
+        declared = (self.headers.get("Content-Length") or "").strip()
+        max_body = self.ingest.max_body
+        if declared.isascii() and declared.isdigit() and int(declared[:19]) > max_body:
+            self._body_consumed = False
+            reply = _error(413, "payload too large", f"the body is larger than {max_body} bytes")
+            self.command = self.command or ""
+            self._send_json(reply, self._path_only())
+            self._linger()
+            return False
+        return super().handle_expect_100()
+
+    def _path_only(self) -> str:
+        """The request's path without query string (which is never logged)."""
+        target = getattr(self, "path", "") or ""
+        try:
+            return urlsplit(target).path
+        except ValueError:  # "http://[oops/" and the like
+            return target.partition("?")[0]
+
+    # ---- dispatch -----------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        has_body = declared != "0" or self.headers.get("Transfer-Encoding") is not None
+        self._body_consumed = not has_body
+        path = self._path_only()
+        route = path.rstrip("/") or "/"
+        try:
+            try:
+                reply = self._handle(route)
+            except _Reply as r:
+                reply = r
+            except Exception:
+                log.exception("ingest: %s %s failed", self.command, route)
+                reply = _error(500, "error", "internal error; see the oncall-notifier log")
+            self._send_json(reply, route)
+            if not self._body_consumed:
+                self._linger()
+        except OSError as exc:  # the client went away
+            log.debug("ingest: %s: connection lost (%s)", self.client_address[0], exc)
+            self.close_connection = True
+
+    def _handle(self, route: str) -> _Reply:
+        ingest = self.ingest
+        if not ingest.host_allowed(self.headers.get("Host")):
+            raise _error(
+                421,
+                "misdirected request",
+                "the Host header does not name this server (DNS rebinding defence); "
+                f"send requests to {ingest.url}",
+            )
+        fetch_site = self.headers.get("Sec-Fetch-Site")
+        if self.headers.get("Origin") is not None or (fetch_site and fetch_site != "none"):
+            raise _error(
+                403,
+                "forbidden",
+                "requests from web pages are refused; send events from a script or a "
+                "monitoring tool",
+            )
+        if self.command == "OPTIONS":
+            raise _error(403, "forbidden", "cross-origin requests are refused")
+        methods = _ROUTES.get(route)
+        if methods is None:
+            raise _error(
+                404,
+                "not found",
+                f"no such endpoint; use POST {EVENTS_PATH} (PagerDuty Events API v2) "
+                f"or POST {ALERTMANAGER_PATH} (Alertmanager webhook)",
+            )
+        if self.command not in methods:
+            raise _error(
+                405,
+                "method not allowed",
+                f"use {' or '.join(methods)} for {route}",
+                headers=[("Allow", ", ".join(methods))],
+            )
+        if route == HEALTH_PATH:
+            return _Reply(200, {"status": "ok"}, note="ok")
+        if route == ALERTMANAGER_PATH:
+            self._check_bearer()
+        self._check_content_type()
+        body = self._read_body()
+        if route == EVENTS_PATH:
+            return self._events(body)
+        return self._alertmanager(body)
+
+    # ---- routes -------------------------------------------------------------------
+
+    def _events(self, body: bytes) -> _Reply:
+        obj = self._decode_json(body, events_api=True)
+        key = obj.get("routing_key") if isinstance(obj, dict) else None
+        if not isinstance(key, str) or not key:
+            raise _error(
+                401,
+                "unauthorized",
+                "routing_key is missing; use the integration key that "
+                "`oncall-notifier ingest-info` shows",
+            )
+        if not _same_secret(key, self.ingest.routing_key):
+            raise _error(
+                403,
+                "forbidden",
+                "routing_key is not this machine's integration key; see "
+                "`oncall-notifier ingest-info`",
+            )
+        try:
+            event = parse_events_v2(obj)
+        except IngestValidationError as exc:
+            raise _error(
+                400, "invalid event", "Event object is invalid", errors=[str(exc)]
+            ) from None
+        note = self._store([event])[0]
+        return _Reply(
+            202,
+            {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+            note=f"{event.action.value}: {note or 'no open incident'}",
+        )
+
+    def _alertmanager(self, body: bytes) -> _Reply:
+        obj = self._decode_json(body, events_api=False)
+        try:
+            alerts = parse_alertmanager(obj)
+        except IngestValidationError as exc:
+            raise _error(
+                400, "invalid webhook", "Alertmanager webhook is invalid", errors=[str(exc)]
+            ) from None
+        notes = self._store(alerts)
+        stored = [n for n in notes if n]
+        return _Reply(
+            200,
+            {"status": "success", "stored": len(stored)},
+            note=f"{len(alerts)} alerts: {', '.join(stored) or 'no change'}",
+        )
+
+    def _store(self, changes: Iterable[IncidentChange]) -> list[str]:
+        notes: list[str] = []
+        try:
+            for change in changes:
+                notes.append(self.ingest.apply(change))
+        except UnavailableError as exc:
+            log.warning("ingest: the store is unavailable: %s", exc)
+            raise _error(
+                503,
+                "unavailable",
+                "the local database is busy or unavailable; retry later",
+                headers=[("Retry-After", str(_RETRY_AFTER_SECONDS))],
+            ) from None
+        except RefusedError as exc:
+            raise _error(400, "refused", str(exc), errors=[str(exc)]) from None
+        finally:
+            if any(notes):
+                self.ingest.notify_change()
+        return notes
+
+    # ---- request checks -------------------------------------------------------------
+
+    def _check_bearer(self) -> None:
+        header = self.headers.get("Authorization")
+        scheme, _, token = (header or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _error(
+                401,
+                "unauthorized",
+                "send Authorization: Bearer <token> with the token that "
+                "`oncall-notifier ingest-info` shows",
+                headers=[("WWW-Authenticate", 'Bearer realm="oncall-notifier"')],
+            )
+        if not _same_secret(token, self.ingest.bearer_token):
+            raise _error(
+                403,
+                "forbidden",
+                "the bearer token is not this machine's; see `oncall-notifier ingest-info`",
+            )
+
+    def _check_content_type(self) -> None:
+        media = (self.headers.get("Content-Type") or "").partition(";")[0].strip().lower()
+        # application/json, with any parameters, or a +json type like
+        # application/vnd.pagerduty+json
+        if media == "application/json" or (
+            media.startswith("application/") and media.endswith("+json")
+        ):
+            return
+        raise _error(415, "unsupported media type", "send Content-Type: application/json")
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding") is not None:
+            raise _error(
+                411,
+                "length required",
+                "chunked bodies are not supported; send a Content-Length header",
+            )
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            raise _error(411, "length required", "send a Content-Length header")
+        text = lengths.pop()
+        if lengths or not (text.isascii() and text.isdigit()):
+            raise _error(400, "bad request", "the Content-Length header is not a number")
+        max_body = self.ingest.max_body
+        if len(text) > 18 or int(text) > max_body:
+            raise _error(413, "payload too large", f"the body is larger than {max_body} bytes")
+        remaining = int(text)
+        # a deadline for the whole body, not per read: a client trickling one byte
+        # at a time must not hold a thread for ever
+        timeout = self.ingest.request_timeout
+        deadline = time.monotonic() + timeout
+        chunks: list[bytes] = []
+        try:
+            while remaining > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(remaining, 65536))
+                if not chunk:
+                    raise _error(400, "bad request", "the body ended before Content-Length bytes")
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        except TimeoutError:
+            raise _error(
+                408, "request timeout", f"the body did not arrive within {timeout:g} s"
+            ) from None
+        self._body_consumed = True
+        return b"".join(chunks)
+
+    def _decode_json(self, body: bytes, *, events_api: bool) -> Any:
+        try:
+            text = body.decode("utf-8-sig")
+            return json.loads(text, parse_float=_finite_float, parse_constant=_no_constants)
+        except UnicodeDecodeError:
+            problem = "the body is not UTF-8 text"
+        except json.JSONDecodeError as exc:
+            problem = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        except RecursionError:
+            problem = "the JSON is nested too deeply"
+        except ValueError as exc:
+            message = str(exc)
+            problem = "a number has too many digits" if "digits" in message else message
+        problem = f"JSON parse error: {problem}"
+        if events_api:  # PagerDuty's own answer to unparsable events
+            raise _error(
+                400, "Unrecognized object", "Event object format is unrecognized", errors=[problem]
+            )
+        raise _error(400, "invalid json", problem, errors=[problem])
+
+    # ---- responses ------------------------------------------------------------------
+
+    def _send_json(self, reply: _Reply, route: str) -> None:
+        body = json.dumps(reply.payload).encode("utf-8")
+        self.send_response(reply.code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+        level = logging.INFO if reply.code < 500 else logging.WARNING
+        log.log(
+            level,
+            "ingest: %s %s %s -> %d %s",
+            self.client_address[0],
+            self.command,
+            route[:100],
+            reply.code,
+            reply.note,
+        )
+
+    def _linger(self) -> None:
+        """Half-close, then read and discard what the client still sends: closing
+        a socket with unread data resets it, and the client would never see our
+        answer (a 413, say) but only "connection reset"."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + min(_DRAIN_SECONDS, self.ingest.request_timeout)
+            drained = 0
+            while drained < _DRAIN_BYTES:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, headers too large) as JSON."""
+        self._body_consumed = False
+        reply = _error(code, "error", message or self.responses.get(code, ("error",))[0])
+        try:
+            if self.command is None:
+                self.command = ""
+            self._send_json(reply, self._path_only() or "-")
+            self._linger()
+        except OSError:
+            self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _send_json logs every answer, without the query string
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # args may hold the raw request line; keep only the template
+        log.debug("ingest: %s: %s", self.client_address[0], format.split("%")[0].strip())
