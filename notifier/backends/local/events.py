@@ -266,11 +266,11 @@ def _alert(
             fingerprint=fingerprint,
             fingerprint_computed=computed,
         )
-    alertname = labels.get("alertname") or common.get("alertname", "")
+    alertname = labels.get("alertname", "").strip() or common.get("alertname", "").strip()
     title = (
         annotations.get("summary", "").strip()
         or annotations.get("description", "").strip()
-        or alertname.strip()
+        or alertname
         or f"Alertmanager alert {fingerprint}"
     )
     severity = _AM_SEVERITY.get(labels.get("severity", "").strip().lower())
