@@ -97,6 +97,12 @@ class Monitor:
         """A failed sync: the account's last snapshot stands, its health drops."""
         self.health(account).record_failure(now, message, auth=auth)
 
+    def resumed(self, now: datetime) -> None:
+        """The machine woke from sleep: staleness counts afresh from now, so an
+        account is not reported as failing before it had a chance to sync."""
+        for health in self._health.values():
+            health.started_at = max(health.started_at, now)
+
     def tick(self, now: datetime) -> list[Action]:
         return self.engine.tick(now)
 

@@ -17,7 +17,6 @@ import logging.handlers
 import sqlite3
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
 from notifier.config import Config
 from notifier.desktop.bridge import AppBridge, user_message
 from notifier.desktop.notify import Notification, NotificationCenter
+from notifier.desktop.power import SleepWatcher
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
@@ -198,7 +198,7 @@ class OncallApp(QObject):
         self._repoll: set[str] = set()
         self._flight_lock = threading.Lock()
         self._me_known: set[str] = set()
-        self._last_beat = time.time()
+        self._expected_wake = self.clock()
         self._keeper: sqlite3.Connection | None = None
 
         self._polled.connect(self._on_polled)
@@ -211,6 +211,9 @@ class OncallApp(QObject):
         self.tray.testPageRequested.connect(self.send_test_page)
         self.tray.settingsRequested.connect(self.open_settings)
         self.tray.quitRequested.connect(self.quit)
+
+        self.sleep_watcher = SleepWatcher(self)
+        self.sleep_watcher.resumed.connect(lambda: self.resumed("the system woke up"))
 
         self._deadline_timer = QTimer(self)
         self._deadline_timer.setSingleShot(True)
@@ -446,11 +449,23 @@ class OncallApp(QObject):
         )
 
     def _on_deadline(self) -> None:
-        now = time.time()
-        if now - self._last_beat > (HEARTBEAT + WAKE_GAP).total_seconds():
-            log.info("woke up after %.0fs: polling every account", now - self._last_beat)
-            self.poll_now()
-        self._apply(self.monitor.tick(self.clock()))
+        now = self.clock()
+        late = now - self._expected_wake
+        if late > WAKE_GAP:
+            # timers do not count while the machine sleeps: this one fired late
+            self.resumed(f"the clock jumped {late.total_seconds():.0f}s")
+        else:
+            self._apply(self.monitor.tick(now))
+            self._refresh()
+
+    def resumed(self, why: str) -> None:
+        """After sleep or a clock jump: act on whatever became overdue, and poll
+        every account at once."""
+        log.info("resumed (%s): polling every account", why)
+        now = self.clock()
+        self.monitor.resumed(now)
+        self._apply(self.monitor.tick(now))
+        self.poll_now()
         self._refresh()
 
     def _schedule_deadline(self) -> None:
@@ -463,7 +478,7 @@ class OncallApp(QObject):
         if health is not None:
             candidates.append(health)
         wait = max(0.0, (min(candidates) - now).total_seconds())
-        self._last_beat = time.time()
+        self._expected_wake = now + timedelta(seconds=wait)
         self._deadline_timer.start(int(wait * 1000) + 1)
 
     # ---- rendering ------------------------------------------------------------------------

@@ -43,6 +43,8 @@ class RunningApp:
         self.log = (profile / "app.out").open("wb")
         env = {**session.child_env(), "ONCALL_NOTIFIER_HOME": str(profile)}
         env.pop("QT_QPA_PLATFORM", None)
+        # the session's private bus stands in for the system bus (logind's signals)
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = env["DBUS_SESSION_BUS_ADDRESS"]
         self.env = env
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "notifier", "-v"],
@@ -186,3 +188,19 @@ def test_a_second_launch_hands_over_instead_of_starting_another(app: RunningApp)
     assert result.returncode == 0
     assert "already running" in result.stdout
     assert app.proc.poll() is None
+
+
+def test_wake_from_sleep_signal_polls_at_once(app: RunningApp) -> None:
+    subprocess.run(
+        ["gdbus", "emit", "--system", "--object-path", "/org/freedesktop/login1",
+         "--signal", "org.freedesktop.login1.Manager.PrepareForSleep", "false"],
+        env=app.env,
+        check=True,
+        timeout=10,
+    )  # fmt: skip
+    wait_for(
+        lambda: "resumed (the system woke up)" in app.output(),
+        "the app reacting to logind's resume signal",
+        timeout=10,
+        alive=app.proc,
+    )

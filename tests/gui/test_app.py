@@ -181,3 +181,21 @@ def test_without_a_system_tray_the_window_stays_available(qtbot, app: OncallApp)
     assert window.isVisible() and window.isMinimized()
     quit_actions = [a for a in window.actions() if a.text() == "&Quit oncall-notifier"]
     assert len(quit_actions) == 1 and quit_actions[0].shortcut().toString() == "Ctrl+Q"
+
+
+def test_after_a_sleep_overdue_notification_and_alarm_fire_at_once_on_wake(
+    qtbot, app: OncallApp, clock: ShiftedClock
+):
+    app.accounts.local.store.trigger("Replication lag", service="db")
+    app.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    assert seen(app, Notify) == [] and seen(app, Alarm) == []
+    clock.advance(hours=1)  # the laptop slept; no timer ran meanwhile
+    polls_before = app.monitor.health("local").last_success
+    app._on_deadline()  # the first timer to fire after wake, an hour late
+    batch = app.seen_actions[-2:]  # type: ignore[attr-defined]
+    assert [type(a).__name__ for a in batch] == ["Notify", "Alarm"]
+    assert len(seen(app, Alarm)) == 1  # one alarm, not every missed repeat
+    # and every account is polled at once, without reporting it stale meanwhile
+    assert app.tray.state is not TrayState.DEGRADED
+    qtbot.waitUntil(lambda: app.monitor.health("local").last_success != polls_before)

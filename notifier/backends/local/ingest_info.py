@@ -6,12 +6,10 @@ import json
 import os
 from typing import Any
 
+from notifier.backends.local.ingest import ALERTMANAGER_TOKEN_SECRET, ROUTING_KEY_SECRET
 from notifier.config import Config
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
-
-ROUTING_KEY = "local/routing_key"
-ALERTMANAGER_TOKEN = "local/alertmanager_token"
 
 
 def _running(profile: Profile) -> dict[str, Any] | None:
@@ -37,7 +35,7 @@ def ingest_info(profile: Profile, config: Config, secrets: SecretStore) -> dict[
         "running": running is not None,
         "url": base,
         "events_url": f"{base}/v2/enqueue",
-        "routing_key": secrets.get_or_create(ROUTING_KEY),
+        "routing_key": secrets.get_or_create(ROUTING_KEY_SECRET),
         "alertmanager_url": f"{base}/alertmanager",
-        "alertmanager_token": secrets.get_or_create(ALERTMANAGER_TOKEN),
+        "alertmanager_token": secrets.get_or_create(ALERTMANAGER_TOKEN_SECRET),
     }
