@@ -70,8 +70,15 @@ class LocalSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    #: while on call, sound the alarm once an account has been failing this long
+    alarm_after: timedelta | None = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
 class Config:
     escalation: EscalationSettings = EscalationSettings()
+    health: HealthSettings = HealthSettings()
     quiet_hours: QuietHoursSettings | None = None
     sound: SoundSettings = SoundSettings()
     local: LocalSettings = LocalSettings()
@@ -104,8 +111,11 @@ def load_config(path: Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     r = _Reader(data, "", str(path) if path else "config.toml")
-    r.only("escalation", "quiet_hours", "sound", "local", "secrets", "ui", "accounts")
+    r.only("escalation", "health", "quiet_hours", "sound", "local", "secrets", "ui", "accounts")
     escalation = _escalation(r.table("escalation"))
+    health_r = r.table("health")
+    health_r.only("alarm_after")
+    health = HealthSettings(health_r.duration_or_off("alarm_after", HealthSettings().alarm_after))
     quiet = r.table("quiet_hours")
     quiet_hours = None
     if quiet.data:
@@ -129,6 +139,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config
     accounts = _accounts(r, local)
     return Config(
         escalation=escalation,
+        health=health,
         quiet_hours=quiet_hours,
         sound=sound,
         local=local,
@@ -343,6 +354,11 @@ def config_to_toml(config: Config) -> dict[str, Any]:
         "escalation": {
             "high": urgency(config.escalation.high),
             "low": urgency(config.escalation.low),
+        },
+        "health": {
+            "alarm_after": format_duration(config.health.alarm_after)
+            if config.health.alarm_after is not None
+            else "off"
         },
         "sound": {"volume": config.sound.volume, "start_volume": config.sound.start_volume},
         "local": {

@@ -73,6 +73,7 @@ class Monitor:
     ) -> None:
         self.engine = EscalationEngine(policy)
         self._snapshots: dict[str, list[Incident]] = {}
+        self._auth_failed_since: dict[str, datetime] = {}
         self._me: dict[str, str] = {}
         self._health = {
             name: AccountHealth(account=name, interval=interval, started_at=now)
@@ -91,11 +92,14 @@ class Monitor:
         events = diff_snapshots(before, fresh, self._me)
         self._snapshots[account] = fresh
         self.health(account).record_success(now)
+        self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self.engine.handle(events, now))
 
     def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
         """A failed sync: the account's last snapshot stands, its health drops."""
         self.health(account).record_failure(now, message, auth=auth)
+        if auth:
+            self._auth_failed_since.setdefault(account, now)
 
     def resumed(self, now: datetime) -> None:
         """The machine woke from sleep: staleness counts afresh from now, so an
@@ -126,6 +130,28 @@ class Monitor:
     def degraded(self, now: datetime) -> list[tuple[str, str]]:
         """(account, one-line reason) for every account the user may be missing pages from."""
         return [(n, h.reason(now)) for n, h in self._health.items() if h.is_degraded(now)]
+
+    def degraded_since(self, account: str, now: datetime) -> datetime | None:
+        """Since when ``account`` has been degraded, or None if it is fine."""
+        health = self.health(account)
+        if not health.is_degraded(now):
+            return None
+        if health.auth_failed:
+            return self._auth_failed_since.get(account, now)
+        good_since = max(health.started_at, health.last_success or health.started_at)
+        return good_since + 2 * health.interval
+
+    def health_alarm_at(self, now: datetime, after: timedelta | None) -> datetime | None:
+        """When the alarm should sound for an account failing ``after`` long
+        (the earliest such moment, maybe in the past), or None."""
+        if after is None:
+            return None
+        moments = [
+            since + after
+            for name in self._health
+            if (since := self.degraded_since(name, now)) is not None
+        ]
+        return min(moments, default=None)
 
     def next_health_check(self, now: datetime) -> datetime | None:
         """When an account that is fine now would turn degraded without a good sync."""

@@ -156,6 +156,8 @@ class OncallApp(QObject):
     alertActions = Signal(object)
     #: the tray state and tooltip after each refresh
     refreshed = Signal(str)
+    #: the alarm sounds (True) or stops (False) because an account is failing while on call
+    healthAlarm = Signal(bool)
 
     def __init__(
         self,
@@ -199,6 +201,9 @@ class OncallApp(QObject):
         self._flight_lock = threading.Lock()
         self._me_known: set[str] = set()
         self._expected_wake = self.clock()
+        self._health_alarming = False
+        self._health_next: datetime | None = None
+        self._health_snoozed_until: datetime | None = None
         self._keeper: sqlite3.Connection | None = None
 
         self._polled.connect(self._on_polled)
@@ -477,6 +482,8 @@ class OncallApp(QObject):
         health = self.monitor.next_health_check(now)
         if health is not None:
             candidates.append(health)
+        if self._health_next is not None and self._health_next > now:
+            candidates.append(self._health_next)
         wait = max(0.0, (min(candidates) - now).total_seconds())
         self._expected_wake = now + timedelta(seconds=wait)
         self._deadline_timer.start(int(wait * 1000) + 1)
@@ -517,8 +524,37 @@ class OncallApp(QObject):
             ),
         )
         self._tell_degraded(degraded)
+        self._sound_health_alarm(now)
         self._schedule_deadline()
         self.refreshed.emit(status)
+
+    def _sound_health_alarm(self, now: datetime) -> None:
+        """While on call, an account that has been failing for [health] alarm_after
+        sounds the alarm too: missing pages silently is the worst failure."""
+        due = self.monitor.health_alarm_at(now, self.config.health.alarm_after)
+        snoozed = self._health_snoozed_until is not None and now < self._health_snoozed_until
+        if due is None or snoozed or not self.monitor.engine.on_call:
+            self._health_next = due if (due is not None and not snoozed) else None
+            if snoozed and due is not None:
+                self._health_next = self._health_snoozed_until
+            if self._health_alarming:
+                self._health_alarming = False
+                if not self.monitor.engine.alerting():
+                    self.player.stop()
+                self.healthAlarm.emit(False)
+            return
+        if now < due:
+            self._health_next = due
+            return
+        if not self._health_alarming or (
+            self._health_next is not None and now >= self._health_next
+        ):
+            log.warning("alarm: an account has been failing while you are on call")
+            self.player.play(self.monitor.engine.policy.volume_max)
+            if not self._health_alarming:
+                self._health_alarming = True
+                self.healthAlarm.emit(True)
+            self._health_next = now + self.monitor.engine.policy.high.alarm_repeat
 
     def _tell_degraded(self, degraded: list[tuple[str, str]]) -> None:
         names = {n for n, _ in degraded}
@@ -548,7 +584,10 @@ class OncallApp(QObject):
                 self.acknowledge(incident.ref)
 
     def snooze(self, minutes: int) -> None:
-        self._apply(self.monitor.snooze(self.clock(), timedelta(minutes=minutes)))
+        now = self.clock()
+        if self._health_alarming:
+            self._health_snoozed_until = now + timedelta(minutes=minutes)
+        self._apply(self.monitor.snooze(now, timedelta(minutes=minutes)))
         self._refresh()
 
     def send_test_page(self) -> None:

@@ -30,7 +30,8 @@ class SleepWatcher(QObject):
             log.info("no system bus: wake-up is detected from timer lateness only")
             return
         # any sender: on a real system only logind may emit on its object path
-        self.listening = bus.connect(
+        # the stubs want bytes for the slot; at run time PySide6 takes only str
+        self.listening = bus.connect(  # type: ignore[call-overload]
             "", LOGIN1_PATH, LOGIN1_MANAGER, "PrepareForSleep", self, "1_prepare_for_sleep(bool)"
         )
         if not self.listening:

@@ -248,3 +248,23 @@ def test_test_connection_reports_who_the_token_belongs_to(
     app.test_connection("work")
     qtbot.waitUntil(lambda: "refused the API token" in box_text(), timeout=10000)
     assert pagerduty_server.token not in box_text()
+
+
+def test_while_on_call_a_failing_account_sounds_the_alarm_then_recovers(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+):
+    qtbot.waitUntil(lambda: "work" in app.oncall, timeout=10000)
+    assert app.oncall["work"].on_call  # Ada is level 1 of the checkout policy
+    sounding: list[bool] = []
+    app.healthAlarm.connect(sounding.append)
+    pagerduty_server.fail_next(503, times=1000)
+    advance(qtbot, app, clock, seconds=31)  # two intervals without a good sync
+    assert app.tray.state is TrayState.DEGRADED
+    assert sounding == []  # told, not yet woken
+    advance(qtbot, app, clock, minutes=10)
+    assert sounding == [True]
+    pagerduty_server.clear_faults()
+    app._failures.clear()
+    sync(qtbot, app)
+    assert sounding == [True, False]
+    assert app.tray.state is TrayState.CLEAR

@@ -121,3 +121,26 @@ def test_summary_names_counts_and_the_most_urgent_title(clock: FakeClock) -> Non
     assert monitor.summary().startswith("All clear")
     monitor.snapshot("local", [incident(2, Status.ACKNOWLEDGED), incident(1)], clock.now)
     assert monitor.summary() == "1 triggered, 1 acknowledged\nMost urgent: incident 1"
+
+
+def test_health_alarm_comes_a_configured_time_after_degrading(clock: FakeClock) -> None:
+    monitor = make(clock, work=15)
+    monitor.snapshot("work", [], clock.now)
+    degraded_at = clock.now + timedelta(seconds=30)
+    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) is None
+    clock.advance(60)
+    assert monitor.degraded_since("work", clock.now) == degraded_at
+    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) == degraded_at + timedelta(
+        minutes=10
+    )
+    assert monitor.health_alarm_at(clock.now, None) is None
+    monitor.snapshot("work", [], clock.advance(1))
+    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) is None
+
+
+def test_auth_failure_degrades_since_its_first_refusal(clock: FakeClock) -> None:
+    monitor = make(clock, work=15)
+    first = clock.now
+    monitor.failure("work", "refused", first, auth=True)
+    monitor.failure("work", "refused", clock.advance(60), auth=True)
+    assert monitor.degraded_since("work", clock.now) == first
