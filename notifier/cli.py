@@ -285,6 +285,41 @@ def cmd_login(ctx: Context) -> int:
     return 0
 
 
+def cmd_doctor(ctx: Context) -> int:
+    from notifier.doctor import Check, run_checks
+
+    desktop = None
+    checks = []
+    problem = display_problem()
+    if problem is None:
+        from notifier.desktop.diagnostics import desktop_checks
+
+        desktop = desktop_checks
+    else:
+        checks.append(Check("display", False, problem))
+        if not ctx.args.json:
+            ctx.out(checks[0].line())
+    for check in run_checks(
+        ctx.profile, ctx.config, ctx.secrets, ctx.accounts, desktop_checks=desktop
+    ):
+        checks.append(check)
+        if not ctx.args.json:
+            ctx.out(check.line())
+    if ctx.args.json:
+        ctx.json(
+            [
+                {"check": c.name, "ok": c.ok, "warning": c.warning, "detail": c.detail}
+                for c in checks
+            ]
+        )
+    failed = [c for c in checks if not c.ok and not c.warning]
+    if not ctx.args.json:
+        ctx.out(
+            "All good: this laptop can wake you." if not failed else f"{len(failed)} problem(s)."
+        )
+    return 1 if failed or desktop is None else 0
+
+
 def cmd_app(ctx: Context) -> int:
     problem = display_problem()
     if problem:
@@ -416,6 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("login", cmd_login, "store and check an account's API token (keyring)")
     p.add_argument("account")
+    p = add(
+        "doctor", cmd_doctor, "check that this laptop can wake you, and say how to fix what cannot"
+    )
+    p.add_argument("--json", action="store_true")
     add("demo", cmd_demo, "try the app on a throw-away profile with a scripted incident")
     return parser
 

@@ -58,6 +58,11 @@ class Profile:
         return self.root / "ingest.json"
 
     @property
+    def status_path(self) -> Path:
+        """Written by the running app: each account's sync health (for ``doctor``)."""
+        return self.root / "status.json"
+
+    @property
     def instance_name(self) -> str:
         """A name for the single-instance socket, unique per profile."""
         import hashlib

@@ -14,6 +14,8 @@ import functools
 import json
 import logging
 import logging.handlers
+import os
+import random
 import sqlite3
 import sys
 import threading
@@ -373,6 +375,7 @@ class OncallApp(QObject):
             update = self.monitor.snapshot(name, incidents or [], now)
             self._apply(update.actions)
         self._refresh()
+        self._write_status()
         if again:
             self.poll_now(name)
 
@@ -401,16 +404,37 @@ class OncallApp(QObject):
         self.monitor.engine.set_on_call(any(s.on_call for s in self.oncall.values()))
         self._refresh()
 
+    def _write_status(self) -> None:
+        """Each account's sync health, for `oncall-notifier doctor` (atomic write)."""
+        accounts = {}
+        for name in self.monitor.accounts():
+            health = self.monitor.health(name)
+            accounts[name] = {
+                "interval_s": health.interval.total_seconds(),
+                "last_success": health.last_success.isoformat() if health.last_success else None,
+                "last_error": health.last_error,
+            }
+        data = {"pid": os.getpid(), "accounts": accounts}
+        path = self.profile.status_path
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
     def _backoff(self, name: str, error: BaseException) -> None:
         attempt = self._failures.get(name, 0) + 1
         self._failures[name] = attempt
-        import random
-
         interval = self.intervals[name].total_seconds()
+        # Back off, but never past one interval: a failing sync is the moment to
+        # notice recovery quickly, and one request per interval is far below any
+        # rate limit. A refused token waits longer (it needs `login`, which the
+        # next attempt picks up); a 429 waits as long as the server asks.
         delay = backoff_delay(
             attempt,
-            base=min(interval, 5.0),
-            cap=max(interval, 300.0 if isinstance(error, AuthenticationError) else 60.0),
+            base=min(interval, 2.0),
+            cap=300.0 if isinstance(error, AuthenticationError) else interval,
             retry_after=getattr(error, "retry_after", None),
             rand=random.random,
         )

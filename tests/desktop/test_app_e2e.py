@@ -204,3 +204,24 @@ def test_wake_from_sleep_signal_polls_at_once(app: RunningApp) -> None:
         timeout=10,
         alive=app.proc,
     )
+
+
+def test_doctor_with_the_app_running_finds_everything_working(app: RunningApp) -> None:
+    wait_for(
+        lambda: (app.profile / "status.json").exists(),
+        "the app's first sync",
+        timeout=20,
+        alive=app.proc,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "notifier", "doctor"],
+        env=app.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("tray", "notifications", "sound", "account local", "sync local", "local ingest"):
+        assert any(line.startswith(f"[ok  ] {name}:") for line in lines), (name, lines)
+    assert lines[-1] == "All good: this laptop can wake you."

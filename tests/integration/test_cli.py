@@ -145,3 +145,20 @@ def test_two_processes_writing_at_once(profile: Path) -> None:
     listed = json.loads(run(profile, "list", "--json").stdout)
     assert len(listed) == 50
     assert len({i["ref"] for i in listed}) == 50
+
+
+def test_doctor_without_a_display_says_what_is_wrong(profile: Path) -> None:
+    r = run(profile, "doctor")
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("[FAIL] display: no display")
+    assert any(line.startswith("[ok  ] account local: reachable") for line in lines)
+    assert any(line.startswith("[warn] sync: the app is not running") for line in lines)
+
+
+def test_doctor_json(profile: Path) -> None:
+    r = run(profile, "doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(r.stdout)}
+    assert checks["display"]["ok"] is False
+    assert checks["account local"]["ok"] is True
+    assert checks["secrets"]["ok"] is True

@@ -1,0 +1,125 @@
+"""``oncall-notifier doctor``: is this laptop able to wake you?
+
+Each check says what is fine, or what is wrong and how to fix it. Qt-free
+checks live here; the desktop ones (tray, notifications, sound) come from
+:mod:`notifier.desktop.diagnostics` when a display is available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from notifier.accounts import Accounts
+from notifier.backends.port import BackendError
+from notifier.config import Config
+from notifier.errors import UserError
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found, or what is wrong and how to fix it
+    warning: bool = False  # not broken, but worth knowing
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("warn" if self.warning else "FAIL")
+        return f"[{mark}] {self.name}: {self.detail}"
+
+
+def app_status(profile: Profile) -> dict[str, Any] | None:
+    """What the running app last wrote about its accounts, if it is running."""
+    try:
+        data = json.loads(profile.status_path.read_text("utf-8"))
+        os.kill(int(data["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_checks(
+    profile: Profile,
+    config: Config,
+    secrets: SecretStore,
+    accounts: Accounts,
+    *,
+    desktop_checks: Callable[[], Iterator[Check]] | None = None,
+    now: datetime | None = None,
+) -> Iterator[Check]:
+    now = now or datetime.now(UTC)
+    yield Check("profile", True, str(profile.root))
+
+    ok, detail = secrets.check()
+    yield Check("secrets", ok, detail)
+
+    if desktop_checks is not None:
+        yield from desktop_checks()
+
+    for name in accounts.names():
+        try:
+            backend = accounts.build(name)
+            try:
+                me = backend.me()
+                backend.open_incidents()
+            finally:
+                backend.close()
+        except (BackendError, UserError) as exc:
+            yield Check(f"account {name}", False, str(exc))
+        else:
+            yield Check(f"account {name}", True, f"reachable, acting as {me}")
+
+    status = app_status(profile)
+    if status is None:
+        yield Check(
+            "sync",
+            False,
+            "the app is not running, so nothing is watching for pages; start it with "
+            "`oncall-notifier` (and enable Start at login in Settings)",
+            warning=True,
+        )
+    else:
+        for name, account in sorted(status.get("accounts", {}).items()):
+            yield _freshness(name, account, now)
+
+    if config.local.enabled and config.local.ingest:
+        from notifier.backends.local.ingest_info import ingest_info
+
+        info = ingest_info(profile, config, secrets)
+        if info["running"]:
+            yield Check("local ingest", True, f"listening on {info['url']}")
+        else:
+            yield Check(
+                "local ingest",
+                False,
+                "not running: start the app or `oncall-notifier serve` to accept pages "
+                "from Alertmanager and Events API v2 clients",
+                warning=True,
+            )
+
+
+def _freshness(name: str, account: dict[str, Any], now: datetime) -> Check:
+    try:
+        interval = timedelta(seconds=float(account["interval_s"]))
+        last = account.get("last_success")
+        last_ok = datetime.fromisoformat(last) if last else None
+    except (KeyError, TypeError, ValueError):
+        return Check(f"sync {name}", False, "the app's status file is unreadable", warning=True)
+    error = account.get("last_error") or ""
+    if last_ok is None:
+        return Check(f"sync {name}", False, f"never synced yet{f' ({error})' if error else ''}")
+    age = now - last_ok
+    if age > 2 * interval:
+        return Check(
+            f"sync {name}",
+            False,
+            f"last good sync {int(age.total_seconds())}s ago"
+            + (f"; last error: {error}" if error else ""),
+        )
+    return Check(f"sync {name}", True, f"last good sync {int(age.total_seconds())}s ago")
