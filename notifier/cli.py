@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from notifier import __version__
+from notifier import __version__, redact
 from notifier.accounts import Accounts
 from notifier.backends.port import BackendError, Capability, require
 from notifier.config import Config, load_config
@@ -466,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        redact.install(handler)
     func = getattr(args, "func", cmd_app)
     try:
         ctx = Context(args)

@@ -20,6 +20,7 @@ from typing import ClassVar
 import keyring
 import keyring.errors
 
+from notifier import redact
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.secrets")
@@ -48,6 +49,11 @@ class SecretStore:
         return f"{self._namespace}::{name}"
 
     def get(self, name: str) -> str | None:
+        value = self._get(name)
+        redact.register(value)
+        return value
+
+    def _get(self, name: str) -> str | None:
         if self.mode == "session":
             return self._session.get(self._key(name))
         if self.mode == "file":
@@ -58,6 +64,7 @@ class SecretStore:
             raise self._unavailable(exc) from None
 
     def set(self, name: str, value: str) -> None:
+        redact.register(value)
         if self.mode == "session":
             with self._lock:
                 self._session[self._key(name)] = value

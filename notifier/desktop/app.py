@@ -36,7 +36,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
-from notifier import __version__, autostart
+from notifier import __version__, autostart, redact
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
@@ -82,7 +82,10 @@ def setup_logging(profile: Profile, verbose: bool = False) -> None:
         profile.log_dir / "oncall-notifier.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    redact.install(handler)
     root = logging.getLogger()
+    for existing in root.handlers:
+        redact.install(existing)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
