@@ -162,3 +162,22 @@ def test_doctor_json(profile: Path) -> None:
     assert checks["display"]["ok"] is False
     assert checks["account local"]["ok"] is True
     assert checks["secrets"]["ok"] is True
+
+
+def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: Path) -> None:
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    r = run(profile, "ingest-info", env=env)
+    assert r.returncode == 1
+    assert "no working OS keyring" in r.stderr
+    assert 'store = "session"' in r.stderr and 'store = "file"' in r.stderr
+    assert not (profile / "secrets.json").exists()  # never a silent plaintext fallback
+
+
+def test_file_secret_store_is_private_to_the_user(profile: Path) -> None:
+    profile.mkdir(parents=True)
+    (profile / "config.toml").write_text('[secrets]\nstore = "file"\n')
+    info = json.loads(run(profile, "ingest-info", "--json").stdout)
+    assert len(info["routing_key"]) == 32
+    assert (profile / "secrets.json").stat().st_mode & 0o777 == 0o600
+    again = json.loads(run(profile, "ingest-info", "--json").stdout)
+    assert again["routing_key"] == info["routing_key"]  # generated once, kept
