@@ -126,8 +126,9 @@ def cmd_show(ctx: Context) -> int:
         rows.append(("Dedup key", incident.dedup_key))
     for key, value in incident.details:
         rows.append((key, value))
+    width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:
-        ctx.out(f"{label + ':':<12} {_one_line(value)}")
+        ctx.out(f"{label + ':':<{width}} {_one_line(value)}")
     ctx.out()
     ctx.out("Timeline:")
     for entry in incident.timeline:
