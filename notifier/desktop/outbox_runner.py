@@ -1,0 +1,289 @@
+"""Delivers the persistent outbox from the desktop app.
+
+The bridge hands every submitted action to :meth:`OutboxRunner.enqueue`, which
+writes it to the outbox (durable before the window moves on) and delivers it
+off the GUI thread. Failed attempts wait for their backoff on one single-shot
+timer set to the outbox's next due time: no polling. Outcomes come back on the
+GUI thread and go out through the bridge (``actionSucceeded`` /
+``actionFailed``, the text intact) and through this object's own signals for
+the window's list of pending and failed actions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from notifier.accounts import Accounts
+from notifier.actions import ActionKind, ActionRequest, perform
+from notifier.desktop.background import BackgroundRunner
+from notifier.desktop.bridge import AppBridge
+from notifier.errors import UserError
+from notifier.outbox import (
+    DeliveryOutcome,
+    DeliveryResult,
+    Outbox,
+    OutboxError,
+    OutboxItem,
+    OutboxState,
+    deliver,
+)
+
+log = logging.getLogger("notifier.desktop.outbox")
+
+#: the longest the timer sleeps before looking again: a timer may stall while the
+#: machine sleeps, and the wall clock decides what is due
+MAX_WAIT_MS = 300_000
+#: after the outbox file could not be written, how long before trying again
+STORAGE_RETRY_MS = 30_000
+#: delivered items are kept this long (a late duplicate enqueue stays a no-op)
+KEEP_DELIVERED = timedelta(days=7)
+
+
+class OutboxFailure(UserError):
+    """An action the outbox gave up on (refused for good, or discarded); the
+    message is the one the outbox recorded."""
+
+
+class OutboxRunner(QObject):
+    """Schedules deliveries of ``outbox`` and reports their outcomes.
+
+    Construct it once, after the bridge: it sets ``bridge.submit_hook``. Call
+    :meth:`start` when the app starts (it delivers what a previous run left),
+    :meth:`deliver_now` when an account's sync recovers or the machine wakes.
+    """
+
+    #: list[OutboxItem]: the pending, sending and failed actions, oldest first
+    itemsChanged = Signal(object)
+    #: ActionRequest, one-line message, datetime of the next attempt (None if
+    #: the item was discarded meanwhile)
+    retrying = Signal(object, str, object)
+    #: the outbox file could not be read or written (one line naming it)
+    storageFailed = Signal(str)
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        accounts: Accounts,
+        bridge: AppBridge,
+        runner: BackgroundRunner,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        rand: Callable[[], float] = random.random,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.outbox = outbox
+        self.accounts = accounts
+        self.bridge = bridge
+        self.runner = runner
+        self._clock = clock or outbox.clock
+        self._rand = rand
+        # items being delivered: never two sends of one item at once
+        self._in_flight: dict[str, OutboxItem] = {}
+        self._stopped = False
+        # the outbox file or the delivery failed unexpectedly: wait a while
+        # before the next round instead of trying again at once
+        self._broken = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._deliver_due)
+        bridge.submit_hook = self.enqueue
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Deliver what is due, including what a previous run left (after a crash,
+        the items it was sending are checked before they are sent again)."""
+        self._stopped = False
+        try:
+            self.outbox.purge_delivered(self._clock() - KEEP_DELIVERED)
+        except OutboxError as exc:
+            self._storage_failed(exc)
+        self._changed()
+        self._deliver_due()
+
+    def stop(self) -> None:
+        """No new deliveries (those under way finish; see :meth:`wait`)."""
+        self._stopped = True
+        self._timer.stop()
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        """Wait for deliveries under way (tests, shutdown)."""
+        return self.runner.wait(msecs)
+
+    def items(self) -> list[OutboxItem]:
+        return self.outbox.visible()
+
+    def delivering(self) -> frozenset[str]:
+        """Ids of the items being sent right now."""
+        return frozenset(self._in_flight)
+
+    def next_attempt_in_ms(self) -> int | None:
+        """Milliseconds until the timer fires, or None when it is idle."""
+        return self._timer.remainingTime() if self._timer.isActive() else None
+
+    # ---- intents ---------------------------------------------------------------------
+
+    def enqueue(self, request: ActionRequest) -> None:
+        """Store ``request`` (a small, durable local write, on the GUI thread so it
+        is safe before the window moves on), then deliver it in the background."""
+        baseline = None
+        if request.kind is ActionKind.ESCALATE:
+            known = self.bridge.find(request.ref)
+            if known is not None:
+                baseline = {"escalation_level": known.escalation_level}
+        try:
+            self.outbox.enqueue(request, baseline=baseline)
+        except OutboxError as exc:
+            # Better sent without the safety net than not at all: send it directly,
+            # as the bridge does without an outbox, and say why.
+            self._storage_failed(exc)
+            self.runner.run(
+                lambda: perform(self.accounts, request),
+                lambda _, error: self.bridge.finish(request, error),
+            )
+            return
+        self._changed()
+        self._deliver_due()
+
+    def retry(self, item_id: str) -> bool:
+        """Try a failed (or waiting) item again now; False if it is being sent or gone."""
+        if item_id in self._in_flight:
+            return False
+        try:
+            item = self.outbox.retry(item_id)
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            return False
+        if item is None:
+            return False
+        if self.bridge.submit_hook == self.enqueue:
+            # through the bridge, so the window shows it in progress again; the
+            # hook's enqueue of a stored id changes nothing and delivers it
+            self.bridge.submit(item.request)
+        else:
+            self._changed()
+            self._deliver_due()
+        return True
+
+    def discard(self, item_id: str) -> bool:
+        """Give up on an item; False if it is being sent (try again when that
+        attempt ends) or gone. The window gets ``actionFailed`` for an item it
+        still thought in progress, so the text is offered back."""
+        if item_id in self._in_flight:
+            return False
+        try:
+            item = self.outbox.discard(item_id)
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            return False
+        if item is None:
+            return False
+        if item.state is not OutboxState.FAILED:
+            self.bridge.finish(item.request, OutboxFailure("discarded; it will not be sent again"))
+        self._changed()
+        self._deliver_due()  # the next action on that incident may go now
+        return True
+
+    def deliver_now(self) -> None:
+        """Make every waiting item due and deliver (an account's sync recovered,
+        the machine woke up)."""
+        try:
+            self.outbox.make_due(self._clock())
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            return
+        self._broken = False
+        self._deliver_due()
+
+    # ---- delivering -------------------------------------------------------------------
+
+    def _deliver_due(self) -> None:
+        if self._stopped:
+            return
+        try:
+            due = self.outbox.due(self._clock())
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            self._schedule()  # look again later
+            return
+        self._broken = False
+        for item in due:
+            if item.id not in self._in_flight:
+                self._start(item)
+        self._schedule()
+
+    def _start(self, item: OutboxItem) -> None:
+        self._in_flight[item.id] = item
+
+        def work() -> DeliveryOutcome:
+            return deliver(self.outbox, self.accounts, item, now=self._clock(), rand=self._rand)
+
+        def done(outcome: DeliveryOutcome | None, error: BaseException | None) -> None:
+            self._on_outcome(item, outcome, error)
+
+        self.runner.run(work, done)
+
+    def _on_outcome(
+        self, item: OutboxItem, outcome: DeliveryOutcome | None, error: BaseException | None
+    ) -> None:
+        self._in_flight.pop(item.id, None)
+        if error is not None or outcome is None:
+            if isinstance(error, OutboxError):
+                self._storage_failed(error)
+            else:
+                log.error("delivering %s failed unexpectedly", item.describe(), exc_info=error)
+                self._broken = True  # the item is still `sending`: not again at once
+            self._changed()
+            self._schedule()
+            return
+        request = outcome.request
+        match outcome.result:
+            case DeliveryResult.DELIVERED:
+                self.bridge.finish(request, None)
+            case DeliveryResult.FAILED:
+                self.bridge.finish(request, OutboxFailure(outcome.message))
+            case DeliveryResult.RETRY:
+                self.retrying.emit(request, outcome.message, outcome.next_attempt_at)
+            case DeliveryResult.SKIPPED:
+                pass
+        self._changed()
+        self._deliver_due()  # the next action on the same incident may be due now
+
+    def _schedule(self) -> None:
+        self._timer.stop()
+        if self._stopped:
+            return
+        if self._broken:
+            self._timer.start(STORAGE_RETRY_MS)
+            return
+        try:
+            when = self.outbox.next_due(busy=self._in_flight.keys())
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            self._timer.start(STORAGE_RETRY_MS)
+            return
+        if when is None:
+            return
+        wait_ms = (when - self._clock()).total_seconds() * 1000
+        self._timer.start(int(min(max(wait_ms, 0.0), MAX_WAIT_MS)))
+
+    # ---- reporting --------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        try:
+            items = self.outbox.visible()
+        except OutboxError as exc:
+            self._storage_failed(exc)
+            return
+        self.itemsChanged.emit(items)
+
+    def _storage_failed(self, error: OutboxError) -> None:
+        log.error("outbox: %s", error)
+        self._broken = True
+        self.storageFailed.emit(str(error))

@@ -1,0 +1,621 @@
+"""The persistent outbox: every user action is written down before it is sent.
+
+An action (acknowledge, resolve, note, status update, role change, escalate)
+goes into its own SQLite file (``<profile>/outbox.sqlite3``) and is durable when
+:meth:`Outbox.enqueue` returns (WAL with ``synchronous=FULL``: it survives a
+crash, ``kill -9`` or a power loss). :func:`deliver` then sends it, and records
+the outcome: delivered, retry later with backoff, or failed for good (the text
+is kept, so the user can retry or copy it).
+
+Sending is idempotent. An item that may already have reached the backend (a
+previous attempt failed, perhaps after the backend applied it, or the app died
+while it was ``sending``) is checked against the incident before it is sent
+again; if the action already took effect it is marked delivered without a
+second send.
+
+No Qt here: the desktop layer (:mod:`notifier.desktop.outbox_runner`) schedules
+deliveries, the CLI or a test may call :func:`deliver` directly.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import sqlite3
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from notifier.accounts import Accounts
+from notifier.actions import ActionKind, ActionRequest, perform
+from notifier.backends.port import (
+    AuthenticationError,
+    Backend,
+    BackendError,
+    RateLimitedError,
+    require,
+)
+from notifier.domain.health import backoff_delay
+from notifier.domain.model import EntryKind, Incident, Person, Role, Status
+from notifier.errors import UserError
+
+log = logging.getLogger("notifier.outbox")
+
+SCHEMA_VERSION = 1
+
+#: backoff between attempts: full jitter, doubling from 2 s up to 5 minutes
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+
+#: how far the backend's clock may be behind ours when looking for a note or
+#: status update that an earlier attempt already posted
+CLOCK_SKEW = timedelta(minutes=5)
+
+_MAX_ERROR_LENGTH = 300
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    text TEXT NOT NULL,
+    role TEXT,
+    person_id TEXT,
+    person_name TEXT,
+    person_email TEXT,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    baseline TEXT,
+    updated_at TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);
+CREATE INDEX IF NOT EXISTS outbox_ref ON outbox(ref, seq);
+"""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(moment: datetime) -> str:
+    if moment.tzinfo is None:  # a naive time is taken as UTC, never as local time
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def one_line(text: str, limit: int = _MAX_ERROR_LENGTH) -> str:
+    """``text`` as one line of at most ``limit`` characters (for ``last_error``)."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return flat
+
+
+class OutboxError(UserError):
+    """The outbox file cannot be read or written; one line naming the file."""
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # an attempt is under way (or was, when the app died)
+    DELIVERED = "delivered"  # the backend has it; kept a while, then purged
+    FAILED = "failed"  # refused for good; waits for the user to retry or discard
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One stored action and where its delivery stands."""
+
+    id: str
+    kind: ActionKind
+    ref: str
+    text: str
+    role: Role | None
+    person: Person | None
+    created_at: datetime
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    #: facts recorded before the first send, to tell later whether it took
+    #: effect (``{"escalation_level": 1}`` for an escalation)
+    baseline: Mapping[str, Any] | None
+    updated_at: datetime
+
+    @property
+    def request(self) -> ActionRequest:
+        """The user's request, with its original id and creation time."""
+        return ActionRequest(
+            kind=self.kind,
+            ref=self.ref,
+            text=self.text,
+            role=self.role,
+            person=self.person,
+            id=self.id,
+            created_at=self.created_at,
+        )
+
+    @property
+    def may_have_been_sent(self) -> bool:
+        """Whether an earlier attempt may have reached the backend, so it must be
+        checked before it is sent again."""
+        return self.attempts > 0 or self.state is OutboxState.SENDING
+
+    def describe(self) -> str:
+        return self.request.describe()
+
+
+def _item(row: sqlite3.Row) -> OutboxItem:
+    person = None
+    if row["person_id"] is not None:
+        person = Person(row["person_id"], row["person_name"] or "", row["person_email"] or "")
+    return OutboxItem(
+        id=row["id"],
+        kind=ActionKind(row["kind"]),
+        ref=row["ref"],
+        text=row["text"],
+        role=Role(row["role"]) if row["role"] else None,
+        person=person,
+        created_at=_parse_ts(row["created_at"]),
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=_parse_ts(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        baseline=json.loads(row["baseline"]) if row["baseline"] else None,
+        updated_at=_parse_ts(row["updated_at"]),
+    )
+
+
+_OPEN = ("pending", "sending")
+
+
+class Outbox:
+    """User actions waiting to be delivered, in their own SQLite file.
+
+    Every operation opens its own connection, so an outbox may be used from any
+    thread (and by several processes: writes wait for each other). Nothing is
+    ever dropped silently: a damaged file raises :class:`OutboxError` naming it.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._open()
+
+    # ---- connections ------------------------------------------------------------
+
+    def _damaged(self, exc: BaseException) -> OutboxError:
+        return OutboxError(
+            f"the outbox {self.path} is damaged or unreadable ({one_line(str(exc), 120)}); "
+            "it may hold actions not yet sent: move it aside (do not delete it) and restart"
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 15000")
+            # durable at COMMIT: the WAL is synced on every transaction
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.OperationalError as exc:  # no such folder, no permission, locked
+            raise OutboxError(
+                f"cannot open the outbox {self.path}: {one_line(str(exc), 120)}; "
+                "check the profile folder"
+            ) from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise self._damaged(exc) from exc
+        return conn
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutboxError(
+                f"cannot create the folder of the outbox {self.path}: {exc.strerror}"
+            ) from exc
+        conn = self._connect()
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+                raise OutboxError(f"cannot use WAL mode on the outbox {self.path}")
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise self._damaged(Exception(check))
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(
+                    f"the outbox {self.path} was written by a newer oncall-notifier; upgrade this one"
+                )
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked for too long, disk full, I/O
+            raise OutboxError(
+                f"cannot write the outbox {self.path}: {one_line(str(exc), 120)}"
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, item_id: str) -> OutboxItem | None:
+        row = conn.execute("SELECT * FROM outbox WHERE id = ?", (item_id,)).fetchone()
+        return _item(row) if row is not None else None
+
+    # ---- adding -----------------------------------------------------------------
+
+    def enqueue(
+        self, request: ActionRequest, *, baseline: Mapping[str, Any] | None = None
+    ) -> OutboxItem:
+        """Store ``request``, due at once; durable when this returns.
+
+        Enqueuing a request id that is already stored changes nothing and
+        returns the stored item.
+        """
+        now = _ts(self.clock())
+        person = request.person
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox (id, kind, ref, text, role, person_id, person_name,"
+                " person_email, created_at, state, attempts, next_attempt_at, baseline,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                (
+                    request.id,
+                    request.kind.value,
+                    request.ref.strip(),
+                    request.text,
+                    request.role.value if request.role else None,
+                    person.id if person else None,
+                    person.name if person else None,
+                    person.email if person else None,
+                    _ts(request.created_at),
+                    now,
+                    json.dumps(dict(baseline)) if baseline else None,
+                    now,
+                ),
+            )
+            item = self._get(conn, request.id)
+        assert item is not None
+        return item
+
+    def set_baseline(self, item_id: str, baseline: Mapping[str, Any]) -> None:
+        """Record what the idempotency check compares against (before a send)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET baseline = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(dict(baseline)), _ts(self.clock()), item_id),
+            )
+
+    # ---- reading ----------------------------------------------------------------
+
+    def get(self, item_id: str) -> OutboxItem | None:
+        with self._read() as conn:
+            return self._get(conn, item_id)
+
+    def _heads(self) -> list[OutboxItem]:
+        # The oldest open item of each incident: actions on one incident go out
+        # in the order the user gave them (an acknowledge before a resolve).
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox AS o WHERE o.state IN ('pending', 'sending')"
+                " AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.ref = o.ref"
+                " AND p.state IN ('pending', 'sending') AND p.seq < o.seq) ORDER BY o.seq"
+            ).fetchall()
+        return [_item(r) for r in rows]
+
+    def due(self, now: datetime | None = None) -> list[OutboxItem]:
+        """Items to deliver now, oldest first: per incident the oldest open item,
+        when it is pending and its time has come, or when it was left
+        ``sending`` (by a crash, or by a delivery under way: the caller skips
+        the ones it is delivering itself)."""
+        now = now or self.clock()
+        return [
+            i for i in self._heads() if i.state is OutboxState.SENDING or i.next_attempt_at <= now
+        ]
+
+    def next_due(self, *, busy: Collection[str] = ()) -> datetime | None:
+        """When :meth:`due` will next have something, ignoring the items whose
+        ids are in ``busy`` (being delivered) and those queued behind them."""
+        times = [i.next_attempt_at for i in self._heads() if i.id not in busy]
+        return min(times, default=None)
+
+    def visible(self) -> list[OutboxItem]:
+        """What the window lists: pending, sending and failed items, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE state IN ('pending', 'sending', 'failed') ORDER BY seq"
+            ).fetchall()
+        return [_item(r) for r in rows]
+
+    # ---- delivery bookkeeping -------------------------------------------------------
+
+    def mark_sending(self, item_id: str) -> OutboxItem | None:
+        """Mark an open item as being sent; returns it as it was before, or None
+        when it may not be sent (delivered, failed, discarded or unknown)."""
+        with self._write() as conn:
+            item = self._get(conn, item_id)
+            if item is None or item.state.value not in _OPEN:
+                return None
+            conn.execute(
+                "UPDATE outbox SET state = 'sending', updated_at = ? WHERE id = ?",
+                (_ts(self.clock()), item_id),
+            )
+        return item
+
+    def mark_delivered(self, item_id: str, *, now: datetime | None = None) -> bool:
+        moment = _ts(now or self.clock())
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET state = 'delivered', last_error = '', delivered_at = ?,"
+                " updated_at = ? WHERE id = ? AND state IN ('pending', 'sending')",
+                (moment, moment, item_id),
+            ).rowcount
+        return changed > 0
+
+    def mark_retry(
+        self, item_id: str, error: str, delay_s: float, *, now: datetime | None = None
+    ) -> OutboxItem | None:
+        """One more failed attempt: pending again, due ``delay_s`` seconds from now."""
+        moment = now or self.clock()
+        when = moment + timedelta(seconds=max(0.0, delay_s))
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET state = 'pending', attempts = attempts + 1,"
+                " next_attempt_at = ?, last_error = ?, updated_at = ?"
+                " WHERE id = ? AND state IN ('pending', 'sending')",
+                (_ts(when), one_line(error), _ts(moment), item_id),
+            ).rowcount
+            return self._get(conn, item_id) if changed else None
+
+    def mark_failed(self, item_id: str, error: str) -> bool:
+        """Refused for good: kept, with its text, until the user retries or discards it."""
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+                " updated_at = ? WHERE id = ? AND state IN ('pending', 'sending')",
+                (one_line(error), _ts(self.clock()), item_id),
+            ).rowcount
+        return changed > 0
+
+    # ---- the user's decisions -------------------------------------------------------
+
+    def retry(self, item_id: str) -> OutboxItem | None:
+        """The user asks to try a failed (or waiting) item again: due now. Returns
+        the item, or None if it is not open or failed."""
+        now = _ts(self.clock())
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET state = CASE state WHEN 'failed' THEN 'pending' ELSE state END,"
+                " next_attempt_at = ?, updated_at = ?"
+                " WHERE id = ? AND state IN ('pending', 'sending', 'failed')",
+                (now, now, item_id),
+            ).rowcount
+            return self._get(conn, item_id) if changed else None
+
+    def discard(self, item_id: str) -> OutboxItem | None:
+        """The user gives up on an item: removed. Returns it (for its text), or
+        None if there was no such undelivered item."""
+        with self._write() as conn:
+            item = self._get(conn, item_id)
+            if item is None or item.state is OutboxState.DELIVERED:
+                return None
+            conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+        return item
+
+    def make_due(self, now: datetime | None = None) -> int:
+        """Make every pending item due at ``now`` (an account recovered, the
+        machine woke up); returns how many were waiting."""
+        moment = _ts(now or self.clock())
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending'"
+                " AND next_attempt_at > ?",
+                (moment, moment),
+            ).rowcount
+
+    def purge_delivered(self, older_than: datetime) -> int:
+        """Forget delivered items delivered before ``older_than``; returns how many."""
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?",
+                (_ts(older_than),),
+            ).rowcount
+
+
+# ---- delivery -------------------------------------------------------------------------
+
+
+class DeliveryResult(enum.StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # no longer open (delivered, failed or discarded meanwhile)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one :func:`deliver` call did, with one line for the user."""
+
+    result: DeliveryResult
+    item: OutboxItem
+    message: str = ""
+    next_attempt_at: datetime | None = None
+    #: the backend's error (RETRY, FAILED)
+    error: BaseException | None = None
+    #: delivered by the idempotency check: an earlier attempt had taken effect
+    already_applied: bool = False
+
+    @property
+    def request(self) -> ActionRequest:
+        return self.item.request
+
+
+class _Effect(enum.Enum):
+    NONE = "none"
+    FULL = "full"
+    NOTE_ONLY = "note_only"  # a resolve whose note is posted but incident still open
+
+
+def deliver(
+    outbox: Outbox,
+    accounts: Accounts,
+    item: OutboxItem,
+    *,
+    now: datetime | None = None,
+    rand: Callable[[], float] = random.random,
+) -> DeliveryOutcome:
+    """Send ``item`` once and record the outcome in ``outbox``.
+
+    Blocking (network): run it off the GUI thread. Retryable errors
+    (unavailable, rate limited, invalid response) schedule another attempt with
+    backoff (a server's retry-after is honoured); the others fail the item for
+    good, keeping its text. An item that may already have been sent is first
+    checked against the incident and not sent twice.
+    """
+    current = outbox.mark_sending(item.id)
+    if current is None:
+        return DeliveryOutcome(DeliveryResult.SKIPPED, item)
+    request = current.request
+    try:
+        backend, incident_id = accounts.resolve(request.ref)
+        require(backend, request.kind.capability)
+        if current.may_have_been_sent:
+            effect = _took_effect(backend, incident_id, current)
+            if effect is _Effect.FULL:
+                outbox.mark_delivered(current.id, now=now)
+                log.info("%s had already taken effect; not sent again", current.describe())
+                return DeliveryOutcome(DeliveryResult.DELIVERED, current, already_applied=True)
+            if effect is _Effect.NOTE_ONLY:
+                request = replace(request, text="")  # resolve without posting the note again
+        if request.kind is ActionKind.ESCALATE and _baseline_level(current) is None:
+            # An escalation is never sent without its baseline: the check after a
+            # failure compares the level with it.
+            level = backend.incident(incident_id).escalation_level
+            outbox.set_baseline(current.id, {**(current.baseline or {}), "escalation_level": level})
+        perform(accounts, request)
+    except Exception as exc:
+        return _failure(outbox, current, exc, now=now, rand=rand)
+    outbox.mark_delivered(current.id, now=now)
+    return DeliveryOutcome(DeliveryResult.DELIVERED, current)
+
+
+def _failure(
+    outbox: Outbox,
+    item: OutboxItem,
+    exc: Exception,
+    *,
+    now: datetime | None,
+    rand: Callable[[], float],
+) -> DeliveryOutcome:
+    if isinstance(exc, OutboxError):
+        raise exc  # the outbox itself is broken: the caller must know, not the item
+    if isinstance(exc, BackendError) and exc.retryable:
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        delay = backoff_delay(
+            item.attempts + 1,
+            base=BACKOFF_BASE,
+            cap=BACKOFF_CAP,
+            retry_after=retry_after,
+            rand=rand,
+        )
+        message = one_line(str(exc))
+        updated = outbox.mark_retry(item.id, message, delay, now=now)
+        when = updated.next_attempt_at if updated is not None else None
+        log.info("%s: %s; next attempt in %.1f s", item.describe(), message, delay)
+        return DeliveryOutcome(DeliveryResult.RETRY, item, message, when, exc)
+    if isinstance(exc, AuthenticationError):
+        # Retrying blindly cannot help: the user logs in, then retries it.
+        message = one_line(f"{exc}; log in again, then retry")
+    elif isinstance(exc, BackendError | UserError):
+        message = one_line(str(exc))
+    else:
+        log.error("delivering %s failed unexpectedly", item.describe(), exc_info=exc)
+        message = one_line(
+            f"unexpected error: {exc.__class__.__name__}: {exc} (details in the log)"
+        )
+    outbox.mark_failed(item.id, message)
+    log.warning("%s failed: %s", item.describe(), message)
+    return DeliveryOutcome(DeliveryResult.FAILED, item, message, None, exc)
+
+
+def _baseline_level(item: OutboxItem) -> int | None:
+    level = (item.baseline or {}).get("escalation_level")
+    return level if isinstance(level, int) else None
+
+
+def _took_effect(backend: Backend, incident_id: str, item: OutboxItem) -> _Effect:
+    """Whether ``item`` already took effect on the incident (idempotency check)."""
+    incident = backend.incident(incident_id)
+    done = False
+    match item.kind:
+        case ActionKind.ACKNOWLEDGE:
+            done = incident.status is not Status.TRIGGERED
+        case ActionKind.RESOLVE:
+            if incident.status is Status.RESOLVED:
+                return _Effect.FULL
+            if item.text.strip() and _has_entry(incident, EntryKind.NOTE, item):
+                return _Effect.NOTE_ONLY
+        case ActionKind.NOTE:
+            done = _has_entry(incident, EntryKind.NOTE, item)
+        case ActionKind.STATUS_UPDATE:
+            done = _has_entry(incident, EntryKind.STATUS_UPDATE, item)
+        case ActionKind.SET_ROLE:
+            holder = incident.commander if item.role is Role.COMMANDER else incident.comms_lead
+            done = holder is not None and _same_person(holder, item.person or backend.me())
+        case ActionKind.ESCALATE:
+            level = _baseline_level(item)
+            done = level is not None and incident.escalation_level > level
+    return _Effect.FULL if done else _Effect.NONE
+
+
+def _has_entry(incident: Incident, kind: EntryKind, item: OutboxItem) -> bool:
+    text = item.text.strip()
+    since = item.created_at - CLOCK_SKEW
+    return any(
+        e.kind is kind and e.text.strip() == text and e.at >= since for e in incident.timeline
+    )
+
+
+def _same_person(a: Person, b: Person) -> bool:
+    if a.id and b.id and a.id == b.id:
+        return True
+    return bool(a.email) and a.email.casefold() == b.email.casefold()

@@ -1,0 +1,297 @@
+"""The desktop outbox runner with the real bridge, the real background runner and
+the fake PagerDuty (offscreen Qt): a note submitted while PagerDuty fails waits
+in the outbox and is delivered once when it recovers; refusals reach the window
+with the text; a crashed run's leftovers are delivered, checked, at start."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifier.accounts import Accounts, token_secret_name
+from notifier.actions import ActionKind, ActionRequest
+from notifier.desktop.bridge import AppBridge
+from notifier.desktop.outbox_runner import OutboxRunner
+from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
+from tests.fakes.pagerduty_server import FakePagerDuty, Incident
+from tests.support.outbox_harness import NOTE, open_accounts, outbox_path, write_profile
+
+pytest_plugins = ["tests.fakes.pagerduty_server"]
+
+
+@dataclass
+class Seen:
+    """Every signal of the bridge and the runner, in order."""
+
+    items: list[list[OutboxItem]] = field(default_factory=list)
+    started: list[ActionRequest] = field(default_factory=list)
+    succeeded: list[ActionRequest] = field(default_factory=list)
+    failed: list[tuple[ActionRequest, str]] = field(default_factory=list)
+    retrying: list[tuple[ActionRequest, str, datetime]] = field(default_factory=list)
+
+    def last_items(self) -> list[tuple[str, OutboxState, str]]:
+        return [(i.id, i.state, i.text) for i in self.items[-1]] if self.items else []
+
+
+@pytest.fixture
+def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
+    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    return pagerduty_server
+
+
+@pytest.fixture
+def incident(server: FakePagerDuty) -> Incident:
+    return server.state.new_incident("Checkout latency p99 > 2s")
+
+
+@pytest.fixture
+def profile_root(tmp_path: Path, server: FakePagerDuty) -> Path:
+    root = tmp_path / "profile"
+    write_profile(root, api_url=server.base_url, ca_bundle=server.ca_bundle, token=server.token)
+    return root
+
+
+@pytest.fixture
+def accounts(profile_root: Path) -> Iterator[Accounts]:
+    accounts = open_accounts(profile_root)
+    yield accounts
+    accounts.close()
+
+
+@pytest.fixture
+def bridge(qtbot: Any, accounts: Accounts) -> AppBridge:
+    return AppBridge(accounts)
+
+
+@pytest.fixture
+def make_runner(
+    qtbot: Any, profile_root: Path, accounts: Accounts, bridge: AppBridge
+) -> Iterator[Any]:
+    made: list[OutboxRunner] = []
+
+    def make() -> tuple[OutboxRunner, Seen]:
+        runner = OutboxRunner(
+            Outbox(outbox_path(profile_root)),
+            accounts,
+            bridge,
+            bridge.runner,
+            rand=lambda: 0.99,  # the first retry in about 2 s
+        )
+        seen = Seen()
+        runner.itemsChanged.connect(seen.items.append)
+        runner.retrying.connect(lambda *args: seen.retrying.append(args))
+        bridge.actionStarted.connect(seen.started.append)
+        bridge.actionSucceeded.connect(seen.succeeded.append)
+        bridge.actionFailed.connect(lambda *args: seen.failed.append(args))
+        made.append(runner)
+        return runner, seen
+
+    yield make
+    for runner in made:
+        runner.stop()
+        assert runner.wait(15_000)  # no worker may outlive the test
+
+
+def test_a_note_submitted_while_pagerduty_fails_waits_then_is_delivered_once(
+    qtbot: Any, server: FakePagerDuty, incident: Incident, bridge: AppBridge, make_runner: Any
+) -> None:
+    runner, seen = make_runner()
+    runner.start()
+    assert bridge.submit_hook == runner.enqueue
+    down = server.fail_next(503, times=10_000, method="POST", path="/notes$")
+    request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
+
+    bridge.submit(request)
+
+    # durable and listed before any network traffic
+    assert seen.started == [request]
+    assert (request.id, OutboxState.PENDING, NOTE) in seen.last_items()
+    qtbot.waitUntil(lambda: len(seen.retrying) >= 1, timeout=20_000)
+    retried, message, next_attempt = seen.retrying[0]
+    assert retried == request
+    assert "HTTP 503" in message
+    assert next_attempt > datetime.now(UTC).replace(microsecond=0)
+    assert seen.last_items() == [(request.id, OutboxState.PENDING, NOTE)]
+    assert seen.items[-1][0].attempts >= 1
+    assert seen.succeeded == [] and seen.failed == []
+    assert [r.id for r in bridge.pending()] == [request.id]  # the window shows it in progress
+    assert runner.next_attempt_in_ms() is not None  # a timer waits; nothing polls
+
+    server.clear_faults()
+    runner.deliver_now()
+
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
+    assert seen.succeeded == [request]
+    assert seen.last_items() == []
+    assert bridge.pending() == []
+    with server.state.lock:
+        notes = [n.content for n in server.state.incident(incident.id).notes]
+    assert notes == [NOTE]
+    posts = server.requests_to("POST", f"/incidents/{incident.id}/notes")
+    refused = 10_000 - down.times
+    assert refused >= 3  # the client's three tries of the first attempt, at least
+    assert len(posts) - refused == 1
+    runner.stop()
+    assert runner.wait(15_000)
+    assert seen.succeeded == [request]  # once
+    assert seen.failed == []
+    assert runner.next_attempt_in_ms() is None
+
+
+def test_a_refused_token_reaches_the_window_with_the_text_then_retry_delivers(
+    qtbot: Any,
+    server: FakePagerDuty,
+    incident: Incident,
+    accounts: Accounts,
+    bridge: AppBridge,
+    make_runner: Any,
+) -> None:
+    accounts.secrets.set(token_secret_name("work"), "u+revoked-token")
+    runner, seen = make_runner()
+    runner.start()
+    request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
+
+    bridge.submit(request)
+
+    qtbot.waitUntil(lambda: len(seen.failed) == 1, timeout=20_000)
+    failed, message = seen.failed[0]
+    assert failed == request and failed.text == NOTE
+    assert message.endswith("log in again, then retry")
+    assert seen.last_items() == [(request.id, OutboxState.FAILED, NOTE)]
+    assert runner.next_attempt_in_ms() is None  # a failed item waits for the user
+
+    accounts.secrets.set(token_secret_name("work"), server.token)
+    accounts.forget("work")
+    assert runner.retry(request.id)
+    assert seen.started == [request, request]  # in progress again in the window
+
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
+    assert seen.last_items() == []
+    with server.state.lock:
+        assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]
+
+
+def test_start_delivers_what_a_killed_run_left_and_checks_before_resending(
+    qtbot: Any,
+    server: FakePagerDuty,
+    incident: Incident,
+    profile_root: Path,
+    make_runner: Any,
+) -> None:
+    # a previous run: the note went out and was applied, then the app was killed;
+    # the acknowledge was still waiting for its retry
+    previous = Outbox(outbox_path(profile_root))
+    ref = f"work:{incident.id}"
+    note = previous.enqueue(ActionRequest(ActionKind.NOTE, ref, NOTE))
+    ack = previous.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
+    previous.mark_sending(note.id)
+    assert server.world is not None
+    server.state.add_note(incident.id, server.world.me.id, NOTE)
+
+    runner, seen = make_runner()
+    runner.start()
+
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 2, timeout=20_000)
+    assert [r.id for r in seen.succeeded] == [note.id, ack.id]  # in the order given
+    assert server.requests_to("POST", f"/incidents/{incident.id}/notes") == []
+    with server.state.lock:
+        stored = server.state.incident(incident.id)
+        assert [n.content for n in stored.notes] == [NOTE]
+        assert stored.status == "acknowledged"
+    assert seen.last_items() == []
+
+
+def test_discarding_a_waiting_action_gives_its_text_back_and_it_is_never_sent(
+    qtbot: Any, server: FakePagerDuty, incident: Incident, bridge: AppBridge, make_runner: Any
+) -> None:
+    runner, seen = make_runner()
+    runner.start()
+    server.fail_next(429, times=2, reset=3600, method="POST", path="/notes$")
+    request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
+    bridge.submit(request)
+    qtbot.waitUntil(lambda: len(seen.retrying) == 1, timeout=20_000)
+    assert runner.next_attempt_in_ms() is not None
+
+    assert runner.discard(request.id)
+
+    assert seen.failed == [(request, "discarded; it will not be sent again")]
+    assert seen.last_items() == []
+    assert bridge.pending() == []
+    assert runner.next_attempt_in_ms() is None
+    runner.deliver_now()
+    assert runner.delivering() == frozenset()
+    assert len(server.requests_to("POST", f"/incidents/{incident.id}/notes")) == 2
+
+
+def test_the_timer_retries_by_itself_when_pagerduty_recovers(
+    qtbot: Any, server: FakePagerDuty, incident: Incident, bridge: AppBridge, make_runner: Any
+) -> None:
+    runner, seen = make_runner()
+    runner.start()
+    server.fail_next(503, times=3, method="POST", path="/notes$")  # one failed attempt
+    request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
+
+    bridge.submit(request)
+
+    qtbot.waitUntil(lambda: len(seen.retrying) == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)  # no deliver_now
+    assert seen.succeeded == [request]
+    assert len(server.requests_to("POST", f"/incidents/{incident.id}/notes")) == 4
+
+
+def test_an_escalation_records_the_level_the_window_showed(
+    qtbot: Any,
+    server: FakePagerDuty,
+    incident: Incident,
+    accounts: Accounts,
+    bridge: AppBridge,
+    make_runner: Any,
+) -> None:
+    bridge.set_incidents(accounts.get("work").open_incidents())
+    runner, seen = make_runner()
+    runner.start()
+    request = ActionRequest(ActionKind.ESCALATE, f"work:{incident.id}")
+
+    bridge.submit(request)
+
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
+    stored = runner.outbox.get(request.id)
+    assert stored is not None and stored.baseline == {"escalation_level": 1}
+    with server.state.lock:
+        assert server.state.incident(incident.id).escalation_level == 2
+
+
+def test_when_the_outbox_cannot_be_written_the_action_is_sent_directly_and_said(
+    qtbot: Any,
+    server: FakePagerDuty,
+    incident: Incident,
+    bridge: AppBridge,
+    make_runner: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runner, seen = make_runner()
+    runner.start()
+    problems: list[str] = []
+    runner.storageFailed.connect(problems.append)
+
+    def disk_full(request: ActionRequest, **_: Any) -> OutboxItem:
+        raise OutboxError(f"cannot write the outbox {runner.outbox.path}: database or disk is full")
+
+    monkeypatch.setattr(runner.outbox, "enqueue", disk_full)
+    request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
+
+    bridge.submit(request)
+
+    assert problems == [f"cannot write the outbox {runner.outbox.path}: database or disk is full"]
+    qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
+    with server.state.lock:
+        assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]
