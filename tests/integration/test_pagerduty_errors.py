@@ -303,3 +303,20 @@ def test_every_error_is_a_backend_error_with_the_account(
             backend.people()
         assert caught.value.account == "work"
         server.clear_faults()
+
+
+def test_a_write_whose_answer_is_late_is_never_resent_by_the_client(
+    make_pagerduty_backend: Make, server: FakePagerDuty
+) -> None:
+    """A read timeout on a POST leaves it unknown whether PagerDuty applied it:
+    the HTTP client must not send it again on its own (the outbox checks first)."""
+    backend = make_pagerduty_backend(session_factory=fast_client_factory(read_timeout=0.3))
+    incident = server.state.new_incident("Slow answers", service_id=server.world.checkout.id)
+    server.fail_next("slow", times=5, delay=1.0, method="POST", path="/notes$")
+    with pytest.raises(UnavailableError, match="did not answer in time"):
+        backend.add_note(incident.id, "found it")
+    deadline = time.monotonic() + 10
+    while not server.state.incident(incident.id).notes and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the fake to finish the slow request
+    assert [n.content for n in server.state.incident(incident.id).notes] == ["found it"]
+    assert len(server.requests_to("POST", f"/incidents/{incident.id}/notes$")) == 1

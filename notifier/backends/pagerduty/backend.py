@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from notifier.backends.pagerduty.client import (
     ClientFactory,
+    WRITE_RETRIES,
     build_client,
     invalid_response,
     translated_errors,
@@ -77,7 +78,14 @@ class PagerDutyBackend:
     ) -> None:
         self.settings = settings
         self.name = settings.name
-        self._client = (session_factory or build_client)(settings, token)
+        factory = session_factory or build_client
+        self._client = factory(settings, token)
+        # Writes get a client of their own that never resends by itself: a POST
+        # whose answer was lost may have been applied, and only the outbox (which
+        # checks the incident first) may decide to send it again.
+        self._writer = factory(settings, token)
+        self._writer.retry = dict(WRITE_RETRIES)
+        self._writer.max_network_attempts = 0
         self._lock = threading.Lock()
         self._me: Person | None = None
         self._my_team_ids: tuple[str, ...] = ()
@@ -184,7 +192,7 @@ class PagerDutyBackend:
                 ]
             }
             with self._api("acknowledge incidents"):
-                self._client.jput("/incidents", json=body)
+                self._writer.jput("/incidents", json=body)
 
     def resolve(self, incident_id: str, note: str | None = None) -> None:
         if note and note.strip():
@@ -194,14 +202,14 @@ class PagerDutyBackend:
     def add_note(self, incident_id: str, text: str) -> None:
         self._ensure_from()
         with self._api(f"add a note to incident {incident_id}"):
-            self._client.jpost(
+            self._writer.jpost(
                 f"{_incident_path(incident_id)}/notes", json={"note": {"content": text}}
             )
 
     def post_status_update(self, incident_id: str, text: str) -> None:
         self._ensure_from()
         with self._api(f"post a status update on incident {incident_id}"):
-            self._client.jpost(
+            self._writer.jpost(
                 f"{_incident_path(incident_id)}/status_updates", json={"message": text}
             )
 
@@ -297,6 +305,7 @@ class PagerDutyBackend:
 
     def close(self) -> None:
         self._client.close()
+        self._writer.close()
 
     # ---- internals ------------------------------------------------------------
 
@@ -447,7 +456,7 @@ class PagerDutyBackend:
         value = "; ".join(lines)[:CUSTOM_FIELD_MAX]
         body = {"custom_fields": [{"name": self.settings.role_field, "value": value}]}
         with self._api(f"set the {self.settings.role_field!r} field of incident {incident_id}"):
-            self._client.jput(f"{_incident_path(incident_id)}/custom_fields/values", json=body)
+            self._writer.jput(f"{_incident_path(incident_id)}/custom_fields/values", json=body)
 
     def _take_command(self, incident_id: str, person: Person) -> None:
         action = f"assign incident {incident_id} to {person.name}"
@@ -464,7 +473,7 @@ class PagerDutyBackend:
         self._ensure_from()
         body = {"incident": {"type": "incident_reference", **changes}}
         with self._api(action):
-            self._client.jput(_incident_path(incident_id), json=body)
+            self._writer.jput(_incident_path(incident_id), json=body)
 
     def _ensure_from(self) -> None:
         """Writes need a ``From`` header: the configured email, else my user's."""
@@ -478,6 +487,7 @@ class PagerDutyBackend:
                 account=self.name,
             )
         self._client.headers["From"] = email
+        self._writer.headers["From"] = email
         self._from_set = True
 
 

@@ -42,6 +42,11 @@ ACCEPT = "application/vnd.pagerduty+json;version=2, application/json"
 # minutes.
 RETRIES = {429: 1, 500: 2, 502: 2, 503: 2, 504: 2}
 NETWORK_RETRIES = 1
+# Writes: the client retries by status and on network errors for every method
+# alike, so a POST whose answer was lost (a read timeout, a 502 from a proxy after
+# PagerDuty applied it) would be sent twice. Only a 429, which says nothing was
+# done, is retried; the outbox decides about the rest after checking the incident.
+WRITE_RETRIES = {429: 1}
 
 #: builds the HTTP client of an account; tests pass one with short timeouts
 ClientFactory = Callable[[PagerDutySettings, str], pagerduty.RestApiV2Client]
