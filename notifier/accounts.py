@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ class Accounts:
         self._infos: dict[str, AccountInfo] = {}
         self._backends: dict[str, Backend] = {}
         self._retired: list[Backend] = []
+        self._lock = threading.RLock()
         if config.local.enabled:
             self._infos[config.local.name] = AccountInfo(config.local.name, "local", None)
         for index, entry in enumerate(config.accounts):
@@ -71,11 +73,12 @@ class Accounts:
     def get(self, name: str) -> Backend:
         """The backend of account ``name``; raises AuthenticationError with the fix
         when its token is missing."""
-        if name in self._backends:
-            return self._backends[name]
-        backend = self.build(name)
-        self._backends[name] = backend
-        return backend
+        with self._lock:  # the poller, the outbox and the window ask from threads
+            if name in self._backends:
+                return self._backends[name]
+            backend = self.build(name)
+            self._backends[name] = backend
+            return backend
 
     def build(self, name: str) -> Backend:
         """A new backend for ``name``, not cached (the caller closes it)."""
@@ -99,11 +102,12 @@ class Accounts:
         """Drop a cached backend (after ``login`` stored a new token); the next
         :meth:`get` builds a new one. The old one may still be in use by another
         thread, so it is closed only in :meth:`close`."""
-        backend = self._backends.pop(name, None)
-        if backend is not None:
-            self._retired.append(backend)
-        while len(self._retired) > 4:  # long out of use by now
-            self._retired.pop(0).close()
+        with self._lock:
+            backend = self._backends.pop(name, None)
+            if backend is not None:
+                self._retired.append(backend)
+            while len(self._retired) > 4:  # long out of use by now
+                self._retired.pop(0).close()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._infos)

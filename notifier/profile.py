@@ -58,6 +58,11 @@ class Profile:
         return self.root / "ingest.json"
 
     @property
+    def outbox_path(self) -> Path:
+        """User actions not yet delivered (survives crashes)."""
+        return self.root / "outbox.sqlite3"
+
+    @property
     def status_path(self) -> Path:
         """Written by the running app: each account's sync health (for ``doctor``)."""
         return self.root / "status.json"

@@ -34,7 +34,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QMessageBox,
+    QSystemTrayIcon,
+    QWidget,
+)
 
 from notifier import __version__, autostart, redact
 from notifier.accounts import Accounts
@@ -43,6 +49,8 @@ from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
 from notifier.config import Config
 from notifier.desktop.bridge import AppBridge, user_message
 from notifier.desktop.notify import Notification, NotificationCenter
+from notifier.desktop.outbox_panel import OutboxPanel
+from notifier.desktop.outbox_runner import OutboxRunner
 from notifier.desktop.power import SleepWatcher
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
@@ -51,6 +59,7 @@ from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.errors import UserError
 from notifier.monitor import Monitor, policy_from_config
+from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -184,6 +193,22 @@ class OncallApp(QObject):
         self.bridge = AppBridge(accounts, parent=self)
         self.bridge.after_action = lambda request: self.poll_now(request.ref.split(":")[0])
         self.bridge.actionFailed.connect(self._action_failed)
+        self.outbox_runner: OutboxRunner | None = None
+        self._outbox_error = ""
+        try:
+            outbox = Outbox(profile.outbox_path, clock=self.clock)
+        except OutboxError as exc:
+            # actions still go out directly; the user is told the safety net is off
+            self._outbox_error = str(exc)
+            log.error("outbox unavailable: %s", exc)
+        else:
+            self.outbox_runner = OutboxRunner(
+                outbox, accounts, self.bridge, self.bridge.runner, clock=self.clock, parent=self
+            )
+            self.outbox_runner.storageFailed.connect(
+                lambda text: self._show_error("Actions are not being saved", text)
+            )
+            self.outbox_runner.itemsChanged.connect(lambda _items: self._refresh())
         now = self.clock()
         self.intervals = {name: self._interval(name) for name in accounts.names()}
         self.monitor = Monitor(policy_from_config(config), self.intervals, now)
@@ -266,6 +291,8 @@ class OncallApp(QObject):
                     next_run_time=_now(),
                 )
         self.scheduler.start()
+        if self.outbox_runner is not None:
+            self.outbox_runner.start()  # delivers what a crashed run left behind
         if self.config.start_at_login and not autostart.is_enabled():
             with contextlib.suppress(UserError):
                 autostart.set_enabled(True)
@@ -274,6 +301,9 @@ class OncallApp(QObject):
 
     def stop(self) -> None:
         self.player.stop()
+        if self.outbox_runner is not None:
+            self.outbox_runner.stop()
+            self.outbox_runner.wait(5000)
         self.notifications.shutdown()
         with contextlib.suppress(Exception):  # never started
             self.scheduler.shutdown(wait=False)
@@ -375,6 +405,8 @@ class OncallApp(QObject):
         else:
             if self._failures.pop(name, 0):
                 self._reschedule(name, self.intervals[name].total_seconds())
+                if self.outbox_runner is not None:
+                    self.outbox_runner.deliver_now()  # the account is back
             update = self.monitor.snapshot(name, incidents or [], now)
             self._apply(update.actions)
         self._refresh()
@@ -497,6 +529,8 @@ class OncallApp(QObject):
         now = self.clock()
         self.monitor.resumed(now)
         self._apply(self.monitor.tick(now))
+        if self.outbox_runner is not None:
+            self.outbox_runner.deliver_now()
         self.poll_now()
         self._refresh()
 
@@ -525,6 +559,15 @@ class OncallApp(QObject):
                 lines.append(f"⚠ {name}: {degraded[name]}")
         if self._ingest_error:
             lines.append(f"⚠ local ingest: {self._ingest_error}")
+        if self._outbox_error:
+            lines.append(f"⚠ actions are not saved before sending: {self._outbox_error}")
+        if self.outbox_runner is not None:
+            items = self.outbox_runner.items()
+            failed = sum(1 for i in items if i.state is OutboxState.FAILED)
+            if failed:
+                lines.append(f"⚠ {failed} action(s) failed; open the window to retry")
+            elif items:
+                lines.append(f"{len(items)} action(s) waiting to be delivered")
         for name, status in self.oncall.items():
             lines.append(f"{name}: {describe_oncall(status)}")
         if not lines:
@@ -666,6 +709,8 @@ class OncallApp(QObject):
             quit_action.triggered.connect(lambda _checked=False: self.quit())
             self.window.addAction(quit_action)
             self.window.menuBar().actions()[0].menu().addAction(quit_action)
+            if self.outbox_runner is not None:
+                self._add_outbox_panel(self.window, self.outbox_runner)
             if not self.tray_available:
                 # with no tray to bring it back from, closing only minimises
                 self._close_guard = _MinimiseOnClose(self.window)
@@ -676,6 +721,48 @@ class OncallApp(QObject):
         if ref:
             self.window.select_ref(ref)
         self.poll_now()
+
+    def _add_outbox_panel(self, window: Any, runner: OutboxRunner) -> None:
+        panel = OutboxPanel()
+        dock = QDockWidget("Undelivered actions", window)
+        dock.setObjectName("outbox")
+        dock.setWidget(panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+        def show(items: list[OutboxItem]) -> None:
+            panel.set_items(items)
+            dock.setVisible(bool(items))
+
+        runner.itemsChanged.connect(show)
+        panel.retryRequested.connect(runner.retry)
+        panel.discardRequested.connect(lambda item_id: self._confirm_discard(item_id, window))
+        show(runner.items())
+        self.outbox_panel = panel
+
+    def _confirm_discard(self, item_id: str, parent: Any) -> None:
+        runner = self.outbox_runner
+        item = next((i for i in runner.items() if i.id == item_id), None) if runner else None
+        if runner is None or item is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Discard this action?",
+            f"{item.describe()} will not be sent."
+            + (" Its text is below to copy." if item.text else ""),
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            parent,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        if item.text:
+            box.setDetailedText(item.text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(
+            lambda result: (
+                runner.discard(item_id) if result == QMessageBox.StandardButton.Discard else None
+            )
+        )
+        box.open()
+        self._discard_box = box
 
     def open_settings(self) -> None:
         from notifier.desktop.settings_dialog import SettingsDialog

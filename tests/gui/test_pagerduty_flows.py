@@ -268,3 +268,41 @@ def test_while_on_call_a_failing_account_sounds_the_alarm_then_recovers(
     sync(qtbot, app)
     assert sounding == [True, False]
     assert app.tray.state is TrayState.CLEAR
+
+
+def test_a_note_during_an_outage_waits_in_the_outbox_and_is_delivered_once(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Queue stuck", service_id=world.checkout.id)
+    ref = f"work:{incident.id}"
+    sync(qtbot, app)
+    app.open_window(ref)
+    panel = app.outbox_panel
+    pagerduty_server.fail_next(503, times=1000, method="POST", path="/notes$")
+    request = ActionRequest(ActionKind.NOTE, ref, text="Consumer lag since 14:02")
+    app.bridge.submit(request)
+    qtbot.waitUntil(lambda: panel.list.count() == 1 and "will retry" in panel.list.item(0).text())
+    assert "Consumer lag since 14:02" in panel.list.item(0).text()
+    assert any("waiting to be delivered" in e.text for e in app.tray.entries())
+    pagerduty_server.clear_faults()
+    with qtbot.waitSignal(app.bridge.actionSucceeded, timeout=15000) as done:
+        app.outbox_runner.deliver_now()
+    assert done.args[0].id == request.id
+    qtbot.waitUntil(lambda: panel.list.count() == 0)
+    assert [n.content for n in state.incident(incident.id).notes] == ["Consumer lag since 14:02"]
+
+
+def test_a_refused_action_is_shown_failed_with_its_text_until_discarded(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    app.open_window("")
+    panel = app.outbox_panel
+    with qtbot.waitSignal(app.bridge.actionFailed, timeout=15000):
+        app.bridge.submit(ActionRequest(ActionKind.NOTE, "work:QNOSUCH", text="my finding"))
+    qtbot.waitUntil(lambda: panel.list.count() == 1)
+    assert "failed" in panel.list.item(0).text() and "my finding" in panel.list.item(0).text()
+    assert any("1 action(s) failed" in e.text for e in app.tray.entries())
+    item_id = app.outbox_runner.items()[0].id
+    assert app.outbox_runner.discard(item_id)
+    qtbot.waitUntil(lambda: panel.list.count() == 0)

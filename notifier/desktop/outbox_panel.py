@@ -1,0 +1,94 @@
+"""The window's list of actions not yet delivered: pending (being retried) and
+failed (refused, text intact), with Retry and Discard."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from notifier.outbox import OutboxItem, OutboxState
+
+
+def item_text(item: OutboxItem) -> str:
+    """One line per action: what, where, what the user wrote, and its state."""
+    what = item.request.describe()
+    text = " ".join(item.text.split())
+    if len(text) > 80:
+        text = text[:79] + "…"
+    quoted = f" · “{text}”" if text else ""
+    if item.state is OutboxState.FAILED:
+        state = f"failed: {item.last_error}"
+    elif item.state is OutboxState.SENDING:
+        state = "sending…"
+    else:
+        when = item.next_attempt_at.astimezone().strftime("%H:%M:%S")
+        state = f"will retry at {when}" + (f" ({item.last_error})" if item.last_error else "")
+    return f"{what}{quoted} · {state}"
+
+
+class OutboxPanel(QWidget):
+    retryRequested = Signal(str)  # item id
+    discardRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Actions not delivered yet")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.retry_button = QPushButton("Retry")
+        self.discard_button = QPushButton("Discard…")
+        self.discard_button.setToolTip("Give up on this action; its text is shown to copy")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.discard_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        self.retry_button.clicked.connect(lambda _checked=False: self._emit(self.retryRequested))
+        self.discard_button.clicked.connect(
+            lambda _checked=False: self._emit(self.discardRequested)
+        )
+        self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.set_items([])
+
+    def set_items(self, items: list[OutboxItem]) -> None:
+        selected = self._selected_id()
+        self.list.clear()
+        for item in items:
+            row = QListWidgetItem(item_text(item))  # QListWidgetItem text is plain text
+            row.setData(Qt.ItemDataRole.UserRole, item.id)
+            self.list.addItem(row)
+            if item.id == selected:
+                self.list.setCurrentItem(row)
+        failed = sum(1 for i in items if i.state is OutboxState.FAILED)
+        self.title.setText(
+            f"Actions not delivered yet: {len(items) - failed} pending, {failed} failed"
+        )
+        self.setVisible(bool(items))
+        self._update_buttons()
+
+    def _selected_id(self) -> str | None:
+        current = self.list.currentItem()
+        return str(current.data(Qt.ItemDataRole.UserRole)) if current else None
+
+    def _emit(self, signal: SignalInstance) -> None:
+        selected = self._selected_id()
+        if selected:
+            signal.emit(selected)
+
+    def _update_buttons(self) -> None:
+        has = self.list.currentItem() is not None
+        self.retry_button.setEnabled(has)
+        self.discard_button.setEnabled(has)
