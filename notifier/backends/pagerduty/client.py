@@ -30,7 +30,6 @@ from notifier.backends.port import (
 )
 
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 20.0
 RETRY_PAUSE = 0.5
 
 # PagerDuty's versioned media type, plus application/json: the OpenAPI description
@@ -57,7 +56,7 @@ def build_client(
     token: str,
     *,
     connect_timeout: float = CONNECT_TIMEOUT,
-    read_timeout: float = READ_TIMEOUT,
+    read_timeout: float | None = None,
     retry_pause: float = RETRY_PAUSE,
 ) -> pagerduty.RestApiV2Client:
     """A REST API v2 client for ``settings``' account.
@@ -84,6 +83,8 @@ def build_client(
     client.headers["Content-Type"] = "application/json"
     # The client hands this to httpx2 with every request; it is declared as int
     # (one number for everything) but httpx2 takes a Timeout with separate phases.
+    if read_timeout is None:
+        read_timeout = settings.request_timeout.total_seconds()
     client.timeout = httpx2.Timeout(read_timeout, connect=connect_timeout)  # type: ignore[assignment]
     client.retry = dict(RETRIES)
     client.max_network_attempts = NETWORK_RETRIES

@@ -44,6 +44,8 @@ class PagerDutySettings:
     role_field: str | None = None
     #: the From header of writes; None: the email of the token's user (GET /users/me)
     email: str | None = None
+    #: how long to wait for PagerDuty's answer to one request
+    request_timeout: timedelta = timedelta(seconds=20)
 
 
 _KNOWN_KEYS = (
@@ -58,6 +60,7 @@ _KNOWN_KEYS = (
     "urgencies",
     "role_field",
     "email",
+    "request_timeout",
 )
 
 
@@ -85,6 +88,7 @@ def parse_pagerduty_account(entry: Mapping[str, Any], *, where: str) -> PagerDut
         urgencies=_urgencies(reader),
         role_field=reader.optional_string("role_field") or None,
         email=_email(reader),
+        request_timeout=_request_timeout(reader),
     )
 
 
@@ -130,6 +134,21 @@ def _poll_interval(reader: _Reader) -> timedelta:
             f'{interval.total_seconds():g}s is out of range; use 5s to 1h, like "15s"',
         )
     return interval
+
+
+def _request_timeout(reader: _Reader) -> timedelta:
+    if "request_timeout" not in reader.data:
+        return timedelta(seconds=20)
+    try:
+        timeout = parse_duration(reader.data["request_timeout"])
+    except ValueError as exc:
+        raise reader.error("request_timeout", str(exc)) from None
+    if not timedelta(milliseconds=100) <= timeout <= timedelta(minutes=2):
+        raise reader.error(
+            "request_timeout",
+            f'{timeout.total_seconds():g}s is out of range; use 100ms to 2m, like "20s"',
+        )
+    return timeout
 
 
 def _scope(reader: _Reader) -> Scope:
