@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 from notifier.backends.pagerduty.client import (
-    ClientFactory,
     WRITE_RETRIES,
+    ClientFactory,
     build_client,
     invalid_response,
     translated_errors,
@@ -44,6 +44,7 @@ from notifier.backends.pagerduty.parse import (
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from notifier.backends.port import (
     Capability,
+    InvalidResponseError,
     NotFoundError,
     OnCallShift,
     OnCallStatus,
@@ -192,7 +193,7 @@ class PagerDutyBackend:
                 ]
             }
             with self._api("acknowledge incidents"):
-                self._writer.jput("/incidents", json=body)
+                self._expect(self._writer.jput("/incidents", json=body), "incidents")
 
     def resolve(self, incident_id: str, note: str | None = None) -> None:
         if note and note.strip():
@@ -202,16 +203,18 @@ class PagerDutyBackend:
     def add_note(self, incident_id: str, text: str) -> None:
         self._ensure_from()
         with self._api(f"add a note to incident {incident_id}"):
-            self._writer.jpost(
+            answer = self._writer.jpost(
                 f"{_incident_path(incident_id)}/notes", json={"note": {"content": text}}
             )
+            self._expect(answer, "note")
 
     def post_status_update(self, incident_id: str, text: str) -> None:
         self._ensure_from()
         with self._api(f"post a status update on incident {incident_id}"):
-            self._writer.jpost(
+            answer = self._writer.jpost(
                 f"{_incident_path(incident_id)}/status_updates", json={"message": text}
             )
+            self._expect(answer, "status_update")
 
     def set_role(self, incident_id: str, role: Role, person: Person) -> None:
         """Record the role as a structured note (and in ``role_field`` when set).
@@ -302,6 +305,16 @@ class PagerDutyBackend:
         return OnCallStatus(
             on_call=bool(shifts), shifts=shifts, next_shift=next_shift, responders=responders
         )
+
+    def _expect(self, answer: object, key: str) -> None:
+        """A write counts as done only when PagerDuty's answer says so: a 200 with
+        some other body (a captive portal, a proxy) leaves it undelivered."""
+        if not isinstance(answer, dict) or not isinstance(answer.get(key), dict | list):
+            raise InvalidResponseError(
+                f"PagerDuty account '{self.name}' answered a change with something other "
+                f"than PagerDuty's confirmation (no {key!r}); it will retry",
+                account=self.name,
+            )
 
     def close(self) -> None:
         self._client.close()
@@ -456,7 +469,10 @@ class PagerDutyBackend:
         value = "; ".join(lines)[:CUSTOM_FIELD_MAX]
         body = {"custom_fields": [{"name": self.settings.role_field, "value": value}]}
         with self._api(f"set the {self.settings.role_field!r} field of incident {incident_id}"):
-            self._writer.jput(f"{_incident_path(incident_id)}/custom_fields/values", json=body)
+            answer = self._writer.jput(
+                f"{_incident_path(incident_id)}/custom_fields/values", json=body
+            )
+            self._expect(answer, "custom_fields")
 
     def _take_command(self, incident_id: str, person: Person) -> None:
         action = f"assign incident {incident_id} to {person.name}"
@@ -473,7 +489,7 @@ class PagerDutyBackend:
         self._ensure_from()
         body = {"incident": {"type": "incident_reference", **changes}}
         with self._api(action):
-            self._writer.jput(_incident_path(incident_id), json=body)
+            self._expect(self._writer.jput(_incident_path(incident_id), json=body), "incident")
 
     def _ensure_from(self) -> None:
         """Writes need a ``From`` header: the configured email, else my user's."""

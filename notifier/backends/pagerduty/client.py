@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import ssl
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +28,13 @@ from notifier.backends.port import (
     RateLimitedError,
     RefusedError,
     UnavailableError,
+)
+
+# A list answer without "more" makes the client warn and stop paginating. The
+# answer's shape is validated by our parser anyway (a wrong one is reported as an
+# invalid response), so the warning would only be noise on the user's terminal.
+warnings.filterwarnings(
+    "ignore", message=r'Response from endpoint .* lacks a "more" property', category=UserWarning
 )
 
 CONNECT_TIMEOUT = 5.0
