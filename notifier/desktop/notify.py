@@ -378,6 +378,9 @@ class DesktopNotifierAdapter(NotificationAdapter):
             log.debug("closing the D-Bus connection failed", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=2.0)
+        # A later show() starts afresh with a new loop and connection.
+        self._notifier, self._lock = None, None
+        self._shown.clear()
 
 
 # -- 2. plyer ------------------------------------------------------------------------------
@@ -557,6 +560,7 @@ class NotificationCenter(QObject):
             adapter.actionInvoked.connect(self.actionInvoked)
             adapter.failed.connect(functools.partial(self._on_failed, adapter))
         self._active = self._first_available(0)
+        self._used: set[int] = set()  # adapters that were asked to show something
         log.info("notifications go through %s", self.backend_name())
 
     # -- public API ----------------------------------------------------------------------
@@ -584,8 +588,9 @@ class NotificationCenter(QObject):
                 self.show(notification)
 
     def withdraw(self, key: str) -> None:
-        adapter = self._adapters[self._active]
-        self._safe(lambda: adapter.withdraw(key), None)
+        # every adapter that may have shown it: the active one may have changed since
+        for index in sorted(self._used | {self._active}):
+            self._safe(functools.partial(self._adapters[index].withdraw, key), None)
 
     def set_tray(self, tray: QSystemTrayIcon | None) -> None:
         """Give the last-resort adapter the tray icon (it may be created later)."""
@@ -612,6 +617,7 @@ class NotificationCenter(QObject):
     def _show_from(self, index: int | None, notification: Notification) -> None:
         while index is not None:
             adapter = self._adapters[index]
+            self._used.add(index)
             try:
                 adapter.show(notification)
                 return

@@ -65,9 +65,10 @@ class AlarmPlayer(QObject):
         self._pending_volume: float | None = None  # play once the sound has loaded
         self._playing = False
         self._restarting = False
-        self._load(self._alarm, self._sound_path)
         if sound_path is not None:
             self.sound_path = sound_path
+        else:
+            self._preload()
 
     # -- public API ------------------------------------------------------------------
 
@@ -87,12 +88,12 @@ class AlarmPlayer(QObject):
             return
         self._sound_path = new
         self._alarm.stop()
-        self._load(self._alarm, new)
+        self._preload()
 
     def play(self, volume: float = 1.0) -> None:
         """Play one round of the alarm now at ``volume`` (0..1); restarts if playing."""
         try:
-            self._play(self._alarm, _clamp(volume))
+            self._play(self._alarm, self._sound_path, _clamp(volume))
         except Exception as exc:  # never into the GUI
             log.exception("could not play the alarm")
             self._fail(f"Could not play the alarm: {exc}")
@@ -106,9 +107,7 @@ class AlarmPlayer(QObject):
                 self._fail(f"The sound file {target} does not exist.")
                 return
             self._preview.stop()
-            if self._source_path(self._preview) != target:
-                self._load(self._preview, target)
-            self._play(self._preview, _clamp(volume))
+            self._play(self._preview, target, _clamp(volume))
         except Exception as exc:
             log.exception("could not preview %s", path)
             self._fail(f"Could not play {path}: {exc}")
@@ -150,23 +149,33 @@ class AlarmPlayer(QObject):
         url = effect.source()
         return Path(url.toLocalFile()) if url.isLocalFile() else None
 
-    def _load(self, effect: QSoundEffect, path: Path) -> None:
-        log.debug("loading %s", path)
-        effect.setSource(QUrl.fromLocalFile(str(path)))
+    def _preload(self) -> None:
+        """Decode the alarm now, so the first page plays without delay. Without an
+        output device QSoundEffect fails every file, so wait for one."""
+        if self.available()[0]:
+            self._load(self._alarm, self._sound_path)
 
-    def _play(self, effect: QSoundEffect, volume: float) -> None:
+    def _load(self, effect: QSoundEffect, path: Path) -> None:
+        """(Re)load ``path`` unless it is already loaded or loading."""
+        url = QUrl.fromLocalFile(str(path))
+        if effect.source() == url and effect.status() != QSoundEffect.Status.Error:
+            return
+        if effect.source() == url:
+            effect.setSource(QUrl())  # setting the same URL again would be ignored
+        log.debug("loading %s", path)
+        effect.setSource(url)
+
+    def _play(self, effect: QSoundEffect, path: Path, volume: float) -> None:
         ok, reason = self.available()
         if not ok:
             self._fail(reason)
             return
+        self._load(effect, path)
         effect.setVolume(volume)
         if effect is self._alarm and effect.status() != QSoundEffect.Status.Ready:
-            # QSoundEffect would queue the play itself, but we also want to replay
-            # the bundled alarm if this (user-chosen) sound fails to load.
+            # QSoundEffect queues the play until loaded; remember the volume to play
+            # the bundled alarm instead if this (user-chosen) sound fails to load.
             self._pending_volume = volume
-            if effect.status() == QSoundEffect.Status.Error:
-                self._on_status(effect)
-                return
         if effect.isPlaying():
             self._restarting = True  # no stopped/started blip for a restart
             try:
@@ -190,6 +199,11 @@ class AlarmPlayer(QObject):
             return
         path = self._source_path(effect)
         log.error("cannot play %s (QSoundEffect status Error)", path)
+        ok, reason = self.available()
+        if not ok:  # QSoundEffect fails any file without a device
+            self._pending_volume = None
+            self._fail(reason)
+            return
         if effect is self._alarm and path != default_alarm_path():
             self._fail(
                 f"The alarm sound {path} could not be played (is it a PCM WAV file?); "
@@ -215,11 +229,13 @@ class AlarmPlayer(QObject):
         self._playing = playing
         (self.started if playing else self.stopped).emit()
 
+    @Slot()
     def _follow_default_output(self) -> None:
         device = QMediaDevices.defaultAudioOutput()
         log.info("audio outputs changed; default is now %r", device.description())
         for effect in (self._alarm, self._preview):
             effect.setAudioDevice(device)
+        self._preload()  # e.g. the sound server started after us
 
     def _fail(self, reason: str) -> None:
         log.warning("%s", reason)

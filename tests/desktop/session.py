@@ -275,7 +275,8 @@ class DesktopSession:
         while runs() == before:
             if time.monotonic() > deadline:
                 raise SessionError(
-                    f"dunst did not open its context menu{_tail(self.root / 'dunst.log')}"
+                    "dunst did not open its context menu (it opens none when no displayed "
+                    f"notification has actions){_tail(self.root / 'dunst.log')}"
                 )
             self.run("dunstctl", "context")
             with contextlib.suppress(SessionError):
