@@ -65,7 +65,9 @@ from notifier.secrets import SecretStore
 
 log = logging.getLogger("notifier.desktop.app")
 
-LOCAL_POLL = timedelta(seconds=5)  # a fallback: file changes trigger local polls at once
+#: a fallback only: the database's file watcher and the ingest poll the local
+#: account the moment something changes
+LOCAL_POLL = timedelta(seconds=30)
 DEFAULT_POLL = timedelta(seconds=15)
 #: the longest the app sleeps between checks; a longer gap in wall-clock time
 #: means the machine was asleep (timers do not count during sleep)
@@ -172,6 +174,8 @@ class OncallApp(QObject):
     refreshed = Signal(str)
     #: the alarm sounds (True) or stops (False) because an account is failing while on call
     healthAlarm = Signal(bool)
+    #: an exception escaped somewhere (logged); a one-line summary for the user
+    internalError = Signal(str)
 
     def __init__(
         self,
@@ -237,6 +241,8 @@ class OncallApp(QObject):
         self._keeper: sqlite3.Connection | None = None
 
         self._polled.connect(self._on_polled)
+        self.internalError.connect(self._on_internal_error)
+        self._internal_errors: list[str] = []
         self._oncall_fetched.connect(self._on_oncall)
         self.oncall: dict[str, OnCallStatus] = {}
         self.tray.acknowledgeRequested.connect(self.acknowledge)
@@ -559,6 +565,10 @@ class OncallApp(QObject):
                 lines.append(f"⚠ {name}: {degraded[name]}")
         if self._ingest_error:
             lines.append(f"⚠ local ingest: {self._ingest_error}")
+        if self._internal_errors:
+            lines.append(
+                f"⚠ {len(self._internal_errors)} internal error(s), still running; see the log"
+            )
         if self._outbox_error:
             lines.append(f"⚠ actions are not saved before sending: {self._outbox_error}")
         if self.outbox_runner is not None:
@@ -824,6 +834,17 @@ class OncallApp(QObject):
                 return
         QApplication.quit()
 
+    def _on_internal_error(self, summary: str) -> None:
+        first = not self._internal_errors
+        self._internal_errors.append(summary)
+        if first:  # once is enough to tell; the log has every one
+            self._show_error(
+                "oncall-notifier hit an internal error",
+                f"{summary}. It keeps running and alerting; details are in "
+                f"{self.profile.log_dir / 'oncall-notifier.log'}",
+            )
+        self._refresh()
+
     def _show_error(self, title: str, message: str) -> None:
         self.notifications.show(
             Notification(key=f"error:{title}", title=title, body=message, urgency="low")
@@ -866,16 +887,31 @@ class _MinimiseOnClose(QObject):
         return False
 
 
-def _install_excepthook() -> None:
+def install_excepthook(report: Any = None) -> None:
+    """Log every exception that escapes a slot or a thread, then hand a one-line
+    summary to ``report`` (thread-safe: a signal's emit), so the app keeps running
+    and the user hears about it."""
+    crash_log = logging.getLogger("notifier.crash")
+
+    def summary(value: BaseException | None) -> str:
+        return f"{type(value).__name__}: {value}" if value is not None else "unknown error"
+
     def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        logging.getLogger("notifier.crash").error("unhandled exception", exc_info=(kind, value, tb))
+        crash_log.error("unhandled exception", exc_info=(kind, value, tb))
+        if report is not None:
+            report(summary(value))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        crash_log.error(
+            "unhandled exception in thread %s",
+            args.thread.name if args.thread else "?",
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+        )
+        if report is not None:
+            report(summary(args.exc_value))
 
     sys.excepthook = hook
-    threading.excepthook = lambda args: logging.getLogger("notifier.crash").error(
-        "unhandled exception in thread %s",
-        args.thread.name if args.thread else "?",
-        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
-    )
+    threading.excepthook = thread_hook
 
 
 def run_app(
@@ -901,7 +937,7 @@ def run_app(
 
     app.setWindowIcon(app_icon())
     setup_logging(profile)
-    _install_excepthook()
+    install_excepthook()
 
     if hand_to_running_instance(profile.instance_name, {"command": "show"}):
         print("oncall-notifier is already running on this profile; brought its window forward")
@@ -909,6 +945,7 @@ def run_app(
     server = InstanceServer(profile.instance_name)
 
     oncall = OncallApp(profile, config, secrets, accounts)
+    install_excepthook(oncall.internalError.emit)
     server.messageReceived.connect(oncall.handle_message)
     oncall.start()
     if not oncall.tray_available:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -199,3 +200,25 @@ def test_after_a_sleep_overdue_notification_and_alarm_fire_at_once_on_wake(
     # and every account is polled at once, without reporting it stale meanwhile
     assert app.tray.state is not TrayState.DEGRADED
     qtbot.waitUntil(lambda: app.monitor.health("local").last_success != polls_before)
+
+
+def test_an_exception_in_a_slot_is_logged_shown_and_the_app_carries_on(
+    qtbot, app: OncallApp, caplog
+):
+    from notifier.desktop.app import install_excepthook
+
+    old_hooks = sys.excepthook, threading.excepthook
+    install_excepthook(app.internalError.emit)
+    try:
+
+        def broken() -> None:
+            raise RuntimeError("boom in a slot")
+
+        app.tray.testPageRequested.connect(broken)
+        with caplog.at_level("ERROR", logger="notifier.crash"):
+            app.tray.testPageRequested.emit()  # the test page still goes out, too
+        qtbot.waitUntil(lambda: any("internal error" in e.text for e in app.tray.entries()))
+        assert "boom in a slot" in caplog.text
+        qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    finally:
+        sys.excepthook, threading.excepthook = old_hooks
