@@ -37,6 +37,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QLabel,
     QMessageBox,
     QSystemTrayIcon,
     QWidget,
@@ -604,9 +605,21 @@ class OncallApp(QObject):
             ),
         )
         self._tell_degraded(degraded)
+        self._show_oncall_in_window()
         self._sound_health_alarm(now)
         self._schedule_deadline()
         self.refreshed.emit(status)
+
+    def _show_oncall_in_window(self) -> None:
+        label = getattr(self, "oncall_label", None)
+        if label is None:
+            return
+        parts = []
+        for name, status in self.oncall.items():
+            text = f"{name}: {describe_oncall(status)}"
+            levels = describe_responders(status)
+            parts.append(f"{text} · {levels}" if levels else text)
+        label.setText("   ".join(parts))
 
     def _sound_health_alarm(self, now: datetime) -> None:
         """While on call, an account that has been failing for [health] alarm_after
@@ -721,6 +734,10 @@ class OncallApp(QObject):
             self.window.menuBar().actions()[0].menu().addAction(quit_action)
             if self.outbox_runner is not None:
                 self._add_outbox_panel(self.window, self.outbox_runner)
+            self.oncall_label = QLabel()
+            self.oncall_label.setTextFormat(Qt.TextFormat.PlainText)
+            self.window.statusBar().addPermanentWidget(self.oncall_label)
+            self._show_oncall_in_window()
             if not self.tray_available:
                 # with no tray to bring it back from, closing only minimises
                 self._close_guard = _MinimiseOnClose(self.window)
@@ -865,6 +882,21 @@ def message(
     _open_messages.add(box)
     box.finished.connect(lambda _result, b=box: _open_messages.discard(b))
     box.open()
+
+
+def describe_responders(status: OnCallStatus) -> str:
+    """Who holds level 1 and 2 now, per escalation policy: "Checkout L1 Ada, L2 Grace"."""
+    by_policy: dict[str, dict[int, list[str]]] = {}
+    for responder in status.responders:
+        levels = by_policy.setdefault(responder.policy, {})
+        levels.setdefault(responder.level, []).append(responder.person.name)
+    return "; ".join(
+        f"{policy} "
+        + ", ".join(
+            f"L{lvl} {' & '.join(names)}" for lvl, names in sorted(levels.items()) if lvl <= 2
+        )
+        for policy, levels in sorted(by_policy.items())
+    )
 
 
 def describe_oncall(status: OnCallStatus) -> str:

@@ -306,3 +306,16 @@ def test_a_refused_action_is_shown_failed_with_its_text_until_discarded(
     item_id = app.outbox_runner.items()[0].id
     assert app.outbox_runner.discard(item_id)
     qtbot.waitUntil(lambda: panel.list.count() == 0)
+
+
+def test_on_call_status_and_levels_show_in_the_tray_and_the_window(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    qtbot.waitUntil(lambda: "work" in app.oncall, timeout=10000)
+    status_lines = [e.text for e in app.tray.entries() if e.kind == "status"]
+    assert any(line.startswith("work: on call, level 1 until") for line in status_lines)
+    app.open_window("")
+    text = app.oncall_label.text()
+    assert text.startswith("work: on call, level 1")
+    world = pagerduty_server.world
+    assert f"L1 {world.me.name}" in text and f"L2 {world.grace.name}" in text
