@@ -150,7 +150,17 @@ def _act(
 
 
 def cmd_ack(ctx: Context) -> int:
-    return _act(ctx, Capability.ACKNOWLEDGE, lambda b, i: b.acknowledge([i]), "Acknowledged")
+    """Acknowledge one or more incidents: one request per account (PagerDuty
+    takes up to 250 per request; the backend batches beyond that)."""
+    by_account: dict[str, tuple[Any, list[str]]] = {}
+    for ref in ctx.args.refs:
+        backend, incident_id = ctx.accounts.resolve(ref)
+        require(backend, Capability.ACKNOWLEDGE)
+        by_account.setdefault(backend.name, (backend, []))[1].append(incident_id)
+    for backend, ids in by_account.values():
+        backend.acknowledge(ids)
+        ctx.out("Acknowledged " + ", ".join(f"{backend.name}:{i}" for i in ids))
+    return 0
 
 
 def cmd_resolve(ctx: Context) -> int:
@@ -425,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", help="incident reference, e.g. local:12")
     p.add_argument("--json", action="store_true")
 
-    p = add("ack", cmd_ack, "acknowledge an incident")
-    p.add_argument("ref")
+    p = add("ack", cmd_ack, "acknowledge incidents")
+    p.add_argument("refs", nargs="+", metavar="REF")
     p = add("resolve", cmd_resolve, "resolve an incident")
     p.add_argument("ref")
     p.add_argument("--note", help="a resolution note added to the timeline")

@@ -112,3 +112,16 @@ def test_trigger_is_for_the_local_account(profile: Path, pagerduty_server: FakeP
     # both accounts: refs must be unique and bare numbers mean local
     result = cli(profile, "trigger", "local page")
     assert result.returncode == 0 and result.stdout.strip() == "local:1"
+
+
+def test_ack_of_several_incidents_is_one_request(profile: Path, pagerduty_server: FakePagerDuty):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    refs = [
+        f"work:{state.new_incident(f'page {n}', service_id=world.checkout.id).id}" for n in range(3)
+    ]
+    pagerduty_server.clear_requests()
+    out = ok(profile, "ack", *refs)
+    assert out.strip() == "Acknowledged " + ", ".join(refs)
+    assert len(pagerduty_server.requests_to("PUT", "^/incidents$")) == 1
+    assert all(state.incident(r.split(":")[1]).status == "acknowledged" for r in refs)
