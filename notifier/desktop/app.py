@@ -350,16 +350,29 @@ class OncallApp(QObject):
             return
         path = self.profile.database_path
         _ = self.accounts.local.store  # creates the database and its WAL
-        # holding a connection keeps the WAL file in place for the watcher
+        # Holding a connection keeps the WAL file in place for the watcher, and its
+        # data_version tells a commit by anyone else from the file activity of our
+        # own reads (which touch the WAL too and would otherwise poll in a loop).
         self._keeper = sqlite3.connect(path, check_same_thread=False)
-        self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self._data_version = self._keeper.execute("PRAGMA data_version").fetchone()[0]
         self._watcher = QFileSystemWatcher(self)
         self._watcher.addPaths([str(path), str(path) + "-wal"])
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(50)
-        self._debounce.timeout.connect(lambda: self.poll_now(self.config.local.name))
+        self._debounce.timeout.connect(self._local_database_touched)
         self._watcher.fileChanged.connect(lambda _: self._debounce.start())
+
+    def _local_database_touched(self) -> None:
+        if self._keeper is None:
+            return
+        try:
+            version = self._keeper.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            version = None  # let the poll find out what is wrong
+        if version != self._data_version:
+            self._data_version = version
+            self.poll_now(self.config.local.name)
 
     # ---- polling (off the GUI thread) ----------------------------------------------------
 
