@@ -349,6 +349,15 @@ def cmd_demo(ctx: Context) -> int:
     return run_demo()
 
 
+#: system libraries Qt's X11 plugin loads, with the Debian/Ubuntu package of each
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
+
+
 def display_problem() -> str | None:
     """Why a GUI cannot start here, or None. Qt would abort (exit 134) instead."""
     if os.environ.get("QT_QPA_PLATFORM"):
@@ -360,7 +369,21 @@ def display_problem() -> str | None:
                 "start it from a desktop session, or run `oncall-notifier serve` for the "
                 "headless ingest"
             )
+        if not os.environ.get("WAYLAND_DISPLAY"):
+            missing = missing_xcb_libraries()
+            if missing:
+                return (
+                    "Qt's X11 support needs system libraries that are missing "
+                    f"({', '.join(missing)}); install them, e.g. "
+                    f"`sudo apt install {' '.join(missing)}`"
+                )
     return None
+
+
+def missing_xcb_libraries() -> list[str]:
+    import ctypes.util
+
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
 
 
 # ---- helpers ------------------------------------------------------------------------
