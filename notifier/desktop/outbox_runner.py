@@ -22,6 +22,7 @@ from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest, perform
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
+from notifier.domain.model import split_ref
 from notifier.errors import UserError
 from notifier.outbox import (
     DeliveryOutcome,
@@ -31,6 +32,7 @@ from notifier.outbox import (
     OutboxItem,
     OutboxState,
     deliver,
+    deliver_acknowledgements,
 )
 
 log = logging.getLogger("notifier.desktop.outbox")
@@ -92,6 +94,10 @@ class OutboxRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._deliver_due)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self._deliver_due)
         bridge.submit_hook = self.enqueue
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -149,7 +155,9 @@ class OutboxRunner(QObject):
             )
             return
         self._changed()
-        self._deliver_due()
+        # at the next turn of the event loop: requests submitted together (say,
+        # "Acknowledge all") are delivered together
+        self._soon.start()
 
     def retry(self, item_id: str) -> bool:
         """Try a failed (or waiting) item again now; False if it is being sent or gone."""
@@ -213,10 +221,45 @@ class OutboxRunner(QObject):
             self._schedule()  # look again later
             return
         self._broken = False
+        acknowledgements: dict[str, list[OutboxItem]] = {}
         for item in due:
-            if item.id not in self._in_flight:
+            if item.id in self._in_flight:
+                continue
+            if item.kind is ActionKind.ACKNOWLEDGE:
+                account, _ = split_ref(item.ref)
+                acknowledgements.setdefault(account or "", []).append(item)
+            else:
                 self._start(item)
+        for items in acknowledgements.values():
+            if len(items) == 1:
+                self._start(items[0])
+            else:
+                self._start_batch(items)
         self._schedule()
+
+    def _start_batch(self, items: list[OutboxItem]) -> None:
+        """Acknowledgements of one account go out in one request."""
+        for item in items:
+            self._in_flight[item.id] = item
+
+        def work() -> list[DeliveryOutcome]:
+            return deliver_acknowledgements(
+                self.outbox, self.accounts, items, now=self._clock(), rand=self._rand
+            )
+
+        def done(outcomes: list[DeliveryOutcome] | None, error: BaseException | None) -> None:
+            if error is not None or outcomes is None:
+                for item in items:
+                    self._on_outcome(item, None, error or RuntimeError("no outcome"))
+                return
+            for outcome in outcomes:
+                self._report(outcome)
+            for item in items:
+                self._in_flight.pop(item.id, None)
+            self._changed()
+            self._deliver_due()
+
+        self.runner.run(work, done)
 
     def _start(self, item: OutboxItem) -> None:
         self._in_flight[item.id] = item
@@ -242,6 +285,11 @@ class OutboxRunner(QObject):
             self._changed()
             self._schedule()
             return
+        self._report(outcome)
+        self._changed()
+        self._deliver_due()  # the next action on the same incident may be due now
+
+    def _report(self, outcome: DeliveryOutcome) -> None:
         request = outcome.request
         match outcome.result:
             case DeliveryResult.DELIVERED:
@@ -252,8 +300,6 @@ class OutboxRunner(QObject):
                 self.retrying.emit(request, outcome.message, outcome.next_attempt_at)
             case DeliveryResult.SKIPPED:
                 pass
-        self._changed()
-        self._deliver_due()  # the next action on the same incident may be due now
 
     def _schedule(self) -> None:
         self._timer.stop()
