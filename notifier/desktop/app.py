@@ -217,6 +217,11 @@ class OncallApp(QObject):
         now = self.clock()
         self.intervals = {name: self._interval(name) for name in accounts.names()}
         self.monitor = Monitor(policy_from_config(config), self.intervals, now)
+        if not any(self._has_oncall(name) for name in accounts.names()):
+            # No account can say whether I am on call (the local backend has no
+            # rota): the quiet hours the user set apply as set. With a PagerDuty
+            # account the engine assumes on call until the first lookup says.
+            self.monitor.engine.set_on_call(False)
         self.tray = TrayController(self)
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.notifications = NotificationCenter(self.tray.icon, self)

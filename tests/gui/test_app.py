@@ -238,3 +238,37 @@ def test_only_a_real_change_of_the_local_database_triggers_a_poll(qtbot, app: On
     app._local_database_touched()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     assert polls == ["local"]
+
+
+def test_with_only_the_local_backend_quiet_hours_apply_as_set(
+    qtbot, tmp_path: Path, clock: ShiftedClock
+):
+    now = datetime.now().astimezone()
+    start, end = (
+        (now - timedelta(hours=1)).strftime("%H:%M"),
+        (now + timedelta(hours=1)).strftime("%H:%M"),
+    )
+    profile = Profile.locate(tmp_path / "quiet")
+    profile.config_path.write_text(
+        '[local]\ningest = false\n[secrets]\nstore = "session"\n'
+        f'[quiet_hours]\nstart = "{start}"\nend = "{end}"\n'
+    )
+    config = load_config(profile.config_path)
+    secrets = SecretStore("session", profile_root=profile.root)
+    accounts = Accounts(profile, config, secrets)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    seen_actions: list[object] = []
+    oncall.alertActions.connect(seen_actions.extend)
+    oncall.start()
+    try:
+        accounts.local.store.trigger("Nightly batch late")
+        oncall.poll_now()
+        qtbot.waitUntil(lambda: oncall.tray.state is TrayState.TRIGGERED, timeout=5000)
+        clock.advance(minutes=10)
+        oncall._on_deadline()
+        # nothing tells the local backend whether I am on call: quiet hours hold
+        assert not [a for a in seen_actions if isinstance(a, Notify | Alarm)]
+        assert oncall.tray.state is TrayState.TRIGGERED  # still shown in the tray
+    finally:
+        oncall.stop()
+        accounts.close()
