@@ -72,6 +72,8 @@ class OutboxPanel(QWidget):
             self.list.addItem(row)
             if item.id == selected:
                 self.list.setCurrentItem(row)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)  # Retry and Discard ready without a click
         failed = sum(1 for i in items if i.state is OutboxState.FAILED)
         self.title.setText(
             f"Actions not delivered yet: {len(items) - failed} pending, {failed} failed"
