@@ -24,8 +24,7 @@ import json
 import logging
 import random
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +42,7 @@ from notifier.backends.port import (
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
 from notifier.errors import UserError
+from notifier.sqlite_file import SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.outbox")
 
@@ -194,87 +194,28 @@ class Outbox:
     def __init__(self, path: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.path = Path(path)
         self.clock = clock
-        self._open()
-
-    # ---- connections ------------------------------------------------------------
-
-    def _damaged(self, exc: BaseException) -> OutboxError:
-        return OutboxError(
-            f"the outbox {self.path} is damaged or unreadable ({one_line(str(exc), 120)}); "
-            "it may hold actions not yet sent: move it aside (do not delete it) and restart"
+        where = f"the outbox {self.path}"
+        self._db = SqliteFile(
+            self.path,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            durable=True,  # an enqueued action survives a power cut
+            check_integrity=True,
+            errors=SqliteErrors(
+                unavailable=lambda why: OutboxError(
+                    f"cannot use {where}: {why}; check the profile folder"
+                ),
+                damaged=lambda why: OutboxError(
+                    f"{where} is damaged or unreadable ({why}); it may hold actions not yet "
+                    "sent: move it aside (do not delete it) and restart"
+                ),
+                newer=lambda: OutboxError(
+                    f"{where} was written by a newer oncall-notifier; upgrade this one"
+                ),
+            ),
         )
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 15000")
-            # durable at COMMIT: the WAL is synced on every transaction
-            conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.OperationalError as exc:  # no such folder, no permission, locked
-            raise OutboxError(
-                f"cannot open the outbox {self.path}: {one_line(str(exc), 120)}; "
-                "check the profile folder"
-            ) from exc
-        except sqlite3.DatabaseError as exc:  # "file is not a database"
-            raise self._damaged(exc) from exc
-        return conn
-
-    def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutboxError(
-                f"cannot create the folder of the outbox {self.path}: {exc.strerror}"
-            ) from exc
-        conn = self._connect()
-        try:
-            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
-                raise OutboxError(f"cannot use WAL mode on the outbox {self.path}")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise self._damaged(Exception(check))
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise OutboxError(
-                    f"the outbox {self.path} was written by a newer oncall-notifier; upgrade this one"
-                )
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            yield conn
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:  # locked for too long, disk full, I/O
-            raise OutboxError(
-                f"cannot write the outbox {self.path}: {one_line(str(exc), 120)}"
-            ) from exc
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            conn.close()
+        self._read = self._db.read
+        self._write = self._db.write
 
     @staticmethod
     def _get(conn: sqlite3.Connection, item_id: str) -> OutboxItem | None:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -28,17 +28,7 @@ from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Status
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
-
-
-class ShiftedClock:
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kwargs: float) -> None:
-        self.offset += timedelta(**kwargs)
+from tests.support.clock import ShiftedClock
 
 
 @pytest.fixture

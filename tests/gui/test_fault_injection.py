@@ -32,6 +32,7 @@ from notifier.desktop.icons import TrayState
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakePagerDuty
+from tests.support.clock import ShiftedClock
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
 
@@ -49,17 +50,6 @@ FAULTS: dict[str, dict[str, Any]] = {
     "wrong types": {"kind": "wrong_types"},
     "huge payload": {"kind": "json", "body": {"incidents": [{"id": "x" * 4_000_000}]}},
 }
-
-
-class ShiftedClock:
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,19 +23,9 @@ from notifier.domain.model import Role
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakePagerDuty
+from tests.support.clock import ShiftedClock
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
-
-
-class ShiftedClock:
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kwargs: float) -> None:
-        self.offset += timedelta(**kwargs)
 
 
 @pytest.fixture

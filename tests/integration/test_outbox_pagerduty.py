@@ -24,22 +24,10 @@ from notifier.outbox import DeliveryResult, Outbox, OutboxItem, OutboxState, del
 from tests.conftest import ROOT
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
 from tests.support import outbox_harness
+from tests.support.clock import ShiftedClock
 from tests.support.outbox_harness import NOTE, STATUS_UPDATE, open_accounts, write_profile
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
-
-
-class ShiftedClock:
-    """Real time plus an offset the test moves (to reach a retry's due time)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @pytest.fixture

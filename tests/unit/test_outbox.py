@@ -236,12 +236,9 @@ def test_an_enqueued_action_is_stored_with_every_field_and_due_at_once(
 
 
 def test_the_file_is_in_wal_mode_and_every_connection_syncs_fully(outbox: Outbox) -> None:
-    conn = outbox._connect()
-    try:
+    with outbox._read() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    finally:
-        conn.close()
 
 
 def test_enqueuing_the_same_request_twice_is_a_no_op(outbox: Outbox, clock: FakeClock) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
+from notifier.sqlite_file import SqliteErrors, SqliteFile
 
 SCHEMA_VERSION = 1
 
@@ -105,73 +104,27 @@ class LocalStore:
         self.path = Path(path)
         self.account = account
         self._clock = clock
-        self._init_lock = threading.Lock()
-        self._initialised = False
-        self._ensure_schema()
-
-    # ---- connections ------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UnavailableError(
-                f"cannot open the local database {self.path}: {exc}; check the profile folder"
-            ) from exc
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 15000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            yield conn
-        except sqlite3.DatabaseError as exc:
-            raise UnavailableError(f"local database {self.path}: {exc}") from exc
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise UnavailableError(f"local database {self.path}: {exc}") from exc
-        finally:
-            conn.close()
-
-    def _ensure_schema(self) -> None:
-        with self._init_lock:
-            if self._initialised:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            try:
-                if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
-                    raise UnavailableError(f"cannot use WAL mode on {self.path}")
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise UnavailableError(
-                        f"{self.path} was written by a newer oncall-notifier; upgrade this one"
-                    )
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            except sqlite3.DatabaseError as exc:
-                raise UnavailableError(
-                    f"the local database {self.path} is damaged ({exc}); move it away to start afresh"
-                ) from exc
-            finally:
-                conn.close()
-            self._initialised = True
+        where = f"the local database {self.path}"
+        self._db = SqliteFile(
+            self.path,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            errors=SqliteErrors(
+                unavailable=lambda why: UnavailableError(
+                    f"cannot use {where}: {why}; check the profile folder", account=account
+                ),
+                damaged=lambda why: UnavailableError(
+                    f"{where} is damaged ({why}); move it aside to start afresh",
+                    account=account,
+                ),
+                newer=lambda: UnavailableError(
+                    f"{where} was written by a newer oncall-notifier; upgrade this one",
+                    account=account,
+                ),
+            ),
+        )
+        self._read = self._db.read
+        self._write = self._db.write
 
     # ---- reading ----------------------------------------------------------------
 

@@ -1,0 +1,119 @@
+"""One SQLite file in WAL mode, shared safely by several threads and processes.
+
+Every operation opens its own connection; writes run in ``BEGIN IMMEDIATE``
+transactions and wait for each other (busy timeout) instead of failing. Both
+the local backend's incidents and the outbox of user actions live in such files;
+each says how its errors read to the user.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class SqliteErrors:
+    """How a file's failures read: each builds the exception to raise."""
+
+    #: cannot open or write: no folder, no permission, locked too long, disk full
+    unavailable: Callable[[str], Exception]
+    #: not a database, or corrupt
+    damaged: Callable[[str], Exception]
+    #: written by a newer version of the program
+    newer: Callable[[], Exception]
+
+
+class SqliteFile:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        schema: str,
+        version: int,
+        errors: SqliteErrors,
+        durable: bool = False,
+        check_integrity: bool = False,
+    ) -> None:
+        """``durable``: sync the WAL at every commit (``synchronous=FULL``), for data
+        that must survive a power cut; ``check_integrity``: a quick check on open."""
+        self.path = Path(path)
+        self._errors = errors
+        self._durable = durable
+        self._create(schema, version, check_integrity)
+
+    def connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 15000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self._durable:
+                conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.OperationalError as exc:  # no such folder, no permission, locked
+            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise self._errors.damaged(one_line(str(exc), 120)) from exc
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:
+            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._errors.damaged(one_line(str(exc), 120)) from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked for too long, disk full, I/O
+            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._errors.damaged(one_line(str(exc), 120)) from exc
+        finally:
+            conn.close()
+
+    def _create(self, schema: str, version: int, check_integrity: bool) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._errors.unavailable(f"cannot create its folder: {exc.strerror}") from exc
+        conn = self.connect()
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+                raise self._errors.unavailable("cannot use WAL mode")
+            if check_integrity:
+                check = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise self._errors.damaged(one_line(str(check), 120))
+            if conn.execute("PRAGMA user_version").fetchone()[0] > version:
+                raise self._errors.newer()
+            conn.executescript(schema)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except sqlite3.OperationalError as exc:
+            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._errors.damaged(one_line(str(exc), 120)) from exc
+        finally:
+            conn.close()
