@@ -6,7 +6,10 @@ fields; it answers every endpoint the PagerDuty backend uses, with classic
 pagination (``limit``/``offset``/``more``/``total``) and the filters, and it
 behaves like PagerDuty where the backend depends on it (``From`` required on
 writes, 250 incidents per bulk update, a reassigned or escalated incident is
-triggered again, escalation assigns the on-call users of the new level).
+triggered again, escalation assigns the on-call users of the new level, a
+responder request pages its targets and adds them as pending responders
+without reassigning, an account without the ``coordinated_responding`` ability
+refuses responder requests).
 
 Faults are injected per request with :meth:`FakePagerDuty.fail_next`, every
 request is recorded, and helpers change state the way PagerDuty or a teammate
@@ -128,6 +131,30 @@ class Note:
 
 
 @dataclass
+class ResponderRequest:
+    """One responder request: ``target_ids`` are the users asked (an escalation
+    policy target asks the users on call at its first level)."""
+
+    id: str
+    requester_id: str
+    message: str
+    at: datetime
+    target_ids: list[str]
+    #: user id -> the name of the escalation policy they were requested through
+    via_policy: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Responder:
+    """A user asked to respond to an incident, and what became of it."""
+
+    user_id: str
+    state: str  # pending, joined, declined (PagerDuty also has user_cancelled)
+    request_id: str
+    updated_at: datetime
+
+
+@dataclass
 class Incident:
     id: str
     number: int
@@ -147,6 +174,11 @@ class Incident:
     custom_fields: dict[str, Any] = field(default_factory=dict)
     acknowledger_ids: list[str] = field(default_factory=list)
     resolved_at: datetime | None = None
+    #: every responder request sent for the incident, oldest first
+    responder_requests: list[ResponderRequest] = field(default_factory=list)
+    #: user id -> the latest state of their responder request (PagerDuty's
+    #: ``incidents_responders``); responders are not assignees
+    responders: dict[str, Responder] = field(default_factory=dict)
 
 
 class ApiError(Exception):
@@ -174,6 +206,12 @@ class PagerDutyState:
         self.tokens: dict[str, str] = {}
         #: custom fields defined on incidents (names)
         self.custom_fields: set[str] = set()
+        #: whether the account has the ``coordinated_responding`` ability; without
+        #: it, responder requests are refused with ``responder_requests_refusal``
+        self.responder_requests_allowed = True
+        #: how a refused responder request is answered: 402 (what the API
+        #: description documents), 403 or 400, each with PagerDuty's error body
+        self.responder_requests_refusal = 402
         self._ids = itertools.count(1)
         self._numbers = itertools.count(1001)
         # Event times: one second apart, so timelines have a definite order.
@@ -433,6 +471,71 @@ class PagerDutyState:
                 incident, "status_update_log_entry", "Status update posted", user_id,
                 message=message,
             )  # fmt: skip
+
+    def request_responders(
+        self,
+        incident_id: str,
+        requester_id: str,
+        message: str,
+        user_ids: Sequence[str] = (),
+        policy_ids: Sequence[str] = (),
+    ) -> ResponderRequest:
+        """A responder request: the users (and the level-1 on-call users of the
+        policies) are paged and become pending responders; the incident keeps its
+        assignees, status and escalation level."""
+        with self.lock:
+            if not self.responder_requests_allowed:
+                raise _responder_requests_refused(self.responder_requests_refusal)
+            incident = self.incident(incident_id)
+            if incident.status == "resolved":
+                raise ApiError(400, "Invalid Input Provided", "Incident Already Resolved")
+            if requester_id not in self.users:
+                raise ApiError(400, "Invalid Input Provided", "Requester not found")
+            if not user_ids and not policy_ids:
+                raise ApiError(
+                    400, "Invalid Input Provided", "Responder request targets are required"
+                )
+            targets: list[str] = []
+            via: dict[str, str] = {}
+            for user_id in user_ids:
+                if user_id not in self.users:
+                    raise ApiError(400, "Invalid Input Provided", "Responder target not found")
+                targets.append(user_id)
+            for policy_id in policy_ids:
+                policy = self.policies.get(policy_id)
+                if policy is None:
+                    raise ApiError(400, "Invalid Input Provided", "Responder target not found")
+                for user_id in self.oncall_at_level(policy_id, 1):
+                    targets.append(user_id)
+                    via.setdefault(user_id, policy.name)
+            targets = list(dict.fromkeys(targets))
+            self._changed(incident)
+            request = ResponderRequest(
+                self.next_id("PR"), requester_id, message, incident.updated_at, targets, via
+            )
+            incident.responder_requests.append(request)
+            for user_id in targets:
+                known = incident.responders.get(user_id)
+                if known is None or known.state != "joined":
+                    incident.responders[user_id] = Responder(
+                        user_id, "pending", request.id, request.at
+                    )
+            self._log(
+                incident,
+                "responder_request_log_entry",
+                f"{self.users[requester_id].name} requested {self._names(targets)} to respond.",
+                requester_id,
+                message=message,
+            )
+            return request
+
+    def answer_responder_request(self, incident_id: str, user_id: str, *, join: bool) -> None:
+        """The requested user accepts (joins) or declines."""
+        with self.lock:
+            incident = self.incident(incident_id)
+            responder = incident.responders[user_id]
+            responder.state = "joined" if join else "declined"
+            responder.updated_at = self.tick()
 
     def set_urgency(self, incident_id: str, urgency: str) -> Incident:
         with self.lock:
@@ -761,12 +864,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"/incidents/(?P<id>[^/]+)/notes", "list_notes"),
         ("POST", r"/incidents/(?P<id>[^/]+)/notes", "create_note"),
         ("POST", r"/incidents/(?P<id>[^/]+)/status_updates", "create_status_update"),
+        ("POST", r"/incidents/(?P<id>[^/]+)/responder_requests", "create_responder_request"),
         ("GET", r"/incidents/(?P<id>[^/]+)/custom_fields/values", "get_custom_fields"),
         ("PUT", r"/incidents/(?P<id>[^/]+)/custom_fields/values", "set_custom_fields"),
         ("GET", r"/oncalls", "list_oncalls"),
     ]
 ]
-# Operations whose OpenAPI description requires the From header.
+# Operations whose OpenAPI description requires the From header (not
+# responder requests: their requester is the body's requester_id).
 _NEEDS_FROM = {"update_incidents", "update_incident", "create_note", "create_status_update"}
 
 
@@ -922,6 +1027,26 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with contextlib.suppress(OSError, ssl.SSLError, ValueError):
             super().finish()
+
+
+def _responder_requests_refused(status: int) -> ApiError:
+    """How PagerDuty refuses a responder request on an account without the
+    ``coordinated_responding`` ability (the description documents 402)."""
+    if status == 402:
+        return ApiError(
+            402, "Payment Required",
+            "Account does not have the abilities to perform the action: coordinated_responding",
+        )  # fmt: skip
+    if status == 403:
+        return ApiError(
+            403, "Access Denied", "Adding responders is not permitted on this plan", code=2010
+        )
+    if status == 400:
+        return ApiError(
+            400, "Invalid Input Provided",
+            "The account does not have the coordinated_responding ability",
+        )  # fmt: skip
+    raise ValueError(f"responder_requests_refusal is 402, 403 or 400, not {status}")
 
 
 def _error_body(status: int) -> dict[str, Any]:
@@ -1102,10 +1227,71 @@ class _Api:
             },
             "alert_counts": {"all": 1, "triggered": 1, "resolved": 0},
             "pending_actions": [],
+            **self._responders(incident),
             "is_mergeable": True,
             "escalation_policy": self.policy_ref(service.escalation_policy_id),
             "teams": [self.team_ref(t) for t in service.team_ids],
             "urgency": incident.urgency,
+        }
+
+    def incident_ref(self, incident: Incident) -> dict[str, Any]:
+        return {
+            "id": incident.id,
+            "type": "incident_reference",
+            "summary": f"[#{incident.number}] {incident.title}",
+            "self": f"{self.base}/incidents/{incident.id}",
+            "html_url": f"{HTML_URL}/incidents/{incident.id}",
+        }
+
+    def responder(self, incident: Incident, responder: Responder) -> dict[str, Any]:
+        request = next(r for r in incident.responder_requests if r.id == responder.request_id)
+        rendered = {
+            "state": responder.state,
+            "user": self.user_ref(responder.user_id),
+            "incident": self.incident_ref(incident),
+            "updated_at": _iso(responder.updated_at),
+            "message": request.message,
+            "requester": self.user_ref(request.requester_id),
+            "requested_at": _iso(request.at),
+        }
+        if responder.user_id in request.via_policy:
+            rendered["escalation_policy_requests"] = [request.via_policy[responder.user_id]]
+        return rendered
+
+    def responder_request(self, incident: Incident, request: ResponderRequest) -> dict[str, Any]:
+        return {
+            "id": request.id,
+            "incident": self.incident_ref(incident),
+            "requester": self.user_ref(request.requester_id),
+            "requested_at": _iso(request.at),
+            "message": request.message,
+            "responder_request_targets": [
+                {
+                    "responder_request_target": {
+                        "type": "user",
+                        "id": user_id,
+                        "summary": self.state.users[user_id].name,
+                        "incidents_responders": [
+                            self.responder(incident, incident.responders[user_id])
+                        ],
+                    }
+                }
+                for user_id in request.target_ids
+            ],
+        }
+
+    def _responders(self, incident: Incident) -> dict[str, Any]:
+        """``incidents_responders`` and ``responder_requests``: PagerDuty returns
+        them only to accounts with the responder requests feature."""
+        if not self.state.responder_requests_allowed:
+            return {}
+        return {
+            "incidents_responders": [
+                self.responder(incident, r) for r in incident.responders.values()
+            ],
+            "responder_requests": [
+                self.responder_request(incident, r) for r in incident.responder_requests
+            ],
         }
 
     def log_entry(self, incident: Incident, entry: LogEntry) -> dict[str, Any]:
@@ -1130,7 +1316,7 @@ class _Api:
         }
         if entry.assignee_ids:
             rendered["assignees"] = [self.user_ref(u) for u in entry.assignee_ids]
-        if entry.type == "status_update_log_entry":
+        if entry.type in ("status_update_log_entry", "responder_request_log_entry"):
             rendered["message"] = entry.message
         return rendered
 
@@ -1246,6 +1432,29 @@ class _Api:
                 "created_at": _iso(entry.at),
             }
         }
+
+    def create_responder_request(self, body: Any, id: str) -> tuple[int, Any]:
+        requester_id = _require(body, "requester_id", str)
+        message = _require(body, "message", str)
+        user_ids: list[str] = []
+        policy_ids: list[str] = []
+        for item in _require(body, "responder_request_targets", list):
+            # PagerDuty's form (the description's example): each target wrapped in
+            # {"responder_request_target": {...}}; a bare reference is refused.
+            target = item.get("responder_request_target") if isinstance(item, dict) else None
+            kind = target.get("type") if isinstance(target, dict) else None
+            target_id = target.get("id") if isinstance(target, dict) else None
+            if not isinstance(target_id, str):
+                raise ApiError(400, "Invalid Input Provided", "Responder target is invalid")
+            if kind == "user_reference":
+                user_ids.append(target_id)
+            elif kind == "escalation_policy_reference":
+                policy_ids.append(target_id)
+            else:
+                raise ApiError(400, "Invalid Input Provided", "Responder target type is invalid")
+        request = self.state.request_responders(id, requester_id, message, user_ids, policy_ids)
+        incident = self.state.incident(id)
+        return 200, {"responder_request": self.responder_request(incident, request)}
 
     def get_custom_fields(self, body: Any, id: str) -> tuple[int, Any]:
         incident = self.state.incident(id)

@@ -6,6 +6,7 @@ description when the ``pagerduty_server`` fixture tears down.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from notifier.backends.pagerduty.settings import PagerDutySettings
 from notifier.backends.port import (
     Backend,
     Capability,
+    InvalidResponseError,
     NotFoundError,
     RefusedError,
     UnavailableError,
@@ -355,26 +357,226 @@ def test_post_status_update(backend: PagerDutyBackend, server: FakePagerDuty) ->
     assert backend.incident(fake.id).last_status_update == "Card payments fail for 5% of users"
 
 
-def test_escalate_moves_to_the_next_level(
+RESPONDER_REQUESTS = r"/incidents/[^/]+/responder_requests"
+
+
+def writes(server: FakePagerDuty) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in server.requests if r.method != "GET"]
+
+
+def test_escalate_asks_the_next_levels_on_call_to_respond_without_reassigning(
     backend: PagerDutyBackend, server: FakePagerDuty, world: World
 ) -> None:
     fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
 
     backend.escalate(fake.id)
 
+    (request,) = server.requests_to("POST", RESPONDER_REQUESTS)
+    assert request.path == f"/incidents/{fake.id}/responder_requests"
+    assert request.json() == {
+        "requester_id": world.me.id,
+        "message": "Engaging the 2nd level: Checkout down",
+        "responder_request_targets": [
+            {"responder_request_target": {"id": world.grace.id, "type": "user_reference"}}
+        ],
+    }
+    assert request.header("from") == "ada@example.com"
+    assert writes(server) == [("POST", f"/incidents/{fake.id}/responder_requests")]
     state = server.state.incident(fake.id)
+    assert state.escalation_level == 1  # not escalated: Grace is asked, I stay assigned
+    assert state.assignee_ids == [world.me.id]
+    assert state.status == "triggered"
+    assert {u: r.state for u, r in state.responders.items()} == {world.grace.id: "pending"}
+    assert state.log[-1].type == "responder_request_log_entry"
+    # One read of who is on call gives both the incident's level and the next one's.
+    (oncalls,) = server.requests_to("GET", "/oncalls")
+    assert oncalls.query["escalation_policy_ids[]"] == [world.checkout_policy.id]
+    assert backend.incident(fake.id).escalation_level == 1
+
+
+def test_escalate_asks_everyone_on_the_next_level_but_me(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    fake = server.state.new_incident("Search down", service_id=world.search.id)  # Linus
+
+    backend.escalate(fake.id)  # level 2 of Search: me and Katherine
+
+    (request,) = server.requests_to("POST", RESPONDER_REQUESTS)
+    targets = request.json()["responder_request_targets"]
+    assert targets == [
+        {"responder_request_target": {"id": world.katherine.id, "type": "user_reference"}}
+    ]
+    assert server.state.incident(fake.id).assignee_ids == [world.linus.id]
+
+
+def test_escalate_from_the_second_level_asks_the_third(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    policy = server.state.add_policy(
+        "Payments", [[world.me.id], [world.grace.id], [world.linus.id]], id="PEPPAY1"
+    )
+    service = server.state.add_service("Payments API", policy.id, id="PSPAY01")
+    fake = server.state.new_incident("Payments down", service_id=service.id)
+    server.state.escalate(fake.id, 2)
+
+    backend.escalate(fake.id)
+
+    (request,) = server.requests_to("POST", RESPONDER_REQUESTS)
+    assert request.json()["message"] == "Engaging the 3rd level: Payments down"
+    assert request.json()["responder_request_targets"][0]["responder_request_target"]["id"] == (
+        world.linus.id
+    )
+
+
+def test_a_level_already_asked_is_not_asked_again(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    backend.escalate(fake.id)
+
+    backend.escalate(fake.id)  # Grace's request is pending: she is still being paged
+    assert len(server.requests_to("POST", RESPONDER_REQUESTS)) == 1
+    server.state.answer_responder_request(fake.id, world.grace.id, join=True)
+    backend.escalate(fake.id)  # she joined
+    assert len(server.requests_to("POST", RESPONDER_REQUESTS)) == 1
+
+    server.state.answer_responder_request(fake.id, world.grace.id, join=False)
+    backend.escalate(fake.id)  # she declined: asking again is the user's call
+    assert len(server.requests_to("POST", RESPONDER_REQUESTS)) == 2
+    assert server.requests_to("PUT", f"/incidents/{fake.id}") == []
+
+
+def test_a_resend_after_a_lost_answer_pages_nobody_twice(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    server.fail_next("truncated", method="POST", path="/responder_requests$")
+
+    with pytest.raises(InvalidResponseError):
+        backend.escalate(fake.id)  # PagerDuty applied it, the answer was cut
+    backend.escalate(fake.id)  # what the outbox does next
+
+    assert len(server.requests_to("POST", RESPONDER_REQUESTS)) == 1
+    assert len(server.state.incident(fake.id).responder_requests) == 1
+
+
+@pytest.mark.parametrize("refusal", [402, 403, 400])
+def test_an_account_without_responder_requests_escalates_and_remembers_it(
+    refusal: int,
+    backend: PagerDutyBackend,
+    server: FakePagerDuty,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="notifier.backends.pagerduty")
+    server.state.responder_requests_allowed = False
+    server.state.responder_requests_refusal = refusal
+    first = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    second = server.state.new_incident("Checkout slow", service_id=world.checkout.id)
+
+    backend.escalate(first.id)
+
+    assert writes(server) == [
+        ("POST", f"/incidents/{first.id}/responder_requests"),
+        ("PUT", f"/incidents/{first.id}"),
+    ]
+    (put,) = server.requests_to("PUT", f"/incidents/{first.id}")
+    assert put.json() == {"incident": {"type": "incident_reference", "escalation_level": 2}}
+    assert put.header("from") == "ada@example.com"
+    state = server.state.incident(first.id)
     assert state.escalation_level == 2
     assert state.assignee_ids == [world.grace.id]
-    (request,) = server.requests_to("PUT", f"/incidents/{fake.id}")
-    assert request.json() == {"incident": {"type": "incident_reference", "escalation_level": 2}}
-    assert request.header("from") == "ada@example.com"
+    assert state.responder_requests == []
+
+    server.clear_requests()
+    backend.escalate(second.id)  # straight to the escalation
+
+    assert writes(server) == [("PUT", f"/incidents/{second.id}")]
+    assert server.state.incident(second.id).escalation_level == 2
+    refusals = [r.getMessage() for r in caplog.records if "responder requests" in r.getMessage()]
+    assert refusals == [
+        "PagerDuty account 'work' may not send responder requests (its plan lacks them); "
+        "escalating instead, now and from now on"
+    ]
+    assert all(r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_a_plain_403_escalates_this_incident_but_is_not_remembered(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    first = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    second = server.state.new_incident("Checkout slow", service_id=world.checkout.id)
+    server.fail_next(403, method="POST", path="/responder_requests$")  # "Access Denied"
+
+    backend.escalate(first.id)
+    backend.escalate(second.id)
+
+    assert writes(server) == [
+        ("POST", f"/incidents/{first.id}/responder_requests"),
+        ("PUT", f"/incidents/{first.id}"),
+        ("POST", f"/incidents/{second.id}/responder_requests"),
+    ]
+    assert server.state.incident(first.id).escalation_level == 2
+    assert server.state.incident(second.id).escalation_level == 1
+
+
+def test_with_nobody_on_call_at_the_next_level_escalate_escalates(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    empty = server.state.add_policy("Databases", [[world.me.id], []], id="PEPDB01")
+    only_me = server.state.add_policy("Billing", [[world.grace.id], [world.me.id]], id="PEPBIL1")
+    databases = server.state.add_service("Databases", empty.id, id="PSDB001")
+    billing = server.state.add_service("Billing", only_me.id, id="PSBIL01")
+    nobody = server.state.new_incident("Replica lag", service_id=databases.id)
+    me_only = server.state.new_incident("Invoices stuck", service_id=billing.id)
+
+    backend.escalate(nobody.id)
+    backend.escalate(me_only.id)
+
+    assert writes(server) == [
+        ("PUT", f"/incidents/{nobody.id}"),
+        ("PUT", f"/incidents/{me_only.id}"),
+    ]
+    assert server.state.incident(nobody.id).escalation_level == 2
+    assert server.state.incident(me_only.id).escalation_level == 2
+
+
+def test_a_server_error_on_the_responder_request_is_raised_and_nothing_else_is_sent(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    server.fail_next(500, method="POST", path="/responder_requests$")
+
+    with pytest.raises(UnavailableError) as caught:
+        backend.escalate(fake.id)
+
+    assert str(caught.value) == (
+        f"PagerDuty account 'work' could not escalate incident {fake.id}: PagerDuty failed "
+        "(HTTP 500); it will retry"
+    )
+    assert writes(server) == [("POST", f"/incidents/{fake.id}/responder_requests")]  # once
+    assert server.state.incident(fake.id).escalation_level == 1
+    backend.escalate(fake.id)  # a server error says nothing about the account
+    assert len(server.requests_to("POST", RESPONDER_REQUESTS)) == 2
+    assert server.requests_to("PUT", f"/incidents/{fake.id}") == []
+
+
+def test_a_responder_request_refused_for_the_incident_is_raised(
+    backend: PagerDutyBackend, server: FakePagerDuty, world: World
+) -> None:
+    fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
+    server.state.resolve(fake.id, world.grace.id)
+
+    with pytest.raises(RefusedError, match="Incident Already Resolved"):
+        backend.escalate(fake.id)
+    assert writes(server) == [("POST", f"/incidents/{fake.id}/responder_requests")]
 
 
 def test_escalate_past_the_last_level_is_refused_with_pagerdutys_reason(
     backend: PagerDutyBackend, server: FakePagerDuty, world: World
 ) -> None:
     fake = server.state.new_incident("Checkout down", service_id=world.checkout.id)
-    server.state.escalate(fake.id, 2)
+    server.state.escalate(fake.id, 2)  # nobody is on a 3rd level: escalation is tried
 
     with pytest.raises(RefusedError) as caught:
         backend.escalate(fake.id)

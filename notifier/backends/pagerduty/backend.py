@@ -13,6 +13,8 @@ all of them, cached briefly), as the lowest level at which an assignee is on cal
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 from urllib.parse import quote
+
+import pagerduty
 
 from notifier.backends.pagerduty.client import (
     WRITE_RETRIES,
@@ -53,6 +57,8 @@ from notifier.backends.port import (
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, TimelineEntry
 
+log = logging.getLogger("notifier.backends.pagerduty")
+
 #: PagerDuty's limit on incidents per ``PUT /incidents``
 ACKNOWLEDGE_BATCH = 250
 #: how long the on-call levels of escalation policies are reused between polls
@@ -63,6 +69,12 @@ NEXT_SHIFT_WINDOW = timedelta(days=7)
 CUSTOM_FIELD_MAX = 200
 
 _OPEN_STATUSES = ["triggered", "acknowledged"]
+# What PagerDuty says when the account's plan lacks a feature (in a 403 or 400).
+_NO_ABILITY = re.compile(
+    r"abilit|upgrade|not permitted|plan\b|coordinated.responding|payment", re.IGNORECASE
+)
+# Responders who need no new request: still being paged, or already helping.
+_ENGAGED_STATES = frozenset({"pending", "joined"})
 
 
 class PagerDutyBackend:
@@ -99,6 +111,9 @@ class PagerDutyBackend:
         self._people: dict[str, Person] = {}
         # emails of role notes that name no PagerDuty user (already looked up)
         self._not_users: set[str] = set()
+        # set when the account refused a responder request (it lacks the
+        # ability): escalate() then uses PagerDuty's escalation straight away
+        self._responders_refused = False
 
     # ---- identity -------------------------------------------------------------
 
@@ -242,20 +257,114 @@ class PagerDutyBackend:
             self._take_command(incident_id, person)
 
     def escalate(self, incident_id: str) -> None:
-        """Move the incident to the next level of its escalation policy.
+        """Engage the next level of the incident's escalation policy.
 
-        This is PagerDuty's own escalation (``escalation_level`` + 1): the next
-        level's on-call is assigned and paged. Responder requests, which add
-        responders without reassigning, are not used: they need a target chosen by
-        the user, and the port's "engage the next level" is exactly escalation.
+        The users on call at the next level right now (``escalation_level`` + 1;
+        me excepted) get a responder request: PagerDuty pages them and adds them
+        as responders, while the incident keeps its assignees and its level.
+        Users whose request on the incident is still pending, or who joined, are
+        not asked again, so a resend after a lost answer pages nobody twice (when
+        that is all of them, nothing is sent).
+
+        PagerDuty's own escalation (``escalation_level`` + 1: the next level is
+        assigned and paged) is used instead when nobody is on call at the next
+        level (past the last level PagerDuty refuses it, with its reason), or
+        when PagerDuty refuses the responder request: the account may not send
+        them (402 Payment Required, as the API description documents for accounts
+        without the ``coordinated_responding`` ability, or a 403 or 400 naming an
+        ability, the plan or an upgrade), which is remembered for the account so
+        later escalations go straight to PagerDuty's escalation; or any other 403
+        (this user may not, perhaps only on this team's incidents). Every other
+        error is raised as usual (5xx, network and 429 are retryable).
         """
         action = f"escalate incident {incident_id}"
         with self._api(action):
             raw = self._client.rget(_incident_path(incident_id))
-        with self._lock:  # the level must be current, not cached
-            self._levels.clear()
+        policy = escalation_policy_id(raw, account=self.name)
+        # read now, not cached: the incident's level and the next level's people
+        levels = self._oncall_by_level(policy) if policy else {}
         incident = self._incidents([raw], where="incident")[0]
-        self._update(incident_id, {"escalation_level": incident.escalation_level + 1}, action)
+        level = incident.escalation_level + 1
+        with self._lock:
+            refused = self._responders_refused
+        if not refused:
+            me = self.me()
+            people = [p for p in levels.get(level, []) if p.id != me.id]
+            if people:
+                engaged = _engaged_responders(raw, self.name)
+                targets = [p for p in people if p.id not in engaged]
+                if not targets:
+                    log.info(
+                        "PagerDuty account '%s': level %d of incident %s is already "
+                        "asked to respond; no new responder request",
+                        self.name, level, incident_id,
+                    )  # fmt: skip
+                    return
+                if self._request_responders(incident, level, targets, me, action):
+                    return
+        self._update(incident_id, {"escalation_level": level}, action)
+
+    def _oncall_by_level(self, policy_id: str) -> dict[int, list[Person]]:
+        """Who is on call now at each level of the escalation policy (one request);
+        also refreshes the policy's cached levels, which give the incident's level."""
+        now = datetime.now(UTC)
+        entries = [
+            e for e in self._oncalls({"escalation_policy_ids[]": [policy_id]}) if _covers(e, now)
+        ]
+        self._remember(e.person for e in entries)
+        by_level: dict[int, dict[str, Person]] = {}
+        lowest: dict[str, int] = {}
+        for entry in entries:
+            by_level.setdefault(entry.level, {}).setdefault(entry.person.id, entry.person)
+            lowest[entry.person.id] = min(entry.level, lowest.get(entry.person.id, entry.level))
+        with self._lock:
+            self._levels[policy_id] = (time.monotonic(), lowest)
+        return {level: list(people.values()) for level, people in by_level.items()}
+
+    def _request_responders(
+        self, incident: Incident, level: int, targets: Sequence[Person], me: Person, action: str
+    ) -> bool:
+        """Ask ``targets`` to respond. False if PagerDuty refused it for the account
+        (remembered) or for this user; every other error is raised."""
+        body = {
+            "requester_id": me.id,
+            "message": f"Engaging the {_ordinal(level)} level: {incident.title}",
+            "responder_request_targets": [
+                {"responder_request_target": {"id": p.id, "type": "user_reference"}}
+                for p in targets
+            ],
+        }
+        # The API description does not require From here (the requester is in
+        # the body), but earlier versions of the API did: it costs nothing.
+        self._ensure_from()
+        with self._api(action):
+            try:
+                answer = self._writer.jpost(
+                    f"{_incident_path(incident.id)}/responder_requests", json=body
+                )
+            except pagerduty.Error as exc:
+                refusal = _responders_refusal(exc)
+                if refusal is None:
+                    raise  # translated by _api like every other error
+                if refusal == "account":
+                    with self._lock:
+                        first = not self._responders_refused
+                        self._responders_refused = True
+                    if first:
+                        log.info(
+                            "PagerDuty account '%s' may not send responder requests "
+                            "(its plan lacks them); escalating instead, now and from now on",
+                            self.name,
+                        )
+                else:
+                    log.info(
+                        "PagerDuty account '%s' may not request responders for incident %s "
+                        "(HTTP 403); escalating it instead",
+                        self.name, incident.id,
+                    )  # fmt: skip
+                return False
+            self._expect(answer, "responder_request")
+        return True
 
     # ---- people and on call ----------------------------------------------------
 
@@ -526,6 +635,49 @@ def _incident_path(incident_id: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st."""
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _engaged_responders(raw: object, account: str) -> set[str]:
+    """Ids of the incident's responders whose request is pending or who joined
+    (``incidents_responders``, sent only to accounts with responder requests)."""
+    engaged = set()
+    for responder in Shape(raw, "incident", account).objects("incidents_responders"):
+        user = responder.optional_obj("user")
+        if user is not None and responder.optional_string("state") in _ENGAGED_STATES:
+            engaged.add(user.string("id"))
+    return engaged
+
+
+def _responders_refusal(exc: pagerduty.Error) -> str | None:
+    """Why PagerDuty refused a responder request, if not for the request itself:
+    ``"account"`` when the account may not send them (402, or a 403 or 400 naming
+    an ability, the plan or an upgrade), ``"forbidden"`` for any other 403 (the
+    user's role, perhaps on one team only), None for every other error."""
+    response = exc.response
+    if response is None or response.status_code not in (400, 402, 403):
+        return None
+    if response.status_code == 402:
+        return "account"
+    texts: list[object] = []
+    try:
+        error = response.json().get("error")
+        texts = [error.get("message")]
+        if isinstance(error.get("errors"), list):
+            texts += error["errors"]
+    except (ValueError, AttributeError, TypeError):
+        pass
+    if any(isinstance(t, str) and _NO_ABILITY.search(t) for t in texts):
+        return "account"
+    return "forbidden" if response.status_code == 403 else None
 
 
 def _covers(entry: OnCallEntry, moment: datetime) -> bool:
