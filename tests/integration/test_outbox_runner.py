@@ -256,6 +256,8 @@ def test_an_escalation_records_the_level_the_window_showed(
     bridge: AppBridge,
     make_runner: Any,
 ) -> None:
+    # an account without responder requests: engaging the 2nd level raises the level
+    server.state.responder_requests_allowed = False
     bridge.set_incidents(accounts.get("work").open_incidents())
     runner, seen = make_runner()
     runner.start()
