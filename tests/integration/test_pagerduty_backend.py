@@ -391,7 +391,9 @@ def test_escalate_asks_the_next_levels_on_call_to_respond_without_reassigning(
     # One read of who is on call gives both the incident's level and the next one's.
     (oncalls,) = server.requests_to("GET", "/oncalls")
     assert oncalls.query["escalation_policy_ids[]"] == [world.checkout_policy.id]
-    assert backend.incident(fake.id).escalation_level == 1
+    shown = backend.incident(fake.id)
+    assert shown.escalation_level == 1
+    assert shown.timeline[-1].kind is EntryKind.ESCALATION  # the request is in the timeline
 
 
 def test_escalate_asks_everyone_on_the_next_level_but_me(

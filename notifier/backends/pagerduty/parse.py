@@ -242,6 +242,10 @@ _LOG_ENTRY_KINDS = {
     "escalate_log_entry": EntryKind.ESCALATION,
     "exhaust_escalation_path_log_entry": EntryKind.ESCALATION,
     "repeat_escalation_path_log_entry": EntryKind.ESCALATION,
+    # how "Engage 2nd level" shows when the account has responder requests
+    "responder_request_log_entry": EntryKind.ESCALATION,
+    "responder_accept_log_entry": EntryKind.ESCALATION,
+    "responder_decline_log_entry": EntryKind.ESCALATION,
     # Not in the OpenAPI description's enum, but what PagerDuty emits for a posted
     # status update; the description has no endpoint that lists status updates.
     "status_update_log_entry": EntryKind.STATUS_UPDATE,
