@@ -21,6 +21,7 @@ from notifier.accounts import Accounts
 from notifier.backends.port import BackendError, Capability, require
 from notifier.config import Config, load_config
 from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
+from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
 from notifier.profile import HOME_VARIABLE, Profile
 from notifier.secrets import SecretStore
@@ -396,11 +397,6 @@ def _text_arg(parts: Sequence[str]) -> str:
     if not text.strip():
         raise UserError("the text is empty; write it after the reference, or - to read stdin")
     return text
-
-
-def _one_line(text: str) -> str:
-    """Terminal-safe: no control characters from backend text."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _age(dt: datetime) -> str:

@@ -41,6 +41,7 @@ from notifier.backends.port import (
 )
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
+from notifier.domain.text import one_line
 from notifier.errors import UserError
 from notifier.sqlite_file import SqliteErrors, SqliteFile
 
@@ -95,14 +96,6 @@ def _ts(moment: datetime) -> str:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def one_line(text: str, limit: int = _MAX_ERROR_LENGTH) -> str:
-    """``text`` as one line of at most ``limit`` characters (for ``last_error``)."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return flat
 
 
 class OutboxError(UserError):

@@ -30,6 +30,7 @@ from notifier.domain.model import (
     Urgency,
     urgency_order,
 )
+from notifier.domain.text import one_line
 
 #: the Incident behind a row of :class:`IncidentTableModel`
 INCIDENT_ROLE = Qt.ItemDataRole.UserRole
@@ -112,11 +113,6 @@ def format_when(at: datetime, now: datetime) -> str:
     if local.date() == now.astimezone().date():
         return local.strftime("%H:%M")
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
-
-
-def one_line(text: str) -> str:
-    """Backend text for a single-line cell: line breaks become spaces."""
-    return " ".join(text.split())
 
 
 def sort_key(column: int, incident: Incident) -> tuple[Any, ...]:

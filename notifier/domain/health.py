@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from notifier.domain.durations import format_duration
+from notifier.domain.text import one_line
 
 #: How many sync intervals may pass without a good sync before an account counts
 #: as degraded; one missed poll is normal jitter, two is a problem.
@@ -47,7 +48,7 @@ class AccountHealth:
         """Record a failed sync. ``auth`` marks the credentials as refused; that
         sticks until a sync succeeds, because a later network error says
         nothing about whether the token works again."""
-        self.last_error = _one_line(message)
+        self.last_error = one_line(message, _MAX_ERROR_LENGTH)
         self.last_error_at = now
         self.auth_failed = self.auth_failed or auth
         self.consecutive_failures += 1
@@ -118,10 +119,3 @@ def backoff_delay(
 
 def _whole_seconds(duration: timedelta) -> timedelta:
     return timedelta(seconds=duration // timedelta(seconds=1))
-
-
-def _one_line(message: str) -> str:
-    text = " ".join(message.split())
-    if len(text) > _MAX_ERROR_LENGTH:
-        text = text[: _MAX_ERROR_LENGTH - 1] + "…"
-    return text

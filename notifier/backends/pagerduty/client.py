@@ -29,6 +29,7 @@ from notifier.backends.port import (
     RefusedError,
     UnavailableError,
 )
+from notifier.domain.text import one_line as _one_line
 
 # A list answer without "more" makes the client warn and stop paginating. The
 # answer's shape is validated by our parser anyway (a wrong one is reported as an
@@ -250,7 +251,3 @@ def _pagerduty_message(response: httpx2.Response) -> str:
     if isinstance(details, list):
         parts.extend(d for d in details if isinstance(d, str))
     return _one_line("; ".join(parts))[:300]
-
-
-def _one_line(text: str) -> str:
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())

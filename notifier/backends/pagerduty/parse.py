@@ -24,6 +24,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
+from notifier.domain.text import one_line as _one_line
 
 
 class Shape:
@@ -122,10 +123,6 @@ def parse_person(shape: Shape) -> Person:
     user_id = shape.string("id")
     name = shape.optional_string("name") or shape.optional_string("summary") or user_id
     return Person(id=user_id, name=_one_line(name), email=shape.optional_string("email"))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # ---- incidents ----------------------------------------------------------------------
