@@ -111,9 +111,15 @@ def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
     app.accounts.local.store.trigger("Disk full", service="db")
     app.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    shown: list = []
+    app.notifications.show_many = shown.extend  # type: ignore[method-assign]
     advance(qtbot, app, clock, minutes=2, seconds=1)
     assert [a.incident.title for a in seen(app, Notify)] == ["Disk full"]
     assert seen(app, Alarm) == []
+    (notification,) = shown
+    assert notification.title == "Disk full"
+    assert notification.body.startswith("db · High urgency · unacknowledged for 2m")
+    assert notification.actions == (("ack", "Acknowledge"), ("open", "Open"))
     advance(qtbot, app, clock, minutes=3)
     assert len(seen(app, Alarm)) == 1
     cli(profile, "ack", "local:1")
