@@ -498,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for handler in logging.getLogger().handlers:
         redact.install(handler)
+        # the terminal gets warnings (or everything with -v); the app's log file
+        # gets INFO and up on its own handler
+        handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     func = getattr(args, "func", cmd_app)
     try:
         ctx = Context(args)
