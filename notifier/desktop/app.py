@@ -410,6 +410,14 @@ class OncallApp(QObject):
             self._polled.emit(name, incidents, None, me)
 
     def _on_polled(self, name: str, incidents: list[Incident] | None, error: Any, me: Any) -> None:
+        try:
+            self._polled_in(name, incidents, error, me)
+        except Exception as exc:
+            with self._flight_lock:
+                self._in_flight.discard(name)
+            self._survive(exc, f"the sync of {name}")
+
+    def _polled_in(self, name: str, incidents: list[Incident] | None, error: Any, me: Any) -> None:
         with self._flight_lock:
             self._in_flight.discard(name)
             again = name in self._repoll
@@ -542,6 +550,19 @@ class OncallApp(QObject):
         )
 
     def _on_deadline(self) -> None:
+        try:
+            self._deadline_due()
+        except Exception as exc:
+            self._survive(exc, "the escalation timer")
+
+    def _survive(self, exc: Exception, where: str) -> None:
+        """A bug must never silence the pager: log it, say it, keep the timer armed."""
+        log.exception("error in %s", where)
+        self.internalError.emit(f"{where}: {type(exc).__name__}: {exc}")
+        if not self._deadline_timer.isActive():
+            self._deadline_timer.start(int(HEARTBEAT.total_seconds() * 1000))
+
+    def _deadline_due(self) -> None:
         now = self.clock()
         late = now - self._expected_wake
         if late > WAKE_GAP:

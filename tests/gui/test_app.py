@@ -268,3 +268,29 @@ def test_with_only_the_local_backend_quiet_hours_apply_as_set(
     finally:
         oncall.stop()
         accounts.close()
+
+
+def test_a_bug_in_the_escalation_step_never_silences_the_pager(
+    qtbot, app: OncallApp, clock: ShiftedClock, monkeypatch
+):
+    errors: list[str] = []
+    app.internalError.connect(errors.append)
+    calls = {"n": 0}
+    real_tick = app.monitor.tick
+
+    def flaky_tick(now):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug")
+        return real_tick(now)
+
+    monkeypatch.setattr(app.monitor, "tick", flaky_tick)
+    app._deadline_timer.stop()
+    app._on_deadline()
+    assert errors and "a bug" in errors[0]
+    assert app._deadline_timer.isActive()  # still armed: the next step will come
+    app.accounts.local.store.trigger("Still paged")
+    app.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    advance(qtbot, app, clock, minutes=2, seconds=1)
+    assert [a.incident.title for a in seen(app, Notify)] == ["Still paged"]
