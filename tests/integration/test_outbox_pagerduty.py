@@ -11,8 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,36 +25,9 @@ from tests.conftest import ROOT
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
 from tests.support import outbox_harness
 from tests.support.clock import ShiftedClock
-from tests.support.outbox_harness import NOTE, STATUS_UPDATE, open_accounts, write_profile
+from tests.support.outbox_harness import NOTE, STATUS_UPDATE
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
-
-
-@pytest.fixture
-def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
-    # The fake's world starts six hours ago; here PagerDuty's clock agrees with
-    # ours, as the real one does (the idempotency check compares times).
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
-    return pagerduty_server
-
-
-@pytest.fixture
-def incident(server: FakePagerDuty) -> Incident:
-    return server.state.new_incident("Checkout latency p99 > 2s")
-
-
-@pytest.fixture
-def profile_root(tmp_path: Path, server: FakePagerDuty) -> Path:
-    root = tmp_path / "profile"
-    write_profile(root, api_url=server.base_url, ca_bundle=server.ca_bundle, token=server.token)
-    return root
-
-
-@pytest.fixture
-def accounts(profile_root: Path) -> Iterator[Accounts]:
-    accounts = open_accounts(profile_root)
-    yield accounts
-    accounts.close()
+pytest_plugins = ["tests.support.pagerduty_accounts"]
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from notifier.desktop.bridge import AppBridge
 from notifier.desktop.outbox_runner import OutboxRunner
 from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
-from tests.support.outbox_harness import NOTE, open_accounts, outbox_path, write_profile
+from tests.support.outbox_harness import NOTE, outbox_path
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["tests.support.pagerduty_accounts"]
 
 
 @dataclass
@@ -40,31 +40,6 @@ class Seen:
 
     def last_items(self) -> list[tuple[str, OutboxState, str]]:
         return [(i.id, i.state, i.text) for i in self.items[-1]] if self.items else []
-
-
-@pytest.fixture
-def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
-    return pagerduty_server
-
-
-@pytest.fixture
-def incident(server: FakePagerDuty) -> Incident:
-    return server.state.new_incident("Checkout latency p99 > 2s")
-
-
-@pytest.fixture
-def profile_root(tmp_path: Path, server: FakePagerDuty) -> Path:
-    root = tmp_path / "profile"
-    write_profile(root, api_url=server.base_url, ca_bundle=server.ca_bundle, token=server.token)
-    return root
-
-
-@pytest.fixture
-def accounts(profile_root: Path) -> Iterator[Accounts]:
-    accounts = open_accounts(profile_root)
-    yield accounts
-    accounts.close()
 
 
 @pytest.fixture
