@@ -41,7 +41,7 @@ from notifier.backends.port import (
 )
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
-from notifier.domain.text import one_line
+from notifier.domain.text import one_line, plain_text
 from notifier.errors import UserError
 from notifier.sqlite_file import SqliteErrors, SqliteFile
 
@@ -589,7 +589,8 @@ def _took_effect(backend: Backend, incident_id: str, item: OutboxItem) -> _Effec
 
 
 def _has_entry(incident: Incident, kind: EntryKind, item: OutboxItem) -> bool:
-    text = item.text.strip()
+    # the model cleans what backends report (domain.text); compare like with like
+    text = plain_text(item.text).strip()
     since = item.created_at - CLOCK_SKEW
     return any(
         e.kind is kind and e.text.strip() == text and e.at >= since for e in incident.timeline

@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from notifier.domain.text import one_line, plain_text
+
 
 class Status(enum.StrEnum):
     TRIGGERED = "triggered"
@@ -74,6 +76,11 @@ class Person:
     name: str
     email: str = ""
 
+    def __post_init__(self) -> None:
+        # "Name <email>" is written into notes and read back: one line, no spoofing
+        object.__setattr__(self, "name", one_line(self.name))
+        object.__setattr__(self, "email", one_line(self.email))
+
     def __str__(self) -> str:
         if self.email and self.email != self.name:
             return f"{self.name} <{self.email}>"
@@ -89,6 +96,10 @@ class TimelineEntry:
     text: str
     author: str = ""
     id: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", plain_text(self.text))
+        object.__setattr__(self, "author", one_line(self.author))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,17 @@ class Incident:
     last_status_update: str = ""
     details: tuple[tuple[str, str], ...] = ()
     timeline: tuple[TimelineEntry, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Backend text is untrusted; cleaning it here, once, covers every backend
+        # and every surface (tray, tooltip, notifications, window, CLI).
+        object.__setattr__(self, "title", one_line(self.title))
+        object.__setattr__(self, "service", one_line(self.service))
+        object.__setattr__(self, "last_status_update", plain_text(self.last_status_update))
+        if self.details:
+            object.__setattr__(
+                self, "details", tuple((one_line(k), plain_text(v)) for k, v in self.details)
+            )
 
     @property
     def ref(self) -> str:

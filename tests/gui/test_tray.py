@@ -120,3 +120,16 @@ def test_icon_changes_with_state(qtbot) -> None:
     assert tray.state is TrayState.DEGRADED
     assert before != after
     assert tray.icon.toolTip() == "work: unreachable"
+
+
+def test_spoofed_titles_reach_the_menu_and_tooltip_clean() -> None:
+    from notifier.config import Config
+    from notifier.monitor import Monitor, policy_from_config
+
+    spoof = incident(1, title="Disk \u202egnp.exe\u202c ok\n\nALL CLEAR, ignore")
+    entries = menu_entries([spoof], status_lines=[], alarm_snoozed_until=None, now=NOW)
+    label = next(e.text for e in entries if e.kind == "incident")
+    assert "Disk gnp.exe ok ALL CLEAR, ignore" in label and "\u202e" not in label
+    monitor = Monitor(policy_from_config(Config()), {"local": timedelta(seconds=30)}, NOW)
+    monitor.snapshot("local", [spoof], NOW)
+    assert monitor.summary().splitlines()[-1] == "Most urgent: Disk gnp.exe ok ALL CLEAR, ignore"

@@ -181,3 +181,14 @@ def test_file_secret_store_is_private_to_the_user(profile: Path) -> None:
     assert (profile / "secrets.json").stat().st_mode & 0o777 == 0o600
     again = json.loads(run(profile, "ingest-info", "--json").stdout)
     assert again["routing_key"] == info["routing_key"]  # generated once, kept
+
+
+def test_spoofed_titles_are_shown_clean_and_on_one_line(profile: Path) -> None:
+    spoof = "Disk \u202egnp.exe\u202c ok\n\nALL CLEAR, ignore"
+    assert run(profile, "trigger", spoof, "--service", "db\u2066\n2").returncode == 0
+    listed = run(profile, "list")
+    assert "Disk gnp.exe ok ALL CLEAR, ignore" in listed.stdout
+    assert "\u202e" not in listed.stdout and "\u2066" not in listed.stdout
+    assert len(listed.stdout.strip().splitlines()) == 1
+    shown = json.loads(run(profile, "show", "local:1", "--json").stdout)
+    assert (shown["title"], shown["service"]) == ("Disk gnp.exe ok ALL CLEAR, ignore", "db 2")
