@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QTableView
@@ -214,9 +214,11 @@ def test_search_finds_any_piece_of_the_title_in_any_case(
     qapp: Any, title: str, service: str, data: st.DataObject
 ) -> None:
     incident = make(1, title=title, service=service)
-    start = data.draw(st.integers(0, len(title) - 1))
-    end = data.draw(st.integers(start + 1, len(title)))
-    piece = title[start:end]
+    shown = incident.title  # as displayed: the model drops invisible characters
+    assume(shown)
+    start = data.draw(st.integers(0, len(shown) - 1))
+    end = data.draw(st.integers(start + 1, len(shown)))
+    piece = shown[start:end]
     proxy = IncidentFilterProxy()
     proxy.set_search_text(piece)
     assert proxy.accepts(incident)
