@@ -12,12 +12,15 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from notifier import __version__
 from notifier.accounts import Accounts
 from notifier.backends.port import BackendError
 from notifier.config import Config
 from notifier.errors import UserError
+from notifier.paths import resources_dir
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -32,6 +35,18 @@ class Check:
     def line(self) -> str:
         mark = "ok  " if self.ok else ("warn" if self.warning else "FAIL")
         return f"[{mark}] {self.name}: {self.detail}"
+
+
+def install_check() -> Check:
+    """Which installation runs, and whether its resources (icons, sounds) are there."""
+    package = Path(__file__).resolve().parent
+    try:
+        resources = resources_dir()
+    except FileNotFoundError as exc:
+        return Check("install", False, str(exc))
+    return Check(
+        "install", True, f"oncall-notifier {__version__} at {package}; resources at {resources}"
+    )
 
 
 def app_status(profile: Profile) -> dict[str, Any] | None:
@@ -54,6 +69,7 @@ def run_checks(
     now: datetime | None = None,
 ) -> Iterator[Check]:
     now = now or datetime.now(UTC)
+    yield install_check()
     yield Check("profile", True, str(profile.root))
 
     ok, detail = secrets.check()
