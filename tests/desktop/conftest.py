@@ -24,15 +24,9 @@ from pathlib import Path
 import pytest
 
 from tests.desktop.session import DesktopSession, SessionError, missing_packages, start_session
+from tests.support.environment import skip_or_fail as _skip_or_fail
 
 HERE = Path(__file__).resolve().parent
-
-
-def _skip_or_fail(reason: str) -> None:
-    """No skipped tests in CI: there a missing environment is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 def _is_desktop_item(item: pytest.Item) -> bool:

@@ -304,6 +304,42 @@ class DesktopSession:
         """``dunstctl action N``: the default action (a click on the notification)."""
         self.run("dunstctl", "action", str(position))
 
+    # -- secrets ------------------------------------------------------------------------
+
+    def start_secret_service(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """A real Secret Service on the session bus: ``gnome-keyring-daemon --foreground
+        --unlock --components=secrets`` (the password on stdin unlocks a fresh login
+        keyring under ROOT/home); ready when ``org.freedesktop.secrets`` is owned.
+        keyring's SecretService backend then works for every child. Debian package:
+        gnome-keyring."""
+        if shutil.which("gnome-keyring-daemon") is None:
+            raise SessionError("gnome-keyring-daemon is missing (Debian package gnome-keyring)")
+        home = self.root / "home"
+        daemon = self._spawn(
+            "gnome-keyring",
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            env={**self.child_env(), "HOME": str(home)},
+            stdin=subprocess.PIPE,
+        )
+        assert daemon.stdin is not None
+        daemon.stdin.write(b"test-keyring-password")
+        daemon.stdin.close()
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    ["gdbus", "wait", "--session", "--timeout", "1", "org.freedesktop.secrets"],
+                    env=self.child_env(),
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                == 0
+            ),
+            "gnome-keyring-daemon on org.freedesktop.secrets",
+            timeout=timeout,
+            alive=daemon,
+            log=self.root / "gnome-keyring.log",
+        )
+
     # -- lifetime -----------------------------------------------------------------------
 
     def _spawn(
@@ -315,7 +351,7 @@ class DesktopSession:
             env=dict(env) if env is not None else self.child_env(),
             stdout=kw.pop("stdout", log),  # type: ignore[arg-type]
             stderr=log,
-            stdin=subprocess.DEVNULL,
+            stdin=kw.pop("stdin", subprocess.DEVNULL),  # type: ignore[arg-type]
             start_new_session=True,  # a Ctrl-C in the terminal reaches pytest only
             **kw,  # type: ignore[arg-type]
         )

@@ -21,8 +21,8 @@ import pytest
 
 from notifier.accounts import token_secret_name
 from notifier.secrets import SecretStore
+from tests.desktop.app_harness import tray_icon_geometry
 from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.test_app_e2e import tray_icon_geometry
 from tests.fakes.pagerduty_server import FakePagerDuty
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
