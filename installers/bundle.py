@@ -1,0 +1,127 @@
+"""What every PyInstaller spec of oncall-notifier shares (Linux, macOS, Windows).
+
+The specs ``exec`` nothing of their own about the app: they import this module
+(``sys.path`` gets ``installers/``) for the version, the resources and the list of
+what PyInstaller's import analysis cannot see. Run the specs in an environment where
+oncall-notifier is installed (the built wheel, or an editable install) with
+pyinstaller: the package is frozen from there, the resources from the installed
+package (``notifier.paths.resources_dir()``), so the bundle holds what the wheel holds.
+
+What PyInstaller misses, and why each entry is here:
+
+- ``notifier/resources`` (icons, sounds, the desktop entry): data files, found at run
+  time with ``importlib.resources``; mapped to the same place as in the wheel.
+- distribution metadata read at run time through ``importlib.metadata``: our own
+  (``--version`` agrees with it; the artifact tests compare), ``keyring`` (its
+  backends are entry points: without them only the failing backend is found),
+  ``APScheduler`` (triggers, executors and job stores are entry points), ``httpx2``
+  and ``pagerduty`` (they read their own version at import).
+- modules imported by name at run time: ``keyring.backends.*`` and, on Linux,
+  ``secretstorage``/``jeepney`` under them; ``plyer.platforms.<os>.notification``;
+  ``desktop_notifier.backends.<os>`` and ``desktop_notifier.resources`` (a data
+  package: without it desktop-notifier fails to import and notifications lose their
+  buttons); ``apscheduler``'s Qt scheduler and triggers.
+- Qt: ``PySide6.QtMultimedia`` is imported (PyInstaller's hook brings its plugins,
+  among them the FFmpeg/PulseAudio back end); SVG icons need ``PySide6.QtSvg``
+  for the ``iconengines``/``imageformats`` plugins.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: distributions whose metadata the frozen app reads at run time
+METADATA = ("oncall-notifier", "keyring", "APScheduler", "httpx2", "pagerduty")
+
+#: modules imported by name, per platform (sys.platform prefixes)
+_HIDDEN = {
+    "linux": [
+        "plyer.platforms.linux.notification",
+        "desktop_notifier.backends.dbus",
+        "keyring.backends.SecretService",
+        "keyring.backends.libsecret",
+        "keyring.backends.kwallet",
+        "keyring.backends.chainer",
+        "keyring.backends.fail",
+        "keyring.backends.null",
+        "secretstorage",
+        "jeepney",
+        "dbus_fast",
+        "dbus_fast.aio",
+    ],
+    "darwin": [
+        "plyer.platforms.macosx.notification",
+        "desktop_notifier.backends.macos",
+        "keyring.backends.macOS",
+        "keyring.backends.chainer",
+        "keyring.backends.fail",
+    ],
+    "win32": [
+        "plyer.platforms.win.notification",
+        "desktop_notifier.backends.winrt",
+        "keyring.backends.Windows",
+        "keyring.backends.chainer",
+        "keyring.backends.fail",
+    ],
+}
+_COMMON_HIDDEN = [
+    "apscheduler.schedulers.qt",
+    "apscheduler.triggers.date",
+    "apscheduler.triggers.interval",
+    "apscheduler.executors.pool",
+    "apscheduler.jobstores.memory",
+    "desktop_notifier.resources",
+    "PySide6.QtSvg",
+    "PySide6.QtMultimedia",
+]
+
+#: big parts of Qt and Python the app never uses
+EXCLUDES = [
+    "tkinter", "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore",
+    "PySide6.QtQuick", "PySide6.QtQml", "PySide6.QtCharts", "PySide6.QtDataVisualization",
+    "PySide6.QtPdf", "PySide6.QtBluetooth", "PySide6.QtPositioning", "PySide6.QtSensors",
+]  # fmt: skip
+
+
+def version() -> str:
+    """The one version, as ``notifier/__init__.py`` declares it."""
+    text = (ROOT / "notifier" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    if match is None:
+        raise SystemExit("notifier/__init__.py has no __version__ line")
+    return match.group(1)
+
+
+def hidden_imports(platform: str = sys.platform) -> list[str]:
+    for prefix, names in _HIDDEN.items():
+        if platform.startswith(prefix):
+            return [*_COMMON_HIDDEN, *names]
+    return list(_COMMON_HIDDEN)
+
+
+def datas() -> list[tuple[str, str]]:
+    """The installed package's resources, plus the metadata listed in METADATA."""
+    from PyInstaller.utils.hooks import collect_data_files, copy_metadata
+
+    import notifier
+    from notifier.paths import resources_dir
+
+    installed = notifier.__version__
+    if installed != version():
+        raise SystemExit(
+            f"the environment has oncall-notifier {installed}, the tree says {version()}: "
+            "install this tree (or its wheel) into the build environment first"
+        )
+    found = [(str(resources_dir()), "notifier/resources")]
+    found += collect_data_files("desktop_notifier")  # its default icon, by importlib.resources
+    for name in METADATA:
+        found += copy_metadata(name)
+    return found
+
+
+def entry_script() -> str:
+    return str(ROOT / "installers" / "launch.py")
