@@ -105,17 +105,22 @@ def hidden_imports(platform: str = sys.platform) -> list[str]:
 
 def datas() -> list[tuple[str, str]]:
     """The installed package's resources, plus the metadata listed in METADATA."""
+    import importlib.metadata
+
     from PyInstaller.utils.hooks import collect_data_files, copy_metadata
 
     import notifier
     from notifier.paths import resources_dir
 
-    installed = notifier.__version__
-    if installed != version():
-        raise SystemExit(
-            f"the environment has oncall-notifier {installed}, the tree says {version()}: "
-            "install this tree (or its wheel) into the build environment first"
-        )
+    for what, found in (
+        ("package", notifier.__version__),
+        ("metadata", importlib.metadata.version("oncall-notifier")),
+    ):
+        if found != version():
+            raise SystemExit(
+                f"the build environment's oncall-notifier {what} is {found}, the tree says "
+                f"{version()}: install this tree's wheel into it (and unset PYTHONPATH)"
+            )
     found = [(str(resources_dir()), "notifier/resources")]
     found += collect_data_files("desktop_notifier")  # its default icon, by importlib.resources
     for name in METADATA:
