@@ -84,6 +84,7 @@ class Installed:
         *args: str,
         profile: Path,
         env: Mapping[str, str] | None = None,
+        input: str | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         full = {**self.env, **(env or {}), "ONCALL_NOTIFIER_HOME": str(profile)}
@@ -91,6 +92,7 @@ class Installed:
             [str(self.command), *args],
             env=full,
             cwd=self.workdir,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,

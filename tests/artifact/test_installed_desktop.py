@@ -19,9 +19,11 @@ from tests.desktop.app_harness import (
     running_app,
 )
 from tests.desktop.session import DesktopSession, SessionError, exported, wait_for
+from tests.fakes.pagerduty_server import FakePagerDuty
 from tests.support.environment import skip_or_fail
 
 pytestmark = pytest.mark.desktop
+pytest_plugins = ["tests.fakes.pagerduty_server"]
 
 
 @pytest.fixture
@@ -64,37 +66,48 @@ def test_doctor_json_with_the_installed_app_running_finds_everything_working(
     assert "desktop-notifier" in checks["notifications"]["detail"]  # D-Bus, with buttons
 
 
-def test_installed_app_keeps_its_secrets_in_a_real_secret_service(
-    installed: Installed, desktop: DesktopSession, tmp_path: Path
+def test_installed_app_logs_in_to_pagerduty_with_the_token_in_a_real_secret_service(
+    installed: Installed,
+    desktop: DesktopSession,
+    pagerduty_server: FakePagerDuty,
+    tmp_path: Path,
 ) -> None:
-    """keyring finds its backends through entry points: the default store must reach
-    the session's Secret Service (gnome-keyring), and keep what it stores there."""
+    """keyring finds its backends through entry points: with the default store the
+    token must land in the session's Secret Service (gnome-keyring); the PagerDuty
+    client (TLS with a private CA) must work from the installed package too."""
     try:
         desktop.start_secret_service()
     except SessionError as exc:
         skip_or_fail(str(exc))
     profile = tmp_path / "profile"
     profile.mkdir()
-    (profile / "config.toml").write_text("[local]\ningest_port = 0\n")  # store = "keyring"
-    env = {**desktop.env}
-    env.pop("QT_QPA_PLATFORM")
-    first = installed.run("ingest-info", "--json", profile=profile, env=env)
-    assert first.returncode == 0, first.stderr
-    again = installed.run("ingest-info", "--json", profile=profile, env=env)
-    assert json.loads(again.stdout)["routing_key"] == json.loads(first.stdout)["routing_key"]
+    (profile / "config.toml").write_text(  # [secrets] store is the default: the keyring
+        "[local]\nenabled = false\n"
+        '[[accounts]]\nname = "work"\nkind = "pagerduty"\n'
+        f'api_url = "{pagerduty_server.base_url}"\nca_bundle = "{pagerduty_server.ca_bundle}"\n'
+    )
+    env = {k: v for k, v in desktop.env.items() if k != "QT_QPA_PLATFORM"}
+    login = installed.run(
+        "login", "work", profile=profile, env=env, input=pagerduty_server.token + "\n"
+    )
+    assert login.returncode == 0, login.stderr
     assert not (profile / "secrets.json").exists()
-    # and it is there, in the Secret Service, under the app's name
+    # the token is there, in the Secret Service, under the app's name
     import secretstorage
 
     with exported(desktop.env):
         connection = secretstorage.dbus_init()
         try:
-            items = list(secretstorage.search_items(connection, {"service": "oncall-notifier"}))
-            secrets = {item.get_secret().decode() for item in items}
+            items = secretstorage.search_items(connection, {"service": "oncall-notifier"})
+            stored = {item.get_secret().decode() for item in items}
         finally:
             connection.close()
-    assert json.loads(first.stdout)["routing_key"] in secrets
+    assert pagerduty_server.token in stored
+    # and the installed app reads it back from there for its requests
+    listed = installed.run("list", "--json", profile=profile, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert {i["account"] for i in json.loads(listed.stdout)} <= {"work"}
     doctor = installed.run("doctor", "--json", profile=profile, env=env)
     checks = {c["check"]: c for c in json.loads(doctor.stdout)}
     assert checks["secrets"]["ok"] is True, checks["secrets"]
-    assert checks["secrets"]["detail"].startswith("OS keyring")
+    assert checks["account work"]["ok"] is True, checks["account work"]
