@@ -2,59 +2,85 @@
 
 Linux and other freedesktop systems: an XDG autostart entry; macOS: a user
 LaunchAgent; Windows: the per-user ``Run`` registry key.
+
+The platform (``sys.platform``), the home folder and, on Windows, the registry
+module can be passed in, so that every platform's path runs in the tests on any
+machine (a fake ``winreg`` with the documented calls stands in for the registry).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import plistlib
 import shlex
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from notifier.errors import UserError
 
 LABEL = "io.github.oncall-notifier"
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+RUN_VALUE = "oncall-notifier"
 
 
-def launch_command() -> list[str]:
-    """How to start this installation of the app."""
-    return [sys.executable, "-m", "notifier"]
+def launch_command(*, frozen: bool | None = None, executable: str | None = None) -> list[str]:
+    """How to start this installation of the app: a frozen bundle's executable is
+    the app itself; an interpreter needs ``-m notifier``."""
+    frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
+    executable = executable or sys.executable
+    return [executable] if frozen else [executable, "-m", "notifier"]
 
 
-def _xdg_entry() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autostart" / "oncall-notifier.desktop"
+def _xdg_entry(home: Path | None) -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") if home is None else None
+    return Path(base or (home or Path.home()) / ".config") / "autostart" / "oncall-notifier.desktop"
 
 
-def _launch_agent() -> Path:
-    return Path.home() / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+def _launch_agent(home: Path | None) -> Path:
+    return (home or Path.home()) / "Library" / "LaunchAgents" / f"{LABEL}.plist"
 
 
-def is_enabled() -> bool:
-    if sys.platform == "darwin":
-        return _launch_agent().exists()
-    if sys.platform == "win32":
-        return _windows_run_value() is not None
-    return _xdg_entry().exists()
+def _registry(winreg: Any) -> Any:
+    return winreg if winreg is not None else importlib.import_module("winreg")
 
 
-def set_enabled(enabled: bool, *, command: list[str] | None = None) -> None:
+def is_enabled(
+    *, platform: str | None = None, home: Path | None = None, winreg: Any = None
+) -> bool:
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return _launch_agent(home).exists()
+    if platform == "win32":
+        return _windows_run_value(_registry(winreg)) is not None
+    return _xdg_entry(home).exists()
+
+
+def set_enabled(
+    enabled: bool,
+    *,
+    command: list[str] | None = None,
+    platform: str | None = None,
+    home: Path | None = None,
+    winreg: Any = None,
+) -> None:
     command = command or launch_command()
+    platform = platform or sys.platform
     try:
-        if sys.platform == "darwin":
-            _set_launch_agent(enabled, command)
-        elif sys.platform == "win32":
-            _set_windows_run(enabled, command)
+        if platform == "darwin":
+            _set_launch_agent(_launch_agent(home), enabled, command)
+        elif platform == "win32":
+            _set_windows_run(_registry(winreg), enabled, command)
         else:
-            _set_xdg(enabled, command)
+            _set_xdg(_xdg_entry(home), enabled, command)
     except OSError as exc:
         raise UserError(f"cannot change start at login: {exc.strerror or exc}") from exc
 
 
-def _set_xdg(enabled: bool, command: list[str]) -> None:
-    path = _xdg_entry()
+def _set_xdg(path: Path, enabled: bool, command: list[str]) -> None:
     if not enabled:
         path.unlink(missing_ok=True)
         return
@@ -73,8 +99,7 @@ def _set_xdg(enabled: bool, command: list[str]) -> None:
     )
 
 
-def _set_launch_agent(enabled: bool, command: list[str]) -> None:
-    path = _launch_agent()
+def _set_launch_agent(path: Path, enabled: bool, command: list[str]) -> None:
     if not enabled:
         path.unlink(missing_ok=True)
         return
@@ -91,31 +116,19 @@ def _set_launch_agent(enabled: bool, command: list[str]) -> None:
         )
 
 
-_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
-
-
-def _windows_run_value() -> str | None:
-    if sys.platform != "win32":  # also tells mypy the rest is Windows-only
-        return None
-    import winreg
-
+def _windows_run_value(winreg: Any) -> str | None:
     try:
-        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, _RUN_KEY) as key:
-            return str(winreg.QueryValueEx(key, "oncall-notifier")[0])
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
+            return str(winreg.QueryValueEx(key, RUN_VALUE)[0])
     except OSError:
         return None
 
 
-def _set_windows_run(enabled: bool, command: list[str]) -> None:
-    if sys.platform != "win32":
-        return
-    import subprocess
-    import winreg
-
-    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, _RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+def _set_windows_run(winreg: Any, enabled: bool, command: list[str]) -> None:
+    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
         if enabled:
             value = subprocess.list2cmdline(command)
-            winreg.SetValueEx(key, "oncall-notifier", 0, winreg.REG_SZ, value)
+            winreg.SetValueEx(key, RUN_VALUE, 0, winreg.REG_SZ, value)
         else:
             with contextlib.suppress(OSError):
-                winreg.DeleteValue(key, "oncall-notifier")
+                winreg.DeleteValue(key, RUN_VALUE)

@@ -161,10 +161,12 @@ class DesktopNotifierAdapter(NotificationAdapter):
         *,
         app_name: str = APP_NAME,
         icon_path: Path | None = None,
+        system: str | None = None,
     ) -> None:
         super().__init__(parent)
         self._app_name = app_name
         self._icon_path = icon_path
+        self._system = system or platform.system()  # given by tests of other platforms
         # Queued: the loop thread emits, the Qt thread delivers.
         self._actionFromLoop.connect(self.actionInvoked, Qt.ConnectionType.QueuedConnection)
         self._failureFromLoop.connect(self.failed, Qt.ConnectionType.QueuedConnection)
@@ -224,9 +226,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
             import desktop_notifier  # noqa: F401
         except Exception as exc:  # ImportError, or a broken dependency
             return False, f"desktop-notifier cannot be imported: {exc}"
-        system = platform.system()
-        if system in ("Darwin", "Windows"):
-            return True, ""
+        if self._system in ("Darwin", "Windows"):
+            return True, ""  # the native notification centre; no D-Bus
         if not session_bus_configured():
             return False, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
         # A short blocking wait, once, at start-up: a local D-Bus round trip.
@@ -392,9 +393,16 @@ class PlyerAdapter(NotificationAdapter):
     name = "plyer"
     _failureFromWorker = Signal(str, object)
 
-    def __init__(self, parent: QObject | None = None, *, app_name: str = APP_NAME) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        app_name: str = APP_NAME,
+        system: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self._app_name = app_name
+        self._system = system or platform.system()  # given by tests of other platforms
         self._failureFromWorker.connect(self.failed, Qt.ConnectionType.QueuedConnection)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._notify: Callable[..., Any] | None = None
@@ -406,7 +414,7 @@ class PlyerAdapter(NotificationAdapter):
         return self._availability
 
     def _probe(self) -> tuple[bool, str]:
-        linux = platform.system() not in ("Darwin", "Windows")
+        linux = self._system not in ("Darwin", "Windows")
         if linux and not session_bus_configured():
             return False, "no D-Bus session bus for plyer's notify-send / dbus-python"
         if linux and shutil.which("notify-send") is None:
@@ -433,7 +441,7 @@ class PlyerAdapter(NotificationAdapter):
             return
         notify = self._notify
         body = plain_text(notification.body, BODY_LIMIT)
-        if platform.system() not in ("Darwin", "Windows"):
+        if self._system not in ("Darwin", "Windows"):
             body = escape_markup(body)  # notify-send servers take body markup
         kwargs = {
             "title": plain_text(notification.title, TITLE_LIMIT),
@@ -542,14 +550,18 @@ class NotificationCenter(QObject):
         *,
         app_name: str = APP_NAME,
         adapters: Sequence[NotificationAdapter] | None = None,
+        system: str | None = None,
     ) -> None:
+        """``system``: ``platform.system()``'s answer, given by tests of other platforms."""
         super().__init__(parent)
         if adapters is None:
             from notifier.desktop.icons import APP_ICON_NAME, icon_file
 
             adapters = (
-                DesktopNotifierAdapter(app_name=app_name, icon_path=icon_file(APP_ICON_NAME)),
-                PlyerAdapter(app_name=app_name),
+                DesktopNotifierAdapter(
+                    app_name=app_name, icon_path=icon_file(APP_ICON_NAME), system=system
+                ),
+                PlyerAdapter(app_name=app_name, system=system),
                 TrayBalloonAdapter(tray),
             )
         self._adapters: list[NotificationAdapter] = list(adapters)
