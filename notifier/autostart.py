@@ -27,12 +27,26 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "oncall-notifier"
 
 
-def launch_command(*, frozen: bool | None = None, executable: str | None = None) -> list[str]:
+#: the Windows bundle's windowed twin of oncall-notifier.exe (as pythonw.exe is to
+#: python.exe): started at login, it opens no console window
+WINDOWED_EXE = "oncall-notifierw.exe"
+
+
+def launch_command(
+    *, frozen: bool | None = None, executable: str | None = None, platform: str | None = None
+) -> list[str]:
     """How to start this installation of the app: a frozen bundle's executable is
-    the app itself; an interpreter needs ``-m notifier``."""
+    the app itself (on Windows its windowed twin, if there); an interpreter needs
+    ``-m notifier``."""
     frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
     executable = executable or sys.executable
-    return [executable] if frozen else [executable, "-m", "notifier"]
+    if not frozen:
+        return [executable, "-m", "notifier"]
+    if (platform or sys.platform) == "win32":
+        windowed = Path(executable).with_name(WINDOWED_EXE)
+        if windowed.is_file():
+            return [str(windowed)]
+    return [executable]
 
 
 def _xdg_entry(home: Path | None) -> Path:

@@ -272,6 +272,26 @@ def cmd_serve(ctx: Context) -> int:
     return 0
 
 
+def cmd_start_at_login(ctx: Context) -> int:
+    import dataclasses
+
+    from notifier import autostart
+    from notifier.config import save_config
+
+    state = ctx.args.state
+    if state is None:
+        ctx.out("on" if autostart.is_enabled() else "off")
+        return 0
+    enabled = state == "on"
+    autostart.set_enabled(enabled)
+    # the setting follows, so that the app and its Settings dialog agree
+    if ctx.config.start_at_login != enabled:
+        new = dataclasses.replace(ctx.config, start_at_login=enabled)
+        save_config(new, ctx.profile.config_path)
+    ctx.out(f"Start at login is {state}.")
+    return 0
+
+
 def cmd_login(ctx: Context) -> int:
     from notifier.accounts import token_secret_name
 
@@ -485,11 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", cmd_doctor, "check that this laptop can wake you, and say how to fix what cannot"
     )
     p.add_argument("--json", action="store_true")
+    p = add("start-at-login", cmd_start_at_login, "start the tray app at login, or not")
+    p.add_argument("state", nargs="?", choices=["on", "off"], help="without: print on or off")
     add("demo", cmd_demo, "try the app on a throw-away profile with a scripted incident")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # a windowed executable (the Windows bundle's oncall-notifierw.exe) has no console
+    # streams at all: give it somewhere harmless to write
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -192,3 +192,18 @@ def test_spoofed_titles_are_shown_clean_and_on_one_line(profile: Path) -> None:
     assert len(listed.stdout.strip().splitlines()) == 1
     shown = json.loads(run(profile, "show", "local:1", "--json").stdout)
     assert (shown["title"], shown["service"]) == ("Disk gnp.exe ok ALL CLEAR, ignore", "db 2")
+
+
+def test_start_at_login_on_and_off_follow_the_setting(profile: Path, tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    entry = tmp_path / "xdg/autostart/oncall-notifier.desktop"
+    assert run(profile, "start-at-login", env=env).stdout == "off\n"
+    r = run(profile, "start-at-login", "on", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Start at login is on.\n"
+    assert f"Exec={sys.executable} -m notifier\n" in entry.read_text()
+    assert "start_at_login = true" in (profile / "config.toml").read_text()
+    assert run(profile, "start-at-login", env=env).stdout == "on\n"
+    assert run(profile, "start-at-login", "off", env=env).returncode == 0
+    assert not entry.exists()
+    assert "start_at_login = false" in (profile / "config.toml").read_text()

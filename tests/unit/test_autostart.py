@@ -96,3 +96,13 @@ def test_linux_with_a_given_home_writes_under_it(tmp_path: Path) -> None:
     )
     assert (tmp_path / ".config/autostart/oncall-notifier.desktop").is_file()
     assert autostart.is_enabled(platform="linux", home=tmp_path)
+
+
+def test_the_windows_bundle_starts_its_windowed_twin_at_login(tmp_path: Path) -> None:
+    console = tmp_path / "oncall-notifier.exe"
+    console.write_bytes(b"MZ")
+    command = autostart.launch_command(frozen=True, executable=str(console), platform="win32")
+    assert command == [str(console)]  # no twin: itself
+    (tmp_path / autostart.WINDOWED_EXE).write_bytes(b"MZ")
+    command = autostart.launch_command(frozen=True, executable=str(console), platform="win32")
+    assert command == [str(tmp_path / "oncall-notifierw.exe")]
