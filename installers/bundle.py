@@ -128,5 +128,11 @@ def datas() -> list[tuple[str, str]]:
     return found
 
 
+def app_icon() -> str:
+    """The app's icon for the executable (Windows) or the app bundle (macOS); a PNG,
+    which PyInstaller converts (it needs Pillow in the build environment)."""
+    return str(ROOT / "resources" / "icons" / "png" / "256x256" / "oncall-notifier.png")
+
+
 def entry_script() -> str:
     return str(ROOT / "installers" / "launch.py")

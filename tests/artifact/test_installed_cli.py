@@ -7,6 +7,7 @@ import filecmp
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.artifact.conftest import ROOT, Installed, tree_version
@@ -123,10 +124,13 @@ def test_a_usage_error_is_one_line_and_exit_2(installed: Installed, profile: Pat
 
 def test_doctor_json_without_a_display(installed: Installed, profile: Path) -> None:
     result = installed.run("doctor", "--json", profile=profile)
-    assert result.returncode == 1  # no display: the tray app could not run here
     checks = {c["check"]: c for c in json.loads(result.stdout)}
-    assert checks["display"]["ok"] is False
-    assert "DISPLAY" in checks["display"]["detail"]
+    if sys.platform.startswith("linux"):
+        assert result.returncode == 1  # no display: the tray app could not run here
+        assert checks["display"]["ok"] is False
+        assert "DISPLAY" in checks["display"]["detail"]
+    else:  # macOS and Windows always have one (the hosted CI workflow runs this)
+        assert "display" not in checks
     for name in ("install", "profile", "secrets", "account local"):
         assert checks[name]["ok"] is True, checks[name]
     assert checks["sync"]["warning"] is True  # the app is not running
