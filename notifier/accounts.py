@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from notifier.backends.kinds import account_kind
 from notifier.backends.local.backend import LocalBackend, parse_person
 from notifier.backends.port import AuthenticationError, Backend, NotFoundError
 from notifier.config import Config
@@ -49,12 +50,9 @@ class Accounts:
         if config.local.enabled:
             self._infos[config.local.name] = AccountInfo(config.local.name, "local", None)
         for index, entry in enumerate(config.accounts):
-            kind = entry["kind"]
-            if kind == "pagerduty":
-                from notifier.backends.pagerduty.settings import parse_pagerduty_account
-
-                settings = parse_pagerduty_account(entry, where=f"accounts[{index}]")
-                self._infos[settings.name] = AccountInfo(settings.name, kind, settings)
+            kind = account_kind(entry["kind"])
+            settings = kind.parse_settings(entry, where=f"accounts[{index}]")
+            self._infos[settings.name] = AccountInfo(settings.name, kind.kind, settings)
 
     # ---- lookup ------------------------------------------------------------------
 
@@ -87,15 +85,15 @@ class Accounts:
         if info.kind == "local":
             backend = self._make_local()
         else:
+            kind = account_kind(info.kind)
             token = self.secrets.get(token_secret_name(name))
-            if not token:
+            if not token and kind.secret_required:
                 raise AuthenticationError(
-                    f"account {name!r} has no API token yet; run `oncall-notifier login {name}`",
+                    f"account {name!r} has no {kind.secret} yet; "
+                    f"run `oncall-notifier login {name}`",
                     account=name,
                 )
-            from notifier.backends.pagerduty.backend import PagerDutyBackend
-
-            backend = PagerDutyBackend(info.settings, token)
+            backend = kind.create_backend(info.settings, token or None)
         return backend
 
     def forget(self, name: str) -> None:

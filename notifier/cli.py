@@ -294,26 +294,26 @@ def cmd_start_at_login(ctx: Context) -> int:
 
 def cmd_login(ctx: Context) -> int:
     from notifier.accounts import token_secret_name
+    from notifier.backends.kinds import account_kind
 
     name = ctx.args.account
     info = ctx.accounts.info(name)
     if info.kind == "local":
         raise UserError(f"{name!r} is the local account; it needs no login")
+    kind = account_kind(info.kind)
     if sys.stdin.isatty():
         import getpass
 
-        token = getpass.getpass(f"PagerDuty API token for {name!r}: ")
+        token = getpass.getpass(f"{kind.label} {kind.secret} for {name!r}: ")
     else:
         token = sys.stdin.readline()
     token = token.strip()
     if not token:
-        raise UserError("no token given; create one in PagerDuty under My Profile > User Settings")
-    from notifier.backends.pagerduty.backend import verify_token
-
-    person = verify_token(info.settings, token)
+        raise UserError(f"no {kind.secret} given; {kind.secret_help}")
+    person = kind.verify_secret(info.settings, token)
     ctx.secrets.set(token_secret_name(name), token)
     ctx.accounts.forget(name)
-    ctx.out(f"Logged in to {name!r} as {person}; the token is in the OS keyring")
+    ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in the OS keyring")
     return 0
 
 

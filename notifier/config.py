@@ -20,11 +20,12 @@ from typing import Any
 
 import tomli_w
 
+from notifier.backends.kinds import KINDS
 from notifier.domain.durations import format_duration, parse_duration
 from notifier.errors import ConfigError
 
 DEFAULT_INGEST_PORT = 47811
-ACCOUNT_KINDS = ("local", "pagerduty")
+ACCOUNT_KINDS = ("local", *KINDS)
 SECRET_STORES = ("keyring", "file", "session")
 
 

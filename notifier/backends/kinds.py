@@ -1,0 +1,76 @@
+"""The kinds of remote account, one entry each: how to read its settings, build its
+backend and check a credential.
+
+Everything is named by dotted path and imported only when an account of that kind
+exists, so a profile without, say, a PagerDuty account never loads PagerDuty's
+client. A new backend adds one :class:`AccountKind` to :data:`KINDS`; config
+validation, :class:`~notifier.accounts.Accounts`, ``login`` and ``doctor`` follow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from notifier.backends.port import Backend
+from notifier.domain.model import Person
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """One kind of ``[[accounts]]`` entry.
+
+    ``parse`` is ``"module:function"`` taking ``(entry, where=...)`` and returning
+    the settings (with at least ``name`` and ``poll_interval``); ``create`` takes
+    ``(settings, secret)`` and returns a :class:`~notifier.backends.port.Backend`;
+    ``verify`` takes ``(settings, secret)`` and returns the :class:`Person` the
+    credential belongs to (``login`` and "Test connection"). ``secret`` names the
+    credential as the user knows it ("API token"), ``secret_help`` says where to get
+    one; ``secret_required`` False means the account also works without one.
+    """
+
+    kind: str
+    label: str
+    parse: str
+    create: str
+    verify: str
+    secret: str = "API token"
+    secret_help: str = ""
+    secret_required: bool = True
+
+    def parse_settings(self, entry: Mapping[str, Any], *, where: str) -> Any:
+        function: Callable[..., Any] = _load(self.parse)
+        return function(entry, where=where)
+
+    def create_backend(self, settings: Any, secret: str | None) -> Backend:
+        function: Callable[..., Backend] = _load(self.create)
+        return function(settings, secret)
+
+    def verify_secret(self, settings: Any, secret: str) -> Person:
+        function: Callable[..., Person] = _load(self.verify)
+        return function(settings, secret)
+
+
+KINDS: dict[str, AccountKind] = {
+    "pagerduty": AccountKind(
+        kind="pagerduty",
+        label="PagerDuty",
+        parse="notifier.backends.pagerduty.settings:parse_pagerduty_account",
+        create="notifier.backends.pagerduty.backend:PagerDutyBackend",
+        verify="notifier.backends.pagerduty.backend:verify_token",
+        secret="API token",
+        secret_help="create one in PagerDuty under My Profile > User Settings",
+    ),
+}
+
+
+def account_kind(kind: str) -> AccountKind:
+    """The entry for ``kind`` (config validation has already refused unknown kinds)."""
+    return KINDS[kind]
