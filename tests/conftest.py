@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.openapi_check import shared_specs
+
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT.parent / "shared" / "specs"
+SPECS = shared_specs(ROOT)
 
 _keyring_dir = tempfile.mkdtemp(prefix="oncall-test-keyring-")
 os.environ["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.FileKeyring"

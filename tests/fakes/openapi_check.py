@@ -29,7 +29,18 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "specs" / "pagerduty" / "rest-v2.openapi.json"
+
+
+def shared_specs(repo_root: Path = REPO_ROOT) -> Path:
+    """``shared/specs`` beside the repository, or beside a folder above it: a git
+    worktree in ``/work/wt/NAME`` shares ``/work/shared`` with the main clone."""
+    for folder in repo_root.parents:
+        if (folder / "shared" / "specs").is_dir():
+            return folder / "shared" / "specs"
+    return repo_root.parent / "shared" / "specs"
+
+
+SPEC_PATH = shared_specs() / "pagerduty" / "rest-v2.openapi.json"
 _SPEC_URI = "urn:pagerduty:rest-v2"
 _METHODS = ("get", "put", "post", "delete", "patch")
 
