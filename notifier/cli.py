@@ -81,6 +81,12 @@ def cmd_list(ctx: Context) -> int:
             errors.append(str(exc))
             continue
         incidents.extend(found)
+    if errors:
+        # Nothing on stdout: a partial list (or "No open incidents.") read by a
+        # script would pass for the whole truth.
+        for error in errors:
+            print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
     if ctx.args.all:
         incidents.sort(key=lambda i: i.created_at, reverse=True)
     else:
@@ -97,9 +103,7 @@ def cmd_list(ctx: Context) -> int:
                 f"{i.ref:<{width}}  {i.status.value:<12}  {i.urgency.value:<4}  "
                 f"{age:>5}  {_one_line(i.service)}: {_one_line(i.title)}"
             )
-    for error in errors:
-        print(f"{PROG}: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return 0
 
 
 def cmd_show(ctx: Context) -> int:

@@ -53,6 +53,7 @@ import pytest
 import trustme
 
 from notifier.backends.pagerduty.backend import PagerDutyBackend
+from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.pagerduty.client import build_client
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from tests.fakes.openapi_check import CheckedRequest, check_requests, load_spec
@@ -632,6 +633,14 @@ FAULT_KINDS = (
     "json",  # any JSON `body` you give (a plausible answer of the wrong shape)
     "slow",  # the real answer after `delay` seconds
     "reset",  # the connection reset (TCP RST) without an answer
+    # Lying pagination (list endpoints): the real page, but claiming "more": true,
+    # so past the last page come empty pages that still claim more
+    "more",
+    # a server that ignores ``offset``: the first page again whatever offset is
+    # asked (the offset asked is echoed), always claiming "more": true
+    "stuck_page",
+    # a 3xx (``status``, default 302) to ``location`` (an absolute URL or a path)
+    "redirect",
 )
 
 
@@ -746,6 +755,7 @@ class FakePagerDuty:
         retry_after: str | None = None,
         delay: float = 30.0,
         body: Any = None,
+        location: str | None = None,
     ) -> Fault:
         """Answer the next ``times`` matching requests with a fault.
 
@@ -753,7 +763,8 @@ class FakePagerDuty:
         ``"status"`` (``fail_next(429, reset=3)``, ``fail_next(500, times=3)``).
         ``reset`` sets 429's ``ratelimit-reset`` header (default 7 s), ``retry_after``
         its Retry-After header. ``method``/``path`` (a regex) limit which requests
-        the fault applies to. ``delay`` is for ``"slow"``, ``body`` for ``"json"``.
+        the fault applies to. ``delay`` is for ``"slow"``, ``body`` for ``"json"``,
+        ``location`` for ``"redirect"``.
         """
         if isinstance(kind, int):
             status = kind
@@ -770,6 +781,11 @@ class FakePagerDuty:
                 headers["ratelimit-reset"] = f"{reset if reset is not None else 7:g}"
         if retry_after is not None:
             headers["Retry-After"] = retry_after
+        if kind == "redirect":
+            if not location:
+                raise ValueError("a redirect fault needs location=")
+            headers["Location"] = location
+            status = status or 302
         fault = Fault(
             kind=kind,
             times=times,
@@ -930,8 +946,16 @@ class _Handler(BaseHTTPRequestHandler):
             page = b"<!DOCTYPE html><html><body><h1>Sign in to the proxy</h1></body></html>"
             self._send(fault.status, page, "text/html; charset=utf-8")
             return
+        if fault is not None and fault.kind == "redirect":
+            self._send(fault.status, b"", "text/plain", fault.headers)
+            return
         try:
-            status, answer = self._answer(request)
+            if fault is not None and fault.kind == "stuck_page":
+                status, answer = self._answer(_with_query(request, offset="0"))
+            else:
+                status, answer = self._answer(request)
+            if fault is not None and fault.kind in ("more", "stuck_page"):
+                answer = _claiming_more(answer, request)
         except ApiError as exc:
             status, answer = exc.status, exc.body
         except Exception as exc:  # a bug in the fake: say so in the answer
@@ -1058,6 +1082,20 @@ def _error_body(status: int) -> dict[str, Any]:
     }
     message, code = messages.get(status, ("Internal Server Error", 2000))
     return {"error": {"message": message, "code": code}}
+
+
+def _with_query(request: RecordedRequest, **values: str) -> RecordedRequest:
+    """``request`` with the query parameters ``values`` replaced."""
+    query = {**request.query, **{name: [value] for name, value in values.items()}}
+    return RecordedRequest(request.method, request.path, query, request.headers, request.body)
+
+
+def _claiming_more(answer: Any, request: RecordedRequest) -> Any:
+    """A page of a list answer that says there is more, and echoes the offset asked."""
+    if not isinstance(answer, dict) or "more" not in answer:
+        raise ValueError(f"{request.method} {request.path} is not a paginated list")
+    offset = int((request.query.get("offset") or ["0"])[-1])
+    return {**answer, "more": True, "offset": offset}
 
 
 def _wrong_types(value: Any) -> Any:
@@ -1627,19 +1665,21 @@ def make_pagerduty_backend(
     pagerduty_server: FakePagerDuty,
 ) -> Iterator[Callable[..., PagerDutyBackend]]:
     """Build backends on the fake server: ``make(**settings_overrides)``, with
-    ``token=`` and ``session_factory=`` keywords too. Closed at teardown."""
+    ``token=``, ``session_factory=`` and ``budget=`` keywords too. Closed at teardown."""
     made: list[PagerDutyBackend] = []
 
     def make(
         *,
         token: str | None = None,
         session_factory: Callable[[PagerDutySettings, str], Any] | None = None,
+        budget: RequestBudget | None = None,
         **overrides: Any,
     ) -> PagerDutyBackend:
         backend = PagerDutyBackend(
             pagerduty_server.settings(**overrides),
             pagerduty_server.token if token is None else token,
             session_factory=session_factory or fast_client_factory(),
+            budget=budget,
         )
         made.append(backend)
         return backend

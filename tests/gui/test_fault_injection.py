@@ -49,6 +49,14 @@ FAULTS: dict[str, dict[str, Any]] = {
     "empty": {"kind": "empty"},
     "wrong types": {"kind": "wrong_types"},
     "huge payload": {"kind": "json", "body": {"incidents": [{"id": "x" * 4_000_000}]}},
+    # lying pagination: the poll must end (bounded) and count as failed
+    "endless empty pages": {
+        "kind": "json",
+        "method": "GET",
+        "path": "^/incidents$",
+        "body": {"incidents": [], "limit": 100, "offset": 0, "more": True},
+    },
+    "the same page forever": {"kind": "stuck_page", "method": "GET", "path": "^/incidents$"},
 }
 
 

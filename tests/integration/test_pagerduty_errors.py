@@ -320,3 +320,19 @@ def test_a_write_whose_answer_is_late_is_never_resent_by_the_client(
         time.sleep(0.05)  # polling for the fake to finish the slow request
     assert [n.content for n in server.state.incident(incident.id).notes] == ["found it"]
     assert len(server.requests_to("POST", f"/incidents/{incident.id}/notes$")) == 1
+
+
+def test_an_acknowledge_answered_without_the_incident_is_not_confirmed(
+    backend: PagerDutyBackend, server: FakePagerDuty
+) -> None:
+    """A 200 whose list of updated incidents lacks one we sent (a proxy's canned
+    answer, a lying server) does not count as done: the outbox retries it."""
+    incident = server.state.new_incident("Checkout down")
+    other = server.state.new_incident("Search down")
+    server.fail_next(
+        "json", method="PUT", path="^/incidents$", body={"incidents": [{"id": other.id}]}
+    )
+    with pytest.raises(InvalidResponseError, match="did not confirm") as caught:
+        backend.acknowledge([incident.id, other.id])
+    assert "\n" not in str(caught.value)
+    assert caught.value.retryable

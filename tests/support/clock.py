@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 
@@ -21,3 +22,28 @@ class ShiftedClock:
             delta = timedelta(seconds=delta)
         self.offset += delta + timedelta(**kwargs)
         return self()
+
+
+class FakeMonotonicClock:
+    """Monotonic seconds that move only when told: ``advance(s)``, or ``sleep(s)``
+    by the code under test (so a wait takes no real time). Thread-safe."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        #: every sleep asked for, in order
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        with self._lock:
+            self._now += max(0.0, seconds)
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += max(0.0, seconds)

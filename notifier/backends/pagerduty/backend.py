@@ -9,6 +9,10 @@ remembered per incident so later snapshots carry the last known roles.
 The REST API has no escalation level on incidents either: it is derived from the
 on-call entries of the incidents' escalation policies (one request per poll for
 all of them, cached briefly), as the lowest level at which an assignee is on call.
+
+Whatever the server answers, the account cannot flood PagerDuty: every listing is
+bounded (:mod:`~notifier.backends.pagerduty.pagination`) and every request goes
+through the account's :class:`~notifier.backends.pagerduty.budget.RequestBudget`.
 """
 
 from __future__ import annotations
@@ -17,15 +21,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
 import pagerduty
 
+from notifier.backends.pagerduty.budget import RequestBudget, background
 from notifier.backends.pagerduty.client import (
     WRITE_RETRIES,
     ClientFactory,
@@ -33,6 +37,7 @@ from notifier.backends.pagerduty.client import (
     invalid_response,
     translated_errors,
 )
+from notifier.backends.pagerduty.pagination import PageError, paginate
 from notifier.backends.pagerduty.parse import (
     OnCallEntry,
     Shape,
@@ -67,6 +72,13 @@ ONCALL_CACHE_TTL = 60.0
 NEXT_SHIFT_WINDOW = timedelta(days=7)
 #: longest value PagerDuty accepts for a text custom field
 CUSTOM_FIELD_MAX = 200
+#: the most items one listing reads, per endpoint: a server that never stops
+#: saying "more" costs at most MAX_PAGES requests. Beyond these a listing is cut
+#: (and logged): 2,500 open incidents still page you, an incident's newest
+#: 1,000 log entries (PagerDuty lists the newest first) make its timeline.
+MAX_ITEMS = {"/incidents": 2_500, "log_entries": 1_000, "/oncalls": 1_000, "/users": 1_000}
+#: the most pages (requests) one listing reads
+MAX_PAGES = 25
 
 _OPEN_STATUSES = ["triggered", "acknowledged"]
 # What PagerDuty says when the account's plan lacks a feature (in a 403 or 400).
@@ -88,7 +100,10 @@ class PagerDutyBackend:
         token: str,
         *,
         session_factory: ClientFactory | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
+        """``budget``: the account's request budget, shared by every backend of
+        the account (the app passes one per account); by default one of its own."""
         self.settings = settings
         self.name = settings.name
         factory = session_factory or build_client
@@ -99,6 +114,11 @@ class PagerDutyBackend:
         self._writer = factory(settings, token)
         self._writer.retry = dict(WRITE_RETRIES)
         self._writer.max_network_attempts = 0
+        # Polls, actions and lookups of the account share one budget.
+        self._owns_budget = budget is None
+        self.budget = budget or RequestBudget(settings.name)
+        self.budget.attach(self._client)
+        self.budget.attach(self._writer)
         self._lock = threading.Lock()
         self._me: Person | None = None
         self._my_team_ids: tuple[str, ...] = ()
@@ -133,10 +153,11 @@ class PagerDutyBackend:
 
     def open_incidents(self) -> list[Incident]:
         """Triggered and acknowledged incidents, every page, with the account's filters."""
-        params = self._filters(_OPEN_STATUSES)
-        params["date_range"] = "all"
-        raw = self._list("/incidents", params, "list incidents")
-        incidents = self._incidents(raw)
+        with background():  # the poll: it may not take the requests kept for actions
+            params = self._filters(_OPEN_STATUSES)
+            params["date_range"] = "all"
+            raw = self._list("/incidents", params, "list incidents")
+            incidents = self._incidents(raw)
         with self._lock:  # forget the roles of incidents that are gone
             open_ids = {i.id for i in incidents}
             for incident_id in list(self._roles):
@@ -153,6 +174,10 @@ class PagerDutyBackend:
         """
         if limit <= 0:
             return []
+        with background():
+            return self._recent_incidents(limit)
+
+    def _recent_incidents(self, limit: int) -> list[Incident]:
         listings = [self._filters(_OPEN_STATUSES), self._filters(["resolved"])]
         if self.settings.scope == "mine":
             resolved = listings[1]
@@ -175,7 +200,7 @@ class PagerDutyBackend:
         action = f"read incident {incident_id}"
         with self._api(action):
             raw = self._client.rget(path, params={"include[]": ["assignees"]})
-        log_entries = self._list(f"{path}/log_entries", {}, action)
+        log_entries = self._list(f"{path}/log_entries", {}, action, cap=MAX_ITEMS["log_entries"])
         notes = self._notes(incident_id)
         timeline: list[TimelineEntry] = []
         for shape in shapes(log_entries, "log_entries", self.name):
@@ -208,7 +233,8 @@ class PagerDutyBackend:
                 ]
             }
             with self._api("acknowledge incidents"):
-                self._expect(self._writer.jput("/incidents", json=body), "incidents")
+                answer = self._writer.jput("/incidents", json=body)
+            self._expect_incidents(answer, batch)
 
     def resolve(self, incident_id: str, note: str | None = None) -> None:
         if note and note.strip():
@@ -379,6 +405,10 @@ class PagerDutyBackend:
     def oncall(self) -> OnCallStatus:
         """Am I on call now (level, until when), my next shift within 7 days, and
         who is on level 1 and 2 of the escalation policies I am on."""
+        with background():
+            return self._oncall()
+
+    def _oncall(self) -> OnCallStatus:
         me = self.me()
         now = datetime.now(UTC)
         mine = self._oncalls(
@@ -425,7 +455,22 @@ class PagerDutyBackend:
                 account=self.name,
             )
 
+    def _expect_incidents(self, answer: object, ids: Sequence[str]) -> None:
+        """A bulk update is done only for the incidents PagerDuty's answer lists."""
+        self._expect(answer, "incidents")
+        assert isinstance(answer, dict)
+        listed = {item.get("id") for item in answer["incidents"] if isinstance(item, dict)}
+        missing = [i for i in ids if i not in listed]
+        if missing:
+            raise InvalidResponseError(
+                f"PagerDuty account '{self.name}' answered the acknowledge but did not confirm "
+                f"{len(missing)} of {len(ids)} incidents; it will retry",
+                account=self.name,
+            )
+
     def close(self) -> None:
+        if self._owns_budget:
+            self.budget.close()
         self._client.close()
         self._writer.close()
 
@@ -435,20 +480,45 @@ class PagerDutyBackend:
         return translated_errors(self.name, action, self.settings.api_url)
 
     def _list(
-        self, path: str, params: Mapping[str, Any], action: str, *, limit: int | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        action: str,
+        *,
+        limit: int | None = None,
+        cap: int | None = None,
     ) -> list[Any]:
-        """Every item of a paginated list (or the first ``limit``)."""
-        page_size = min(limit, 100) if limit else None
-        with self._api(action):
-            try:
-                items: Iterator[Any] = self._client.iter_all(
-                    path, params=dict(params), page_size=page_size
-                )
-                return list(islice(items, limit)) if limit else list(items)
-            except (TypeError, KeyError, AttributeError, ValueError) as exc:
-                # The client's paginator indexes what the server sent; a page of
-                # the wrong shape surfaces as one of these.
-                raise invalid_response(self.name, action) from exc
+        """The items of a paginated list: every one up to ``cap`` (by default the
+        endpoint's :data:`MAX_ITEMS`), or the first ``limit``; duplicates dropped.
+
+        A page that cannot be read or does not advance (an empty page claiming
+        more, a page at another offset than asked, nothing new) raises
+        :class:`InvalidResponseError` naming the reason.
+        """
+        wrapper = path.rsplit("/", 1)[-1]
+        most = cap if cap is not None else MAX_ITEMS[path]
+        if limit is not None:
+            most = min(most, limit)
+
+        def fetch(offset: int, page_limit: int) -> object:
+            query = {**params, "limit": page_limit, "offset": offset}
+            with self._api(action):
+                return self._client.jget(path, params=query)
+
+        try:
+            listing = paginate(fetch, wrapper, max_items=most, max_pages=MAX_PAGES)
+        except PageError as exc:
+            raise InvalidResponseError(
+                f"PagerDuty account '{self.name}' could not {action}: PagerDuty's answer "
+                f"cannot be paged through ({exc}); it will retry, report it if this persists",
+                account=self.name,
+            ) from None
+        if not listing.complete and (limit is None or len(listing.items) < limit):
+            log.warning(
+                "PagerDuty account '%s': %s stopped at %d items, the most one listing "
+                "reads; the rest is not shown", self.name, action, len(listing.items),
+            )  # fmt: skip
+        return listing.items
 
     def _filters(self, statuses: list[str]) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -1,20 +1,24 @@
 """The HTTP layer: a configured ``pagerduty.RestApiV2Client`` and error translation.
 
-The client does pagination, retries, the ``Authorization``/``From`` headers and
-JSON decoding; this module only configures it (timeouts, TLS trust, a short
-retry budget) and turns its exceptions into the port's error hierarchy.
+The client does retries, the ``Authorization``/``From`` headers and JSON
+decoding; this module only configures it (timeouts, TLS trust, a short retry
+budget) and turns its exceptions into the port's error hierarchy. Pagination is
+ours (:mod:`notifier.backends.pagerduty.pagination`): the client's trusts the
+server's ``more`` and can loop forever. The client never follows a redirect,
+and a redirect is reported as such (to another host, the token stays here).
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
+import re
 import ssl
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx2
 import pagerduty
@@ -31,15 +35,23 @@ from notifier.backends.port import (
 )
 from notifier.domain.text import one_line as _one_line
 
-# A list answer without "more" makes the client warn and stop paginating. The
-# answer's shape is validated by our parser anyway (a wrong one is reported as an
-# invalid response), so the warning would only be noise on the user's terminal.
-warnings.filterwarnings(
-    "ignore", message=r'Response from endpoint .* lacks a "more" property', category=UserWarning
-)
-
 CONNECT_TIMEOUT = 5.0
 RETRY_PAUSE = 0.5
+
+
+class _ClientDetails(logging.Filter):
+    """The client logs each retry and each 5xx as a warning or an error. The
+    port's error already tells the user, in one line, what happened and what to
+    do: the client's lines are details for the log file (INFO), not for the
+    terminal, which shows warnings only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("pagerduty.api_client").addFilter(_ClientDetails())
 
 # PagerDuty's versioned media type, plus application/json: the OpenAPI description
 # declares responses only as application/json, and strict mocks answer 406 without it.
@@ -158,6 +170,8 @@ def translate_error(
         return RefusedError(
             f"{prefix} could not {action}: PagerDuty said: {detail}", account=account
         )
+    if 300 <= status < 400:
+        return _redirect_error(response, prefix=prefix, account=account, action=action)
     # A 2xx/3xx answer that is not the expected JSON (HTML, truncated, wrong shape).
     return InvalidResponseError(
         f"{prefix} could not {action}: PagerDuty's answer was not the expected JSON; it will retry",
@@ -169,6 +183,60 @@ def invalid_response(account: str, action: str) -> InvalidResponseError:
     return InvalidResponseError(
         f"PagerDuty account '{account}' could not {action}: PagerDuty's answer had an "
         "unexpected shape; it will retry",
+        account=account,
+    )
+
+
+# What of a redirect's target may be shown: a host[:port] and a path of plain
+# characters (the Location header is the server's text, shown to the user).
+_SHOWN_HOST = re.compile(
+    r"[A-Za-z0-9.\-]{1,100}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?"
+)
+_SHOWN_PATH = re.compile(r"/[A-Za-z0-9._~/\-]{0,80}")
+_SHOWN_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,9}")
+
+
+def _redirect_error(
+    response: httpx2.Response, *, prefix: str, account: str, action: str
+) -> InvalidResponseError:
+    """PagerDuty's API never redirects, and the client never follows a redirect:
+    to another host it would hand over the API token, to this one it could send
+    a write twice (and it spends the request budget). A redirect means a wrong
+    ``api_url``, a proxy or a captive portal in the way: it is refused and, being
+    perhaps passing (a captive portal), retried later."""
+    asked = response.request.url
+    here = asked.netloc.decode("ascii", "replace")
+    status = response.status_code
+    location = response.headers.get("location", "")
+    if not location:
+        return InvalidResponseError(
+            f"{prefix} could not {action}: {here} answered with a redirect (HTTP {status} "
+            "without a target), which PagerDuty's API never does; check api_url in "
+            "config.toml (and any proxy)",
+            account=account,
+        )
+    try:
+        target = urlsplit(urljoin(str(asked), location))
+        scheme, netloc, path = target.scheme, target.netloc, target.path
+    except ValueError:  # not even a URL (a broken IPv6 literal...): elsewhere
+        scheme, netloc, path = "", "?", ""
+    if (scheme, netloc.lower()) != (asked.scheme, here.lower()):
+        there = "an unreadable address"
+        if _SHOWN_HOST.fullmatch(netloc):
+            if scheme == asked.scheme:
+                there = netloc
+            elif _SHOWN_SCHEME.fullmatch(scheme):
+                there = f"{scheme}://{netloc}"
+        return InvalidResponseError(
+            f"{prefix} could not {action}: {here} redirected the request to another host, "
+            f"{there}; refused, so the API token is not sent there: check api_url in "
+            "config.toml (and any proxy)",
+            account=account,
+        )
+    shown = path if _SHOWN_PATH.fullmatch(path) else "another path"
+    return InvalidResponseError(
+        f"{prefix} could not {action}: {here} answered with a redirect (HTTP {status} to "
+        f"{shown}), which PagerDuty's API never does; refused: check api_url in config.toml",
         account=account,
     )
 
