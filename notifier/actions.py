@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from notifier.accounts import Accounts
-from notifier.backends.port import Capability, require
+from notifier.backends.port import Capability, StepLog, require
 from notifier.domain.model import Person, Role
 
 
@@ -68,21 +68,22 @@ class ActionRequest:
         return f"{self.kind.label} {self.ref}"
 
 
-def perform(accounts: Accounts, request: ActionRequest) -> None:
-    """Carry out ``request``; raises the backend's typed errors."""
+def perform(accounts: Accounts, request: ActionRequest, steps: StepLog | None = None) -> None:
+    """Carry out ``request``; raises the backend's typed errors. ``steps`` keeps,
+    across attempts, how far an action of several requests got (the outbox's)."""
     backend, incident_id = accounts.resolve(request.ref)
     require(backend, request.kind.capability)
     match request.kind:
         case ActionKind.ACKNOWLEDGE:
             backend.acknowledge([incident_id])
         case ActionKind.RESOLVE:
-            backend.resolve(incident_id, request.text or None)
+            backend.resolve(incident_id, request.text or None, steps=steps)
         case ActionKind.NOTE:
             backend.add_note(incident_id, request.text)
         case ActionKind.STATUS_UPDATE:
             backend.post_status_update(incident_id, request.text)
         case ActionKind.SET_ROLE:
             assert request.role is not None
-            backend.set_role(incident_id, request.role, request.person or backend.me())
+            backend.set_role(incident_id, request.role, request.person or backend.me(), steps=steps)
         case ActionKind.ESCALATE:
             backend.escalate(incident_id)

@@ -13,6 +13,14 @@ while it was ``sending``) is checked against the incident before it is sent
 again; if the action already took effect it is marked delivered without a
 second send.
 
+An action of several requests (a PagerDuty role change: note, custom field,
+reassign, acknowledge) is delivered only when every step is confirmed. The
+backend names its steps and confirms them one by one in the item's
+:class:`~notifier.backends.port.StepLog`, which is stored with the item: a
+retry, even after a crash, resumes at the first step not confirmed, and the
+backend checks that step's own effect before sending it again (never the whole
+action's: the note of a role change says nothing of its reassign).
+
 No Qt here: the desktop layer (:mod:`notifier.desktop.outbox_runner`) schedules
 deliveries, the CLI or a test may call :func:`deliver` directly.
 """
@@ -37,6 +45,7 @@ from notifier.backends.port import (
     Backend,
     BackendError,
     RateLimitedError,
+    Step,
     require,
 )
 from notifier.domain.health import backoff_delay
@@ -47,7 +56,8 @@ from notifier.sqlite_file import SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.outbox")
 
-SCHEMA_VERSION = 1
+#: 2: the steps of actions of several requests (columns ``steps``, ``steps_done``)
+SCHEMA_VERSION = 2
 
 #: backoff between attempts: full jitter, doubling from 2 s up to 5 minutes
 BACKOFF_BASE = 2.0
@@ -77,7 +87,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT NOT NULL DEFAULT '',
     baseline TEXT,
     updated_at TEXT NOT NULL,
-    delivered_at TEXT
+    delivered_at TEXT,
+    steps TEXT,
+    steps_done TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);
 CREATE INDEX IF NOT EXISTS outbox_ref ON outbox(ref, seq);
@@ -128,6 +140,11 @@ class OutboxItem:
     #: effect (``{"escalation_level": 1}`` for an escalation)
     baseline: Mapping[str, Any] | None
     updated_at: datetime
+    #: the steps of an action of several requests, as the backend named them
+    #: on the first attempt (empty: one request, or not attempted yet)
+    steps: tuple[Step, ...] = ()
+    #: names of the steps confirmed so far, in order
+    steps_done: tuple[str, ...] = ()
 
     @property
     def request(self) -> ActionRequest:
@@ -151,6 +168,26 @@ class OutboxItem:
     def describe(self) -> str:
         return self.request.describe()
 
+    @property
+    def pending_step(self) -> Step | None:
+        """The first step not confirmed yet, of an action of several steps."""
+        return next((s for s in self.steps if s.name not in self.steps_done), None)
+
+    def progress(self) -> str:
+        """``"2 of 4 done; pending: reassign"`` for an action of several steps
+        partly done; empty otherwise."""
+        pending = self.pending_step
+        if len(self.steps) < 2 or pending is None:
+            return ""
+        done = sum(1 for s in self.steps if s.name in self.steps_done)
+        return f"{done} of {len(self.steps)} done; pending: {pending.label}"
+
+
+def _steps(text: str | None) -> tuple[Step, ...]:
+    if not text:
+        return ()
+    return tuple(Step(str(name), str(label)) for name, label in json.loads(text))
+
 
 def _item(row: sqlite3.Row) -> OutboxItem:
     person = None
@@ -170,6 +207,8 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         last_error=row["last_error"],
         baseline=json.loads(row["baseline"]) if row["baseline"] else None,
         updated_at=_parse_ts(row["updated_at"]),
+        steps=_steps(row["steps"]),
+        steps_done=tuple(json.loads(row["steps_done"])) if row["steps_done"] else (),
     )
 
 
@@ -209,6 +248,22 @@ class Outbox:
         )
         self._read = self._db.read
         self._write = self._db.write
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """A file of version 1 has no steps columns: add them. Its actions have no
+        steps recorded, and are checked as a whole, as version 1 did. Looked up
+        first, so opening an up-to-date file takes no write lock."""
+        added = ("steps", "steps_done")
+        with self._read() as conn:
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+        if columns.issuperset(added):
+            return
+        with self._write() as conn:  # another process may have just added them
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+            for column in added:
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
 
     @staticmethod
     def _get(conn: sqlite3.Connection, item_id: str) -> OutboxItem | None:
@@ -257,6 +312,32 @@ class Outbox:
             conn.execute(
                 "UPDATE outbox SET baseline = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(dict(baseline)), _ts(self.clock()), item_id),
+            )
+
+    def plan_steps(self, item_id: str, steps: Sequence[Step]) -> None:
+        """Record the steps of an action of several requests, in order. The steps
+        already confirmed stay confirmed (those still in the plan)."""
+        encoded = json.dumps([[s.name, s.label] for s in steps])
+        with self._write() as conn:
+            item = self._get(conn, item_id)
+            if item is None or list(item.steps) == list(steps):
+                return
+            names = {s.name for s in steps}
+            done = [name for name in item.steps_done if name in names]
+            conn.execute(
+                "UPDATE outbox SET steps = ?, steps_done = ?, updated_at = ? WHERE id = ?",
+                (encoded, json.dumps(done), _ts(self.clock()), item_id),
+            )
+
+    def confirm_step(self, item_id: str, name: str) -> None:
+        """One step landed; durable when this returns (before the next is sent)."""
+        with self._write() as conn:
+            item = self._get(conn, item_id)
+            if item is None or name in item.steps_done:
+                return
+            conn.execute(
+                "UPDATE outbox SET steps_done = ?, updated_at = ? WHERE id = ?",
+                (json.dumps([*item.steps_done, name]), _ts(self.clock()), item_id),
             )
 
     # ---- reading ----------------------------------------------------------------
@@ -423,6 +504,42 @@ class DeliveryOutcome:
         return self.item.request
 
 
+class _ItemSteps:
+    """The :class:`~notifier.backends.port.StepLog` of one outbox item: the
+    backend's plan and each confirmed step are written to the outbox at once."""
+
+    def __init__(self, outbox: Outbox, item: OutboxItem) -> None:
+        self._outbox = outbox
+        self._item_id = item.id
+        self._planned = item.steps
+        self._done = list(item.steps_done)
+        self._resumed = item.may_have_been_sent
+        self._uncertain: str | None = None
+        self.since = item.created_at - CLOCK_SKEW
+
+    def plan(self, steps: Sequence[Step]) -> None:
+        if tuple(steps) != self._planned:
+            self._outbox.plan_steps(self._item_id, steps)
+            names = {s.name for s in steps}
+            self._done = [name for name in self._done if name in names]
+            self._planned = tuple(steps)
+        if self._resumed:
+            # Steps go out one at a time, each confirmed before the next: only
+            # the first one not confirmed can have been sent by an earlier attempt.
+            self._uncertain = next((s.name for s in steps if s.name not in self._done), None)
+
+    def done(self) -> tuple[str, ...]:
+        return tuple(self._done)
+
+    def uncertain(self, step: str) -> bool:
+        return step == self._uncertain
+
+    def confirm(self, step: str) -> None:
+        if step not in self._done:
+            self._outbox.confirm_step(self._item_id, step)
+            self._done.append(step)
+
+
 class _Effect(enum.Enum):
     NONE = "none"
     FULL = "full"
@@ -452,7 +569,9 @@ def deliver(
     try:
         backend, incident_id = accounts.resolve(request.ref)
         require(backend, request.kind.capability)
-        if current.may_have_been_sent:
+        # An action whose steps are recorded is resumed step by step, the backend
+        # checking the effect of the one step that may have been sent.
+        if current.may_have_been_sent and not current.steps:
             effect = _took_effect(backend, incident_id, current)
             if effect is _Effect.FULL:
                 outbox.mark_delivered(current.id, now=now)
@@ -465,7 +584,7 @@ def deliver(
             # failure compares the level with it.
             level = backend.incident(incident_id).escalation_level
             outbox.set_baseline(current.id, {**(current.baseline or {}), "escalation_level": level})
-        perform(accounts, request)
+        perform(accounts, request, steps=_ItemSteps(outbox, current))
     except Exception as exc:
         return _failure(outbox, current, exc, now=now, rand=rand)
     outbox.mark_delivered(current.id, now=now)

@@ -8,7 +8,7 @@ ends disable what is missing instead of special-casing backends.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -125,6 +125,56 @@ class OnCallStatus:
         return max(ends, default=None)
 
 
+# ---- actions of several requests ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One request of an action that takes several (a PagerDuty role change:
+    note, custom field, reassign, acknowledge)."""
+
+    #: stable, stored with the action: ``"note"``, ``"reassign"``
+    name: str
+    #: for the user: ``"reassign"`` in "2 of 4 done; pending: reassign"
+    label: str
+
+
+class StepLog(Protocol):
+    """How far one action of several requests got, kept across attempts by the
+    caller (the outbox stores it with the action).
+
+    The backend names its steps with :meth:`plan` before it sends anything, skips
+    the steps :meth:`done` lists, and calls :meth:`confirm` as soon as the backend
+    confirmed a step, before it sends the next. So at most one step can have been
+    sent without being confirmed, the one :meth:`uncertain` names: the backend
+    checks that step's own effect before sending it again. A backend whose actions
+    are one request each (the local backend's) ignores the log.
+    """
+
+    @property
+    def since(self) -> datetime:
+        """When the action was asked for, less the clock skew allowed: an effect
+        older than this (a note with the same text) is not the action's."""
+        ...
+
+    def plan(self, steps: Sequence[Step]) -> None:
+        """The action's steps, in order (the same on every attempt)."""
+        ...
+
+    def done(self) -> Collection[str]:
+        """Names of the steps confirmed by earlier attempts: not sent again."""
+        ...
+
+    def uncertain(self, step: str) -> bool:
+        """Whether an earlier attempt may have sent ``step`` without seeing it
+        confirmed (its answer lost, or the app killed while waiting for it)."""
+        ...
+
+    def confirm(self, step: str) -> None:
+        """``step`` landed (or was found in effect); stored when this returns."""
+        ...
+
+
 # ---- the port -------------------------------------------------------------------
 
 
@@ -156,15 +206,23 @@ class Backend(Protocol):
 
     def acknowledge(self, incident_ids: Sequence[str]) -> None: ...
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None: ...
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
+        """Resolve, posting ``note`` first. ``steps``: where an earlier attempt
+        got, for a backend that needs several requests (see :class:`StepLog`)."""
+        ...
 
     def add_note(self, incident_id: str, text: str) -> None: ...
 
     def post_status_update(self, incident_id: str, text: str) -> None: ...
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         """Hand ``role`` to ``person``. Taking commander also acknowledges a
-        triggered incident and assigns it to that person."""
+        triggered incident and assigns it to that person. ``steps``: as for
+        :meth:`resolve`."""
         ...
 
     def escalate(self, incident_id: str) -> None:

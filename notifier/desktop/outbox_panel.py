@@ -18,8 +18,12 @@ from notifier.outbox import OutboxItem, OutboxState
 
 
 def item_text(item: OutboxItem) -> str:
-    """One line per action: what, where, what the user wrote, and its state."""
+    """One line per action: what, where, how far an action of several steps got
+    ("2 of 4 done; pending: reassign"), what the user wrote, and its state."""
     what = item.request.describe()
+    progress = item.progress()
+    if progress:
+        what = f"{what} — {progress}"
     text = " ".join(item.text.split())
     if len(text) > 80:
         text = text[:79] + "…"

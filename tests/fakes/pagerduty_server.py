@@ -654,9 +654,14 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     body: Any = None
+    #: a regular expression searched in the request's body (one step of several
+    #: requests to the same endpoint: r'"assignments"', r'"status":\s*"acknowledged"')
+    body_match: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.method and self.method.upper() != method:
+            return False
+        if self.body_match and re.search(self.body_match, body.decode("utf-8", "replace")) is None:
             return False
         return not self.path or re.search(self.path, path) is not None
 
@@ -756,14 +761,15 @@ class FakePagerDuty:
         delay: float = 30.0,
         body: Any = None,
         location: str | None = None,
+        body_match: str | None = None,
     ) -> Fault:
         """Answer the next ``times`` matching requests with a fault.
 
         ``kind`` is one of :data:`FAULT_KINDS`, or an HTTP status as a shortcut for
         ``"status"`` (``fail_next(429, reset=3)``, ``fail_next(500, times=3)``).
         ``reset`` sets 429's ``ratelimit-reset`` header (default 7 s), ``retry_after``
-        its Retry-After header. ``method``/``path`` (a regex) limit which requests
-        the fault applies to. ``delay`` is for ``"slow"``, ``body`` for ``"json"``,
+        its Retry-After header. ``method``/``path`` (a regex) and ``body_match`` (a
+        regex searched in the request body) limit which requests the fault applies to. ``delay`` is for ``"slow"``, ``body`` for ``"json"``,
         ``location`` for ``"redirect"``.
         """
         if isinstance(kind, int):
@@ -795,6 +801,7 @@ class FakePagerDuty:
             headers=headers,
             delay=delay,
             body=body,
+            body_match=body_match,
         )
         with self._lock:
             self._faults.append(fault)
@@ -820,7 +827,7 @@ class FakePagerDuty:
         with self._lock:
             self.requests.append(request)
             for fault in self._faults:
-                if fault.times > 0 and fault.matches(request.method, request.path):
+                if fault.times > 0 and fault.matches(request.method, request.path, request.body):
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)

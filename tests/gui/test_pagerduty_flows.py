@@ -283,6 +283,38 @@ def test_a_note_during_an_outage_waits_in_the_outbox_and_is_delivered_once(
     assert [n.content for n in state.incident(incident.id).notes] == ["Consumer lag since 14:02"]
 
 
+def test_a_role_change_half_done_shows_its_pending_step_then_completes(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Search is slow", service_id=world.search.id)  # Linus's
+    ref = f"work:{incident.id}"
+    sync(qtbot, app)
+    app.open_window(ref)
+    panel = app.outbox_panel
+    # the note lands, every reassign fails
+    pagerduty_server.fail_next(
+        503,
+        times=1000,
+        method="PUT",
+        path=f"^/incidents/{incident.id}$",
+        body_match='"assignments"',
+    )
+    app.bridge.submit(ActionRequest(ActionKind.SET_ROLE, ref, role=Role.COMMANDER))
+    qtbot.waitUntil(lambda: panel.list.count() == 1 and "HTTP 503" in panel.list.item(0).text())
+    text = panel.list.item(0).text()
+    assert text.startswith(f"Incident commander -> me on {ref} — 1 of 3 done; pending: reassign ·")
+    assert state.incident(incident.id).assignee_ids == [world.linus.id]
+
+    pagerduty_server.clear_faults()
+    with qtbot.waitSignal(app.bridge.actionSucceeded, timeout=15000):
+        app.outbox_runner.deliver_now()
+    qtbot.waitUntil(lambda: panel.list.count() == 0)
+    final = state.incident(incident.id)
+    assert final.assignee_ids == [world.me.id] and final.status == "acknowledged"
+    assert len(final.notes) == 1
+
+
 def test_a_refused_action_is_shown_failed_with_its_text_until_discarded(
     qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
 ):

@@ -8,6 +8,9 @@ survived, as a restarted app would::
         each once, print one JSON line per outcome, then "queued", then block
     python -m tests.support.outbox_harness PROFILE send-note INCIDENT_ID
         queue a note and send it (the test kills the process mid-send)
+    python -m tests.support.outbox_harness PROFILE take-command INCIDENT_ID
+        queue "make me commander" (several requests) and send it (the test kills
+        the process between two of them)
     python -m tests.support.outbox_harness PROFILE deliver
         deliver everything left, at once, as the app does after a restart; print
         one JSON line per outcome; exit 0 when the outbox is empty
@@ -28,6 +31,7 @@ from pathlib import Path
 from notifier.accounts import Accounts, token_secret_name
 from notifier.actions import ActionKind, ActionRequest
 from notifier.config import load_config
+from notifier.domain.model import Role
 from notifier.outbox import DeliveryOutcome, Outbox, deliver
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -43,15 +47,18 @@ def outbox_path(profile_root: Path) -> Path:
     return profile_root / "outbox.sqlite3"
 
 
-def write_profile(root: Path, *, api_url: str, ca_bundle: str, token: str) -> Profile:
-    """A profile whose only account is PagerDuty account "work" at ``api_url``."""
+def write_profile(
+    root: Path, *, api_url: str, ca_bundle: str, token: str, extra: str = ""
+) -> Profile:
+    """A profile whose only account is PagerDuty account "work" at ``api_url``;
+    ``extra`` is more TOML for the account (``'role_field = "roles"\n'``)."""
     profile = Profile.locate(root)
     profile.config_path.write_text(
         "[local]\nenabled = false\n"
         '[secrets]\nstore = "file"\n'
         "[[accounts]]\n"
         f'name = "{ACCOUNT}"\nkind = "pagerduty"\n'
-        f'api_url = "{api_url}"\nca_bundle = "{ca_bundle}"\n'
+        f'api_url = "{api_url}"\nca_bundle = "{ca_bundle}"\n' + extra
     )
     SecretStore("file", profile_root=profile.root).set(token_secret_name(ACCOUNT), token)
     return profile
@@ -83,7 +90,11 @@ def enqueue(root: Path, incident_id: str, kinds: list[ActionKind]) -> None:
     outbox = Outbox(outbox_path(root))
     ref = f"{ACCOUNT}:{incident_id}"
     texts = {ActionKind.NOTE: NOTE, ActionKind.STATUS_UPDATE: STATUS_UPDATE}
-    items = [outbox.enqueue(ActionRequest(kind, ref, texts.get(kind, ""))) for kind in kinds]
+    roles = {ActionKind.SET_ROLE: Role.COMMANDER}
+    items = [
+        outbox.enqueue(ActionRequest(kind, ref, texts.get(kind, ""), role=roles.get(kind)))
+        for kind in kinds
+    ]
     print("enqueued", flush=True)
     for item in items:  # one attempt each, in order, as the app would make them
         report(deliver(outbox, accounts, item))
@@ -111,7 +122,7 @@ def deliver_all(root: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="outbox_harness")
     parser.add_argument("profile", type=Path)
-    parser.add_argument("mode", choices=["enqueue", "send-note", "deliver"])
+    parser.add_argument("mode", choices=["enqueue", "send-note", "take-command", "deliver"])
     parser.add_argument("incident", nargs="?", default="")
     args = parser.parse_args(argv)
     if args.mode == "deliver":
@@ -120,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.mode} needs an INCIDENT_ID")
     if args.mode == "send-note":
         enqueue(args.profile, args.incident, [ActionKind.NOTE])
+    elif args.mode == "take-command":
+        enqueue(args.profile, args.incident, [ActionKind.SET_ROLE])
     else:
         kinds = [ActionKind.NOTE, ActionKind.STATUS_UPDATE, ActionKind.ACKNOWLEDGE]
         enqueue(args.profile, args.incident, kinds)

@@ -24,6 +24,8 @@ from notifier.backends.port import (
     NotSupportedError,
     RateLimitedError,
     RefusedError,
+    Step,
+    StepLog,
     UnavailableError,
 )
 from notifier.domain.model import (
@@ -62,7 +64,11 @@ def half() -> float:
 @dataclass
 class FakeBackend:
     """One incident in memory. ``errors`` are raised by the next calls, in order,
-    ``before`` or ``after`` the change is applied (an answer lost on the way back)."""
+    ``before`` or ``after`` the change is applied (an answer lost on the way back).
+
+    With ``stepped``, taking commander is three writes, as on PagerDuty:
+    ``set_role`` (the role), ``reassign``, ``acknowledge``, each a step of the
+    outbox's step log; otherwise every action is one write."""
 
     clock: FakeClock
     name: str = "fake"
@@ -79,6 +85,10 @@ class FakeBackend:
     reads: int = 0
     #: the writes that took effect, by name
     applied: list[str] = field(default_factory=list)
+    stepped: bool = False
+    assignee: Person | None = None
+    #: (error, applied first?) for the next writes of one name, before ``write_errors``
+    errors_for: dict[str, list[tuple[Exception, bool]]] = field(default_factory=dict)
 
     def me(self) -> Person:
         return ME
@@ -108,8 +118,8 @@ class FakeBackend:
             self.applied.append(name)
 
         self.calls.append((name, arg))
-        if self.write_errors:
-            error, applied = self.write_errors.pop(0)
+        if self.errors_for.get(name) or self.write_errors:
+            error, applied = (self.errors_for.get(name) or self.write_errors).pop(0)
             if applied:
                 apply()
             raise error
@@ -123,7 +133,9 @@ class FakeBackend:
             "acknowledge", list(incident_ids), lambda: setattr(self, "status", Status.ACKNOWLEDGED)
         )
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None:
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
         def apply() -> None:
             if note:
                 self._entry(EntryKind.NOTE, note)
@@ -137,9 +149,29 @@ class FakeBackend:
     def post_status_update(self, incident_id: str, text: str) -> None:
         self._write("post_status_update", text, lambda: self._entry(EntryKind.STATUS_UPDATE, text))
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         attr = "commander" if role is Role.COMMANDER else "comms_lead"
-        self._write("set_role", (role, person), lambda: setattr(self, attr, person))
+        if not (self.stepped and role is Role.COMMANDER and steps is not None):
+            self._write("set_role", (role, person), lambda: setattr(self, attr, person))
+            return
+        plan = [
+            (Step("set_role", "note"), lambda: self.commander == person,
+             lambda: setattr(self, "commander", person)),
+            (Step("reassign", "reassign"), lambda: self.assignee == person,
+             lambda: setattr(self, "assignee", person)),
+            (Step("acknowledge", "acknowledge"), lambda: self.status is not Status.TRIGGERED,
+             lambda: setattr(self, "status", Status.ACKNOWLEDGED)),
+        ]  # fmt: skip
+        steps.plan([step for step, _, _ in plan])
+        done = set(steps.done())
+        for step, took_effect, change in plan:
+            if step.name in done:
+                continue
+            if not (steps.uncertain(step.name) and took_effect()):
+                self._write(step.name, person, change)
+            steps.confirm(step.name)
 
     def escalate(self, incident_id: str) -> None:
         self._write("escalate", None, lambda: setattr(self, "level", self.level + 1))
@@ -849,9 +881,17 @@ FAILURES = st.sampled_from(
 )
 
 
-@settings(max_examples=80, deadline=None)
+#: taking commander in three steps (``stepped`` backend): every step exactly once
+STEPPED_COMMANDER = (
+    ActionKind.SET_ROLE,
+    {"role": Role.COMMANDER, "person": GRACE},
+    "set_role+reassign+acknowledge",
+)
+
+
+@settings(max_examples=120, deadline=None)
 @given(
-    kinds=st.lists(st.sampled_from(ALL_KINDS), min_size=1, max_size=4),
+    kinds=st.lists(st.sampled_from([*ALL_KINDS, STEPPED_COMMANDER]), min_size=1, max_size=4),
     failures=st.lists(FAILURES, max_size=8),
     read_failures=st.lists(st.booleans(), max_size=4),
 )
@@ -866,8 +906,13 @@ def test_every_action_takes_effect_exactly_once(
     writes: list[tuple[BaseException, bool]] = list(failures)
     reads: list[Exception] = [UnavailableError("HTTP 502") for fail in read_failures if fail]
     backends = {
-        str(n): FakeBackend(clock, write_errors=writes, read_errors=reads)  # type: ignore[arg-type]
-        for n in range(len(kinds))
+        str(n): FakeBackend(
+            clock,
+            write_errors=writes,  # type: ignore[arg-type]
+            read_errors=reads,
+            stepped=kind == STEPPED_COMMANDER,
+        )
+        for n, kind in enumerate(kinds)
     }
     accounts = FakeAccounts(FakeBackend(clock), backends)
     with tempfile.TemporaryDirectory(dir=FAST_TMP) as directory:
@@ -893,4 +938,147 @@ def test_every_action_takes_effect_exactly_once(
         else:
             pytest.fail("delivery does not converge")
     for n, (_, _, call) in enumerate(kinds):
-        assert backends[str(n)].applied == [call]
+        assert backends[str(n)].applied == call.split("+")
+
+
+# ---- actions of several steps ---------------------------------------------------------------
+
+
+@pytest.fixture
+def stepped(clock: FakeClock) -> FakeBackend:
+    return FakeBackend(clock, stepped=True)
+
+
+def commander(clock: FakeClock) -> ActionRequest:
+    return request(clock, ActionKind.SET_ROLE, role=Role.COMMANDER, person=GRACE)
+
+
+def test_an_action_of_several_steps_is_delivered_only_when_every_step_is_confirmed(
+    outbox: Outbox, stepped: FakeBackend, clock: FakeClock
+) -> None:
+    accounts = FakeAccounts(stepped)
+    item = outbox.enqueue(commander(clock))
+    stepped.errors_for["reassign"] = [(UnavailableError("HTTP 503"), False)]
+
+    first = send(outbox, accounts, item, clock)
+
+    assert first.result is DeliveryResult.RETRY
+    assert stepped.applied == ["set_role"]  # the role, and only the role
+    (pending,) = outbox.visible()
+    assert pending.state is OutboxState.PENDING
+    assert [s.label for s in pending.steps] == ["note", "reassign", "acknowledge"]
+    assert pending.steps_done == ("set_role",)
+    assert pending.pending_step == Step("reassign", "reassign")
+    assert pending.progress() == "1 of 3 done; pending: reassign"
+
+    clock.advance(5)
+    (due,) = outbox.due(clock.now)
+    second = send(outbox, accounts, due, clock)
+    assert second.result is DeliveryResult.DELIVERED
+    assert stepped.applied == ["set_role", "reassign", "acknowledge"]
+    assert stepped.sends("set_role") == 1  # the role is not recorded twice
+    assert outbox.visible() == []
+
+
+def test_a_step_whose_answer_was_lost_is_checked_not_sent_again(
+    outbox: Outbox, stepped: FakeBackend, clock: FakeClock
+) -> None:
+    accounts = FakeAccounts(stepped)
+    item = outbox.enqueue(commander(clock))
+    # the reassign lands (and pages Grace), but its answer is lost
+    stepped.errors_for["reassign"] = [(UnavailableError("did not answer in time"), True)]
+    assert send(outbox, accounts, item, clock).result is DeliveryResult.RETRY
+
+    clock.advance(5)
+    (due,) = outbox.due(clock.now)
+    assert send(outbox, accounts, due, clock).result is DeliveryResult.DELIVERED
+    assert [name for name, _ in stepped.calls] == ["set_role", "reassign", "acknowledge"]
+    assert stepped.applied == ["set_role", "reassign", "acknowledge"]
+
+
+def test_the_steps_survive_a_restart_and_the_plan_keeps_what_was_confirmed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = Outbox(path, clock=lambda: clock.now)
+    item = outbox.enqueue(commander(clock))
+    plan = [Step("note", "note"), Step("reassign", "reassign"), Step("acknowledge", "ack")]
+    outbox.plan_steps(item.id, plan)
+    outbox.confirm_step(item.id, "note")
+    outbox.confirm_step(item.id, "note")  # twice: once
+    again = Outbox(path, clock=lambda: clock.now).get(item.id)
+    assert again is not None
+    assert again.steps == tuple(plan) and again.steps_done == ("note",)
+    # a plan without the reassign (the settings changed): "note" stays confirmed
+    outbox.plan_steps(item.id, [plan[0], plan[2]])
+    changed = outbox.get(item.id)
+    assert changed is not None and changed.progress() == "1 of 2 done; pending: ack"
+    outbox.confirm_step("no-such-item", "note")  # discarded meanwhile: nothing happens
+
+
+def test_a_single_step_action_shows_no_progress(outbox: Outbox, clock: FakeClock) -> None:
+    item = outbox.enqueue(request(clock, ActionKind.RESOLVE))
+    outbox.plan_steps(item.id, [Step("resolve", "resolve")])
+    stored = outbox.get(item.id)
+    assert stored is not None and stored.progress() == ""
+
+
+# ---- the file of version 1 --------------------------------------------------------------
+
+VERSION_1_SCHEMA = """
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    text TEXT NOT NULL,
+    role TEXT,
+    person_id TEXT,
+    person_name TEXT,
+    person_email TEXT,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    baseline TEXT,
+    updated_at TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX outbox_state ON outbox(state, seq);
+CREATE INDEX outbox_ref ON outbox(ref, seq);
+PRAGMA user_version = 1;
+"""
+
+
+def test_an_outbox_of_version_1_is_migrated_with_its_actions_intact(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(VERSION_1_SCHEMA)
+    conn.execute(
+        "INSERT INTO outbox (id, kind, ref, text, role, person_id, person_name, person_email,"
+        " created_at, state, attempts, next_attempt_at, last_error, updated_at) VALUES"
+        " ('a1', 'set_role', 'work:Q1', '', 'commander', 'PG', 'Grace Hopper',"
+        " 'grace@example.com', ?, 'pending', 1, ?, 'HTTP 503', ?)",
+        (START.isoformat(), START.isoformat(), START.isoformat()),
+    )
+    conn.commit()
+    conn.close()
+
+    outbox = Outbox(path, clock=lambda: clock.now)
+
+    (item,) = outbox.visible()
+    assert (item.id, item.kind, item.role, item.attempts, item.last_error) == (
+        "a1", ActionKind.SET_ROLE, Role.COMMANDER, 1, "HTTP 503",
+    )  # fmt: skip
+    assert item.person == Person("PG", "Grace Hopper", "grace@example.com")
+    assert item.steps == () and item.steps_done == ()
+    outbox.plan_steps("a1", [Step("note", "note"), Step("reassign", "reassign")])
+    outbox.confirm_step("a1", "note")
+    assert outbox.visible()[0].progress() == "1 of 2 done; pending: reassign"
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    Outbox(path, clock=lambda: clock.now)  # opening it again changes nothing
+    assert outbox.visible()[0].steps_done == ("note",)

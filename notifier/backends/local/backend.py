@@ -11,6 +11,7 @@ from notifier.backends.port import (
     Capability,
     OnCallStatus,
     RefusedError,
+    StepLog,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
 
@@ -81,7 +82,12 @@ class LocalBackend:
             if current.status is Status.TRIGGERED:
                 self.store.set_status(incident_id, Status.ACKNOWLEDGED, author=self._author)
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None:
+    # Each action is one transaction of the local database: ``steps`` (for
+    # backends that need several requests) is not needed here.
+
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
         current = self.store.incident(incident_id)
         if current.status is Status.RESOLVED and not note:
             return
@@ -93,7 +99,9 @@ class LocalBackend:
     def post_status_update(self, incident_id: str, text: str) -> None:
         self.store.add_entry(incident_id, EntryKind.STATUS_UPDATE, text, author=self._author)
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         if self.store.incident(incident_id).status is Status.RESOLVED:
             raise RefusedError(
                 f"{self.name}:{incident_id} is resolved; roles can change only while it is open",

@@ -2,7 +2,11 @@
 
 PagerDuty has no incident roles, so a role is recorded as a structured note
 (``Incident commander: NAME <email>``), and optionally in an incident custom
-field. Roles are read from the notes when an incident is opened, not on every
+field. Taking commander is thus several requests (note, custom field, reassign,
+acknowledge), as is a resolve with a note (note, resolve): each is a named
+:class:`~notifier.backends.port.Step`, confirmed one by one in the caller's
+:class:`~notifier.backends.port.StepLog`, so a retry resumes where the last
+attempt stopped. Roles are read from the notes when an incident is opened, not on every
 poll (one extra request per incident per poll would be far too many), and
 remembered per incident so later snapshots carry the last known roles.
 
@@ -59,6 +63,8 @@ from notifier.backends.port import (
     OnCallStatus,
     RefusedError,
     Responder,
+    Step,
+    StepLog,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, TimelineEntry
 
@@ -87,6 +93,34 @@ _NO_ABILITY = re.compile(
 )
 # Responders who need no new request: still being paged, or already helping.
 _ENGAGED_STATES = frozenset({"pending", "joined"})
+
+# The steps of the actions that take several requests.
+NOTE_STEP = Step("note", "note")
+ROLE_FIELD_STEP = Step("role_field", "custom field")
+REASSIGN_STEP = Step("reassign", "reassign")
+ACKNOWLEDGE_STEP = Step("acknowledge", "acknowledge")
+RESOLVE_STEP = Step("resolve", "resolve")
+
+
+class _Unlogged:
+    """The step log of an action sent once, with nobody to resume it (the CLI)."""
+
+    since = datetime.min.replace(tzinfo=UTC)
+
+    def plan(self, steps: Sequence[Step]) -> None:
+        pass
+
+    def done(self) -> tuple[str, ...]:
+        return ()
+
+    def uncertain(self, step: str) -> bool:
+        return False
+
+    def confirm(self, step: str) -> None:
+        pass
+
+
+_UNLOGGED = _Unlogged()
 
 
 class PagerDutyBackend:
@@ -236,10 +270,22 @@ class PagerDutyBackend:
                 answer = self._writer.jput("/incidents", json=body)
             self._expect_incidents(answer, batch)
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None:
-        if note and note.strip():
-            self.add_note(incident_id, note)
-        self._update(incident_id, {"status": "resolved"}, f"resolve incident {incident_id}")
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
+        """The note (a step of its own), then the resolve."""
+        log = steps if steps is not None else _UNLOGGED
+        text = note if note and note.strip() else None
+        log.plan([NOTE_STEP, RESOLVE_STEP] if text else [RESOLVE_STEP])
+        done = set(log.done())
+        if text is not None and NOTE_STEP.name not in done:
+            if not (log.uncertain(NOTE_STEP.name) and self._noted(incident_id, text, log.since)):
+                self.add_note(incident_id, text)
+            log.confirm(NOTE_STEP.name)
+        if RESOLVE_STEP.name not in done:
+            if not (log.uncertain(RESOLVE_STEP.name) and self._is_resolved(incident_id)):
+                self._update(incident_id, {"status": "resolved"}, f"resolve incident {incident_id}")
+            log.confirm(RESOLVE_STEP.name)
 
     def add_note(self, incident_id: str, text: str) -> None:
         self._ensure_from()
@@ -257,30 +303,52 @@ class PagerDutyBackend:
             )
             self._expect(answer, "status_update")
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         """Record the role as a structured note (and in ``role_field`` when set).
 
         Taking commander also assigns the incident to that person and
-        acknowledges it, so the page stops for everyone else.
+        acknowledges it, so the page stops for everyone else. Each of these is a
+        step; a step that an earlier attempt may have sent is checked first: the
+        note (the same text, since the action was asked for), the reassign (the
+        person is the only assignee: sent again it would page them again), the
+        acknowledge (no longer triggered). The custom field is set again instead
+        (the same value twice is harmless).
         """
-        if role is Role.COMMANDER and not person.id:
+        log = steps if steps is not None else _UNLOGGED
+        commanding = role is Role.COMMANDER
+        plan = [NOTE_STEP]
+        if self.settings.role_field:
+            plan.append(ROLE_FIELD_STEP)
+        if commanding:
+            plan += [REASSIGN_STEP, ACKNOWLEDGE_STEP]
+        log.plan(plan)
+        if commanding and not person.id:
             person = self._resolve_person(person.name, person.email, required=True)
-        self.add_note(incident_id, format_role_note(role, person))
+        done = set(log.done())
+        note = format_role_note(role, person)
+        if NOTE_STEP.name not in done:
+            if not (log.uncertain(NOTE_STEP.name) and self._noted(incident_id, note, log.since)):
+                self.add_note(incident_id, note)
+            log.confirm(NOTE_STEP.name)
         with self._lock:
             commander, comms_lead = self._roles.get(incident_id, (None, None))
-        if self.settings.role_field:
+        field_pending = self.settings.role_field and ROLE_FIELD_STEP.name not in done
+        if field_pending:
             # The field holds both roles: read the notes for the other one.
             commander, comms_lead = self._roles_from_notes(self._notes(incident_id), [])
-        if role is Role.COMMANDER:
+        if commanding:
             commander = person
         else:
             comms_lead = person
         with self._lock:
             self._roles[incident_id] = (commander, comms_lead)
-        if self.settings.role_field:
+        if field_pending:
             self._set_role_field(incident_id, commander, comms_lead)
-        if role is Role.COMMANDER:
-            self._take_command(incident_id, person)
+            log.confirm(ROLE_FIELD_STEP.name)
+        if commanding:
+            self._take_command(incident_id, person, log, done)
 
     def escalate(self, incident_id: str) -> None:
         """Engage the next level of the incident's escalation policy.
@@ -653,16 +721,45 @@ class PagerDutyBackend:
             )
             self._expect(answer, "custom_fields")
 
-    def _take_command(self, incident_id: str, person: Person) -> None:
+    def _take_command(self, incident_id: str, person: Person, log: StepLog, done: set[str]) -> None:
+        pending = [s.name for s in (REASSIGN_STEP, ACKNOWLEDGE_STEP) if s.name not in done]
+        if not pending:
+            return
         action = f"assign incident {incident_id} to {person.name}"
         with self._api(action):
             raw = self._client.rget(_incident_path(incident_id))
-        if parse_incident(raw, account=self.name, where="incident").status is Status.RESOLVED:
+        incident = parse_incident(raw, account=self.name, where="incident")
+        if incident.status is Status.RESOLVED:
+            for name in pending:  # nothing to take on a resolved incident
+                log.confirm(name)
             return
-        assignment = {"assignee": {"id": person.id, "type": "user_reference"}}
-        self._update(incident_id, {"assignments": [assignment]}, action)
-        # Acknowledge after reassigning: PagerDuty re-triggers a reassigned incident.
-        self._update(incident_id, {"status": "acknowledged"}, f"acknowledge incident {incident_id}")
+        if REASSIGN_STEP.name in pending:
+            assigned = [p.id for p in incident.assignees] == [person.id]
+            if not (log.uncertain(REASSIGN_STEP.name) and assigned):
+                assignment = {"assignee": {"id": person.id, "type": "user_reference"}}
+                self._update(incident_id, {"assignments": [assignment]}, action)
+            log.confirm(REASSIGN_STEP.name)
+        if ACKNOWLEDGE_STEP.name in pending:
+            # After the reassign: PagerDuty triggers a reassigned incident again.
+            acknowledged = incident.status is not Status.TRIGGERED
+            if not (log.uncertain(ACKNOWLEDGE_STEP.name) and acknowledged):
+                self._update(
+                    incident_id, {"status": "acknowledged"}, f"acknowledge incident {incident_id}"
+                )
+            log.confirm(ACKNOWLEDGE_STEP.name)
+
+    def _noted(self, incident_id: str, text: str, since: datetime) -> bool:
+        """Whether the incident has a note of exactly ``text`` made since ``since``."""
+        wanted = text.strip()
+        return any(
+            n.entry.text == wanted and n.entry.at >= since
+            for n in map(parse_note, self._notes(incident_id))
+        )
+
+    def _is_resolved(self, incident_id: str) -> bool:
+        with self._api(f"read incident {incident_id}"):
+            raw = self._client.rget(_incident_path(incident_id))
+        return parse_incident(raw, account=self.name, where="incident").status is Status.RESOLVED
 
     def _update(self, incident_id: str, changes: Mapping[str, Any], action: str) -> None:
         self._ensure_from()
