@@ -2,13 +2,15 @@
 
 PagerDuty has no incident roles, so a role is recorded as a structured note
 (``Incident commander: NAME <email>``), and optionally in an incident custom
-field. Taking commander is thus several requests (note, custom field, reassign,
+field. Roles are read from the notes when an incident is opened, not on every
+poll (one extra request per incident per poll would be far too many), and
+remembered per incident so later snapshots carry the last known roles.
+
+Taking commander is thus several requests (note, custom field, reassign,
 acknowledge), as is a resolve with a note (note, resolve): each is a named
 :class:`~notifier.backends.port.Step`, confirmed one by one in the caller's
 :class:`~notifier.backends.port.StepLog`, so a retry resumes where the last
-attempt stopped. Roles are read from the notes when an incident is opened, not on every
-poll (one extra request per incident per poll would be far too many), and
-remembered per incident so later snapshots carry the last known roles.
+attempt stopped.
 
 The REST API has no escalation level on incidents either: it is derived from the
 on-call entries of the incidents' escalation policies (one request per poll for
