@@ -12,6 +12,7 @@ from notifier.backends.pagerduty import budget as budget_module
 from notifier.backends.pagerduty.budget import (
     Priority,
     RequestBudget,
+    account_budget,
     background,
     current_priority,
 )
@@ -221,3 +222,12 @@ def test_background_marks_this_threads_requests_only() -> None:
         assert current_priority() is Priority.BACKGROUND
     assert current_priority() is Priority.USER
     assert seen == [Priority.USER]
+
+
+def test_each_account_has_one_budget_in_the_process() -> None:
+    work = account_budget("work-test", "https://api.pagerduty.com")
+    assert account_budget("work-test", "https://api.pagerduty.com") is work
+    assert account_budget("work-test", "https://api.eu.pagerduty.com") is not work
+    assert account_budget("home-test", "https://api.pagerduty.com") is not work
+    work.close()
+    assert account_budget("work-test", "https://api.pagerduty.com") is not work  # a fresh one

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import pagerduty
 
-from notifier.backends.pagerduty.budget import RequestBudget, background
+from notifier.backends.pagerduty.budget import RequestBudget, account_budget, background
 from notifier.backends.pagerduty.client import (
     WRITE_RETRIES,
     ClientFactory,
@@ -138,8 +138,8 @@ class PagerDutyBackend:
         session_factory: ClientFactory | None = None,
         budget: RequestBudget | None = None,
     ) -> None:
-        """``budget``: the account's request budget, shared by every backend of
-        the account (the app passes one per account); by default one of its own."""
+        """``budget``: the request budget to use; by default the account's, shared
+        by every backend of the account in this process (:func:`account_budget`)."""
         self.settings = settings
         self.name = settings.name
         factory = session_factory or build_client
@@ -151,8 +151,7 @@ class PagerDutyBackend:
         self._writer.retry = dict(WRITE_RETRIES)
         self._writer.max_network_attempts = 0
         # Polls, actions and lookups of the account share one budget.
-        self._owns_budget = budget is None
-        self.budget = budget or RequestBudget(settings.name)
+        self.budget = budget or account_budget(settings.name, settings.api_url)
         self.budget.attach(self._client)
         self.budget.attach(self._writer)
         self._lock = threading.Lock()
@@ -539,8 +538,8 @@ class PagerDutyBackend:
             )
 
     def close(self) -> None:
-        if self._owns_budget:
-            self.budget.close()
+        # The budget stays: the account's other backends use it (its waits are
+        # bounded by max_wait).
         self._client.close()
         self._writer.close()
 

@@ -16,6 +16,9 @@ Priority: background reads (polls, on-call lookups; marked with
 what the user is doing (actions, opening an incident, the people list), so a
 poll loop gone wild never delays an acknowledge.
 
+One budget per account in the process (:func:`account_budget`): the poller,
+the outbox, the window, ``doctor`` and a backend rebuilt after ``login`` share it.
+
 When the bucket is empty a request waits for its token, at most ``max_wait``
 seconds; if its token is further away than that it fails at once with
 :class:`RateLimitedError` carrying ``retry_after``. A short wait is invisible
@@ -162,6 +165,10 @@ class RequestBudget:
         """Wake the requests waiting for a token; they, and later ones, fail."""
         self._closed.set()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def _on_request(self, request: object) -> None:
         self.acquire()
 
@@ -186,3 +193,17 @@ class RequestBudget:
             f"PagerDuty account '{self.account}' is shutting down; the request was not sent",
             account=self.account,
         )
+
+
+_budgets: dict[tuple[str, str], RequestBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def account_budget(account: str, api_url: str) -> RequestBudget:
+    """The request budget of account ``account`` at ``api_url`` in this process,
+    made on first use: every backend of the account shares it."""
+    with _budgets_lock:
+        budget = _budgets.get((account, api_url))
+        if budget is None or budget.closed:
+            budget = _budgets[(account, api_url)] = RequestBudget(account)
+        return budget
