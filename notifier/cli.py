@@ -23,7 +23,7 @@ from notifier.config import Config, load_config
 from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
-from notifier.profile import HOME_VARIABLE, Profile
+from notifier.profile import HOME_VARIABLE, PRIVATE_UMASK, Profile
 from notifier.secrets import SecretStore
 from notifier.serialize import incident_to_dict
 
@@ -516,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # like ssh and gpg: whatever the user's umask, what we create (the databases and
+    # their WAL files, logs, status and key files) is readable by its owner alone
+    os.umask(PRIVATE_UMASK)
     # a windowed executable (the Windows bundle's oncall-notifierw.exe) has no console
     # streams at all: give it somewhere harmless to write
     for name in ("stdout", "stderr"):

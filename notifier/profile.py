@@ -6,13 +6,21 @@ platform's per-user config directory.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
 from notifier.errors import UserError
+
+log = logging.getLogger("notifier.profile")
+
+#: what the profile's owner alone may do: nobody else reads incident titles, notes
+#: or the ingest's keys (the mask removes every group and other permission)
+PRIVATE_UMASK = 0o077
 
 APP_NAME = "oncall-notifier"
 HOME_VARIABLE = "ONCALL_NOTIFIER_HOME"
@@ -32,13 +40,30 @@ class Profile:
             root = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
         root = root.expanduser()
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(
                 f"cannot create the profile directory {root}: {exc.strerror}; "
                 f"choose another with --profile DIR or ${HOME_VARIABLE}"
             ) from exc
-        return cls(root.resolve())
+        profile = cls(root.resolve())
+        profile.make_private()
+        return profile
+
+    def make_private(self) -> None:
+        """Take every group and other permission away from the profile folder and
+        everything in it (an earlier version, or a umask of 022, left them
+        readable), as ssh and gpg keep their folders. Never adds a permission (a
+        profile made read-only stays so) and never follows a symbolic link; what
+        cannot be changed (owned by someone else) is left as it is."""
+        for path in [self.root, *_walk(self.root)]:
+            try:
+                mode = path.lstat().st_mode
+                if stat.S_ISLNK(mode) or not mode & PRIVATE_UMASK:
+                    continue
+                os.chmod(path, stat.S_IMODE(mode) & ~PRIVATE_UMASK)
+            except OSError as exc:
+                log.debug("cannot make %s private: %s", path, exc.strerror)
 
     @property
     def config_path(self) -> Path:
@@ -74,3 +99,13 @@ class Profile:
 
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         return f"oncall-notifier-{digest}"
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every path under ``root``, without following symbolic links; unreadable
+    folders are skipped."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, onerror=lambda exc: None):
+        base = Path(folder)
+        found.extend(base / name for name in dirs + files)
+    return found
