@@ -162,9 +162,19 @@ def cmd_ack(ctx: Context) -> int:
         backend, incident_id = ctx.accounts.resolve(ref)
         require(backend, Capability.ACKNOWLEDGE)
         by_account.setdefault(backend.name, (backend, []))[1].append(incident_id)
+    done: list[str] = []
     for backend, ids in by_account.values():
-        backend.acknowledge(ids)
-        ctx.out("Acknowledged " + ", ".join(f"{backend.name}:{i}" for i in ids))
+        refs = ", ".join(f"{backend.name}:{i}" for i in ids)
+        try:
+            backend.acknowledge(ids)
+        except (UserError, BackendError) as exc:
+            if not done:
+                raise
+            # stdout stays empty on failure; the one error line says what did happen
+            raise UserError(f"{exc} (acknowledged before that: {'; '.join(done)})") from exc
+        done.append(refs)
+    for refs in done:
+        ctx.out(f"Acknowledged {refs}")
     return 0
 
 

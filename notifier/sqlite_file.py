@@ -8,6 +8,7 @@ each says how its errors read to the user.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,7 +57,7 @@ class SqliteFile:
             if self._durable:
                 conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.OperationalError as exc:  # no such folder, no permission, locked
-            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+            raise self._errors.unavailable(self._why(exc)) from exc
         except sqlite3.DatabaseError as exc:  # "file is not a database"
             raise self._errors.damaged(one_line(str(exc), 120)) from exc
         return conn
@@ -67,7 +68,7 @@ class SqliteFile:
         try:
             yield conn
         except sqlite3.OperationalError as exc:
-            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+            raise self._errors.unavailable(self._why(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise self._errors.damaged(one_line(str(exc), 120)) from exc
         finally:
@@ -85,32 +86,88 @@ class SqliteFile:
                 raise
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:  # locked for too long, disk full, I/O
-            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+            raise self._errors.unavailable(self._why(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise self._errors.damaged(one_line(str(exc), 120)) from exc
         finally:
             conn.close()
 
     def _create(self, schema: str, version: int, check_integrity: bool) -> None:
+        """Open the file, creating or migrating it only when needed.
+
+        A database already at ``version`` is only read here, so that opening it
+        never waits for (or fails on) another process's write transaction, and
+        works on a profile this process may read but not write. Creating the
+        schema or migrating happens in one ``BEGIN IMMEDIATE`` transaction that
+        checks the version again, so two processes opening a new file at once
+        do it once.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._errors.unavailable(f"cannot create its folder: {exc.strerror}") from exc
         conn = self.connect()
         try:
-            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
-                raise self._errors.unavailable("cannot use WAL mode")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > version:
+                raise self._errors.newer()
+            wal = conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if current < version or not wal:
+                self._migrate(conn, schema, version)
             if check_integrity:
                 check = conn.execute("PRAGMA quick_check").fetchone()[0]
                 if check != "ok":
                     raise self._errors.damaged(one_line(str(check), 120))
-            if conn.execute("PRAGMA user_version").fetchone()[0] > version:
-                raise self._errors.newer()
-            conn.executescript(schema)
-            conn.execute(f"PRAGMA user_version = {version}")
         except sqlite3.OperationalError as exc:
-            raise self._errors.unavailable(one_line(str(exc), 120)) from exc
+            raise self._errors.unavailable(self._why(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise self._errors.damaged(one_line(str(exc), 120)) from exc
         finally:
             conn.close()
+
+    def _migrate(self, conn: sqlite3.Connection, schema: str, version: int) -> None:
+        # journal_mode cannot change inside a transaction; WAL is persistent
+        if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+            raise self._errors.unavailable("cannot use WAL mode")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > version:
+                raise self._errors.newer()
+            if current < version:
+                # not executescript: it would commit first (Python 3.11)
+                for statement in _statements(schema):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _why(self, exc: sqlite3.OperationalError) -> str:
+        """SQLite's reason, with the likely cause when this user may not write."""
+        why = one_line(str(exc), 120)
+        if not os.access(self.path.parent, os.W_OK):
+            return (
+                f"{why}; its folder is read-only to this user (SQLite writes an index "
+                "file next to the database even to read it)"
+            )
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return f"{why}; the file is read-only to this user"
+        return why
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of ``script``, each whole (a ``;`` inside a string or
+    a trigger body does not end one)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        statements.append(pending)
+    return statements

@@ -125,3 +125,21 @@ def test_ack_of_several_incidents_is_one_request(profile: Path, pagerduty_server
     assert out.strip() == "Acknowledged " + ", ".join(refs)
     assert len(pagerduty_server.requests_to("PUT", "^/incidents$")) == 1
     assert all(state.incident(r.split(":")[1]).status == "acknowledged" for r in refs)
+
+
+def test_a_failing_account_leaves_stdout_empty(profile: Path, pagerduty_server: FakePagerDuty):
+    assert ok(profile, "trigger", "local page").strip() == "local:1"
+    # not logged in to work: list fails as a whole, without a partial list on stdout
+    for args in (("list",), ("list", "--json"), ("list", "--all")):
+        result = cli(profile, *args)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert "oncall-notifier login work" in result.stderr
+
+    ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    result = cli(profile, "ack", "local:1", "work:PNOSUCH")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.endswith("(acknowledged before that: local:1)")
+    assert json.loads(ok(profile, "show", "local:1", "--json"))["status"] == "acknowledged"
