@@ -1,4 +1,6 @@
-"""Secrets (API tokens, the local ingest's keys) live in the OS keyring.
+"""Secrets (API tokens) live in the OS keyring. (The local ingest's loopback keys
+are not user credentials and live in a file of the profile: see
+:mod:`notifier.backends.local.ingest_keys`.)
 
 With no working keyring backend (common on headless Linux) we say so plainly
 and refuse, unless the user chose an explicit alternative in config.toml:
@@ -41,6 +43,7 @@ class SecretStore:
 
     def __init__(self, mode: str = "keyring", *, profile_root: Path | None = None) -> None:
         self.mode = mode
+        self.profile_root = profile_root
         # the keyring is per user, not per profile: namespace keys by profile
         self._namespace = str(profile_root.resolve()) if profile_root else "default"
         self._file = profile_root / "secrets.json" if profile_root else None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 
 def run(profile: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None):
@@ -164,23 +166,76 @@ def test_doctor_json(profile: Path) -> None:
     assert checks["secrets"]["ok"] is True
 
 
+NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+
+def test_the_ingest_needs_no_keyring(profile: Path) -> None:
+    r = run(profile, "ingest-info", "--json", env=NO_KEYRING)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert len(info["routing_key"]) == 32 and len(info["alertmanager_token"]) == 32
+    keys = profile / "ingest-keys.json"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert json.loads(keys.read_text()) == {
+        "routing_key": info["routing_key"],
+        "alertmanager_token": info["alertmanager_token"],
+    }
+    again = json.loads(run(profile, "ingest-info", "--json", env=NO_KEYRING).stdout)
+    assert again == info  # generated once, kept
+    assert not (profile / "secrets.json").exists()  # never a plaintext fallback for secrets
+
+
+def test_serve_needs_no_keyring(profile: Path) -> None:
+    profile.mkdir(parents=True)
+    (profile / "config.toml").write_text("[local]\ningest_port = 0\n")
+    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile), **NO_KEYRING}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "notifier", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        first = serve.stdout.readline()  # blocks until it listens (or dies)
+        assert first.startswith("Listening on http://127.0.0.1:"), first
+        info = json.loads(run(profile, "ingest-info", "--json", env=NO_KEYRING).stdout)
+        body = {
+            "routing_key": info["routing_key"],
+            "event_action": "trigger",
+            "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"},
+        }
+        assert requests.post(info["events_url"], json=body, timeout=10).status_code == 202
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        if serve.stdout is not None:
+            serve.stdout.close()
+    assert serve.returncode == 0
+    assert [i["title"] for i in json.loads(run(profile, "list", "--json").stdout)] == ["Disk full"]
+
+
 def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: Path) -> None:
-    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    r = run(profile, "ingest-info", env=env)
-    assert r.returncode == 1
-    assert "no working OS keyring" in r.stderr
-    assert 'store = "session"' in r.stderr and 'store = "file"' in r.stderr
+    # API tokens do need a keyring: doctor says what to do
+    r = run(profile, "doctor", "--json", env=NO_KEYRING)
+    checks = {c["check"]: c for c in json.loads(r.stdout)}
+    assert checks["secrets"]["ok"] is False
+    detail = checks["secrets"]["detail"]
+    assert "no working OS keyring" in detail
+    assert 'store = "session"' in detail and 'store = "file"' in detail
     assert not (profile / "secrets.json").exists()  # never a silent plaintext fallback
 
 
-def test_file_secret_store_is_private_to_the_user(profile: Path) -> None:
-    profile.mkdir(parents=True)
-    (profile / "config.toml").write_text('[secrets]\nstore = "file"\n')
-    info = json.loads(run(profile, "ingest-info", "--json").stdout)
-    assert len(info["routing_key"]) == 32
+def test_file_secret_store_is_private_to_the_user(tmp_path: Path) -> None:
+    from notifier.secrets import SecretStore
+
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    store = SecretStore("file", profile_root=profile)
+    store.set("account/work/token", "s3cret")
     assert (profile / "secrets.json").stat().st_mode & 0o777 == 0o600
-    again = json.loads(run(profile, "ingest-info", "--json").stdout)
-    assert again["routing_key"] == info["routing_key"]  # generated once, kept
+    assert SecretStore("file", profile_root=profile).get("account/work/token") == "s3cret"
 
 
 def test_spoofed_titles_are_shown_clean_and_on_one_line(profile: Path) -> None:

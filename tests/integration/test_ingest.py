@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 import socket
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,10 +19,17 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from keyring.backends.fail import Keyring as FailKeyring
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from notifier.backends.local.ingest import IngestError, IngestServer
+from notifier.backends.local.ingest import (
+    ALERTMANAGER_TOKEN_SECRET,
+    ROUTING_KEY_SECRET,
+    IngestError,
+    IngestServer,
+)
+from notifier.backends.local.ingest_keys import IngestKeys
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import UnavailableError
 from notifier.domain.model import Severity, Status, Urgency
@@ -711,6 +719,89 @@ def test_keys_are_generated_once_and_kept(tmp_path: Path, secrets: SecretStore) 
     assert token != key
     again = make_ingest(tmp_path, SecretStore("keyring", profile_root=tmp_path / "profile"))
     assert (again.server.routing_key, again.server.bearer_token) == (key, token)
+
+
+# ---- the loopback keys: a file in the profile, not the OS keyring ----------------------
+
+
+def keys_file(tmp_path: Path) -> Path:
+    return tmp_path / "profile" / "ingest-keys.json"
+
+
+def test_the_ingest_runs_without_any_keyring(tmp_path: Path) -> None:
+    """A first start on a Linux session without a Secret Service: the loopback
+    keys are not user credentials and need no keyring."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())
+    try:
+        secrets = SecretStore("keyring", profile_root=tmp_path / "profile")
+        running = make_ingest(tmp_path, secrets)
+        with running.server:
+            stored = json.loads(keys_file(tmp_path).read_text("utf-8"))
+            body = running.event(dedup_key="no-keyring")
+            body["routing_key"] = stored["routing_key"]
+            assert running.post_event(body).status_code == 202
+            hook = webhook(alert("firing", "eeee000000000001"))
+            r = running.post_alertmanager(hook, token=stored["alertmanager_token"])
+            assert r.status_code == 200
+    finally:
+        keyring.set_keyring(previous)
+    assert len(running.store.open_incidents()) == 2
+    assert stat.S_IMODE(keys_file(tmp_path).stat().st_mode) == 0o600
+    assert sorted(stored) == ["alertmanager_token", "routing_key"]
+    assert len(stored["routing_key"]) == 32 and len(stored["alertmanager_token"]) == 32
+
+
+def test_keys_an_earlier_version_kept_in_the_keyring_are_moved_to_the_file(
+    tmp_path: Path, secrets: SecretStore
+) -> None:
+    old_key, old_token = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+    secrets.set(ROUTING_KEY_SECRET, old_key)
+    secrets.set(ALERTMANAGER_TOKEN_SECRET, old_token)
+    running = make_ingest(tmp_path, secrets)
+    with running.server:
+        # existing senders keep working
+        assert running.post_event({**running.event(), "routing_key": old_key}).status_code == 202
+        hook = webhook(alert("firing", "ffff000000000001"))
+        assert running.post_alertmanager(hook, token=old_token).status_code == 200
+    assert json.loads(keys_file(tmp_path).read_text("utf-8")) == {
+        "routing_key": old_key,
+        "alertmanager_token": old_token,
+    }
+    # moved, not copied: deleting the file later makes new keys, not the old ones again
+    assert secrets.get(ROUTING_KEY_SECRET) is None
+    assert secrets.get(ALERTMANAGER_TOKEN_SECRET) is None
+
+
+def test_a_damaged_keys_file_is_one_line_naming_it(tmp_path: Path, secrets: SecretStore) -> None:
+    keys_file(tmp_path).parent.mkdir(parents=True)
+    keys_file(tmp_path).write_text('{"routing_key": 12}')
+    running = make_ingest(tmp_path, secrets)
+    with pytest.raises(IngestError) as info:
+        running.server.start()
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(keys_file(tmp_path)) in message and "delete it" in message
+    assert not running.server.running
+
+
+def test_concurrent_first_uses_agree_on_one_pair_of_keys(tmp_path: Path) -> None:
+    path = keys_file(tmp_path)
+    barrier = threading.Barrier(8)
+    seen: list[tuple[str, str]] = []
+
+    def first_use() -> None:
+        barrier.wait()
+        pair = IngestKeys(path).load()
+        seen.append((pair.routing_key, pair.bearer_token))
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8 and len(set(seen)) == 1
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
 
 
 def test_concurrent_triggers_with_one_dedup_key_make_one_incident(ingest: Ingest) -> None:

@@ -52,6 +52,12 @@ from notifier.backends.local.events import (
     parse_alertmanager,
     parse_events_v2,
 )
+from notifier.backends.local.ingest_keys import (
+    ALERTMANAGER_TOKEN_SECRET,
+    ROUTING_KEY_SECRET,
+    IngestKeyPair,
+    IngestKeys,
+)
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import NotFoundError, RefusedError, UnavailableError
 from notifier.domain.model import Status
@@ -63,6 +69,7 @@ __all__ = [
     "DEFAULT_PORT",
     "ROUTING_KEY_SECRET",
     "IngestError",
+    "IngestKeys",
     "IngestServer",
     "IngestValidationError",
 ]
@@ -70,8 +77,6 @@ __all__ = [
 log = logging.getLogger("notifier.ingest")
 
 DEFAULT_PORT = 47811
-ROUTING_KEY_SECRET = "local/routing_key"
-ALERTMANAGER_TOKEN_SECRET = "local/alertmanager_token"
 
 EVENTS_PATH = "/v2/enqueue"
 ALERTMANAGER_PATH = "/alertmanager"
@@ -149,7 +154,7 @@ class IngestServer:
     def __init__(
         self,
         store: LocalStore,
-        secrets: SecretStore,
+        keys: IngestKeys | SecretStore,
         *,
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
@@ -165,31 +170,36 @@ class IngestServer:
         self.max_body = max_body
         self.author = author
         self.request_timeout = request_timeout
-        self._secrets = secrets
+        if isinstance(keys, SecretStore):
+            # the profile's keys file, with what an earlier version kept in the store
+            if keys.profile_root is None:
+                raise ValueError("the secret store has no profile to keep the ingest keys in")
+            keys = IngestKeys.of_profile(keys.profile_root, keys)
+        self._keys = keys
         self._on_change = on_change
         self._runtime_file = runtime_file
-        self._routing_key: str | None = None
-        self._bearer_token: str | None = None
+        self._key_pair: IngestKeyPair | None = None
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._allowed_hosts = self._hosts_to_accept(host)
 
-    # ---- secrets ----------------------------------------------------------------
+    # ---- keys -------------------------------------------------------------------------
+
+    def _pair(self) -> IngestKeyPair:
+        if self._key_pair is None:
+            self._key_pair = self._keys.load()
+        return self._key_pair
 
     @property
     def routing_key(self) -> str:
         """The Events API v2 integration key (32 hex digits, like PagerDuty's),
-        generated and kept in the secret store on first use."""
-        if self._routing_key is None:
-            self._routing_key = self._secrets.get_or_create(ROUTING_KEY_SECRET)
-        return self._routing_key
+        generated on first use and kept in the profile's ``ingest-keys.json``."""
+        return self._pair().routing_key
 
     @property
     def bearer_token(self) -> str:
         """The token Alertmanager sends as ``Authorization: Bearer <token>``."""
-        if self._bearer_token is None:
-            self._bearer_token = self._secrets.get_or_create(ALERTMANAGER_TOKEN_SECRET)
-        return self._bearer_token
+        return self._pair().bearer_token
 
     # ---- life cycle ---------------------------------------------------------------
 
@@ -198,8 +208,11 @@ class IngestServer:
         line) when the address cannot be used."""
         if self._server is not None:
             raise RuntimeError("the ingest is already running")
-        # fetch the secrets now: a keyring problem shows at start, not per request
-        _ = self.routing_key, self.bearer_token
+        # read the keys now: a problem with their file shows at start, not per request
+        try:
+            self._pair()
+        except UserError as exc:
+            raise IngestError(str(exc)) from None
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
             server = _HTTPServer((self.host, self.requested_port), self, family)

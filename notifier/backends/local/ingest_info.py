@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from notifier.backends.local.ingest import ALERTMANAGER_TOKEN_SECRET, ROUTING_KEY_SECRET
+from notifier.backends.local.ingest_keys import IngestKeys
 from notifier.config import Config
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -22,7 +22,12 @@ def _running(profile: Profile) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def ingest_info(profile: Profile, config: Config, secrets: SecretStore) -> dict[str, Any]:
+def ingest_info(
+    profile: Profile, config: Config, secrets: SecretStore | None = None
+) -> dict[str, Any]:
+    """The ingest's URLs and keys; ``secrets`` is only read to move keys an
+    earlier version kept there (no keyring is needed)."""
+    keys = IngestKeys.of_profile(profile.root, secrets).load()
     running = _running(profile)
     if running:
         base = str(running["url"]).rstrip("/")
@@ -35,7 +40,7 @@ def ingest_info(profile: Profile, config: Config, secrets: SecretStore) -> dict[
         "running": running is not None,
         "url": base,
         "events_url": f"{base}/v2/enqueue",
-        "routing_key": secrets.get_or_create(ROUTING_KEY_SECRET),
+        "routing_key": keys.routing_key,
         "alertmanager_url": f"{base}/alertmanager",
-        "alertmanager_token": secrets.get_or_create(ALERTMANAGER_TOKEN_SECRET),
+        "alertmanager_token": keys.bearer_token,
     }
