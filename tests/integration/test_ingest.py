@@ -322,6 +322,33 @@ def test_malformed_json_is_a_400_naming_the_problem(
     assert ingest.nothing_stored()
 
 
+def test_a_key_given_twice_is_a_400_naming_it(ingest: Ingest) -> None:
+    # Python's json keeps the last value: this used to resolve instead of trigger
+    body = json.dumps(ingest.event(dedup_key="twice"))[:-1] + ', "event_action": "resolve"}'
+    r = ingest.post_raw("/v2/enqueue", body.encode())
+    assert r.status_code == 400
+    assert r.json() == {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": ["event_action: is given twice; send each key once"],
+    }
+    nested = json.dumps(ingest.event()).replace(
+        '"severity": "critical"', '"severity": "critical", "severity": "info"'
+    )
+    r = ingest.post_raw("/v2/enqueue", nested.encode())
+    assert r.json()["errors"] == ["payload.severity: is given twice; send each key once"]
+
+    hook = json.dumps(webhook(alert("firing", "abab000000000001"), alert("firing", "abab02")))
+    hook = hook.replace('"job": "node"', '"job": "node", "job": "db"')
+    r = ingest.post_raw(
+        "/alertmanager", hook.encode(), Authorization=f"Bearer {ingest.server.bearer_token}"
+    )
+    assert r.status_code == 400
+    assert r.json()["status"] == "invalid webhook"
+    assert r.json()["errors"] == ["alerts[0].labels.job: is given twice; send each key once"]
+    assert ingest.nothing_stored()
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["application/json; charset=utf-8", "Application/JSON", "application/vnd.pagerduty+json"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import string
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from notifier.backends.local.events import (
     MAX_DEPTH,
     EventAction,
     IngestValidationError,
+    decode_json,
     label_fingerprint,
     parse_alertmanager,
     parse_events_v2,
@@ -626,3 +628,107 @@ def test_valid_alerts_round_trip_to_changes(alerts: list[dict[str, Any]]) -> Non
         assert t.service == (labels.get("service") or labels.get("job") or "alertmanager")
         assert t.link == alert.get("generatorURL", "").strip()
         assert t.details["labels"] == labels
+
+
+# ---- ambiguous JSON: a key given twice ---------------------------------------------
+
+
+class Obj:
+    """A JSON object as its pairs in order, so that a key can be written twice."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+
+def dump(node: Any) -> str:
+    if isinstance(node, Obj):
+        return "{" + ", ".join(f"{json.dumps(k)}: {dump(v)}" for k, v in node.pairs) + "}"
+    if isinstance(node, list):
+        return "[" + ", ".join(dump(v) for v in node) + "]"
+    return json.dumps(node)
+
+
+def plain(node: Any) -> Any:
+    if isinstance(node, Obj):
+        return {k: plain(v) for k, v in node.pairs}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return node
+
+
+def objects_in(node: Any, path: str = "") -> list[tuple[Obj, str]]:
+    """Every object of the tree with the path the error names it by."""
+    found: list[tuple[Obj, str]] = []
+    if isinstance(node, Obj):
+        found.append((node, path))
+        for key, value in node.pairs:
+            found.extend(objects_in(value, f"{path}.{key}" if path else key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(objects_in(value, f"{path}[{index}]"))
+    return found
+
+
+keys = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)
+leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=6)
+trees = st.recursive(
+    leaves,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(st.tuples(keys, children), max_size=4, unique_by=lambda kv: kv[0]).map(Obj)
+    ),
+    max_leaves=16,
+)
+
+
+@given(trees)
+def test_json_without_repeated_keys_decodes_as_json_does(tree: Any) -> None:
+    text = dump(tree)
+    assert decode_json(text) == json.loads(text) == plain(tree)
+
+
+@given(trees.filter(lambda t: objects_in(t)), st.data())
+def test_a_key_given_twice_at_any_depth_is_named(tree: Any, data: st.DataObject) -> None:
+    target, path = data.draw(st.sampled_from(objects_in(tree)), label="object")
+    if target.pairs:
+        key = data.draw(st.sampled_from([k for k, _ in target.pairs]), label="key")
+    else:
+        key = data.draw(keys, label="key")
+        target.pairs.append((key, "first"))
+    target.pairs.append((key, data.draw(leaves, label="second value")))
+    with pytest.raises(IngestValidationError) as info:
+        decode_json(dump(tree))
+    field = f"{path}.{key}" if path else key
+    assert info.value.field == field
+    assert str(info.value) == f"{field}: is given twice; send each key once"
+
+
+def test_the_issue_example_is_refused_not_resolved() -> None:
+    text = (
+        '{"routing_key": "k", "event_action": "trigger", "dedup_key": "d",'
+        ' "payload": {"summary": "s", "source": "x", "severity": "info"},'
+        ' "event_action": "resolve"}'
+    )
+    with pytest.raises(IngestValidationError) as info:
+        decode_json(text)
+    assert str(info.value) == "event_action: is given twice; send each key once"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (
+            '{"alerts": [{"labels": {"a": "1"}}, {"labels": {"b": "1", "b": "2"}}]}',
+            "alerts[1].labels.b",
+        ),
+        ('[[{"x": {"y": 1, "y": 1}}]]', "[0][0].x.y"),
+        ('{"a\\nb": 1, "a\\nb": 2}', '"a\\nb"'),
+        ('{"' + "k" * 300 + '": 1, "' + "k" * 300 + '": 2}', '"' + "k" * 60 + "…"),
+        ('{"spaced key": 1, "spaced key": 2}', '"spaced key"'),
+    ],
+)
+def test_odd_keys_are_named_on_one_short_line(text: str, field: str) -> None:
+    with pytest.raises(IngestValidationError) as info:
+        decode_json(text)
+    assert info.value.field == field
+    assert "\n" not in str(info.value) and len(str(info.value)) < 200

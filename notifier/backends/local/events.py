@@ -16,8 +16,10 @@ naming the field; nothing else escapes these parsers for any JSON value.
 from __future__ import annotations
 
 import enum
+import json
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -88,6 +90,82 @@ class AlertmanagerAlert(IncidentChange):
     fingerprint: str = ""
     #: True when the webhook had no fingerprint and it was computed from the labels
     fingerprint_computed: bool = False
+
+
+# ---- JSON ------------------------------------------------------------------------------
+
+
+class _Repeated(dict[str, Any]):
+    """An object in which a key was given twice (which one: ``key``)."""
+
+    key = ""
+
+
+def decode_json(
+    text: str,
+    *,
+    parse_float: Callable[[str], Any] | None = None,
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
+    """``json.loads``, refusing ambiguous JSON: a key given twice in one object
+    (``"event_action": "trigger", ..., "event_action": "resolve"``) raises
+    :class:`IngestValidationError` naming it with its path
+    (``alerts[3].labels.severity``), at any depth. Python's json would keep the
+    last value silently, and another reader of the same body the first.
+
+    Syntax errors raise :class:`json.JSONDecodeError` as ``json.loads`` does.
+    """
+    repeated = False
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        repeated = True
+        marked = _Repeated(obj)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                marked.key = key
+                break
+            seen.add(key)
+        return marked
+
+    value = json.loads(
+        text, object_pairs_hook=pairs_hook, parse_float=parse_float, parse_constant=parse_constant
+    )
+    if repeated:
+        path = _first_repeated(value)
+        raise IngestValidationError(path, "is given twice; send each key once")
+    return value
+
+
+def _first_repeated(root: Any) -> str:
+    """The path of the first repeated key, depth first in document order
+    (iterative: the decoder allows nesting deeper than Python's recursion)."""
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Repeated):
+            return _join(path, node.key)
+        if isinstance(node, dict):
+            stack.extend((v, _join(path, k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(node))))
+    return "(unknown)"  # not reached: a _Repeated was made
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _join(path: str, key: str) -> str:
+    """``path.key``; a key that is not a plain word is quoted and escaped (it is
+    the sender's text, and goes into a log line), and cut at 60 characters."""
+    if not _PLAIN_KEY.fullmatch(key):
+        quoted = json.dumps(key)  # ASCII only: no control or bidi characters
+        key = quoted if len(quoted) <= 62 else quoted[:61] + "…"
+    return f"{path}.{key}" if path else key
 
 
 # ---- Events API v2 ---------------------------------------------------------------

@@ -49,6 +49,7 @@ from notifier.backends.local.events import (
     EventAction,
     IncidentChange,
     IngestValidationError,
+    decode_json,
     parse_alertmanager,
     parse_events_v2,
 )
@@ -691,7 +692,15 @@ class _IngestHandler(BaseHTTPRequestHandler):
     def _decode_json(self, body: bytes, *, events_api: bool) -> Any:
         try:
             text = body.decode("utf-8-sig")
-            return json.loads(text, parse_float=_finite_float, parse_constant=_no_constants)
+            return decode_json(text, parse_float=_finite_float, parse_constant=_no_constants)
+        except IngestValidationError as exc:  # a key given twice: which one did they mean?
+            if events_api:
+                raise _error(
+                    400, "invalid event", "Event object is invalid", errors=[str(exc)]
+                ) from None
+            raise _error(
+                400, "invalid webhook", "Alertmanager webhook is invalid", errors=[str(exc)]
+            ) from None
         except UnicodeDecodeError:
             problem = "the body is not UTF-8 text"
         except json.JSONDecodeError as exc:
