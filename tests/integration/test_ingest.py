@@ -7,9 +7,11 @@ import json
 import logging
 import socket
 import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from keyring.backends.fail import Keyring as FailKeyring
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from notifier.backends.local.events import EventAction, IncidentChange, IncidentTrigger
 from notifier.backends.local.ingest import (
     ALERTMANAGER_TOKEN_SECRET,
     ROUTING_KEY_SECRET,
@@ -116,11 +119,13 @@ class Ingest:
         headers.setdefault("Content-Type", "application/json")
         return requests.post(self.server.url + path, data=data, headers=headers, timeout=TIMEOUT)
 
-    def post_alertmanager(self, body: Any, token: str | None = None) -> requests.Response:
+    def post_alertmanager(
+        self, body: Any, token: str | None = None, timeout: float = TIMEOUT
+    ) -> requests.Response:
         token = self.server.bearer_token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.post(
-            self.server.alertmanager_url, json=body, headers=headers, timeout=TIMEOUT
+            self.server.alertmanager_url, json=body, headers=headers, timeout=timeout
         )
 
     def nothing_stored(self) -> bool:
@@ -543,11 +548,8 @@ def test_ipv6_loopback(tmp_path: Path, secrets: SecretStore) -> None:
 
 
 def test_a_busy_store_is_503_with_retry_after(tmp_path: Path, secrets: SecretStore) -> None:
-    class BusyStore(LocalStore):
-        def trigger(self, *args: Any, **kwargs: Any) -> Any:
-            raise UnavailableError("database is locked")
-
-    running = make_ingest(tmp_path, secrets, store=BusyStore(tmp_path / "busy.sqlite3"))
+    busy = LocalStore(tmp_path / "busy.sqlite3", clock=FailingClock(1, "database is locked"))
+    running = make_ingest(tmp_path, secrets, store=busy)
     with running.server:
         r = running.post_event(running.event())
     assert r.status_code == 503
@@ -664,6 +666,114 @@ def test_malformed_alert_is_a_400_naming_the_field(ingest: Ingest) -> None:
     assert r.status_code == 400
     assert r.json()["errors"] == ["alerts[1].status: must be one of firing, resolved"]
     assert ingest.nothing_stored()  # all or nothing: the first alert was not stored
+
+
+def many_alerts(count: int, prefix: str = "a") -> list[dict[str, Any]]:
+    return [alert("firing", f"{prefix}{n:015x}", instance=f"node-{n}") for n in range(count)]
+
+
+def test_a_webhook_of_10000_alerts_is_stored_in_one_request(
+    tmp_path: Path, secrets: SecretStore
+) -> None:
+    running = make_ingest(tmp_path, secrets, max_body=16 * 1024 * 1024)
+    alerts = many_alerts(10_000)
+    # the same alert twice in one webhook joins its incident, as in two webhooks
+    alerts.append(alerts[7])
+    with running.server:
+        # a generous deadline: this checks what is stored, not how fast (see bench/)
+        r = running.post_alertmanager(webhook(*alerts), timeout=120)
+        assert r.status_code == 200
+        assert r.json() == {"status": "success", "stored": 10_001}
+        assert running.changes == [1]
+        assert len(running.store.open_incidents()) == 10_000
+        repeated = running.store.find_open_by_dedup_key(f"alertmanager:{alerts[7]['fingerprint']}")
+        assert repeated is not None
+        assert [e.text for e in running.store.incident(repeated.id).timeline] == [
+            "Triggered",
+            "Triggered again",
+        ]
+        resolved = [alert("resolved", a["fingerprint"]) for a in alerts[:5_000]]
+        r = running.post_alertmanager(webhook(*resolved), timeout=120)
+        assert r.json() == {"status": "success", "stored": 5_000}
+        assert len(running.store.open_incidents()) == 5_000
+
+
+def changes_strategy() -> st.SearchStrategy[list[IncidentChange]]:
+    trigger = st.builds(
+        IncidentTrigger,
+        title=st.sampled_from(["Disk full", "CPU high", "  Down  "]),
+        service=st.sampled_from(["db", "web"]),
+        urgency=st.sampled_from(list(Urgency)),
+        severity=st.none() | st.sampled_from(list(Severity)),
+        source=st.just("test"),
+        link=st.sampled_from(["", "http://grafana/d/1"]),
+        details=st.dictionaries(st.sampled_from(["x", "y"]), st.integers(), max_size=2),
+    )
+    change = st.one_of(
+        st.builds(
+            IncidentChange,
+            action=st.just(EventAction.TRIGGER),
+            dedup_key=st.sampled_from("abc"),
+            trigger=trigger,
+        ),
+        st.builds(
+            IncidentChange,
+            action=st.sampled_from([EventAction.ACKNOWLEDGE, EventAction.RESOLVE]),
+            dedup_key=st.sampled_from("abcd"),
+        ),
+    )
+    return st.lists(change, max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(before=changes_strategy(), request=changes_strategy())
+def test_one_transaction_per_request_changes_nothing_else(
+    before: list[IncidentChange], request: list[IncidentChange]
+) -> None:
+    """A request's changes applied together do exactly what they did one by one."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    outcomes = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, together in (("together", True), ("one-by-one", False)):
+            store = LocalStore(Path(folder) / f"{name}.sqlite3", clock=lambda: moment)
+            server = IngestServer(store, IngestKeys(Path(folder) / "keys.json"), port=0)
+            for change in before:
+                server.apply(change)
+            if together:
+                notes = server.apply_all(request)
+            else:
+                notes = [server.apply(change) for change in request]
+            incidents = [
+                (i.title, i.service, i.status, i.urgency, i.severity, i.link, i.dedup_key,
+                 i.details, [(e.kind, e.text) for e in store.incident(i.id).timeline])
+                for i in store.recent_incidents(1000)
+            ]  # fmt: skip
+            outcomes.append((notes, incidents))
+    assert outcomes[0] == outcomes[1]
+
+
+class FailingClock:
+    """The store's clock, failing (as a full disk would) at its ``fail_at``-th use."""
+
+    def __init__(self, fail_at: int, why: str = "database or disk is full") -> None:
+        self.calls, self.fail_at, self.why = 0, fail_at, why
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise UnavailableError(self.why)
+        return datetime.now(UTC)
+
+
+def test_a_webhook_is_stored_whole_or_not_at_all(tmp_path: Path, secrets: SecretStore) -> None:
+    store = LocalStore(tmp_path / "local.sqlite3", clock=FailingClock(fail_at=500))
+    running = make_ingest(tmp_path, secrets, store=store, max_body=4 * 1024 * 1024)
+    with running.server:
+        r = running.post_alertmanager(webhook(*many_alerts(1_000)))
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "5"
+    # Alertmanager sends the whole webhook again: nothing half-stored to duplicate
+    assert running.nothing_stored()
 
 
 # ---- robustness and life cycle -----------------------------------------------------------

@@ -60,8 +60,8 @@ from notifier.backends.local.ingest_keys import (
     IngestKeys,
 )
 from notifier.backends.local.store import LocalStore
-from notifier.backends.port import NotFoundError, RefusedError, UnavailableError
-from notifier.domain.model import Status
+from notifier.backends.port import RefusedError, UnavailableError
+from notifier.domain.model import Status, make_ref
 from notifier.errors import UserError
 from notifier.secrets import SecretStore
 
@@ -94,6 +94,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
 _DRAIN_BYTES = 16 * 1024 * 1024
 _DRAIN_SECONDS = 2.0
 _RETRY_AFTER_SECONDS = 5
+#: a webhook's changes named in its log line; the rest are counted
+_LOGGED_CHANGES = 20
 
 
 class IngestError(UserError):
@@ -373,33 +375,46 @@ class IngestServer:
     def apply(self, change: IncidentChange) -> str:
         """Store one change; returns what happened, for the log ("" when nothing
         changed: acknowledging or resolving an incident that is not open)."""
-        if change.action is EventAction.TRIGGER:
-            trigger = change.trigger
-            assert trigger is not None
-            result = self.store.trigger(
-                trigger.title,
-                service=trigger.service,
-                urgency=trigger.urgency,
-                severity=trigger.severity,
-                dedup_key=change.dedup_key,
-                source=trigger.source,
-                link=trigger.link,
-                details=trigger.details,
-                author=self.author,
-            )
-            verb = "opened" if result.created else "triggered again"
-            return f"{verb} {result.incident.ref}"
-        target = (
-            Status.ACKNOWLEDGED if change.action is EventAction.ACKNOWLEDGE else Status.RESOLVED
-        )
-        incident = self.store.find_open_by_dedup_key(change.dedup_key)
-        if incident is None or incident.status is target:
-            return ""
-        try:
-            self.store.set_status(incident.id, target, author=self.author)
-        except (RefusedError, NotFoundError):
-            return ""  # resolved meanwhile
-        return f"{target.value} {incident.ref}"
+        return self.apply_all([change])[0]
+
+    def apply_all(self, changes: Iterable[IncidentChange]) -> list[str]:
+        """Store every change of one request in one transaction, in order (each
+        sees the ones before it, exactly as if sent one by one): all are stored
+        or, on an error, none, so a sender's retry duplicates nothing. Returns
+        what each did, as :meth:`apply`."""
+        account = self.store.account
+        notes: list[str] = []
+        with self.store.batch() as batch:
+            for change in changes:
+                if change.action is EventAction.TRIGGER:
+                    trigger = change.trigger
+                    assert trigger is not None
+                    number, created = batch.trigger(
+                        trigger.title,
+                        service=trigger.service,
+                        urgency=trigger.urgency,
+                        severity=trigger.severity,
+                        dedup_key=change.dedup_key,
+                        source=trigger.source,
+                        link=trigger.link,
+                        details=trigger.details,
+                        author=self.author,
+                    )
+                    verb = "opened" if created else "triggered again"
+                    notes.append(f"{verb} {make_ref(account, str(number))}")
+                    continue
+                target = (
+                    Status.ACKNOWLEDGED
+                    if change.action is EventAction.ACKNOWLEDGE
+                    else Status.RESOLVED
+                )
+                changed = batch.set_status_by_dedup_key(
+                    change.dedup_key, target, author=self.author
+                )
+                notes.append(
+                    "" if changed is None else f"{target.value} {make_ref(account, str(changed))}"
+                )
+        return notes
 
     def notify_change(self) -> None:
         if self._on_change is None:
@@ -592,17 +607,19 @@ class _IngestHandler(BaseHTTPRequestHandler):
             ) from None
         notes = self._store(alerts)
         stored = [n for n in notes if n]
+        shown = ", ".join(stored[:_LOGGED_CHANGES]) or "no change"
+        if len(stored) > _LOGGED_CHANGES:
+            shown += f" and {len(stored) - _LOGGED_CHANGES} more"
         return _Reply(
             200,
             {"status": "success", "stored": len(stored)},
-            note=f"{len(alerts)} alerts: {', '.join(stored) or 'no change'}",
+            note=f"{len(alerts)} alerts: {shown}",
         )
 
     def _store(self, changes: Iterable[IncidentChange]) -> list[str]:
         notes: list[str] = []
         try:
-            for change in changes:
-                notes.append(self.ingest.apply(change))
+            notes = self.ingest.apply_all(changes)
         except UnavailableError as exc:
             log.warning("ingest: the store is unavailable: %s", exc)
             raise _error(
