@@ -12,20 +12,21 @@ Routes (JSON in, JSON out):
   ``Authorization: Bearer <token>``; 200 ``{"status": "success", "stored": N}``.
 * ``GET /healthz`` -- 200 ``{"status": "ok"}``, needs no key and tells nothing.
 
-A small stdlib ``ThreadingHTTPServer`` is enough for three routes. What it
-defends against, since anything on the machine (and any web page in a browser)
-can reach a loopback port: DNS rebinding (the ``Host`` header must name this
-server), browser cross-origin requests (any ``Origin`` header, a
+Connections are served by :mod:`notifier.backends.local.http_server` (waitress,
+asynchronous I/O): a capped number of connections, a deadline for each request
+to arrive whole, and room always kept for a new sender. What this module
+defends against, since anything on the machine (and any web page in a
+browser) can reach a loopback port: DNS rebinding (the ``Host`` header must
+name this server), browser cross-origin requests (any ``Origin`` header, a
 ``Sec-Fetch-Site`` other than ``none`` and every ``OPTIONS`` preflight are
 refused, and no CORS header is ever sent), oversized or endless bodies
-(``Content-Length`` required and capped, chunked refused, a deadline on reading
-the body) and malformed JSON. Every rejection stores nothing. Keys and tokens
-are never logged: the log says who, which route and what happened.
+(``Content-Length`` required and capped, chunked refused) and malformed or
+ambiguous JSON. Every rejection stores nothing. Keys and tokens are never
+logged: the log says who, which route and what happened.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hmac
 import ipaddress
@@ -34,16 +35,12 @@ import logging
 import math
 import os
 import socket
-import socketserver
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from notifier.backends.local.events import (
     EventAction,
@@ -53,6 +50,7 @@ from notifier.backends.local.events import (
     parse_alertmanager,
     parse_events_v2,
 )
+from notifier.backends.local.http_server import GuardedHTTPServer
 from notifier.backends.local.ingest_keys import (
     ALERTMANAGER_TOKEN_SECRET,
     ROUTING_KEY_SECRET,
@@ -78,6 +76,8 @@ __all__ = [
 log = logging.getLogger("notifier.ingest")
 
 DEFAULT_PORT = 47811
+#: open connections at most; a new one beyond closes the oldest still sending
+DEFAULT_MAX_CONNECTIONS = 100
 
 EVENTS_PATH = "/v2/enqueue"
 ALERTMANAGER_PATH = "/alertmanager"
@@ -88,11 +88,6 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     HEALTH_PATH: ("GET", "HEAD"),
 }
 
-#: after refusing a request whose body was not read, read and discard at most this
-#: much, for at most _DRAIN_SECONDS, so that the client sees the answer instead of
-#: a connection reset
-_DRAIN_BYTES = 16 * 1024 * 1024
-_DRAIN_SECONDS = 2.0
 _RETRY_AFTER_SECONDS = 5
 #: a webhook's changes named in its log line; the rest are counted
 _LOGGED_CHANGES = 20
@@ -166,8 +161,10 @@ class IngestServer:
         on_change: Callable[[], None] | None = None,
         runtime_file: Path | None = None,
         request_timeout: float = 10.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.store = store
+        self.max_connections = max_connections
         self.host = host
         self.requested_port = port
         self.max_body = max_body
@@ -182,8 +179,7 @@ class IngestServer:
         self._on_change = on_change
         self._runtime_file = runtime_file
         self._key_pair: IngestKeyPair | None = None
-        self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: GuardedHTTPServer | None = None
         self._allowed_hosts = self._hosts_to_accept(host)
 
     # ---- keys -------------------------------------------------------------------------
@@ -216,19 +212,21 @@ class IngestServer:
             self._pair()
         except UserError as exc:
             raise IngestError(str(exc)) from None
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = self._bind()
         try:
-            server = _HTTPServer((self.host, self.requested_port), self, family)
-        except OSError as exc:
-            raise self._bind_error(exc) from None
+            server = GuardedHTTPServer(
+                self._wsgi,
+                sock,
+                max_connections=self.max_connections,
+                request_timeout=self.request_timeout,
+                max_body=self.max_body,
+                log=log,
+            )
+        except BaseException:
+            sock.close()
+            raise
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.5},
-            name=f"ingest-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        server.start()
         log.info("ingest listening on %s", self.url)
         if self._runtime_file is not None:
             try:
@@ -241,21 +239,29 @@ class IngestServer:
 
     def stop(self) -> None:
         """Stop serving and remove the runtime file; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if self._runtime_file is not None:
             self._remove_runtime_file(self._runtime_file)
         if server is not None:
-            stopper = threading.Thread(target=server.shutdown, name="ingest-stop", daemon=True)
-            stopper.start()
-            # wake serve_forever's select() now rather than at its next poll
-            address = (self._connect_host(), int(server.server_address[1]))
-            with contextlib.suppress(OSError), socket.create_connection(address, timeout=1):
-                pass
-            stopper.join()
-            server.server_close()
-        if thread is not None:
-            thread.join()
+            server.stop()
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if sys.platform == "win32":
+                # SO_REUSEADDR on Windows would let a second process bind the same port
+                if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested_port))
+        except OSError as exc:
+            sock.close()
+            raise self._bind_error(exc) from None
+        return sock
 
     def __enter__(self) -> IngestServer:
         self.start()
@@ -273,7 +279,7 @@ class IngestServer:
         """The port actually bound (useful when 0 was asked for)."""
         if self._server is None:
             raise RuntimeError("the ingest is not running")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def _connect_host(self) -> str:
         if self.host in ("0.0.0.0", ""):
@@ -416,6 +422,9 @@ class IngestServer:
                 )
         return notes
 
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        return _Exchange(self, environ).answer(start_response)
+
     def notify_change(self) -> None:
         if self._on_change is None:
             return
@@ -425,122 +434,74 @@ class IngestServer:
             log.exception("ingest: the on_change callback failed")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled client never holds up stop() or exit
-    # on Windows SO_REUSEADDR would let a second process bind the same port
-    allow_reuse_address = sys.platform != "win32"
+class _Exchange:
+    """One request, complete (the server read it whole), and its answer."""
 
-    def __init__(self, address: tuple[str, int], ingest: IngestServer, family: int) -> None:
-        self.address_family = family
+    def __init__(self, ingest: IngestServer, environ: dict[str, Any]) -> None:
         self.ingest = ingest
-        super().__init__(address, _IngestHandler)
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "") or "/"
+        self.route = path.rstrip("/") or "/"
 
-    def server_bind(self) -> None:
-        if sys.platform == "win32" and hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        # not HTTPServer.server_bind: its getfqdn() is a reverse DNS lookup that can hang
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = self.environ.get(key)
+        return None if value is None else str(value)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("ingest: error while serving %s", client_address[0])
-
-
-class _IngestHandler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    server_version = "oncall-notifier"
-    sys_version = ""
-    # HTTP/1.1 so that "Expect: 100-continue" (curl, large bodies) is answered at
-    # once; every response still closes the connection
-    protocol_version = "HTTP/1.1"
-
-    _body_consumed = True
-
-    @property
-    def ingest(self) -> IngestServer:
-        return self.server.ingest
-
-    def version_string(self) -> str:
-        return self.server_version  # no Python version for the curious
-
-    def setup(self) -> None:
-        super().setup()
-        # a client that stalls while sending its headers is dropped after this
-        self.connection.settimeout(self.server.ingest.request_timeout)
-
-    def __getattr__(self, name: str) -> Any:
-        # every method (PUT, DELETE, BREW, ...) gets a JSON 404/405 instead of
-        # http.server's HTML 501
-        if name.startswith("do_"):
-            return self._dispatch
-        raise AttributeError(name)
-
-    def handle_expect_100(self) -> bool:
-        # refuse an oversized body before inviting the client to send it
-        declared = (self.headers.get("Content-Length") or "").strip()
-        max_body = self.ingest.max_body
-        if declared.isascii() and declared.isdigit() and int(declared[:19]) > max_body:
-            self._body_consumed = False
-            reply = _error(413, "payload too large", f"the body is larger than {max_body} bytes")
-            self.command = self.command or ""
-            self._send_json(reply, self._path_only())
-            self._linger()
-            return False
-        return super().handle_expect_100()
-
-    def _path_only(self) -> str:
-        """The request's path without query string (which is never logged)."""
-        target = getattr(self, "path", "") or ""
+    def answer(self, start_response: Callable[..., Any]) -> list[bytes]:
         try:
-            return urlsplit(target).path
-        except ValueError:  # "http://[oops/" and the like
-            return target.partition("?")[0]
+            reply = self._handle()
+        except _Reply as r:
+            reply = r
+        except Exception:
+            log.exception("ingest: %s %s failed", self.method, self.route[:100])
+            reply = _error(500, "error", "internal error; see the oncall-notifier log")
+        body = json.dumps(reply.payload).encode("utf-8")
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            *reply.headers,
+        ]
+        start_response(f"{reply.code} {HTTPStatus(reply.code).phrase}", headers)
+        level = logging.INFO if reply.code < 500 else logging.WARNING
+        log.log(
+            level,
+            "ingest: %s %s %s -> %d %s",
+            self.environ.get("REMOTE_ADDR", "-"),
+            self.method,
+            self.route[:100],
+            reply.code,
+            reply.note,
+        )
+        return [] if self.method == "HEAD" else [body]
 
     # ---- dispatch -----------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        declared = (self.headers.get("Content-Length") or "0").strip()
-        has_body = declared != "0" or self.headers.get("Transfer-Encoding") is not None
-        self._body_consumed = not has_body
-        path = self._path_only()
-        route = path.rstrip("/") or "/"
-        try:
-            try:
-                reply = self._handle(route)
-            except _Reply as r:
-                reply = r
-            except Exception:
-                log.exception("ingest: %s %s failed", self.command, route)
-                reply = _error(500, "error", "internal error; see the oncall-notifier log")
-            self._send_json(reply, route)
-            if not self._body_consumed:
-                self._linger()
-        except OSError as exc:  # the client went away
-            log.debug("ingest: %s: connection lost (%s)", self.client_address[0], exc)
-            self.close_connection = True
-
-    def _handle(self, route: str) -> _Reply:
+    def _handle(self) -> _Reply:
         ingest = self.ingest
-        if not ingest.host_allowed(self.headers.get("Host")):
+        if not ingest.host_allowed(self.header("Host")):
             raise _error(
                 421,
                 "misdirected request",
                 "the Host header does not name this server (DNS rebinding defence); "
                 f"send requests to {ingest.url}",
             )
-        fetch_site = self.headers.get("Sec-Fetch-Site")
-        if self.headers.get("Origin") is not None or (fetch_site and fetch_site != "none"):
+        fetch_site = self.header("Sec-Fetch-Site")
+        if self.header("Origin") is not None or (fetch_site and fetch_site != "none"):
             raise _error(
                 403,
                 "forbidden",
                 "requests from web pages are refused; send events from a script or a "
                 "monitoring tool",
             )
-        if self.command == "OPTIONS":
+        if self.method == "OPTIONS":
             raise _error(403, "forbidden", "cross-origin requests are refused")
-        methods = _ROUTES.get(route)
+        methods = _ROUTES.get(self.route)
         if methods is None:
             raise _error(
                 404,
@@ -548,20 +509,20 @@ class _IngestHandler(BaseHTTPRequestHandler):
                 f"no such endpoint; use POST {EVENTS_PATH} (PagerDuty Events API v2) "
                 f"or POST {ALERTMANAGER_PATH} (Alertmanager webhook)",
             )
-        if self.command not in methods:
+        if self.method not in methods:
             raise _error(
                 405,
                 "method not allowed",
-                f"use {' or '.join(methods)} for {route}",
+                f"use {' or '.join(methods)} for {self.route}",
                 headers=[("Allow", ", ".join(methods))],
             )
-        if route == HEALTH_PATH:
+        if self.route == HEALTH_PATH:
             return _Reply(200, {"status": "ok"}, note="ok")
-        if route == ALERTMANAGER_PATH:
+        if self.route == ALERTMANAGER_PATH:
             self._check_bearer()
         self._check_content_type()
         body = self._read_body()
-        if route == EVENTS_PATH:
+        if self.route == EVENTS_PATH:
             return self._events(body)
         return self._alertmanager(body)
 
@@ -638,7 +599,7 @@ class _IngestHandler(BaseHTTPRequestHandler):
     # ---- request checks -------------------------------------------------------------
 
     def _check_bearer(self) -> None:
-        header = self.headers.get("Authorization")
+        header = self.header("Authorization")
         scheme, _, token = (header or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -657,7 +618,7 @@ class _IngestHandler(BaseHTTPRequestHandler):
             )
 
     def _check_content_type(self) -> None:
-        media = (self.headers.get("Content-Type") or "").partition(";")[0].strip().lower()
+        media = (self.header("Content-Type") or "").partition(";")[0].strip().lower()
         # application/json, with any parameters, or a +json type like
         # application/vnd.pagerduty+json
         if media == "application/json" or (
@@ -667,44 +628,17 @@ class _IngestHandler(BaseHTTPRequestHandler):
         raise _error(415, "unsupported media type", "send Content-Type: application/json")
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding") is not None:
-            raise _error(
-                411,
-                "length required",
-                "chunked bodies are not supported; send a Content-Length header",
-            )
-        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
-        if not lengths:
+        # the server refused chunked and oversized bodies, and read this one whole
+        text = (self.header("Content-Length") or "").strip()
+        if not text:
             raise _error(411, "length required", "send a Content-Length header")
-        text = lengths.pop()
-        if lengths or not (text.isascii() and text.isdigit()):
-            raise _error(400, "bad request", "the Content-Length header is not a number")
         max_body = self.ingest.max_body
+        if not (text.isascii() and text.isdigit()):
+            raise _error(400, "bad request", "the Content-Length header is not a number")
         if len(text) > 18 or int(text) > max_body:
             raise _error(413, "payload too large", f"the body is larger than {max_body} bytes")
-        remaining = int(text)
-        # a deadline for the whole body, not per read: a client trickling one byte
-        # at a time must not hold a thread for ever
-        timeout = self.ingest.request_timeout
-        deadline = time.monotonic() + timeout
-        chunks: list[bytes] = []
-        try:
-            while remaining > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(min(remaining, 65536))
-                if not chunk:
-                    raise _error(400, "bad request", "the body ended before Content-Length bytes")
-                chunks.append(chunk)
-                remaining -= len(chunk)
-        except TimeoutError:
-            raise _error(
-                408, "request timeout", f"the body did not arrive within {timeout:g} s"
-            ) from None
-        self._body_consumed = True
-        return b"".join(chunks)
+        body: bytes = self.environ["wsgi.input"].read(int(text))
+        return body
 
     def _decode_json(self, body: bytes, *, events_api: bool) -> Any:
         try:
@@ -733,69 +667,3 @@ class _IngestHandler(BaseHTTPRequestHandler):
                 400, "Unrecognized object", "Event object format is unrecognized", errors=[problem]
             )
         raise _error(400, "invalid json", problem, errors=[problem])
-
-    # ---- responses ------------------------------------------------------------------
-
-    def _send_json(self, reply: _Reply, route: str) -> None:
-        body = json.dumps(reply.payload).encode("utf-8")
-        self.send_response(reply.code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.close_connection = True
-        level = logging.INFO if reply.code < 500 else logging.WARNING
-        log.log(
-            level,
-            "ingest: %s %s %s -> %d %s",
-            self.client_address[0],
-            self.command,
-            route[:100],
-            reply.code,
-            reply.note,
-        )
-
-    def _linger(self) -> None:
-        """Half-close, then read and discard what the client still sends: closing
-        a socket with unread data resets it, and the client would never see our
-        answer (a 413, say) but only "connection reset"."""
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + min(_DRAIN_SECONDS, self.ingest.request_timeout)
-            drained = 0
-            while drained < _DRAIN_BYTES:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(65536)
-                if not chunk:
-                    break
-                drained += len(chunk)
-        except OSError:
-            pass
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (bad request line, headers too large) as JSON."""
-        self._body_consumed = False
-        reply = _error(code, "error", message or self.responses.get(code, ("error",))[0])
-        try:
-            if self.command is None:
-                self.command = ""
-            self._send_json(reply, self._path_only() or "-")
-            self._linger()
-        except OSError:
-            self.close_connection = True
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _send_json logs every answer, without the query string
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # args may hold the raw request line; keep only the template
-        log.debug("ingest: %s: %s", self.client_address[0], format.split("%")[0].strip())
