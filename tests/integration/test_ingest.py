@@ -37,10 +37,10 @@ from notifier.backends.local.store import LocalStore
 from notifier.backends.port import UnavailableError
 from notifier.domain.model import Severity, Status, Urgency
 from notifier.secrets import SecretStore
+from tests.conftest import SPECS
 from tests.support.keyring_backend import ENV_VAR, FileKeyring
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO.parent / "shared" / "specs" / "pagerduty" / "events-v2.openapi.json"
+SPEC_PATH = SPECS / "pagerduty" / "events-v2.openapi.json"
 SPEC_URI = "urn:pagerduty:events-v2"
 ENQUEUE = "/paths/~1enqueue/post"
 TIMEOUT = 10
