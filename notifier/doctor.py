@@ -84,12 +84,21 @@ def run_checks(
             try:
                 me = backend.me()
                 backend.open_incidents()
+                # a backend may have a warning that does not stop it (Alertmanager:
+                # some peers of the cluster are down)
+                health_note = getattr(backend, "health_note", None)
+                note = health_note() if callable(health_note) else ""
             finally:
                 backend.close()
         except (BackendError, UserError) as exc:
             yield Check(f"account {name}", False, str(exc))
         else:
-            yield Check(f"account {name}", True, f"reachable, acting as {me}")
+            if note:
+                yield Check(
+                    f"account {name}", False, f"reachable, acting as {me}; but {note}", warning=True
+                )
+            else:
+                yield Check(f"account {name}", True, f"reachable, acting as {me}")
 
     status = app_status(profile)
     if status is None:

@@ -68,6 +68,17 @@ KINDS: dict[str, AccountKind] = {
         secret="API token",
         secret_help="create one in PagerDuty under My Profile > User Settings",
     ),
+    "alertmanager": AccountKind(
+        kind="alertmanager",
+        label="Alertmanager",
+        parse="notifier.backends.alertmanager.settings:parse_alertmanager_account",
+        create="notifier.backends.alertmanager.backend:AlertmanagerBackend",
+        verify="notifier.backends.alertmanager.backend:verify_secret",
+        secret="password or bearer token",
+        secret_help="give the basic-auth password of basic_auth_user, or the bearer token "
+        "the cluster's proxy expects; a cluster without authentication needs no login",
+        secret_required=False,
+    ),
 }
 
 

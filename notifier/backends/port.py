@@ -239,9 +239,14 @@ class Backend(Protocol):
 
 
 def require(backend: Backend, capability: Capability) -> None:
-    """Raise :class:`NotSupportedError` unless ``backend`` has ``capability``."""
+    """Raise :class:`NotSupportedError` unless ``backend`` has ``capability``; the
+    message ends with the backend's reason when it declares one
+    (``capability_notes``)."""
     if capability not in backend.capabilities:
+        notes = getattr(backend, "capability_notes", None) or {}
+        reason = notes.get(capability, "")
         raise NotSupportedError(
-            f"{backend.name}: this account cannot {capability.value.replace('_', ' ')}",
+            f"{backend.name}: this account cannot {capability.value.replace('_', ' ')}"
+            + (f": {reason}" if reason else ""),
             account=backend.name,
         )
