@@ -329,7 +329,10 @@ class ClusterClient:
     def _mark_down(self, url: str, error: BackendError) -> None:
         with self._lock:
             if url not in self._down:
-                log.warning("Alertmanager account '%s': peer %s is down: %s", self.account, url, error)
+                log.warning(
+                    "Alertmanager account '%s': peer %s is down (%s)",
+                    self.account, url, peer_reason(error),
+                )  # fmt: skip
             self._down[url] = PeerFailure(url, peer_reason(error), datetime.now(UTC))
 
     def _mark_up(self, url: str) -> None:

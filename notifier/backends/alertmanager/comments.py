@@ -16,7 +16,7 @@ header (or end a note early)::
 
     ACK! Ada Lovelace via oncall-notifier
 
-    Note by Ada Lovelace at 2026-11-26T22:37:27Z:
+    Note by Ada Lovelace at 2026-11-26T22:37:27.120Z:
     > Restarted the primary.
     > Replication caught up.
 
@@ -74,7 +74,7 @@ def headline(comment: str) -> str:
 
 def append_note(comment: str, author: str, at: datetime, text: str) -> str:
     """``comment`` with the note added at its end."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
     quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
     header = f"Note by {one_line(author) or 'someone'} at {stamp}:"

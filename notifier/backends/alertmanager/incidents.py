@@ -119,7 +119,7 @@ class IncidentMapper:
         if receiver is not None:
             details.append(("receiver", receiver))
             muted = sum(1 for a in alerts if not a.firing_unmuted)
-            details.append(("alerts", f"{len(alerts)} firing, {muted} silenced or inhibited"))
+            details.append(("alerts", f"{len(alerts)}, of which {muted} silenced or inhibited"))
         silences = sorted({s for a in alerts for s in a.silenced_by})
         if silences:
             details.append(("silenced by", ", ".join(silences)))
