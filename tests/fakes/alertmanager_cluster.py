@@ -508,3 +508,75 @@ __all__ = [
     "start_cluster",
     "wait_until",
 ]
+
+
+# ---- a secured Alertmanager: TLS, client certificates, basic auth ----------------------
+
+
+@dataclass
+class SecuredAlertmanager:
+    """One Alertmanager that requires TLS with a client certificate and basic auth,
+    as its ``--web.config.file`` sets up (no reverse proxy in between)."""
+
+    process: AlertmanagerProcess
+    ca_bundle: Path
+    client_cert: Path
+    client_key: Path
+    user: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would replace verify
+        session.verify = str(self.ca_bundle)
+        session.cert = (str(self.client_cert), str(self.client_key))
+        session.auth = (self.user, self.password)
+        return session
+
+
+@contextlib.contextmanager
+def start_secured(binary: str, root: Path) -> Iterator[SecuredAlertmanager]:
+    import bcrypt
+    import trustme
+
+    root.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    client = ca.issue_cert("ada@example.com")
+    files = {name: root / f"{name}.pem" for name in ("ca", "server", "server-key", "client", "client-key")}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    server.cert_chain_pems[0].write_to_path(str(files["server"]))
+    server.private_key_pem.write_to_path(str(files["server-key"]))
+    client.cert_chain_pems[0].write_to_path(str(files["client"]))
+    client.private_key_pem.write_to_path(str(files["client-key"]))
+    password = "correct horse battery staple"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    web_config = (
+        "tls_server_config:\n"
+        f"  cert_file: {files['server']}\n"
+        f"  key_file: {files['server-key']}\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n"
+        f"  client_ca_file: {files['ca']}\n"
+        "basic_auth_users:\n"
+        f"  ada: '{hashed}'\n"
+    )
+    process = AlertmanagerProcess(binary, root, "secured", web_config=web_config, scheme="https")
+    secured = SecuredAlertmanager(
+        process, files["ca"], files["client"], files["client-key"], "ada", password
+    )
+    try:
+        process.start()
+        process.wait_ready(secured.session())
+        yield secured
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def secured_alertmanager(alertmanager_binary: str, tmp_path: Path) -> Iterator[SecuredAlertmanager]:
+    with start_secured(alertmanager_binary, tmp_path / "secured") as secured:
+        yield secured

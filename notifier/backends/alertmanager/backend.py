@@ -162,7 +162,7 @@ class AlertmanagerBackend:
             )
         note = "; ".join(notes)
         if note and note != self._health_note:
-            log.warning("Alertmanager account '%s': %s", self.name, note)
+            log.info("Alertmanager account '%s': %s", self.name, note)
         self._health_note = note
         return note
 

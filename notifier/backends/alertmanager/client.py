@@ -93,7 +93,11 @@ class ClusterClient:
             session.auth = (settings.basic_auth_user, secret)
         elif secret:
             session.headers["Authorization"] = f"Bearer {secret}"
-        session.verify = settings.ca_bundle or True
+        # Given with every request, not only set on the session: requests lets
+        # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's verify, which would
+        # silently drop the account's ca_bundle.
+        self._verify: str | bool = settings.ca_bundle or True
+        session.verify = self._verify
         if settings.client_cert:
             session.cert = (
                 (settings.client_cert, settings.client_key)
@@ -199,6 +203,7 @@ class ClusterClient:
                 json=body,
                 timeout=self._timeout,
                 allow_redirects=False,
+                verify=self._verify,
             )
         except requests.RequestException as exc:
             raise self._network_error(exc, host, action) from None
@@ -289,9 +294,9 @@ class ClusterClient:
                 'CA, set ca_bundle = "/path/to/ca.pem" for this account in config.toml',
                 "TLS certificate not trusted",
             )
-        if isinstance(exc, requests.exceptions.SSLError) and (
-            "CERTIFICATE_REQUIRED" in texts.upper() or "BAD_CERTIFICATE" in texts.upper()
-        ):
+        # TLS 1.3 reports a refused client certificate after the handshake, so it
+        # may surface as a connection error rather than an SSLError
+        if "CERTIFICATE_REQUIRED" in texts.upper() or "BAD_CERTIFICATE" in texts.upper():
             return error(
                 f"{host} refused the TLS client certificate; set client_cert and client_key "
                 "to a certificate the cluster trusts",
@@ -329,7 +334,7 @@ class ClusterClient:
     def _mark_down(self, url: str, error: BackendError) -> None:
         with self._lock:
             if url not in self._down:
-                log.warning(
+                log.info(
                     "Alertmanager account '%s': peer %s is down (%s)",
                     self.account, url, peer_reason(error),
                 )  # fmt: skip
