@@ -228,7 +228,8 @@ class AlertmanagerProcess:
         """A silence made by someone else (amtool, the UI, karma)."""
         body = {
             "matchers": [
-                {"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()
+                {"name": k, "value": v, "isRegex": False, "isEqual": True}
+                for k, v in matchers.items()
             ],
             "startsAt": _iso(datetime.now(UTC)),
             "endsAt": _iso(ends_at),
@@ -307,7 +308,7 @@ class RecordingProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -338,7 +339,9 @@ class RecordingProxy:
                 )
                 try:
                     headers = {
-                        k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in ("host", "connection")
                     }
                     connection.request(self.command, self.path, body=body or None, headers=headers)
                     answer = connection.getresponse()
@@ -348,9 +351,7 @@ class RecordingProxy:
                     return
                 finally:
                     connection.close()
-                self._reply(
-                    answer.status, data, answer.getheader("Content-Type") or "", {}
-                )
+                self._reply(answer.status, data, answer.getheader("Content-Type") or "", {})
 
             def _reply(
                 self, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
@@ -547,7 +548,10 @@ def start_secured(binary: str, root: Path) -> Iterator[SecuredAlertmanager]:
     ca = trustme.CA()
     server = ca.issue_cert("127.0.0.1")
     client = ca.issue_cert("ada@example.com")
-    files = {name: root / f"{name}.pem" for name in ("ca", "server", "server-key", "client", "client-key")}
+    files = {
+        name: root / f"{name}.pem"
+        for name in ("ca", "server", "server-key", "client", "client-key")
+    }
     ca.cert_pem.write_to_path(str(files["ca"]))
     server.cert_chain_pems[0].write_to_path(str(files["server"]))
     server.private_key_pem.write_to_path(str(files["server-key"]))

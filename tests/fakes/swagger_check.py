@@ -80,7 +80,10 @@ def to_openapi3(swagger: Mapping[str, Any]) -> dict[str, Any]:
             if operation is None:
                 continue
             params: dict[tuple[str, str], Mapping[str, Any]] = {}
-            for param in [*shared, *(_resolve(swagger, p) for p in operation.get("parameters", []))]:
+            for param in [
+                *shared,
+                *(_resolve(swagger, p) for p in operation.get("parameters", [])),
+            ]:
                 params[(param["in"], param["name"])] = param
             new_params = []
             body = None
@@ -89,7 +92,9 @@ def to_openapi3(swagger: Mapping[str, Any]) -> dict[str, Any]:
                     body = {
                         "required": bool(param.get("required")),
                         "content": {
-                            "application/json": {"schema": _rewrite_refs(copy.deepcopy(param["schema"]))}
+                            "application/json": {
+                                "schema": _rewrite_refs(copy.deepcopy(param["schema"]))
+                            }
                         },
                     }
                     continue
@@ -114,7 +119,9 @@ def to_openapi3(swagger: Mapping[str, Any]) -> dict[str, Any]:
                 entry: dict[str, Any] = {"description": response.get("description", "")}
                 if "schema" in response:
                     entry["content"] = {
-                        "application/json": {"schema": _rewrite_refs(copy.deepcopy(response["schema"]))}
+                        "application/json": {
+                            "schema": _rewrite_refs(copy.deepcopy(response["schema"]))
+                        }
                     }
                 responses[str(code)] = entry
             new_operation: dict[str, Any] = {"parameters": new_params, "responses": responses}
@@ -149,7 +156,8 @@ class SwaggerCheck:
         for template, item in self.document["paths"].items():
             tparts = template.strip("/").split("/")
             if len(tparts) == len(parts) and all(
-                t == p or (t.startswith("{") and t.endswith("}")) for t, p in zip(tparts, parts, strict=True)
+                t == p or (t.startswith("{") and t.endswith("}"))
+                for t, p in zip(tparts, parts, strict=True)
             ):
                 operation = item.get(method.lower())
                 if operation is not None:
@@ -170,7 +178,10 @@ class SwaggerCheck:
             if name not in declared:
                 problems.append(f"{where}: query parameter {name!r} is not declared")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if request.body and headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        if (
+            request.body
+            and headers.get("content-type", "").split(";")[0].strip() != "application/json"
+        ):
             problems.append(f"{where}: a body without Content-Type: application/json")
         accept = headers.get("accept", "*/*")
         if not any(
@@ -206,7 +217,9 @@ def load_check(path: Path) -> SwaggerCheck:
         return SwaggerCheck(yaml.safe_load(f), path.name)
 
 
-def check_requests(requests_: Iterable[RecordedRequest], checks: Iterable[SwaggerCheck]) -> list[str]:
+def check_requests(
+    requests_: Iterable[RecordedRequest], checks: Iterable[SwaggerCheck]
+) -> list[str]:
     """Every violation of every request against every description (deduplicated)."""
     problems: dict[str, None] = {}
     checks = list(checks)

@@ -59,7 +59,9 @@ SEARCH = alert("SearchSlow", summary="Search is slow", service="search", team="s
 def make(am_cluster: Cluster) -> Iterator[Make]:
     made: list[AlertmanagerBackend] = []
 
-    def make(urls: list[str] | None = None, secret: str | None = None, **keys: Any) -> AlertmanagerBackend:
+    def make(
+        urls: list[str] | None = None, secret: str | None = None, **keys: Any
+    ) -> AlertmanagerBackend:
         entry = {
             "kind": "alertmanager",
             "name": "team",
@@ -108,7 +110,7 @@ def test_backend_implements_the_port_and_says_why_it_lacks_capabilities(
     assert set(groups.capability_notes) == missing
     assert all(note and "\n" not in note for note in groups.capability_notes.values())
     assert groups.me() == Person("ada@example.com", "Ada Lovelace", "ada@example.com")
-    with pytest.raises(NotSupportedError, match="only when its source .* stops firing"):
+    with pytest.raises(NotSupportedError, match=r"only when its source .* stops firing"):
         require(groups, Capability.RESOLVE)
     for action in (
         lambda: groups.resolve("x"),
@@ -123,7 +125,9 @@ def test_backend_implements_the_port_and_says_why_it_lacks_capabilities(
 # ---- incidents ----------------------------------------------------------------------
 
 
-def test_the_receivers_alert_groups_are_incidents(am_cluster: Cluster, groups: AlertmanagerBackend) -> None:
+def test_the_receivers_alert_groups_are_incidents(
+    am_cluster: Cluster, groups: AlertmanagerBackend
+) -> None:
     am_cluster.post_alerts(CHECKOUT_A, CHECKOUT_B, SEARCH)
 
     incident = one(groups, lambda i: "2 alerts" in i.title)
@@ -230,9 +234,7 @@ def test_acknowledge_is_a_silence_matching_exactly_that_group(
     assert len(am_cluster.a.active_silences()) == 1
 
 
-def test_acknowledge_a_single_alert_matches_all_its_labels(
-    am_cluster: Cluster, make: Make
-) -> None:
+def test_acknowledge_a_single_alert_matches_all_its_labels(am_cluster: Cluster, make: Make) -> None:
     backend = make(ack_duration="30m")
     am_cluster.post_alerts(CHECKOUT_A, CHECKOUT_B)
     wait_until(lambda: len(backend.open_incidents()) == 2, "two alerts")
@@ -242,15 +244,11 @@ def test_acknowledge_a_single_alert_matches_all_its_labels(
 
     (silence,) = am_cluster.a.active_silences()
     assert {m["name"]: m["value"] for m in silence["matchers"]} == CHECKOUT_A["labels"]
-    statuses = {
-        dict(i.details)["label instance"]: i.status for i in backend.open_incidents()
-    }
+    statuses = {dict(i.details)["label instance"]: i.status for i in backend.open_incidents()}
     assert statuses == {"a": Status.ACKNOWLEDGED, "b": Status.TRIGGERED}
 
 
-def test_an_ack_made_through_peer_a_is_seen_through_peer_b(
-    am_cluster: Cluster, make: Make
-) -> None:
+def test_an_ack_made_through_peer_a_is_seen_through_peer_b(am_cluster: Cluster, make: Make) -> None:
     through_a = make(urls=[am_cluster.urls[0]], receiver="team-pager")
     through_b = make(urls=[am_cluster.urls[1]], receiver="team-pager")
     am_cluster.post_alerts(CHECKOUT_A)
@@ -288,7 +286,11 @@ def test_silenced_by_someone_else_counts_as_acknowledged_with_who_and_until(
     )
 
     acked = wait_until(
-        lambda: groups.incident(incident.id) if groups.open_incidents()[0].status is Status.ACKNOWLEDGED else None,
+        lambda: (
+            groups.incident(incident.id)
+            if groups.open_incidents()[0].status is Status.ACKNOWLEDGED
+            else None
+        ),
         "the silence making it acknowledged",
     )
     until = ends.strftime("%Y-%m-%d %H:%M UTC")
@@ -297,7 +299,8 @@ def test_silenced_by_someone_else_counts_as_acknowledged_with_who_and_until(
     )
     assert any(
         e.kind is EntryKind.STATUS
-        and e.text == f"Silenced by grace@example.com until {until}: Maintenance of the checkout database"
+        and e.text
+        == f"Silenced by grace@example.com until {until}: Maintenance of the checkout database"
         for e in acked.timeline
     )
 
@@ -311,7 +314,9 @@ def test_an_inhibited_alert_counts_as_acknowledged(am_cluster: Cluster, make: Ma
 
     inhibited = one(backend, lambda i: i.status is Status.ACKNOWLEDGED)
     upstream = next(
-        a["fingerprint"] for a in am_cluster.a.alerts() if a["labels"]["alertname"] == "UpstreamDown"
+        a["fingerprint"]
+        for a in am_cluster.a.alerts()
+        if a["labels"]["alertname"] == "UpstreamDown"
     )
     assert dict(inhibited.details)["inhibited by"] == upstream
 
@@ -332,7 +337,9 @@ def test_a_note_is_appended_to_the_ack_silence_and_read_back(
 
     (updated,) = am_cluster.a.active_silences()
     assert updated["id"] == silence["id"]  # the same silence, its comment longer
-    assert updated["comment"].startswith("ACK! Ada Lovelace via oncall-notifier\n\nNote by Ada Lovelace at ")
+    assert updated["comment"].startswith(
+        "ACK! Ada Lovelace via oncall-notifier\n\nNote by Ada Lovelace at "
+    )
     assert updated["comment"].endswith(":\n> Connection pool exhausted.\n> Restarted the primary.")
     notes = [e for e in groups.incident(incident.id).timeline if e.kind is EntryKind.NOTE]
     assert [(n.text, n.author) for n in notes] == [
@@ -391,7 +398,9 @@ def test_snooze_is_a_silence_for_the_chosen_time(
 def test_when_peer_a_dies_reads_and_acks_go_to_b_and_the_ack_survives(
     am_cluster: Cluster, groups: AlertmanagerBackend
 ) -> None:
-    am_cluster.post_alerts(CHECKOUT_A, SEARCH, alert("PaymentsSlow", service="payments", team="payments"))
+    am_cluster.post_alerts(
+        CHECKOUT_A, SEARCH, alert("PaymentsSlow", service="payments", team="payments")
+    )
     wait_until(lambda: len(groups.open_incidents()) == 2, "two groups")
     checkout = next(i for i in groups.open_incidents() if i.id == checkout_group_id())
     groups.acknowledge([checkout.id])
@@ -428,7 +437,9 @@ def test_with_every_peer_down_the_poll_fails_saying_which(
         f"{hosts[1]}: HTTP 502); check the network and the cluster, it will retry"
     )
     nobody = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
-    with pytest.raises(UnavailableError, match=r"no peer answered \(.*connection refused; .*connection refused\)"):
+    with pytest.raises(
+        UnavailableError, match=r"no peer answered \(.*connection refused; .*connection refused\)"
+    ):
         make(urls=nobody).open_incidents()
 
 
@@ -452,7 +463,9 @@ def test_a_429_is_rate_limited_with_the_servers_wait(am_cluster: Cluster, make: 
     assert caught.value.retry_after == 7
 
 
-def test_a_5xx_on_one_peer_fails_over_to_the_other(am_cluster: Cluster, groups: AlertmanagerBackend) -> None:
+def test_a_5xx_on_one_peer_fails_over_to_the_other(
+    am_cluster: Cluster, groups: AlertmanagerBackend
+) -> None:
     am_cluster.post_alerts(CHECKOUT_A)
     am_cluster.proxies[0].fault = Fault(503, b"Service Unavailable", "text/plain")
     assert one(groups).id == checkout_group_id()
@@ -507,7 +520,10 @@ def test_every_request_conforms_to_both_api_descriptions(
     groups.unacknowledge([incident.id])
     single = make()
     single.open_incidents()
-    methods = {(r.method, r.path.rsplit("/", 1)[0] if "/silence/" in r.path else r.path) for r in am_cluster.recorded()}
+    methods = {
+        (r.method, r.path.rsplit("/", 1)[0] if "/silence/" in r.path else r.path)
+        for r in am_cluster.recorded()
+    }
     assert methods >= {
         ("GET", "/api/v2/status"),
         ("GET", "/api/v2/alerts/groups"),

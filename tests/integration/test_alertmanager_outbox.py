@@ -75,9 +75,11 @@ def backend_of(accounts: Accounts) -> AlertmanagerBackend:
 
 def firing(backend: AlertmanagerBackend, count: int) -> dict[str, Status]:
     found = wait_until(
-        lambda: {i.id: i.status for i in backend.open_incidents()}
-        if len(backend.open_incidents()) == count
-        else None,
+        lambda: (
+            {i.id: i.status for i in backend.open_incidents()}
+            if len(backend.open_incidents()) == count
+            else None
+        ),
         f"{count} incidents firing",
     )
     assert isinstance(found, dict)
@@ -90,7 +92,9 @@ def test_an_ack_queued_while_peer_a_is_down_is_delivered_through_b(
     backend = backend_of(accounts)
     am_cluster.post_alerts(CHECKOUT, PAYMENTS)
     first, second = firing(backend, 2)
-    done = deliver(outbox, accounts, outbox.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, f"team:{first}")))
+    done = deliver(
+        outbox, accounts, outbox.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, f"team:{first}"))
+    )
     assert done.result is DeliveryResult.DELIVERED
     am_cluster.wait_for_gossip()
 
@@ -135,7 +139,9 @@ def test_a_note_through_the_outbox_is_idempotent(
     assert deliver(outbox, accounts, item).result is DeliveryResult.DELIVERED
     # as if the app had died after sending, before recording it
     again = outbox.enqueue(
-        ActionRequest(ActionKind.NOTE, f"team:{incident_id}", "Rolled back 4.2", created_at=item.created_at)
+        ActionRequest(
+            ActionKind.NOTE, f"team:{incident_id}", "Rolled back 4.2", created_at=item.created_at
+        )
     )
     outbox.mark_sending(again.id)
     outbox.mark_retry(again.id, "the app died", 0)

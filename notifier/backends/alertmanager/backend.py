@@ -321,7 +321,9 @@ class AlertmanagerBackend:
         raw = self.client.get("/alerts/groups", "list alert groups", params)
         groups = merge_groups(parse_groups(raw, account=self.name))
         result = {}
-        for gid, group in sorted(groups.items(), key=lambda kv: min(a.starts_at for a in kv[1].alerts)):
+        for gid, group in sorted(
+            groups.items(), key=lambda kv: min(a.starts_at for a in kv[1].alerts)
+        ):
             result[gid] = _Watched(
                 self.mapper.group_incident(gid, group), group.alerts, dict(group.labels)
             )
@@ -356,9 +358,7 @@ class AlertmanagerBackend:
             return [tuple(own + extra)]
         # a single alert, or a group without labels (group_by: [] puts every alert
         # of the receiver in one group): each alert by all of its labels
-        return [
-            tuple(equal(k, v) for k, v in sorted(a.labels.items())) for a in item.alerts
-        ]
+        return [tuple(equal(k, v) for k, v in sorted(a.labels.items())) for a in item.alerts]
 
     def _silences_of(self, item: _Watched) -> list[Silence]:
         """The silences that silence the incident's alerts now."""

@@ -209,7 +209,9 @@ class ClusterClient:
             raise self._network_error(exc, host, action) from None
         return self._answer(response, host, action, expect_json)
 
-    def _answer(self, response: requests.Response, host: str, action: str, expect_json: bool) -> Any:
+    def _answer(
+        self, response: requests.Response, host: str, action: str, expect_json: bool
+    ) -> Any:
         prefix = f"Alertmanager account '{self.account}'"
         status = response.status_code
         if status in (401, 403):
@@ -310,9 +312,7 @@ class ClusterClient:
         if isinstance(exc, requests.exceptions.Timeout):
             return error(f"{host} did not answer in time; it will retry", "no answer in time")
         reason = _short_reason(causes)
-        return error(
-            f"could not reach {host} ({reason}); check the network, it will retry", reason
-        )
+        return error(f"could not reach {host} ({reason}); check the network, it will retry", reason)
 
     def _all_failed(self, action: str, failures: list[tuple[str, BackendError]]) -> BackendError:
         errors = [e for _, e in failures]

@@ -160,8 +160,10 @@ class IncidentMapper:
             title = titles.pop()
         else:
             names = {a.labels.get("alertname", "") for a in alerts}
-            title = labels.get("alertname") or (names.pop() if len(names) == 1 else "") or (
-                _alert_title(alerts[0])
+            title = (
+                labels.get("alertname")
+                or (names.pop() if len(names) == 1 else "")
+                or (_alert_title(alerts[0]))
             )
         if len(alerts) > 1:
             title = f"{title} ({len(alerts)} alerts)"
@@ -233,7 +235,9 @@ class IncidentMapper:
             )
             for note in comments.parse_notes(silence.comment):
                 entries.append(
-                    TimelineEntry(at=note.at, kind=EntryKind.NOTE, text=note.text, author=note.author)
+                    TimelineEntry(
+                        at=note.at, kind=EntryKind.NOTE, text=note.text, author=note.author
+                    )
                 )
         entries.sort(key=lambda e: e.at)
         return entries

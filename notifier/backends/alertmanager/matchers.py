@@ -74,7 +74,7 @@ def parse_matcher(text: str) -> Matcher:
     if match is None:
         if "{" in text or "," in text:
             raise MatcherError(f"{text!r} is not one matcher; write one per string, {EXAMPLE}")
-        raise MatcherError(f"{text!r} is not a matcher; write NAME=\"VALUE\", {EXAMPLE}")
+        raise MatcherError(f'{text!r} is not a matcher; write NAME="VALUE", {EXAMPLE}')
     name, operator, raw = match.groups()
     if not _LABEL_NAME.fullmatch(name):
         raise MatcherError(
@@ -129,7 +129,7 @@ def _unquote(raw: str, text: str) -> str:
         else:
             out.append(char)
     if quoted:
-        raise MatcherError(f"{text!r} opens a quote it does not close; end the value with \"")
+        raise MatcherError(f'{text!r} opens a quote it does not close; end the value with "')
     return "".join(out)
 
 

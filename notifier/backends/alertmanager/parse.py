@@ -207,7 +207,9 @@ def _fingerprint(r: _Reader) -> str:
 
 def parse_alerts(value: object, *, account: str) -> list[Alert]:
     """``GET /alerts``: a list of alerts."""
-    return [parse_alert(item, account=account, where=at) for item, at in _list(value, "alerts", account)]
+    return [
+        parse_alert(item, account=account, where=at) for item, at in _list(value, "alerts", account)
+    ]
 
 
 def parse_groups(value: object, *, account: str) -> list[AlertGroup]:
@@ -280,6 +282,4 @@ def parse_status(value: object, *, account: str) -> PeerStatus:
         for item, at in cluster.items("peers"):
             peers.append(_Reader(item, at, account).string("address"))
     version = r.obj("versionInfo").optional_string("version") if r.data.get("versionInfo") else ""
-    return PeerStatus(
-        cluster_status=cluster.string("status"), peers=tuple(peers), version=version
-    )
+    return PeerStatus(cluster_status=cluster.string("status"), peers=tuple(peers), version=version)

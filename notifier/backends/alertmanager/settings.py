@@ -88,7 +88,9 @@ def parse_alertmanager_account(entry: Mapping[str, Any], *, where: str) -> Alert
     r.only_known_keys()
     kind = r.string("kind")
     if kind is not None and kind != "alertmanager":
-        raise r.error("kind", f'{kind!r} is not an Alertmanager account; write kind = "alertmanager"')
+        raise r.error(
+            "kind", f'{kind!r} is not an Alertmanager account; write kind = "alertmanager"'
+        )
     name = r.string("name")
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise r.error("name", f"{name!r} is not a valid name; use letters, digits, - and _")
@@ -163,7 +165,9 @@ def _external_url(r: _Reader) -> str | None:
 def _check_url(r: _Reader, key: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise r.error(key, f"{url!r} is not an http:// or https:// URL, like \"https://am.example.com\"")
+        raise r.error(
+            key, f'{url!r} is not an http:// or https:// URL, like "https://am.example.com"'
+        )
     if parts.username or parts.password:
         raise r.error(
             key,
@@ -193,7 +197,9 @@ def _email(r: _Reader) -> str | None:
         return None
     local, at, domain = email.partition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in email):
-        raise r.error("email", f'{email!r} is not an email address; write yours, like "me@example.com"')
+        raise r.error(
+            "email", f'{email!r} is not an email address; write yours, like "me@example.com"'
+        )
     return email
 
 
@@ -253,9 +259,7 @@ class _Reader:
             raise self.error(key, f"{value!r} is not a file; give the path of {what}")
         return str(path)
 
-    def duration(
-        self, key: str, default: timedelta, low: timedelta, high: timedelta
-    ) -> timedelta:
+    def duration(self, key: str, default: timedelta, low: timedelta, high: timedelta) -> timedelta:
         if key not in self.data:
             return default
         value = self.data[key]
