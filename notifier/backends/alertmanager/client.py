@@ -163,7 +163,10 @@ class ClusterClient:
     ) -> Any:
         with self._lock:
             start = self._preferred
-        order = [self.peers[(start + i) % len(self.peers)] for i in range(len(self.peers))]
+            down = set(self._down)
+        rotated = [self.peers[(start + i) % len(self.peers)] for i in range(len(self.peers))]
+        # peers that failed last time come last: a dead one costs a timeout each call
+        order = [u for u in rotated if u not in down] + [u for u in rotated if u in down]
         failures: list[tuple[str, BackendError]] = []
         for url in order:
             try:
