@@ -62,6 +62,7 @@ from notifier.backends.port import (
     NotSupportedError,
     OnCallStatus,
     RefusedError,
+    StepLog,
     UnavailableError,
 )
 from notifier.domain.model import Incident, Person, Role
@@ -282,13 +283,17 @@ class AlertmanagerBackend:
         answer = self.client.post("/silences", f"add a note to {incident_id}", body)
         parse_silence_id(answer, account=self.name)
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None:
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
         raise self._unsupported(Capability.RESOLVE)
 
     def post_status_update(self, incident_id: str, text: str) -> None:
         raise self._unsupported(Capability.STATUS_UPDATES)
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         raise self._unsupported(Capability.ROLES)
 
     def escalate(self, incident_id: str) -> None:

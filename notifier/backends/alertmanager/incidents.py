@@ -258,7 +258,7 @@ def _alert_title(alert: Alert) -> str:
         text = one_line(alert.annotations.get(key, ""))
         if text:
             return text
-    return alert.labels.get("alertname", "") or f"alert {alert.fingerprint}"
+    return one_line(alert.labels.get("alertname", "")) or f"alert {alert.fingerprint}"
 
 
 def _label_text(labels: Mapping[str, str]) -> str:
