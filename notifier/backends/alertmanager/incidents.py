@@ -159,11 +159,11 @@ class IncidentMapper:
         if len(titles) == 1:
             title = titles.pop()
         else:
-            names = {a.labels.get("alertname", "") for a in alerts}
+            names = {one_line(a.labels.get("alertname", "")) for a in alerts}
             title = (
-                labels.get("alertname")
+                one_line(labels.get("alertname", ""))
                 or (names.pop() if len(names) == 1 else "")
-                or (_alert_title(alerts[0]))
+                or _alert_title(alerts[0])
             )
         if len(alerts) > 1:
             title = f"{title} ({len(alerts)} alerts)"
