@@ -79,6 +79,15 @@ KINDS: dict[str, AccountKind] = {
         "the cluster's proxy expects; a cluster without authentication needs no login",
         secret_required=False,
     ),
+    "incidentio": AccountKind(
+        kind="incidentio",
+        label="incident.io",
+        parse="notifier.backends.incidentio.settings:parse_incidentio_account",
+        create="notifier.backends.incidentio.backend:IncidentIoBackend",
+        verify="notifier.backends.incidentio.backend:verify_api_key",
+        secret="API key",
+        secret_help="create one in incident.io under Settings > API keys",
+    ),
 }
 
 
