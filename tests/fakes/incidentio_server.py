@@ -920,12 +920,14 @@ class _Handler(BaseHTTPRequestHandler):
                 401, "No authorization material provided in request" if not key
                 else "The API key provided is not valid", code="invalid_authentication",
             )  # fmt: skip
-        for method, pattern, route in _ROUTES:
-            match = pattern.match(request.path)
-            if match and method == request.method:
-                break
-        else:
+        found = [
+            (route, match)
+            for method, pattern, route in _ROUTES
+            if method == request.method and (match := pattern.match(request.path))
+        ]
+        if not found:
             raise ApiError(404, "Not found")
+        route, match = found[0]
         body: Any = None
         if request.body:
             try:
