@@ -668,6 +668,8 @@ class FakeIncidentIo:
         #: what X-RateLimit-Remaining says on every answer
         self.rate_limit_remaining = 1199
         self.exchanges: list[Exchange] = []
+        #: every request as it arrived (an answer may still be under way)
+        self.arrived: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -747,27 +749,28 @@ class FakeIncidentIo:
             self._faults.clear()
 
     @property
-    def requests(self) -> list[CheckedRequest]:
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in order, answered or not."""
         with self._lock:
-            return [e.request for e in self.exchanges]
+            return list(self.arrived)
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
-        """Recorded requests with ``method`` whose path fully matches the regex ``path``."""
-        with self._lock:
-            recorded = [e.request for e in self.exchanges]
+        """Requests with ``method`` whose path fully matches the regex ``path``."""
         return [
-            r for r in recorded  # type: ignore[misc]
-            if r.method == method.upper() and re.fullmatch(path, r.path)
-        ]  # fmt: skip
+            r for r in self.requests if r.method == method.upper() and re.fullmatch(path, r.path)
+        ]
 
     def clear_requests(self) -> None:
         with self._lock:
             self.exchanges.clear()
+            self.arrived.clear()
 
     # ---- server side ------------------------------------------------------------------
 
-    def _fault_for(self, method: str, path: str) -> Fault | None:
+    def _fault_for(self, request: RecordedRequest) -> Fault | None:
+        method, path = request.method, request.path
         with self._lock:
+            self.arrived.append(request)
             for fault in self._faults:
                 if fault.times > 0 and fault.matches(method, path):
                     fault.times -= 1
@@ -868,7 +871,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
-        fault = fake._fault_for(request.method, request.path)
+        fault = fake._fault_for(request)
         if fault is not None and fault.kind == "reset":
             fake._record(Exchange(request, 0, b"", faulted=True))
             self._reset()
