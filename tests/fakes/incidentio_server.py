@@ -182,7 +182,7 @@ class ApiError(Exception):
         }.get(status, "internal_error" if status >= 500 else "bad_request")
         error: dict[str, Any] = {"code": code or kind, "message": message}
         if field:
-            error["source"] = {"field": field}
+            error["source"] = {"field": field, "pointer": f"/{field}"}
         self.body = {
             "type": kind,
             "status": status,

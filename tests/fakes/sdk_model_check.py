@@ -25,9 +25,15 @@ import attrs
 
 @functools.cache
 def _hints(model: type) -> dict[str, Any]:
-    import incident_io.models as models
+    import sys
 
-    namespace = {**vars(models), "datetime": datetime}
+    import incident_io.models as models
+    import incident_io.types as sdk_types
+
+    namespace = {
+        **vars(sdk_types), **vars(sys.modules[model.__module__]), **vars(models),
+        "datetime": datetime,
+    }  # fmt: skip
     return typing.get_type_hints(model, globalns=namespace)
 
 
