@@ -60,6 +60,9 @@ NETWORK_RETRIES = 1
 
 T = TypeVar("T")
 
+#: what the SDK's parsers raise for a 2xx answer that is not the JSON they expect
+SDK_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
 #: the answer of one SDK endpoint function (``sync_detailed``)
 Operation = Callable[..., Any]
 
@@ -168,7 +171,7 @@ class IncidentIoClient:
                     self._sleep(self.retry_pause)
                     continue
                 raise self._network_error(exc) from None
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            except SDK_PARSE_ERRORS as exc:
                 # A 2xx answer the SDK could not parse (HTML, truncated, wrong shape).
                 log.debug("incident.io account '%s': unreadable answer: %r", self.account, exc)
                 raise self.invalid(action) from None
