@@ -672,6 +672,7 @@ class FakeIncidentIo:
         self.arrived: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._ssl_context = ssl_context
@@ -780,8 +781,26 @@ class FakeIncidentIo:
         return None
 
     def _record(self, exchange: Exchange) -> None:
-        with self._lock:
+        with self._answered:
             self.exchanges.append(exchange)
+            self._answered.notify_all()
+
+    def wait_answered(self, method: str, path: str, count: int = 1, timeout: float = 10) -> None:
+        """Wait until ``count`` requests matching ``method`` and the regex ``path`` have
+        been answered (a slow answer finishes after the client gave up on it)."""
+
+        def done() -> bool:
+            return (
+                sum(
+                    1 for e in self.exchanges
+                    if e.request.method == method and re.fullmatch(path, e.request.path)
+                )
+                >= count
+            )  # fmt: skip
+
+        with self._answered:
+            if not self._answered.wait_for(done, timeout):
+                raise TimeoutError(f"{method} {path} was not answered {count} time(s)")
 
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
