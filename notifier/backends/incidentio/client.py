@@ -121,6 +121,9 @@ class IncidentIoClient:
             },
             httpx_args={"event_hooks": {"response": [self._on_response]}},
         )
+        # The SDK creates its httpx client lazily, and not thread-safely: the poller
+        # and the on-call job asking at once would each make one (and leak one).
+        self.sdk.get_httpx_client()
 
     # ---- one call ---------------------------------------------------------------
 

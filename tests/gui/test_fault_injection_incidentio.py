@@ -1,0 +1,141 @@
+"""Fault injection against incident.io, as tests/gui/test_fault_injection.py does
+against PagerDuty: the app must raise no unhandled exception, turn degraded within
+two poll intervals, recover at the first poll after the fault ends, and deliver
+every action the user took meanwhile exactly once."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+
+from notifier.accounts import Accounts, token_secret_name
+from notifier.actions import ActionKind, ActionRequest
+from notifier.config import load_config
+from notifier.desktop.app import OncallApp
+from notifier.desktop.icons import TrayState
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from tests.gui.test_fault_injection import (
+    INTERVAL,
+    one_interval_later,
+    poll,
+    scheduled_within_one_interval,
+)
+from tests.support.clock import ShiftedClock
+
+pytest_plugins = ["tests.fakes.incidentio_server"]
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "500": {"kind": 500},
+    "502": {"kind": 502},
+    "429": {"kind": 429, "retry_after": "0"},
+    "401 revoked key": {"kind": 401},
+    "timeout": {"kind": "slow", "delay": 5.0},  # beyond the 0.5 s request_timeout
+    "dropped connection": {"kind": "reset"},
+    "truncated": {"kind": "truncated"},
+    "html": {"kind": "html"},
+    "empty": {"kind": "empty"},
+    "wrong types": {"kind": "wrong_types"},
+    "huge payload": {"kind": "json", "body": {"escalations": [{"id": "x" * 4_000_000}]}},
+}
+
+
+@pytest.fixture
+def unhandled() -> Iterator[list[str]]:
+    seen: list[str] = []
+    old_thread, old_sys = threading.excepthook, sys.excepthook
+    threading.excepthook = lambda args: seen.append(repr(args.exc_value))
+    sys.excepthook = lambda kind, value, tb: seen.append(repr(value))
+    yield seen
+    threading.excepthook, sys.excepthook = old_thread, old_sys
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+def app(
+    qtbot: Any, tmp_path: Path, incidentio_server: FakeIncidentIo, clock: ShiftedClock
+) -> Iterator[OncallApp]:
+    profile = Profile.locate(tmp_path / "profile")
+    profile.config_path.write_text(
+        '[local]\nenabled = false\n[secrets]\nstore = "session"\n'
+        '[[accounts]]\nname = "work"\nkind = "incidentio"\n'
+        f'email = "{ME_EMAIL}"\n'
+        f'api_url = "{incidentio_server.base_url}"\nca_bundle = "{incidentio_server.ca_bundle}"\n'
+        f'poll_interval = "{int(INTERVAL.total_seconds())}s"\nrequest_timeout = "500ms"\n'
+    )
+    config = load_config(profile.config_path)
+    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+    secrets.set(token_secret_name("work"), incidentio_server.key)
+    accounts = Accounts(profile, config, secrets)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall.start()
+    qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=20000)
+    yield oncall
+    oncall.stop()
+    oncall.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    accounts.close()
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_incidentio_fault(
+    qtbot: Any, app: OncallApp, incidentio_server: FakeIncidentIo, clock: ShiftedClock,
+    unhandled: list[str], fault: str,
+) -> None:  # fmt: skip
+    state, world = incidentio_server.state, incidentio_server.world
+    incident = state.declare("Orders failing")
+    page = state.page("Orders 5xx", path=world.primary, incident=incident)
+    ref = f"work:esc-{page.id}"
+    poll(qtbot, app)
+    assert app.tray.state is TrayState.TRIGGERED
+
+    options = dict(FAULTS[fault])
+    incidentio_server.fail_next(options.pop("kind"), times=10_000, **options)
+    app.bridge.submit(ActionRequest(ActionKind.NOTE, ref, text=f"finding during {fault}"))
+    app.bridge.submit(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
+
+    one_interval_later(qtbot, app, clock)
+    if fault == "401 revoked key":
+        assert app.tray.state is TrayState.DEGRADED  # a refused key is no jitter
+    else:
+        assert app.tray.state is not TrayState.DEGRADED  # one missed poll is jitter
+    one_interval_later(qtbot, app, clock)
+    clock.advance(timedelta(seconds=1))
+    app._on_deadline()
+    assert app.tray.state is TrayState.DEGRADED  # within two intervals
+    status = next(e.text for e in app.tray.entries() if e.kind == "status")
+    assert status.startswith("⚠ work:") and "\n" not in status
+    assert incidentio_server.key not in status
+    assert len(app.bridge.incidents()) == 1  # the last good snapshot stands
+    assert scheduled_within_one_interval(app, "work")
+
+    incidentio_server.clear_faults()
+    # A 429's Retry-After pauses the account's requests; incident.io's pause is over.
+    app.accounts.get("work")._client.bucket.pause(0)  # type: ignore[attr-defined]
+    poll(qtbot, app)
+    if app.monitor.health("work").consecutive_failures:
+        poll(qtbot, app)  # the first outcome was of a poll already under way
+    assert app.tray.state is not TrayState.DEGRADED, app.monitor.health("work")
+    assert app.outbox_runner is not None
+    for item in app.outbox_runner.items():  # failed for good (401): the user retries
+        app.outbox_runner.retry(item.id)
+    app.outbox_runner.deliver_now()
+    qtbot.waitUntil(lambda: app.outbox_runner.items() == [], timeout=20000)
+    assert [i.title for i in incident.items] == [f"finding during {fault}"]
+    assert page.status == "acked"
+    assert unhandled == []
