@@ -58,9 +58,12 @@ def lost_then_checked(
     server: FakeIncidentIo,
     request: ActionRequest,
     write: tuple[str, str],
+    *,
+    stepwise: bool = False,
 ) -> None:
     """Deliver ``request`` with its write answered too late, then again: the second
-    delivery finds it took effect and sends nothing."""
+    delivery finds it took effect and sends nothing (for an action of several steps,
+    the step is found in effect: the action goes on instead of counting as applied)."""
     method, path = write
     item = outbox.enqueue(request)
     server.fail_next("slow", method=method, path=path + "$", delay=1.0)
@@ -70,7 +73,7 @@ def lost_then_checked(
     server.wait_answered(method, path)  # the fake applied it after the client gave up
     second = deliver(outbox, accounts, outbox.get(item.id) or item)
     assert second.result is DeliveryResult.DELIVERED, second.message
-    assert second.already_applied
+    assert second.already_applied is not stepwise
     assert len(server.requests_to(method, path)) == 1
 
 
@@ -120,7 +123,7 @@ def test_a_role_assignment_whose_answer_was_lost(
     request = ActionRequest(ActionKind.SET_ROLE, f"work:{incident.id}", role=role, person=grace)
     lost_then_checked(
         outbox, accounts, incidentio_server, request,
-        ("POST", rf"/v2/incidents/{incident.id}/actions/edit"),
+        ("POST", rf"/v2/incidents/{incident.id}/actions/edit"), stepwise=True,
     )  # fmt: skip
 
 
@@ -134,3 +137,34 @@ def test_a_role_already_held_by_someone_else_is_still_assigned(
     outcome = deliver(outbox, accounts, item)
     assert outcome.result is DeliveryResult.DELIVERED and not outcome.already_applied
     assert incident.roles[state.named(state.roles, "Incident Lead").id] == world.me.id
+
+
+def test_taking_commander_resumes_at_the_acknowledge_when_only_it_failed(
+    outbox: Outbox, accounts: Accounts, incidentio_server: FakeIncidentIo
+) -> None:
+    """Two steps: the role assignment landed, the page's acknowledge failed. The
+    retry does not assign again; it acknowledges."""
+    state, world = incidentio_server.state, incidentio_server.world
+    incident = state.declare("Checkout down")
+    page = state.page("Checkout 5xx", path=world.primary, incident=incident)
+    item = outbox.enqueue(
+        ActionRequest(ActionKind.SET_ROLE, f"work:esc-{page.id}", role=Role.COMMANDER)
+    )
+    incidentio_server.fail_next(500, path="/actions/respond$")
+    first = deliver(outbox, accounts, item)
+    assert first.result is DeliveryResult.RETRY, first.message
+    assert page.status == "triggered"
+    assert incident.roles[state.named(state.roles, "Incident Lead").id] == world.me.id
+    stored = outbox.get(item.id)
+    assert stored is not None and "1 of 2 done" in stored.progress()
+    second = deliver(outbox, accounts, stored)
+    assert second.result is DeliveryResult.DELIVERED, second.message
+    assert page.status == "acked"
+    assert (
+        len(incidentio_server.requests_to("POST", rf"/v2/incidents/{incident.id}/actions/edit"))
+        == 1
+    )
+    assert (
+        len(incidentio_server.requests_to("POST", rf"/v2/escalations/{page.id}/actions/respond"))
+        == 2
+    )

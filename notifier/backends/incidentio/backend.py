@@ -58,6 +58,7 @@ from notifier.backends.incidentio.parse import (
     parse_timeline_item,
     people_with_roles,
     related_incident_ids,
+    role_holders,
     severity_scale,
     status_category,
 )
@@ -73,8 +74,10 @@ from notifier.backends.port import (
     OnCallStatus,
     RefusedError,
     Responder,
+    Step,
+    StepLog,
 )
-from notifier.domain.model import EntryKind, Incident, Person, Role, Severity
+from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status
 
 log = logging.getLogger("notifier.backends.incidentio")
 
@@ -84,6 +87,9 @@ CONFIG_TTL = 300.0
 MAX_PAGES = 50
 #: the prefix of the idempotency keys of escalations this app creates
 ESCALATE_KEY_PREFIX = "oncall-notifier"
+
+ASSIGN_STEP = Step("assign", "role assignment")
+ACKNOWLEDGE_STEP = Step("acknowledge", "acknowledge")
 
 ClientFactory = Callable[[IncidentIoSettings, str], IncidentIoClient]
 T = TypeVar("T")
@@ -354,7 +360,11 @@ class IncidentIoBackend:
         for esc_id in self._triggered_pages(incident_id):
             self._respond(esc_id, "snooze", f"snooze escalation {esc_id}", details)
 
-    def resolve(self, incident_id: str, note: str | None = None) -> None:
+    def resolve(
+        self, incident_id: str, note: str | None = None, steps: StepLog | None = None
+    ) -> None:
+        """One incident update: the note as its message, the move to the resolve
+        status (one request, so ``steps`` is not needed)."""
         from incident_io.api.incident_updates_v2 import incident_updates_v2_create
         from incident_io.models import (
             IncidentUpdatesCreatePayloadV2,
@@ -424,9 +434,14 @@ class IncidentIoBackend:
             body=body,
         )
 
-    def set_role(self, incident_id: str, role: Role, person: Person) -> None:
+    def set_role(
+        self, incident_id: str, role: Role, person: Person, steps: StepLog | None = None
+    ) -> None:
         """A native role assignment. Taking commander also acknowledges the
-        incident's triggered pages (the page itself, on a page)."""
+        incident's triggered pages (the page itself, on a page): two steps. A step
+        an earlier attempt may have sent is checked first: the assignment (the
+        person already holds the role), the acknowledge (only pages still
+        triggered are acknowledged, whatever the log says)."""
         from incident_io.api.incidents_v2 import incidents_v2_edit
         from incident_io.models import (
             IncidentEditPayloadV2,
@@ -436,28 +451,59 @@ class IncidentIoBackend:
             UserReferencePayloadV2,
         )
 
-        target = self._incident_of(incident_id, f"hand the {role.label.lower()} role on")
-        role_id = self._role_id(role)
-        user_id = person.id if person.id and "@" not in person.id else ""
-        if not user_id:
-            user_id = self._user_by_email(person.email or person.id or person.name).id
-        assignment = IncidentRoleAssignmentPayloadV2(
-            incident_role_id=role_id, assignee=UserReferencePayloadV2(id=user_id)
+        commanding = role is Role.COMMANDER
+        if steps is not None:
+            steps.plan([ASSIGN_STEP, ACKNOWLEDGE_STEP] if commanding else [ASSIGN_STEP])
+        done = set(steps.done()) if steps is not None else set()
+        if ASSIGN_STEP.name not in done:
+            target = self._incident_of(incident_id, f"hand the {role.label.lower()} role on")
+            role_id = self._role_id(role)
+            user_id = person.id if person.id and "@" not in person.id else ""
+            if not user_id:
+                user_id = self._user_by_email(person.email or person.id or person.name).id
+            held = (
+                steps is not None
+                and steps.uncertain(ASSIGN_STEP.name)
+                and (self._holder(target, role) == user_id)
+            )
+            if not held:
+                assignment = IncidentRoleAssignmentPayloadV2(
+                    incident_role_id=role_id, assignee=UserReferencePayloadV2(id=user_id)
+                )
+                body = IncidentsEditPayloadV2(
+                    incident=IncidentEditPayloadV2(incident_role_assignments=[assignment]),
+                    notify_incident_channel=True,
+                )
+                self._client.call(
+                    incidents_v2_edit.sync_detailed,
+                    f"assign the {role.label.lower()} of {target}",
+                    IncidentsEditResultV2,
+                    write=True,
+                    id=target,
+                    body=body,
+                )
+            if steps is not None:
+                steps.confirm(ASSIGN_STEP.name)
+        if commanding and ACKNOWLEDGE_STEP.name not in done:
+            for esc_id in self._triggered_pages(incident_id, check_page=True):
+                self._respond(esc_id, "ack", f"acknowledge escalation {esc_id}")
+            if steps is not None:
+                steps.confirm(ACKNOWLEDGE_STEP.name)
+
+    def _holder(self, incident_id: str, role: Role) -> str:
+        """The id of who holds ``role`` on the incident now ("" for nobody)."""
+        from incident_io.api.incidents_v2 import incidents_v2_show
+        from incident_io.models import IncidentsShowResultV2
+
+        result = self._client.call(
+            incidents_v2_show.sync_detailed,
+            f"read incident {incident_id}",
+            IncidentsShowResultV2,
+            id=incident_id,
         )
-        body = IncidentsEditPayloadV2(
-            incident=IncidentEditPayloadV2(incident_role_assignments=[assignment]),
-            notify_incident_channel=True,
-        )
-        self._client.call(
-            incidents_v2_edit.sync_detailed,
-            f"assign the {role.label.lower()} of {target}",
-            IncidentsEditResultV2,
-            write=True,
-            id=target,
-            body=body,
-        )
-        if role is Role.COMMANDER:
-            self.acknowledge([incident_id])
+        raw = Fields(result, "result", self.name).obj("incident")
+        holder = role_holders(raw, self._names).get(role)
+        return holder.id if holder else ""
 
     def escalate(self, incident_id: str) -> None:
         """A new escalation on ``escalate_to``, else on the path that paged for the
@@ -652,11 +698,14 @@ class IncidentIoBackend:
             **filters,
         )
 
-    def _triggered_pages(self, item_id: str) -> list[str]:
+    def _triggered_pages(self, item_id: str, *, check_page: bool = False) -> list[str]:
         """The escalation ids an acknowledgement of ``item_id`` answers: the page
-        itself, or an incident's triggered pages (mine with scope "mine")."""
+        itself (only while triggered, with ``check_page``), or an incident's
+        triggered pages (mine with scope "mine")."""
         esc_id = escalation_id(item_id)
         if esc_id is not None:
+            if check_page and escalation_status(self._escalation(esc_id)) is not Status.TRIGGERED:
+                return []
             return [esc_id]
         pages = self._escalations(
             statuses=("triggered", "pending_repeat"), incident_id=_incident_api_id(item_id)
