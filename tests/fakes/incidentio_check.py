@@ -1,7 +1,8 @@
 """Check recorded incident.io exchanges: against incident.io's OpenAPI description
 where it describes the endpoint, against the SDK's models where it does not.
 
-Described endpoints (``../shared/specs/incident-io/openapi3.json``): the path and
+Described endpoints (``shared/specs/incident-io/openapi3.json``, found as
+:func:`~tests.fakes.openapi_check.shared_specs` finds it): the path and
 method exist; every query parameter is declared, including the deep-object
 filters (``status[one_of]=...``, ``incident_role[ID][one_of]=...``) whose operator
 must be one the parameter's description accepts; the JSON body validates against
@@ -26,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.openapi_check import CheckedRequest, OpenApiSpec, _pointer
+from tests.fakes.openapi_check import CheckedRequest, OpenApiSpec, _pointer, shared_specs
 from tests.fakes.sdk_model_check import check_model, query_parameters
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "specs" / "incident-io" / "openapi3.json"
+SPEC_PATH = shared_specs() / "incident-io" / "openapi3.json"
 
 _DEEP_KEY = re.compile(r"^(?P<name>[A-Za-z_]+)(?P<brackets>(\[[^\[\]]*\])*)$")
 
