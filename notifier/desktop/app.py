@@ -921,9 +921,12 @@ def message(
     icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
-    # a parentless box lives only as long as a Python reference to it
+    # A parentless box lives only as long as a Python reference to it. Drop that
+    # reference after the event loop returns, never inside the box's own signal.
     _open_messages.add(box)
-    box.finished.connect(lambda _result, b=box: _open_messages.discard(b))
+    box.finished.connect(
+        lambda _result, b=box: QTimer.singleShot(0, lambda: _open_messages.discard(b))
+    )
     box.open()
 
 

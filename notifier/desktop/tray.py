@@ -2,17 +2,18 @@
 
 What the menu holds is computed by :func:`menu_entries`, a plain function of
 the state (so tests check it per state); :class:`TrayController` renders it.
-The menu is rebuilt whenever the state changes, so it is ready before the
-first click, and never while it is open.
+The menu is updated whenever the state changes, so it is ready before the
+first click, and never while it is open; its actions are reused, never deleted
+(see :class:`TrayController`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -102,7 +103,18 @@ def menu_entries(
 
 
 class TrayController(QObject):
-    """Owns the QSystemTrayIcon; emits what the user chose."""
+    """Owns the QSystemTrayIcon; emits what the user chose.
+
+    Ownership discipline (issue 9: SIGSEGV when the menu changed while open): the
+    menu's QActions are created once and reused for the life of the controller;
+    an update changes their text, enabled state, separator flag and order, and
+    takes unused ones out of the menu without deleting them. Nothing is ever freed
+    that Qt may still deliver ``triggered`` for. While the menu is shown, updates
+    wait; they are applied after the event loop has returned from hiding it, i.e.
+    after Qt delivered the chosen action's ``triggered`` (QMenu hides itself and
+    emits ``aboutToHide`` *before* it triggers the action), so the action chosen
+    is the entry the user saw.
+    """
 
     acknowledgeRequested = Signal(str)  # ref
     acknowledgeAllRequested = Signal()
@@ -117,12 +129,16 @@ class TrayController(QObject):
         self.icon = QSystemTrayIcon(parent)
         self.menu = QMenu()
         self.menu.setToolTipsVisible(True)
+        self.snooze_menu = QMenu("Snooze alarm", self.menu)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
-        self.menu.aboutToHide.connect(self._rebuild_if_due)
+        self.menu.aboutToHide.connect(self._apply_pending_later)
         self._state = TrayState.CLEAR
         self._entries: list[MenuEntry] = []
         self._pending: list[MenuEntry] | None = None
+        # the reusable actions of each menu, and the entry each one shows now
+        self._pools: dict[QMenu, list[QAction]] = {self.menu: [], self.snooze_menu: []}
+        self._shown: dict[QMenu, list[MenuEntry]] = {self.menu: [], self.snooze_menu: []}
         self.icon.setIcon(tray_icon(self._state))
 
     @property
@@ -141,58 +157,98 @@ class TrayController(QObject):
             self._state = new_state
             self.icon.setIcon(tray_icon(new_state))
         self.icon.setToolTip(tooltip)
-        if self.menu.isVisible():
-            self._pending = entries  # never rebuild under the user's pointer
+        if self._menus_visible():
+            self._pending = entries  # never change the menu under the user's pointer
         else:
-            self._build(entries)
+            self._pending = None
+            self._render(entries)
 
-    def _rebuild_if_due(self) -> None:
-        if self._pending is not None:
-            entries, self._pending = self._pending, None
-            self._build(entries)
+    def _menus_visible(self) -> bool:
+        return self.menu.isVisible() or self.snooze_menu.isVisible()
 
-    def _build(self, entries: list[MenuEntry]) -> None:
+    def _apply_pending_later(self) -> None:
+        # not now: Qt triggers the chosen action after aboutToHide returns
+        QTimer.singleShot(0, self, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        if self._pending is None or self._menus_visible():
+            return  # nothing waiting, or shown again (the next hide applies it)
+        entries, self._pending = self._pending, None
+        self._render(entries)
+
+    def _render(self, entries: list[MenuEntry]) -> None:
         self._entries = entries
-        self.menu.clear()
-        snooze_menu: QMenu | None = None
+        top: list[MenuEntry | None] = []  # None: where the snooze submenu goes
+        snooze: list[MenuEntry] = []
         for entry in entries:
-            if entry.kind == "separator":
-                self.menu.addSeparator()
-                continue
             if entry.kind == "snooze":
-                if snooze_menu is None:
-                    snooze_menu = self.menu.addMenu("Snooze alarm")
-                target = snooze_menu
+                if not snooze:
+                    top.append(None)
+                snooze.append(entry)
             else:
-                target = self.menu
-            action = QAction(entry.text, target)
-            action.setEnabled(entry.enabled)
-            action.triggered.connect(self._handler(entry))
-            target.addAction(action)
-        if snooze_menu is not None:
-            snooze_menu.setEnabled(any(e.enabled for e in entries if e.kind == "snooze"))
+                top.append(entry)
+        self._fill(self.snooze_menu, snooze, submenu_at=None)
+        self.snooze_menu.setEnabled(any(e.enabled for e in snooze))
+        self._fill(self.menu, top, submenu_at=self.snooze_menu)
 
-    def _handler(self, entry: MenuEntry) -> Callable[[bool], None]:
+    def _fill(
+        self, menu: QMenu, entries: Sequence[MenuEntry | None], *, submenu_at: QMenu | None
+    ) -> None:
+        """Show ``entries`` in ``menu`` with its pooled actions (None: the submenu)."""
+        pool = self._pools[menu]
+        shown: list[MenuEntry] = []
+        wanted: list[QAction] = []
+        for entry in entries:
+            if entry is None:
+                assert submenu_at is not None
+                wanted.append(submenu_at.menuAction())
+                continue
+            index = len(shown)
+            if index == len(pool):
+                pool.append(self._new_action(menu, index))
+            action = pool[index]
+            action.setSeparator(entry.kind == "separator")
+            action.setText(entry.text)
+            action.setEnabled(entry.enabled)
+            shown.append(entry)
+            wanted.append(action)
+        self._shown[menu] = shown
+        if menu.actions() != wanted:
+            # reorder without deleting: removeAction() leaves each action alive,
+            # owned by the controller, ready for a later update
+            for action in menu.actions():
+                menu.removeAction(action)
+            menu.addActions(wanted)
+
+    def _new_action(self, menu: QMenu, index: int) -> QAction:
+        action = QAction(self)  # owned by the controller, never deleted before it
+
         # takes QAction.triggered's ``checked`` explicitly: PySide6 mis-counts the
         # references of that bool when a slot silently drops it
-        def handle(checked: bool = False) -> None:
-            match entry.command:
-                case "ack":
-                    self.acknowledgeRequested.emit(entry.ref)
-                case "open":
-                    self.openRequested.emit(entry.ref)
-                case "ack_all":
-                    self.acknowledgeAllRequested.emit()
-                case "snooze":
-                    self.snoozeRequested.emit(entry.minutes)
-                case "test_page":
-                    self.testPageRequested.emit()
-                case "settings":
-                    self.settingsRequested.emit()
-                case "quit":
-                    self.quitRequested.emit()
+        def chosen(checked: bool = False) -> None:
+            shown = self._shown[menu]
+            if index < len(shown):
+                self._dispatch(shown[index])
 
-        return handle
+        action.triggered.connect(chosen)
+        return action
+
+    def _dispatch(self, entry: MenuEntry) -> None:
+        match entry.command:
+            case "ack":
+                self.acknowledgeRequested.emit(entry.ref)
+            case "open":
+                self.openRequested.emit(entry.ref)
+            case "ack_all":
+                self.acknowledgeAllRequested.emit()
+            case "snooze":
+                self.snoozeRequested.emit(entry.minutes)
+            case "test_page":
+                self.testPageRequested.emit()
+            case "settings":
+                self.settingsRequested.emit()
+            case "quit":
+                self.quitRequested.emit()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

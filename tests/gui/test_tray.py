@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import pytest
+
 from notifier.desktop.icons import TrayState
 from notifier.desktop.tray import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
 from notifier.domain.model import Incident, Status, Urgency
@@ -133,3 +135,43 @@ def test_spoofed_titles_reach_the_menu_and_tooltip_clean() -> None:
     monitor = Monitor(policy_from_config(Config()), {"local": timedelta(seconds=30)}, NOW)
     monitor.snapshot("local", [spoof], NOW)
     assert monitor.summary().splitlines()[-1] == "Most urgent: Disk gnp.exe ok ALL CLEAR, ignore"
+
+
+def _entries(*incidents: Incident) -> list:
+    return menu_entries(
+        list(incidents), status_lines=["On call"], alarm_snoozed_until=None, now=NOW
+    )
+
+
+def test_updates_reuse_the_menu_actions_and_never_delete_one(qtbot) -> None:
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(1), incident(2), incident(3)))
+    before = list(tray.menu.actions())
+    destroyed: list[object] = []
+    for action in before:
+        action.destroyed.connect(lambda *_: destroyed.append(True))
+    tray.update("clear", "", _entries())  # fewer entries
+    tray.update("triggered", "", _entries(incident(4), incident(5), incident(6)))
+    assert destroyed == []
+    assert set(tray.menu.actions()) == set(before)  # the same objects, reused
+    labels = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    assert labels[1].startswith("Acknowledge  HIGH · db: incident 4")
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")
+def test_an_update_while_the_menu_is_open_waits_until_the_choice_is_delivered(qtbot) -> None:
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(1), incident(2)))
+    tray.menu.popup(tray.menu.pos())
+    qtbot.waitUntil(tray.menu.isVisible)
+    ack_first = next(a for a in tray.menu.actions() if "incident 1" in a.text())
+
+    tray.update("triggered", "", _entries(incident(2)))  # incident 1 resolved meanwhile
+    assert any("incident 1" in a.text() for a in tray.menu.actions()), "changed while open"
+
+    # what QMenu does on Return: hide (aboutToHide), then trigger the chosen action
+    tray.menu.hide()
+    with qtbot.waitSignal(tray.acknowledgeRequested) as chosen:
+        ack_first.trigger()
+    assert chosen.args == ["local:1"], "the entry the user saw, not whatever replaced it"
+    qtbot.waitUntil(lambda: not any("incident 1" in a.text() for a in tray.menu.actions()))
