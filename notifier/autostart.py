@@ -25,6 +25,8 @@ from notifier.errors import UserError
 LABEL = "io.github.oncall-notifier"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "oncall-notifier"
+#: the start form that restarts the app after a crash
+SUPERVISED = "--supervised"
 
 
 #: the Windows bundle's windowed twin of oncall-notifier.exe (as pythonw.exe is to
@@ -35,18 +37,19 @@ WINDOWED_EXE = "oncall-notifierw.exe"
 def launch_command(
     *, frozen: bool | None = None, executable: str | None = None, platform: str | None = None
 ) -> list[str]:
-    """How to start this installation of the app: a frozen bundle's executable is
-    the app itself (on Windows its windowed twin, if there); an interpreter needs
-    ``-m notifier``."""
+    """How to start this installation of the app at login: a frozen bundle's
+    executable is the app itself (on Windows its windowed twin, if there); an
+    interpreter needs ``-m notifier``. Always ``--supervised``: a crash is followed
+    by a restart instead of a silent laptop (see :mod:`notifier.supervisor`)."""
     frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
     executable = executable or sys.executable
     if not frozen:
-        return [executable, "-m", "notifier"]
+        return [executable, "-m", "notifier", SUPERVISED]
     if (platform or sys.platform) == "win32":
         windowed = Path(executable).with_name(WINDOWED_EXE)
         if windowed.is_file():
-            return [str(windowed)]
-    return [executable]
+            return [str(windowed), SUPERVISED]
+    return [executable, SUPERVISED]
 
 
 def _xdg_entry(home: Path | None) -> Path:

@@ -465,6 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or the per-user config folder",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--supervised",
+        action="store_true",
+        help="start the tray app under a small supervisor that restarts it if it crashes "
+        "(what start at login runs)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[Context], int], help_: str) -> argparse.ArgumentParser:
@@ -525,6 +531,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_supervised(args: argparse.Namespace) -> int:
+    """Become the supervisor of the tray app (see :mod:`notifier.supervisor`)."""
+    from notifier import supervisor
+
+    extra = supervisor.child_args(args.profile, args.verbose)
+    if sys.platform != "win32" and not getattr(sys, "frozen", False):
+        # replace this process by a fresh, small one: none of the CLI's imports
+        # (HTTP client, keyring, ...) stay in the memory of a process that runs all day
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "notifier.supervisor", *extra])
+    return supervisor.main(extra)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # like ssh and gpg: whatever the user's umask, what we create (the databases and
     # their WAL files, logs, status and key files) is readable by its owner alone
@@ -536,6 +556,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.supervised:
+        if getattr(args, "func", None) is not None:
+            parser.error("--supervised starts the tray app; it takes no command")
+        return run_supervised(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

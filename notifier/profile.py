@@ -93,6 +93,12 @@ class Profile:
         return self.root / "status.json"
 
     @property
+    def notifications_path(self) -> Path:
+        """Written by the running app: the ids of its notifications on screen, so the
+        next start can close what a crashed run left behind."""
+        return self.root / "notifications.json"
+
+    @property
     def instance_name(self) -> str:
         """A name for the single-instance socket, unique per profile."""
         import hashlib

@@ -16,6 +16,7 @@ import logging
 import logging.handlers
 import os
 import random
+import signal
 import sqlite3
 import sys
 import threading
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier import __version__, autostart, redact
+from notifier import __version__, autostart, redact, runtime_files
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
@@ -64,6 +65,7 @@ from notifier.monitor import Monitor, policy_from_config
 from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
+from notifier.supervisor import RESTARTED_VARIABLE
 
 log = logging.getLogger("notifier.desktop.app")
 
@@ -225,7 +227,9 @@ class OncallApp(QObject):
             self.monitor.engine.set_on_call(False)
         self.tray = TrayController(self)
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
-        self.notifications = NotificationCenter(self.tray.icon, self)
+        self.notifications = NotificationCenter(
+            self.tray.icon, self, ledger=profile.notifications_path
+        )
         self.notifications.actionInvoked.connect(self._notification_action)
         self.player = AlarmPlayer(self)
         if config.sound.alarm:
@@ -272,6 +276,9 @@ class OncallApp(QObject):
         self.scheduler = QtScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
+        # a run that died from a signal left files naming its PID
+        for path in (profile.ingest_runtime_path, profile.status_path):
+            runtime_files.remove_if_stale(path)
         if start_ingest:
             self._start_ingest()
         self._watch_local_database()
@@ -285,6 +292,9 @@ class OncallApp(QObject):
         return getattr(info.settings, "poll_interval", DEFAULT_POLL)
 
     def start(self) -> None:
+        # first, before anything new shows: what a crashed run left on screen
+        self.notifications.withdraw_stale()
+        self._tell_if_restarted()
         for name in self.accounts.names():
             self.scheduler.add_job(
                 self._poll_job,
@@ -312,11 +322,28 @@ class OncallApp(QObject):
         self.tray.show()
         self._refresh()
 
+    def _tell_if_restarted(self) -> None:
+        """Started again by the supervisor after the last run died: say so, once."""
+        why = os.environ.pop(RESTARTED_VARIABLE, "")
+        if not why:
+            return
+        log.warning("restarted by the supervisor: the previous run %s", why)
+        self.notifications.show(
+            Notification(
+                key="notifier:restarted",
+                title="oncall-notifier restarted after a crash",
+                body=f"The previous run {why}; it was started again and is alerting "
+                f"as before. Details are in {self.profile.log_dir / 'oncall-notifier.log'}",
+                urgency="low",
+            )
+        )
+
     def stop(self) -> None:
         self.player.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)
+        self.notifications.withdraw_all()
         self.notifications.shutdown()
         with contextlib.suppress(Exception):  # never started
             self.scheduler.shutdown(wait=False)
@@ -324,6 +351,7 @@ class OncallApp(QObject):
             self.ingest.stop()
         if self._keeper is not None:
             self._keeper.close()
+        runtime_files.remove_if_ours(self.profile.status_path)
         self.tray.icon.hide()
 
     def _start_ingest(self) -> None:
@@ -1039,7 +1067,17 @@ def run_app(
         )
     if after_start is not None:
         after_start(oncall)
+    from notifier.desktop.termination import TerminationSignals
+
+    termination = TerminationSignals()
+
+    def terminate(signum: int) -> None:
+        log.info("%s received: quitting", signal.Signals(signum).name)
+        QApplication.quit()  # leaves every event loop, a modal dialog's too
+
+    termination.received.connect(terminate)
     try:
         return app.exec()
     finally:
         oncall.stop()
+        termination.close(ignore_further=True)

@@ -27,6 +27,7 @@ import concurrent.futures
 import contextlib
 import functools
 import html
+import json
 import logging
 import os
 import platform
@@ -134,8 +135,50 @@ class NotificationAdapter(QObject):
     def withdraw(self, key: str) -> None:
         """Remove the notification for ``key``, if this adapter can."""
 
+    def withdraw_all(self, timeout: float) -> None:
+        """Remove every notification this adapter shows, waiting up to ``timeout``
+        seconds (the app is about to exit)."""
+
+    def withdraw_stale(self) -> None:
+        """Remove what an earlier run of the app (which crashed) left on screen."""
+
     def shutdown(self) -> None:
         """Release threads and connections."""
+
+
+class NotificationLedger:
+    """The D-Bus ids of the notifications on screen, kept in a file of the profile.
+
+    A process that dies from a signal cannot withdraw its notifications, and the
+    server keeps them (dunst forever): the next start reads this file and closes
+    them. Ids are per server process, so the file also names the server's unique
+    bus name; ids of a server that has since restarted are dropped, never closed
+    (they may name another program's notifications by now)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> tuple[str, dict[str, int]]:
+        """(server's unique bus name, {key: notification id})."""
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            ids = {str(k): int(v) for k, v in dict(data.get("ids", {})).items()}
+            return str(data.get("server", "")), ids
+        except (OSError, ValueError, TypeError, AttributeError):
+            return "", {}
+
+    def save(self, server: str, ids: dict[str, int]) -> None:
+        try:
+            if not ids:
+                self.path.unlink(missing_ok=True)
+                return
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"server": server, "ids": ids}, fh)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot record shown notifications in %s: %s", self.path, exc)
 
 
 # -- 1. desktop-notifier ---------------------------------------------------------------
@@ -162,11 +205,17 @@ class DesktopNotifierAdapter(NotificationAdapter):
         app_name: str = APP_NAME,
         icon_path: Path | None = None,
         system: str | None = None,
+        ledger: NotificationLedger | None = None,
     ) -> None:
         super().__init__(parent)
         self._app_name = app_name
         self._icon_path = icon_path
         self._system = system or platform.system()  # given by tests of other platforms
+        self._ledger = ledger
+        # key -> the server's notification id, and the server's unique bus name;
+        # loop thread only (see NotificationLedger)
+        self._platform_ids: dict[str, int] = {}
+        self._server = ""
         # Queued: the loop thread emits, the Qt thread delivers.
         self._actionFromLoop.connect(self.actionInvoked, Qt.ConnectionType.QueuedConnection)
         self._failureFromLoop.connect(self.failed, Qt.ConnectionType.QueuedConnection)
@@ -291,6 +340,92 @@ class DesktopNotifierAdapter(NotificationAdapter):
             on_error=lambda exc: log.warning("could not withdraw %s: %s", key, exc),
         )
 
+    def withdraw_all(self, timeout: float) -> None:
+        if self._loop is None:
+            return  # never showed anything
+
+        async def withdraw_every() -> None:
+            for key in list(self._shown):
+                await self._withdraw(key)
+
+        try:
+            self._submit(self._one_at_a_time(withdraw_every())).result(timeout=timeout)
+        except Exception as exc:  # the ledger lets the next start close them
+            log.warning("could not withdraw the notifications: %s", exc)
+
+    def withdraw_stale(self) -> None:
+        if self._ledger is None or self._system in ("Darwin", "Windows"):
+            return
+        self._submit(
+            self._one_at_a_time(self._withdraw_stale(self._ledger)),
+            on_error=lambda exc: log.warning("could not close stale notifications: %s", exc),
+        )
+
+    async def _withdraw_stale(self, ledger: NotificationLedger) -> None:
+        server, ids = ledger.load()
+        if not ids:
+            return
+        from dbus_fast import Message, MessageType
+        from dbus_fast.aio import MessageBus
+
+        bus = await MessageBus().connect()
+        try:
+            owner = await self._owner(bus)
+            if server and owner == server:
+                for key, nid in ids.items():
+                    reply = await bus.call(
+                        Message(
+                            destination=NOTIFICATIONS_BUS_NAME,
+                            path="/org/freedesktop/Notifications",
+                            interface=NOTIFICATIONS_BUS_NAME,
+                            member="CloseNotification",
+                            signature="u",
+                            body=[nid],
+                        )
+                    )
+                    failed = reply is None or reply.message_type == MessageType.ERROR
+                    log.info("closed %s left by a previous run%s", key, " (gone)" if failed else "")
+            else:
+                log.info("the notification server restarted: its old notifications are gone")
+        finally:
+            bus.disconnect()
+        ledger.save(self._server, dict(self._platform_ids))
+
+    @staticmethod
+    async def _owner(bus: Any) -> str:
+        """The unique bus name of the notification server now, or ""."""
+        from dbus_fast import Message, MessageType
+
+        reply = await bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="GetNameOwner",
+                signature="s",
+                body=[NOTIFICATIONS_BUS_NAME],
+            )
+        )
+        if reply is None or reply.message_type == MessageType.ERROR:
+            return ""
+        return str(reply.body[0])
+
+    def _remember(self, key: str, identifier: str | None) -> None:
+        """Keep the ledger in step with what is on screen (loop thread)."""
+        if self._ledger is None:
+            return
+        if identifier is None:
+            if self._platform_ids.pop(key, None) is None:
+                return
+        else:
+            backend = getattr(self._notifier, "_backend", None)
+            ids = getattr(backend, "_platform_to_interface_notification_identifier", None)
+            nid = ids.inverse.get(identifier) if ids is not None else None
+            if not isinstance(nid, int):
+                return  # not the D-Bus backend, or desktop-notifier changed inside
+            self._platform_ids[key] = nid
+        self._ledger.save(self._server, dict(self._platform_ids))
+
     async def _one_at_a_time(self, operation: Coroutine[Any, Any, None]) -> None:
         # In submission order, never interleaved: desktop-notifier connects to D-Bus
         # lazily and two concurrent first sends would open (and leak) two connections.
@@ -344,14 +479,22 @@ class DesktopNotifierAdapter(NotificationAdapter):
         if dn.identifier not in await notifier.get_current_notifications():
             raise RuntimeError("the notification server did not accept the notification")
         self._shown[key] = dn.identifier
+        if self._ledger is not None and not self._server:
+            backend = getattr(notifier, "_backend", None)
+            bus = getattr(backend, "bus", None)
+            if bus is not None:
+                self._server = await self._owner(bus)
+        self._remember(key, dn.identifier)
         log.debug("shown %s via desktop-notifier (%s)", key, dn.identifier)
 
     def _forget(self, key: str, identifier: str) -> None:
         if self._shown.get(key) == identifier:  # not a newer notification for the key
             del self._shown[key]
+            self._remember(key, None)
 
     async def _withdraw(self, key: str) -> None:
         identifier = self._shown.pop(key, None)
+        self._remember(key, None)
         if identifier is None or self._notifier is None:
             return
         with contextlib.suppress(KeyError):  # already closed by the user or the server
@@ -382,6 +525,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
         # A later show() starts afresh with a new loop and connection.
         self._notifier, self._lock = None, None
         self._shown.clear()
+        self._platform_ids.clear()
+        self._server = ""
 
 
 # -- 2. plyer ------------------------------------------------------------------------------
@@ -551,15 +696,21 @@ class NotificationCenter(QObject):
         app_name: str = APP_NAME,
         adapters: Sequence[NotificationAdapter] | None = None,
         system: str | None = None,
+        ledger: Path | None = None,
     ) -> None:
-        """``system``: ``platform.system()``'s answer, given by tests of other platforms."""
+        """``system``: ``platform.system()``'s answer, given by tests of other platforms;
+        ``ledger``: where to record the ids of notifications on screen (see
+        :class:`NotificationLedger`)."""
         super().__init__(parent)
         if adapters is None:
             from notifier.desktop.icons import APP_ICON_NAME, icon_file
 
             adapters = (
                 DesktopNotifierAdapter(
-                    app_name=app_name, icon_path=icon_file(APP_ICON_NAME), system=system
+                    app_name=app_name,
+                    icon_path=icon_file(APP_ICON_NAME),
+                    system=system,
+                    ledger=NotificationLedger(ledger) if ledger is not None else None,
                 ),
                 PlyerAdapter(app_name=app_name, system=system),
                 TrayBalloonAdapter(tray),
@@ -603,6 +754,16 @@ class NotificationCenter(QObject):
         # every adapter that may have shown it: the active one may have changed since
         for index in sorted(self._used | {self._active}):
             self._safe(functools.partial(self._adapters[index].withdraw, key), None)
+
+    def withdraw_all(self, timeout: float = 2.0) -> None:
+        """Remove every notification shown (before exiting); waits up to ``timeout`` s."""
+        for index in sorted(self._used | {self._active}):
+            self._safe(functools.partial(self._adapters[index].withdraw_all, timeout), None)
+
+    def withdraw_stale(self) -> None:
+        """Remove what a crashed earlier run left on screen (see NotificationLedger)."""
+        for adapter in self._adapters:
+            self._safe(adapter.withdraw_stale, None)
 
     def set_tray(self, tray: QSystemTrayIcon | None) -> None:
         """Give the last-resort adapter the tray icon (it may be created later)."""

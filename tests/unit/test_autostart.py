@@ -81,12 +81,12 @@ def test_windows_without_a_run_key_says_so_in_one_line() -> None:
     assert not autostart.is_enabled(platform="win32", winreg=FakeWinreg())
 
 
-def test_a_frozen_bundle_starts_itself_an_interpreter_starts_the_module() -> None:
+def test_a_frozen_bundle_starts_itself_an_interpreter_starts_the_module_supervised() -> None:
     assert autostart.launch_command(frozen=True, executable="/opt/on/oncall-notifier") == [
-        "/opt/on/oncall-notifier"
-    ]
+        "/opt/on/oncall-notifier", "--supervised",
+    ]  # fmt: skip
     assert autostart.launch_command(frozen=False, executable="/usr/bin/python3") == [
-        "/usr/bin/python3", "-m", "notifier",
+        "/usr/bin/python3", "-m", "notifier", "--supervised",
     ]  # fmt: skip
 
 
@@ -102,7 +102,14 @@ def test_the_windows_bundle_starts_its_windowed_twin_at_login(tmp_path: Path) ->
     console = tmp_path / "oncall-notifier.exe"
     console.write_bytes(b"MZ")
     command = autostart.launch_command(frozen=True, executable=str(console), platform="win32")
-    assert command == [str(console)]  # no twin: itself
+    assert command == [str(console), "--supervised"]  # no twin: itself
     (tmp_path / autostart.WINDOWED_EXE).write_bytes(b"MZ")
     command = autostart.launch_command(frozen=True, executable=str(console), platform="win32")
-    assert command == [str(tmp_path / "oncall-notifierw.exe")]
+    assert command == [str(tmp_path / "oncall-notifierw.exe"), "--supervised"]
+
+
+def test_start_at_login_runs_the_supervised_app(tmp_path: Path) -> None:
+    autostart.set_enabled(True, platform="linux", home=tmp_path)
+    text = (tmp_path / ".config/autostart/oncall-notifier.desktop").read_text()
+    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
+    assert shlex.split(exec_line[5:]) == [sys.executable, "-m", "notifier", "--supervised"]
