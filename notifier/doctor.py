@@ -7,8 +7,9 @@ checks live here; the desktop ones (tray, notifications, sound) come from
 
 from __future__ import annotations
 
+import functools
 import json
-import os
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,10 @@ from notifier.config import Config
 from notifier.errors import UserError
 from notifier.paths import resources_dir
 from notifier.profile import Profile
+from notifier.runtime_files import pid_alive
 from notifier.secrets import SecretStore
+
+log = logging.getLogger("notifier.doctor")
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,10 @@ def app_status(profile: Profile) -> dict[str, Any] | None:
     """What the running app last wrote about its accounts, if it is running."""
     try:
         data = json.loads(profile.status_path.read_text("utf-8"))
-        os.kill(int(data["pid"]), 0)
+        pid = int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and pid_alive(pid) else None
 
 
 def run_checks(
@@ -68,65 +72,101 @@ def run_checks(
     desktop_checks: Callable[[], Iterator[Check]] | None = None,
     now: datetime | None = None,
 ) -> Iterator[Check]:
+    """Every check, in order. A check that raises is reported as failed (with the
+    traceback in the log) and the others still run: the summary always comes."""
     now = now or datetime.now(UTC)
-    yield install_check()
-    yield Check("profile", True, str(profile.root))
+    sections: list[tuple[str, Callable[[], Iterator[Check]]]] = [
+        ("install", lambda: iter([install_check()])),
+        ("profile", lambda: iter([Check("profile", True, str(profile.root))])),
+        ("secrets", lambda: _secrets(secrets)),
+    ]
+    if desktop_checks is not None:
+        sections.append(("desktop", desktop_checks))
+    sections.extend(
+        (f"account {name}", functools.partial(_account, accounts, name))
+        for name in accounts.names()
+    )
+    sections.append(("sync", lambda: _sync(profile, now)))
+    if config.local.enabled and config.local.ingest:
+        sections.append(("local ingest", lambda: _ingest(profile, config, secrets)))
+    for name, section in sections:
+        yield from _guarded(name, section)
 
+
+def _guarded(name: str, section: Callable[[], Iterator[Check]]) -> Iterator[Check]:
+    try:
+        yield from section()
+    except Exception as exc:
+        log.debug("doctor: the %s check raised", name, exc_info=True)
+        detail = (
+            str(exc)
+            if isinstance(exc, UserError | BackendError)
+            else (f"{type(exc).__name__}: {exc}")
+        )
+        yield Check(name, False, f"the check failed: {detail} (run with -v for details)")
+
+
+def _secrets(secrets: SecretStore) -> Iterator[Check]:
     ok, detail = secrets.check()
     yield Check("secrets", ok, detail)
 
-    if desktop_checks is not None:
-        yield from desktop_checks()
 
-    for name in accounts.names():
+def _account(accounts: Accounts, name: str) -> Iterator[Check]:
+    try:
+        backend = accounts.build(name)
         try:
-            backend = accounts.build(name)
-            try:
-                me = backend.me()
-                backend.open_incidents()
-                # a backend may have a warning that does not stop it (Alertmanager:
-                # some peers of the cluster are down)
-                health_note = getattr(backend, "health_note", None)
-                note = health_note() if callable(health_note) else ""
-            finally:
-                backend.close()
-        except (BackendError, UserError) as exc:
-            yield Check(f"account {name}", False, str(exc))
+            me = backend.me()
+            backend.open_incidents()
+            # a backend may have a warning that does not stop it (Alertmanager:
+            # some peers of the cluster are down)
+            health_note = getattr(backend, "health_note", None)
+            note = health_note() if callable(health_note) else ""
+        finally:
+            backend.close()
+    except (BackendError, UserError) as exc:
+        yield Check(f"account {name}", False, str(exc))
+    else:
+        if note:
+            yield Check(
+                f"account {name}", False, f"reachable, acting as {me}; but {note}", warning=True
+            )
         else:
-            if note:
-                yield Check(
-                    f"account {name}", False, f"reachable, acting as {me}; but {note}", warning=True
-                )
-            else:
-                yield Check(f"account {name}", True, f"reachable, acting as {me}")
+            yield Check(f"account {name}", True, f"reachable, acting as {me}")
 
+
+def _sync(profile: Profile, now: datetime) -> Iterator[Check]:
     status = app_status(profile)
     if status is None:
         yield Check(
             "sync",
             False,
             "the app is not running, so nothing is watching for pages; start it with "
-            "`oncall-notifier` (and enable Start at login in Settings)",
+            "`oncall-notifier --supervised` (and enable Start at login in Settings)",
             warning=True,
         )
     else:
         for name, account in sorted(status.get("accounts", {}).items()):
             yield _freshness(name, account, now)
 
-    if config.local.enabled and config.local.ingest:
-        from notifier.backends.local.ingest_info import ingest_info
 
+def _ingest(profile: Profile, config: Config, secrets: SecretStore) -> Iterator[Check]:
+    from notifier.backends.local.ingest_info import ingest_info
+
+    try:
         info = ingest_info(profile, config, secrets)
-        if info["running"]:
-            yield Check("local ingest", True, f"listening on {info['url']}")
-        else:
-            yield Check(
-                "local ingest",
-                False,
-                "not running: start the app or `oncall-notifier serve` to accept pages "
-                "from Alertmanager and Events API v2 clients",
-                warning=True,
-            )
+    except UserError as exc:  # e.g. its keys cannot be read
+        yield Check("local ingest", False, str(exc))
+        return
+    if info["running"]:
+        yield Check("local ingest", True, f"listening on {info['url']}")
+    else:
+        yield Check(
+            "local ingest",
+            False,
+            "not running: start the app or `oncall-notifier serve` to accept pages "
+            "from Alertmanager and Events API v2 clients",
+            warning=True,
+        )
 
 
 def _freshness(name: str, account: dict[str, Any], now: datetime) -> Check:

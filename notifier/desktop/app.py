@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,10 +62,10 @@ from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.errors import UserError
-from notifier.monitor import Monitor, policy_from_config
+from notifier.monitor import Monitor, TrayStatus, policy_from_config
 from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.secrets import SecretStore, SecretStoreError
 from notifier.supervisor import RESTARTED_VARIABLE
 
 log = logging.getLogger("notifier.desktop.app")
@@ -169,7 +170,26 @@ class InstanceServer(QObject):
 # ---- the app ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something that could not start. ``label`` heads its line in the tray menu,
+    ``title`` says what is at stake in the notification, ``detail`` what is wrong
+    and what to do (one line); ``line`` is the menu's shorter form of it."""
+
+    label: str
+    title: str
+    detail: str
+    line: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.line:
+            object.__setattr__(self, "line", self.detail)
+
+
 class OncallApp(QObject):
+    """The running tray app. ``require_sound=False`` only for test processes that
+    have no sound server: otherwise a missing audio output turns the tray degraded."""
+
     _polled = Signal(str, object, object, object)  # account, incidents, error, me-id
     _oncall_fetched = Signal(str, object, object)  # account, OnCallStatus, error
     #: every batch of escalation actions carried out (for the log view and tests)
@@ -190,6 +210,7 @@ class OncallApp(QObject):
         *,
         start_ingest: bool = True,
         clock: Any = None,
+        require_sound: bool = True,
     ) -> None:
         super().__init__()
         self.clock = clock or _now
@@ -202,12 +223,20 @@ class OncallApp(QObject):
         self.bridge.after_action = lambda request: self.poll_now(request.ref.split(":")[0])
         self.bridge.actionFailed.connect(self._action_failed)
         self.outbox_runner: OutboxRunner | None = None
-        self._outbox_error = ""
+        # what could not start: the tray shows degraded and a notification says what
+        # to do until it works (key -> problem); accounts whose token cannot be read
+        self._problems: dict[str, Problem] = {}
+        self._problems_told: dict[str, Problem] = {}
+        self._account_problems: dict[str, str] = {}
         try:
             outbox = Outbox(profile.outbox_path, clock=self.clock)
         except OutboxError as exc:
             # actions still go out directly; the user is told the safety net is off
-            self._outbox_error = str(exc)
+            self._problems["outbox"] = Problem(
+                "actions are not saved before sending",
+                "Your actions are not saved before sending",
+                str(exc),
+            )
             log.error("outbox unavailable: %s", exc)
         else:
             self.outbox_runner = OutboxRunner(
@@ -235,9 +264,11 @@ class OncallApp(QObject):
         if config.sound.alarm:
             self.player.sound_path = config.sound.alarm
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
+        self._require_sound = require_sound
+        self.player.outputsChanged.connect(self._check_sound)
+        self._check_sound()
         self.window: Any = None
         self.ingest: Any = None
-        self._ingest_error = ""
         self._degraded_told: set[str] = set()
         self._failures: dict[str, int] = {}
         # one poll per account at a time; one asked for meanwhile runs right after
@@ -374,8 +405,14 @@ class OncallApp(QObject):
             log.info("local ingest listening on %s", self.ingest.url)
         except Exception as exc:
             self.ingest = None
-            self._ingest_error = user_message(exc)
-            log.error("local ingest not started: %s", self._ingest_error)
+            text = user_message(exc)
+            self._problems["ingest"] = Problem(
+                "local ingest",
+                "Pages sent to this laptop are not received",
+                f"The local ingest did not start: {text}",
+                line=text,
+            )
+            log.error("local ingest not started: %s", text)
 
     def _watch_local_database(self) -> None:
         """Poll the local account the moment another process (the CLI, ``serve``)
@@ -458,6 +495,11 @@ class OncallApp(QObject):
             auth = isinstance(error, AuthenticationError)
             text = user_message(error)
             log.warning("sync of %s failed: %s", name, text)
+            if isinstance(error, SecretStoreError):
+                # cannot fix itself (unlike a network outage): tell at once
+                self._account_problems[name] = text
+            else:
+                self._account_problems.pop(name, None)
             self.monitor.failure(name, text, now, auth=auth)
             if auth:
                 # the next attempt reads the token again: `login` may have fixed it
@@ -465,6 +507,7 @@ class OncallApp(QObject):
                     self.accounts.forget(name)
             self._backoff(name, error)
         else:
+            self._account_problems.pop(name, None)
             if self._failures.pop(name, 0):
                 self._reschedule(name, self.intervals[name].total_seconds())
                 if self.outbox_runner is not None:
@@ -629,20 +672,23 @@ class OncallApp(QObject):
 
     # ---- rendering ------------------------------------------------------------------------
 
+    def degraded(self, now: datetime) -> list[tuple[str, str]]:
+        """(account, one-line reason) for every account the user may be missing
+        pages from: failing to sync, or its token cannot be read at all."""
+        reasons = dict(self.monitor.degraded(now))
+        reasons.update(self._account_problems)
+        return [(name, reasons[name]) for name in self.monitor.accounts() if name in reasons]
+
     def status_lines(self, now: datetime) -> list[str]:
         lines = []
-        degraded = dict(self.monitor.degraded(now))
-        for name in self.monitor.accounts():
-            if name in degraded:
-                lines.append(f"⚠ {name}: {degraded[name]}")
-        if self._ingest_error:
-            lines.append(f"⚠ local ingest: {self._ingest_error}")
+        for name, reason in self.degraded(now):
+            lines.append(f"⚠ {name}: {reason}")
+        for problem in self._problems.values():
+            lines.append(f"⚠ {problem.label}: {problem.line}")
         if self._internal_errors:
             lines.append(
                 f"⚠ {len(self._internal_errors)} internal error(s), still running; see the log"
             )
-        if self._outbox_error:
-            lines.append(f"⚠ actions are not saved before sending: {self._outbox_error}")
         if self.outbox_runner is not None:
             items = self.outbox_runner.items()
             failed = sum(1 for i in items if i.state is OutboxState.FAILED)
@@ -662,9 +708,12 @@ class OncallApp(QObject):
         self.bridge.set_incidents(incidents)
         status = self.monitor.tray_status(now)
         tooltip = self.monitor.summary()
-        degraded = self.monitor.degraded(now)
-        if degraded:
-            tooltip = "\n".join(f"{n}: {r}" for n, r in degraded) + "\n" + tooltip
+        degraded = self.degraded(now)
+        problems = [f"{n}: {r}" for n, r in degraded]
+        problems += [f"{p.label}: {p.line}" for p in self._problems.values()]
+        if problems:
+            status = TrayStatus.DEGRADED
+            tooltip = "\n".join(problems) + "\n" + tooltip
         self.tray.update(
             status,
             tooltip,
@@ -676,6 +725,7 @@ class OncallApp(QObject):
             ),
         )
         self._tell_degraded(degraded)
+        self._tell_problems()
         self._show_oncall_in_window()
         self._sound_health_alarm(now)
         self._schedule_deadline()
@@ -737,6 +787,38 @@ class OncallApp(QObject):
             self.notifications.withdraw(f"health:{name}")
         self._degraded_told = names
 
+    def _tell_problems(self) -> None:
+        """One notification per thing that could not start, withdrawn once it works."""
+        for key, problem in self._problems.items():
+            if self._problems_told.get(key) != problem:
+                self.notifications.show(
+                    Notification(
+                        key=f"problem:{key}",
+                        title=problem.title,
+                        body=problem.detail,
+                        urgency="high",
+                        actions=(("open", "Open"),),
+                    )
+                )
+        for key in set(self._problems_told) - set(self._problems):
+            self.notifications.withdraw(f"problem:{key}")
+        self._problems_told = dict(self._problems)
+
+    def _check_sound(self) -> None:
+        """No audio output means no alarm: a problem until a device appears."""
+        if not self._require_sound:
+            return
+        ok, reason = self.player.available()
+        if ok:
+            changed = self._problems.pop("sound", None) is not None
+        else:
+            problem = Problem("alarm sound", "The alarm cannot sound", reason)
+            changed = self._problems.get("sound") != problem
+            self._problems["sound"] = problem
+            log.error("alarm sound unavailable: %s", reason)
+        if changed and hasattr(self, "_deadline_timer"):  # after start-up: show it
+            self._refresh()
+
     # ---- user intents ----------------------------------------------------------------------
 
     def acknowledge(self, ref: str) -> None:
@@ -774,7 +856,7 @@ class OncallApp(QObject):
         self.bridge.runner.run(trigger, done)
 
     def _notification_action(self, key: str, action: str) -> None:
-        if key.startswith("health:"):
+        if key.startswith(("health:", "problem:")):
             self.open_window("")
         elif action == "ack":
             self.acknowledge(key)

@@ -48,12 +48,14 @@ class AlarmPlayer(QObject):
     volume.
 
     Signals: ``started()`` when sound begins, ``stopped()`` when no sound of ours is
-    playing any more (finished or stopped), ``failed(str)`` with a user-facing reason.
+    playing any more (finished or stopped), ``failed(str)`` with a user-facing reason,
+    ``outputsChanged()`` when audio outputs come or go (ask :meth:`available` again).
     """
 
     started = Signal()
     stopped = Signal()
     failed = Signal(str)
+    outputsChanged = Signal()
 
     def __init__(self, parent: QObject | None = None, *, sound_path: Path | None = None) -> None:
         super().__init__(parent)
@@ -236,6 +238,7 @@ class AlarmPlayer(QObject):
         for effect in (self._alarm, self._preview):
             effect.setAudioDevice(device)
         self._preload()  # e.g. the sound server started after us
+        self.outputsChanged.emit()
 
     def _fail(self, reason: str) -> None:
         log.warning("%s", reason)

@@ -50,7 +50,7 @@ def app(qtbot, profile: Profile, clock: ShiftedClock) -> Iterator[OncallApp]:
     config = load_config(profile.config_path)
     secrets = SecretStore(config.secrets_store, profile_root=profile.root)
     accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     oncall.start()
     actions: list[object] = []
     oncall.alertActions.connect(actions.extend)
@@ -252,7 +252,7 @@ def test_with_only_the_local_backend_quiet_hours_apply_as_set(
     config = load_config(profile.config_path)
     secrets = SecretStore("session", profile_root=profile.root)
     accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     seen_actions: list[object] = []
     oncall.alertActions.connect(seen_actions.extend)
     oncall.start()

@@ -91,7 +91,7 @@ def app(qtbot, tmp_path: Path, pagerduty_server: FakePagerDuty, clock) -> Iterat
     secrets = SecretStore(config.secrets_store, profile_root=profile.root)
     secrets.set(token_secret_name("work"), pagerduty_server.token)
     accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     oncall.start()
     qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=10000)
     yield oncall
@@ -177,7 +177,7 @@ def test_local_database_breaking_and_coming_back(
     config = load_config(profile.config_path)
     secrets = SecretStore("session", profile_root=profile.root)
     accounts = Accounts(profile, config, secrets)
-    app = OncallApp(profile, config, secrets, accounts, clock=clock)
+    app = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     app.start()
     try:
         accounts.local.store.trigger("Backups failing")

@@ -48,7 +48,7 @@ def make_app(tmp_path: Path, server: FakePagerDuty, clock: ShiftedClock, token: 
     if token:
         secrets.set(token_secret_name("work"), token)
     accounts = Accounts(profile, config, secrets)
-    app = OncallApp(profile, config, secrets, accounts, clock=clock)
+    app = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     actions: list[object] = []
     app.alertActions.connect(actions.extend)
     app.seen_actions = actions  # type: ignore[attr-defined]

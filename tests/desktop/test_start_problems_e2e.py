@@ -1,0 +1,56 @@
+"""Something that cannot start turns the tray degraded, and a notification in the
+real notification daemon says what to do (issue 9, item 2)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEvent
+
+from notifier.accounts import Accounts
+from notifier.config import load_config
+from notifier.desktop.app import OncallApp
+from notifier.desktop.icons import TrayState
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+from tests.desktop.session import DesktopSession
+
+
+def test_an_ingest_port_in_use_turns_the_tray_degraded_and_says_how_to_fix_it(
+    session: DesktopSession, qtbot: Any, tmp_path: Path
+) -> None:
+    session.close_notifications()
+    earlier = {entry["id"] for entry in session.dunst_history()}
+    with socket.socket() as taken:  # another program holds the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        profile = Profile.locate(tmp_path / "profile")
+        profile.config_path.write_text(
+            f'[local]\ningest_port = {port}\nuser_name = "Tester"\n[secrets]\nstore = "file"\n'
+        )
+        config = load_config(profile.config_path)
+        secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+        accounts = Accounts(profile, config, secrets)
+        app = OncallApp(profile, config, secrets, accounts)
+        try:
+            app.start()
+            assert app.tray.state is TrayState.DEGRADED
+            qtbot.waitUntil(lambda: session.dunst_count("displayed") == 1, timeout=10_000)
+            lines = [e.text for e in app.tray.entries() if e.kind == "status"]
+            assert any(line.startswith(f"⚠ local ingest: port {port} is in use") for line in lines)
+            assert f"port {port} is in use" in app.tray.icon.toolTip()
+        finally:
+            app.stop()
+            app.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            accounts.close()
+    session.close_notifications()
+    [entry] = [e for e in session.dunst_history() if e["id"] not in earlier]
+    assert entry["summary"] == "Pages sent to this laptop are not received"
+    assert entry["body"] == (
+        f"The local ingest did not start: port {port} is in use (another oncall-notifier?); "
+        "set [local] ingest_port in config.toml"
+    )

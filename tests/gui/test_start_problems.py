@@ -1,0 +1,103 @@
+"""Nothing that cannot start stays silent (issue 9, item 2): the tray turns degraded
+and says what is wrong and what to do. Offscreen Qt, real SQLite, a real failing
+keyring backend; the notification itself is checked in the real desktop session
+(tests/desktop/test_start_problems_e2e.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtMultimedia import QMediaDevices
+
+from notifier.accounts import Accounts
+from notifier.config import load_config
+from notifier.desktop.app import OncallApp
+from notifier.desktop.icons import TrayState
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+
+def status_lines(app: OncallApp) -> list[str]:
+    return [e.text for e in app.tray.entries() if e.kind == "status"]
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path: Path) -> Iterator:
+    made: list[tuple[OncallApp, Accounts]] = []
+
+    def make(config_text: str, *, require_sound: bool = False, prepare=None) -> OncallApp:
+        profile = Profile.locate(tmp_path / "profile")
+        profile.config_path.write_text(config_text)
+        if prepare is not None:
+            prepare(profile)
+        config = load_config(profile.config_path)
+        secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+        accounts = Accounts(profile, config, secrets)
+        app = OncallApp(profile, config, secrets, accounts, require_sound=require_sound)
+        made.append((app, accounts))
+        app.start()
+        return app
+
+    yield make
+    for app, accounts in made:
+        app.stop()
+        app.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        accounts.close()
+
+
+LOCAL = '[local]\ningest_port = 0\n[secrets]\nstore = "session"\n'
+
+
+def test_a_healthy_start_is_not_degraded(make_app) -> None:
+    app = make_app(LOCAL)
+    assert app.tray.state is TrayState.CLEAR
+    assert not any(line.startswith("⚠") for line in status_lines(app))
+
+
+def test_an_outbox_that_cannot_be_opened_turns_the_tray_degraded(make_app) -> None:
+    app = make_app(LOCAL, prepare=lambda profile: profile.outbox_path.mkdir())
+    assert app.tray.state is TrayState.DEGRADED
+    [line] = [line for line in status_lines(app) if line.startswith("⚠")]
+    assert line.startswith("⚠ actions are not saved before sending: cannot use ")
+    assert line.endswith("check the profile folder")
+
+
+def test_no_sound_output_turns_the_tray_degraded(make_app) -> None:
+    app = make_app(LOCAL, require_sound=True)
+    # this offscreen test process has no sound server (the desktop tests have one)
+    if QMediaDevices.audioOutputs():
+        pytest.fail("expected no audio output in the offscreen test process")
+    assert app.tray.state is TrayState.DEGRADED
+    assert "⚠ alarm sound: No audio output device was found" in "\n".join(status_lines(app))
+
+
+@pytest.fixture
+def failing_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_a_keyring_that_cannot_give_an_accounts_token_turns_the_tray_degraded_at_once(
+    qtbot, make_app, failing_keyring
+) -> None:
+    app = make_app(
+        "[local]\nenabled = false\n"
+        '[[accounts]]\nname = "work"\nkind = "pagerduty"\napi_url = "https://127.0.0.1:9"\n'
+    )
+    qtbot.waitUntil(lambda: app.monitor.health("work").consecutive_failures >= 1, timeout=10_000)
+    # at once: not after two missed poll intervals, as a network outage would be
+    assert app.tray.state is TrayState.DEGRADED
+    [line] = [line for line in status_lines(app) if line.startswith("⚠")]
+    assert line.startswith("⚠ work: no working OS keyring")
+    assert 'store = "file"' in line
