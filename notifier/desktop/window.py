@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QFont, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QFont, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -389,6 +389,9 @@ class IncidentWindow(QMainWindow):
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._ref: str | None = None
         self._incident: Incident | None = None
+        #: the selected incident as the open-incidents list last showed it: when the
+        #: list shows it changed (by anyone), its details and timeline are reloaded
+        self._listed: Incident | None = None
         self._capabilities: frozenset[Capability] = frozenset()
         self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
         self._errors: dict[str, str] = {}  # ref -> the last failed action's message
@@ -763,8 +766,12 @@ class IncidentWindow(QMainWindow):
         if self._ref is not None:
             fresh = next((i for i in incidents if i.ref == self._ref), None)
             if fresh is not None:
+                changed = self._listed is not None and fresh != self._listed
+                self._listed = fresh
                 self._incident = fresh
                 self._show_detail()
+                if changed:  # acknowledged, noted, updated... here or elsewhere
+                    self._load_current()
             elif self._ref in self._known_refs:
                 # gone from the open list (resolved elsewhere?): fetch its final state
                 self._load_current()
@@ -799,6 +806,7 @@ class IncidentWindow(QMainWindow):
         self._ref = ref
         row = self.model.row_of(ref)
         self._incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
+        self._listed = self.bridge.find(ref)
         self._capabilities = self.bridge.capabilities(ref)
         self.composer.switch_to(
             ref,
@@ -1130,6 +1138,11 @@ class IncidentWindow(QMainWindow):
             count = len(self._pending)
             text += f" · {count} action{'s' if count != 1 else ''} in progress"
         self.counts_label.setText(text)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not event.spontaneous():  # shown again (not de-iconified): fetch afresh
+            self._load_current()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._dialog is not None:

@@ -303,6 +303,8 @@ class LocalStore:
                     "UPDATE incidents SET last_status_update = ?, updated_at = ? WHERE id = ?",
                     (text, now, key),
                 )
+            else:  # a note changes the incident too: viewers know to reload it
+                conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (now, key))
 
     def set_role(self, incident_id: str, role: Role, person: Person, *, author: str = "") -> None:
         key = self._id(incident_id)
