@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 import wave
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ def level(qtbot: Any, session: DesktopSession, seconds: float) -> float:
     return recording.level()
 
 
+def wait_until_silent(qtbot: Any, session: DesktopSession, timeout: float = 5.0) -> None:
+    """Until a short recording of the sink's monitor is digital silence."""
+    deadline = time.monotonic() + timeout
+    while level(qtbot, session, 0.05) != -math.inf:
+        assert time.monotonic() < deadline, f"the sink did not fall silent within {timeout} s"
+
+
 # -- sound ----------------------------------------------------------------------------
 
 
@@ -85,11 +93,16 @@ def test_alarm_is_audible_then_silent_after_stop(
     assert player.is_playing()
     assert level(qtbot, session, 0.5) > LOUD_DB
 
-    # A fresh round has ~2 s left: if stop() did not work, the next recording hears it.
+    # A fresh round has ~2 s left: if stop() did not work, the recording below hears it.
     player.play(1.0)
     with qtbot.waitSignal(player.stopped, timeout=1000):
         player.stop()
     assert not player.is_playing()
+    # stop() silences the voice at once, but PulseAudio still plays the few
+    # milliseconds it was handed before (measured 3-8 ms): wait until the sink's
+    # monitor reads digital silence, which a round still playing never gives for long
+    wait_until_silent(qtbot, session)
+    # ... and it stays silent
     assert level(qtbot, session, 0.5) < SILENT_DB
 
 
