@@ -265,7 +265,7 @@ class OncallApp(QObject):
             self.player.sound_path = config.sound.alarm
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self._require_sound = require_sound
-        self.player.outputsChanged.connect(self._check_sound)
+        self.player.outputsChanged.connect(self._on_outputs_changed)
         self._check_sound()
         self.window: Any = None
         self.ingest: Any = None
@@ -804,19 +804,23 @@ class OncallApp(QObject):
             self.notifications.withdraw(f"problem:{key}")
         self._problems_told = dict(self._problems)
 
-    def _check_sound(self) -> None:
-        """No audio output means no alarm: a problem until a device appears."""
+    def _check_sound(self) -> bool:
+        """No audio output means no alarm: a problem until a device appears.
+        True when that changed."""
         if not self._require_sound:
-            return
+            return False
         ok, reason = self.player.available()
         if ok:
-            changed = self._problems.pop("sound", None) is not None
-        else:
-            problem = Problem("alarm sound", "The alarm cannot sound", reason)
-            changed = self._problems.get("sound") != problem
-            self._problems["sound"] = problem
+            return self._problems.pop("sound", None) is not None
+        problem = Problem("alarm sound", "The alarm cannot sound", reason)
+        changed = self._problems.get("sound") != problem
+        self._problems["sound"] = problem
+        if changed:
             log.error("alarm sound unavailable: %s", reason)
-        if changed and hasattr(self, "_deadline_timer"):  # after start-up: show it
+        return changed
+
+    def _on_outputs_changed(self) -> None:
+        if self._check_sound():
             self._refresh()
 
     # ---- user intents ----------------------------------------------------------------------
