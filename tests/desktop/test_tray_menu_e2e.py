@@ -77,6 +77,7 @@ def stress_app(desktop_session: DesktopSession, tmp_path: Path) -> Iterator[AppP
         yield app
 
 
+@pytest.mark.timeout(max(120, 60 + STRESS_ROUNDS))  # about 0.2 s a round
 def test_stress_the_menu_changes_under_the_user_hundreds_of_times(stress_app: AppProcess) -> None:
     """Each round: a page arrives and the user right-clicks the tray icon; while
     the menu is open another page resolves and the new one is sent again (a dedup
