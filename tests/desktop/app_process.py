@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
+import os
 import sqlite3
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.desktop.app_harness import TREE_COMMAND, RunningApp, tray_icon_geometry
 from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.test_app_e2e import tray_icon_geometry
 
 FAST_CONFIG = """\
 [escalation]
@@ -36,46 +35,31 @@ store = "file"
 """
 
 
-class AppProcess:
-    """``python -m notifier`` on its own profile, with faulthandler on."""
+class AppProcess(RunningApp):
+    """:class:`RunningApp` from the tree with ``args`` (e.g. ``--supervised``) and
+    ``faulthandler`` on, plus what drives it from outside: Events API v2 pages over
+    HTTP, the tray menu through xdotool, the database read directly."""
 
     def __init__(self, session: DesktopSession, profile: Path, args: tuple[str, ...] = ()) -> None:
-        self.session = session
-        self.profile = profile
-        self.log = (profile / "app.out").open("ab")
-        env = {**session.child_env(), "ONCALL_NOTIFIER_HOME": str(profile)}
-        env.pop("QT_QPA_PLATFORM", None)
-        env["PYTHONFAULTHANDLER"] = "1"
-        env["DBUS_SYSTEM_BUS_ADDRESS"] = env["DBUS_SESSION_BUS_ADDRESS"]
-        self.env = env
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "notifier", "-v", *args],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+        super().__init__(
+            session, profile, (*TREE_COMMAND, *args), env={**os.environ, "PYTHONFAULTHANDLER": "1"}
         )
         self._ingest: dict[str, str] | None = None
         self._clicks = 0
 
-    # -- observing --------------------------------------------------------------------
-
-    def output(self) -> str:
-        return (self.profile / "app.out").read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "notifier", *args],
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """The CLI (never ``--supervised``) with ``args``, in the app's environment."""
+        return subprocess.run(
+            [*TREE_COMMAND, *args],
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
+            check=False,
         )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def ingest(self, *, fresh: bool = False) -> dict[str, str]:
         """``ingest-info --json`` (kept: a restarted app listens on another port)."""
@@ -174,23 +158,13 @@ class AppProcess:
     def menu_open(self) -> bool:
         return bool(self._menus(self.visible_windows()))
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
 
 def crash_report(app: AppProcess) -> str:
     return f"the app died ({app.proc.returncode}):\n{app.output()[-4000:]}"
 
 
 @contextlib.contextmanager
-def running_app(
+def app_process_running(
     session: DesktopSession, tmp_path: Path, config: str = FAST_CONFIG, args: tuple[str, ...] = ()
 ) -> Iterator[AppProcess]:
     """The app started on a fresh profile; ready once its ingest published its address.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_process import running_app
+from tests.desktop.app_process import app_process_running
 from tests.desktop.session import DesktopSession, wait_for
 
 
@@ -21,7 +21,7 @@ def test_a_termination_signal_shuts_down_cleanly(
 ) -> None:
     session = desktop_session
     session.run("dunstctl", "close-all")
-    with running_app(session, tmp_path) as app:
+    with app_process_running(session, tmp_path) as app:
         app.send_event("trigger", "disk", "Disk full on db-1")
         wait_for(lambda: session.dunst_count("displayed") == 1, "the page's notification",
                  timeout=20, alive=app.proc, log=app.profile / "app.out")  # fmt: skip

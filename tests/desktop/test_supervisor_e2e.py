@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from notifier.runtime_files import pid_alive
-from tests.desktop.app_process import AppProcess, running_app
+from tests.desktop.app_harness import AUDIBLE_DB, tray_icon_geometry
+from tests.desktop.app_process import AppProcess, app_process_running
 from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.test_app_e2e import AUDIBLE_DB, tray_icon_geometry
 
 RESTARTED_TITLE = "oncall-notifier restarted after a crash"
 
@@ -52,7 +52,7 @@ def test_a_crashed_app_is_restarted_cleans_up_and_alarms_again(
     session = desktop_session
     session.close_notifications()
     earlier = {entry["id"] for entry in session.dunst_history()}  # dunst keeps its history
-    with running_app(session, tmp_path, args=("--supervised",)) as app:
+    with app_process_running(session, tmp_path, args=("--supervised",)) as app:
         out = app.profile / "app.out"
         first = wait_for(lambda: app_pid(app), "the supervised app", timeout=30, log=out)
         app.send_event("trigger", "disk", "Disk full on db-1")

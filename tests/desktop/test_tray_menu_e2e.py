@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_process import FAST_CONFIG, AppProcess, crash_report, running_app
+from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running, crash_report
 from tests.desktop.session import DesktopSession, wait_for
 
 
 @pytest.fixture
 def menu_app(desktop_session: DesktopSession, tmp_path: Path) -> Iterator[AppProcess]:
-    with running_app(desktop_session, tmp_path) as app:
+    with app_process_running(desktop_session, tmp_path) as app:
         yield app
 
 
@@ -73,7 +73,7 @@ STRESS_CONFIG = FAST_CONFIG + '[escalation.low]\nalarm_after = "1s"\nalarm_repea
 
 @pytest.fixture
 def stress_app(desktop_session: DesktopSession, tmp_path: Path) -> Iterator[AppProcess]:
-    with running_app(desktop_session, tmp_path, STRESS_CONFIG) as app:
+    with app_process_running(desktop_session, tmp_path, STRESS_CONFIG) as app:
         yield app
 
 

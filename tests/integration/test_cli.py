@@ -256,7 +256,7 @@ def test_start_at_login_on_and_off_follow_the_setting(profile: Path, tmp_path: P
     r = run(profile, "start-at-login", "on", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "Start at login is on.\n"
-    assert f"Exec={sys.executable} -m notifier\n" in entry.read_text()
+    assert f"Exec={sys.executable} -m notifier --supervised\n" in entry.read_text()
     assert "start_at_login = true" in (profile / "config.toml").read_text()
     assert run(profile, "start-at-login", env=env).stdout == "on\n"
     assert run(profile, "start-at-login", "off", env=env).returncode == 0
