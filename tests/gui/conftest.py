@@ -1,5 +1,9 @@
 """Fixtures of the offscreen GUI tests: a real profile, the real local SQLite
-backend behind real :class:`Accounts`, and the :class:`AppBridge` the window uses."""
+backend behind real :class:`Accounts`, and the :class:`AppBridge` the window uses.
+
+This process has no sound server: an ``OncallApp`` built here takes
+``require_sound=False``, else its missing audio output (rightly) turns the tray
+degraded."""
 
 from __future__ import annotations
 

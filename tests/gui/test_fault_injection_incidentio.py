@@ -82,7 +82,7 @@ def app(
     secrets = SecretStore(config.secrets_store, profile_root=profile.root)
     secrets.set(token_secret_name("work"), incidentio_server.key)
     accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock)
+    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
     oncall.start()
     qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=20000)
     yield oncall
