@@ -42,7 +42,7 @@ autostart_entry="$config/autostart/oncall-notifier.desktop"
 icons="$data/icons/hicolor"
 
 # How the menu entry and the autostart entry start the app: the one place to change it.
-launch=("$command_link")
+launch=("$command_link" --supervised)
 
 # One Exec value from the words of a command line, quoted as the Desktop Entry
 # specification says: a word with anything but safe characters goes in double quotes

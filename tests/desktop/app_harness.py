@@ -80,9 +80,11 @@ class RunningApp:
         )
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """The same command with ``args``, in the app's environment."""
+        """The same command with ``args``, in the app's environment (without
+        ``--supervised``, which starts the tray app and takes no command)."""
+        command = [word for word in self.command if word != "--supervised"]
         return subprocess.run(
-            [*self.command, *args],
+            [*command, *args],
             env=self.env,
             cwd=self.cwd,
             capture_output=True,

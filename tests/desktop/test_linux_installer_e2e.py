@@ -21,7 +21,7 @@ def test_the_autostart_entry_of_the_linux_installer_starts_the_tray_app(
     assert result.returncode == 0, result.stdout + result.stderr
     entry = (home / ".config/autostart/oncall-notifier.desktop").read_text()
     argv = desktop_exec_argv(entry)
-    assert argv == [str(home / ".local/bin/oncall-notifier")]
+    assert argv == [str(home / ".local/bin/oncall-notifier"), "--supervised"]
     assert argv == desktop_exec_argv(
         (home / ".local/share/applications/oncall-notifier.desktop").read_text()
     )

@@ -59,7 +59,7 @@ def test_install_from_the_checkout_then_uninstall_leaves_home_as_it_was(tmp_path
     entry_path = home / ".local/share/applications/oncall-notifier.desktop"
     entry = entry_path.read_text()
     _validate(entry_path)
-    assert desktop_exec_argv(entry) == [str(command)]
+    assert desktop_exec_argv(entry) == [str(command), "--supervised"]
     assert "Icon=oncall-notifier\n" in entry
     icons = home / ".local/share/icons/hicolor"
     assert (icons / "scalable/apps/oncall-notifier.svg").read_bytes() == (
