@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from notifier.domain.text import one_line
+
+#: how long a write waits for another connection's write to finish
+BUSY_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,9 @@ class SqliteFile:
 
     def connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 15000")
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             if self._durable:
                 conn.execute("PRAGMA synchronous = FULL")
@@ -127,7 +131,7 @@ class SqliteFile:
 
     def _migrate(self, conn: sqlite3.Connection, schema: str, version: int) -> None:
         # journal_mode cannot change inside a transaction; WAL is persistent
-        if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+        if self._switch_to_wal(conn) != "wal":
             raise self._errors.unavailable("cannot use WAL mode")
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -143,6 +147,25 @@ class SqliteFile:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @staticmethod
+    def _switch_to_wal(conn: sqlite3.Connection) -> str:
+        """``PRAGMA journal_mode=WAL``, waiting for other openers of a new file.
+
+        The switch needs the file to itself, and SQLite answers "database is locked"
+        at once, without its busy handler, while another connection holds it (several
+        processes opening a new profile at the same moment): try again for as long
+        as the busy timeout would have waited."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)  # not synchronisation: a bounded wait for another process
+            pause = min(pause * 2, 0.1)
 
     def _why(self, exc: sqlite3.OperationalError) -> str:
         """SQLite's reason, with the likely cause when this user may not write."""
