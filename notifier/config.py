@@ -1,93 +1,322 @@
-"""``config.toml``: every setting, its default, and strict validation.
+"""``config.toml``: every global setting, declared once, and strict validation.
 
+Each setting is a field of one of the tables below, declared with
+:func:`~notifier.settings_schema.setting`: its key, type, bounds, default,
+label and help. Reading and writing the file, the settings dialog and the
+README's configuration reference are all made from these declarations.
 A bad file or value gives one :class:`ConfigError` line naming the key and the
 problem; unknown keys are refused too, so a typo is never silently ignored.
-Accounts of kinds other than ``local`` are validated by their backend's
-settings parser.
+Accounts of kinds other than ``local`` are declared by their backend
+(``notifier/backends/*/settings.py``) with the same mechanism.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import tomli_w
 
 from notifier.backends.kinds import KINDS
-from notifier.domain.durations import format_duration, parse_duration
+from notifier.domain.durations import format_duration
+from notifier.domain.escalation import EscalationPolicy, QuietHours, UrgencyPolicy
 from notifier.errors import ConfigError
+from notifier.settings_schema import (
+    REQUIRED,
+    Boolean,
+    Choice,
+    Duration,
+    DurationOrOff,
+    File,
+    Fraction,
+    Host,
+    Integer,
+    Invalid,
+    Kind,
+    ListOf,
+    Name,
+    Namer,
+    Option,
+    Override,
+    Rule,
+    Text,
+    TimeOfDay,
+    optional_section,
+    read_table,
+    section,
+    setting,
+    write_table,
+)
 
 DEFAULT_INGEST_PORT = 47811
 ACCOUNT_KINDS = ("local", *KINDS)
-SECRET_STORES = ("keyring", "file", "session")
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.4g}%"
 
 
 @dataclass(frozen=True)
 class UrgencySettings:
-    notify_after: timedelta
-    alarm_after: timedelta | None  # None: never alarm
-    alarm_repeat: timedelta
+    """When to notify and sound the alarm for one urgency ([escalation.high], [escalation.low])."""
+
+    notify_after: timedelta = setting(
+        Duration(),
+        timedelta(minutes=2),
+        label="Notify after",
+        help="gentle notification once triggered this long",
+    )
+    alarm_after: timedelta | None = setting(
+        DurationOrOff(above_zero=True),
+        timedelta(minutes=5),
+        label="Alarm after",
+        help='loud alarm once unacknowledged this long ("off": never)',
+    )
+    alarm_repeat: timedelta = setting(
+        Duration(minimum=timedelta(seconds=1)),
+        timedelta(seconds=30),
+        label="Repeat alarm every",
+        help="the alarm repeats, louder each time",
+    )
+
+    def _alarm_not_before_notify(self, name: Namer) -> None:
+        if self.alarm_after is not None and self.alarm_after < self.notify_after:
+            alarm, notify = format_duration(self.alarm_after), format_duration(self.notify_after)
+            raise Invalid(
+                f"{alarm} is sooner than {name('notify_after')} ({notify}); the alarm comes "
+                'after the notification, or write "off"'
+            )
+
+    RULES: ClassVar = (Rule("alarm_after", _alarm_not_before_notify),)
+
+    def policy(self) -> UrgencyPolicy:
+        return UrgencyPolicy(self.notify_after, self.alarm_after, self.alarm_repeat)
 
 
 @dataclass(frozen=True)
 class EscalationSettings:
-    high: UrgencySettings = UrgencySettings(
-        timedelta(minutes=2), timedelta(minutes=5), timedelta(seconds=30)
+    """[escalation]: its own keys apply to both urgencies unless a sub-table overrides them."""
+
+    SHARED: ClassVar = UrgencySettings
+
+    high: UrgencySettings = section(
+        UrgencySettings,
+        title="High urgency",
+        help="per-urgency overrides, same keys",
+        inherit=("notify_after", "alarm_after", "alarm_repeat"),
     )
-    low: UrgencySettings = UrgencySettings(timedelta(minutes=2), None, timedelta(seconds=30))
+    # low urgency notifies like high but never alarms unless [escalation.low] says so
+    low: UrgencySettings = section(
+        UrgencySettings,
+        title="Low urgency",
+        inherit=("notify_after", "alarm_repeat"),
+        overrides=(
+            Override("alarm_after", None, "low urgency notifies but never alarms unless set here"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class QuietHoursSettings:
-    start: time
-    end: time
+    start: time = setting(TimeOfDay(), REQUIRED, label="Quiet hours from", help="", example="22:00")
+    end: time = setting(TimeOfDay(), REQUIRED, label="Quiet hours until", help="", example="07:00")
+
+    def _a_period(self, name: Namer) -> None:
+        if self.start == self.end:
+            shown = TimeOfDay().to_toml(self.start)
+            raise Invalid(f"start and end are both {shown}; choose when quiet hours end")
+
+    RULES: ClassVar = (Rule("end", _a_period),)
 
 
 @dataclass(frozen=True)
 class SoundSettings:
-    alarm: str = ""  # a WAV file; empty: the bundled alarm
-    volume: float = 1.0  # the loudest the rising alarm gets
-    start_volume: float = 0.5
+    alarm: str = setting(
+        File("a WAV file", expand=False, blank_ok=True),
+        "",
+        label="Alarm sound",
+        help="a WAV file; empty: the bundled alarm",
+    )
+    volume: float = setting(
+        Fraction(), 1.0, label="Maximum volume", help="the loudest the rising alarm gets"
+    )
+    start_volume: float = setting(Fraction(), 0.5, label="Start volume", help="its first round")
+
+    def _start_not_louder(self, name: Namer) -> None:
+        if self.start_volume > self.volume:
+            raise Invalid(
+                f"{_percent(self.start_volume)} is louder than the maximum volume "
+                f"({_percent(self.volume)}); lower it or raise the maximum"
+            )
+
+    RULES: ClassVar = (Rule("start_volume", _start_not_louder),)
 
 
 @dataclass(frozen=True)
 class LocalSettings:
-    enabled: bool = True
-    name: str = "local"  # the account name, prefix of refs like local:12
-    ingest: bool = True
-    ingest_host: str = "127.0.0.1"
-    ingest_port: int = DEFAULT_INGEST_PORT
-    ingest_max_body: int = 512 * 1024
-    user_name: str = ""  # who I am on the local backend; default: the login name
-    user_email: str = ""
-    people: tuple[str, ...] = ()  # colleagues roles can be handed to: "Name <email>"
+    enabled: bool = setting(
+        Boolean(),
+        True,
+        label="Keep incidents on this computer (local account)",
+        help="the embedded local backend",
+    )
+    name: str = setting(
+        Name(), "local", label="Local account name", help="its account name, the prefix of its refs"
+    )
+    ingest: bool = setting(
+        Boolean(),
+        True,
+        label="Accept alerts from monitoring over HTTP (ingest)",
+        help="run the loopback ingest with the app",
+    )
+    ingest_host: str = setting(
+        Host(),
+        "127.0.0.1",
+        label="Ingest address",
+        help="the address it listens on; 127.0.0.1 is this computer only",
+    )
+    ingest_port: int = setting(
+        Integer(0, 65535, note=" (0 picks a free one)"),
+        DEFAULT_INGEST_PORT,
+        label="Ingest port",
+        help="0 picks a free port; ingest-info prints the real one",
+    )
+    ingest_max_body: int = setting(
+        Integer(1024, 64 * 1024 * 1024, unit="bytes"),
+        512 * 1024,
+        label="Largest ingest request",
+        help="bigger request bodies get 413",
+    )
+    user_name: str = setting(
+        Text(),
+        "",
+        label="Your name",
+        help="who you are on the local backend (default: your login name)",
+    )
+    user_email: str = setting(Text(), "", label="Your email", help="")
+    people: tuple[str, ...] = setting(
+        ListOf(Text(), noun="people", example='["Ada Lovelace <ada@example.com>"]'),
+        (),
+        label="Colleagues",
+        help='colleagues for role hand-over: ["Ada Lovelace <ada@example.com>"]',
+    )
 
 
 @dataclass(frozen=True)
 class HealthSettings:
-    #: while on call, sound the alarm once an account has been failing this long
-    alarm_after: timedelta | None = timedelta(minutes=10)
+    alarm_after: timedelta | None = setting(
+        DurationOrOff(),
+        timedelta(minutes=10),
+        label="Alarm when an account fails for",
+        help="while on call, an account failing this long sounds the alarm too "
+        '("off": only the degraded icon and a notification)',
+    )
+
+
+class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
+    """``[[accounts]]``: each entry's name and kind are checked here, the rest by its
+    kind's own declarations (:mod:`notifier.backends.kinds`)."""
+
+    what = "an array of tables: write [[accounts]] blocks"
+    _checks = (
+        ("name", Name(), '"work"'),
+        ("kind", Choice(*map(Option, ACCOUNT_KINDS)), '"pagerduty"'),
+    )
+
+    def parse(self, value: object) -> tuple[Mapping[str, Any], ...]:
+        if not isinstance(value, list | tuple) or not all(isinstance(e, Mapping) for e in value):
+            raise Invalid(f"must be {self.what}")
+        for index, entry in enumerate(value):
+            for key, kind, example in self._checks:
+                if key not in entry:
+                    raise Invalid(
+                        f"is required: write {key} = {example}", subkey=f"[{index}].{key}"
+                    )
+                try:
+                    kind.parse(entry[key])
+                except Invalid as exc:
+                    raise Invalid(exc.problem, subkey=f"[{index}].{key}") from None
+            if entry["kind"] == "local":
+                raise Invalid(
+                    "the local account is configured in [local], not [[accounts]]",
+                    subkey=f"[{index}].kind",
+                )
+        return tuple(dict(e) for e in value)
+
+    def to_toml(self, value: tuple[Mapping[str, Any], ...]) -> object:
+        return [dict(e) for e in value]
+
+
+_SECRET_STORE = Choice(
+    Option("keyring", "the system keyring"),
+    Option("file", "secrets.json in the profile, mode 0600"),
+    Option("session", "forgotten on exit"),
+)
+SECRET_STORES = _SECRET_STORE.values
+
+
+def _kind_labels() -> str:
+    labels = [k.label for k in KINDS.values()]
+    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else "".join(labels)
 
 
 @dataclass(frozen=True)
 class Config:
-    escalation: EscalationSettings = EscalationSettings()
-    health: HealthSettings = HealthSettings()
-    quiet_hours: QuietHoursSettings | None = None
-    sound: SoundSettings = SoundSettings()
-    local: LocalSettings = LocalSettings()
-    secrets_store: str = "keyring"
-    start_at_login: bool = False
+    escalation: EscalationSettings = section(
+        EscalationSettings,
+        title="Escalation",
+        help="applies to both urgencies unless overridden below",
+    )
+    health: HealthSettings = section(HealthSettings, title="Health")
+    quiet_hours: QuietHoursSettings | None = optional_section(
+        QuietHoursSettings,
+        title="Quiet hours",
+        help="no interruptions in this window, only while you are NOT on call (PagerDuty's "
+        "on-call schedule says when you are; with only the local backend, which has no rota, "
+        "they apply as set)",
+    )
+    sound: SoundSettings = section(SoundSettings, title="Sounds")
+    local: LocalSettings = section(LocalSettings, title="This computer")
+    secrets_store: str = setting(
+        _SECRET_STORE,
+        "keyring",
+        key="secrets.store",
+        label="Keep secrets in",
+        help='where tokens are kept; "file" and "session" only where no keyring works',
+    )
+    start_at_login: bool = setting(
+        Boolean(),
+        False,
+        key="ui.start_at_login",
+        label="Start oncall-notifier when I log in",
+        help="start the app when you log in",
+    )
     #: raw [[accounts]] entries of non-local kinds, validated by their backends
-    accounts: tuple[Mapping[str, Any], ...] = ()
+    accounts: tuple[Mapping[str, Any], ...] = setting(
+        AccountList(),
+        (),
+        label="Accounts",
+        help=f"see {_kind_labels()} above",
+    )
     path: Path | None = field(default=None, compare=False)
+
+    def _unique_account_names(self, name: Namer) -> None:
+        taken = {self.local.name} if self.local.enabled else set()
+        for index, entry in enumerate(self.accounts):
+            if entry["name"] in taken:
+                raise Invalid(
+                    f"{entry['name']!r} is already used by another account; names must be unique",
+                    subkey=f"[{index}].name",
+                )
+            taken.add(entry["name"])
+
+    RULES: ClassVar = (Rule("accounts", _unique_account_names),)
 
 
 # ---- reading --------------------------------------------------------------------
@@ -110,232 +339,39 @@ def load_config(path: Path) -> Config:
     return parse_config(data, path=path)
 
 
-def parse_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
-    r = _Reader(data, "", str(path) if path else "config.toml")
-    r.only("escalation", "health", "quiet_hours", "sound", "local", "secrets", "ui", "accounts")
-    escalation = _escalation(r.table("escalation"))
-    health_r = r.table("health")
-    health_r.only("alarm_after")
-    health = HealthSettings(health_r.duration_or_off("alarm_after", HealthSettings().alarm_after))
-    quiet = r.table("quiet_hours")
-    quiet_hours = None
-    if quiet.data:
-        quiet.only("start", "end")
-        quiet_hours = QuietHoursSettings(quiet.time_of_day("start"), quiet.time_of_day("end"))
-    sound_r = r.table("sound")
-    sound_r.only("alarm", "volume", "start_volume")
-    sound = SoundSettings(
-        alarm=sound_r.path("alarm", ""),
-        volume=sound_r.fraction("volume", 1.0),
-        start_volume=sound_r.fraction("start_volume", 0.5),
+def parse_config(
+    data: Mapping[str, Any], *, path: Path | None = None, name_key: Namer | None = None
+) -> Config:
+    """Validate a TOML document; ``name_key`` names keys in rule messages (the
+    settings dialog passes labels)."""
+    config = read_table(
+        Config,
+        data,
+        where="at the top level",
+        file=str(path) if path else "config.toml",
+        name_key=name_key,
     )
-    if sound.start_volume > sound.volume:
-        raise sound_r.error("start_volume", "must not exceed sound.volume")
-    local = _local(r.table("local"))
-    secrets_r = r.table("secrets")
-    secrets_r.only("store")
-    store = secrets_r.choice("store", SECRET_STORES, "keyring")
-    ui = r.table("ui")
-    ui.only("start_at_login")
-    accounts = _accounts(r, local)
-    return Config(
-        escalation=escalation,
-        health=health,
-        quiet_hours=quiet_hours,
-        sound=sound,
-        local=local,
-        secrets_store=store,
-        start_at_login=ui.boolean("start_at_login", False),
-        accounts=accounts,
-        path=path,
+    return replace(config, path=path)
+
+
+def escalation_policy(config: Config, tz: tzinfo | None = None) -> EscalationPolicy:
+    """The domain's escalation policy the settings describe (quiet hours in ``tz``,
+    by default the local zone)."""
+    quiet = None
+    if config.quiet_hours is not None:
+        local_tz = tz or datetime.now().astimezone().tzinfo
+        assert local_tz is not None
+        quiet = QuietHours(config.quiet_hours.start, config.quiet_hours.end, local_tz)
+    start = config.sound.start_volume
+    top = config.sound.volume
+    return EscalationPolicy(
+        high=config.escalation.high.policy(),
+        low=config.escalation.low.policy(),
+        volume_start=min(start, top),
+        volume_step=max(0.0, (top - start) / 5),  # full volume after five repeats
+        volume_max=top,
+        quiet_hours=quiet,
     )
-
-
-def _escalation(r: _Reader) -> EscalationSettings:
-    r.only("notify_after", "alarm_after", "alarm_repeat", "high", "low")
-    defaults = EscalationSettings()
-    base = UrgencySettings(
-        notify_after=r.duration("notify_after", defaults.high.notify_after),
-        alarm_after=r.duration_or_off("alarm_after", defaults.high.alarm_after),
-        alarm_repeat=r.duration("alarm_repeat", defaults.high.alarm_repeat, minimum=1),
-    )
-    high = _urgency(r.table("high"), base)
-    # low urgency notifies like high but never alarms unless [escalation.low] says so
-    low_base = UrgencySettings(base.notify_after, None, base.alarm_repeat)
-    low = _urgency(r.table("low"), low_base)
-    return EscalationSettings(high=high, low=low)
-
-
-def _urgency(r: _Reader, base: UrgencySettings) -> UrgencySettings:
-    r.only("notify_after", "alarm_after", "alarm_repeat")
-    settings = UrgencySettings(
-        notify_after=r.duration("notify_after", base.notify_after),
-        alarm_after=r.duration_or_off("alarm_after", base.alarm_after),
-        alarm_repeat=r.duration("alarm_repeat", base.alarm_repeat, minimum=1),
-    )
-    if settings.alarm_after is not None and settings.alarm_after < settings.notify_after:
-        raise r.error("alarm_after", "must not be shorter than notify_after")
-    return settings
-
-
-def _local(r: _Reader) -> LocalSettings:
-    r.only(
-        "enabled", "name", "ingest", "ingest_host", "ingest_port", "ingest_max_body",
-        "user_name", "user_email", "people",
-    )  # fmt: skip
-    host = r.string("ingest_host", "127.0.0.1")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise r.error(
-                "ingest_host", f"{host!r} is not an IP address; use 127.0.0.1 (loopback)"
-            ) from None
-    port = r.integer("ingest_port", DEFAULT_INGEST_PORT)
-    if not 0 <= port <= 65535:
-        raise r.error("ingest_port", f"{port} is not a port; use 0 to 65535 (0 picks a free one)")
-    max_body = r.integer("ingest_max_body", 512 * 1024)
-    if not 1024 <= max_body <= 64 * 1024 * 1024:
-        raise r.error("ingest_max_body", "must be between 1024 and 67108864 bytes")
-    name = r.string("name", "local")
-    _check_account_name(r, "name", name)
-    return LocalSettings(
-        enabled=r.boolean("enabled", True),
-        name=name,
-        ingest=r.boolean("ingest", True),
-        ingest_host=host,
-        ingest_port=port,
-        ingest_max_body=max_body,
-        user_name=r.string("user_name", ""),
-        user_email=r.string("user_email", ""),
-        people=tuple(r.string_list("people", [])),
-    )
-
-
-def _accounts(r: _Reader, local: LocalSettings) -> tuple[Mapping[str, Any], ...]:
-    entries = r.data.get("accounts", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise r.error("accounts", "must be an array of tables: write [[accounts]] blocks")
-    names = {local.name} if local.enabled else set()
-    out = []
-    for index, entry in enumerate(entries):
-        where = f"accounts[{index}]"
-        er = _Reader(entry, where + ".", r.file)
-        name = er.string("name", None)
-        _check_account_name(er, "name", name)
-        kind = er.choice("kind", ACCOUNT_KINDS, None)
-        if kind == "local":
-            raise er.error("kind", "the local account is configured in [local], not [[accounts]]")
-        if name in names:
-            raise er.error("name", f"{name!r} is used twice; account names must be unique")
-        names.add(name)
-        out.append(dict(entry))
-    return tuple(out)
-
-
-def _check_account_name(r: _Reader, key: str, name: str) -> None:
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise r.error(key, f"{name!r} is not a valid name; use letters, digits, - and _")
-
-
-class _Reader:
-    """Typed access to one TOML table with key-naming errors."""
-
-    def __init__(self, data: Mapping[str, Any], prefix: str, path: str) -> None:
-        self.data = data
-        self.prefix = prefix
-        self.file = path
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.prefix + key, problem, path=self.file)
-
-    def only(self, *keys: str) -> None:
-        for key in self.data:
-            if key not in keys:
-                raise self.error(key, f"unknown key; known keys here: {', '.join(keys)}")
-
-    def table(self, key: str) -> _Reader:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a table: write [{self.prefix}{key}] on its own line")
-        return _Reader(value, f"{self.prefix}{key}.", self.file)
-
-    def _get(self, key: str, default: Any, types: tuple[type, ...], what: str) -> Any:
-        if key not in self.data:
-            if default is None:
-                raise self.error(key, f"is required ({what})")
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) and bool not in types:
-            raise self.error(key, f"must be {what}, not {value!r}")
-        if not isinstance(value, types):
-            raise self.error(key, f"must be {what}, not {value!r}")
-        return value
-
-    def string(self, key: str, default: str | None) -> str:
-        return str(self._get(key, default, (str,), "a string in quotes"))
-
-    def boolean(self, key: str, default: bool) -> bool:
-        return bool(self._get(key, default, (bool,), "true or false"))
-
-    def integer(self, key: str, default: int) -> int:
-        return int(self._get(key, default, (int,), "a whole number"))
-
-    def fraction(self, key: str, default: float) -> float:
-        value = float(self._get(key, default, (int, float), "a number from 0 to 1"))
-        if not 0.0 <= value <= 1.0:
-            raise self.error(key, f"{value} is out of range; use a number from 0 to 1")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str | None) -> str:
-        value = self.string(key, default)
-        if value not in choices:
-            raise self.error(key, f"{value!r} is not one of: {', '.join(choices)}")
-        return value
-
-    def path(self, key: str, default: str) -> str:
-        value = self.string(key, default)
-        if value and not Path(value).expanduser().is_file():
-            raise self.error(key, f"{value!r} is not a file; give the path of a WAV file")
-        return value
-
-    def string_list(self, key: str, default: list[str]) -> list[str]:
-        value = self._get(key, default, (list,), 'a list of strings, like ["a", "b"]')
-        if not all(isinstance(v, str) for v in value):
-            raise self.error(key, 'must be a list of strings, like ["a", "b"]')
-        return list(value)
-
-    def duration(self, key: str, default: timedelta, *, minimum: float = 0) -> timedelta:
-        value = self._get(
-            key, default, (str, int, float, timedelta), 'a duration like "90s" or "2m"'
-        )
-        if isinstance(value, timedelta):
-            return value
-        try:
-            parsed = parse_duration(value)
-        except ValueError as exc:
-            raise self.error(key, str(exc)) from None
-        if parsed.total_seconds() < minimum:
-            raise self.error(key, f"must be at least {minimum:g}s")
-        return parsed
-
-    def duration_or_off(self, key: str, default: timedelta | None) -> timedelta | None:
-        if self.data.get(key) in ("off", "never", False):
-            return None
-        if key not in self.data and default is None:
-            return None
-        return self.duration(key, default or timedelta(0))
-
-    def time_of_day(self, key: str) -> time:
-        value = self._get(key, None, (str, time), 'a time of day like "22:00"')
-        if isinstance(value, time):
-            return value
-        try:
-            return time.fromisoformat(value)
-        except ValueError:
-            raise self.error(
-                key, f'{value!r} is not a time of day; write it like "22:00"'
-            ) from None
 
 
 # ---- writing --------------------------------------------------------------------
@@ -343,54 +379,7 @@ class _Reader:
 
 def config_to_toml(config: Config) -> dict[str, Any]:
     """The TOML document for ``config`` (the settings dialog writes it)."""
-
-    def urgency(u: UrgencySettings) -> dict[str, Any]:
-        return {
-            "notify_after": format_duration(u.notify_after),
-            "alarm_after": format_duration(u.alarm_after) if u.alarm_after is not None else "off",
-            "alarm_repeat": format_duration(u.alarm_repeat),
-        }
-
-    doc: dict[str, Any] = {
-        "escalation": {
-            "high": urgency(config.escalation.high),
-            "low": urgency(config.escalation.low),
-        },
-        "health": {
-            "alarm_after": format_duration(config.health.alarm_after)
-            if config.health.alarm_after is not None
-            else "off"
-        },
-        "sound": {"volume": config.sound.volume, "start_volume": config.sound.start_volume},
-        "local": {
-            "enabled": config.local.enabled,
-            "name": config.local.name,
-            "ingest": config.local.ingest,
-            "ingest_host": config.local.ingest_host,
-            "ingest_port": config.local.ingest_port,
-        },
-        "ui": {"start_at_login": config.start_at_login},
-    }
-    if config.sound.alarm:
-        doc["sound"]["alarm"] = config.sound.alarm
-    if config.local.user_name:
-        doc["local"]["user_name"] = config.local.user_name
-    if config.local.user_email:
-        doc["local"]["user_email"] = config.local.user_email
-    if config.local.people:
-        doc["local"]["people"] = list(config.local.people)
-    if config.local.ingest_max_body != LocalSettings().ingest_max_body:
-        doc["local"]["ingest_max_body"] = config.local.ingest_max_body
-    if config.quiet_hours:
-        doc["quiet_hours"] = {
-            "start": config.quiet_hours.start.strftime("%H:%M"),
-            "end": config.quiet_hours.end.strftime("%H:%M"),
-        }
-    if config.secrets_store != "keyring":
-        doc["secrets"] = {"store": config.secrets_store}
-    if config.accounts:
-        doc["accounts"] = [dict(a) for a in config.accounts]
-    return doc
+    return write_table(config)
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -14,38 +14,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from notifier.config import Config, UrgencySettings
+from notifier.config import Config, escalation_policy
 from notifier.domain.diff import IncidentEvent, diff_snapshots
 from notifier.domain.escalation import (
     Action,
     EscalationEngine,
     EscalationPolicy,
-    QuietHours,
-    UrgencyPolicy,
 )
 from notifier.domain.health import AccountHealth
 from notifier.domain.model import Incident, Status, urgency_order
 
 
 def policy_from_config(config: Config, tz: tzinfo | None = None) -> EscalationPolicy:
-    def urgency(u: UrgencySettings) -> UrgencyPolicy:
-        return UrgencyPolicy(u.notify_after, u.alarm_after, u.alarm_repeat)
-
-    quiet = None
-    if config.quiet_hours is not None:
-        local_tz = tz or datetime.now().astimezone().tzinfo
-        assert local_tz is not None
-        quiet = QuietHours(config.quiet_hours.start, config.quiet_hours.end, local_tz)
-    start = config.sound.start_volume
-    top = config.sound.volume
-    return EscalationPolicy(
-        high=urgency(config.escalation.high),
-        low=urgency(config.escalation.low),
-        volume_start=min(start, top),
-        volume_step=max(0.0, (top - start) / 5),  # full volume after five repeats
-        volume_max=top,
-        quiet_hours=quiet,
-    )
+    return escalation_policy(config, tz)
 
 
 class TrayStatus:
