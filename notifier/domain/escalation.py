@@ -41,21 +41,19 @@ class UrgencyPolicy:
     alarm_repeat: timedelta = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
-        if self.notify_after < timedelta(0):
-            raise ValueError(f"notify_after must be 0s or more, not {_show(self.notify_after)}")
-        if self.alarm_after is not None:
-            if self.alarm_after <= timedelta(0):
-                raise ValueError(
-                    f"alarm_after must be more than 0s, not {_show(self.alarm_after)};"
-                    " leave it unset to never sound the alarm"
-                )
-            if self.alarm_after < self.notify_after:
-                raise ValueError(
-                    f"alarm_after ({_show(self.alarm_after)}) must not come before"
-                    f" notify_after ({_show(self.notify_after)})"
-                )
-        if self.alarm_repeat < timedelta(seconds=1):
-            raise ValueError(f"alarm_repeat must be at least 1s, not {_show(self.alarm_repeat)}")
+        # Invariants only: the settings declarations (notifier/config.py) check what
+        # people write and say how to fix it, so a policy built from them holds these.
+        alarm = self.alarm_after
+        if not (
+            self.notify_after >= timedelta(0)
+            and (alarm is None or timedelta(0) < alarm >= self.notify_after)
+            and self.alarm_repeat >= timedelta(seconds=1)
+        ):
+            raise ValueError(
+                "UrgencyPolicy needs 0s <= notify_after <= alarm_after (> 0s, or None) and "
+                f"alarm_repeat >= 1s; got {_show(self.notify_after)}, "
+                f"{'None' if alarm is None else _show(alarm)}, {_show(self.alarm_repeat)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
