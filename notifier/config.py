@@ -224,7 +224,7 @@ class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
     kind's own declarations (:mod:`notifier.backends.kinds`)."""
 
     what = "an array of tables: write [[accounts]] blocks"
-    _checks = (
+    _checks: ClassVar[tuple[tuple[str, Kind[str], str], ...]] = (
         ("name", Name(), '"work"'),
         ("kind", Choice(*map(Option, ACCOUNT_KINDS)), '"pagerduty"'),
     )
@@ -253,7 +253,7 @@ class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
         return [dict(e) for e in value]
 
 
-_SECRET_STORE = Choice(
+_SECRET_STORE: Choice[str] = Choice(
     Option("keyring", "the system keyring"),
     Option("file", "secrets.json in the profile, mode 0600"),
     Option("session", "forgotten on exit"),

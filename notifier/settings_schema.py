@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 E = TypeVar("E")
 D = TypeVar("D", bound="DataclassInstance")
+S = TypeVar("S", bound=str)
 
 #: how a rule or message names another key of the same table ("notify_after"),
 #: or, in the settings dialog, its label ("“Notify after”")
@@ -361,8 +362,9 @@ class Option:
     meaning: str = ""
 
 
-class Choice(Kind[str]):
-    """One of a few words; ``aliases`` are other words for some of them."""
+class Choice(Kind[S]):
+    """One of a few words; ``aliases`` are other words for some of them.
+    ``Choice[Literal[...]]`` types the value as one of those words."""
 
     what = "a string in quotes"
 
@@ -380,14 +382,14 @@ class Choice(Kind[str]):
     def values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
-    def parse(self, value: object) -> str:
+    def parse(self, value: object) -> S:
         if not isinstance(value, str):
             raise self._wrong_type(value)
         word = value.strip().lower() if self.ignore_case else value.strip()
         word = self.aliases.get(word, word)
         if word not in self.values:
             raise Invalid(f"{value!r} is not one of: {self.listing()}")
-        return word
+        return cast(S, word)
 
     def listing(self) -> str:
         shown = [f'"{o.value}"' + (f" ({o.meaning})" if o.meaning else "") for o in self.options]
@@ -672,6 +674,7 @@ def _identity(key: str) -> str:
 class _Reader:
     file: str
     name_key: Namer | None
+    extra: tuple[str, ...] = ()
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(key, problem, path=self.file)
@@ -709,7 +712,8 @@ class _Reader:
                 tables.setdefault(outer, {})[inner] = d
             else:
                 tables[""][d.key] = d
-        allowed = [*shared, *tables[""], *(t for t in tables if t)]
+        allowed = [*self.extra, *shared, *tables[""], *(t for t in tables if t)]
+        self.extra = ()  # for the outer table only
         for key in data:
             if key not in allowed:
                 raise self.error(
@@ -793,15 +797,52 @@ def read_table(
     where: str = "here",
     file: str = "config.toml",
     name_key: Namer | None = None,
+    extra: tuple[str, ...] = (),
 ) -> D:
     """Read and check one table of ``cls``'s settings.
 
     ``prefix`` starts every key in messages (``"accounts[1]."``), ``where`` says
     which table an unknown key was found in (``"for a PagerDuty account"``).
     ``name_key`` names a key (by its full path) where a rule's message mentions
-    it; by default the key itself.
+    it; by default the key itself. ``extra`` keys are allowed and left to the caller.
     """
-    return _Reader(file, name_key).table(cls, data, prefix, where, {})
+    return _Reader(file, name_key, extra).table(cls, data, prefix, where, {})
+
+
+def account_label(label: str) -> str:
+    """``"PagerDuty"`` -> ``"a PagerDuty account"``."""
+    return f"{'an' if label[:1].lower() in 'aeiou' else 'a'} {label} account"
+
+
+def read_account(
+    cls: type[D],
+    entry: Mapping[str, Any],
+    *,
+    where: str,
+    kind: str,
+    label: str,
+    name_key: Namer | None = None,
+) -> D:
+    """One ``[[accounts]]`` table of ``kind`` (named ``where`` in messages, like
+    ``"accounts[1]"``): its ``kind`` key, when given, must say so; every other key
+    is one of ``cls``'s settings."""
+    described = account_label(label)
+    given = entry.get("kind", kind)
+    if given != kind:
+        problem = (
+            f'{given!r} is not {described}; write kind = "{kind}"'
+            if isinstance(given, str)
+            else f"must be a string in quotes, not {given!r}"
+        )
+        raise ConfigError(f"{where}.kind", problem)
+    return read_table(
+        cls,
+        entry,
+        prefix=f"{where}.",
+        where=f"for {described}",
+        name_key=name_key,
+        extra=("kind",),
+    )
 
 
 # ---- writing ----------------------------------------------------------------------

@@ -88,10 +88,10 @@ def test_every_setting(tmp_path: Path) -> None:
     [
         ({"urls": []}, "urls", "must not be empty"),
         ({"urls": "https://a"}, "urls", "must be a list of strings"),
-        ({"urls": ["ftp://a"]}, "urls", "is not an http:// or https:// URL"),
+        ({"urls": ["ftp://a"]}, "urls", "does not start with http:// or https://"),
         ({"urls": ["https://ada:pw@a"]}, "urls", "carries a user or password"),
         ({"urls": ["https://a/api/v2"]}, "urls", "ends with /api/v2"),
-        ({"urls": ["https://a", "https://a"]}, "urls", "lists a URL twice"),
+        ({"urls": ["https://a", "https://a"]}, "urls", "lists 'https://a' twice"),
         ({"filters": ['team="payments']}, "filters", "opens a quote it does not close"),
         ({"filters": ['{team="a"}']}, "filters", "is not one matcher"),
         ({"filters": 'team="a"'}, "filters", "must be a list of strings"),

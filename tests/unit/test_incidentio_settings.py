@@ -86,8 +86,7 @@ def test_every_setting(tmp_path: Path) -> None:
     [
         (
             {"email": ""},
-            "config.toml: accounts[1].email: is required: write your incident.io email, like "
-            'email = "me@example.com" (API keys are not people)',
+            'config.toml: accounts[1].email: is required: write email = "me@example.com"',
         ),
         ({"email": "me"}, "accounts[1].email: 'me' is not an email address"),
         (
@@ -98,12 +97,18 @@ def test_every_setting(tmp_path: Path) -> None:
         ({"ca_bundle": "/nope/ca.pem"}, "accounts[1].ca_bundle: '/nope/ca.pem' is not a file"),
         ({"poll_interval": "1s"}, "accounts[1].poll_interval: 1s is out of range; use 5s to 1h"),
         ({"poll_interval": "soon"}, "accounts[1].poll_interval:"),
-        ({"request_timeout": "10m"}, "accounts[1].request_timeout: 600s is out of range"),
-        ({"scope": "team"}, "accounts[1].scope: 'team' is not a scope"),
+        (
+            {"request_timeout": "10m"},
+            "accounts[1].request_timeout: 10m is out of range; use 100ms to 2m",
+        ),
+        (
+            {"scope": "team"},
+            "accounts[1].scope: 'team' is not one of: \"mine\" (pages that paged you",
+        ),
         ({"escalation_paths": "Platform"}, "accounts[1].escalation_paths: must be a list"),
         (
             {"incident_statuses": ["closed"]},
-            "accounts[1].incident_statuses: 'closed' is not an open status category",
+            'accounts[1].incident_statuses: \'closed\' is not one of: "triage", "live"',
         ),
         ({"severities": [1]}, "accounts[1].severities: must be a list"),
         ({"commander_role": 3}, "accounts[1].commander_role: must be a string in quotes"),
