@@ -124,8 +124,16 @@ class EscalationSettings:
 
 @dataclass(frozen=True)
 class QuietHoursSettings:
-    start: time = setting(TimeOfDay(), REQUIRED, label="Quiet hours from", help="", example="22:00")
-    end: time = setting(TimeOfDay(), REQUIRED, label="Quiet hours until", help="", example="07:00")
+    start: time = setting(
+        TimeOfDay(),
+        REQUIRED,
+        label="Quiet hours from",
+        help="when they start, local time",
+        example="22:00",
+    )
+    end: time = setting(
+        TimeOfDay(), REQUIRED, label="Quiet hours until", help="when they end", example="07:00"
+    )
 
     def _a_period(self, name: Namer) -> None:
         if self.start == self.end:
@@ -199,7 +207,9 @@ class LocalSettings:
         label="Your name",
         help="who you are on the local backend (default: your login name)",
     )
-    user_email: str = setting(Text(), "", label="Your email", help="")
+    user_email: str = setting(
+        Text(), "", label="Your email", help="your email on the local backend"
+    )
     people: tuple[str, ...] = setting(
         ListOf(Text(), noun="people", example='["Ada Lovelace <ada@example.com>"]'),
         (),
@@ -224,6 +234,7 @@ class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
     kind's own declarations (:mod:`notifier.backends.kinds`)."""
 
     what = "an array of tables: write [[accounts]] blocks"
+    table_array = True
     _checks: ClassVar[tuple[tuple[str, Kind[str], str], ...]] = (
         ("name", Name(), '"work"'),
         ("kind", Choice(*map(Option, ACCOUNT_KINDS)), '"pagerduty"'),
@@ -255,8 +266,8 @@ class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
 
 _SECRET_STORE: Choice[str] = Choice(
     Option("keyring", "the system keyring"),
-    Option("file", "secrets.json in the profile, mode 0600"),
-    Option("session", "forgotten on exit"),
+    Option("file", "secrets.json in the profile (mode 0600), where no keyring works"),
+    Option("session", "forgotten on exit, where no keyring works"),
 )
 SECRET_STORES = _SECRET_STORE.values
 
@@ -288,7 +299,7 @@ class Config:
         "keyring",
         key="secrets.store",
         label="Keep secrets in",
-        help='where tokens are kept; "file" and "session" only where no keyring works',
+        help="where tokens and passwords are kept",
     )
     start_at_login: bool = setting(
         Boolean(),

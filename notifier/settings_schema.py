@@ -75,6 +75,8 @@ class Kind(Generic[T]):
 
     #: what a value looks like, for type errors: 'a duration like "90s"'
     what: str = "a value"
+    #: written as ``[[key]]`` blocks (an array of tables)
+    table_array: bool = False
 
     def parse(self, value: object) -> T:
         raise NotImplementedError
@@ -908,6 +910,9 @@ def describe(declared: Setting[Any]) -> str:
         text += ": " + "; ".join(
             f'`"{o.value}"`' + (f": {o.meaning}" if o.meaning else "") for o in inner.options
         )
+    item = inner.item if isinstance(inner, ListOf) else inner
+    if isinstance(item, Choice) and item.aliases:
+        text += " (" + ", ".join(f'`"{a}"` means `"{w}"`' for a, w in item.aliases.items()) + ")"
     bounds = kind.bounds()
     if bounds and not isinstance(kind, DurationOrOff):
         text += f" ({bounds})"
@@ -929,13 +934,10 @@ def _commented(left: str, comment: str) -> list[str]:
     return lines
 
 
-def toml_reference(cls: type[Any], *, table_arrays: Mapping[str, str] | None = None) -> str:
-    """A commented TOML document with every setting under ``cls`` at its default.
-
-    ``table_arrays`` maps keys written as ``[[key]]`` to their comment.
-    """
+def toml_reference(cls: type[Any]) -> str:
+    """A commented TOML document with every setting under ``cls`` at its default."""
     lines: list[str] = []
-    _reference(cls, "", lines, {}, dict(table_arrays or {}))
+    _reference(cls, "", lines, {})
     return "\n".join(lines) + "\n"
 
 
@@ -944,7 +946,6 @@ def _reference(
     prefix: str,
     lines: list[str],
     overrides: Mapping[str, Override],
-    arrays: Mapping[str, str],
     skip: tuple[str, ...] = (),
 ) -> None:
     for key, shared in _shared(cls).items():
@@ -958,12 +959,12 @@ def _reference(
                 lines.append("")
             lines += _commented(f"[{prefix}{d.key}]", d.decl.help)
             own = {o.key: o for o in d.decl.overrides}
-            _reference(d.decl.cls, f"{prefix}{d.key}.", lines, own, arrays, d.decl.inherit)
+            _reference(d.decl.cls, f"{prefix}{d.key}.", lines, own, d.decl.inherit)
             continue
-        if d.key in arrays:
+        if d.decl.kind.table_array:
             if lines:
                 lines.append("")
-            lines += _commented(f"[[{prefix}{d.key}]]", arrays[d.key])
+            lines += _commented(f"[[{prefix}{d.key}]]", d.decl.help)
             continue
         over = overrides.get(d.key)
         sample = d.decl.kind.to_toml(over.value) if over else d.decl.sample()

@@ -28,7 +28,10 @@ class AccountKind:
     """One kind of ``[[accounts]]`` entry.
 
     ``parse`` is ``"module:function"`` taking ``(entry, where=...)`` and returning
-    the settings (with at least ``name`` and ``poll_interval``); ``create`` takes
+    the settings (with at least ``name`` and ``poll_interval``); ``settings`` is
+    ``"module:Class"``, the dataclass that declares them
+    (:mod:`notifier.settings_schema`: the settings dialog and the README are made
+    from it); ``create`` takes
     ``(settings, secret)`` and returns a :class:`~notifier.backends.port.Backend`;
     ``verify`` takes ``(settings, secret)`` and returns the :class:`Person` the
     credential belongs to (``login`` and "Test connection"). ``secret`` names the
@@ -39,6 +42,7 @@ class AccountKind:
     kind: str
     label: str
     parse: str
+    settings: str
     create: str
     verify: str
     secret: str = "API token"
@@ -48,6 +52,11 @@ class AccountKind:
     def parse_settings(self, entry: Mapping[str, Any], *, where: str) -> Any:
         function: Callable[..., Any] = _load(self.parse)
         return function(entry, where=where)
+
+    def settings_class(self) -> type[Any]:
+        """The dataclass declaring this kind's settings (imports the backend's settings)."""
+        cls: type[Any] = _load(self.settings)
+        return cls
 
     def create_backend(self, settings: Any, secret: str | None) -> Backend:
         function: Callable[..., Backend] = _load(self.create)
@@ -63,6 +72,7 @@ KINDS: dict[str, AccountKind] = {
         kind="pagerduty",
         label="PagerDuty",
         parse="notifier.backends.pagerduty.settings:parse_pagerduty_account",
+        settings="notifier.backends.pagerduty.settings:PagerDutySettings",
         create="notifier.backends.pagerduty.backend:PagerDutyBackend",
         verify="notifier.backends.pagerduty.backend:verify_token",
         secret="API token",
@@ -72,6 +82,7 @@ KINDS: dict[str, AccountKind] = {
         kind="alertmanager",
         label="Alertmanager",
         parse="notifier.backends.alertmanager.settings:parse_alertmanager_account",
+        settings="notifier.backends.alertmanager.settings:AlertmanagerSettings",
         create="notifier.backends.alertmanager.backend:AlertmanagerBackend",
         verify="notifier.backends.alertmanager.backend:verify_secret",
         secret="password or bearer token",
@@ -83,6 +94,7 @@ KINDS: dict[str, AccountKind] = {
         kind="incidentio",
         label="incident.io",
         parse="notifier.backends.incidentio.settings:parse_incidentio_account",
+        settings="notifier.backends.incidentio.settings:IncidentIoSettings",
         create="notifier.backends.incidentio.backend:IncidentIoBackend",
         verify="notifier.backends.incidentio.backend:verify_api_key",
         secret="API key",

@@ -109,7 +109,7 @@ class IncidentIoSettings:
         ),
         OPEN_CATEGORIES,
         label="Incident statuses",
-        help="incident status categories to show (`[]`: pages only)",
+        help="incident status categories to show; `[]`: pages only",
     )
     #: severity names to show; empty: every severity (and none)
     severities: tuple[str, ...] = setting(
