@@ -51,6 +51,7 @@ from notifier.settings_schema import (
     read_table,
     section,
     setting,
+    settings_of,
     write_table,
 )
 
@@ -229,35 +230,49 @@ class HealthSettings:
     )
 
 
+@dataclass(frozen=True)
+class AccountEntry:
+    """What config.toml checks of every ``[[accounts]]`` entry; the rest of it is
+    declared by its kind (:mod:`notifier.backends.kinds`) and checked there."""
+
+    name: str = setting(
+        Name(), REQUIRED, label="Name", help="the account's name, the prefix of its refs",
+        example="work",
+    )  # fmt: skip
+    kind: str = setting(
+        Choice(*map(Option, ACCOUNT_KINDS)),
+        REQUIRED,
+        label="Kind",
+        help="what the account is",
+        example="pagerduty",
+    )
+
+    def _not_local(self, name: Namer) -> None:
+        if self.kind == "local":
+            raise Invalid("the local account is configured in [local], not [[accounts]]")
+
+    RULES: ClassVar = (Rule("kind", _not_local),)
+
+
 class AccountList(Kind[tuple[Mapping[str, Any], ...]]):
-    """``[[accounts]]``: each entry's name and kind are checked here, the rest by its
-    kind's own declarations (:mod:`notifier.backends.kinds`)."""
+    """``[[accounts]]``: the raw entries, each one's :class:`AccountEntry` checked."""
 
     what = "an array of tables: write [[accounts]] blocks"
     table_array = True
-    _checks: ClassVar[tuple[tuple[str, Kind[str], str], ...]] = (
-        ("name", Name(), '"work"'),
-        ("kind", Choice(*map(Option, ACCOUNT_KINDS)), '"pagerduty"'),
-    )
 
     def parse(self, value: object) -> tuple[Mapping[str, Any], ...]:
         if not isinstance(value, list | tuple) or not all(isinstance(e, Mapping) for e in value):
             raise Invalid(f"must be {self.what}")
+        head = tuple(settings_of(AccountEntry))
         for index, entry in enumerate(value):
-            for key, kind, example in self._checks:
-                if key not in entry:
-                    raise Invalid(
-                        f"is required: write {key} = {example}", subkey=f"[{index}].{key}"
-                    )
-                try:
-                    kind.parse(entry[key])
-                except Invalid as exc:
-                    raise Invalid(exc.problem, subkey=f"[{index}].{key}") from None
-            if entry["kind"] == "local":
-                raise Invalid(
-                    "the local account is configured in [local], not [[accounts]]",
-                    subkey=f"[{index}].kind",
+            try:
+                read_table(
+                    AccountEntry,
+                    {k: v for k, v in entry.items() if k in head},
+                    prefix=f"[{index}].",
                 )
+            except ConfigError as exc:
+                raise Invalid(exc.problem, subkey=exc.key) from None
         return tuple(dict(e) for e in value)
 
     def to_toml(self, value: tuple[Mapping[str, Any], ...]) -> object:

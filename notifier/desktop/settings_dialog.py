@@ -1,19 +1,24 @@
 """The settings dialog: edits ``config.toml`` and refuses what is invalid.
 
-OK builds a new :class:`~notifier.config.Config` from the fields and hands it to
-:func:`~notifier.config.save_config`, which validates it the way ``load_config``
-will read it back and writes it atomically. A bad value keeps the dialog open,
-switches to the tab that holds it, and says which field and what is wrong;
-nothing is written.
+Every editor is made from a setting's declaration (:mod:`notifier.config` for the
+global settings, each account kind's settings dataclass for its accounts): the
+widget for its kind, its bounds, its default, its help as tooltip. The dialog
+holds no rule of its own: it writes the editors' values into a TOML document and
+validates it with :func:`~notifier.config.parse_config` and each account kind's
+parser, exactly as ``load_config`` will read it back, as you type (the first
+problem shows below the tabs) and again on Save. A refused Save keeps the dialog
+open, switches to the tab that holds the problem and focuses its field; nothing
+is written. Accounts of any kind in :data:`~notifier.backends.kinds.KINDS` can be
+added and edited; no backend is imported here but through ``kinds``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import re
 from collections.abc import Callable, Mapping
-from datetime import time, timedelta
+from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtGui import QFontDatabase
@@ -30,9 +35,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -41,40 +50,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.backends.pagerduty.settings import (
-    EU_API_URL,
-    US_API_URL,
-    parse_pagerduty_account,
-)
-from notifier.config import (
-    Config,
-    EscalationSettings,
-    QuietHoursSettings,
-    SoundSettings,
-    UrgencySettings,
-    save_config,
-)
-from notifier.domain.durations import format_duration, parse_duration
+from notifier.backends.kinds import KINDS, AccountKind
+from notifier.config import Config, config_to_toml, parse_config, save_config
 from notifier.errors import ConfigError
 from notifier.paths import resource
-
-_URGENCIES = (("high", "High urgency"), ("low", "Low urgency"))
-_ESCALATION_FIELDS = (
-    ("notify_after", "Notify after"),
-    ("alarm_after", "Alarm after"),
-    ("alarm_repeat", "Repeat alarm every"),
+from notifier.settings_schema import (
+    Boolean,
+    Choice,
+    DurationOrOff,
+    Fraction,
+    Integer,
+    Invalid,
+    ListOf,
+    Place,
+    Setting,
+    TimeOfDay,
+    describe,
+    plain,
+    settings_of,
+    walk,
 )
-_NEVER = ("", "never", "off")
-_REGIONS = (("US service region", US_API_URL), ("EU service region", EU_API_URL), ("Custom…", ""))
-_DEFAULT_QUIET = (time(22, 0), time(7, 0))
+
+_W = TypeVar("_W", bound=QWidget)
+_ACCOUNT_KEY = re.compile(r"accounts\[(\d+)\](?:\.(\w+))?")
 
 
 class _FieldError(Exception):
-    """A field's value is invalid: ``message`` names the field and the problem."""
+    """A value is invalid: ``key`` is where (as in config.toml), ``message`` names
+    the field as the dialog shows it, and the problem."""
 
-    def __init__(self, widget: QWidget | None, message: str) -> None:
+    def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
-        self.widget = widget
+        self.key = key
         self.message = message
 
 
@@ -95,12 +102,301 @@ def _note(text: str) -> QLabel:
     return label
 
 
-def _to_qtime(value: time) -> QTime:
-    return QTime(value.hour, value.minute)
+def _sentence(text: str) -> str:
+    text = plain(text)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _from_qtime(value: QTime) -> time:
-    return time(value.hour(), value.minute())
+# ---- editors, one kind of widget per kind of setting -----------------------------------
+
+
+class Editor:
+    """The editor of one declared setting: the widget for its kind, its bounds,
+    and its help as tooltip. It reads and writes TOML values (``raw``).
+
+    ``optional``: an account's key, left out of its table while the editor is
+    blank (or shows the default), so the declared default applies.
+    """
+
+    def __init__(self, setting: Setting[Any], name: str, *, optional: bool = False) -> None:
+        self.setting = setting
+        self.optional = optional
+        self.widget = self._make()
+        self.widget.setToolTip(plain(describe(setting)))
+        self.widget.setAccessibleName(name)
+        self.row: QWidget | QLayout = self.widget
+
+    def _make(self) -> QWidget:
+        raise NotImplementedError
+
+    def raw(self) -> object:
+        """The TOML value, or None to leave the key out."""
+        raise NotImplementedError
+
+    def set_raw(self, raw: object) -> None:
+        raise NotImplementedError
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def set_invalid(self, invalid: bool) -> None:
+        if self.widget.property("invalid") != invalid:
+            self.widget.setProperty("invalid", invalid)
+            self.widget.setStyleSheet("border: 1px solid #b00020;" if invalid else "")
+
+
+class _LineEditor(Editor):
+    """Text, durations, URLs, paths…: a line; ``suggestions`` fill it from a list."""
+
+    widget: QLineEdit
+
+    def _make(self) -> QLineEdit:
+        edit = QLineEdit()
+        kind, default = self.setting.kind, self.setting.default
+        if self.optional or isinstance(kind, DurationOrOff):
+            shown = self.setting.doc_default or (
+                "" if self.setting.required or default is None else kind.to_text(default)
+            )
+            edit.setPlaceholderText(plain(shown) if self.optional else DurationOrOff.OFF)
+        return edit
+
+    def __init__(self, setting: Setting[Any], name: str, *, optional: bool = False) -> None:
+        super().__init__(setting, name, optional=optional)
+        self.suggestions: QComboBox | None = None
+        if setting.suggestions:
+            self.suggestions = QComboBox()
+            self.suggestions.setAccessibleName(f"{name}: choose")
+            self.suggestions.addItem("Custom…", "")
+            for label, value in setting.suggestions:
+                self.suggestions.addItem(label, value)
+            self.suggestions.currentIndexChanged.connect(lambda *_: self._suggest())
+            self.widget.textChanged.connect(self._sync_suggestion)
+            row = QHBoxLayout()
+            row.addWidget(self.suggestions)
+            row.addWidget(self.widget, 1)
+            self.row = row
+
+    def _suggest(self) -> None:
+        assert self.suggestions is not None
+        value = self.suggestions.currentData()
+        if value:
+            self.widget.setText(value)
+
+    def _sync_suggestion(self, text: str) -> None:
+        assert self.suggestions is not None
+        index = self.suggestions.findData(text.strip().rstrip("/"))
+        self.suggestions.blockSignals(True)
+        self.suggestions.setCurrentIndex(max(index, 0))
+        self.suggestions.blockSignals(False)
+
+    def raw(self) -> object:
+        text = self.widget.text()
+        if self.optional and not text.strip():
+            return None
+        return self.setting.kind.from_text(text)
+
+    def set_raw(self, raw: object) -> None:
+        if raw is None:
+            text = ""
+        elif raw is False and isinstance(self.setting.kind, DurationOrOff):
+            text = DurationOrOff.OFF
+        else:
+            text = raw if isinstance(raw, str) else str(raw)
+        self.widget.setText(text)
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.textChanged.connect(lambda *_: slot())
+
+
+class _CheckEditor(Editor):
+    widget: QCheckBox
+
+    def _make(self) -> QCheckBox:
+        return QCheckBox(self.setting.label)
+
+    def raw(self) -> object:
+        checked = self.widget.isChecked()
+        return None if self.optional and checked == self.setting.default else checked
+
+    def set_raw(self, raw: object) -> None:
+        self.widget.setChecked(bool(raw if raw is not None else self.setting.default))
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.toggled.connect(lambda *_: slot())
+
+
+class _SpinEditor(Editor):
+    """A whole number: the declared bounds are the spin box's range."""
+
+    widget: QSpinBox
+
+    def _make(self) -> QSpinBox:
+        kind = self.setting.kind
+        assert isinstance(kind, Integer)
+        spin = QSpinBox()
+        spin.setRange(kind.minimum, kind.maximum)
+        if kind.unit:
+            spin.setSuffix(f" {kind.unit}")
+        return spin
+
+    def raw(self) -> object:
+        value = self.widget.value()
+        return None if self.optional and value == self.setting.default else value
+
+    def set_raw(self, raw: object) -> None:
+        self.widget.setValue(raw if isinstance(raw, int) else self.setting.default)
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.valueChanged.connect(lambda *_: slot())
+
+
+class _SliderEditor(Editor):
+    """A number from 0 to 1, in percent; an untouched slider keeps the exact value
+    from the file (0.333 stays 0.333)."""
+
+    widget: QSlider
+
+    def _make(self) -> QSlider:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, 100)
+        slider.setSingleStep(5)
+        slider.setPageStep(10)
+        shown = QLabel()
+        shown.setMinimumWidth(44)
+        slider.valueChanged.connect(lambda v: shown.setText(f"{v} %"))
+        self._shown = shown
+        self._original = 0.0
+        return slider
+
+    def __init__(self, setting: Setting[Any], name: str, *, optional: bool = False) -> None:
+        super().__init__(setting, name, optional=optional)
+        row = QHBoxLayout()
+        row.addWidget(self.widget, 1)
+        row.addWidget(self._shown)
+        self.row = row
+
+    def raw(self) -> object:
+        if self.widget.value() == round(self._original * 100):
+            return self._original
+        return self.widget.value() / 100
+
+    def set_raw(self, raw: object) -> None:
+        self._original = float(raw) if isinstance(raw, int | float) else float(self.setting.default)
+        self.widget.setValue(round(self._original * 100))
+        self._shown.setText(f"{self.widget.value()} %")
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.valueChanged.connect(lambda *_: slot())
+
+
+class _TimeEditor(Editor):
+    widget: QTimeEdit
+
+    def _make(self) -> QTimeEdit:
+        edit = QTimeEdit()
+        edit.setDisplayFormat("HH:mm")
+        return edit
+
+    def raw(self) -> object:
+        value = self.widget.time()
+        return f"{value.hour():02d}:{value.minute():02d}"
+
+    def set_raw(self, raw: object) -> None:
+        value = TimeOfDay().parse(raw) if raw is not None else time(0, 0)
+        self.widget.setTime(QTime(value.hour, value.minute))
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.timeChanged.connect(lambda *_: slot())
+
+
+class _ChoiceEditor(Editor):
+    widget: QComboBox
+
+    def _make(self) -> QComboBox:
+        kind = self.setting.kind
+        assert isinstance(kind, Choice)
+        combo = QComboBox()
+        for option in kind.options:
+            combo.addItem(
+                f"{option.value} — {option.meaning}" if option.meaning else option.value,
+                option.value,
+            )
+            if option.meaning:
+                combo.setItemData(combo.count() - 1, option.meaning, Qt.ItemDataRole.ToolTipRole)
+        return combo
+
+    def raw(self) -> object:
+        value = self.widget.currentData()
+        return None if self.optional and value == self.setting.default else value
+
+    def set_raw(self, raw: object) -> None:
+        value = raw if raw is not None else self.setting.default
+        index = self.widget.findData(value)
+        if index < 0:  # not one of the choices: keep it, so that saving says so
+            self.widget.addItem(str(value), value)
+            index = self.widget.count() - 1
+        self.widget.setCurrentIndex(index)
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.currentIndexChanged.connect(lambda *_: slot())
+
+
+class _LinesEditor(Editor):
+    """A list: one item per line."""
+
+    widget: QPlainTextEdit
+
+    def _make(self) -> QPlainTextEdit:
+        edit = QPlainTextEdit()
+        edit.setTabChangesFocus(True)
+        edit.setFixedHeight(52)
+        if self.optional and self.setting.default:
+            edit.setPlaceholderText(self.setting.kind.to_text(self.setting.default))
+        return edit
+
+    def raw(self) -> object:
+        text = self.widget.toPlainText()
+        if self.optional and not text.strip():
+            return None
+        return self.setting.kind.from_text(text)
+
+    def set_raw(self, raw: object) -> None:
+        if isinstance(raw, list | tuple):
+            self.widget.setPlainText("\n".join(str(v) for v in raw))
+        else:
+            self.widget.setPlainText("" if raw is None else str(raw))
+
+    def on_change(self, slot: Callable[[], None]) -> None:
+        self.widget.textChanged.connect(lambda *_: slot())
+
+
+def make_editor(setting: Setting[Any], name: str, *, optional: bool = False) -> Editor:
+    """The editor for ``setting``'s kind (a line for anything typed as text)."""
+    kind = setting.kind
+    editor: type[Editor] = _LineEditor
+    if isinstance(kind, Boolean):
+        editor = _CheckEditor
+    elif isinstance(kind, Integer):
+        editor = _SpinEditor
+    elif isinstance(kind, Fraction):
+        editor = _SliderEditor
+    elif isinstance(kind, TimeOfDay):
+        editor = _TimeEditor
+    elif isinstance(kind, Choice):
+        editor = _ChoiceEditor
+    elif isinstance(kind, ListOf):
+        editor = _LinesEditor
+    return editor(setting, name, optional=optional)
+
+
+def _set(doc: dict[str, Any], path: str, value: object) -> None:
+    *tables, key = path.split(".")
+    for table in tables:
+        doc = doc.setdefault(table, {})
+    doc[key] = value
+
+
+# ---- the dialog ---------------------------------------------------------------------------
 
 
 class SettingsDialog(QDialog):
@@ -124,20 +420,28 @@ class SettingsDialog(QDialog):
         self.config_path = Path(config_path)
         self._preview_sound = preview_sound
         self._test_connection = test_connection
+        self._ready = False
         self._accounts: list[dict[str, Any]] = [dict(a) for a in config.accounts]
         self._saved_names = {str(a.get("name", "")) for a in config.accounts}
+        self._places: dict[str, Place] = {p.path: p for p in walk(Config)}
+        self._document = config_to_toml(config)
+        #: the editor of each global setting, by its full key ("local.ingest_port")
+        self.editors: dict[str, Editor] = {}
+        #: the editors of the selected account, by key
+        self.account_fields: dict[str, Editor] = {}
+        self._account_row: int | None = None
 
+        self.error_label = _error_label()
+        self.error_label.setAccessibleName("Error")
         self.tabs = QTabWidget()
         self.tabs.addTab(self._accounts_tab(), "Accounts")
         self.tabs.addTab(self._escalation_tab(), "Escalation")
         self.tabs.addTab(self._sounds_tab(), "Sounds")
         self.tabs.addTab(self._quiet_tab(), "Quiet hours")
+        self.tabs.addTab(self._this_computer_tab(), "This computer")
+        self.start_at_login = self._widget("ui.start_at_login", QCheckBox)
+        self.tabs.addTab(self._advanced_tab(), "Advanced")
 
-        self.start_at_login = QCheckBox("Start oncall-notifier when I log in")
-        self.start_at_login.setChecked(config.start_at_login)
-
-        self.error_label = _error_label()
-        self.error_label.setAccessibleName("Error")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -151,52 +455,50 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.start_at_login)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        self.resize(660, 600)
+        self.resize(700, 640)
+        self._ready = True
+        self._fill_accounts()
 
-    # ---- tabs ------------------------------------------------------------------------
+    # ---- editors of global settings ---------------------------------------------------
+
+    def label(self, path: str) -> str:
+        """How the dialog names a global setting: its label, after the titles of
+        the nested tables it is in ("High urgency › Notify after")."""
+        place = self._places[path]
+        return " › ".join([*place.titles[1:], place.setting.label])
+
+    def _widget(self, path: str, cls: type[_W]) -> _W:
+        widget = self._editor(path).widget
+        assert isinstance(widget, cls), (path, widget)
+        return widget
+
+    def _editor(self, path: str) -> Editor:
+        place = self._places[path]
+        editor = make_editor(place.setting, self.label(path).replace(" › ", ": "))
+        raw: Any = self._document
+        for part in path.split("."):
+            raw = raw.get(part) if isinstance(raw, Mapping) else None
+        editor.set_raw(raw)
+        editor.on_change(self._validate_inline)
+        self.editors[path] = editor
+        return editor
 
     def _accounts_tab(self) -> QWidget:
-        local = self.config.local
-        box = QGroupBox(f"This computer (account “{local.name}”)")
-        self.local_enabled = QCheckBox("Keep incidents on this computer (local account)")
-        self.local_enabled.setChecked(local.enabled)
-        self.ingest_enabled = QCheckBox("Accept alerts from monitoring over HTTP (ingest)")
-        self.ingest_enabled.setChecked(local.ingest)
-        self.ingest_host = QLineEdit(local.ingest_host)
-        self.ingest_host.setAccessibleName("Ingest address")
-        self.ingest_port = QLineEdit(str(local.ingest_port))
-        self.ingest_port.setAccessibleName("Ingest port")
-        self.ingest_port.setMaximumWidth(90)
-        address = QHBoxLayout()
-        address.addWidget(QLabel("Address"))
-        address.addWidget(self.ingest_host, 1)
-        address.addWidget(QLabel("Port"))
-        address.addWidget(self.ingest_port)
-        local_layout = QVBoxLayout(box)
-        local_layout.addWidget(self.local_enabled)
-        local_layout.addWidget(self.ingest_enabled)
-        local_layout.addLayout(address)
-        local_layout.addWidget(
-            _note("Listen on 127.0.0.1 (this computer only). Port 0 picks a free port.")
-        )
-        self.ingest_enabled.toggled.connect(self._sync_ingest)
-        self.local_enabled.toggled.connect(self._sync_ingest)
-        self._sync_ingest()
-
-        pd_box = QGroupBox("PagerDuty accounts")
-        self.pd_table = QTableWidget(0, 2)
-        self.pd_table.setHorizontalHeaderLabels(["Name", "API URL"])
-        self.pd_table.setAccessibleName("PagerDuty accounts")
-        self.pd_table.verticalHeader().hide()
-        self.pd_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.pd_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.pd_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.pd_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents
-        )
-        self.pd_table.horizontalHeader().setStretchLastSection(True)
-        self.pd_table.setMinimumHeight(90)
-        self.pd_table.itemSelectionChanged.connect(self._sync_account_buttons)
+        accounts_box = QGroupBox("Accounts")
+        self.accounts_table = QTableWidget(0, 3)
+        self.accounts_table.setHorizontalHeaderLabels(["Name", "Kind", "Address"])
+        self.accounts_table.setAccessibleName("Accounts")
+        self.accounts_table.verticalHeader().hide()
+        self.accounts_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.accounts_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.accounts_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.accounts_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.accounts_table.setMinimumHeight(80)
+        self.accounts_table.setMaximumHeight(130)
+        self.accounts_table.itemSelectionChanged.connect(self._selection_changed)
         self.test_button = QPushButton("Test connection")
         self.test_button.setAutoDefault(False)
         self.test_button.clicked.connect(self._test_selected)
@@ -208,34 +510,33 @@ class SettingsDialog(QDialog):
         row_buttons.addWidget(self.test_button)
         row_buttons.addWidget(self.remove_button)
 
+        # the selected account's settings, made from its kind's declarations
+        self.account_title = QLabel()
+        self.account_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.account_form = QFormLayout()
+        self.account_scroll = QScrollArea()
+        self.account_scroll.setWidgetResizable(True)
+        self.account_scroll.setMinimumHeight(160)
+        self.account_error = _error_label()
+
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("work")
         self.new_name.setAccessibleName("New account name")
-        self.new_region = QComboBox()
-        for label, url in _REGIONS:
-            self.new_region.addItem(label, url)
-        self.new_url = QLineEdit()
-        self.new_url.setPlaceholderText("https://api.pagerduty.com")
-        self.new_url.setAccessibleName("New account API URL")
-        self.new_region.currentIndexChanged.connect(self._sync_region)
+        self.new_kind = QComboBox()
+        self.new_kind.setAccessibleName("New account kind")
+        for kind in KINDS.values():
+            self.new_kind.addItem(kind.label, kind.kind)
         self.add_button = QPushButton("Add account")
         self.add_button.setAutoDefault(False)
         self.add_button.clicked.connect(self._add_account)
         self.add_error = _error_label()
-        add_form = QGridLayout()
-        add_form.addWidget(QLabel("Name"), 0, 0)
-        add_form.addWidget(self.new_name, 0, 1)
-        add_form.addWidget(QLabel("API"), 0, 2)
-        add_form.addWidget(self.new_region, 0, 3)
-        add_form.addWidget(QLabel("URL"), 1, 0)
-        add_form.addWidget(self.new_url, 1, 1, 1, 3)
-        add_form.addWidget(self.add_button, 1, 4)
-        add_form.setColumnStretch(1, 1)
-        add_form.setColumnStretch(3, 1)
-        self.token_note = _note(
-            "The API token never goes in this file. After saving, store it in the "
-            "system keyring by running in a terminal:"
-        )
+        add_row = QHBoxLayout()
+        add_row.addWidget(QLabel("Name"))
+        add_row.addWidget(self.new_name, 1)
+        add_row.addWidget(QLabel("Kind"))
+        add_row.addWidget(self.new_kind)
+        add_row.addWidget(self.add_button)
+        self.token_note = _note("")
         self.login_command = QLabel()
         self.login_command.setTextFormat(Qt.TextFormat.PlainText)
         self.login_command.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -243,47 +544,85 @@ class SettingsDialog(QDialog):
         self.login_command.setFont(mono)
         self.login_command.setIndent(12)
         self.new_name.textChanged.connect(self._sync_login_command)
-        pd_layout = QVBoxLayout(pd_box)
-        pd_layout.addWidget(self.pd_table, 1)
-        pd_layout.addLayout(row_buttons)
-        pd_layout.addLayout(add_form)
-        pd_layout.addWidget(self.add_error)
-        pd_layout.addWidget(self.token_note)
-        pd_layout.addWidget(self.login_command)
-        self._fill_accounts()
-        self._sync_region()
+        self.new_kind.currentIndexChanged.connect(self._sync_login_command)
+
+        accounts_layout = QVBoxLayout(accounts_box)
+        accounts_layout.addWidget(self.accounts_table)
+        accounts_layout.addLayout(row_buttons)
+        accounts_layout.addWidget(self.account_title)
+        accounts_layout.addWidget(self.account_scroll, 1)
+        accounts_layout.addWidget(self.account_error)
+        accounts_layout.addLayout(add_row)
+        accounts_layout.addWidget(self.add_error)
+        accounts_layout.addWidget(self.token_note)
+        accounts_layout.addWidget(self.login_command)
 
         page = QWidget()
         layout = QVBoxLayout(page)
+        layout.addWidget(accounts_box, 1)
+        return page
+
+    def _this_computer_tab(self) -> QWidget:
+        box = QGroupBox("The local account and its ingest")
+        self.local_enabled = self._widget("local.enabled", QCheckBox)
+        self.ingest_enabled = self._widget("local.ingest", QCheckBox)
+        self.ingest_host = self._widget("local.ingest_host", QLineEdit)
+        self.ingest_port = self._widget("local.ingest_port", QSpinBox)
+        host, port = self.editors["local.ingest_host"], self.editors["local.ingest_port"]
+        address = QHBoxLayout()
+        address.addWidget(QLabel(host.setting.label))
+        address.addWidget(self.ingest_host, 1)
+        address.addWidget(QLabel(port.setting.label))
+        address.addWidget(self.ingest_port)
+        local_layout = QVBoxLayout(box)
+        local_layout.addWidget(self.local_enabled)
+        local_layout.addWidget(self.ingest_enabled)
+        local_layout.addLayout(address)
+        local_layout.addWidget(
+            _note(f"{_sentence(host.setting.help)} {_sentence(port.setting.help)}")
+        )
+        self.local_enabled.toggled.connect(self._sync_ingest)
+        self.ingest_enabled.toggled.connect(self._sync_ingest)
+        self._sync_ingest()
+
+        others = QFormLayout()
+        for path in self._places:
+            if path.startswith("local.") and path not in self.editors:
+                editor = self._editor(path)
+                others.addRow(editor.setting.label, editor.row)
+        page = QWidget()
+        layout = QVBoxLayout(page)
         layout.addWidget(box)
-        layout.addWidget(pd_box, 1)
+        layout.addLayout(others)
+        layout.addWidget(_note("Hover over a field to see what it does."))
+        layout.addStretch(1)
         return page
 
     def _escalation_tab(self) -> QWidget:
         self.escalation_fields: dict[str, dict[str, QLineEdit]] = {}
         grid = QGridLayout()
-        for column, (urgency, caption) in enumerate(_URGENCIES, start=1):
-            header = QLabel(caption)
+        urgencies = ("high", "low")
+        for column, urgency in enumerate(urgencies, start=1):
+            paths = [p for p in self._places if p.startswith(f"escalation.{urgency}.")]
+            header = QLabel(self._places[paths[0]].titles[-1])
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
             font = header.font()
             font.setBold(True)
             header.setFont(font)
             grid.addWidget(header, 0, column)
-            settings: UrgencySettings = getattr(self.config.escalation, urgency)
             fields: dict[str, QLineEdit] = {}
-            for row, (key, label) in enumerate(_ESCALATION_FIELDS, start=1):
-                value = getattr(settings, key)
-                edit = QLineEdit("never" if value is None else format_duration(value))
-                edit.setAccessibleName(f"{caption}: {label}")
-                if key == "alarm_after":
-                    edit.setPlaceholderText("never")
+            for row, path in enumerate(paths, start=1):
+                edit = self._widget(path, QLineEdit)
                 grid.addWidget(edit, row, column)
-                fields[key] = edit
+                fields[path.rsplit(".", 1)[1]] = edit
+                if column == 1:
+                    grid.addWidget(QLabel(self._places[path].setting.label), row, 0)
             self.escalation_fields[urgency] = fields
-        for row, (_key, label) in enumerate(_ESCALATION_FIELDS, start=1):
-            grid.addWidget(QLabel(label), row, 0)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(2, 1)
+        health = self._editor("health.alarm_after")
+        health_form = QFormLayout()
+        health_form.addRow(health.setting.label, health.row)
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -297,16 +636,17 @@ class SettingsDialog(QDialog):
         )
         layout.addLayout(grid)
         layout.addWidget(
-            _note('Durations like "90s", "2m" or "1h30m". Alarm after: "never" for no alarm.')
+            _note(f'Durations like "90s", "2m" or "1h30m"; "{DurationOrOff.OFF}" for never.')
         )
+        layout.addLayout(health_form)
+        layout.addWidget(_note(_sentence(health.setting.help)))
         layout.addStretch(1)
         return page
 
     def _sounds_tab(self) -> QWidget:
-        sound = self.config.sound
-        self.alarm_path = QLineEdit(sound.alarm)
+        self.alarm_path = self._widget("sound.alarm", QLineEdit)
+        alarm = self.editors["sound.alarm"]
         self.alarm_path.setPlaceholderText("the built-in alarm")
-        self.alarm_path.setAccessibleName("Alarm sound")
         choose = QPushButton("Choose…")
         choose.setAutoDefault(False)
         choose.clicked.connect(self._choose_alarm)
@@ -318,10 +658,9 @@ class SettingsDialog(QDialog):
         file_row.addWidget(choose)
         file_row.addWidget(builtin)
 
-        self.volume_slider, volume_row = self._volume_slider(sound.volume, "Maximum volume")
-        self.start_volume_slider, start_row = self._volume_slider(
-            sound.start_volume, "Start volume"
-        )
+        self.volume_slider = self._widget("sound.volume", QSlider)
+        self.start_volume_slider = self._widget("sound.start_volume", QSlider)
+        volume, start = self.editors["sound.volume"], self.editors["sound.start_volume"]
         self.preview_button = QPushButton("Preview")
         self.preview_button.setAutoDefault(False)
         self.preview_button.clicked.connect(self._preview)
@@ -333,9 +672,9 @@ class SettingsDialog(QDialog):
         self.sound_error = _error_label()
 
         form = QFormLayout()
-        form.addRow("Alarm sound (WAV)", file_row)
-        form.addRow("Maximum volume", volume_row)
-        form.addRow("Start volume", start_row)
+        form.addRow(alarm.setting.label, file_row)
+        form.addRow(volume.setting.label, volume.row)
+        form.addRow(start.setting.label, start.row)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(form)
@@ -353,40 +692,20 @@ class SettingsDialog(QDialog):
         layout.addStretch(1)
         return page
 
-    def _volume_slider(self, value: float, name: str) -> tuple[QSlider, QHBoxLayout]:
-        slider = QSlider(Qt.Orientation.Horizontal)
-        slider.setRange(0, 100)
-        slider.setSingleStep(5)
-        slider.setPageStep(10)
-        slider.setValue(round(value * 100))
-        slider.setAccessibleName(name)
-        shown = QLabel()
-        shown.setMinimumWidth(44)
-
-        def show(v: int) -> None:
-            shown.setText(f"{v} %")
-
-        slider.valueChanged.connect(show)
-        show(slider.value())
-        row = QHBoxLayout()
-        row.addWidget(slider, 1)
-        row.addWidget(shown)
-        return slider, row
-
     def _quiet_tab(self) -> QWidget:
-        quiet = self.config.quiet_hours
-        start, end = (quiet.start, quiet.end) if quiet else _DEFAULT_QUIET
         self.quiet_enabled = QCheckBox("Quiet hours: no sound at night")
-        self.quiet_enabled.setChecked(quiet is not None)
-        self.quiet_start = QTimeEdit(_to_qtime(start))
-        self.quiet_end = QTimeEdit(_to_qtime(end))
-        for edit, name in ((self.quiet_start, "Quiet from"), (self.quiet_end, "Quiet until")):
-            edit.setDisplayFormat("HH:mm")
-            edit.setAccessibleName(name)
+        self.quiet_enabled.setChecked(self.config.quiet_hours is not None)
+        start, end = self._editor("quiet_hours.start"), self._editor("quiet_hours.end")
+        for editor in (start, end):
+            if self.config.quiet_hours is None:  # what the declarations suggest
+                editor.set_raw(editor.setting.example)
+        self.quiet_start, self.quiet_end = start.widget, end.widget
+        assert isinstance(self.quiet_start, QTimeEdit) and isinstance(self.quiet_end, QTimeEdit)
         form = QFormLayout()
-        form.addRow("From", self.quiet_start)
-        form.addRow("Until", self.quiet_end)
+        form.addRow(start.setting.label, self.quiet_start)
+        form.addRow(end.setting.label, self.quiet_end)
         self.quiet_enabled.toggled.connect(self._sync_quiet)
+        self.quiet_enabled.toggled.connect(self._validate_inline)
         self._sync_quiet()
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -400,29 +719,123 @@ class SettingsDialog(QDialog):
         layout.addStretch(1)
         return page
 
-    # ---- accounts ---------------------------------------------------------------------
+    def _advanced_tab(self) -> QWidget:
+        """Every other declared setting, in declaration order."""
+        form = QFormLayout()
+        for path, place in self._places.items():
+            if path in self.editors or place.setting.kind.table_array:
+                continue
+            editor = self._editor(path)
+            label = "" if isinstance(editor, _CheckEditor) else place.setting.label
+            form.addRow(label, editor.row)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        return page
 
-    def _fill_accounts(self) -> None:
-        self.pd_table.setRowCount(0)
+    # ---- accounts -------------------------------------------------------------------------
+
+    def _kind(self, entry: Mapping[str, Any]) -> AccountKind:
+        return KINDS[str(entry.get("kind"))]
+
+    def _summary(self, entry: Mapping[str, Any]) -> str:
+        for key, declared in settings_of(self._kind(entry).settings_class()).items():
+            if declared.summary:
+                raw = entry.get(key)
+                if raw is None:
+                    return "" if declared.required else declared.kind.to_text(declared.default)
+                return ", ".join(map(str, raw)) if isinstance(raw, list | tuple) else str(raw)
+        return ""
+
+    def _fill_accounts(self, select: int | None = None) -> None:
+        self._account_row = -1  # the rows change: make the form afresh
+        self.accounts_table.blockSignals(True)
+        self.accounts_table.setRowCount(0)
         for entry in self._accounts:
-            row = self.pd_table.rowCount()
-            self.pd_table.insertRow(row)
+            row = self.accounts_table.rowCount()
+            self.accounts_table.insertRow(row)
             name = str(entry.get("name", ""))
-            url = str(entry.get("api_url", US_API_URL))
             if name not in self._saved_names:
                 name += " (new)"
-            self.pd_table.setItem(row, 0, QTableWidgetItem(name))
-            self.pd_table.setItem(row, 1, QTableWidgetItem(url))
+            self.accounts_table.setItem(row, 0, QTableWidgetItem(name))
+            self.accounts_table.setItem(row, 1, QTableWidgetItem(self._kind(entry).label))
+            self.accounts_table.setItem(row, 2, QTableWidgetItem(self._summary(entry)))
+        self.accounts_table.blockSignals(False)
+        if select is not None:
+            self.accounts_table.selectRow(select)
+        self._selection_changed()
+
+    def _selected_row(self) -> int | None:
+        rows = self.accounts_table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def _selected_account(self) -> dict[str, Any] | None:
+        row = self._selected_row()
+        return self._accounts[row] if row is not None else None
+
+    def _selection_changed(self) -> None:
+        row = self._selected_row()
+        if row != self._account_row:
+            self._build_account_form(row)
         self._sync_account_buttons()
+        self._validate_inline()
+
+    def _build_account_form(self, row: int | None) -> None:
+        """One editor per declared setting of the selected account's kind."""
+        self._account_row = row
+        self.account_fields = {}
+        page = QWidget()
+        self.account_form = QFormLayout(page)
+        if row is None:
+            self.account_title.setText("Select an account to edit its settings.")
+            self.account_scroll.setWidget(page)
+            return
+        entry = self._accounts[row]
+        kind = self._kind(entry)
+        self.account_title.setText(f"{kind.label} account “{entry.get('name')}”")
+        for key, declared in settings_of(kind.settings_class()).items():
+            if key == "name":  # the list shows it; a new name is a new account
+                continue
+            editor = make_editor(declared, declared.label, optional=not declared.required)
+            editor.set_raw(entry.get(key))
+            editor.on_change(self._account_slot(key, editor))
+            label = "" if isinstance(editor, _CheckEditor) else declared.label
+            self.account_form.addRow(label, editor.row)
+            self.account_fields[key] = editor
+        self.account_scroll.setWidget(page)  # after the rows: it sizes the page by them
+
+    def _account_slot(self, key: str, editor: Editor) -> Callable[[], None]:
+        return lambda: self._account_edited(key, editor)
+
+    def _account_edited(self, key: str, editor: Editor) -> None:
+        entry = self._selected_account()
+        if entry is None:
+            return
+        raw = editor.raw()
+        if raw is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = raw
+        row = self._accounts.index(entry)
+        item = self.accounts_table.item(row, 2)
+        if item is not None:
+            item.setText(self._summary(entry))
+        self._validate_inline()
 
     def _sync_login_command(self) -> None:
         entry = self._selected_account()
-        name = self.new_name.text().strip() or (str(entry["name"]) if entry else "NAME")
+        typed = self.new_name.text().strip()
+        if typed or entry is None:
+            kind = KINDS[self.new_kind.currentData()]
+            name = typed or "NAME"
+        else:
+            kind, name = self._kind(entry), str(entry["name"])
+        self.token_note.setText(
+            f"The {kind.secret} never goes in this file. After saving, store it in the "
+            "system keyring by running in a terminal:"
+        )
         self.login_command.setText(f"oncall-notifier login {name}")
-
-    def _selected_account(self) -> dict[str, Any] | None:
-        rows = self.pd_table.selectionModel().selectedRows()
-        return self._accounts[rows[0].row()] if rows else None
 
     def _sync_account_buttons(self) -> None:
         entry = self._selected_account()
@@ -437,11 +850,12 @@ class SettingsDialog(QDialog):
         elif entry.get("name") not in self._saved_names:
             self.test_button.setEnabled(False)
             self.test_button.setToolTip(
-                f"Save first, then store the token: oncall-notifier login {entry.get('name')}"
+                f"Save first, then store the {self._kind(entry).secret}: "
+                f"oncall-notifier login {entry.get('name')}"
             )
         else:
             self.test_button.setEnabled(True)
-            self.test_button.setToolTip("Check that the token works and the API answers")
+            self.test_button.setToolTip("Check that the credential works and the API answers")
 
     def _test_selected(self) -> None:
         entry = self._selected_account()
@@ -449,48 +863,32 @@ class SettingsDialog(QDialog):
             self._test_connection(str(entry["name"]))
 
     def _remove_selected(self) -> None:
-        rows = self.pd_table.selectionModel().selectedRows()
-        if rows:
-            del self._accounts[rows[0].row()]
+        row = self._selected_row()
+        if row is not None:
+            del self._accounts[row]
             self._fill_accounts()
 
-    def _sync_region(self) -> None:
-        url = self.new_region.currentData()
-        custom = not url
-        self.new_url.setEnabled(custom)
-        if not custom:
-            self.new_url.setText(url)
-
     def _add_account(self) -> None:
-        name = self.new_name.text().strip()
-        entry = {"kind": "pagerduty", "name": name, "api_url": self.new_url.text().strip()}
+        """Add an account of the chosen kind; its name is checked as config.toml's
+        [[accounts]] are (the rest is edited in its form, checked as you type)."""
+        entry = {"kind": self.new_kind.currentData(), "name": self.new_name.text().strip()}
+        where = f"accounts[{len(self._accounts)}]"
+        document = {
+            "local": {k: v for k, v in self._document_now().get("local", {}).items()},
+            "accounts": [*self._accounts, entry],
+        }
         try:
-            if not name:
-                raise _FieldError(self.new_name, "Name: give the account a name, like work")
-            taken = {str(a.get("name")) for a in self._accounts}
-            if self.config.local.enabled:
-                taken.add(self.config.local.name)
-            if name in taken:
-                raise _FieldError(self.new_name, f"Name: {name!r} is already used by an account")
-            try:
-                settings = parse_pagerduty_account(entry, where="new account")
-            except ConfigError as exc:
-                field = exc.key.rsplit(".", 1)[-1]
-                widget = self.new_url if field == "api_url" else self.new_name
-                label = "API URL" if field == "api_url" else "Name"
-                raise _FieldError(widget, f"{label}: {exc.problem}") from None
-        except _FieldError as exc:
-            self.add_error.setText(exc.message)
-            self.add_error.show()
-            if exc.widget is not None:
-                exc.widget.setFocus()
-            return
-        entry["api_url"] = settings.api_url
+            parse_config(document, path=self.config_path)
+        except ConfigError as exc:
+            if exc.key.startswith(where + "."):
+                self.add_error.setText(f"Name: {exc.problem}")
+                self.add_error.show()
+                self.new_name.setFocus()
+                return
         self.add_error.hide()
         self._accounts.append(entry)
-        self._fill_accounts()
-        self.pd_table.selectRow(len(self._accounts) - 1)
         self.new_name.clear()
+        self._fill_accounts(select=len(self._accounts) - 1)
 
     def _sync_ingest(self) -> None:
         enabled = self.local_enabled.isChecked()
@@ -499,7 +897,7 @@ class SettingsDialog(QDialog):
         self.ingest_host.setEnabled(on)
         self.ingest_port.setEnabled(on)
 
-    # ---- sounds ------------------------------------------------------------------------
+    # ---- sounds ---------------------------------------------------------------------------
 
     def _choose_alarm(self) -> None:
         start = self.alarm_path.text() or str(Path.home())
@@ -512,12 +910,14 @@ class SettingsDialog(QDialog):
     def _preview(self) -> None:
         if self._preview_sound is None:
             return
-        text = self.alarm_path.text().strip()
-        path = Path(text).expanduser() if text else resource("sounds", "alarm.wav")
-        if not path.is_file():
-            self.sound_error.setText(f"Alarm sound: {text!r} is not a file; choose a WAV file")
+        editor = self.editors["sound.alarm"]
+        try:
+            chosen = editor.setting.kind.parse(editor.raw())
+        except Invalid as exc:
+            self.sound_error.setText(f"{self.label('sound.alarm')}: {exc.problem}")
             self.sound_error.show()
             return
+        path = Path(chosen).expanduser() if chosen else resource("sounds", "alarm.wav")
         self.sound_error.hide()
         self._preview_sound(str(path), self.volume_slider.value() / 100)
 
@@ -526,7 +926,98 @@ class SettingsDialog(QDialog):
         self.quiet_start.setEnabled(on)
         self.quiet_end.setEnabled(on)
 
-    # ---- OK ------------------------------------------------------------------------------
+    # ---- validation and OK ------------------------------------------------------------------
+
+    def _document_now(self) -> dict[str, Any]:
+        """The TOML document the editors describe, over what the dialog does not edit."""
+        doc = config_to_toml(self.config)
+        doc.pop("quiet_hours", None)
+        for path, editor in self.editors.items():
+            if path.startswith("quiet_hours.") and not self.quiet_enabled.isChecked():
+                continue
+            raw = editor.raw()
+            if raw is not None:
+                _set(doc, path, raw)
+        doc["accounts"] = [dict(a) for a in self._accounts]
+        return doc
+
+    def _name_key(self, path: str) -> str:
+        place = self._places.get(path)
+        return f"“{place.setting.label}”" if place else path
+
+    def build_config(self) -> Config:
+        """The Config the editors describe; raises ``_FieldError`` naming a bad field."""
+        try:
+            config = parse_config(
+                self._document_now(), path=self.config_path, name_key=self._name_key
+            )
+        except ConfigError as exc:
+            raise _FieldError(exc.key, f"{self._label_for_key(exc.key)}: {exc.problem}") from None
+        for index, entry in enumerate(self._accounts):
+            try:
+                self._kind(entry).parse_settings(entry, where=f"accounts[{index}]")
+            except ConfigError as exc:
+                raise _FieldError(
+                    exc.key, f"{self._label_for_key(exc.key)}: {exc.problem}"
+                ) from None
+        return config
+
+    def _label_for_key(self, key: str) -> str:
+        """How the dialog names a key like ``local.ingest_port`` or ``accounts[1].api_url``."""
+        if key in self._places:
+            return self.label(key)
+        match = _ACCOUNT_KEY.fullmatch(key)
+        if match and int(match[1]) < len(self._accounts):
+            entry = self._accounts[int(match[1])]
+            kind = self._kind(entry)
+            declared = settings_of(kind.settings_class()).get(match[2] or "")
+            field = declared.label if declared else (match[2] or "")
+            return f"{kind.label} account {entry.get('name')!r}" + (f" › {field}" if field else "")
+        return key
+
+    def _widget_for_key(self, key: str, *, select: bool) -> QWidget | None:
+        """The widget that holds ``key``; ``select``: select its account first."""
+        if key in self.editors:
+            return self.editors[key].widget
+        match = _ACCOUNT_KEY.fullmatch(key)
+        if match and int(match[1]) < len(self._accounts):
+            row = int(match[1])
+            if select and self._selected_row() != row:
+                self.accounts_table.selectRow(row)
+            if self._selected_row() == row and (match[2] or "") in self.account_fields:
+                return self.account_fields[match[2] or ""].widget
+            return self.accounts_table
+        return None
+
+    def _validate_inline(self) -> None:
+        """Check as you type: the first problem shows, its field is marked."""
+        if not self._ready:
+            return
+        editors = [*self.editors.values(), *self.account_fields.values()]
+        for editor in editors:
+            editor.set_invalid(False)
+        self.account_error.hide()
+        row = self._selected_row()
+        if row is not None:  # the selected account's own problem shows below its form
+            entry = self._accounts[row]
+            try:
+                self._kind(entry).parse_settings(entry, where=f"accounts[{row}]")
+            except ConfigError as exc:
+                field = self.account_fields.get(exc.key.rsplit(".", 1)[-1])
+                label = field.setting.label if field else exc.key
+                self.account_error.setText(f"{label}: {exc.problem}")
+                self.account_error.show()
+        try:
+            self.build_config()
+        except _FieldError as exc:
+            self.error_label.setText(exc.message)
+            self.error_label.show()
+            widget = self._widget_for_key(exc.key, select=False)
+            for editor in editors:
+                if editor.widget is widget:
+                    editor.set_invalid(True)
+            return
+        self.error_label.hide()
 
     def accept(self) -> None:
         """Validate, write, emit ``saved``, close; or show why not and stay open."""
@@ -534,11 +1025,10 @@ class SettingsDialog(QDialog):
             config = self.build_config()
             save_config(config, self.config_path)
         except _FieldError as exc:
-            self._show_error(exc.widget, exc.message)
+            self._show_error(self._widget_for_key(exc.key, select=True), exc.message)
             return
-        except ConfigError as exc:
-            widget, label = self._field_for_key(exc.key)
-            self._show_error(widget, f"{label}: {exc.problem}")
+        except ConfigError as exc:  # what was read back differs: a fault of ours, said plainly
+            self._show_error(None, f"{exc.key}: {exc.problem}; nothing saved")
             return
         except OSError as exc:
             self._show_error(
@@ -549,144 +1039,6 @@ class SettingsDialog(QDialog):
         self.config = config
         self.saved.emit(config)
         super().accept()
-
-    def build_config(self) -> Config:
-        """The Config the fields describe; raises ``_FieldError`` naming a bad field."""
-        port_text = self.ingest_port.text().strip()
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise _FieldError(
-                self.ingest_port,
-                f"Ingest port: {port_text!r} is not a port; use a number from 0 to 65535",
-            ) from None
-        if not 0 <= port <= 65535:
-            raise _FieldError(
-                self.ingest_port,
-                f"Ingest port: {port} is not a port; use 0 to 65535 (0 picks a free one)",
-            )
-        local = dataclasses.replace(
-            self.config.local,
-            enabled=self.local_enabled.isChecked(),
-            ingest=self.ingest_enabled.isChecked(),
-            ingest_host=self.ingest_host.text().strip(),
-            ingest_port=port,
-        )
-        escalation = EscalationSettings(high=self._urgency("high"), low=self._urgency("low"))
-
-        alarm = self.alarm_path.text().strip()
-        if alarm and not Path(alarm).expanduser().is_file():
-            raise _FieldError(
-                self.alarm_path, f"Alarm sound: {alarm!r} is not a file; choose a WAV file"
-            )
-        volume = self._volume(self.volume_slider, self.config.sound.volume)
-        start_volume = self._volume(self.start_volume_slider, self.config.sound.start_volume)
-        if start_volume > volume:
-            raise _FieldError(
-                self.start_volume_slider,
-                f"Start volume: {start_volume:.0%} is louder than the maximum volume "
-                f"({volume:.0%}); lower it or raise the maximum",
-            )
-        sound = SoundSettings(alarm=alarm, volume=volume, start_volume=start_volume)
-
-        quiet = None
-        if self.quiet_enabled.isChecked():
-            start = _from_qtime(self.quiet_start.time())
-            end = _from_qtime(self.quiet_end.time())
-            if start == end:
-                raise _FieldError(
-                    self.quiet_end,
-                    "Quiet hours: start and end are the same time; choose when they end",
-                )
-            quiet = QuietHoursSettings(start, end)
-
-        for index, entry in enumerate(self._accounts):
-            try:
-                parse_pagerduty_account(entry, where=f"accounts[{index}]")
-            except ConfigError as exc:
-                self.pd_table.selectRow(index)
-                raise _FieldError(
-                    self.pd_table, f"PagerDuty account {entry.get('name')!r}: {exc.problem}"
-                ) from None
-        return dataclasses.replace(
-            self.config,
-            escalation=escalation,
-            quiet_hours=quiet,
-            sound=sound,
-            local=local,
-            start_at_login=self.start_at_login.isChecked(),
-            accounts=tuple(dict(a) for a in self._accounts),
-            path=self.config_path,
-        )
-
-    def _urgency(self, urgency: str) -> UrgencySettings:
-        fields = self.escalation_fields[urgency]
-        caption = dict(_URGENCIES)[urgency]
-        labels = dict(_ESCALATION_FIELDS)
-
-        def duration(key: str, *, minimum: timedelta = timedelta(0)) -> timedelta:
-            edit = fields[key]
-            try:
-                value = parse_duration(edit.text())
-            except ValueError as exc:
-                raise _FieldError(edit, f"{caption} › {labels[key]}: {exc}") from None
-            if value < minimum:
-                raise _FieldError(
-                    edit,
-                    f"{caption} › {labels[key]}: must be at least {format_duration(minimum)}",
-                )
-            return value
-
-        notify_after = duration("notify_after")
-        if fields["alarm_after"].text().strip().lower() in _NEVER:
-            alarm_after = None
-        else:
-            alarm_after = duration("alarm_after")
-            if alarm_after <= timedelta(0):
-                raise _FieldError(
-                    fields["alarm_after"],
-                    f"{caption} › Alarm after: must be more than 0s; write never for no alarm",
-                )
-            if alarm_after < notify_after:
-                raise _FieldError(
-                    fields["alarm_after"],
-                    f"{caption} › Alarm after: {format_duration(alarm_after)} is sooner than "
-                    f"“Notify after” ({format_duration(notify_after)}); the alarm comes after "
-                    "the notification, or write never",
-                )
-        repeat = duration("alarm_repeat", minimum=timedelta(seconds=1))
-        return UrgencySettings(notify_after, alarm_after, repeat)
-
-    @staticmethod
-    def _volume(slider: QSlider, original: float) -> float:
-        # an untouched slider keeps the exact value from the file (0.333 stays 0.333)
-        if slider.value() == round(original * 100):
-            return original
-        return slider.value() / 100
-
-    def _field_for_key(self, key: str) -> tuple[QWidget | None, str]:
-        """The widget and the label of a ConfigError key like ``local.ingest_port``."""
-        known: Mapping[str, tuple[QWidget, str]] = {
-            "local.ingest_host": (self.ingest_host, "Ingest address"),
-            "local.ingest_port": (self.ingest_port, "Ingest port"),
-            "local.name": (self.local_enabled, "Local account name"),
-            "sound.alarm": (self.alarm_path, "Alarm sound"),
-            "sound.volume": (self.volume_slider, "Maximum volume"),
-            "sound.start_volume": (self.start_volume_slider, "Start volume"),
-            "quiet_hours.start": (self.quiet_start, "Quiet hours from"),
-            "quiet_hours.end": (self.quiet_end, "Quiet hours until"),
-        }
-        if key in known:
-            return known[key]
-        parts = key.split(".")
-        if len(parts) == 3 and parts[0] == "escalation" and parts[1] in self.escalation_fields:
-            fields = self.escalation_fields[parts[1]]
-            if parts[2] in fields:
-                label = f"{dict(_URGENCIES)[parts[1]]} › {dict(_ESCALATION_FIELDS)[parts[2]]}"
-                return fields[parts[2]], label
-        if key.startswith("accounts"):
-            return self.pd_table, "PagerDuty accounts"
-        return None, key
 
     def _show_error(self, widget: QWidget | None, message: str) -> None:
         self.error_label.setText(message)

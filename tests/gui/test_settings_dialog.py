@@ -9,11 +9,29 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QTime
-from PySide6.QtWidgets import QDialog, QLineEdit
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QLineEdit,
+    QPlainTextEdit,
+    QSlider,
+    QSpinBox,
+)
 
+from notifier.backends.kinds import KINDS
 from notifier.config import Config, load_config
 from notifier.desktop.settings_dialog import SettingsDialog
 from notifier.paths import resource
+from notifier.settings_schema import (
+    REQUIRED,
+    Choice,
+    Fraction,
+    Integer,
+    describe,
+    plain,
+    settings_of,
+    walk,
+)
 
 EU = "https://api.eu.pagerduty.com"
 
@@ -56,6 +74,12 @@ def set_text(edit: QLineEdit, text: str) -> None:
     edit.setText(text)
 
 
+def add_account(qtbot: Any, dialog: SettingsDialog, name: str, kind: str) -> None:
+    dialog.new_name.setText(name)
+    dialog.new_kind.setCurrentIndex(dialog.new_kind.findData(kind))
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+
+
 def test_valid_settings_are_written_and_read_back_equal(
     qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path
 ) -> None:
@@ -66,7 +90,7 @@ def test_valid_settings_are_written_and_read_back_equal(
     set_text(high["alarm_after"], "3m")
     set_text(high["alarm_repeat"], "20s")
     set_text(low["alarm_after"], "15m")
-    set_text(dialog.ingest_port, "0")
+    dialog.ingest_port.setValue(0)
     dialog.ingest_enabled.setChecked(False)
     dialog.alarm_path.setText(str(resource("sounds", "gentle.wav")))
     dialog.volume_slider.setValue(80)
@@ -75,10 +99,11 @@ def test_valid_settings_are_written_and_read_back_equal(
     dialog.quiet_start.setTime(QTime(22, 30))
     dialog.quiet_end.setTime(QTime(6, 45))
     dialog.start_at_login.setChecked(True)
-    dialog.new_name.setText("work")
-    dialog.new_region.setCurrentIndex(dialog.new_region.findData(EU))
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    assert dialog.pd_table.rowCount() == 1
+    add_account(qtbot, dialog, "work", "pagerduty")
+    regions = dialog.account_fields["api_url"].suggestions
+    assert regions is not None
+    regions.setCurrentIndex(regions.findData(EU))
+    assert dialog.accounts_table.rowCount() == 1
 
     with qtbot.waitSignal(dialog.saved) as saved:
         save(qtbot, dialog)
@@ -149,24 +174,18 @@ def test_bad_durations_are_refused_in_the_dialog(
     assert not path.exists()
 
 
-@pytest.mark.parametrize(
-    ("port", "expected"),
-    [
-        ("70000", "Ingest port: 70000 is not a port"),
-        ("http", "Ingest port: 'http' is not a port"),
-        ("-1", "Ingest port: -1 is not a port"),
-    ],
-)
-def test_bad_port_is_refused(
-    qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path, port: str, expected: str
+def test_the_port_cannot_leave_its_declared_bounds(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog]
 ) -> None:
     dialog = make_dialog()
-    dialog.tabs.setCurrentIndex(2)
-    set_text(dialog.ingest_port, port)
-    save(qtbot, dialog)
-    assert dialog.isVisible() and dialog.error_text().startswith(expected)
-    assert dialog.tabs.currentIndex() == 0
-    assert not path.exists()
+    port = dialog.ingest_port
+    assert (port.minimum(), port.maximum()) == (0, 65535)  # local.ingest_port's declaration
+    port.selectAll()
+    qtbot.keyClicks(port, "70000")
+    assert port.value() <= 65535
+    port.selectAll()
+    qtbot.keyClicks(port, "-1")
+    assert port.value() >= 0
 
 
 def test_a_problem_found_by_the_config_parser_names_the_field(
@@ -217,7 +236,7 @@ def test_quiet_hours_that_start_when_they_end_are_refused(
     dialog.quiet_start.setTime(QTime(7, 0))
     dialog.quiet_end.setTime(QTime(7, 0))
     save(qtbot, dialog)
-    assert dialog.error_text().startswith("Quiet hours: start and end are the same")
+    assert dialog.error_text().startswith("Quiet hours until: start and end are both 07:00")
     assert "not on call" in dialog.quiet_note.text()
     assert not path.exists()
 
@@ -240,7 +259,7 @@ def test_preview_plays_the_chosen_sound_at_the_maximum_volume(
     assert dialog.sound_error.isVisible()
     assert (
         dialog.sound_error.text()
-        == "Alarm sound: '/nonexistent.wav' is not a file; choose a WAV file"
+        == "Alarm sound: '/nonexistent.wav' is not a file; give the path of a WAV file"
     )
 
 
@@ -249,63 +268,77 @@ def test_accounts_tab_lists_and_tests_accounts(
 ) -> None:
     config = Config(accounts=({"kind": "pagerduty", "name": "work", "api_url": EU},))
     dialog = make_dialog(config)
-    assert dialog.pd_table.item(0, 0).text() == "work"
-    assert dialog.pd_table.item(0, 1).text() == EU
+    table = dialog.accounts_table
+    assert [table.item(0, c).text() for c in range(3)] == ["work", "PagerDuty", EU]
     assert dialog.ingest_port.text() == "47811" and dialog.ingest_host.text() == "127.0.0.1"
     assert not dialog.test_button.isEnabled()
-    dialog.pd_table.selectRow(0)
+    table.selectRow(0)
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     assert calls["test"] == ["work"]
     assert dialog.login_command.text() == "oncall-notifier login work"
     assert "token never goes in this file" in dialog.token_note.text()
+    assert isinstance(dialog.account_fields["api_url"].widget, QLineEdit)
+    assert dialog.account_fields["api_url"].widget.text() == EU
 
     # a new account can be tested only once saved and logged in
-    dialog.new_name.setText("eu-team")
-    dialog.new_region.setCurrentIndex(dialog.new_region.findData(""))
-    dialog.new_url.setText("https://pd.example.com/")
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    assert dialog.pd_table.rowCount() == 2
-    assert dialog.pd_table.item(1, 0).text() == "eu-team (new)"
+    add_account(qtbot, dialog, "eu-team", "pagerduty")
+    set_text(dialog.account_fields["api_url"].widget, "https://pd.example.com/")
+    assert table.rowCount() == 2
+    assert table.item(1, 0).text() == "eu-team (new)"
+    assert table.item(1, 2).text() == "https://pd.example.com/"
     assert not dialog.test_button.isEnabled()
     assert "oncall-notifier login eu-team" in dialog.test_button.toolTip()
     assert dialog.login_command.text() == "oncall-notifier login eu-team"
 
 
 @pytest.mark.parametrize(
-    ("name", "region_url", "url", "expected"),
+    ("name", "expected"),
     [
-        ("work", EU, "", "Name: 'work' is already used"),
-        ("", EU, "", "Name: give the account a name"),
-        ("my team", EU, "", "Name: 'my team' is not a valid name"),
-        ("other", "", "http://pd.example.com", "API URL: 'http://pd.example.com' does not start"),
+        ("work", "Name: 'work' is already used by another account"),
+        ("local", "Name: 'local' is already used by another account"),
+        ("", 'Name: is required: write name = "work"'),
+        ("my team", "Name: 'my team' is not a valid name"),
     ],
 )
-def test_adding_an_invalid_account_is_refused_inline(
-    qtbot: Any,
-    make_dialog: Callable[..., SettingsDialog],
-    name: str,
-    region_url: str,
-    url: str,
-    expected: str,
+def test_adding_an_account_with_a_bad_name_is_refused_inline(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog], name: str, expected: str
 ) -> None:
     dialog = make_dialog(Config(accounts=({"kind": "pagerduty", "name": "work"},)))
-    dialog.new_name.setText(name)
-    dialog.new_region.setCurrentIndex(dialog.new_region.findData(region_url))
-    if url:
-        dialog.new_url.setText(url)
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    add_account(qtbot, dialog, name, "incidentio")
     assert dialog.add_error.isVisible()
     assert dialog.add_error.text().startswith(expected), dialog.add_error.text()
-    assert dialog.pd_table.rowCount() == 1
+    assert dialog.accounts_table.rowCount() == 1
+
+
+def test_an_accounts_bad_value_shows_as_you_type_and_is_refused_on_save(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path
+) -> None:
+    dialog = make_dialog(Config(accounts=({"kind": "pagerduty", "name": "work"},)))
+    add_account(qtbot, dialog, "other", "pagerduty")
+    url = dialog.account_fields["api_url"].widget
+    assert isinstance(url, QLineEdit)
+    set_text(url, "http://pd.example.com")
+    problem = "'http://pd.example.com' does not start with https://"
+    assert dialog.account_error.isVisible()
+    assert dialog.account_error.text().startswith(f"API URL: {problem}")
+    dialog.accounts_table.selectRow(0)  # look elsewhere, then save
+    dialog.tabs.setCurrentIndex(1)
+    with qtbot.assertNotEmitted(dialog.saved):
+        save(qtbot, dialog)
+    assert dialog.error_text().startswith(f"PagerDuty account 'other' › API URL: {problem}")
+    assert dialog.tabs.currentIndex() == 0
+    assert dialog.accounts_table.selectionModel().selectedRows()[0].row() == 1
+    assert not path.exists()
 
 
 def test_removing_an_account(
     qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path
 ) -> None:
     dialog = make_dialog(Config(accounts=({"kind": "pagerduty", "name": "work"},)))
-    dialog.pd_table.selectRow(0)
+    dialog.accounts_table.selectRow(0)
     qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
-    assert dialog.pd_table.rowCount() == 0
+    assert dialog.accounts_table.rowCount() == 0
+    assert dialog.account_fields == {}
     with qtbot.waitSignal(dialog.saved):
         save(qtbot, dialog)
     assert load_config(path).accounts == ()
@@ -319,3 +352,94 @@ def test_cancel_writes_nothing(
     with qtbot.assertNotEmitted(dialog.saved):
         dialog.reject()
     assert not path.exists()
+
+
+# ---- the editors are made from the declarations ---------------------------------------
+
+
+def test_every_global_setting_has_an_editor_made_from_its_declaration(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    dialog = make_dialog()
+    places = [p for p in walk(Config) if not p.setting.kind.table_array]
+    assert sorted(dialog.editors) == sorted(p.path for p in places)
+    for place in places:
+        editor = dialog.editors[place.path]
+        kind = place.setting.kind
+        assert editor.widget.toolTip() == plain(describe(place.setting)), place.path
+        assert place.setting.label in dialog.label(place.path)
+        # what it shows at first is the declared default (or, for quiet hours, which
+        # are off by default, the declared example)
+        expected = place.setting.example if place.default is REQUIRED else place.default
+        if isinstance(expected, str):  # an example is written as in config.toml
+            expected = kind.parse(expected)
+        assert kind.parse(editor.raw()) == expected, place.path
+        if isinstance(kind, Integer):
+            assert isinstance(editor.widget, QSpinBox)
+            assert (editor.widget.minimum(), editor.widget.maximum()) == (
+                kind.minimum,
+                kind.maximum,
+            )
+        if isinstance(kind, Fraction):
+            assert isinstance(editor.widget, QSlider)
+            assert (editor.widget.minimum(), editor.widget.maximum()) == (0, 100)
+        if isinstance(kind, Choice):
+            assert isinstance(editor.widget, QComboBox)
+            items = [editor.widget.itemData(i) for i in range(editor.widget.count())]
+            assert items == list(kind.values)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_an_account_of_every_kind_can_be_added_edited_and_saved(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path, kind: str
+) -> None:
+    required = {"urls": "https://am-0.example.com\nhttps://am-1.example.com", "email": "me@x.io"}
+    dialog = make_dialog()
+    add_account(qtbot, dialog, "acct", kind)
+    declared = settings_of(KINDS[kind].settings_class())
+    fields = dialog.account_fields
+    assert list(fields) == [key for key in declared if key != "name"]
+    for key, editor in fields.items():
+        assert editor.widget.toolTip() == plain(describe(declared[key]))
+        if declared[key].required:
+            assert dialog.account_error.text().startswith(f"{declared[key].label}: is required")
+            widget = editor.widget
+            if isinstance(widget, QPlainTextEdit):
+                widget.setPlainText(required[key])
+            else:
+                assert isinstance(widget, QLineEdit)
+                widget.setText(required[key])
+    poll = fields["poll_interval"].widget
+    assert isinstance(poll, QLineEdit)
+    assert poll.placeholderText() == "15s" and poll.text() == ""  # the default, not written
+    poll.setText("1m")
+    assert not dialog.account_error.isVisible(), dialog.account_error.text()
+    with qtbot.waitSignal(dialog.saved):
+        save(qtbot, dialog)
+    (entry,) = load_config(path).accounts
+    expected = {"kind": kind, "name": "acct", "poll_interval": "1m"}
+    if kind == "alertmanager":
+        expected["urls"] = ["https://am-0.example.com", "https://am-1.example.com"]
+    if kind == "incidentio":
+        expected["email"] = "me@x.io"
+    assert dict(entry) == expected
+    settings = KINDS[kind].parse_settings(entry, where="accounts[0]")
+    assert settings.poll_interval == timedelta(minutes=1)
+
+
+def test_a_problem_shows_as_you_type_and_leaves_when_fixed(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    dialog = make_dialog()
+    notify = dialog.escalation_fields["low"]["notify_after"]
+    set_text(notify, "later")
+    assert dialog.error_text().startswith("Low urgency › Notify after: 'later' is not a duration")
+    assert notify.property("invalid") is True
+    set_text(notify, "20m")  # now later than low's alarm? low never alarms by default
+    assert dialog.error_text() == ""
+    set_text(dialog.escalation_fields["low"]["alarm_after"], "10m")
+    assert dialog.error_text().startswith(
+        "Low urgency › Alarm after: 10m is sooner than “Notify after” (20m)"
+    )
+    set_text(dialog.escalation_fields["low"]["alarm_after"], "")
+    assert dialog.error_text() == "" and notify.property("invalid") is False

@@ -62,13 +62,13 @@ class IncidentIoSettings:
         label="Your email",
         help="your incident.io user's email (API keys belong to the organisation, not to you)",
         example="me@example.com",
-        summary=True,
     )
     api_url: str = setting(
         Url(f'write "{API_URL}", or the https base URL of your proxy'),
         API_URL,
         label="API URL",
         help="any https URL (a proxy)",
+        summary=True,
     )
     ca_bundle: str | None = setting(
         OrUnset(File("a PEM file of CA certificates")),
