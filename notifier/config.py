@@ -12,8 +12,6 @@ Accounts of kinds other than ``local`` are declared by their backend
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +21,7 @@ from typing import Any, ClassVar
 
 import tomli_w
 
+from notifier.atomic_file import write_atomically
 from notifier.backends.kinds import KINDS
 from notifier.domain.durations import format_duration
 from notifier.domain.escalation import EscalationPolicy, QuietHours, UrgencyPolicy
@@ -414,13 +413,4 @@ def save_config(config: Config, path: Path) -> None:
     parse_config(doc, path=path)  # refuse to write what we could not read back
     text = tomli_w.dumps(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets as _random
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ import keyring
 import keyring.errors
 
 from notifier import redact
+from notifier.atomic_file import write_atomically
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.secrets")
@@ -146,9 +146,4 @@ class SecretStore:
 
     def _write_file(self, data: dict[str, str]) -> None:
         assert self._file is not None
-        tmp = self._file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self._file)
+        write_atomically(self._file, json.dumps(data))  # mode 0600

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from notifier import __version__, autostart, redact, runtime_files
 from notifier.accounts import Accounts
 from notifier.actions import ActionKind, ActionRequest
+from notifier.atomic_file import write_atomically
 from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
 from notifier.config import Config
 from notifier.desktop.bridge import AppBridge, user_message
@@ -556,10 +557,8 @@ class OncallApp(QObject):
             }
         data = {"pid": os.getpid(), "accounts": accounts}
         path = self.profile.status_path
-        tmp = path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomically(path, json.dumps(data))
         except OSError as exc:
             log.warning("cannot write %s: %s", path, exc)
 

@@ -44,6 +44,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from notifier.atomic_file import write_atomically
+
 log = logging.getLogger("notifier.desktop.notify")
 
 APP_NAME = "On-call Notifier"
@@ -172,11 +174,7 @@ class NotificationLedger:
             if not ids:
                 self.path.unlink(missing_ok=True)
                 return
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"server": server, "ids": ids}, fh)
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps({"server": server, "ids": ids}))
         except OSError as exc:
             log.warning("cannot record shown notifications in %s: %s", self.path, exc)
 

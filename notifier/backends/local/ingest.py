@@ -36,12 +36,12 @@ import math
 import os
 import socket
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NoReturn
 
+from notifier.atomic_file import write_atomically
 from notifier.backends.local.events import (
     EventAction,
     IncidentChange,
@@ -325,16 +325,7 @@ class IngestServer:
             "pid": os.getpid(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, json.dumps(data))
 
     def _remove_runtime_file(self, path: Path) -> None:
         # only our own: another instance may have started since

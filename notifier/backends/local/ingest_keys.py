@@ -16,16 +16,13 @@ are made without a word.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import logging
-import os
 import secrets as _random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from notifier.atomic_file import write_atomically
 from notifier.errors import UserError
 from notifier.secrets import SecretStore
 
@@ -129,32 +126,9 @@ class IngestKeys:
         data = {"routing_key": pair.routing_key, "alertmanager_token": pair.bearer_token}
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(  # mode 0600
-                prefix=f".{self.path.name}-", suffix=".tmp", dir=self.path.parent
-            )
+            return write_atomically(self.path, json.dumps(data), keep_existing=True)
         except OSError as exc:
             raise self._write_error(exc) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.link(tmp, self.path)  # fails if it exists: the first writer wins
-            except FileExistsError:
-                return False
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-                    raise
-                # a file system without hard links: the last writer wins, which
-                # only matters if two first starts race there
-                os.replace(tmp, self.path)
-            return True
-        except OSError as exc:
-            raise self._write_error(exc) from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
     def _write_error(self, exc: OSError) -> IngestKeysError:
         return IngestKeysError(
