@@ -20,6 +20,7 @@ from notifier import __version__, redact
 from notifier.accounts import Accounts
 from notifier.backends.port import BackendError, Capability, require
 from notifier.config import Config, load_config
+from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
@@ -97,8 +98,9 @@ def cmd_list(ctx: Context) -> int:
         ctx.out("No open incidents." if not ctx.args.all else "No incidents.")
     else:
         width = max(len(i.ref) for i in incidents)
+        now = datetime.now(UTC)
         for i in incidents:
-            age = _age(i.created_at)
+            age = format_age(now - i.created_at)
             ctx.out(
                 f"{i.ref:<{width}}  {i.status.value:<12}  {i.urgency.value:<4}  "
                 f"{age:>5}  {_one_line(i.service)}: {_one_line(i.title)}"
@@ -119,7 +121,10 @@ def cmd_show(ctx: Context) -> int:
         ("Status", incident.status.value),
         ("Urgency", incident.urgency.value),
         ("Severity", incident.severity.value if incident.severity else "-"),
-        ("Created", f"{_local_time(incident.created_at)} ({_age(incident.created_at)} ago)"),
+        (
+            "Created",
+            f"{_local_time(incident.created_at)} ({format_age(datetime.now(UTC) - incident.created_at)} ago)",
+        ),
         ("Assignees", ", ".join(str(p) for p in incident.assignees) or "-"),
         ("Commander", str(incident.commander) if incident.commander else "-"),
         ("Comms lead", str(incident.comms_lead) if incident.comms_lead else "-"),
@@ -431,17 +436,6 @@ def _text_arg(parts: Sequence[str]) -> str:
     if not text.strip():
         raise UserError("the text is empty; write it after the reference, or - to read stdin")
     return text
-
-
-def _age(dt: datetime) -> str:
-    seconds = max(0, int((datetime.now(UTC) - dt).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def _local_time(dt: datetime) -> str:

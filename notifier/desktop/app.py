@@ -58,7 +58,7 @@ from notifier.desktop.outbox_runner import OutboxRunner
 from notifier.desktop.power import SleepWatcher
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
-from notifier.domain.durations import format_duration
+from notifier.domain.durations import format_age
 from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Person, Status, Urgency
@@ -609,8 +609,7 @@ class OncallApp(QObject):
     def _notification_for(self, incident: Incident, reason: str) -> Notification:
         urgency = "High" if incident.urgency is Urgency.HIGH else "Low"
         if reason == "new":
-            age = max(0, int((self.clock() - incident.created_at).total_seconds()))
-            reason = f"unacknowledged for {format_duration(timedelta(seconds=age))}"
+            reason = f"unacknowledged for {format_age(self.clock() - incident.created_at)}"
         return Notification(
             key=incident.ref,
             title=incident.title,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
+from notifier.domain.durations import format_age
 from notifier.domain.model import (
     EntryKind,
     Incident,
@@ -90,21 +91,6 @@ ENTRY_KIND_TEXT = {
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def format_age(delta: timedelta) -> str:
-    """``"45s"``, ``"12m"``, ``"3h 5m"``, ``"2d 4h"``: short enough for a column."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
 
 
 def format_when(at: datetime, now: datetime) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from notifier.desktop.icons import TrayState, tray_icon
+from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Status
 
 MAX_INCIDENTS_IN_MENU = 6
@@ -32,15 +33,6 @@ class MenuEntry:
     command: str = ""  # what choosing it does: ack, open, ack_all, snooze, ...
     enabled: bool = True
     minutes: int = 0
-
-
-def _age(incident: Incident, now: datetime) -> str:
-    seconds = max(0, int((now - incident.created_at).total_seconds()))
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def _menu_text(text: str) -> str:
@@ -66,7 +58,7 @@ def menu_entries(
         entries.append(MenuEntry("status", "No open incidents", enabled=False))
     for incident in incidents[:MAX_INCIDENTS_IN_MENU]:
         label = f"{incident.urgency.value.upper()} · {incident.service}: {incident.title}"
-        label = f"{_menu_text(label)} · {_age(incident, now)}"
+        label = f"{_menu_text(label)} · {format_age(now - incident.created_at)}"
         if incident.status is Status.TRIGGERED:
             entries.append(MenuEntry("incident", f"Acknowledge  {label}", incident.ref, "ack"))
         else:

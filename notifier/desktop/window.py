@@ -55,9 +55,9 @@ from notifier.desktop.models import (
     IncidentTableModel,
     StatusFilter,
     TimelineModel,
-    format_age,
     format_when,
 )
+from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Person, Role, Status, Urgency
 
 log = logging.getLogger("notifier.desktop.window")

@@ -83,6 +83,23 @@ def format_duration(duration: timedelta) -> str:
     return "".join(parts)
 
 
+def format_age(age: timedelta) -> str:
+    """How long ago something began, as every front end shows an incident's age:
+    ``"45s"``, ``"12m"``, ``"3h 5m"``, ``"2d 4h"`` (two units at most, short
+    enough for a table column or a menu entry). A negative age reads ``"0s"``."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
 def _from_seconds_number(seconds: int | float) -> timedelta:
     if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError(f"{seconds} is not a duration; {_HOW_TO}")

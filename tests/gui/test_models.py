@@ -16,7 +16,6 @@ from notifier.desktop.models import (
     IncidentFilterProxy,
     IncidentTableModel,
     TimelineModel,
-    format_age,
 )
 from notifier.domain.model import (
     EntryKind,
@@ -257,11 +256,3 @@ def test_timeline_model_rows(qapp: Any) -> None:
     assert model.index(1, 3).data() == "<b>Investigating</b>"
     assert model.index(0, 2).data() == "—"
     assert model.index(0, 0).data() == T0.astimezone().strftime("%H:%M")
-
-
-def test_format_age() -> None:
-    assert format_age(timedelta(seconds=42)) == "42s"
-    assert format_age(timedelta(minutes=12, seconds=5)) == "12m"
-    assert format_age(timedelta(hours=3, minutes=5)) == "3h 5m"
-    assert format_age(timedelta(days=2, hours=4)) == "2d 4h"
-    assert format_age(timedelta(seconds=-5)) == "0s"

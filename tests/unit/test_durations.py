@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.domain.durations import format_duration, parse_duration
+from notifier.domain.durations import format_age, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,13 @@ def test_arbitrary_numbers_raise_only_value_error(number: int | float) -> None:
         assert not number >= 0 or number > 8.6e13  # negative, NaN or beyond timedelta.max
     else:
         assert result >= timedelta(0)
+
+
+def test_format_age_is_the_one_age_of_every_front_end() -> None:
+    assert format_age(timedelta(seconds=42)) == "42s"
+    assert format_age(timedelta(minutes=12, seconds=5)) == "12m"
+    assert format_age(timedelta(hours=3)) == "3h"
+    assert format_age(timedelta(hours=3, minutes=5)) == "3h 5m"
+    assert format_age(timedelta(days=2)) == "2d"
+    assert format_age(timedelta(days=2, hours=4, minutes=59)) == "2d 4h"
+    assert format_age(timedelta(seconds=-5)) == "0s"
