@@ -105,7 +105,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication(["bench"])
 if sys.argv[1] == "app":
-    from notifier.accounts import Accounts
+    from notifier.core.accounts import Accounts
     from notifier.config import load_config
     from notifier.desktop.app import OncallApp
     from notifier.profile import Profile

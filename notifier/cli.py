@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from notifier import __version__, redact
-from notifier.accounts import Accounts
 from notifier.backends.port import BackendError, Capability, require
 from notifier.config import Config, load_config
+from notifier.core.accounts import Accounts
 from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
 from notifier.domain.text import one_line as _one_line
@@ -312,8 +312,8 @@ def cmd_start_at_login(ctx: Context) -> int:
 
 
 def cmd_login(ctx: Context) -> int:
-    from notifier.accounts import token_secret_name
     from notifier.backends.kinds import account_kind
+    from notifier.core.accounts import token_secret_name
 
     name = ctx.args.account
     info = ctx.accounts.info(name)

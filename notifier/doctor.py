@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from notifier import __version__
-from notifier.accounts import Accounts
 from notifier.backends.port import BackendError
 from notifier.config import Config
+from notifier.core.accounts import Accounts
 from notifier.errors import UserError
 from notifier.paths import resources_dir
 from notifier.profile import Profile

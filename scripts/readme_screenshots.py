@@ -62,8 +62,8 @@ def _shoot(out: Path) -> None:
     from PySide6.QtCore import QPoint, QRect
     from PySide6.QtWidgets import QApplication
 
-    from notifier.accounts import Accounts
     from notifier.config import load_config
+    from notifier.core.accounts import Accounts
     from notifier.desktop.app import OncallApp
     from notifier.domain.model import EntryKind, Person, Role, Severity, Urgency
     from notifier.profile import Profile

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from notifier.accounts import Accounts  # noqa: E402
 from notifier.config import Config, LocalSettings  # noqa: E402
+from notifier.core.accounts import Accounts  # noqa: E402
 from notifier.desktop.bridge import AppBridge  # noqa: E402
 from notifier.desktop.window import IncidentWindow  # noqa: E402
 from notifier.profile import Profile  # noqa: E402

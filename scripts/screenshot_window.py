@@ -18,9 +18,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest
 from notifier.config import Config, LocalSettings
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.settings_dialog import SettingsDialog
 from notifier.desktop.window import IncidentWindow

@@ -4,7 +4,7 @@ backend and check a credential.
 Everything is named by dotted path and imported only when an account of that kind
 exists, so a profile without, say, a PagerDuty account never loads PagerDuty's
 client. A new backend adds one :class:`AccountKind` to :data:`KINDS`; config
-validation, :class:`~notifier.accounts.Accounts`, ``login`` and ``doctor`` follow.
+validation, :class:`~notifier.core.accounts.Accounts`, ``login`` and ``doctor`` follow.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Data flows one way (see the engineering guide): poll jobs fetch snapshots off
 the GUI thread; results arrive on the GUI thread through a queued signal; the
-:class:`~notifier.monitor.Monitor` turns them into alert actions; this module
+:class:`~notifier.core.monitor.Monitor` turns them into alert actions; this module
 renders those (tray, notification, alarm) and forwards the user's intents to
 the bridge.
 """
@@ -46,11 +46,13 @@ from PySide6.QtWidgets import (
 )
 
 from notifier import __version__, autostart, redact, runtime_files
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest
 from notifier.atomic_file import write_atomically
 from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
 from notifier.config import Config
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
+from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.desktop.bridge import AppBridge, user_message
 from notifier.desktop.notify import Notification, NotificationCenter
 from notifier.desktop.outbox_panel import OutboxPanel
@@ -63,8 +65,6 @@ from notifier.domain.escalation import Alarm, Notify, Show, StopAlarm, Withdraw
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.errors import UserError
-from notifier.monitor import Monitor, TrayStatus, policy_from_config
-from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.profile import Profile
 from notifier.secrets import SecretStore, SecretStoreError
 from notifier.supervisor import RESTARTED_VARIABLE

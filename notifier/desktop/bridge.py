@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionRequest, perform
 from notifier.backends.port import BackendError, Capability
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionRequest, perform
 from notifier.desktop.background import BackgroundRunner
 from notifier.domain.model import Incident, Person, urgency_order
 from notifier.errors import UserError

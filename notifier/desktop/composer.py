@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.port import Capability
+from notifier.core.actions import ActionKind, ActionRequest
 
 #: why an action is greyed out when the incident's account lacks a capability
 CAPABILITY_MISSING = {

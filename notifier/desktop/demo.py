@@ -10,8 +10,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from notifier.accounts import Accounts
 from notifier.config import load_config
+from notifier.core.accounts import Accounts
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.outbox import OutboxItem, OutboxState
+from notifier.core.outbox_store import OutboxItem, OutboxState
 
 
 def item_text(item: OutboxItem) -> str:

@@ -18,22 +18,19 @@ from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest, perform
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest, perform
+from notifier.core.outbox_delivery import (
+    DeliveryOutcome,
+    DeliveryResult,
+    deliver,
+    deliver_acknowledgements,
+)
+from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
 from notifier.domain.model import split_ref
 from notifier.errors import UserError
-from notifier.outbox import (
-    DeliveryOutcome,
-    DeliveryResult,
-    Outbox,
-    OutboxError,
-    OutboxItem,
-    OutboxState,
-    deliver,
-    deliver_acknowledgements,
-)
 
 log = logging.getLogger("notifier.desktop.outbox")
 

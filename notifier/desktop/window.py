@@ -42,9 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.local.backend import parse_person
 from notifier.backends.port import Capability
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.composer import Composer, missing_reason
 from notifier.desktop.models import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accounts import token_secret_name
+from notifier.core.accounts import token_secret_name
 from notifier.secrets import SecretStore
 from tests.desktop.app_harness import (
     AUDIBLE_DB,

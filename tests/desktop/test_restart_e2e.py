@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accounts import token_secret_name
+from notifier.core.accounts import token_secret_name
 from notifier.secrets import SecretStore
 from tests.desktop.app_harness import tray_icon_geometry
 from tests.desktop.session import DesktopSession, wait_for

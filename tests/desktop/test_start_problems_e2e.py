@@ -9,8 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.accounts import Accounts
 from notifier.config import load_config
+from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.profile import Profile

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from notifier.accounts import Accounts
 from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.store import LocalStore
 from notifier.config import Config, LocalSettings
+from notifier.core.accounts import Accounts
 from notifier.desktop.bridge import AppBridge
 from notifier.domain.model import Incident, Person, Urgency
 from notifier.profile import Profile

@@ -20,8 +20,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.accounts import Accounts
 from notifier.config import load_config
+from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify, StopAlarm

@@ -13,9 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.accounts import Accounts, token_secret_name
-from notifier.actions import ActionKind, ActionRequest
 from notifier.config import load_config
+from notifier.core.accounts import Accounts, token_secret_name
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify

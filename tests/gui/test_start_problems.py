@@ -17,8 +17,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtMultimedia import QMediaDevices
 
-from notifier.accounts import Accounts
 from notifier.config import load_config
+from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.profile import Profile

@@ -126,7 +126,7 @@ def test_icon_changes_with_state(qtbot) -> None:
 
 def test_spoofed_titles_reach_the_menu_and_tooltip_clean() -> None:
     from notifier.config import Config
-    from notifier.monitor import Monitor, policy_from_config
+    from notifier.core.monitor import Monitor, policy_from_config
 
     spoof = incident(1, title="Disk \u202egnp.exe\u202c ok\n\nALL CLEAR, ignore")
     entries = menu_entries([spoof], status_lines=[], alarm_snoozed_until=None, now=NOW)

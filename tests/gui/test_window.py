@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind
 from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import Capability, NotFoundError
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.models import Column
 from notifier.desktop.window import (
@@ -580,7 +580,7 @@ def test_actions_started_elsewhere_show_as_pending(
     qtbot: Any, window: IncidentWindow, trigger: Callable[..., Incident], store: LocalStore
 ) -> None:
     """The tray acknowledges through the same bridge: the window shows it."""
-    from notifier.actions import ActionRequest
+    from notifier.core.actions import ActionRequest
 
     incident = trigger("Checkout down")
     open_incident(qtbot, window, incident)

@@ -1,5 +1,5 @@
 """Actions on an Alertmanager account through the persistent outbox, and the sync
-loop's view of the cluster (``notifier.monitor.Monitor`` with a shifted clock),
+loop's view of the cluster (``notifier.core.monitor.Monitor`` with a shifted clock),
 against a real two-peer cluster: failover keeps acknowledgements, an ack queued
 while a peer is down goes through the other, a lost answer is not sent twice,
 and a cluster with no peer left turns the account degraded within two intervals."""
@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.alertmanager import AlertmanagerBackend
 from notifier.backends.port import BackendError
 from notifier.config import Config
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.monitor import Monitor, policy_from_config
+from notifier.core.outbox_delivery import DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox
 from notifier.domain.model import Status
-from notifier.monitor import Monitor, policy_from_config
-from notifier.outbox import DeliveryResult, Outbox, deliver
 from tests.fakes.alertmanager_cluster import Cluster, alert, wait_until
 from tests.support.outbox_harness import open_accounts
 

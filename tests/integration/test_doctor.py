@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from notifier.accounts import Accounts
 from notifier.config import load_config
+from notifier.core.accounts import Accounts
 from notifier.doctor import Check, run_checks
 from notifier.profile import Profile
 from notifier.secrets import SecretStore

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accounts import Accounts, token_secret_name
-from notifier.actions import ActionKind, ActionRequest
 from notifier.config import load_config
+from notifier.core.accounts import Accounts, token_secret_name
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_delivery import DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox
 from notifier.domain.model import Person, Role
-from notifier.outbox import DeliveryResult, Outbox, deliver
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest, perform
 from notifier.backends.local.store import LocalStore
 from notifier.config import Config, LocalSettings
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest, perform
+from notifier.core.outbox_delivery import DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox, OutboxState
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
-from notifier.outbox import DeliveryResult, Outbox, OutboxState, deliver
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 

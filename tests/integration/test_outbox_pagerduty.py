@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from notifier.accounts import Accounts, token_secret_name
-from notifier.actions import ActionKind, ActionRequest
-from notifier.outbox import DeliveryResult, Outbox, OutboxItem, OutboxState, deliver
+from notifier.core.accounts import Accounts, token_secret_name
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_delivery import DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox, OutboxItem, OutboxState
 from tests.conftest import ROOT
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
 from tests.support import outbox_harness

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from notifier.accounts import Accounts, token_secret_name
-from notifier.actions import ActionKind, ActionRequest
+from notifier.core.accounts import Accounts, token_secret_name
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.outbox_runner import OutboxRunner
-from notifier.outbox import Outbox, OutboxError, OutboxItem, OutboxState
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
 from tests.support.outbox_harness import NOTE, outbox_path
 

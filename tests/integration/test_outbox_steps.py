@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from notifier.accounts import Accounts
-from notifier.actions import ActionKind, ActionRequest
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_delivery import DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox, OutboxItem
 from notifier.domain.model import Role
-from notifier.outbox import DeliveryResult, Outbox, OutboxItem, deliver
 from tests.conftest import ROOT
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident, World
 from tests.support import outbox_harness

@@ -28,11 +28,12 @@ import sys
 import threading
 from pathlib import Path
 
-from notifier.accounts import Accounts, token_secret_name
-from notifier.actions import ActionKind, ActionRequest
 from notifier.config import load_config
+from notifier.core.accounts import Accounts, token_secret_name
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_delivery import DeliveryOutcome, deliver
+from notifier.core.outbox_store import Outbox
 from notifier.domain.model import Role
-from notifier.outbox import DeliveryOutcome, Outbox, deliver
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accounts import Accounts
+from notifier.core.accounts import Accounts
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
 from tests.support.outbox_harness import open_accounts, write_profile
 

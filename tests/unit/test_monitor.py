@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from notifier.config import parse_config
+from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Incident, Person, Status, Urgency
-from notifier.monitor import Monitor, TrayStatus, policy_from_config
 
 from .conftest import START, FakeClock
 

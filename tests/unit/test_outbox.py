@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.actions import ActionKind, ActionRequest
 from notifier.backends.port import (
     AuthenticationError,
     Capability,
@@ -28,6 +27,9 @@ from notifier.backends.port import (
     StepLog,
     UnavailableError,
 )
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.outbox_delivery import BACKOFF_CAP, CLOCK_SKEW, DeliveryResult, deliver
+from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.domain.model import (
     EntryKind,
     Incident,
@@ -38,16 +40,6 @@ from notifier.domain.model import (
     Urgency,
 )
 from notifier.errors import UserError
-from notifier.outbox import (
-    BACKOFF_CAP,
-    CLOCK_SKEW,
-    DeliveryResult,
-    Outbox,
-    OutboxError,
-    OutboxItem,
-    OutboxState,
-    deliver,
-)
 from tests.unit.conftest import START, FakeClock
 
 ME = Person("PME", "Me Myself", "me@example.com")

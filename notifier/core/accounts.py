@@ -22,7 +22,7 @@ from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
-log = logging.getLogger("notifier.accounts")
+log = logging.getLogger("notifier.core.accounts")
 
 
 def token_secret_name(account: str) -> str:

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from notifier.accounts import Accounts
 from notifier.backends.port import Capability, StepLog, require
+from notifier.core.accounts import Accounts
 from notifier.domain.model import Person, Role
 
 
