@@ -19,9 +19,11 @@ from typing import Any
 from notifier import __version__, redact
 from notifier.backends.port import BackendError, Capability, require
 from notifier.config import Config, load_config
+from notifier.core import actions
 from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.domain.durations import format_age
-from notifier.domain.model import Incident, Role, Severity, Urgency, urgency_order
+from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
 from notifier.profile import HOME_VARIABLE, PRIVATE_UMASK, Profile
@@ -54,14 +56,13 @@ class Context:
 
 def cmd_trigger(ctx: Context) -> int:
     a = ctx.args
-    local = ctx.accounts.local
-    result = local.store.trigger(
+    result = actions.trigger(
+        ctx.accounts,
         a.summary,
         service=a.service,
         urgency=Urgency(a.urgency),
         severity=Severity(a.severity) if a.severity else None,
         dedup_key=a.dedup_key,
-        author=local.me().name,
         source="cli",
     )
     if a.json:
@@ -149,63 +150,58 @@ def cmd_show(ctx: Context) -> int:
     return 0
 
 
-def _act(
-    ctx: Context, capability: Capability, action: Callable[[Any, str], None], done: str
-) -> int:
-    backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
+def _resolved_ref(ctx: Context, ref: str, capability: Capability) -> str:
+    """``ref`` as ACCOUNT:ID, once its account is known to be able to act: a
+    wrong ref or account fails before anything is sent."""
+    backend, incident_id = ctx.accounts.resolve(ref)
     require(backend, capability)
-    action(backend, incident_id)
-    ctx.out(f"{done} {backend.name}:{incident_id}")
+    return make_ref(backend.name, incident_id)
+
+
+def _act(ctx: Context, kind: ActionKind, done: str, text: str = "") -> int:
+    ref = _resolved_ref(ctx, ctx.args.ref, kind.capability)
+    actions.perform(ctx.accounts, ActionRequest(kind, ref, text=text))
+    ctx.out(f"{done} {ref}")
     return 0
 
 
 def cmd_ack(ctx: Context) -> int:
-    """Acknowledge one or more incidents: one request per account (PagerDuty
-    takes up to 250 per request; the backend batches beyond that)."""
-    by_account: dict[str, tuple[Any, list[str]]] = {}
-    for ref in ctx.args.refs:
-        backend, incident_id = ctx.accounts.resolve(ref)
-        require(backend, Capability.ACKNOWLEDGE)
-        by_account.setdefault(backend.name, (backend, []))[1].append(incident_id)
+    """Acknowledge one or more incidents: one request per account."""
+    refs = [_resolved_ref(ctx, ref, Capability.ACKNOWLEDGE) for ref in ctx.args.refs]
     done: list[str] = []
-    for backend, ids in by_account.values():
-        refs = ", ".join(f"{backend.name}:{i}" for i in ids)
+    for batch in actions.acknowledgement_batches(refs, ref=lambda ref: ref):
         try:
-            backend.acknowledge(ids)
+            actions.acknowledge(ctx.accounts, batch)
         except (UserError, BackendError) as exc:
             if not done:
                 raise
             # stdout stays empty on failure; the one error line says what did happen
             raise UserError(f"{exc} (acknowledged before that: {'; '.join(done)})") from exc
-        done.append(refs)
-    for refs in done:
-        ctx.out(f"Acknowledged {refs}")
+        done.append(", ".join(batch))
+    for refs_done in done:
+        ctx.out(f"Acknowledged {refs_done}")
     return 0
 
 
 def cmd_resolve(ctx: Context) -> int:
-    return _act(ctx, Capability.RESOLVE, lambda b, i: b.resolve(i, ctx.args.note), "Resolved")
+    return _act(ctx, ActionKind.RESOLVE, "Resolved", ctx.args.note or "")
 
 
 def cmd_note(ctx: Context) -> int:
-    text = _text_arg(ctx.args.text)
-    return _act(ctx, Capability.NOTES, lambda b, i: b.add_note(i, text), "Added a note to")
+    return _act(ctx, ActionKind.NOTE, "Added a note to", _text_arg(ctx.args.text))
 
 
 def cmd_update(ctx: Context) -> int:
     text = _text_arg(ctx.args.text)
-    return _act(
-        ctx, Capability.STATUS_UPDATES, lambda b, i: b.post_status_update(i, text),
-        "Posted a status update to",
-    )  # fmt: skip
+    return _act(ctx, ActionKind.STATUS_UPDATE, "Posted a status update to", text)
 
 
 def _role(ctx: Context, role: Role, who: str | None) -> int:
-    backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
-    require(backend, Capability.ROLES)
-    person = backend.me() if who is None else _find_person(backend, who)
-    backend.set_role(incident_id, role, person)
-    ctx.out(f"{role.label} of {backend.name}:{incident_id}: {person}")
+    ref = _resolved_ref(ctx, ctx.args.ref, Capability.ROLES)
+    backend, _ = ctx.accounts.resolve(ref)
+    person = backend.me() if who is None else actions.find_person(ctx.accounts, ref, who)
+    actions.perform(ctx.accounts, ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person))
+    ctx.out(f"{role.label} of {ref}: {person}")
     return 0
 
 
@@ -217,32 +213,8 @@ def cmd_comms_lead(ctx: Context) -> int:
     return _role(ctx, Role.COMMS_LEAD, ctx.args.person)
 
 
-def _find_person(backend: Any, who: str) -> Any:
-    from notifier.backends.local.backend import parse_person
-
-    if Capability.PEOPLE in backend.capabilities:
-        matches = backend.people(who)
-        exact = [p for p in matches if who in (p.id, p.email, p.name)]
-        if len(exact) == 1:
-            return exact[0]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            names = ", ".join(str(p) for p in matches[:5])
-            raise UserError(f"{who!r} matches several people ({names}); be more specific")
-        if backend.name != "local" and not isinstance(backend, _local_type()):
-            raise UserError(f"nobody called {who!r} in account {backend.name!r}")
-    return parse_person(who)
-
-
-def _local_type() -> type:
-    from notifier.backends.local.backend import LocalBackend
-
-    return LocalBackend
-
-
 def cmd_escalate(ctx: Context) -> int:
-    return _act(ctx, Capability.ESCALATE, lambda b, i: b.escalate(i), "Escalated")
+    return _act(ctx, ActionKind.ESCALATE, "Escalated")
 
 
 def cmd_ingest_info(ctx: Context) -> int:

@@ -1,19 +1,20 @@
 """The backend port: the one small interface every incident backend implements.
 
 The desktop app, the CLI and the sync loop talk to backends only through
-:class:`Backend`. A backend declares what it can do in ``capabilities``; front
-ends disable what is missing instead of special-casing backends.
+:class:`Backend`. A backend declares what it can do in ``capabilities`` and, in
+``capability_notes``, why it cannot do the rest; front ends disable what is
+missing (saying why) instead of special-casing backends.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from notifier.domain.model import Incident, Person, Role
+from notifier.domain.model import Incident, Person, Role, Severity, Urgency
 
 
 class Capability(enum.StrEnum):
@@ -175,6 +176,24 @@ class StepLog(Protocol):
         ...
 
 
+# ---- new incidents and changes ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerResult:
+    """What :meth:`Backend.trigger` did."""
+
+    incident: Incident
+    #: False: an open incident with the same ``dedup_key`` was updated instead
+    created: bool
+
+
+class Watch(Protocol):
+    """A subscription made by :meth:`Backend.watch`; :meth:`close` ends it."""
+
+    def close(self) -> None: ...
+
+
 # ---- the port -------------------------------------------------------------------
 
 
@@ -186,6 +205,10 @@ class Backend(Protocol):
     name: str
     #: what this backend can do
     capabilities: frozenset[Capability]
+    #: why a capability is missing, one line each, where the backend can say more
+    #: than "this account cannot ...": shown as the greyed-out action's tooltip and
+    #: ending the :class:`NotSupportedError` of :func:`require`
+    capability_notes: Mapping[Capability, str]
 
     def me(self) -> Person:
         """The person this account acts as."""
@@ -235,6 +258,30 @@ class Backend(Protocol):
 
     def oncall(self) -> OnCallStatus: ...
 
+    def trigger(
+        self,
+        title: str,
+        *,
+        service: str = "default",
+        urgency: Urgency = Urgency.HIGH,
+        severity: Severity | None = None,
+        dedup_key: str | None = None,
+        source: str = "",
+        link: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> TriggerResult:
+        """Open an incident (or update the open one with the same ``dedup_key``),
+        as this account's user. Needs :attr:`Capability.TRIGGER`: a test page, the
+        CLI's ``trigger``, the demo."""
+        ...
+
+    def watch(self, changed: Callable[[], None]) -> Watch | None:
+        """Call ``changed()``, from any thread, whenever the incidents may have
+        changed outside this process, until the returned :class:`Watch` is closed:
+        the app then polls at once instead of at the next interval. None when the
+        backend cannot tell (polling alone finds changes)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -243,10 +290,44 @@ def require(backend: Backend, capability: Capability) -> None:
     message ends with the backend's reason when it declares one
     (``capability_notes``)."""
     if capability not in backend.capabilities:
-        notes = getattr(backend, "capability_notes", None) or {}
-        reason = notes.get(capability, "")
-        raise NotSupportedError(
-            f"{backend.name}: this account cannot {capability.value.replace('_', ' ')}"
-            + (f": {reason}" if reason else ""),
-            account=backend.name,
-        )
+        raise unsupported(backend.name, capability, backend.capability_notes)
+
+
+def unsupported(
+    account: str, capability: Capability, notes: Mapping[Capability, str]
+) -> NotSupportedError:
+    """The error for an account that lacks ``capability``, with its note if any."""
+    reason = notes.get(capability, "")
+    return NotSupportedError(
+        f"{account}: this account cannot {capability.value.replace('_', ' ')}"
+        + (f": {reason}" if reason else ""),
+        account=account,
+    )
+
+
+class RemoteBackend:
+    """What a backend whose incidents come from a service elsewhere answers for
+    :meth:`Backend.trigger` and :meth:`Backend.watch`: it cannot open one (pages
+    come from the service's own sources) and hears of changes only by polling.
+    Mixed into PagerDuty, Alertmanager and incident.io."""
+
+    name: str
+    capabilities: frozenset[Capability]
+    capability_notes: Mapping[Capability, str]
+
+    def trigger(
+        self,
+        title: str,
+        *,
+        service: str = "default",
+        urgency: Urgency = Urgency.HIGH,
+        severity: Severity | None = None,
+        dedup_key: str | None = None,
+        source: str = "",
+        link: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> TriggerResult:
+        raise unsupported(self.name, Capability.TRIGGER, self.capability_notes)
+
+    def watch(self, changed: Callable[[], None]) -> Watch | None:
+        return None

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifier.backends.kinds import account_kind
-from notifier.backends.local.backend import LocalBackend, parse_person
+from notifier.backends.local.backend import LocalBackend
 from notifier.backends.port import AuthenticationError, Backend, NotFoundError
 from notifier.config import Config
-from notifier.domain.model import Person, make_ref, split_ref
+from notifier.domain.model import Person, make_ref, person_from_text, split_ref
 from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -110,6 +110,13 @@ class Accounts:
     def __iter__(self) -> Iterator[str]:
         return iter(self._infos)
 
+    def trigger_account(self) -> str:
+        """The account that takes new incidents from this machine (test pages, the
+        CLI's ``trigger``): the local one."""
+        if not self.config.local.enabled:
+            raise UserError("the local account is disabled ([local] enabled = false)")
+        return self.config.local.name
+
     @property
     def local(self) -> LocalBackend:
         if not self.config.local.enabled:
@@ -122,7 +129,7 @@ class Accounts:
         local = self.config.local
         name = local.user_name or getpass.getuser()
         me = Person(id=local.user_email or name, name=name, email=local.user_email)
-        people = [parse_person(p) for p in local.people]
+        people = [person_from_text(p) for p in local.people]
         return LocalBackend(self.profile.database_path, name=local.name, me=me, people=people)
 
     def resolve(self, ref: str) -> tuple[Backend, str]:

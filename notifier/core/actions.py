@@ -2,19 +2,28 @@
 
 An :class:`ActionRequest` is what the user asked for (acknowledge, resolve, a
 note, a status update, a role change, an escalation). :func:`perform` carries
-it out on the right backend. The desktop app runs it off the GUI thread.
+it out on the right backend, for the CLI, the desktop app (off the GUI thread)
+and the outbox alike; :func:`acknowledgement_batches` is the one rule for
+acknowledging several incidents of an account in one request.
+:func:`trigger` opens an incident on the account that can (a test page, the
+CLI's ``trigger``, the demo).
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from notifier.backends.port import Capability, StepLog, require
+from notifier.backends.port import Backend, Capability, StepLog, TriggerResult, require
 from notifier.core.accounts import Accounts
-from notifier.domain.model import Person, Role
+from notifier.domain.model import Person, Role, Severity, Urgency, person_from_text, split_ref
+from notifier.errors import UserError
+
+T = TypeVar("T")
 
 
 class ActionKind(enum.StrEnum):
@@ -87,3 +96,77 @@ def perform(accounts: Accounts, request: ActionRequest, steps: StepLog | None = 
             backend.set_role(incident_id, request.role, request.person or backend.me(), steps=steps)
         case ActionKind.ESCALATE:
             backend.escalate(incident_id)
+
+
+def acknowledgement_batches(items: Iterable[T], ref: Callable[[T], str]) -> list[list[T]]:
+    """``items`` (acknowledgements) grouped by the account of their ``ref``, in
+    the order each account first appears: each group is one backend request
+    (PagerDuty takes up to 250 per request, the backend batches beyond that), so
+    "Acknowledge all" during a storm is one request, not fifty."""
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        account, _ = split_ref(ref(item).strip())
+        groups.setdefault(account or "", []).append(item)
+    return list(groups.values())
+
+
+def acknowledge(accounts: Accounts, refs: Sequence[str]) -> tuple[Backend, list[str]]:
+    """Acknowledge ``refs``, all of one account, in one backend call; returns the
+    backend and the incident ids. Raises the backend's typed errors."""
+    resolved = [accounts.resolve(ref) for ref in refs]
+    backend = resolved[0][0]
+    if any(b.name != backend.name for b, _ in resolved):
+        raise ValueError("one batch of acknowledgements is of one account")
+    require(backend, Capability.ACKNOWLEDGE)
+    ids = [incident_id for _, incident_id in resolved]
+    backend.acknowledge(ids)
+    return backend, ids
+
+
+def find_person(accounts: Accounts, ref: str, who: str) -> Person:
+    """The person ``who`` (a name, an email or "Name <email>") names in the
+    account of ``ref``: looked up among its people when it can list them; an
+    account of this machine also takes someone it does not list, as typed."""
+    backend, _ = accounts.resolve(ref)
+    if Capability.PEOPLE in backend.capabilities:
+        matches = backend.people(who)
+        exact = [p for p in matches if who in (p.id, p.email, p.name)]
+        if len(exact) == 1:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(str(p) for p in matches[:5])
+            raise UserError(f"{who!r} matches several people ({names}); be more specific")
+        if backend.name != "local" and accounts.info(backend.name).kind != "local":
+            raise UserError(f"nobody called {who!r} in account {backend.name!r}")
+    return person_from_text(who)
+
+
+def trigger(
+    accounts: Accounts,
+    title: str,
+    *,
+    service: str = "default",
+    urgency: Urgency = Urgency.HIGH,
+    severity: Severity | None = None,
+    dedup_key: str | None = None,
+    source: str = "",
+    link: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> TriggerResult:
+    """Open an incident on the account that takes new incidents from this machine
+    (the local one); raises :class:`~notifier.backends.port.NotSupportedError` when
+    it cannot, and :class:`UserError` when there is none."""
+    backend = accounts.get(accounts.trigger_account())
+    require(backend, Capability.TRIGGER)
+    return backend.trigger(
+        title,
+        service=service,
+        urgency=urgency,
+        severity=severity,
+        dedup_key=dedup_key,
+        source=source,
+        link=link,
+        details=details,
+    )

@@ -17,7 +17,6 @@ import logging.handlers
 import os
 import random
 import signal
-import sqlite3
 import sys
 import threading
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QEvent,
-    QFileSystemWatcher,
     QObject,
     Qt,
     QTimer,
@@ -47,8 +45,15 @@ from PySide6.QtWidgets import (
 
 from notifier import __version__, autostart, redact, runtime_files
 from notifier.atomic_file import write_atomically
-from notifier.backends.port import AuthenticationError, Capability, OnCallStatus
+from notifier.backends.port import (
+    AuthenticationError,
+    Capability,
+    OnCallStatus,
+    TriggerResult,
+    Watch,
+)
 from notifier.config import Config
+from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
@@ -281,7 +286,7 @@ class OncallApp(QObject):
         self._health_alarming = False
         self._health_next: datetime | None = None
         self._health_snoozed_until: datetime | None = None
-        self._keeper: sqlite3.Connection | None = None
+        self._watch: Watch | None = None
 
         self._polled.connect(self._on_polled)
         self.internalError.connect(self._on_internal_error)
@@ -381,8 +386,8 @@ class OncallApp(QObject):
             self.scheduler.shutdown(wait=False)
         if self.ingest is not None:
             self.ingest.stop()
-        if self._keeper is not None:
-            self._keeper.close()
+        if self._watch is not None:
+            self._watch.close()
         runtime_files.remove_if_ours(self.profile.status_path)
         self.tray.icon.hide()
 
@@ -420,31 +425,8 @@ class OncallApp(QObject):
         writes to its database, instead of waiting for the next interval."""
         if not self.config.local.enabled:
             return
-        path = self.profile.database_path
-        _ = self.accounts.local.store  # creates the database and its WAL
-        # Holding a connection keeps the WAL file in place for the watcher, and its
-        # data_version tells a commit by anyone else from the file activity of our
-        # own reads (which touch the WAL too and would otherwise poll in a loop).
-        self._keeper = sqlite3.connect(path, check_same_thread=False)
-        self._data_version = self._keeper.execute("PRAGMA data_version").fetchone()[0]
-        self._watcher = QFileSystemWatcher(self)
-        self._watcher.addPaths([str(path), str(path) + "-wal"])
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(50)
-        self._debounce.timeout.connect(self._local_database_touched)
-        self._watcher.fileChanged.connect(lambda _: self._debounce.start())
-
-    def _local_database_touched(self) -> None:
-        if self._keeper is None:
-            return
-        try:
-            version = self._keeper.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
-            version = None  # let the poll find out what is wrong
-        if version != self._data_version:
-            self._data_version = version
-            self.poll_now(self.config.local.name)
+        name = self.config.local.name
+        self._watch = self.accounts.get(name).watch(lambda: self.poll_now(name))
 
     # ---- polling (off the GUI thread) ----------------------------------------------------
 
@@ -839,21 +821,19 @@ class OncallApp(QObject):
         self._refresh()
 
     def send_test_page(self) -> None:
-        local = self.accounts.local
-
-        def trigger() -> None:
-            local.store.trigger(
+        def trigger() -> TriggerResult:
+            return actions.trigger(
+                self.accounts,
                 "Test page: oncall-notifier can wake you",
                 service="oncall-notifier",
                 source="test page",
-                author=local.me().name,
             )
 
-        def done(_: object, error: BaseException | None) -> None:
-            if error is not None:
-                self._show_error("Test page failed", user_message(error))
+        def done(result: TriggerResult | None, error: BaseException | None) -> None:
+            if error is not None or result is None:
+                self._show_error("Test page failed", user_message(error or RuntimeError()))
             else:
-                self.poll_now(local.name)
+                self.poll_now(result.incident.account)
 
         self.bridge.runner.run(trigger, done)
 

@@ -7,7 +7,7 @@ which runs the call off the GUI thread and answers with a signal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject, Signal
 
@@ -78,6 +78,14 @@ class AppBridge(QObject):
         except (BackendError, UserError):
             return frozenset()
         return backend.capabilities
+
+    def capability_notes(self, ref: str) -> Mapping[Capability, str]:
+        """Why the account of ``ref`` lacks what it lacks, in its own words."""
+        try:
+            backend, _ = self.accounts.resolve(ref)
+        except (BackendError, UserError):
+            return {}
+        return backend.capability_notes
 
     def load_incident(self, ref: str) -> None:
         def fetch() -> Incident:

@@ -9,7 +9,9 @@ incident and back brings the draft back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QStandardItemModel, QTextCursor
@@ -40,13 +42,23 @@ CAPABILITY_MISSING = {
 ACCOUNT_UNAVAILABLE = "This incident's account is not available right now (see Settings › Accounts)"
 
 
-def missing_reason(capability: Capability, capabilities: frozenset[Capability]) -> str | None:
-    """None when ``capability`` is there, else the one-line reason it is not."""
+NO_NOTES: Mapping[Capability, str] = MappingProxyType({})
+
+
+def missing_reason(
+    capability: Capability,
+    capabilities: frozenset[Capability],
+    notes: Mapping[Capability, str] = NO_NOTES,
+) -> str | None:
+    """None when ``capability`` is there, else the one-line reason it is not: the
+    backend's own (its ``capability_notes``) when it gives one, else the generic one."""
     if capability in capabilities:
         return None
     if not capabilities:
         return ACCOUNT_UNAVAILABLE
-    return CAPABILITY_MISSING.get(capability, f"This account cannot {capability.value}")
+    return notes.get(capability) or CAPABILITY_MISSING.get(
+        capability, f"This account cannot {capability.value}"
+    )
 
 
 #: status-update templates; "…" marks what to fill in (the first one is selected)
@@ -131,6 +143,7 @@ class Composer(QWidget):
         self._ref: str | None = None
         self._service = ""
         self._capabilities: frozenset[Capability] = frozenset()
+        self._notes: Mapping[Capability, str] = NO_NOTES
         self._loading = False  # while switching: editor changes are not user edits
 
         self.kind_combo = QComboBox()
@@ -207,11 +220,14 @@ class Composer(QWidget):
         *,
         service: str = "",
         capabilities: frozenset[Capability] = frozenset(),
+        notes: Mapping[Capability, str] = NO_NOTES,
     ) -> None:
-        """Show the draft of ``ref`` (None: no incident). The current draft is kept."""
+        """Show the draft of ``ref`` (None: no incident). The current draft is kept.
+        ``notes``: why the account lacks what it lacks (its ``capability_notes``)."""
         self._ref = ref
         self._service = service
         self._capabilities = capabilities
+        self._notes = notes
         draft = self._drafts.get(ref) if ref else None
         self._loading = True
         try:
@@ -223,9 +239,16 @@ class Composer(QWidget):
             self._loading = False
         self._refresh()
 
-    def update_context(self, *, service: str, capabilities: frozenset[Capability]) -> None:
+    def update_context(
+        self,
+        *,
+        service: str,
+        capabilities: frozenset[Capability],
+        notes: Mapping[Capability, str] = NO_NOTES,
+    ) -> None:
         self._service = service
         self._capabilities = capabilities
+        self._notes = notes
         self._refresh()
 
     def draft(self, ref: str) -> str:
@@ -338,7 +361,7 @@ class Composer(QWidget):
         return ActionKind.STATUS_UPDATE
 
     def _kind_reason(self, kind: ActionKind) -> str | None:
-        return missing_reason(_KIND_CAPABILITY[kind], self._capabilities)
+        return missing_reason(_KIND_CAPABILITY[kind], self._capabilities, self._notes)
 
     def _on_text_changed(self) -> None:
         if self._loading:

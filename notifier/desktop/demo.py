@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from notifier.config import load_config
+from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -59,7 +60,8 @@ def run_demo(root: Path | None = None) -> int:
 
         def script(app: object) -> None:
             def page() -> None:
-                accounts.local.store.trigger(
+                actions.trigger(
+                    accounts,
                     "Checkout API error rate above 5%",
                     service="checkout",
                     source="demo",

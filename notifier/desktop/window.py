@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, QUrl
@@ -42,11 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.backends.local.backend import parse_person
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
-from notifier.desktop.composer import Composer, missing_reason
+from notifier.desktop.composer import NO_NOTES, Composer, missing_reason
 from notifier.desktop.models import (
     STATUS_TEXT,
     URGENCY_TEXT,
@@ -58,7 +57,7 @@ from notifier.desktop.models import (
     format_when,
 )
 from notifier.domain.durations import format_age
-from notifier.domain.model import Incident, Person, Role, Status, Urgency
+from notifier.domain.model import Incident, Person, Role, Status, Urgency, person_from_text
 
 log = logging.getLogger("notifier.desktop.window")
 
@@ -292,7 +291,7 @@ class PersonPickerDialog(QDialog):
         text = self.filter_edit.text().strip()
         if not text or self.list.count() > 0:
             return None
-        person = parse_person(text)
+        person = person_from_text(text)
         return person if person.id and person.name else None
 
     def _on_text_changed(self) -> None:
@@ -393,6 +392,7 @@ class IncidentWindow(QMainWindow):
         #: list shows it changed (by anyone), its details and timeline are reloaded
         self._listed: Incident | None = None
         self._capabilities: frozenset[Capability] = frozenset()
+        self._notes: Mapping[Capability, str] = NO_NOTES
         self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
         self._errors: dict[str, str] = {}  # ref -> the last failed action's message
         self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
@@ -808,10 +808,12 @@ class IncidentWindow(QMainWindow):
         self._incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
         self._listed = self.bridge.find(ref)
         self._capabilities = self.bridge.capabilities(ref)
+        self._notes = self.bridge.capability_notes(ref)
         self.composer.switch_to(
             ref,
             service=self._incident.service if self._incident else "",
             capabilities=self._capabilities,
+            notes=self._notes,
         )
         self.timeline_model.set_entries([])
         self._load_current()
@@ -830,6 +832,7 @@ class IncidentWindow(QMainWindow):
             return
         if not self._capabilities:  # the account was unavailable; it answers now
             self._capabilities = self.bridge.capabilities(ref)
+            self._notes = self.bridge.capability_notes(ref)
         self._incident = incident
         self.model.update_incident(incident)
         self.timeline_state.setText("")
@@ -882,7 +885,9 @@ class IncidentWindow(QMainWindow):
             self.link_edit.setCursorPosition(0)
             self._refresh_age()
         self.composer.update_context(
-            service=incident.service if incident else "", capabilities=self._capabilities
+            service=incident.service if incident else "",
+            capabilities=self._capabilities,
+            notes=self._notes,
         )
         error = self._errors.get(self._ref, "")
         self.action_error.setText(error)
@@ -933,7 +938,7 @@ class IncidentWindow(QMainWindow):
             if _web_url(incident.link) is None:
                 return "The incident's link is not a web (http or https) address"
             return None
-        reason = missing_reason(_CAPABILITY[name], self._capabilities)
+        reason = missing_reason(_CAPABILITY[name], self._capabilities, self._notes)
         if reason is not None:
             return reason
         if incident is None:

@@ -87,6 +87,19 @@ class Person:
         return self.name
 
 
+def person_from_text(text: str) -> Person:
+    """The person a user typed: ``"Ada Lovelace <ada@example.com>"``,
+    ``"ada@example.com"`` or ``"ada"`` (the inverse of ``str(person)``)."""
+    text = text.strip()
+    if "<" in text and text.endswith(">"):
+        name, _, email = text[:-1].partition("<")
+        name, email = name.strip(), email.strip()
+        return Person(id=email or name, name=name or email, email=email)
+    if "@" in text:
+        return Person(id=text, name=text.split("@", 1)[0], email=text)
+    return Person(id=text, name=text)
+
+
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     """One thing that happened to an incident, with who did it and when."""

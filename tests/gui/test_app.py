@@ -220,22 +220,6 @@ def test_an_exception_in_a_slot_is_logged_shown_and_the_app_carries_on(
         sys.excepthook, threading.excepthook = old_hooks
 
 
-def test_only_a_real_change_of_the_local_database_triggers_a_poll(qtbot, app: OncallApp):
-    polls: list[str] = []
-    original = app._poll_job
-    app._poll_job = lambda name: (polls.append(name), original(name))  # type: ignore[method-assign]
-    app.poll_now()
-    qtbot.waitUntil(lambda: bool(polls) and not app._in_flight)
-    polls.clear()
-    app._local_database_touched()  # our own reads touch the WAL file too
-    app.bridge.runner.wait()
-    assert polls == []
-    app.accounts.local.store.trigger("Written by another connection")
-    app._local_database_touched()
-    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
-    assert polls == ["local"]
-
-
 def test_with_only_the_local_backend_quiet_hours_apply_as_set(
     qtbot, tmp_path: Path, clock: ShiftedClock
 ):

@@ -10,8 +10,10 @@ one poll that the test runs and waits for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -184,10 +186,11 @@ def test_local_database_breaking_and_coming_back(
         poll(qtbot, app, "local")
         database = profile.database_path
         saved = tmp_path / "saved.sqlite3"
-        app._keeper.close()  # the file watcher's connection; we are about to swap files
+        # everything into the database file (waiting for readers), so that a copy of
+        # that file alone holds it all
+        with contextlib.closing(sqlite3.connect(database, timeout=10)) as conn:
+            assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
         shutil.copy(database, saved)
-        for suffix in ("-wal", "-shm"):
-            Path(str(database) + suffix).unlink(missing_ok=True)
         database.write_bytes(b"garbage" * 1000)  # damaged under the running app
         interval = app.intervals["local"]
         for _ in range(2):
@@ -204,6 +207,5 @@ def test_local_database_breaking_and_coming_back(
         assert app.tray.state is TrayState.TRIGGERED
         assert unhandled == []
     finally:
-        app._keeper = None
         app.stop()
         accounts.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -561,6 +562,38 @@ def test_actions_the_account_lacks_are_disabled_with_the_reason(
     assert composer.hint_label.text() == "This account cannot post status updates"
     composer.set_kind(ActionKind.NOTE)
     assert composer.post_button.isEnabled()
+
+
+class ExplainedBackend(NotesOnlyBackend):
+    """A limited account that says why, as Alertmanager and incident.io do."""
+
+    capability_notes = MappingProxyType(
+        {
+            Capability.ESCALATE: "This rota has no second level",
+            Capability.STATUS_UPDATES: "Updates go to the status page tool",
+        }
+    )
+
+
+def test_a_greyed_out_action_gives_the_accounts_own_reason_first(qtbot: Any, profile: Any) -> None:
+    backend = ExplainedBackend(profile.root / "explained.sqlite3", name="limited", me=ME)
+    bridge = AppBridge(OneAccount(backend))  # type: ignore[arg-type]
+    window = IncidentWindow(bridge)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        incident = backend.store.trigger("Checkout down").incident
+        window.bridge.set_incidents(backend.open_incidents())
+        open_incident(qtbot, window, incident)
+        assert window.buttons["escalate"].toolTip() == "This rota has no second level"
+        # no note for roles: the generic reason
+        assert window.buttons["comms_lead"].toolTip() == (
+            "This account cannot change incident roles"
+        )
+        status_item = window.composer.kind_combo.model().item(0)
+        assert status_item.toolTip() == "Updates go to the status page tool"
+    finally:
+        bridge.runner.wait(WAIT)
 
 
 def test_an_unknown_account_disables_everything(

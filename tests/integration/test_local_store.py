@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from notifier.backends.local.backend import LocalBackend, parse_person
+from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import Backend, NotFoundError, RefusedError, UnavailableError
-from notifier.domain.model import EntryKind, Person, Role, Severity, Status, Urgency
+from notifier.domain.model import (
+    EntryKind,
+    Person,
+    Role,
+    Severity,
+    Status,
+    Urgency,
+    person_from_text,
+)
 
 
 @pytest.fixture
@@ -19,7 +27,7 @@ def backend(tmp_path: Path) -> LocalBackend:
     return LocalBackend(
         tmp_path / "local.sqlite3",
         me=Person("me@example.com", "Me", "me@example.com"),
-        people=[parse_person("Ada Lovelace <ada@example.com>")],
+        people=[person_from_text("Ada Lovelace <ada@example.com>")],
     )
 
 

@@ -62,8 +62,10 @@ from notifier.backends.port import (
     NotSupportedError,
     OnCallStatus,
     RefusedError,
+    RemoteBackend,
     StepLog,
     UnavailableError,
+    unsupported,
 )
 from notifier.domain.model import Incident, Person, Role
 
@@ -84,7 +86,7 @@ class _Watched:
     group_labels: Mapping[str, str] | None
 
 
-class AlertmanagerBackend:
+class AlertmanagerBackend(RemoteBackend):
     """One Alertmanager cluster (see the module docstring for what the actions do)."""
 
     capabilities = frozenset({Capability.ACKNOWLEDGE, Capability.NOTES})
@@ -349,11 +351,7 @@ class AlertmanagerBackend:
         )
 
     def _unsupported(self, capability: Capability) -> NotSupportedError:
-        reason = self.capability_notes.get(capability, "")
-        return NotSupportedError(
-            f"{self.name}: this account cannot {capability.value.replace('_', ' ')}: {reason}",
-            account=self.name,
-        )
+        return unsupported(self.name, capability, self.capability_notes)
 
     def _targets(self, item: _Watched) -> list[tuple[Matcher, ...]]:
         """The matchers of the silences that acknowledge exactly this incident."""

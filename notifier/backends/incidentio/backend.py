@@ -73,6 +73,7 @@ from notifier.backends.port import (
     OnCallShift,
     OnCallStatus,
     RefusedError,
+    RemoteBackend,
     Responder,
     Step,
     StepLog,
@@ -101,7 +102,7 @@ class _Cached:
     value: Any
 
 
-class IncidentIoBackend:
+class IncidentIoBackend(RemoteBackend):
     """One incident.io account (see the module docstring for what each action does)."""
 
     capabilities = frozenset(Capability) - {Capability.TRIGGER}

@@ -1,31 +1,25 @@
-"""The embedded local backend: the port over :class:`LocalStore`."""
+"""The embedded local backend: the port over :class:`LocalStore`, with a watch for
+other processes' writes (:mod:`notifier.backends.local.watch`)."""
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from notifier.backends.local.store import LocalStore
+from notifier.backends.local.watch import DatabaseWatch
 from notifier.backends.port import (
     Capability,
     OnCallStatus,
     RefusedError,
     StepLog,
+    TriggerResult,
+    Watch,
 )
-from notifier.domain.model import EntryKind, Incident, Person, Role, Status
-
-
-def parse_person(text: str) -> Person:
-    """``"Ada Lovelace <ada@example.com>"`` or ``"ada@example.com"`` or ``"ada"``."""
-    text = text.strip()
-    if "<" in text and text.endswith(">"):
-        name, _, email = text[:-1].partition("<")
-        name, email = name.strip(), email.strip()
-        return Person(id=email or name, name=name or email, email=email)
-    if "@" in text:
-        return Person(id=text, name=text.split("@", 1)[0], email=text)
-    return Person(id=text, name=text)
+from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status, Urgency
 
 
 class LocalBackend:
@@ -43,6 +37,8 @@ class LocalBackend:
             Capability.TRIGGER,
         }
     )
+    #: it lacks only ONCALL, which needs no more than the generic reason
+    capability_notes: Mapping[Capability, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -59,6 +55,7 @@ class LocalBackend:
             me = Person(id=user, name=user)
         self._me = me
         self._people = tuple(people)
+        self._watches: list[DatabaseWatch] = []
 
     def me(self) -> Person:
         return self._me
@@ -123,5 +120,38 @@ class LocalBackend:
         # no rota on this machine: whoever runs the app is on call for its incidents
         return OnCallStatus(on_call=True)
 
+    def trigger(
+        self,
+        title: str,
+        *,
+        service: str = "default",
+        urgency: Urgency = Urgency.HIGH,
+        severity: Severity | None = None,
+        dedup_key: str | None = None,
+        source: str = "",
+        link: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> TriggerResult:
+        return self.store.trigger(
+            title,
+            service=service,
+            urgency=urgency,
+            severity=severity,
+            dedup_key=dedup_key,
+            source=source,
+            link=link,
+            details=details,
+            author=self._author,
+        )
+
+    def watch(self, changed: Callable[[], None]) -> Watch:
+        """Another process's commit to the database (the CLI, ``serve``) calls
+        ``changed()`` within a fraction of a second."""
+        watch = DatabaseWatch(self.store.path, changed)
+        self._watches.append(watch)
+        return watch
+
     def close(self) -> None:
-        pass
+        for watch in self._watches:
+            watch.close()  # closing twice is harmless
+        self._watches.clear()

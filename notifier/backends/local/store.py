@@ -11,12 +11,11 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from notifier.backends.port import NotFoundError, RefusedError, UnavailableError
+from notifier.backends.port import NotFoundError, RefusedError, TriggerResult, UnavailableError
 from notifier.domain.model import (
     EntryKind,
     Incident,
@@ -87,12 +86,6 @@ def _person_from(text: str | None) -> Person | None:
         return None
     pid, name, email = json.loads(text)
     return Person(pid, name, email)
-
-
-@dataclass(frozen=True)
-class TriggerResult:
-    incident: Incident
-    created: bool  # False: an open incident with the same dedup key was updated
 
 
 class LocalStore:

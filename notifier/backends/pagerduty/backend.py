@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -64,6 +65,7 @@ from notifier.backends.port import (
     OnCallShift,
     OnCallStatus,
     RefusedError,
+    RemoteBackend,
     Responder,
     Step,
     StepLog,
@@ -125,10 +127,12 @@ class _Unlogged:
 _UNLOGGED = _Unlogged()
 
 
-class PagerDutyBackend:
+class PagerDutyBackend(RemoteBackend):
     """One PagerDuty account (see the module docstring for roles and levels)."""
 
     capabilities = frozenset(Capability) - {Capability.TRIGGER}
+    #: everything but TRIGGER, which needs no more than the generic reason
+    capability_notes: Mapping[Capability, str] = MappingProxyType({})
 
     def __init__(
         self,
