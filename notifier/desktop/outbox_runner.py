@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionKind, ActionRequest, perform
+from notifier.core.actions import ActionKind, ActionRequest, acknowledgement_batches, perform
 from notifier.core.outbox_delivery import (
     DeliveryOutcome,
     DeliveryResult,
@@ -29,7 +29,6 @@ from notifier.core.outbox_delivery import (
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
-from notifier.domain.model import split_ref
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.desktop.outbox")
@@ -218,16 +217,15 @@ class OutboxRunner(QObject):
             self._schedule()  # look again later
             return
         self._broken = False
-        acknowledgements: dict[str, list[OutboxItem]] = {}
+        acknowledgements: list[OutboxItem] = []
         for item in due:
             if item.id in self._in_flight:
                 continue
             if item.kind is ActionKind.ACKNOWLEDGE:
-                account, _ = split_ref(item.ref)
-                acknowledgements.setdefault(account or "", []).append(item)
+                acknowledgements.append(item)
             else:
                 self._start(item)
-        for items in acknowledgements.values():
+        for items in acknowledgement_batches(acknowledgements, ref=lambda item: item.ref):
             if len(items) == 1:
                 self._start(items[0])
             else:
