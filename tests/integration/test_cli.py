@@ -12,20 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-
-def run(profile: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None):
-    full_env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile), **(env or {})}
-    full_env.pop("DISPLAY", None)
-    full_env.pop("WAYLAND_DISPLAY", None)
-    full_env.pop("QT_QPA_PLATFORM", None)
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        capture_output=True,
-        text=True,
-        input=input,
-        env=full_env,
-        timeout=60,
-    )
+from tests.support.cli import run_cli as run
 
 
 @pytest.fixture

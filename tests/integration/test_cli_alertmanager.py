@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from notifier.backends.alertmanager.incidents import group_id
 from tests.fakes.alertmanager_cluster import Cluster, SecuredAlertmanager, alert, wait_until
+from tests.support.cli import run_cli
 
 pytest_plugins = ["tests.fakes.alertmanager_cluster"]
 
@@ -25,30 +25,20 @@ GROUP = group_id("team-pager", {"alertname": "CheckoutDown", "service": "checkou
 REF = f"team:{GROUP}"
 
 
+# a system CA bundle in the environment must not override an account's ca_bundle
+SYSTEM_CA = {"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
+
+
+def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli(profile, *args, input=input, env=SYSTEM_CA)
+
+
 def write_config(profile: Path, account: str) -> Path:
     profile.mkdir(parents=True, exist_ok=True)
     (profile / "config.toml").write_text(
         f'[local]\nenabled = false\n[secrets]\nstore = "file"\n[[accounts]]\n{account}'
     )
     return profile
-
-
-def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    # a system CA bundle in the environment must not override an account's ca_bundle
-    env = {
-        **os.environ,
-        "ONCALL_NOTIFIER_HOME": str(profile),
-        "REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
-    }
-    env.pop("DISPLAY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def ok(profile: Path, *args: str, input: str | None = None) -> str:

@@ -5,14 +5,13 @@ exchange is checked against incident.io's description (or the SDK's models)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from tests.support.cli import cli_ok as ok
+from tests.support.cli import run_cli as cli
 
 pytest_plugins = ["tests.fakes.incidentio_server"]
 
@@ -29,20 +28,6 @@ def profile(tmp_path: Path, incidentio_server: FakeIncidentIo) -> Path:
         f'ca_bundle = "{incidentio_server.ca_bundle}"\n'
     )
     return profile
-
-
-def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        env=env, input=input, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-
-def ok(profile: Path, *args: str, input: str | None = None) -> str:
-    result = cli(profile, *args, input=input)
-    assert result.returncode == 0, (args, result.stderr)
-    return result.stdout
 
 
 def test_login_checks_the_key_with_an_identity_call_and_stores_it(

@@ -4,14 +4,13 @@ over real TLS on 127.0.0.1; every request checked against the OpenAPI spec)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.pagerduty_server import FakePagerDuty
+from tests.support.cli import cli_ok as ok
+from tests.support.cli import run_cli as cli
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
 
@@ -28,24 +27,6 @@ def profile(tmp_path: Path, pagerduty_server: FakePagerDuty) -> Path:
         f'ca_bundle = "{pagerduty_server.ca_bundle}"\n'
     )
     return profile
-
-
-def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def ok(profile: Path, *args: str, input: str | None = None) -> str:
-    result = cli(profile, *args, input=input)
-    assert result.returncode == 0, (args, result.stderr)
-    return result.stdout
 
 
 def test_login_checks_and_stores_the_token(profile: Path, pagerduty_server: FakePagerDuty):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
+
 DEADLINE = 60.0
 
 #: holds a write transaction on a database (with a change not yet committed) until
@@ -38,22 +40,18 @@ DAC_CAPABILITIES = "-dac_override,-dac_read_search,-fowner"
 def run(
     profile: Path, *args: str, permissions_apply: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
-        env.pop(name, None)
-    command = [sys.executable, "-m", "notifier", *args]
+    prefix: list[str] = []
     if permissions_apply and os.geteuid() == 0:
         # root is not stopped by file modes: run without the capabilities that
         # override them (setpriv is util-linux, on every Debian); still uid 0, so
         # the interpreter and the code stay readable wherever they are
-        command = [
+        prefix = [
             "setpriv",
             f"--inh-caps={DAC_CAPABILITIES}",
             f"--bounding-set={DAC_CAPABILITIES}",
             "--",
-            *command,
         ]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=DEADLINE)
+    return run_cli(profile, *args, prefix=prefix, timeout=DEADLINE)
 
 
 def fails_cleanly(r: subprocess.CompletedProcess[str]) -> None:

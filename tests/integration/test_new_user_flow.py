@@ -12,18 +12,7 @@ from pathlib import Path
 
 import requests
 
-
-def cli(profile: Path, *args: str) -> str:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)}
-    result = subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.support.cli import cli_ok as cli
 
 
 def test_page_with_events_v2_follow_with_the_cli(tmp_path: Path) -> None:

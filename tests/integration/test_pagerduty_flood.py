@@ -10,10 +10,8 @@ request it received against the OpenAPI description at teardown.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from notifier.backends.pagerduty import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.port import BackendError, InvalidResponseError, RateLimitedError
 from tests.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
+from tests.support.cli import run_cli
 from tests.support.clock import FakeMonotonicClock
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
@@ -184,15 +183,7 @@ def profile(tmp_path: Path, server: FakePagerDuty) -> Path:
 
 
 def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile), "PYTHONWARNINGS": "default"}
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(profile, *args, input=input, env={"PYTHONWARNINGS": "default"})
 
 
 @pytest.mark.parametrize("fault", ["empty_claiming_more", "stuck_page"])

@@ -3,7 +3,6 @@ may read it. The real CLI and the real app, started with a permissive umask."""
 
 from __future__ import annotations
 
-import os
 import signal
 import stat
 import subprocess
@@ -14,26 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import cli_env, run_cli
+
 DEADLINE = 60.0
 
 
-def cli_env(profile: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile), **extra}
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
-
-
 def run(profile: Path, *args: str, umask: int = 0o022) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(profile),
-        umask=umask,
-        timeout=DEADLINE,
-    )
+    return run_cli(profile, *args, umask=umask, timeout=DEADLINE)
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
@@ -63,7 +49,7 @@ def private(found: dict[str, str], root: Path) -> dict[str, str]:
 def app(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     """The tray app (offscreen) on a fresh profile, started with umask 022."""
     profile = tmp_path / "profile"
-    env = cli_env(profile, QT_QPA_PLATFORM="offscreen")
+    env = cli_env(profile, {"QT_QPA_PLATFORM": "offscreen"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "notifier"],
         env=env,
