@@ -8,29 +8,32 @@ shown as plain text everywhere (labels are set to ``Qt.PlainText``, editors get
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QFont, QKeySequence, QShowEvent
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QObject,
+    Qt,
+    QTimer,
+    QUrl,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -46,6 +49,7 @@ from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.composer import NO_NOTES, Composer, missing_reason
+from notifier.desktop.dialogs.incident import PersonPickerDialog, ResolveDialog, escalation_box
 from notifier.desktop.models import (
     STATUS_TEXT,
     URGENCY_TEXT,
@@ -56,8 +60,9 @@ from notifier.desktop.models import (
     TimelineModel,
     format_when,
 )
+from notifier.desktop.plain_labels import bold, error_label, plain_label
 from notifier.domain.durations import format_age
-from notifier.domain.model import Incident, Person, Role, Status, Urgency, person_from_text
+from notifier.domain.model import Incident, Person, Role, Status, Urgency
 
 log = logging.getLogger("notifier.desktop.window")
 
@@ -129,33 +134,6 @@ def action_name(request: ActionRequest) -> str | None:
     return None
 
 
-def _plain_label(
-    text: str = "", *, wrap: bool = True, selectable: bool = True, shrink: bool = False
-) -> QLabel:
-    """A label for backend text: plain text, never rich text.
-
-    ``shrink``: the label never widens its pane (a long word is clipped instead)
-    and, wrapped, still gets the height of all its lines.
-    """
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(wrap)
-    if selectable:
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if shrink:
-        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(wrap)  # a new policy drops the flag setWordWrap set
-        label.setSizePolicy(policy)
-    return label
-
-
-def _error_label() -> QLabel:
-    label = _plain_label(shrink=True)
-    label.setStyleSheet("color: #b00020;")
-    label.hide()
-    return label
-
-
 def _web_url(link: str) -> QUrl | None:
     url = QUrl(link.strip())
     if url.isValid() and url.scheme().lower() in _WEB_SCHEMES and url.host():
@@ -165,212 +143,6 @@ def _web_url(link: str) -> QUrl | None:
 
 def _person(person: Person | None) -> str:
     return str(person) if person else "—"
-
-
-# ---- dialogs --------------------------------------------------------------------------
-
-
-class ResolveDialog(QDialog):
-    """Asks for confirmation and an optional resolution note."""
-
-    def __init__(
-        self,
-        incident: Incident | None,
-        ref: str,
-        note: str = "",
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Resolve incident")
-        what = _plain_label(f"Resolve {ref}: {incident.title}" if incident else f"Resolve {ref}")
-        what.setFont(_bold(what.font()))
-        self.note = QPlainTextEdit()
-        self.note.setPlainText(note)
-        self.note.setPlaceholderText("What fixed it? (optional; added to the timeline)")
-        self.note.setTabChangesFocus(True)
-        self.note.setAccessibleName("Resolution note")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.resolve_button = buttons.addButton("Resolve", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.resolve_button.setDefault(True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(what)
-        layout.addWidget(QLabel("Resolution note (optional):"))
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
-        self.resize(460, 240)
-
-    def note_text(self) -> str:
-        return self.note.toPlainText().strip()
-
-
-class PersonPickerDialog(QDialog):
-    """Pick a colleague from ``bridge.load_people(ref, query)``, or type one.
-
-    When the backend finds nobody, "Name <email>" typed in the filter can be
-    used as it is.
-    """
-
-    DEBOUNCE_MS = 200
-
-    def __init__(
-        self,
-        bridge: AppBridge,
-        ref: str,
-        *,
-        title: str,
-        prompt: str,
-        accept_label: str = "Assign",
-        can_list: bool = True,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self._bridge = bridge
-        self._ref = ref
-        self._can_list = can_list
-        self._people: list[Person] = []
-        self._loaded = False
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name or email, or type Name <email>")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setAccessibleName("Person")
-        self.list = QListWidget()
-        self.list.setAccessibleName("People")
-        self.status_label = _plain_label(selectable=False)
-        self.error_label = _error_label()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.accept_button = self.buttons.addButton(
-            accept_label, QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        self.accept_button.setDefault(True)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(_plain_label(prompt, selectable=False))
-        layout.addWidget(self.filter_edit)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
-        self.resize(420, 380)
-
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(self.DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._load)
-        self.filter_edit.textChanged.connect(self._on_text_changed)
-        self.list.currentItemChanged.connect(self._refresh)
-        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
-
-        bridge.peopleLoaded.connect(self._on_people)
-        bridge.peopleLoadFailed.connect(self._on_people_failed)
-        if can_list:
-            self.status_label.setText("Loading people…")
-            self._load()
-        else:
-            self.status_label.setText(
-                f"{missing_reason(Capability.PEOPLE, frozenset({Capability.ROLES}))}: "
-                "type the person as Name <email>."
-            )
-        self._refresh()
-
-    def selected_person(self) -> Person | None:
-        item = self.list.currentItem()
-        if item is not None and item.isSelected():
-            person = item.data(Qt.ItemDataRole.UserRole)
-            if isinstance(person, Person):
-                return person
-        return self._typed_person()
-
-    def _typed_person(self) -> Person | None:
-        """The filter text as a person, when the list offers nobody."""
-        text = self.filter_edit.text().strip()
-        if not text or self.list.count() > 0:
-            return None
-        person = person_from_text(text)
-        return person if person.id and person.name else None
-
-    def _on_text_changed(self) -> None:
-        self._show_people()
-        if self._can_list:
-            self._debounce.start()
-
-    def _load(self) -> None:
-        self._bridge.load_people(self._ref, self.filter_edit.text().strip())
-
-    def _on_people(self, ref: str, people: list[Person]) -> None:
-        if ref != self._ref:
-            return
-        self._loaded = True
-        self._people = list(people)
-        self.error_label.hide()
-        self._show_people()
-
-    def _on_people_failed(self, ref: str, message: str) -> None:
-        if ref != self._ref:
-            return
-        self._loaded = True
-        self.error_label.setText(f"Could not list people: {message}")
-        self.error_label.show()
-        self._show_people()
-
-    def _show_people(self) -> None:
-        # filter what we have at once; the backend's answer for the new query follows
-        query = self.filter_edit.text().strip().casefold()
-        chosen = self.selected_person()
-        self.list.clear()
-        for person in self._people:
-            if (
-                query
-                and query not in person.name.casefold()
-                and query not in person.email.casefold()
-            ):
-                continue
-            item = QListWidgetItem(str(person))
-            item.setData(Qt.ItemDataRole.UserRole, person)
-            self.list.addItem(item)
-            if chosen is not None and person == chosen:
-                self.list.setCurrentItem(item)
-        if self.list.currentItem() is None and self.list.count() and query:
-            self.list.setCurrentRow(0)  # filtering down to someone: Enter picks them
-        self._refresh()
-
-    def _refresh(self) -> None:
-        person = self.selected_person()
-        self.accept_button.setEnabled(person is not None)
-        if not self._can_list:
-            pass  # the status label explains
-        elif not self._loaded:
-            self.status_label.setText("Loading people…")
-        elif self.list.count() == 0 and person is not None:
-            self.status_label.setText(f"Nobody found; {person} will be used as typed.")
-        elif self.list.count() == 0:
-            self.status_label.setText("Nobody found. Type the person as Name <email>.")
-        else:
-            self.status_label.setText("")
-        self.status_label.setVisible(bool(self.status_label.text()))
-
-    def done(self, result: int) -> None:
-        self._debounce.stop()
-        for signal, slot in (
-            (self._bridge.peopleLoaded, self._on_people),
-            (self._bridge.peopleLoadFailed, self._on_people_failed),
-        ):
-            with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
-                signal.disconnect(slot)
-        super().done(result)
-
-
-def _bold(font: QFont, scale: float = 1.0) -> QFont:
-    font = QFont(font)
-    font.setBold(True)
-    if scale != 1.0:
-        font.setPointSizeF(font.pointSizeF() * scale)
-    return font
 
 
 # ---- the window ------------------------------------------------------------------------
@@ -398,6 +170,8 @@ class IncidentWindow(QMainWindow):
         self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
         self._known_refs: set[str] = set()
         self._dialog: QDialog | QMessageBox | None = None
+        #: the status bar's on-call line (see :meth:`show_oncall`)
+        self.oncall_label: QLabel | None = None
 
         self.setWindowTitle(WINDOW_TITLE)
         self.model = IncidentTableModel(self)
@@ -510,7 +284,7 @@ class IncidentWindow(QMainWindow):
         self.addAction(self.close_action)
 
     def _build_menu(self) -> None:
-        menu = self.menuBar().addMenu("&Incident")
+        menu = self.incident_menu = self.menuBar().addMenu("&Incident")
         for name in ("acknowledge", "resolve", "escalate"):
             menu.addAction(self.actions_by_name[name])
         menu.addSeparator()
@@ -610,16 +384,16 @@ class IncidentWindow(QMainWindow):
         self.table = table
 
     def _build_detail(self) -> None:
-        self.placeholder = _plain_label(
+        self.placeholder = plain_label(
             "Select an incident to see its details and act on it.", selectable=False
         )
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setEnabled(False)
 
-        self.title_label = _plain_label(shrink=True)
-        self.title_label.setFont(_bold(self.title_label.font(), 1.3))
+        self.title_label = plain_label(shrink=True)
+        self.title_label.setFont(bold(self.title_label.font(), 1.3))
         self.title_label.setAccessibleName("Title")
-        self.ref_label = _plain_label(shrink=True)
+        self.ref_label = plain_label(shrink=True)
 
         self.field_labels: dict[str, QLabel] = {}
         fields = QGridLayout()
@@ -638,7 +412,7 @@ class IncidentWindow(QMainWindow):
         for key, caption, row, column in layout_of_fields:
             caption_label = QLabel(f"{caption}:")
             caption_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            value = _plain_label(shrink=True)
+            value = plain_label(shrink=True)
             value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             value.setAccessibleName(caption)
             fields.addWidget(caption_label, row, column)
@@ -676,13 +450,13 @@ class IncidentWindow(QMainWindow):
             buttons.addWidget(self.buttons[name], 0, column)
         for column, name in enumerate(("take_commander", "hand_commander", "comms_lead")):
             buttons.addWidget(self.buttons[name], 1, column)
-        self.action_error = _error_label()
+        self.action_error = error_label()
         self.action_error.setAccessibleName("Action error")
 
         # the timeline
         timeline_caption = QLabel("Timeline")
-        timeline_caption.setFont(_bold(timeline_caption.font()))
-        self.timeline_state = _plain_label(shrink=True)
+        timeline_caption.setFont(bold(timeline_caption.font()))
+        self.timeline_state = plain_label(shrink=True)
         self.timeline_retry = QPushButton("Retry")
         self.timeline_retry.setAutoDefault(False)
         self.timeline_retry.clicked.connect(self._load_current)
@@ -713,7 +487,7 @@ class IncidentWindow(QMainWindow):
 
         # the composer
         composer_caption = QLabel("Post an update")
-        composer_caption.setFont(_bold(composer_caption.font()))
+        composer_caption.setFont(bold(composer_caption.font()))
         self.composer = Composer()
         self.composer.postRequested.connect(self.bridge.submit)
 
@@ -1022,6 +796,7 @@ class IncidentWindow(QMainWindow):
             prompt=prompt,
             accept_label=accept_label,
             can_list=Capability.PEOPLE in self._capabilities,
+            notes=self._notes,
             parent=self,
         )
 
@@ -1039,17 +814,7 @@ class IncidentWindow(QMainWindow):
             return
         ref = self._ref
         assert ref is not None
-        level = (self._incident.escalation_level if self._incident else 1) + 1
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Engage the next level")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        title = self._incident.title if self._incident else ref
-        box.setText(f"Engage escalation level {level} for {ref}?\n\n{title}")
-        box.setInformativeText("The next level of the escalation policy is paged now.")
-        engage = box.addButton(f"Engage level {level}", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(engage)
+        box, engage = escalation_box(self, ref, self._incident)
         self.escalate_confirm_button = engage
 
         def done(_result: int) -> None:
@@ -1144,6 +909,29 @@ class IncidentWindow(QMainWindow):
             text += f" · {count} action{'s' if count != 1 else ''} in progress"
         self.counts_label.setText(text)
 
+    # ---- what the app adds ---------------------------------------------------------------
+
+    def add_quit_action(self, quit_app: Callable[[], object]) -> None:
+        """ "Quit oncall-notifier" (Ctrl+Q) in the Incident menu."""
+        action = QAction("&Quit oncall-notifier", self)
+        action.setShortcut(QKeySequence("Ctrl+Q"))
+        action.triggered.connect(lambda _checked=False: quit_app())
+        self.addAction(action)
+        self.incident_menu.addAction(action)
+
+    def show_oncall(self, text: str) -> None:
+        """Each account's on-call status, in the status bar."""
+        if self.oncall_label is None:
+            self.oncall_label = QLabel()
+            self.oncall_label.setTextFormat(Qt.TextFormat.PlainText)
+            self.statusBar().addPermanentWidget(self.oncall_label)
+        self.oncall_label.setText(text)
+
+    def minimise_on_close(self) -> None:
+        """With no tray to bring it back from, closing only minimises the window."""
+        self._close_guard = _MinimiseOnClose(self)
+        self.installEventFilter(self._close_guard)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not event.spontaneous():  # shown again (not de-iconified): fetch afresh
@@ -1153,3 +941,12 @@ class IncidentWindow(QMainWindow):
         if self._dialog is not None:
             self._dialog.reject()
         super().closeEvent(event)
+
+
+class _MinimiseOnClose(QObject):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and isinstance(watched, QWidget):
+            event.ignore()
+            watched.showMinimized()
+            return True
+        return False
