@@ -170,3 +170,24 @@ def trigger(
         link=link,
         details=details,
     )
+
+
+def send_test_page(accounts: Accounts) -> TriggerResult:
+    """A real incident on the local account: the whole chain, from the poll to the
+    alarm, runs as for a page."""
+    return trigger(
+        accounts,
+        "Test page: oncall-notifier can wake you",
+        service="oncall-notifier",
+        source="test page",
+    )
+
+
+def check_account(accounts: Accounts, name: str) -> Person:
+    """Who the credential of account ``name`` acts as ("Test connection"), asked of a
+    fresh backend: it reads the token `login` may have stored since."""
+    backend = accounts.build(name)
+    try:
+        return backend.me()
+    finally:
+        backend.close()

@@ -134,6 +134,12 @@ class Monitor:
         ]
         return min(moments, default=None)
 
+    def failing_since(self, now: datetime) -> list[datetime]:
+        """Since when each degraded account has been failing (the health alarm's input)."""
+        return [
+            since for name in self._health if (since := self.degraded_since(name, now)) is not None
+        ]
+
     def next_health_check(self, now: datetime) -> datetime | None:
         """When an account that is fine now would turn degraded without a good sync."""
         moments = []

@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+#: A fixed, arbitrary start so tests never depend on the real clock.
+START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeClock:
+    """A clock the test moves by hand; time passes only through :meth:`advance`.
+    Calling it gives "now", as the code under test calls its injected clock."""
+
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(
+        self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0
+    ) -> datetime:
+        self.now += timedelta(seconds=seconds, minutes=minutes, hours=hours)
+        return self.now
 
 
 class ShiftedClock:

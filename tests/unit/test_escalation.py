@@ -32,7 +32,7 @@ from notifier.domain.escalation import (
 from notifier.domain.model import Incident, Person, Status, Urgency
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from tests.support.clock import FakeClock
 
 ME = Person("u-me", "Me")
 OTHER = Person("u-other", "Other")

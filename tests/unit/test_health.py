@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from notifier.domain.health import AccountHealth, backoff_delay
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from tests.support.clock import FakeClock
 
 INTERVAL = timedelta(seconds=30)
 

@@ -8,8 +8,7 @@ from notifier.config import parse_config
 from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Incident, Person, Status, Urgency
-
-from .conftest import START, FakeClock
+from tests.support.clock import START, FakeClock
 
 
 def incident(n: int, status: Status = Status.TRIGGERED, account: str = "local") -> Incident:
@@ -123,19 +122,16 @@ def test_summary_names_counts_and_the_most_urgent_title(clock: FakeClock) -> Non
     assert monitor.summary() == "1 triggered, 1 acknowledged\nMost urgent: incident 1"
 
 
-def test_health_alarm_comes_a_configured_time_after_degrading(clock: FakeClock) -> None:
+def test_a_failing_account_counts_as_failing_from_when_it_degraded(clock: FakeClock) -> None:
     monitor = make(clock, work=15)
     monitor.snapshot("work", [], clock.now)
     degraded_at = clock.now + timedelta(seconds=30)
-    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) is None
+    assert monitor.failing_since(clock.now) == []
     clock.advance(60)
     assert monitor.degraded_since("work", clock.now) == degraded_at
-    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) == degraded_at + timedelta(
-        minutes=10
-    )
-    assert monitor.health_alarm_at(clock.now, None) is None
+    assert monitor.failing_since(clock.now) == [degraded_at]
     monitor.snapshot("work", [], clock.advance(1))
-    assert monitor.health_alarm_at(clock.now, timedelta(minutes=10)) is None
+    assert monitor.failing_since(clock.now) == []
 
 
 def test_auth_failure_degrades_since_its_first_refusal(clock: FakeClock) -> None:

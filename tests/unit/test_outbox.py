@@ -40,7 +40,7 @@ from notifier.domain.model import (
     Urgency,
 )
 from notifier.errors import UserError
-from tests.unit.conftest import START, FakeClock
+from tests.support.clock import START, FakeClock
 
 ME = Person("PME", "Me Myself", "me@example.com")
 GRACE = Person("PGRACE", "Grace Hopper", "grace@example.com")

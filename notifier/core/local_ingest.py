@@ -1,0 +1,49 @@
+"""Starting the local ingest (Events API v2 and Alertmanager webhooks into the
+local account) for the app, so the desktop layer never imports the local backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from notifier.config import Config
+from notifier.core.accounts import Accounts
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+
+class RunningIngest(Protocol):
+    """A started ingest server."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def start_local_ingest(
+    accounts: Accounts,
+    config: Config,
+    secrets: SecretStore,
+    profile: Profile,
+    on_change: Callable[[], None],
+) -> RunningIngest | None:
+    """Start the ingest as ``[local]`` configures it (None when it is off);
+    ``on_change`` is called, from the server's threads, after each change it
+    makes. Raises what the server raises (a port in use, ...)."""
+    local = config.local
+    if not (local.enabled and local.ingest):
+        return None
+    from notifier.backends.local.ingest import IngestServer
+
+    server = IngestServer(
+        accounts.local.store,
+        secrets,
+        host=local.ingest_host,
+        port=local.ingest_port,
+        max_body=local.ingest_max_body,
+        on_change=on_change,
+        runtime_file=profile.ingest_runtime_path,
+    )
+    server.start()
+    return server

@@ -1,0 +1,485 @@
+"""Sync: when each account is polled, and what its answers set going.
+
+For every account the sync keeps a wall-clock moment for its next poll (and, for
+accounts with a rota, its next on-call lookup), computed afresh after each poll
+(:meth:`Sync.interval`), backed off after a failure (a refused token waits longer,
+a 429 as long as the server asks), and brought forward by :meth:`Sync.poll_now`
+(after an action, a change the backend reports through its ``watch``, the window
+opening, a wake-up). One poll per account runs at a time; one asked for meanwhile
+runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Monitor`,
+whose alert actions, and the health alarm's, go to the :class:`SyncListener`.
+
+Deadlines are wall-clock moments and one timer wakes the sync at the earliest of
+them (polls, the escalation engine's next step, health checks), at least every
+:data:`HEARTBEAT`. Timers do not count while a laptop sleeps: a wake-up later than
+asked for by more than :data:`WAKE_GAP` means the machine slept, and everything
+overdue is acted on at once and every account polled.
+
+No Qt and no threads of its own: the :class:`Scheduling` the desktop layer gives
+it runs the blocking calls off the GUI thread and brings the outcome back to it,
+and wakes it; the tests give it a fake one and a fake clock. Every method but
+:meth:`Sync.poll_now` is called on that one thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from notifier.backends.port import AuthenticationError, Backend, Capability, OnCallStatus, Watch
+from notifier.config import Config
+from notifier.core import status_file
+from notifier.core.accounts import AccountInfo
+from notifier.core.health_alarm import HealthAlarm, HealthAlarmStep
+from notifier.core.monitor import Monitor, policy_from_config
+from notifier.core.status_text import user_message
+from notifier.domain.escalation import Action
+from notifier.domain.health import backoff_delay
+from notifier.domain.model import Incident
+from notifier.secrets import SecretStoreError
+
+log = logging.getLogger("notifier.core.sync")
+
+#: a fallback only: the local backend's watch and the ingest poll the local
+#: account the moment something changes
+LOCAL_POLL = timedelta(seconds=30)
+DEFAULT_POLL = timedelta(seconds=15)
+#: the longest the sync sleeps between looks; a longer gap in wall-clock time
+#: means the machine was asleep (timers do not count during sleep)
+HEARTBEAT = timedelta(seconds=30)
+WAKE_GAP = timedelta(seconds=20)
+ONCALL_REFRESH = timedelta(minutes=5)
+
+
+class AccountSource(Protocol):
+    """What the sync needs of :class:`~notifier.core.accounts.Accounts`."""
+
+    def names(self) -> list[str]: ...
+
+    def info(self, name: str) -> AccountInfo: ...
+
+    def get(self, name: str) -> Backend: ...
+
+    def forget(self, name: str) -> None: ...
+
+
+class Scheduling(Protocol):
+    """What the sync needs of an event loop (the desktop gives it Qt's)."""
+
+    def run(
+        self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        """Call ``job()`` off the owner's thread, then ``done(result, error)`` on
+        it. Callable from any thread."""
+        ...
+
+    def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` on the owner's thread once, ``seconds`` from now,
+        replacing the wake-up asked for before."""
+        ...
+
+
+class SyncListener(Protocol):
+    """Where the sync's outcomes go (the desktop app renders them)."""
+
+    def alert(self, actions: Sequence[Action]) -> None:
+        """Carry out escalation actions (notify, sound or stop the alarm...)."""
+        ...
+
+    def health_alarm(self, step: HealthAlarmStep) -> None:
+        """Sound, repeat or stop the health alarm."""
+        ...
+
+    def changed(self) -> None:
+        """Incidents, health or on-call status changed: show them again."""
+        ...
+
+    def deliver_now(self) -> None:
+        """An account recovered or the machine woke: send the waiting actions now."""
+        ...
+
+    def internal_error(self, summary: str) -> None:
+        """A bug was caught (and logged); the sync carries on."""
+        ...
+
+
+@dataclass
+class _Account:
+    """The sync's bookkeeping of one account."""
+
+    interval: timedelta
+    has_oncall: bool
+    next_poll: datetime | None = None  # None: a poll is asked for or under way
+    next_oncall: datetime | None = None
+    polling: bool = False
+    repoll: bool = False
+    failures: int = 0
+    me_known: bool = False
+    watched: Backend | None = None
+    watch: Watch | None = None
+
+
+class Sync:
+    """Polls every account of ``accounts`` on ``scheduling`` and feeds :attr:`monitor`."""
+
+    def __init__(
+        self,
+        accounts: AccountSource,
+        config: Config,
+        scheduling: Scheduling,
+        listener: SyncListener,
+        *,
+        clock: Callable[[], datetime],
+        status_path: Path | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.accounts = accounts
+        self.config = config
+        self._scheduling = scheduling
+        self._listener = listener
+        self._clock = clock
+        self._status_path = status_path
+        self._rand = rand
+        self._lock = threading.Lock()  # poll_now comes from any thread
+        self._accounts_lock = threading.Lock()
+        self._stopped = False
+        self._started = False
+        self._account: dict[str, _Account] = {}
+        for name in accounts.names():
+            info = accounts.info(name)
+            self._account[name] = _Account(
+                interval=LOCAL_POLL
+                if info.kind == "local"
+                else getattr(info.settings, "poll_interval", DEFAULT_POLL),
+                has_oncall=info.kind != "local",
+            )
+        now = clock()
+        self.monitor = Monitor(
+            policy_from_config(config), {n: a.interval for n, a in self._account.items()}, now
+        )
+        if not any(a.has_oncall for a in self._account.values()):
+            # No account can say whether I am on call (the local backend has no
+            # rota): the quiet hours the user set apply as set. With a PagerDuty
+            # account the engine assumes on call until the first lookup says.
+            self.monitor.engine.set_on_call(False)
+        self.health_alarm = HealthAlarm()
+        #: each account's on-call status, as last looked up
+        self.oncall: dict[str, OnCallStatus] = {}
+        #: accounts whose token cannot be read at all (one line each): degraded at once
+        self.account_problems: dict[str, str] = {}
+        self._expected_wake = now
+        self._wake_at: datetime | None = None
+
+    # ---- the schedule -----------------------------------------------------------------
+
+    def interval(self, name: str) -> timedelta:
+        """How long after a good poll ``name`` is polled again; asked after each
+        poll, so it may follow the state (on call or not)."""
+        return self._account[name].interval
+
+    def next_poll_at(self, name: str) -> datetime | None:
+        """When ``name`` is next polled on schedule (None: a poll is under way)."""
+        with self._lock:
+            return self._account[name].next_poll
+
+    def polling(self, name: str) -> bool:
+        """Whether a poll of ``name`` asked for has not landed yet."""
+        with self._lock:
+            return self._account[name].polling
+
+    def start(self) -> None:
+        """Poll every account and look up every rota now, then on schedule."""
+        self._started = True
+        now = self._clock()
+        for account in self._account.values():
+            account.next_poll = now
+            account.next_oncall = now if account.has_oncall else None
+        self._start_due(now)
+        self._refresh(now)
+
+    def stop(self) -> None:
+        """No more polls; the backends' watches end; the status file goes."""
+        with self._lock:
+            self._stopped = True
+            watches = [a.watch for a in self._account.values() if a.watch is not None]
+            for account in self._account.values():
+                account.watch = None
+        for watch in watches:
+            watch.close()
+        if self._status_path is not None:
+            status_file.remove(self._status_path)
+
+    # ---- inputs -------------------------------------------------------------------------
+
+    def poll_now(self, account: str | None = None) -> None:
+        """Poll ``account`` (or every account) now, off the owner's thread; if one
+        is under way, once more right after it. Callable from any thread."""
+        names = [account] if account else list(self._account)
+        for name in names:
+            with self._lock:
+                state = self._account.get(name)
+                if self._stopped or state is None:
+                    continue
+                state.next_poll = None  # the poll's landing sets the next one
+                if state.polling:
+                    state.repoll = True
+                    continue
+                state.polling = True
+            self._dispatch(name)
+
+    def wake(self) -> None:
+        """The timer fired: act on what is due (or on everything, after a sleep)."""
+        self._wake_at = None
+        try:
+            now = self._clock()
+            late = now - self._expected_wake
+            if late > WAKE_GAP:
+                # timers do not count while the machine sleeps: this one fired late
+                self.resumed(f"the clock jumped {late.total_seconds():.0f}s")
+                return
+            self._listener.alert(self.monitor.tick(now))
+            self._start_due(now)
+            self._refresh(now)
+        except Exception as exc:
+            self._survive(exc, "the escalation timer")
+
+    def resumed(self, why: str) -> None:
+        """After sleep or a clock jump: act on whatever became overdue, and poll
+        every account at once."""
+        log.info("resumed (%s): polling every account", why)
+        now = self._clock()
+        self.monitor.resumed(now)
+        self._listener.alert(self.monitor.tick(now))
+        self._listener.deliver_now()
+        self.poll_now()
+        self._refresh(now)
+
+    def snooze(self, duration: timedelta) -> None:
+        """The user snoozed the alarm: the incidents' and the health alarm's."""
+        now = self._clock()
+        self.health_alarm.snooze(now, duration)
+        self._listener.alert(self.monitor.snooze(now, duration))
+        self._refresh(now)
+
+    def set_config(self, config: Config) -> None:
+        self.config = config
+        self.monitor.engine.set_policy(policy_from_config(config))
+        self._refresh(self._clock())
+
+    # ---- state --------------------------------------------------------------------------
+
+    def degraded(self, now: datetime) -> list[tuple[str, str]]:
+        """(account, one-line reason) for every account the user may be missing
+        pages from: failing to sync, or its token cannot be read at all."""
+        reasons = dict(self.monitor.degraded(now))
+        reasons.update(self.account_problems)
+        return [(name, reasons[name]) for name in self.monitor.accounts() if name in reasons]
+
+    def incidents(self) -> list[Incident]:
+        return self.monitor.incidents()
+
+    # ---- polling ----------------------------------------------------------------------
+
+    def _dispatch(self, name: str) -> None:
+        self._scheduling.run(
+            functools.partial(self._poll, name), functools.partial(self._landed, name)
+        )
+
+    def _backend(self, name: str) -> Backend:
+        with self._accounts_lock:
+            return self.accounts.get(name)
+
+    def _poll(self, name: str) -> tuple[list[Incident], str | None]:
+        """Off the owner's thread: the account's open incidents (and who I am there,
+        the first time)."""
+        backend = self._backend(name)
+        self._watch(name, backend)
+        me = None if self._account[name].me_known else backend.me().id
+        return backend.open_incidents(), me
+
+    def _watch(self, name: str, backend: Backend) -> None:
+        """Subscribe to the backend's own news of changes, once per backend built."""
+        with self._lock:
+            state = self._account[name]
+            if self._stopped or state.watched is backend:
+                return
+            old, state.watch, state.watched = state.watch, None, backend
+        if old is not None:
+            old.close()
+        watch = backend.watch(functools.partial(self.poll_now, name))
+        with self._lock:
+            if self._stopped or state.watched is not backend:
+                stale = watch
+            else:
+                state.watch, stale = watch, None
+        if stale is not None:
+            stale.close()
+
+    def _landed(
+        self, name: str, result: tuple[list[Incident], str | None] | None, error: Any
+    ) -> None:
+        with self._lock:
+            state = self._account[name]
+            again = state.repoll and not self._stopped
+            state.repoll = False
+            state.polling = again
+        try:
+            self._record(name, result, error)
+        except Exception as exc:
+            self._survive(exc, f"the sync of {name}")
+        if again:
+            self._dispatch(name)
+
+    def _record(
+        self, name: str, result: tuple[list[Incident], str | None] | None, error: Any
+    ) -> None:
+        now = self._clock()
+        state = self._account[name]
+        if error is not None or result is None:
+            error = error or RuntimeError("the poll gave no answer")
+            self._failed(name, error, now)
+        else:
+            incidents, me = result
+            if me:
+                self.monitor.set_me(name, me)
+                state.me_known = True
+            self.account_problems.pop(name, None)
+            recovered = state.failures > 0
+            state.failures = 0
+            self._schedule_poll(name, now + self.interval(name))
+            if recovered:
+                self._listener.deliver_now()  # the account is back
+            self._listener.alert(self.monitor.snapshot(name, incidents, now).actions)
+        self._refresh(now)
+        if self._status_path is not None and not self._stopped:
+            status_file.write(self._status_path, self.monitor)
+
+    def _failed(self, name: str, error: BaseException, now: datetime) -> None:
+        auth = isinstance(error, AuthenticationError)
+        text = user_message(error)
+        log.warning("sync of %s failed: %s", name, text)
+        if isinstance(error, SecretStoreError):
+            # cannot fix itself (unlike a network outage): tell at once
+            self.account_problems[name] = text
+        else:
+            self.account_problems.pop(name, None)
+        self.monitor.failure(name, text, now, auth=auth)
+        if auth:
+            # the next attempt reads the token again: `login` may have fixed it
+            with self._accounts_lock:
+                self.accounts.forget(name)
+        state = self._account[name]
+        state.failures += 1
+        interval = self.interval(name).total_seconds()
+        # Back off, but never past one interval: a failing sync is the moment to
+        # notice recovery quickly, and one request per interval is far below any
+        # rate limit. A refused token waits longer (it needs `login`, which the
+        # next attempt picks up); a 429 waits as long as the server asks.
+        delay = backoff_delay(
+            state.failures,
+            base=min(interval, 2.0),
+            cap=300.0 if auth else interval,
+            retry_after=getattr(error, "retry_after", None),
+            rand=self._rand,
+        )
+        self._schedule_poll(name, now + timedelta(seconds=max(1.0, delay)))
+
+    def _schedule_poll(self, name: str, when: datetime) -> None:
+        with self._lock:
+            state = self._account[name]
+            if not state.polling:  # a poll asked for meanwhile sets it when it lands
+                state.next_poll = when
+
+    # ---- on call -----------------------------------------------------------------------
+
+    def _look_up_oncall(self, name: str) -> None:
+        self._account[name].next_oncall = None
+
+        def job() -> OnCallStatus | None:
+            backend = self._backend(name)
+            if Capability.ONCALL not in backend.capabilities:
+                return None
+            return backend.oncall()
+
+        self._scheduling.run(job, functools.partial(self._oncall_landed, name))
+
+    def _oncall_landed(self, name: str, status: OnCallStatus | None, error: Any) -> None:
+        now = self._clock()
+        self._account[name].next_oncall = now + ONCALL_REFRESH
+        try:
+            if error is not None:
+                log.warning("on-call lookup of %s failed: %s", name, user_message(error))
+            elif status is not None:
+                self.oncall[name] = status
+                # quiet hours apply only off call: on call anywhere means on call
+                self.monitor.engine.set_on_call(any(s.on_call for s in self.oncall.values()))
+            self._refresh(now)
+        except Exception as exc:
+            self._survive(exc, f"the on-call lookup of {name}")
+
+    # ---- the timer ------------------------------------------------------------------------
+
+    def _start_due(self, now: datetime) -> None:
+        due = []
+        with self._lock:
+            for name, state in self._account.items():
+                if state.next_poll is not None and state.next_poll <= now:
+                    due.append(name)
+        for name in due:
+            self.poll_now(name)
+        for name, state in self._account.items():
+            if state.next_oncall is not None and state.next_oncall <= now:
+                self._look_up_oncall(name)
+
+    def _refresh(self, now: datetime) -> None:
+        """After any change: the health alarm, the front end, the next wake-up."""
+        if not self._started:
+            return
+        engine = self.monitor.engine
+        step = self.health_alarm.update(
+            now,
+            failing_since=self.monitor.failing_since(now),
+            after=self.config.health.alarm_after,
+            on_call=engine.on_call,
+            incidents_alarming=bool(engine.alerting()),
+            repeat=engine.policy.high.alarm_repeat,
+            volume=engine.policy.volume_max,
+        )
+        if step:
+            self._listener.health_alarm(step)
+        self._listener.changed()
+        self._arm(now)
+
+    def _arm(self, now: datetime) -> None:
+        candidates = [now + HEARTBEAT]
+        for moment in (
+            self.monitor.engine.next_deadline(),
+            self.monitor.next_health_check(now),
+            self.health_alarm.next_check(now),
+        ):
+            if moment is not None:
+                candidates.append(moment)
+        with self._lock:
+            if self._stopped:
+                return
+            for state in self._account.values():
+                candidates += [m for m in (state.next_poll, state.next_oncall) if m is not None]
+        wait = max(0.0, (min(candidates) - now).total_seconds())
+        self._expected_wake = now + timedelta(seconds=wait)
+        self._wake_at = self._expected_wake
+        self._scheduling.wake_after(wait + 0.001, self.wake)
+
+    def _survive(self, exc: Exception, where: str) -> None:
+        """A bug must never silence the pager: log it, say it, keep the timer armed."""
+        log.exception("error in %s", where)
+        self._listener.internal_error(f"{where}: {type(exc).__name__}: {exc}")
+        if self._wake_at is None or self._wake_at <= self._clock():
+            self._wake_at = self._clock() + HEARTBEAT
+            self._scheduling.wake_after(HEARTBEAT.total_seconds(), self.wake)

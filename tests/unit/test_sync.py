@@ -1,0 +1,479 @@
+"""The sync (core/sync.py) on a fake clock, with no event loop and no threads: the
+test's scheduling runs the "off-thread" jobs when the test says, and records the
+wake-up the sync asks for; the accounts are in-memory fakes of the port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from notifier.backends.port import (
+    AuthenticationError,
+    Capability,
+    OnCallStatus,
+    RateLimitedError,
+    UnavailableError,
+)
+from notifier.config import parse_config
+from notifier.core.accounts import AccountInfo
+from notifier.core.health_alarm import HealthAlarmStep
+from notifier.core.sync import HEARTBEAT, LOCAL_POLL, ONCALL_REFRESH, WAKE_GAP, Sync
+from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
+from notifier.domain.model import Incident, Person, Status
+from tests.support.builders import make_incident
+from tests.support.clock import FakeClock
+
+INTERVAL = timedelta(seconds=15)
+ME = Person("PME", "Me")
+
+
+# ---- fakes ----------------------------------------------------------------------------
+
+
+class FakeScheduling:
+    """Jobs wait until :meth:`run_jobs`; the wake-up asked for is recorded."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]] = []
+        self.wake_in: float | None = None
+        self._wake: Callable[[], None] | None = None
+
+    def run(
+        self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        self.jobs.append((job, done))
+
+    def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
+        self.wake_in = seconds
+        self._wake = wake
+
+    def run_jobs(self) -> int:
+        """Run every job queued (and those their outcomes queue); how many ran."""
+        ran = 0
+        while self.jobs:
+            job, done = self.jobs.pop(0)
+            ran += 1
+            try:
+                result = job()
+            except BaseException as exc:
+                done(None, exc)
+            else:
+                done(result, None)
+        return ran
+
+
+@dataclass
+class FakeWatch:
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeBackend:
+    name: str
+    incidents: list[Incident] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    oncall_status: OnCallStatus = field(default_factory=lambda: OnCallStatus(on_call=True))
+    capabilities: frozenset[Capability] = frozenset(Capability)
+    capability_notes: dict[Capability, str] = field(default_factory=dict)
+    polls: int = 0
+    watches: list[FakeWatch] = field(default_factory=list)
+    changed: list[Callable[[], None]] = field(default_factory=list)
+
+    def me(self) -> Person:
+        return ME
+
+    def open_incidents(self) -> list[Incident]:
+        self.polls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return list(self.incidents)
+
+    def oncall(self) -> OnCallStatus:
+        return self.oncall_status
+
+    def watch(self, changed: Callable[[], None]) -> FakeWatch:
+        self.changed.append(changed)
+        self.watches.append(FakeWatch())
+        return self.watches[-1]
+
+
+@dataclass
+class Settings:
+    name: str
+    poll_interval: timedelta = INTERVAL
+
+
+class FakeAccounts:
+    def __init__(self, *backends: FakeBackend, local: str = "") -> None:
+        self.backends = {b.name: b for b in backends}
+        self.local = local
+        self.forgotten: list[str] = []
+
+    def names(self) -> list[str]:
+        return list(self.backends)
+
+    def info(self, name: str) -> AccountInfo:
+        if name == self.local:
+            return AccountInfo(name, "local", None)
+        return AccountInfo(name, "pagerduty", Settings(name))
+
+    def get(self, name: str) -> FakeBackend:
+        return self.backends[name]
+
+    def forget(self, name: str) -> None:
+        self.forgotten.append(name)
+
+
+@dataclass
+class Listener:
+    alerts: list[Action] = field(default_factory=list)
+    health: list[HealthAlarmStep] = field(default_factory=list)
+    changes: int = 0
+    deliveries: int = 0
+    errors: list[str] = field(default_factory=list)
+    fail_alert: bool = False
+
+    def alert(self, actions: Any) -> None:
+        if self.fail_alert:
+            self.fail_alert = False
+            raise RuntimeError("a bug in rendering")
+        self.alerts.extend(actions)
+
+    def health_alarm(self, step: HealthAlarmStep) -> None:
+        self.health.append(step)
+
+    def changed(self) -> None:
+        self.changes += 1
+
+    def deliver_now(self) -> None:
+        self.deliveries += 1
+
+    def internal_error(self, summary: str) -> None:
+        self.errors.append(summary)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    scheduling: FakeScheduling
+    listener: Listener
+    accounts: FakeAccounts
+    sync: Sync
+
+    def backend(self, name: str = "work") -> FakeBackend:
+        return self.accounts.backends[name]
+
+    def wake_when_asked(self) -> None:
+        """Let the time the sync asked for pass, and fire its timer."""
+        assert self.scheduling.wake_in is not None
+        self.clock.advance(self.scheduling.wake_in)
+        self.sync.wake()
+
+    def of(self, kind: type) -> list[Any]:
+        return [a for a in self.listener.alerts if isinstance(a, kind)]
+
+
+def make_world(
+    clock: FakeClock, *backends: FakeBackend, local: str = "", config: str = ""
+) -> World:
+    import tomllib
+
+    scheduling, listener = FakeScheduling(), Listener()
+    accounts = FakeAccounts(*(backends or (FakeBackend("work"),)), local=local)
+    sync = Sync(
+        accounts,  # type: ignore[arg-type]
+        parse_config(tomllib.loads(config)),
+        scheduling,
+        listener,
+        clock=clock,
+        rand=lambda: 0.5,
+    )
+    return World(clock, scheduling, listener, accounts, sync)
+
+
+@pytest.fixture
+def world(clock: FakeClock) -> World:
+    return make_world(clock)
+
+
+# ---- the schedule ---------------------------------------------------------------------
+
+
+def test_start_polls_every_account_and_looks_up_the_rota(world: World) -> None:
+    world.sync.start()
+    assert world.sync.polling("work")
+    assert world.scheduling.run_jobs() == 2  # the poll and the on-call lookup
+    assert world.backend().polls == 1
+    assert not world.sync.polling("work")
+    assert world.sync.oncall["work"].on_call
+    assert world.sync.next_poll_at("work") == world.clock.now + INTERVAL
+    assert world.scheduling.wake_in == pytest.approx(INTERVAL.total_seconds() + 0.001)
+
+
+def test_the_timer_polls_each_account_after_its_interval(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    for _ in range(3):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.backend().polls == 4
+
+
+def test_the_interval_is_asked_after_every_poll(clock: FakeClock) -> None:
+    """Polling can follow the state (e.g. faster on call): the sync asks each time."""
+    world = make_world(clock)
+    asked: list[str] = []
+
+    def interval(name: str) -> timedelta:
+        asked.append(name)
+        return timedelta(seconds=5 * len(asked))
+
+    world.sync.interval = interval  # type: ignore[method-assign]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    assert world.sync.next_poll_at("work") == clock.now + timedelta(seconds=5)
+    world.wake_when_asked()
+    world.scheduling.run_jobs()
+    assert world.sync.next_poll_at("work") == clock.now + timedelta(seconds=10)
+
+
+def test_the_local_account_falls_back_to_a_slow_poll_and_has_no_rota(clock: FakeClock) -> None:
+    world = make_world(clock, FakeBackend("local"), local="local")
+    world.sync.start()
+    assert world.scheduling.run_jobs() == 1  # no on-call lookup
+    assert world.sync.next_poll_at("local") == clock.now + LOCAL_POLL
+    assert not world.sync.monitor.engine.on_call  # quiet hours apply as set
+
+
+def test_a_poll_asked_for_during_one_runs_right_after_it(world: World) -> None:
+    world.sync.start()
+    world.sync.poll_now("work")  # under way: runs once more when it lands
+    world.sync.poll_now("work")  # ... once, however often it is asked
+    job, done = world.scheduling.jobs.pop(0)
+    done(job(), None)
+    assert world.sync.polling("work")  # the one asked for meanwhile is under way
+    assert world.sync.next_poll_at("work") is None
+    world.scheduling.run_jobs()
+    assert not world.sync.polling("work")
+    assert world.backend().polls == 2
+
+
+def test_unknown_accounts_are_ignored(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.sync.poll_now("gone")
+    assert world.scheduling.jobs == []
+
+
+def test_the_rota_is_looked_up_again_every_five_minutes(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.backend().oncall_status = OnCallStatus(on_call=False)
+    while world.clock.now < world.sync.monitor.health("work").started_at + ONCALL_REFRESH:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert not world.sync.oncall["work"].on_call
+    assert not world.sync.monitor.engine.on_call
+
+
+# ---- failures and backoff ---------------------------------------------------------------
+
+
+def test_a_failure_backs_off_within_one_interval_and_recovery_delivers_waiting_actions(
+    world: World,
+) -> None:
+    world.sync.start()
+    world.backend().errors = [UnavailableError("HTTP 503", account="work")] * 3
+    world.scheduling.run_jobs()
+    first = world.sync.next_poll_at("work")
+    assert first is not None and world.clock.now < first <= world.clock.now + INTERVAL
+    assert world.sync.monitor.health("work").consecutive_failures == 1
+    for _ in range(2):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.listener.deliveries == 0
+    world.wake_when_asked()
+    world.scheduling.run_jobs()
+    assert world.sync.monitor.health("work").consecutive_failures == 0
+    assert world.listener.deliveries == 1  # the account is back: send what waited
+    assert world.sync.next_poll_at("work") == world.clock.now + INTERVAL
+
+
+def test_a_refused_token_waits_longer_and_reads_the_token_again(world: World) -> None:
+    world.sync.start()
+    world.backend().errors = [AuthenticationError("refused", account="work")] * 6
+    world.scheduling.run_jobs()
+    for _ in range(5):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.accounts.forgotten == ["work"] * 6  # `login` may have fixed it
+    wait = world.sync.next_poll_at("work") - world.clock.now  # type: ignore[operator]
+    assert INTERVAL < wait <= timedelta(seconds=300)  # past one interval: it needs a login
+    assert world.sync.degraded(world.clock.now) == [
+        ("work", "the token was refused; run `oncall-notifier login work`")
+    ]
+
+
+def test_a_rate_limit_waits_as_long_as_the_server_asks(world: World) -> None:
+    world.sync.start()
+    world.backend().errors = [RateLimitedError("slow down", retry_after=90, account="work")]
+    world.scheduling.run_jobs()
+    assert world.sync.next_poll_at("work") == world.clock.now + timedelta(seconds=90)
+
+
+def test_two_intervals_without_a_good_poll_degrade_the_account(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.backend().errors = [UnavailableError("down", account="work")] * 100
+    while world.sync.degraded(world.clock.now) == []:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    last_good = world.sync.monitor.health("work").last_success
+    assert last_good is not None
+    assert world.clock.now - last_good <= 2 * INTERVAL + timedelta(seconds=2)
+
+
+# ---- incidents and escalation ---------------------------------------------------------
+
+
+def test_a_new_incident_is_notified_then_alarmed_at_its_deadlines(world: World) -> None:
+    world.backend().incidents = [make_incident("Q1", assignees=(ME,))]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    assert world.of(Notify) == []
+    while not world.of(Alarm):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert [n.incident.ref for n in world.of(Notify)] == ["work:Q1"]
+    assert world.clock.now - world.of(Notify)[0].incident.created_at >= timedelta(minutes=5)
+    world.backend().incidents = [make_incident("Q1", status=Status.ACKNOWLEDGED, assignees=(ME,))]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+    assert world.of(StopAlarm)
+
+
+def test_after_a_sleep_everything_overdue_happens_once_and_every_account_is_polled(
+    world: World,
+) -> None:
+    world.backend().incidents = [make_incident("Q1", assignees=(ME,))]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.clock.advance(hours=1)  # the laptop slept; no timer ran meanwhile
+    before = len(world.listener.alerts)
+    world.sync.wake()  # the first timer to fire after it, an hour late
+    assert [type(a).__name__ for a in world.listener.alerts[before:]] == ["Notify", "Alarm"]
+    assert world.sync.polling("work")  # every account at once
+    assert world.listener.deliveries == 1  # and the waiting actions
+    assert world.sync.degraded(world.clock.now) == []  # not stale: it just woke
+
+
+def test_a_timer_late_by_less_than_the_wake_gap_is_no_sleep(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    assert world.scheduling.wake_in is not None
+    world.clock.advance(world.scheduling.wake_in + WAKE_GAP.total_seconds() - 1)
+    world.sync.wake()
+    assert world.listener.deliveries == 0
+
+
+def test_the_sync_never_sleeps_past_the_heartbeat(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.sync.interval = lambda name: timedelta(hours=1)  # type: ignore[method-assign]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+    assert world.scheduling.wake_in == pytest.approx(HEARTBEAT.total_seconds() + 0.001)
+
+
+def test_a_bug_while_handling_a_step_is_told_and_the_timer_stays_armed(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.scheduling.wake_in = None
+    world.listener.fail_alert = True
+    world.clock.advance(1)
+    world.sync.wake()
+    assert world.listener.errors == ["the escalation timer: RuntimeError: a bug in rendering"]
+    assert world.scheduling.wake_in == HEARTBEAT.total_seconds()
+
+
+def test_a_bug_while_recording_a_poll_is_told_and_the_account_polled_again(world: World) -> None:
+    world.sync.start()
+    world.listener.fail_alert = True
+    world.scheduling.run_jobs()
+    assert world.listener.errors and world.listener.errors[0].startswith("the sync of work:")
+    assert not world.sync.polling("work")
+    world.sync.poll_now("work")
+    assert world.scheduling.run_jobs() == 1
+
+
+# ---- the backend's own news ---------------------------------------------------------------
+
+
+def test_the_first_poll_subscribes_to_the_backends_changes_and_stop_ends_it(
+    world: World,
+) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    (changed,) = world.backend().changed
+    changed()  # another process wrote: poll at once
+    assert world.sync.polling("work")
+    world.scheduling.run_jobs()
+    assert len(world.backend().watches) == 1  # once per backend
+    world.sync.stop()
+    assert world.backend().watches[0].closed
+    changed()  # after stop: nothing
+    assert world.scheduling.jobs == []
+
+
+# ---- the health alarm -----------------------------------------------------------------
+
+
+def test_a_failing_account_sounds_the_alarm_while_on_call_and_a_snooze_silences_it(
+    clock: FakeClock,
+) -> None:
+    world = make_world(clock, config='[health]\nalarm_after = "2m"\n')
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.backend().errors = [UnavailableError("down", account="work")] * 1000
+    while not world.listener.health:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    (started,) = world.listener.health
+    assert started.started and started.volume == world.sync.monitor.engine.policy.volume_max
+    failing_since = world.sync.monitor.failing_since(clock.now)
+    assert clock.now - failing_since[0] >= timedelta(minutes=2)
+    while len(world.listener.health) == 1:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    repeat = world.listener.health[-1]
+    assert repeat.volume is not None and not repeat.started  # every alarm_repeat
+    snoozed_at = clock.now
+    world.sync.snooze(timedelta(minutes=15))
+    assert world.listener.health[-1].stopped and world.listener.health[-1].silence
+    steps = len(world.listener.health)
+    while len(world.listener.health) == steps:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.listener.health[-1].started  # the snooze is over, still failing
+    assert clock.now >= snoozed_at + timedelta(minutes=15)
+
+
+def test_off_call_a_failing_account_does_not_sound_the_alarm(clock: FakeClock) -> None:
+    world = make_world(clock, config='[health]\nalarm_after = "1m"\n')
+    world.backend().oncall_status = OnCallStatus(on_call=False)
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.backend().errors = [UnavailableError("down", account="work")] * 1000
+    start = clock.now
+    while clock.now < start + timedelta(minutes=10):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.sync.degraded(clock.now)
+    assert world.listener.health == []
