@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from notifier.backends.local import watch as watch_module
 from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.watch import DatabaseWatch
 from notifier.backends.port import Capability
@@ -68,6 +69,20 @@ def test_the_watch_hears_the_cli_of_another_process(backend: LocalBackend, tmp_p
         )
         subprocess.run([sys.executable, "-c", script, str(backend.store.path)], check=True)
         assert heard.wait(10), "the watch did not report the other process's commit"
+    finally:
+        watch.close()
+
+
+def test_without_file_events_the_watch_looks_by_itself(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off Linux (no inotify) the thread looks twice a second instead."""
+    monkeypatch.setattr(watch_module._FileEvents, "open", classmethod(lambda cls, paths: None))
+    heard = threading.Event()
+    watch = DatabaseWatch(backend.store.path, heard.set)
+    try:
+        backend.trigger("Written by another connection")
+        assert heard.wait(10)
     finally:
         watch.close()
 
