@@ -347,7 +347,7 @@ def cmd_app(ctx: Context) -> int:
     problem = display_problem()
     if problem:
         raise UserError(problem)
-    from notifier.desktop.app import run_app
+    from notifier.desktop.launch import run_app
 
     return run_app(ctx.profile, ctx.config, ctx.secrets, ctx.accounts, demo=False)
 

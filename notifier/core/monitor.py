@@ -122,18 +122,6 @@ class Monitor:
         good_since = max(health.started_at, health.last_success or health.started_at)
         return good_since + 2 * health.interval
 
-    def health_alarm_at(self, now: datetime, after: timedelta | None) -> datetime | None:
-        """When the alarm should sound for an account failing ``after`` long
-        (the earliest such moment, maybe in the past), or None."""
-        if after is None:
-            return None
-        moments = [
-            since + after
-            for name in self._health
-            if (since := self.degraded_since(name, now)) is not None
-        ]
-        return min(moments, default=None)
-
     def failing_since(self, now: datetime) -> list[datetime]:
         """Since when each degraded account has been failing (the health alarm's input)."""
         return [

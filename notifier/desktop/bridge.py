@@ -7,26 +7,20 @@ which runs the call off the GUI thread and answers with a signal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from PySide6.QtCore import QObject, Signal
 
 from notifier.backends.port import BackendError, Capability
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionRequest, perform
+from notifier.core.status_text import user_message
 from notifier.desktop.background import BackgroundRunner
+from notifier.desktop.outbox_runner import OutboxRunner
 from notifier.domain.model import Incident, Person, urgency_order
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.desktop.bridge")
-
-
-def user_message(error: BaseException) -> str:
-    """One line for the user; tracebacks go to the log."""
-    if isinstance(error, BackendError | UserError):
-        return str(error)
-    log.error("unexpected error", exc_info=error)
-    return f"unexpected error: {error.__class__.__name__}: {error} (details in the log)"
 
 
 class AppBridge(QObject):
@@ -49,16 +43,20 @@ class AppBridge(QObject):
         accounts: Accounts,
         runner: BackgroundRunner | None = None,
         parent: QObject | None = None,
+        *,
+        outbox: OutboxRunner | None = None,
     ) -> None:
+        """``outbox``: submissions are stored there before they are sent (the app's
+        way); without it they are sent directly."""
         super().__init__(parent)
         self.accounts = accounts
         self.runner = runner or BackgroundRunner(parent=self)
+        self.outbox = outbox
         self._incidents: list[Incident] = []
         self._pending: dict[str, ActionRequest] = {}
-        #: called after an action succeeds, so the app can poll at once
-        self.after_action: Callable[[ActionRequest], None] | None = None
-        #: the app may route submissions through a persistent outbox instead
-        self.submit_hook: Callable[[ActionRequest], None] | None = None
+        if outbox is not None:
+            outbox.finished.connect(self.finish)
+            outbox.resumed.connect(self._started)
 
     # ---- incidents ----------------------------------------------------------------
 
@@ -121,10 +119,10 @@ class AppBridge(QObject):
     def submit(self, request: ActionRequest) -> None:
         """Carry out ``request`` off the GUI thread; the outcome arrives as
         ``actionSucceeded`` or ``actionFailed`` (with the request, text intact)."""
-        self._pending[request.id] = request
-        self.actionStarted.emit(request)
-        if self.submit_hook is not None:
-            self.submit_hook(request)
+        self._started(request)
+        if self.outbox is not None:
+            known = self.find(request.ref)
+            self.outbox.enqueue(request, escalation_level=known.escalation_level if known else None)
             return
 
         def done(_: object, error: BaseException | None) -> None:
@@ -138,5 +136,7 @@ class AppBridge(QObject):
             self.actionFailed.emit(request, user_message(error))
             return
         self.actionSucceeded.emit(request)
-        if self.after_action is not None:
-            self.after_action(request)
+
+    def _started(self, request: ActionRequest) -> None:
+        self._pending[request.id] = request
+        self.actionStarted.emit(request)

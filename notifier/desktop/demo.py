@@ -45,7 +45,7 @@ def make_demo_profile(root: Path) -> Profile:
 def run_demo(root: Path | None = None) -> int:
     from PySide6.QtCore import QTimer
 
-    from notifier.desktop.app import run_app
+    from notifier.desktop.launch import run_app
 
     with tempfile.TemporaryDirectory(prefix="oncall-demo-") as tmp:
         profile = make_demo_profile(root or Path(tmp))

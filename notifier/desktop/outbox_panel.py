@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from notifier.core.outbox_store import OutboxItem, OutboxState
+from notifier.desktop.dialogs.outbox import confirm_discard
+from notifier.desktop.outbox_runner import OutboxRunner
 
 
 def item_text(item: OutboxItem) -> str:
@@ -44,6 +49,8 @@ class OutboxPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: the open "Discard this action?" box, if any
+        self.discard_box: QMessageBox | None = None
         self.title = QLabel("Actions not delivered yet")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.list = QListWidget()
@@ -98,3 +105,29 @@ class OutboxPanel(QWidget):
         has = self.list.currentItem() is not None
         self.retry_button.setEnabled(has)
         self.discard_button.setEnabled(has)
+
+
+def add_outbox_dock(window: QMainWindow, runner: OutboxRunner) -> OutboxPanel:
+    """The panel of undelivered actions, docked at the bottom of ``window`` and
+    shown only while there are any; Retry and Discard (after a confirmation)
+    go to ``runner``."""
+    panel = OutboxPanel()
+    dock = QDockWidget("Undelivered actions", window)
+    dock.setObjectName("outbox")
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+    def show(items: list[OutboxItem]) -> None:
+        panel.set_items(items)
+        dock.setVisible(bool(items))
+
+    def discard(item_id: str) -> None:
+        item = next((i for i in runner.items() if i.id == item_id), None)
+        if item is not None:
+            panel.discard_box = confirm_discard(item, window, runner.discard)
+
+    runner.itemsChanged.connect(show)
+    panel.retryRequested.connect(runner.retry)
+    panel.discardRequested.connect(discard)
+    show(runner.items())
+    return panel

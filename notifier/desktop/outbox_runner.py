@@ -1,12 +1,13 @@
 """Delivers the persistent outbox from the desktop app.
 
-The bridge hands every submitted action to :meth:`OutboxRunner.enqueue`, which
-writes it to the outbox (durable before the window moves on) and delivers it
-off the GUI thread. Failed attempts wait for their backoff on one single-shot
-timer set to the outbox's next due time: no polling. Outcomes come back on the
-GUI thread and go out through the bridge (``actionSucceeded`` /
-``actionFailed``, the text intact) and through this object's own signals for
-the window's list of pending and failed actions.
+The bridge, built with this runner, hands every submitted action to
+:meth:`OutboxRunner.enqueue`, which writes it to the outbox (durable before the
+window moves on) and delivers it off the GUI thread with
+:mod:`notifier.core.outbox_delivery`. Failed attempts wait for their backoff on one
+single-shot timer set to the outbox's next due time: no polling. Outcomes come
+back on the GUI thread as this object's signals: ``finished`` (the bridge turns it
+into ``actionSucceeded`` / ``actionFailed``, the text intact), ``retrying`` and
+``itemsChanged`` for the window's list of pending and failed actions.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from notifier.core.outbox_delivery import (
 )
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
 from notifier.desktop.background import BackgroundRunner
-from notifier.desktop.bridge import AppBridge
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.desktop.outbox")
@@ -50,10 +50,16 @@ class OutboxFailure(UserError):
 class OutboxRunner(QObject):
     """Schedules deliveries of ``outbox`` and reports their outcomes.
 
-    Construct it once, after the bridge: it sets ``bridge.submit_hook``. Call
+    Give it to the :class:`~notifier.desktop.bridge.AppBridge` (``outbox=``). Call
     :meth:`start` when the app starts (it delivers what a previous run left),
     :meth:`deliver_now` when an account's sync recovers or the machine wakes.
     """
+
+    #: ActionRequest, and None when it took effect or the error: delivered,
+    #: refused for good, discarded, or sent directly when the outbox failed
+    finished = Signal(object, object)
+    #: ActionRequest: a failed or waiting action the user retries is under way again
+    resumed = Signal(object)
 
     #: list[OutboxItem]: the pending, sending and failed actions, oldest first
     itemsChanged = Signal(object)
@@ -67,7 +73,6 @@ class OutboxRunner(QObject):
         self,
         outbox: Outbox,
         accounts: Accounts,
-        bridge: AppBridge,
         runner: BackgroundRunner,
         *,
         clock: Callable[[], datetime] | None = None,
@@ -77,7 +82,6 @@ class OutboxRunner(QObject):
         super().__init__(parent)
         self.outbox = outbox
         self.accounts = accounts
-        self.bridge = bridge
         self.runner = runner
         self._clock = clock or outbox.clock
         self._rand = rand
@@ -94,7 +98,6 @@ class OutboxRunner(QObject):
         self._soon.setSingleShot(True)
         self._soon.setInterval(0)
         self._soon.timeout.connect(self._deliver_due)
-        bridge.submit_hook = self.enqueue
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -131,14 +134,14 @@ class OutboxRunner(QObject):
 
     # ---- intents ---------------------------------------------------------------------
 
-    def enqueue(self, request: ActionRequest) -> None:
+    def enqueue(self, request: ActionRequest, *, escalation_level: int | None = None) -> None:
         """Store ``request`` (a small, durable local write, on the GUI thread so it
-        is safe before the window moves on), then deliver it in the background."""
+        is safe before the window moves on), then deliver it in the background.
+        ``escalation_level``: the incident's level as last seen, for an escalation
+        (what the check after a failed attempt compares with)."""
         baseline = None
-        if request.kind is ActionKind.ESCALATE:
-            known = self.bridge.find(request.ref)
-            if known is not None:
-                baseline = {"escalation_level": known.escalation_level}
+        if request.kind is ActionKind.ESCALATE and escalation_level is not None:
+            baseline = {"escalation_level": escalation_level}
         try:
             self.outbox.enqueue(request, baseline=baseline)
         except OutboxError as exc:
@@ -147,7 +150,7 @@ class OutboxRunner(QObject):
             self._storage_failed(exc)
             self.runner.run(
                 lambda: perform(self.accounts, request),
-                lambda _, error: self.bridge.finish(request, error),
+                lambda _, error: self.finished.emit(request, error),
             )
             return
         self._changed()
@@ -166,13 +169,9 @@ class OutboxRunner(QObject):
             return False
         if item is None:
             return False
-        if self.bridge.submit_hook == self.enqueue:
-            # through the bridge, so the window shows it in progress again; the
-            # hook's enqueue of a stored id changes nothing and delivers it
-            self.bridge.submit(item.request)
-        else:
-            self._changed()
-            self._deliver_due()
+        self.resumed.emit(item.request)  # the window shows it in progress again
+        self._changed()
+        self._soon.start()
         return True
 
     def discard(self, item_id: str) -> bool:
@@ -189,7 +188,7 @@ class OutboxRunner(QObject):
         if item is None:
             return False
         if item.state is not OutboxState.FAILED:
-            self.bridge.finish(item.request, OutboxFailure("discarded; it will not be sent again"))
+            self.finished.emit(item.request, OutboxFailure("discarded; it will not be sent again"))
         self._changed()
         self._deliver_due()  # the next action on that incident may go now
         return True
@@ -288,9 +287,9 @@ class OutboxRunner(QObject):
         request = outcome.request
         match outcome.result:
             case DeliveryResult.DELIVERED:
-                self.bridge.finish(request, None)
+                self.finished.emit(request, None)
             case DeliveryResult.FAILED:
-                self.bridge.finish(request, OutboxFailure(outcome.message))
+                self.finished.emit(request, OutboxFailure(outcome.message))
             case DeliveryResult.RETRY:
                 self.retrying.emit(request, outcome.message, outcome.next_attempt_at)
             case DeliveryResult.SKIPPED:

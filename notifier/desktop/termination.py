@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
-from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Qt, Signal
 
 log = logging.getLogger("notifier.desktop.termination")
 
@@ -76,3 +76,17 @@ class TerminationSignals(QObject):
         self._notifier.setEnabled(False)
         self._read.close()
         self._write.close()
+
+
+def quit_on_termination() -> TerminationSignals:
+    """Every termination signal quits the application: it leaves every event loop,
+    a modal dialog's too, and the app then stops cleanly. Close the returned
+    object (``ignore_further=True``) once the event loop has returned."""
+    termination = TerminationSignals()
+
+    def terminate(signum: int) -> None:
+        log.info("%s received: quitting", signal.Signals(signum).name)
+        QCoreApplication.quit()
+
+    termination.received.connect(terminate)
+    return termination

@@ -26,6 +26,7 @@ from notifier.desktop.bridge import AppBridge
 from notifier.domain.model import Incident, Person, Urgency
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
+from tests.support.desktop_app import AppMaker
 
 ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
 COLLEAGUES = ("Ada Lovelace <ada@example.com>", "Grace Hopper <grace@example.com>")
@@ -70,6 +71,15 @@ def local(accounts: Accounts) -> LocalBackend:
 @pytest.fixture
 def store(local: LocalBackend) -> LocalStore:
     return local.store
+
+
+@pytest.fixture
+def make_app(qtbot: Any, tmp_path: Path) -> Iterator[AppMaker]:
+    """``make_app(config_text, clock=..., tokens=...)``: the tray app, started, on a
+    fresh profile; stopped after the test (see tests/support/desktop_app.py)."""
+    maker = AppMaker(tmp_path)
+    yield maker
+    maker.close()
 
 
 @pytest.fixture

@@ -8,36 +8,21 @@ would after that long.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.config import load_config
-from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Status
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from tests.support.cli import cli_ok
 from tests.support.clock import ShiftedClock
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Profile:
-    profile = Profile.locate(tmp_path / "profile")
-    profile.config_path.write_text(
-        '[local]\ningest_port = 0\nuser_name = "Me"\n[secrets]\nstore = "session"\n'
-    )
-    return profile
+from tests.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass, poll
 
 
 @pytest.fixture
@@ -46,46 +31,22 @@ def clock() -> ShiftedClock:
 
 
 @pytest.fixture
-def app(qtbot, profile: Profile, clock: ShiftedClock) -> Iterator[OncallApp]:
-    config = load_config(profile.config_path)
-    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-    accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    oncall.start()
-    actions: list[object] = []
-    oncall.alertActions.connect(actions.extend)
-    oncall.seen_actions = actions  # type: ignore[attr-defined]
-    yield oncall
-    oncall.stop()
-    oncall.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    accounts.close()
-    import gc
-
-    gc.collect()
+def app(make_app: AppMaker, clock: ShiftedClock) -> OncallApp:
+    return make_app(LOCAL, clock=clock)
 
 
 def advance(qtbot, app: OncallApp, clock: ShiftedClock, **kwargs: float) -> None:
     """Let time pass as if the laptop slept: the next sync and deadline see it."""
-    clock.advance(**kwargs)
-    target = clock()
-    app.poll_now()
-    qtbot.waitUntil(lambda: (app.monitor.health("local").last_success or target) > target)
-    app._on_deadline()
+    let_time_pass(qtbot, app, clock, **kwargs)
 
 
 def seen(app: OncallApp, kind: type) -> list[object]:
-    return [a for a in app.seen_actions if isinstance(a, kind)]  # type: ignore[attr-defined]
+    return actions_of(app, kind)
 
 
-def cli(profile: Profile, *args: str) -> None:
-    env = {**os.environ, "ONCALL_NOTIFIER_HOME": str(profile.root)}
-    subprocess.run([sys.executable, "-m", "notifier", *args], check=True, env=env, timeout=60)
-
-
-def test_an_incident_from_the_cli_appears_in_the_tray_at_once(qtbot, app: OncallApp, profile):
+def test_an_incident_from_the_cli_appears_in_the_tray_at_once(qtbot, app: OncallApp):
     assert app.tray.state is TrayState.CLEAR
-    cli(profile, "trigger", "Payments down", "--service", "payments")
+    cli_ok(app.profile.root, "trigger", "Payments down", "--service", "payments")
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     entries = [e for e in app.tray.entries() if e.kind == "incident"]
     assert len(entries) == 1 and entries[0].command == "ack"
@@ -97,7 +58,7 @@ def test_an_incident_from_the_cli_appears_in_the_tray_at_once(qtbot, app: Oncall
 
 def test_one_click_acknowledge_from_the_tray_menu(qtbot, app: OncallApp):
     incident = app.accounts.local.store.trigger("Queue backlog").incident
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     ack = next(a for a in app.tray.menu.actions() if a.text().startswith("Acknowledge  "))
     ack.trigger()
@@ -106,10 +67,10 @@ def test_one_click_acknowledge_from_the_tray_menu(qtbot, app: OncallApp):
 
 
 def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
-    qtbot, app: OncallApp, profile: Profile, clock: ShiftedClock
+    qtbot, app: OncallApp, clock: ShiftedClock
 ):
     app.accounts.local.store.trigger("Disk full", service="db")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     shown: list = []
     app.notifications.show_many = shown.extend  # type: ignore[method-assign]
@@ -122,7 +83,7 @@ def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
     assert notification.actions == (("ack", "Acknowledge"), ("open", "Open"))
     advance(qtbot, app, clock, minutes=3)
     assert len(seen(app, Alarm)) == 1
-    cli(profile, "ack", "local:1")
+    cli_ok(app.profile.root, "ack", "local:1")
     qtbot.waitUntil(lambda: bool(seen(app, StopAlarm)), timeout=5000)
     assert app.tray.state is TrayState.ACKNOWLEDGED
 
@@ -131,7 +92,7 @@ def test_snooze_from_the_tray_silences_and_shows_snoozed(
     qtbot, app: OncallApp, clock: ShiftedClock
 ):
     app.accounts.local.store.trigger("Cert expiring")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     advance(qtbot, app, clock, minutes=6)
     assert seen(app, Alarm)
@@ -145,7 +106,7 @@ def test_acknowledge_all_triggered(qtbot, app: OncallApp):
     store = app.accounts.local.store
     for n in range(3):
         store.trigger(f"incident {n}")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: len(app.bridge.incidents()) == 3, timeout=5000)
     app.tray.acknowledgeAllRequested.emit()
     qtbot.waitUntil(
@@ -162,7 +123,7 @@ def test_send_test_page_runs_a_real_local_incident(qtbot, app: OncallApp):
 def test_menu_shows_at_most_six_incidents_then_more(qtbot, app: OncallApp):
     for n in range(9):
         app.accounts.local.store.trigger(f"incident {n}")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: len(app.bridge.incidents()) == 9, timeout=5000)
     entries = app.tray.entries()
     assert sum(e.kind == "incident" for e in entries) == 6
@@ -184,13 +145,13 @@ def test_after_a_sleep_overdue_notification_and_alarm_fire_at_once_on_wake(
     qtbot, app: OncallApp, clock: ShiftedClock
 ):
     app.accounts.local.store.trigger("Replication lag", service="db")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     assert seen(app, Notify) == [] and seen(app, Alarm) == []
     clock.advance(hours=1)  # the laptop slept; no timer ran meanwhile
     polls_before = app.monitor.health("local").last_success
-    app._on_deadline()  # the first timer to fire after wake, an hour late
-    batch = app.seen_actions[-2:]  # type: ignore[attr-defined]
+    app.sync.wake()  # the first timer to fire after wake, an hour late
+    batch = actions_of(app)[-2:]
     assert [type(a).__name__ for a in batch] == ["Notify", "Alarm"]
     assert len(seen(app, Alarm)) == 1  # one alarm, not every missed repeat
     # and every account is polled at once, without reporting it stale meanwhile
@@ -201,7 +162,7 @@ def test_after_a_sleep_overdue_notification_and_alarm_fire_at_once_on_wake(
 def test_an_exception_in_a_slot_is_logged_shown_and_the_app_carries_on(
     qtbot, app: OncallApp, caplog
 ):
-    from notifier.desktop.app import install_excepthook
+    from notifier.desktop.crash import install_excepthook
 
     old_hooks = sys.excepthook, threading.excepthook
     install_excepthook(app.internalError.emit)
@@ -221,37 +182,26 @@ def test_an_exception_in_a_slot_is_logged_shown_and_the_app_carries_on(
 
 
 def test_with_only_the_local_backend_quiet_hours_apply_as_set(
-    qtbot, tmp_path: Path, clock: ShiftedClock
+    qtbot, make_app: AppMaker, clock: ShiftedClock
 ):
     now = datetime.now().astimezone()
     start, end = (
         (now - timedelta(hours=1)).strftime("%H:%M"),
         (now + timedelta(hours=1)).strftime("%H:%M"),
     )
-    profile = Profile.locate(tmp_path / "quiet")
-    profile.config_path.write_text(
+    oncall = make_app(
         '[local]\ningest = false\n[secrets]\nstore = "session"\n'
-        f'[quiet_hours]\nstart = "{start}"\nend = "{end}"\n'
+        f'[quiet_hours]\nstart = "{start}"\nend = "{end}"\n',
+        clock=clock,
     )
-    config = load_config(profile.config_path)
-    secrets = SecretStore("session", profile_root=profile.root)
-    accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    seen_actions: list[object] = []
-    oncall.alertActions.connect(seen_actions.extend)
-    oncall.start()
-    try:
-        accounts.local.store.trigger("Nightly batch late")
-        oncall.poll_now()
-        qtbot.waitUntil(lambda: oncall.tray.state is TrayState.TRIGGERED, timeout=5000)
-        clock.advance(minutes=10)
-        oncall._on_deadline()
-        # nothing tells the local backend whether I am on call: quiet hours hold
-        assert not [a for a in seen_actions if isinstance(a, Notify | Alarm)]
-        assert oncall.tray.state is TrayState.TRIGGERED  # still shown in the tray
-    finally:
-        oncall.stop()
-        accounts.close()
+    oncall.accounts.local.store.trigger("Nightly batch late")
+    poll(qtbot, oncall)
+    assert oncall.tray.state is TrayState.TRIGGERED
+    clock.advance(minutes=10)
+    oncall.sync.wake()
+    # nothing tells the local backend whether I am on call: quiet hours hold
+    assert not [a for a in actions_of(oncall) if isinstance(a, Notify | Alarm)]
+    assert oncall.tray.state is TrayState.TRIGGERED  # still shown in the tray
 
 
 def test_a_bug_in_the_escalation_step_never_silences_the_pager(
@@ -269,12 +219,12 @@ def test_a_bug_in_the_escalation_step_never_silences_the_pager(
         return real_tick(now)
 
     monkeypatch.setattr(app.monitor, "tick", flaky_tick)
-    app._deadline_timer.stop()
-    app._on_deadline()
+    app.scheduling.stop()  # no wake-up asked for...
+    app.sync.wake()
     assert errors and "a bug" in errors[0]
-    assert app._deadline_timer.isActive()  # still armed: the next step will come
+    assert app.scheduling.wake_pending()  # ...and still armed: the next step will come
     app.accounts.local.store.trigger("Still paged")
-    app.poll_now()
+    app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     advance(qtbot, app, clock, minutes=2, seconds=1)
     assert [a.incident.title for a in seen(app, Notify)] == ["Still paged"]

@@ -24,17 +24,14 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.config import load_config
-from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakePagerDuty
 from tests.support.clock import ShiftedClock
+from tests.support.desktop_app import AppMaker, let_time_pass
+from tests.support.desktop_app import poll as poll_now_and_wait
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
 
@@ -78,51 +75,42 @@ def clock() -> ShiftedClock:
     return ShiftedClock()
 
 
-@pytest.fixture
-def app(qtbot, tmp_path: Path, pagerduty_server: FakePagerDuty, clock) -> Iterator[OncallApp]:
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
-    profile = Profile.locate(tmp_path / "profile")
-    profile.config_path.write_text(
+def pagerduty_config(server: FakePagerDuty) -> str:
+    return (
         '[local]\nenabled = false\n[secrets]\nstore = "session"\n'
         "[[accounts]]\n"
         'name = "work"\nkind = "pagerduty"\n'
-        f'api_url = "{pagerduty_server.base_url}"\nca_bundle = "{pagerduty_server.ca_bundle}"\n'
+        f'api_url = "{server.base_url}"\nca_bundle = "{server.ca_bundle}"\n'
         f'poll_interval = "{int(INTERVAL.total_seconds())}s"\nrequest_timeout = "500ms"\n'
     )
-    config = load_config(profile.config_path)
-    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-    secrets.set(token_secret_name("work"), pagerduty_server.token)
-    accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    oncall.start()
+
+
+@pytest.fixture
+def app(
+    qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+) -> OncallApp:
+    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    oncall = make_app(
+        pagerduty_config(pagerduty_server), clock=clock, tokens={"work": pagerduty_server.token}
+    )
     qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=10000)
-    yield oncall
-    oncall.stop()
-    oncall.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    accounts.close()
+    return oncall
 
 
 def poll(qtbot, app: OncallApp, account: str = "work") -> None:
     """Run one poll of ``account`` and wait until its outcome has landed."""
-    health = app.monitor.health(account)
-    before = (health.last_success, health.consecutive_failures, health.last_error_at)
-    app.poll_now(account)
-    qtbot.waitUntil(
-        lambda: (health.last_success, health.consecutive_failures, health.last_error_at) != before,
-        timeout=20000,
-    )
+    poll_now_and_wait(qtbot, app, account)
 
 
 def one_interval_later(qtbot, app: OncallApp, clock: ShiftedClock, account: str = "work") -> None:
-    clock.advance(INTERVAL)
-    poll(qtbot, app, account)
-    app._on_deadline()
+    let_time_pass(qtbot, app, clock, INTERVAL)
 
 
 def scheduled_within_one_interval(app: OncallApp, account: str) -> bool:
-    job = app.scheduler.get_job(f"poll:{account}")
-    return job.next_run_time <= datetime.now(UTC) + INTERVAL + timedelta(seconds=1)
+    if app.sync.polling(account):
+        return True  # under way: the next landing is the next chance to recover
+    when = app.sync.next_poll_at(account)
+    return when is not None and when <= app.clock() + INTERVAL + timedelta(seconds=1)
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -148,7 +136,7 @@ def test_pagerduty_fault(
     assert app.tray.state is not TrayState.DEGRADED  # one missed poll is jitter
     one_interval_later(qtbot, app, clock)
     clock.advance(timedelta(seconds=1))
-    app._on_deadline()
+    app.sync.wake()
     assert app.tray.state is TrayState.DEGRADED  # within two intervals
     status = next(e.text for e in app.tray.entries() if e.kind == "status")
     assert status.startswith("⚠ work:") and "\n" not in status
@@ -158,9 +146,7 @@ def test_pagerduty_fault(
     # the fault ends: the next poll (due within one interval, see above) recovers,
     # and the actions go out once each
     pagerduty_server.clear_faults()
-    poll(qtbot, app)
-    if app.monitor.health("work").consecutive_failures:
-        poll(qtbot, app)  # the first outcome was of a poll already under way
+    poll(qtbot, app)  # a poll started now: one under way does not count
     assert app.tray.state is not TrayState.DEGRADED
     assert app.outbox_runner is not None
     app.outbox_runner.deliver_now()
@@ -172,40 +158,30 @@ def test_pagerduty_fault(
 
 
 def test_local_database_breaking_and_coming_back(
-    qtbot, tmp_path: Path, clock: ShiftedClock, unhandled: list[str]
+    qtbot, tmp_path: Path, make_app: AppMaker, clock: ShiftedClock, unhandled: list[str]
 ):
-    profile = Profile.locate(tmp_path / "local-profile")
-    profile.config_path.write_text('[local]\ningest = false\n[secrets]\nstore = "session"\n')
-    config = load_config(profile.config_path)
-    secrets = SecretStore("session", profile_root=profile.root)
-    accounts = Accounts(profile, config, secrets)
-    app = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    app.start()
-    try:
-        accounts.local.store.trigger("Backups failing")
+    app = make_app('[local]\ningest = false\n[secrets]\nstore = "session"\n', clock=clock)
+    app.accounts.local.store.trigger("Backups failing")
+    poll(qtbot, app, "local")
+    database = app.profile.database_path
+    saved = tmp_path / "saved.sqlite3"
+    # everything into the database file (waiting for readers), so that a copy of
+    # that file alone holds it all
+    with contextlib.closing(sqlite3.connect(database, timeout=10)) as conn:
+        assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    shutil.copy(database, saved)
+    database.write_bytes(b"garbage" * 1000)  # damaged under the running app
+    interval = app.sync.interval("local")
+    for _ in range(2):
+        clock.advance(interval)
         poll(qtbot, app, "local")
-        database = profile.database_path
-        saved = tmp_path / "saved.sqlite3"
-        # everything into the database file (waiting for readers), so that a copy of
-        # that file alone holds it all
-        with contextlib.closing(sqlite3.connect(database, timeout=10)) as conn:
-            assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
-        shutil.copy(database, saved)
-        database.write_bytes(b"garbage" * 1000)  # damaged under the running app
-        interval = app.intervals["local"]
-        for _ in range(2):
-            clock.advance(interval)
-            poll(qtbot, app, "local")
-        clock.advance(timedelta(seconds=1))
-        app._on_deadline()
-        assert app.tray.state is TrayState.DEGRADED
-        assert "damaged" in app.monitor.health("local").last_error or "database" in (
-            app.monitor.health("local").last_error or ""
-        )
-        shutil.copy(saved, database)
-        poll(qtbot, app, "local")
-        assert app.tray.state is TrayState.TRIGGERED
-        assert unhandled == []
-    finally:
-        app.stop()
-        accounts.close()
+    clock.advance(timedelta(seconds=1))
+    app.sync.wake()
+    assert app.tray.state is TrayState.DEGRADED
+    assert "damaged" in app.monitor.health("local").last_error or "database" in (
+        app.monitor.health("local").last_error or ""
+    )
+    shutil.copy(saved, database)
+    poll(qtbot, app, "local")  # a poll started after the copy: one under way does not count
+    assert app.tray.state is TrayState.TRIGGERED
+    assert unhandled == []

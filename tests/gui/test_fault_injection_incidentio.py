@@ -10,21 +10,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.config import load_config
-from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
 from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 from tests.gui.test_fault_injection import (
     INTERVAL,
@@ -33,6 +27,7 @@ from tests.gui.test_fault_injection import (
     scheduled_within_one_interval,
 )
 from tests.support.clock import ShiftedClock
+from tests.support.desktop_app import AppMaker
 
 pytest_plugins = ["tests.fakes.incidentio_server"]
 
@@ -68,28 +63,19 @@ def clock() -> ShiftedClock:
 
 @pytest.fixture
 def app(
-    qtbot: Any, tmp_path: Path, incidentio_server: FakeIncidentIo, clock: ShiftedClock
-) -> Iterator[OncallApp]:
-    profile = Profile.locate(tmp_path / "profile")
-    profile.config_path.write_text(
+    qtbot: Any, make_app: AppMaker, incidentio_server: FakeIncidentIo, clock: ShiftedClock
+) -> OncallApp:
+    oncall = make_app(
         '[local]\nenabled = false\n[secrets]\nstore = "session"\n'
         '[[accounts]]\nname = "work"\nkind = "incidentio"\n'
         f'email = "{ME_EMAIL}"\n'
         f'api_url = "{incidentio_server.base_url}"\nca_bundle = "{incidentio_server.ca_bundle}"\n'
-        f'poll_interval = "{int(INTERVAL.total_seconds())}s"\nrequest_timeout = "500ms"\n'
+        f'poll_interval = "{int(INTERVAL.total_seconds())}s"\nrequest_timeout = "500ms"\n',
+        clock=clock,
+        tokens={"work": incidentio_server.key},
     )
-    config = load_config(profile.config_path)
-    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-    secrets.set(token_secret_name("work"), incidentio_server.key)
-    accounts = Accounts(profile, config, secrets)
-    oncall = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    oncall.start()
     qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=20000)
-    yield oncall
-    oncall.stop()
-    oncall.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    accounts.close()
+    return oncall
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -116,7 +102,7 @@ def test_incidentio_fault(
         assert app.tray.state is not TrayState.DEGRADED  # one missed poll is jitter
     one_interval_later(qtbot, app, clock)
     clock.advance(timedelta(seconds=1))
-    app._on_deadline()
+    app.sync.wake()
     assert app.tray.state is TrayState.DEGRADED  # within two intervals
     status = next(e.text for e in app.tray.entries() if e.kind == "status")
     assert status.startswith("⚠ work:") and "\n" not in status
@@ -127,9 +113,7 @@ def test_incidentio_fault(
     incidentio_server.clear_faults()
     # A 429's Retry-After pauses the account's requests; incident.io's pause is over.
     app.accounts.get("work")._client.bucket.pause(0)  # type: ignore[attr-defined]
-    poll(qtbot, app)
-    if app.monitor.health("work").consecutive_failures:
-        poll(qtbot, app)  # the first outcome was of a poll already under way
+    poll(qtbot, app)  # a poll started now: one under way does not count
     assert app.tray.state is not TrayState.DEGRADED, app.monitor.health("work")
     assert app.outbox_runner is not None
     for item in app.outbox_runner.items():  # failed for good (401): the user retries

@@ -4,26 +4,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 
-from notifier.config import load_config
-from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify
 from notifier.domain.model import Role
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakePagerDuty
 from tests.support.clock import ShiftedClock
+from tests.support.desktop_app import AppMaker, actions_of, let_time_pass, poll
 
 pytest_plugins = ["tests.fakes.pagerduty_server"]
 
@@ -33,9 +27,8 @@ def clock() -> ShiftedClock:
     return ShiftedClock()
 
 
-def make_app(tmp_path: Path, server: FakePagerDuty, clock: ShiftedClock, token: str | None):
-    profile = Profile.locate(tmp_path / "profile")
-    profile.config_path.write_text(
+def pagerduty_config(server: FakePagerDuty) -> str:
+    return (
         "[local]\nenabled = false\n"
         '[secrets]\nstore = "session"\n'
         "[[accounts]]\n"
@@ -43,54 +36,32 @@ def make_app(tmp_path: Path, server: FakePagerDuty, clock: ShiftedClock, token: 
         f'api_url = "{server.base_url}"\nca_bundle = "{server.ca_bundle}"\n'
         'poll_interval = "15s"\n'
     )
-    config = load_config(profile.config_path)
-    secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-    if token:
-        secrets.set(token_secret_name("work"), token)
-    accounts = Accounts(profile, config, secrets)
-    app = OncallApp(profile, config, secrets, accounts, clock=clock, require_sound=False)
-    actions: list[object] = []
-    app.alertActions.connect(actions.extend)
-    app.seen_actions = actions  # type: ignore[attr-defined]
-    return app, accounts
 
 
 @pytest.fixture
-def app(qtbot, tmp_path: Path, pagerduty_server: FakePagerDuty, clock) -> Iterator[OncallApp]:
+def app(
+    qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty, clock: ShiftedClock
+) -> OncallApp:
     # the fake's world starts six hours ago; pages in these flows are fresh
     pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
-    oncall, accounts = make_app(tmp_path, pagerduty_server, clock, pagerduty_server.token)
-    oncall.start()
+    oncall = make_app(
+        pagerduty_config(pagerduty_server), clock=clock, tokens={"work": pagerduty_server.token}
+    )
     qtbot.waitUntil(lambda: oncall.monitor.health("work").last_success is not None, timeout=10000)
-    yield oncall
-    oncall.stop()
-    oncall.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    accounts.close()
+    return oncall
 
 
 def seen(app: OncallApp, kind: type) -> list:
-    return [a for a in app.seen_actions if isinstance(a, kind)]  # type: ignore[attr-defined]
+    return actions_of(app, kind)
 
 
 def sync(qtbot, app: OncallApp) -> None:
     """Poll now and wait for that sync to land."""
-    before = app.monitor.health("work").last_success
-    failures = app.monitor.health("work").consecutive_failures
-    app.poll_now()
-    qtbot.waitUntil(
-        lambda: (
-            app.monitor.health("work").last_success != before
-            or app.monitor.health("work").consecutive_failures != failures
-        ),
-        timeout=15000,
-    )
+    poll(qtbot, app, "work", timeout=15000)
 
 
 def advance(qtbot, app: OncallApp, clock: ShiftedClock, **kwargs: float) -> None:
-    clock.advance(**kwargs)
-    sync(qtbot, app)
-    app._on_deadline()
+    let_time_pass(qtbot, app, clock, **kwargs)
 
 
 def test_new_incident_to_notification_to_tray_ack_commander_update_resolve(
@@ -173,16 +144,11 @@ def test_a_refused_token_shows_the_account_unauthenticated(
     assert pagerduty_server.token not in app.tray.icon.toolTip()
 
 
-def test_a_missing_token_says_how_to_log_in(qtbot, tmp_path, pagerduty_server, clock):
-    oncall, accounts = make_app(tmp_path, pagerduty_server, clock, token=None)
-    oncall.start()
-    try:
-        qtbot.waitUntil(lambda: oncall.tray.state is TrayState.DEGRADED, timeout=10000)
-        lines = [e.text for e in oncall.tray.entries() if e.kind == "status"]
-        assert any("oncall-notifier login work" in line for line in lines)
-    finally:
-        oncall.stop()
-        accounts.close()
+def test_a_missing_token_says_how_to_log_in(qtbot, make_app: AppMaker, pagerduty_server, clock):
+    oncall = make_app(pagerduty_config(pagerduty_server), clock=clock)
+    qtbot.waitUntil(lambda: oncall.tray.state is TrayState.DEGRADED, timeout=10000)
+    lines = [e.text for e in oncall.tray.entries() if e.kind == "status"]
+    assert any("oncall-notifier login work" in line for line in lines)
 
 
 def test_rate_limits_and_server_errors_are_retried_without_degrading(
@@ -214,7 +180,6 @@ def test_garbage_answers_are_reported_and_never_crash_the_sync(
     # the last good snapshot stands: the incident is not taken for resolved
     assert len(app.bridge.incidents()) == 1
     pagerduty_server.clear_faults()
-    app._failures.clear()
     sync(qtbot, app)
     assert app.monitor.health("work").consecutive_failures == 0
 
@@ -243,8 +208,8 @@ def test_test_connection_reports_who_the_token_belongs_to(
 def test_while_on_call_a_failing_account_sounds_the_alarm_then_recovers(
     qtbot, app: OncallApp, pagerduty_server: FakePagerDuty, clock: ShiftedClock
 ):
-    qtbot.waitUntil(lambda: "work" in app.oncall, timeout=10000)
-    assert app.oncall["work"].on_call  # Ada is level 1 of the checkout policy
+    qtbot.waitUntil(lambda: "work" in app.sync.oncall, timeout=10000)
+    assert app.sync.oncall["work"].on_call  # Ada is level 1 of the checkout policy
     sounding: list[bool] = []
     app.healthAlarm.connect(sounding.append)
     pagerduty_server.fail_next(503, times=1000)
@@ -254,7 +219,6 @@ def test_while_on_call_a_failing_account_sounds_the_alarm_then_recovers(
     advance(qtbot, app, clock, minutes=10)
     assert sounding == [True]
     pagerduty_server.clear_faults()
-    app._failures.clear()
     sync(qtbot, app)
     assert sounding == [True, False]
     assert app.tray.state is TrayState.CLEAR
@@ -333,11 +297,11 @@ def test_a_refused_action_is_shown_failed_with_its_text_until_discarded(
 def test_on_call_status_and_levels_show_in_the_tray_and_the_window(
     qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
 ):
-    qtbot.waitUntil(lambda: "work" in app.oncall, timeout=10000)
+    qtbot.waitUntil(lambda: "work" in app.sync.oncall, timeout=10000)
     status_lines = [e.text for e in app.tray.entries() if e.kind == "status"]
     assert any(line.startswith("work: on call, level 1 until") for line in status_lines)
     app.open_window("")
-    text = app.oncall_label.text()
+    text = app.window.oncall_label.text()
     assert text.startswith("work: on call, level 1")
     world = pagerduty_server.world
     assert f"L1 {world.me.name}" in text and f"L2 {world.grace.name}" in text

@@ -7,51 +7,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import keyring
 import keyring.backends.fail
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtMultimedia import QMediaDevices
 
-from notifier.config import load_config
-from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
 
 
 def status_lines(app: OncallApp) -> list[str]:
     return [e.text for e in app.tray.entries() if e.kind == "status"]
-
-
-@pytest.fixture
-def make_app(qtbot, tmp_path: Path) -> Iterator:
-    made: list[tuple[OncallApp, Accounts]] = []
-
-    def make(config_text: str, *, require_sound: bool = False, prepare=None) -> OncallApp:
-        profile = Profile.locate(tmp_path / "profile")
-        profile.config_path.write_text(config_text)
-        if prepare is not None:
-            prepare(profile)
-        config = load_config(profile.config_path)
-        secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-        accounts = Accounts(profile, config, secrets)
-        app = OncallApp(profile, config, secrets, accounts, require_sound=require_sound)
-        made.append((app, accounts))
-        app.start()
-        return app
-
-    yield make
-    for app, accounts in made:
-        app.stop()
-        app.deleteLater()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        accounts.close()
 
 
 LOCAL = '[local]\ningest_port = 0\n[secrets]\nstore = "session"\n'

@@ -20,6 +20,7 @@ import pytest
 from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
+from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.outbox_runner import OutboxRunner
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
@@ -43,37 +44,38 @@ class Seen:
 
 
 @pytest.fixture
-def bridge(qtbot: Any, accounts: Accounts) -> AppBridge:
-    return AppBridge(accounts)
+def runner(qtbot: Any, profile_root: Path, accounts: Accounts) -> Iterator[OutboxRunner]:
+    """The runner as the app builds it (not started), on the real outbox file."""
+    runner = OutboxRunner(
+        Outbox(outbox_path(profile_root)),
+        accounts,
+        BackgroundRunner(),
+        rand=lambda: 0.99,  # the first retry in about 2 s
+    )
+    yield runner
+    runner.stop()
+    assert runner.wait(15_000)  # no worker may outlive the test
 
 
 @pytest.fixture
-def make_runner(
-    qtbot: Any, profile_root: Path, accounts: Accounts, bridge: AppBridge
-) -> Iterator[Any]:
-    made: list[OutboxRunner] = []
+def bridge(qtbot: Any, accounts: Accounts, runner: OutboxRunner) -> AppBridge:
+    return AppBridge(accounts, runner.runner, outbox=runner)
+
+
+@pytest.fixture
+def make_runner(runner: OutboxRunner, bridge: AppBridge) -> Any:
+    """``make_runner()``: the runner and a record of every signal of it and the bridge."""
 
     def make() -> tuple[OutboxRunner, Seen]:
-        runner = OutboxRunner(
-            Outbox(outbox_path(profile_root)),
-            accounts,
-            bridge,
-            bridge.runner,
-            rand=lambda: 0.99,  # the first retry in about 2 s
-        )
         seen = Seen()
         runner.itemsChanged.connect(seen.items.append)
         runner.retrying.connect(lambda *args: seen.retrying.append(args))
         bridge.actionStarted.connect(seen.started.append)
         bridge.actionSucceeded.connect(seen.succeeded.append)
         bridge.actionFailed.connect(lambda *args: seen.failed.append(args))
-        made.append(runner)
         return runner, seen
 
-    yield make
-    for runner in made:
-        runner.stop()
-        assert runner.wait(15_000)  # no worker may outlive the test
+    return make
 
 
 def test_a_note_submitted_while_pagerduty_fails_waits_then_is_delivered_once(
@@ -81,7 +83,7 @@ def test_a_note_submitted_while_pagerduty_fails_waits_then_is_delivered_once(
 ) -> None:
     runner, seen = make_runner()
     runner.start()
-    assert bridge.submit_hook == runner.enqueue
+    assert bridge.outbox is runner
     down = server.fail_next(503, times=10_000, method="POST", path="/notes$")
     request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
 

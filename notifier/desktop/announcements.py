@@ -1,0 +1,102 @@
+"""What the app tells through desktop notifications: incidents that need you, an
+account you may be missing pages from, what could not start, an action that
+failed, an error, a restart after a crash. Each "still wrong" notice is shown
+once and withdrawn when it no longer holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from notifier.core.actions import ActionRequest
+from notifier.core.status_text import Problem, notification_body
+from notifier.desktop.notify import Notification, NotificationCenter
+from notifier.domain.escalation import Notify
+
+OPEN = (("open", "Open"),)
+
+
+class Announcements:
+    def __init__(self, center: NotificationCenter) -> None:
+        self.center = center
+        self._degraded_told: set[str] = set()
+        self._problems_told: dict[str, Problem] = {}
+
+    def incidents(self, notify: Sequence[Notify], now: datetime) -> None:
+        """One notification per incident to notify of, with Acknowledge and Open."""
+        if notify:
+            self.center.show_many(
+                [
+                    Notification(
+                        key=n.incident.ref,
+                        title=n.incident.title,
+                        body=notification_body(n.incident, n.reason, now),
+                        urgency=n.incident.urgency.value,
+                        actions=(("ack", "Acknowledge"), *OPEN),
+                    )
+                    for n in notify
+                ]
+            )
+
+    def degraded(self, degraded: Sequence[tuple[str, str]]) -> None:
+        """Accounts the user may be missing pages from (account, reason)."""
+        names = {n for n, _ in degraded}
+        for name, reason in degraded:
+            if name not in self._degraded_told:
+                self.center.show(
+                    Notification(
+                        key=f"health:{name}",
+                        title=f"You may be missing pages from {name}",
+                        body=reason,
+                        urgency="high",
+                        actions=OPEN,
+                    )
+                )
+        for name in self._degraded_told - names:
+            self.center.withdraw(f"health:{name}")
+        self._degraded_told = names
+
+    def problems(self, problems: Mapping[str, Problem]) -> None:
+        """One notification per thing that could not start, withdrawn once it works."""
+        for key, problem in problems.items():
+            if self._problems_told.get(key) != problem:
+                self.center.show(
+                    Notification(
+                        key=f"problem:{key}",
+                        title=problem.title,
+                        body=problem.detail,
+                        urgency="high",
+                        actions=OPEN,
+                    )
+                )
+        for key in set(self._problems_told) - set(problems):
+            self.center.withdraw(f"problem:{key}")
+        self._problems_told = dict(problems)
+
+    def action_failed(self, request: ActionRequest, message: str) -> None:
+        self.center.show(
+            Notification(
+                key=f"failed:{request.id}",
+                title=f"{request.kind.label} failed",
+                body=f"{request.describe()}: {message}",
+                urgency="high",
+                actions=OPEN,
+            )
+        )
+
+    def error(self, title: str, message: str) -> None:
+        self.center.show(
+            Notification(key=f"error:{title}", title=title, body=message, urgency="low")
+        )
+
+    def restarted(self, why: str, log_file: Path) -> None:
+        self.center.show(
+            Notification(
+                key="notifier:restarted",
+                title="oncall-notifier restarted after a crash",
+                body=f"The previous run {why}; it was started again and is alerting "
+                f"as before. Details are in {log_file}",
+                urgency="low",
+            )
+        )
