@@ -14,13 +14,12 @@ What PyInstaller misses, and why each entry is here:
 - distribution metadata read at run time through ``importlib.metadata``: our own
   (``--version`` agrees with it; the artifact tests compare), ``keyring`` (its
   backends are entry points: without them only the failing backend is found),
-  ``APScheduler`` (triggers, executors and job stores are entry points), ``httpx2``
-  and ``pagerduty`` (they read their own version at import).
+  ``httpx2`` and ``pagerduty`` (they read their own version at import).
 - modules imported by name at run time: ``keyring.backends.*`` and, on Linux,
   ``secretstorage``/``jeepney`` under them; ``plyer.platforms.<os>.notification``;
   ``desktop_notifier.backends.<os>`` and ``desktop_notifier.resources`` (a data
   package: without it desktop-notifier fails to import and notifications lose their
-  buttons); ``apscheduler``'s Qt scheduler and triggers.
+  buttons).
 - Qt: ``PySide6.QtMultimedia`` is imported (PyInstaller's hook brings its plugins,
   among them the FFmpeg/PulseAudio back end); SVG icons need ``PySide6.QtSvg``
   for the ``iconengines``/``imageformats`` plugins.
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: distributions whose metadata the frozen app reads at run time
-METADATA = ("oncall-notifier", "keyring", "APScheduler", "httpx2", "pagerduty")
+METADATA = ("oncall-notifier", "keyring", "httpx2", "pagerduty")
 
 #: modules imported by name, per platform (sys.platform prefixes)
 _HIDDEN = {
@@ -69,11 +68,6 @@ _HIDDEN = {
     ],
 }
 _COMMON_HIDDEN = [
-    "apscheduler.schedulers.qt",
-    "apscheduler.triggers.date",
-    "apscheduler.triggers.interval",
-    "apscheduler.executors.pool",
-    "apscheduler.jobstores.memory",
     "desktop_notifier.resources",
     "PySide6.QtSvg",
     "PySide6.QtMultimedia",

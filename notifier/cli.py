@@ -220,7 +220,8 @@ def cmd_escalate(ctx: Context) -> int:
 def cmd_ingest_info(ctx: Context) -> int:
     from notifier.backends.local.ingest_info import ingest_info
 
-    info = ingest_info(ctx.profile, ctx.config, ctx.secrets)
+    local = ctx.config.local
+    info = ingest_info(ctx.profile, local.ingest_host, local.ingest_port, ctx.secrets)
     if ctx.args.json:
         ctx.json(info)
         return 0

@@ -153,7 +153,7 @@ def _ingest(profile: Profile, config: Config, secrets: SecretStore) -> Iterator[
     from notifier.backends.local.ingest_info import ingest_info
 
     try:
-        info = ingest_info(profile, config, secrets)
+        info = ingest_info(profile, config.local.ingest_host, config.local.ingest_port, secrets)
     except UserError as exc:  # e.g. its keys cannot be read
         yield Check("local ingest", False, str(exc))
         return

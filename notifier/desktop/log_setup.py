@@ -25,7 +25,6 @@ def setup_logging(profile: Profile, verbose: bool = False) -> None:
         redact.install(existing)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     qt_log = logging.getLogger("notifier.qt")
     levels = {

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from notifier.backends.local.ingest_keys import IngestKeys
-from notifier.config import Config
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -23,19 +22,19 @@ def _running(profile: Profile) -> dict[str, Any] | None:
 
 
 def ingest_info(
-    profile: Profile, config: Config, secrets: SecretStore | None = None
+    profile: Profile, host: str, port: int, secrets: SecretStore | None = None
 ) -> dict[str, Any]:
-    """The ingest's URLs and keys; ``secrets`` is only read to move keys an
-    earlier version kept there (no keyring is needed)."""
+    """The ingest's URLs and keys: where it listens when it runs, else where it
+    would (``[local] ingest_host`` and ``ingest_port``; port 0: "PORT").
+    ``secrets`` is only read to move keys an earlier version kept there (no
+    keyring is needed)."""
     keys = IngestKeys.of_profile(profile.root, secrets).load()
     running = _running(profile)
     if running:
         base = str(running["url"]).rstrip("/")
     else:
-        host = config.local.ingest_host
-        host = f"[{host}]" if ":" in host else host
-        port = config.local.ingest_port or "PORT"
-        base = f"http://{host}:{port}"
+        shown = f"[{host}]" if ":" in host else host
+        base = f"http://{shown}:{port or 'PORT'}"
     return {
         "running": running is not None,
         "url": base,
