@@ -26,32 +26,16 @@ from notifier.domain.model import (
     Urgency,
     urgency_order,
 )
+from tests.support.builders import make_incident
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def make(
-    number: int,
-    *,
-    status: Status = Status.TRIGGERED,
-    urgency: Urgency = Urgency.HIGH,
-    title: str = "",
-    service: str = "api",
-    minutes_ago: int = 0,
-    severity: Severity | None = None,
-    account: str = "local",
-) -> Incident:
-    created = T0 - timedelta(minutes=minutes_ago)
-    return Incident(
-        id=str(number),
-        account=account,
-        title=title or f"incident {number}",
-        service=service,
-        status=status,
-        urgency=urgency,
-        created_at=created,
-        updated_at=created,
-        severity=severity,
+def make(number: int, *, minutes_ago: int = 0, account: str = "local", **changes: Any) -> Incident:
+    """Incident ``number`` of the local account, created ``minutes_ago`` before T0."""
+    changes.setdefault("title", f"incident {number}")
+    return make_incident(
+        number, account=account, created_at=T0 - timedelta(minutes=minutes_ago), **changes
     )
 
 

@@ -11,22 +11,17 @@ import pytest
 
 from notifier.desktop.icons import TrayState
 from notifier.desktop.tray import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
-from notifier.domain.model import Incident, Status, Urgency
+from notifier.domain.model import Incident, Status
+from tests.support.builders import make_incident
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
 def incident(n: int, status: Status = Status.TRIGGERED, title: str = "") -> Incident:
-    return Incident(
-        id=str(n),
-        account="local",
-        title=title or f"incident {n}",
-        service="db",
-        status=status,
-        urgency=Urgency.HIGH,
-        created_at=NOW - timedelta(minutes=7),
-        updated_at=NOW,
-    )
+    return make_incident(
+        n, account="local", status=status, title=title or f"incident {n}", service="db",
+        created_at=NOW - timedelta(minutes=7), updated_at=NOW,
+    )  # fmt: skip
 
 
 def texts(entries) -> list[str]:

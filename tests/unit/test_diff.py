@@ -9,26 +9,12 @@ from hypothesis import strategies as st
 
 from notifier.domain.diff import EventKind, IncidentEvent, diff_snapshots
 from notifier.domain.model import Incident, Person, Role, Status, Urgency
+from tests.support.builders import make_incident as incident
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 ME = Person("u-me", "Me", "me@example.com")
 OTHER = Person("u-other", "Other", "other@example.com")
 MY_IDS = {"work": ME.id}
-
-
-def incident(incident_id: str = "Q1", *, account: str = "work", **changes: Any) -> Incident:
-    fields: dict[str, Any] = {
-        "id": incident_id,
-        "account": account,
-        "title": f"Incident {incident_id}",
-        "service": "api",
-        "status": Status.TRIGGERED,
-        "urgency": Urgency.HIGH,
-        "created_at": T0,
-        "updated_at": T0,
-    }
-    fields.update(changes)
-    return Incident(**fields)
 
 
 def kinds(events: list[IncidentEvent]) -> list[EventKind]:

@@ -30,6 +30,7 @@ from notifier.domain.escalation import (
     Withdraw,
 )
 from notifier.domain.model import Incident, Person, Status, Urgency
+from tests.support.builders import make_incident
 
 if TYPE_CHECKING:
     from tests.support.clock import FakeClock
@@ -48,19 +49,9 @@ def clock(clock: FakeClock) -> FakeClock:
 
 
 def incident(incident_id: str = "Q1", **changes: Any) -> Incident:
-    fields: dict[str, Any] = {
-        "id": incident_id,
-        "account": "work",
-        "title": f"Incident {incident_id}",
-        "service": "api",
-        "status": Status.TRIGGERED,
-        "urgency": Urgency.HIGH,
-        "created_at": T0,
-        "updated_at": T0,
-        "assignees": (ME,),
-    }
-    fields.update(changes)
-    return Incident(**fields)
+    """An incident assigned to me (the builder's defaults otherwise)."""
+    changes.setdefault("assignees", (ME,))
+    return make_incident(incident_id, **changes)
 
 
 def event(kind: EventKind, subject: Incident, previous: Incident | None = None) -> IncidentEvent:

@@ -7,22 +7,16 @@ from datetime import timedelta
 from notifier.config import parse_config
 from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
-from notifier.domain.model import Incident, Person, Status, Urgency
-from tests.support.clock import START, FakeClock
+from notifier.domain.model import Incident, Person, Status
+from tests.support.builders import make_incident
+from tests.support.clock import FakeClock
 
 
 def incident(n: int, status: Status = Status.TRIGGERED, account: str = "local") -> Incident:
-    return Incident(
-        id=str(n),
-        account=account,
-        title=f"incident {n}",
-        service="svc",
-        status=status,
-        urgency=Urgency.HIGH,
-        created_at=START,
-        updated_at=START,
+    return make_incident(
+        n, account=account, status=status, title=f"incident {n}", service="svc",
         assignees=(Person("me", "Me"),),
-    )
+    )  # fmt: skip
 
 
 def make(clock: FakeClock, **intervals: int) -> Monitor:

@@ -37,9 +37,9 @@ from notifier.domain.model import (
     Role,
     Status,
     TimelineEntry,
-    Urgency,
 )
 from notifier.errors import UserError
+from tests.support.builders import make_incident
 from tests.support.clock import START, FakeClock
 
 ME = Person("PME", "Me Myself", "me@example.com")
@@ -89,15 +89,12 @@ class FakeBackend:
         self.reads += 1
         if self.read_errors:
             raise self.read_errors.pop(0)
-        return Incident(
-            id=incident_id,
+        return make_incident(
+            incident_id,
             account=self.name,
             title="Disk full",
             service="db",
             status=self.status,
-            urgency=Urgency.HIGH,
-            created_at=START,
-            updated_at=START,
             commander=self.commander,
             comms_lead=self.comms_lead,
             escalation_level=self.level,

@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.domain.model import EntryKind, Incident, Person, Status, TimelineEntry, Urgency
+from notifier.domain.model import EntryKind, Incident, Person, TimelineEntry
 from notifier.domain.text import one_line, plain_text
+from tests.support.builders import make_incident
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 RLO, PDF = "\u202e", "\u202c"
 
 
-def incident(title: str, **changes: object) -> Incident:
-    return Incident(
-        id="1",
-        account="local",
-        title=title,
-        service=str(changes.pop("service", "db")),
-        status=Status.TRIGGERED,
-        urgency=Urgency.HIGH,
-        created_at=NOW,
-        updated_at=NOW,
-        **changes,  # type: ignore[arg-type]
-    )
+def incident(title: str, **changes: Any) -> Incident:
+    changes.setdefault("service", "db")
+    return make_incident("1", account="local", title=title, created_at=NOW, **changes)
 
 
 def hidden(text: str) -> list[str]:
