@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openapi_check import shared_specs
+from tests.support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = shared_specs(ROOT)
@@ -44,3 +45,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every environment must be provided: {reason}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand (tests of the app's timing shift real time
+    instead: they define their own ``clock``)."""
+    return FakeClock()

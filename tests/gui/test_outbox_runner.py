@@ -24,7 +24,7 @@ from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.outbox_runner import OutboxRunner
 from tests.fakes.pagerduty_server import FakePagerDuty, Incident
-from tests.support.outbox_harness import NOTE, outbox_path
+from tests.support.outbox_harness import NOTE, open_accounts, outbox_path
 
 pytest_plugins = ["tests.support.pagerduty_accounts"]
 
@@ -41,6 +41,14 @@ class Seen:
 
     def last_items(self) -> list[tuple[str, OutboxState, str]]:
         return [(i.id, i.state, i.text) for i in self.items[-1]] if self.items else []
+
+
+@pytest.fixture
+def accounts(profile_root: Path) -> Iterator[Accounts]:
+    """The "work" account on the fake PagerDuty (this folder's conftest has a local one)."""
+    accounts = open_accounts(profile_root)
+    yield accounts
+    accounts.close()
 
 
 @pytest.fixture
