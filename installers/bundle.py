@@ -15,7 +15,8 @@ What PyInstaller misses, and why each entry is here:
   (``--version`` agrees with it; the artifact tests compare), ``keyring`` (its
   backends are entry points: without them only the failing backend is found),
   ``httpx2`` and ``pagerduty`` (they read their own version at import).
-- modules imported by name at run time: ``keyring.backends.*`` and, on Linux,
+- modules imported by name at run time: the backends of every account kind (named
+  by dotted path in ``notifier.backends.kinds``); ``keyring.backends.*`` and, on Linux,
   ``secretstorage``/``jeepney`` under them; ``plyer.platforms.<os>.notification``;
   ``desktop_notifier.backends.<os>`` and ``desktop_notifier.resources`` (a data
   package: without it desktop-notifier fails to import and notifications lose their
@@ -90,11 +91,25 @@ def version() -> str:
     return match.group(1)
 
 
+def backend_modules() -> list[str]:
+    """The modules of every account kind, which ``notifier.backends.kinds`` names by
+    dotted path and imports only when such an account exists (nothing else imports
+    them: the desktop sees backends through the port only)."""
+    from notifier.backends.kinds import KINDS
+
+    paths = (
+        path
+        for kind in KINDS.values()
+        for path in (kind.parse, kind.create, kind.verify, kind.settings)
+    )
+    return sorted({path.partition(":")[0] for path in paths})
+
+
 def hidden_imports(platform: str = sys.platform) -> list[str]:
     for prefix, names in _HIDDEN.items():
         if platform.startswith(prefix):
-            return [*_COMMON_HIDDEN, *names]
-    return list(_COMMON_HIDDEN)
+            return [*_COMMON_HIDDEN, *backend_modules(), *names]
+    return [*_COMMON_HIDDEN, *backend_modules()]
 
 
 def datas() -> list[tuple[str, str]]:

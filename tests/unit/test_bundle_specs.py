@@ -57,6 +57,8 @@ def test_every_hidden_import_names_a_module_that_exists(platform: str) -> None:
     assert any(name.startswith("plyer.platforms.") for name in names)
     assert any(name.startswith("desktop_notifier.backends.") for name in names)
     assert any(name.startswith("keyring.backends.") for name in names)
+    for kind in ("pagerduty", "alertmanager", "incidentio"):  # imported by name only
+        assert f"notifier.backends.{kind}.backend" in names
     for name in names:
         assert importlib.util.find_spec(name) is not None, name  # finds, never runs, it
 
