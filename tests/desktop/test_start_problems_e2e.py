@@ -7,15 +7,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent
-
-from notifier.config import load_config
-from notifier.core.accounts import Accounts
-from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
 from tests.desktop.session import DesktopSession
+from tests.support.desktop_app import AppMaker
 
 
 def test_an_ingest_port_in_use_turns_the_tray_degraded_and_says_how_to_fix_it(
@@ -27,26 +21,19 @@ def test_an_ingest_port_in_use_turns_the_tray_degraded_and_says_how_to_fix_it(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        profile = Profile.locate(tmp_path / "profile")
-        profile.config_path.write_text(
-            f'[local]\ningest_port = {port}\nuser_name = "Tester"\n[secrets]\nstore = "file"\n'
-        )
-        config = load_config(profile.config_path)
-        secrets = SecretStore(config.secrets_store, profile_root=profile.root)
-        accounts = Accounts(profile, config, secrets)
-        app = OncallApp(profile, config, secrets, accounts)
+        make_app = AppMaker(tmp_path)
         try:
-            app.start()
+            app = make_app(
+                f'[local]\ningest_port = {port}\nuser_name = "Tester"\n[secrets]\nstore = "file"\n',
+                require_sound=True,  # this session has a sound server
+            )
             assert app.tray.state is TrayState.DEGRADED
             qtbot.waitUntil(lambda: session.dunst_count("displayed") == 1, timeout=10_000)
             lines = [e.text for e in app.tray.entries() if e.kind == "status"]
             assert any(line.startswith(f"⚠ local ingest: port {port} is in use") for line in lines)
             assert f"port {port} is in use" in app.tray.icon.toolTip()
         finally:
-            app.stop()
-            app.deleteLater()
-            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-            accounts.close()
+            make_app.close()
     session.close_notifications()
     [entry] = [e for e in session.dunst_history() if e["id"] not in earlier]
     assert entry["summary"] == "Pages sent to this laptop are not received"
