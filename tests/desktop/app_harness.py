@@ -167,18 +167,26 @@ def tray_icon_geometry(session: DesktopSession) -> tuple[int, int, int, int] | N
 
 
 def assert_icon_docked(app: RunningApp) -> None:
-    """The tray icon is embedded in the tray host, with a sane size, on screen."""
+    """The tray icon is embedded in the tray host, with a sane size, on screen.
+
+    Waits for the icon to be on screen, not only embedded: trayer may report the
+    panel's children above the screen's edge for a moment while it places itself
+    (seen once in a full run: a negative position, where every later run was fine)."""
+
+    def on_screen() -> tuple[int, int, int, int] | None:
+        geometry = tray_icon_geometry(app.session)
+        return geometry if geometry is not None and min(geometry[2:]) >= 0 else None
+
     geometry = wait_for(
-        lambda: tray_icon_geometry(app.session),
-        "the tray icon embedded in the tray host",
+        on_screen,
+        "the tray icon embedded in the tray host, on screen",
         timeout=20,
         alive=app.proc,
         log=app.profile / "app.out",
     )
     assert isinstance(geometry, tuple)
-    width, height, x, y = geometry
+    width, height, _x, _y = geometry
     assert 8 <= width <= 64 and 8 <= height <= 64
-    assert x >= 0 and y >= 0  # on screen, inside the panel
 
 
 def assert_page_escalates_and_cli_ack_silences(app: RunningApp, title: str) -> None:
