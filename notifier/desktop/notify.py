@@ -409,9 +409,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
         return str(reply.body[0])
 
     def _remember(self, key: str, identifier: str | None) -> None:
-        """Keep the ledger in step with what is on screen (loop thread)."""
-        if self._ledger is None:
-            return
+        """Keep the server's ids of what is on screen, and the ledger, in step
+        (loop thread)."""
         if identifier is None:
             if self._platform_ids.pop(key, None) is None:
                 return
@@ -422,7 +421,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
             if not isinstance(nid, int):
                 return  # not the D-Bus backend, or desktop-notifier changed inside
             self._platform_ids[key] = nid
-        self._ledger.save(self._server, dict(self._platform_ids))
+        if self._ledger is not None:
+            self._ledger.save(self._server, dict(self._platform_ids))
 
     async def _one_at_a_time(self, operation: Coroutine[Any, Any, None]) -> None:
         # In submission order, never interleaved: desktop-notifier connects to D-Bus
@@ -492,11 +492,37 @@ class DesktopNotifierAdapter(NotificationAdapter):
 
     async def _withdraw(self, key: str) -> None:
         identifier = self._shown.pop(key, None)
+        nid = self._platform_ids.get(key)
         self._remember(key, None)
         if identifier is None or self._notifier is None:
             return
-        with contextlib.suppress(KeyError):  # already closed by the user or the server
+        try:
             await self._notifier.clear(identifier)
+        except KeyError:
+            # desktop-notifier forgets a notification as soon as one of its buttons
+            # is pressed, expecting the server to close it; not every server does
+            # (dunst's context menu leaves it on screen for good), so close it by
+            # the server's id. Already closed (by the user or the server): an error
+            # answer, harmless.
+            if nid is not None:
+                await self._close_by_id(nid)
+
+    async def _close_by_id(self, nid: int) -> None:
+        from dbus_fast import Message
+
+        bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
+        if bus is None:
+            return
+        await bus.call(
+            Message(
+                destination=NOTIFICATIONS_BUS_NAME,
+                path="/org/freedesktop/Notifications",
+                interface=NOTIFICATIONS_BUS_NAME,
+                member="CloseNotification",
+                signature="u",
+                body=[nid],
+            )
+        )
 
     # Shutdown -----------------------------------------------------------------------
 
