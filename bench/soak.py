@@ -71,7 +71,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from notifier.accounts import token_secret_name
+from notifier.core.accounts import token_secret_name
 from notifier.secrets import SecretStore
 from tests.desktop.app_process import AppProcess
 from tests.desktop.session import DesktopSession, SessionError, start_session, wait_for
