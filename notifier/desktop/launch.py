@@ -39,6 +39,9 @@ def run_app(
         if isinstance(existing, QApplication)
         else QApplication(argv or ["oncall-notifier"])
     )  # argv[0] names the WM class
+    from notifier.desktop.lag_probe import install_from_environment
+
+    install_from_environment(app)  # for bench/: off unless ONCALL_NOTIFIER_LAG_PROBE is set
     app.setApplicationName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
