@@ -1,0 +1,30 @@
+# Sourced by scripts/start and scripts/test (bash): set up .venv for the checkout.
+#
+#   setup_venv EXTRAS      # EXTRAS: "" for the app, "[test]" for the test tools
+#
+# Creates .venv when missing ($PYTHON, default python3) and installs the project
+# into it (pip install -e ".EXTRAS"), unless .venv was already set up for exactly
+# this pyproject.toml, this Python and these extras: a stamp file in .venv
+# (.venv/.setup-stamp-app, .venv/.setup-stamp-test) holds a hash of the three, written only after pip
+# succeeded. An editable install sees changes to the code without reinstalling;
+# what needs a reinstall (dependencies, entry points) is in pyproject.toml.
+# ONCALL_NOTIFIER_REINSTALL=1, or deleting the stamp, forces the install.
+setup_venv() {
+  local extras="$1" name stamp want
+  name="${extras//[^a-z0-9]/}"
+  stamp=".venv/.setup-stamp-${name:-app}"
+  if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv
+  fi
+  want="$(.venv/bin/python -c '
+import hashlib, sys
+digest = hashlib.sha256(open("pyproject.toml", "rb").read())
+digest.update(sys.version.encode() + b"\0" + sys.argv[1].encode())
+print(digest.hexdigest())' "$extras")"
+  if [ "${ONCALL_NOTIFIER_REINSTALL:-}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  rm -f "$stamp"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+  printf '%s\n' "$want" > "$stamp"
+}
