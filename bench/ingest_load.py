@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,8 +50,11 @@ runpy.run_module("notifier", run_name="__main__")
 
 
 @contextmanager
-def serve(code: Path, max_body: int = 512 * 1024) -> Iterator[tuple[str, dict[str, str], int]]:
-    """``serve`` from the source tree ``code``: (base URL, its keys, pid)."""
+def serve(
+    code: Path, max_body: int = 512 * 1024, command: Sequence[str] = ()
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """``serve`` from the source tree ``code`` (or the installed ``command``):
+    (base URL, its keys, pid)."""
     with tempfile.TemporaryDirectory() as folder:
         profile = Path(folder) / "profile"
         profile.mkdir()
@@ -61,11 +64,16 @@ def serve(code: Path, max_body: int = 512 * 1024) -> Iterator[tuple[str, dict[st
         env = {
             **os.environ,
             "ONCALL_NOTIFIER_HOME": str(profile),
-            "PYTHONPATH": str(code),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         }
+        if command:
+            env.pop("PYTHONPATH", None)
+            args = [*command, "serve"]
+        else:
+            env["PYTHONPATH"] = str(code)
+            args = [sys.executable, "-c", SERVE]
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE],
+            args,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -149,7 +157,7 @@ def bench_slow(code: Path, churn: bool) -> None:
     print(f"slow: server CPU {cpu * 100:.0f}% over the run; client still held {held} open")
 
 
-def bench_webhook(code: Path) -> None:
+def webhook_body(count: int = 10_000) -> bytes:
     alerts = [
         {
             "status": "firing",
@@ -158,34 +166,46 @@ def bench_webhook(code: Path) -> None:
             "startsAt": "2026-01-01T00:00:00Z",
             "fingerprint": f"{n:016x}",
         }
-        for n in range(10_000)
+        for n in range(count)
     ]
-    body = json.dumps({"version": "4", "status": "firing", "alerts": alerts}).encode()
+    return json.dumps({"version": "4", "status": "firing", "alerts": alerts}).encode()
+
+
+def post_webhook(url: str, token: str, body: bytes) -> tuple[int, float]:
+    """(status, seconds) of one Alertmanager webhook POST of ``body``."""
+    began = time.monotonic()
+    r = requests.post(
+        f"{url}/alertmanager",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        timeout=600,
+    )
+    return r.status_code, time.monotonic() - began
+
+
+def post_events(url: str, key: str, count: int = 10_000, senders: int = 16) -> tuple[int, float]:
+    """(accepted, seconds) of ``count`` Events API v2 triggers from ``senders``
+    concurrent senders, each request on a new connection."""
+
+    def send(n: int) -> int:
+        return requests.post(f"{url}/v2/enqueue", json=event(key, n), timeout=60).status_code
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(senders) as pool:
+        codes = list(pool.map(send, range(count)))
+    return codes.count(202), time.monotonic() - began
+
+
+def bench_webhook(code: Path) -> None:
+    body = webhook_body()
     with serve(code, max_body=32 * 1024 * 1024) as (url, keys, _pid):
-        token = keys["alertmanager_token"]
-        began = time.monotonic()
-        r = requests.post(
-            f"{url}/alertmanager",
-            data=body,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-            timeout=600,
-        )
-        took = time.monotonic() - began
-    print(f"webhook: 10,000 alerts ({len(body) // 1024} KiB) -> {r.status_code} in {took:.2f} s")
+        status, took = post_webhook(url, keys["alertmanager_token"], body)
+    print(f"webhook: 10,000 alerts ({len(body) // 1024} KiB) -> {status} in {took:.2f} s")
 
 
 def bench_events(code: Path) -> None:
     with serve(code) as (url, keys, _pid):
-        key = keys["routing_key"]
-
-        def send(n: int) -> int:
-            return requests.post(f"{url}/v2/enqueue", json=event(key, n), timeout=60).status_code
-
-        began = time.monotonic()
-        with ThreadPoolExecutor(16) as pool:
-            codes = list(pool.map(send, range(10_000)))
-        took = time.monotonic() - began
-    accepted = codes.count(202)
+        accepted, took = post_events(url, keys["routing_key"])
     print(
         f"events: {accepted}/10,000 accepted from 16 senders in {took:.1f} s "
         f"({accepted / took:.0f} events/s)"

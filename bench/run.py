@@ -1,9 +1,17 @@
-"""Run the benchmarks and print ratios against same-run baselines (bench/README.md)."""
+"""Run the benchmarks and print ratios against same-run baselines (bench/README.md).
+
+    python -m bench.run [NAME ...] [--quick] [--repeat N] [--runs N] [--command CMD]
+
+Each benchmark prints one line of figures and one JSON line ``{"bench": NAME, ...}``;
+with ``--repeat N`` it runs N times and then prints the medians (``NAME/median``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -13,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.harness import Figures, Options, medians, report
 from notifier.backends.local.store import LocalStore
 from notifier.domain.diff import diff_snapshots
 from notifier.domain.escalation import EscalationEngine, EscalationPolicy, Notify
@@ -22,8 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def best(fn: Callable[[], object], number: int = 5, repeat: int = 5) -> float:
+def best(fn: Callable[[], object], number: int = 5, repeat: int = 5, quick: bool = False) -> float:
     """Seconds per call, the best of ``repeat`` runs (least disturbed by the machine)."""
+    if quick:
+        number, repeat = 1, 2
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
@@ -43,7 +54,7 @@ def incidents(n: int, status: Status = Status.TRIGGERED) -> list[Incident]:
     ]
 
 
-def bench_diff() -> dict[str, float]:
+def bench_diff(opts: Options) -> dict[str, float]:
     before = incidents(1000)
     after = [
         i.with_changes(status=Status.ACKNOWLEDGED) if int(i.id) % 3 == 0 else i for i in before
@@ -55,11 +66,11 @@ def bench_diff() -> dict[str, float]:
         new = {i.ref: i.status for i in after}
         return [r for r in old.keys() | new.keys() if old.get(r) != new.get(r)]
 
-    measured = best(lambda: diff_snapshots(before, after, {"work": "me"}))
-    return {"seconds": measured, "ratio": measured / best(baseline)}
+    measured = best(lambda: diff_snapshots(before, after, {"work": "me"}), quick=opts.quick)
+    return {"seconds": measured, "ratio": measured / best(baseline, quick=opts.quick)}
 
 
-def bench_escalation() -> dict[str, float]:
+def bench_escalation(opts: Options) -> dict[str, float]:
     from notifier.domain.diff import EventKind, IncidentEvent
 
     events = [IncidentEvent(EventKind.NEW, i, None) for i in incidents(1000)]
@@ -72,11 +83,14 @@ def bench_escalation() -> dict[str, float]:
     def baseline() -> object:
         return [Notify(e.incident, "new") for e in events]
 
-    measured = best(run, number=2, repeat=3)
-    return {"seconds": measured, "ratio": measured / best(baseline, number=2, repeat=3)}
+    measured = best(run, number=2, repeat=3, quick=opts.quick)
+    return {
+        "seconds": measured,
+        "ratio": measured / best(baseline, number=2, repeat=3, quick=opts.quick),
+    }
 
 
-def bench_local_store() -> dict[str, float]:
+def bench_local_store(opts: Options) -> dict[str, float]:
     import sqlite3
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,8 +105,8 @@ def bench_local_store() -> dict[str, float]:
             finally:
                 conn.close()
 
-        measured = best(store.open_incidents)
-        return {"seconds": measured, "ratio": measured / best(baseline)}
+        measured = best(store.open_incidents, quick=opts.quick)
+        return {"seconds": measured, "ratio": measured / best(baseline, quick=opts.quick)}
 
 
 IDLE_SECONDS = 20
@@ -126,17 +140,18 @@ print(json.dumps({"cpu": cpu, "rss_kib": rss}))
 """
 
 
-def _probe(kind: str) -> dict[str, float]:
+def _probe(kind: str, seconds: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_IDLE_PROBE), kind, str(IDLE_SECONDS)],
+        [sys.executable, "-c", textwrap.dedent(_IDLE_PROBE), kind, str(seconds)],
         capture_output=True, text=True, check=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout  # fmt: skip
     return json.loads(out.strip().splitlines()[-1])
 
 
-def bench_idle() -> dict[str, float]:
-    base, app = _probe("bare"), _probe("app")
+def bench_idle(opts: Options) -> dict[str, float]:
+    seconds = 5 if opts.quick else IDLE_SECONDS
+    base, app = _probe("bare", seconds), _probe("app", seconds)
     return {
         "cpu_seconds": app["cpu"],
         "cpu_ratio": (app["cpu"] + 1e-3) / (base["cpu"] + 1e-3),
@@ -145,18 +160,81 @@ def bench_idle() -> dict[str, float]:
     }
 
 
-BENCHMARKS = {
+def _desktop(name: str) -> Callable[[Options], Figures]:
+    def run(opts: Options) -> Figures:
+        from bench import desktop
+
+        return getattr(desktop, f"bench_{name}")(opts)  # type: ignore[no-any-return]
+
+    return run
+
+
+def bench_pagerduty_budget(opts: Options) -> Figures:
+    from bench.pagerduty_budget import bench_pagerduty_budget as run
+
+    return run(opts)
+
+
+def bench_ingest(opts: Options) -> Figures:
+    from bench.ingest import bench_ingest as run
+
+    return run(opts)
+
+
+#: name -> benchmark; the desktop ones need the real X session's programs
+#: (tests/desktop/session.py) and busctl
+BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "diff": bench_diff,
     "escalation": bench_escalation,
     "local_store": bench_local_store,
     "idle": bench_idle,
+    "startup": _desktop("startup"),
+    "memory": _desktop("memory"),
+    "storm": _desktop("storm"),
+    "page_latency": _desktop("page_latency"),
+    "pagerduty_budget": bench_pagerduty_budget,
+    "ingest": bench_ingest,
 }
 
 
-def main(names: list[str]) -> int:
-    for name in names or list(BENCHMARKS):
-        result = BENCHMARKS[name]()
-        print(f"{name:<12} " + "  ".join(f"{k}={v:.4g}" for k, v in result.items()), flush=True)
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="fewer runs: checks the harness")
+    parser.add_argument("--repeat", type=int, default=1, help="run each N times, then medians")
+    parser.add_argument("--runs", type=int, help="launches/pages per figure (default: each's own)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the desktop benchmarks' logs (path on stderr)"
+    )
+    parser.add_argument(
+        "--command",
+        help="the installed command to measure (default: $ONCALL_NOTIFIER_UNDER_TEST, "
+        "else this source tree)",
+    )
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
+    opts = Options(
+        command=tuple(shlex.split(args.command)) if args.command else (),
+        quick=args.quick,
+        runs=args.runs,
+        keep=args.keep,
+    )
+    meta = {
+        "command": "tree" if opts.from_tree() else shlex.join(opts.app_command()),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+    }
+    for name in args.names or list(BENCHMARKS):
+        results = []
+        for _ in range(max(1, args.repeat)):
+            results.append(BENCHMARKS[name](opts))
+            report(name, results[-1], meta={**meta, "at": datetime.now(UTC).isoformat()})
+        if len(results) > 1:
+            report(f"{name}/median", medians(results), meta=meta)
     return 0
 
 

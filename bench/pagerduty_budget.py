@@ -1,0 +1,172 @@
+"""``pagerduty_budget``: what the app asks of PagerDuty while idle, and how late it
+sees a new page, on call and off call.
+
+The app runs as a user runs it (its own process, in a real X session) with one
+PagerDuty account on the stateful fake (``tests/fakes/pagerduty_server.py``,
+real HTTPS on 127.0.0.1) at the default poll interval, and ``notify_after =
+"0s"`` so that a page it has seen is on screen at once. Two phases of ``window``
+seconds each, in real time, each on a fresh fake and profile:
+
+- **on call**: the default world, where I hold level 1 of Checkout;
+- **off call**: the same world with me in no level and no shift (pages are
+  assigned to me directly).
+
+During a phase, pages are created in the fake at random moments (seeded) and
+their detection delay is the fake's creation time to the app's ``Notify`` call
+for that page on the session bus. Requests per minute are every request the fake
+received during the phase (after the start's own burst), against PagerDuty's
+960 a minute per token. Baseline: the poll interval (detection can be up to one
+interval late when the app just polls at a fixed rate).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import ssl
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import trustme
+
+from bench.desktop import APP_NAME, Desk, desk
+from bench.harness import Figures, Options, percentile, poll_until, write_profile
+from bench.observe import BusMonitor
+from notifier.accounts import token_secret_name
+from notifier.backends.pagerduty.budget import PAGERDUTY_LIMIT_PER_MINUTE
+from notifier.backends.pagerduty.settings import DEFAULT_POLL_INTERVAL
+from notifier.secrets import SecretStore
+from tests.fakes.pagerduty_server import FakeCA, RecordedRequest, start_fake_pagerduty
+
+CONFIG = """\
+[escalation]
+notify_after = "0s"
+alarm_after = "off"
+
+[local]
+enabled = false
+
+[secrets]
+store = "file"
+
+[[accounts]]
+name = "work"
+kind = "pagerduty"
+api_url = "{api_url}"
+ca_bundle = "{ca_bundle}"
+"""
+
+
+def make_ca(root: Path) -> FakeCA:
+    """What the ``pagerduty_ca`` fixture makes: a private CA and a certificate for
+    127.0.0.1."""
+    ca = trustme.CA()
+    bundle = root / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return FakeCA(ca, str(bundle), context)
+
+
+def by_path(requests: Sequence[RecordedRequest]) -> dict[str, int]:
+    """ "GET /incidents/{id}/log_entries" -> how many (ids folded)."""
+    counts: dict[str, int] = {}
+    for request in requests:
+        path = re.sub(r"/[A-Z0-9]{6,}(?=/|$)", "/{id}", request.path)
+        key = f"{request.method} {path}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _phase(
+    d: Desk, monitor: BusMonitor, ca: FakeCA, phase: str, window: float, pages: int, seed: int
+) -> Figures:
+    server = start_fake_pagerduty(ca)
+    world = server.world
+    assert world is not None
+    if phase == "off_call":
+        with server.state.lock:
+            for policy in server.state.policies.values():
+                policy.levels = [[u for u in level if u != world.me.id] for level in policy.levels]
+    profile = write_profile(
+        d.root / f"profile-{phase}",
+        CONFIG.format(api_url=server.base_url, ca_bundle=ca.ca_bundle),
+    )
+    SecretStore("file", profile_root=profile).set(token_secret_name("work"), server.token)
+    launched = d.launch("app", profile)
+    try:
+        d.wait_docked(launched)
+        poll_until(lambda: server.requests_to("GET", "/incidents"), "the first poll",
+                   timeout=60, interval=0.05, alive=launched)  # fmt: skip
+        time.sleep(5)  # the start's own requests (me, on call, first poll) are over
+        rng = random.Random(seed)
+        moments = sorted(rng.uniform(0, window) for _ in range(pages))
+        before, began = len(server.requests), time.monotonic()
+        created: dict[str, float] = {}
+        for n, moment in enumerate(moments):
+            time.sleep(max(0.0, began + moment - time.monotonic()))
+            title = f"{phase} page {n}"
+            server.state.new_incident(
+                title, service_id=world.checkout.id, assignee_ids=[world.me.id]
+            )
+            created[title] = time.time()
+        time.sleep(max(0.0, began + window - time.monotonic()))
+        window_requests = server.requests[before:]
+        requests = len(window_requests)
+        minutes = (time.monotonic() - began) / 60
+
+        def seen() -> dict[str, float]:
+            shown: dict[str, float] = {}
+            for call in monitor.log().from_app(APP_NAME).notifies:
+                if call.summary in created and call.summary not in shown:
+                    shown[call.summary] = call.at
+            return shown
+
+        # the last pages may still be waiting for a poll: up to a few intervals
+        limit = 4 * DEFAULT_POLL_INTERVAL.total_seconds() + 60
+        deadline = time.monotonic() + limit
+        while len(seen()) < len(created) and time.monotonic() < deadline:
+            time.sleep(0.5)  # polling interval
+        shown = seen()
+    finally:
+        launched.stop()
+        d.session.run("dunstctl", "close-all", check=False)
+        server.stop()
+    delays = [shown[t] - created[t] for t in created if t in shown]
+    paths = ", ".join(f"{k} {v}" for k, v in by_path(window_requests).items())
+    print(f"pagerduty_budget: {phase}: {requests} requests in {minutes:.1f} min: {paths}")
+    per_minute = requests / minutes
+    figures: Figures = {
+        f"{phase}_requests_per_min": round(per_minute, 2),
+        f"{phase}_limit_pct": round(100 * per_minute / PAGERDUTY_LIMIT_PER_MINUTE, 2),
+        f"{phase}_pages": pages,
+        f"{phase}_missed": pages - len(delays),
+    }
+    if delays:
+        figures[f"{phase}_detect_p50_s"] = round(statistics.median(delays), 2)
+        figures[f"{phase}_detect_p95_s"] = round(percentile(delays, 0.95), 2)
+        figures[f"{phase}_detect_max_s"] = round(max(delays), 2)
+    return figures
+
+
+def bench_pagerduty_budget(opts: Options) -> Figures:
+    window = 60.0 if opts.quick else 180.0
+    on_pages = opts.count(18, 6)
+    interval = DEFAULT_POLL_INTERVAL.total_seconds()
+    figures: Figures = {"window_s": window, "baseline_interval_s": interval}
+    with desk(opts, "pagerduty") as d:
+        ca = make_ca(d.root)
+        monitor = BusMonitor(d.session.child_env(), d.root / "bus.jsonl")
+        try:
+            figures.update(_phase(d, monitor, ca, "on_call", window, on_pages, seed=1))
+            figures.update(_phase(d, monitor, ca, "off_call", window, max(3, on_pages // 3), 2))
+        finally:
+            monitor.stop()
+    if "on_call_detect_p95_s" in figures:
+        figures["on_call_p95_to_interval"] = round(figures["on_call_detect_p95_s"] / interval, 2)
+    figures.update(
+        {"goal_on_call_p95_s": 6.0, "goal_on_call_limit_pct": 2.0, "goal_off_call_interval_s": 60}
+    )
+    return figures
