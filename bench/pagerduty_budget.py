@@ -4,19 +4,21 @@ sees a new page, on call and off call.
 The app runs as a user runs it (its own process, in a real X session) with one
 PagerDuty account on the stateful fake (``tests/fakes/pagerduty_server.py``,
 real HTTPS on 127.0.0.1) at the default poll interval, and ``notify_after =
-"0s"`` so that a page it has seen is on screen at once. Two phases of ``window``
-seconds each, in real time, each on a fresh fake and profile:
+"0s"`` so that a page it has seen is on screen at once. Two phases in real
+time, each on a fresh fake and profile:
 
 - **on call**: the default world, where I hold level 1 of Checkout;
 - **off call**: the same world with me in no level and no shift (pages are
   assigned to me directly).
 
-During a phase, pages are created in the fake at random moments (seeded) and
-their detection delay is the fake's creation time to the app's ``Notify`` call
-for that page on the session bus. Requests per minute are every request the fake
-received during the phase (after the start's own burst), against PagerDuty's
-960 a minute per token. Baseline: the poll interval (detection can be up to one
-interval late when the app just polls at a fixed rate).
+A phase lasts one period of the on-call lookup (5 minutes; ``--quick``: 1),
+starting once the start's own requests are over. During it, pages are created
+in the fake at random moments (the seed is printed) and their detection delay
+is the fake's creation time to the app's ``Notify`` call for that page on the
+session bus. Requests per minute are every request the fake received during the
+phase, against PagerDuty's 960 a minute per token. Baseline: the poll interval
+(detection can be up to one interval late when the app just polls at a fixed
+rate).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from notifier.backends.pagerduty.budget import PAGERDUTY_LIMIT_PER_MINUTE
 from notifier.backends.pagerduty.settings import DEFAULT_POLL_INTERVAL
 from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakeCA, RecordedRequest, start_fake_pagerduty
+
+ONCALL_LOOKUP_PERIOD_S = 300.0
 
 CONFIG = """\
 [escalation]
@@ -98,8 +102,10 @@ def _phase(
     launched = d.launch("app", profile)
     try:
         d.wait_docked(launched)
-        poll_until(lambda: server.requests_to("GET", "/incidents"), "the first poll",
-                   timeout=60, interval=0.05, alive=launched)  # fmt: skip
+        poll_until(
+            lambda: server.requests_to("GET", "/incidents") and server.requests_to("GET", "/oncalls"),
+            "the first poll and on-call lookup", timeout=60, interval=0.05, alive=launched,
+        )  # fmt: skip
         time.sleep(5)  # the start's own requests (me, on call, first poll) are over
         rng = random.Random(seed)
         moments = sorted(rng.uniform(0, window) for _ in range(pages))
@@ -152,16 +158,21 @@ def _phase(
 
 
 def bench_pagerduty_budget(opts: Options) -> Figures:
-    window = 60.0 if opts.quick else 180.0
-    on_pages = opts.count(18, 6)
+    # one period of the app's on-call lookup (ONCALL_REFRESH, 5 minutes): the
+    # window holds one lookup, as any 5 minutes of a day do
+    window = 60.0 if opts.quick else ONCALL_LOOKUP_PERIOD_S
+    on_pages = opts.count(20, 6)
     interval = DEFAULT_POLL_INTERVAL.total_seconds()
-    figures: Figures = {"window_s": window, "baseline_interval_s": interval}
+    seed = random.SystemRandom().randrange(1 << 30)  # other moments each run (printed)
+    figures: Figures = {"window_s": window, "baseline_interval_s": interval, "seed": seed}
     with desk(opts, "pagerduty") as d:
         ca = make_ca(d.root)
         monitor = BusMonitor(d.session.child_env(), d.root / "bus.jsonl")
         try:
-            figures.update(_phase(d, monitor, ca, "on_call", window, on_pages, seed=1))
-            figures.update(_phase(d, monitor, ca, "off_call", window, max(3, on_pages // 3), 2))
+            figures.update(_phase(d, monitor, ca, "on_call", window, on_pages, seed))
+            figures.update(
+                _phase(d, monitor, ca, "off_call", window, max(3, on_pages // 3), seed + 1)
+            )
         finally:
             monitor.stop()
     if "on_call_detect_p95_s" in figures:
