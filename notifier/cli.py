@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notifier import __version__, redact
@@ -22,7 +22,7 @@ from notifier.config import Config, load_config
 from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.domain.durations import format_age
+from notifier.domain.durations import format_age, parse_duration
 from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
@@ -215,6 +215,28 @@ def cmd_comms_lead(ctx: Context) -> int:
 
 def cmd_escalate(ctx: Context) -> int:
     return _act(ctx, ActionKind.ESCALATE, "Escalated")
+
+
+def cmd_snooze(ctx: Context) -> int:
+    """Snooze in the backend (teammates see it), as the window does; an account
+    without a snooze of its own is refused with its reason."""
+    try:
+        duration = parse_duration(ctx.args.duration)
+    except ValueError as exc:
+        raise UserError(f"snooze: {exc}") from exc
+    if duration <= timedelta(0):
+        raise UserError(f"snooze: {ctx.args.duration!r} is no time at all; give e.g. 30m or 2h")
+    ref = _resolved_ref(ctx, ctx.args.ref, Capability.SNOOZE)
+    now = datetime.now(UTC)
+    request = ActionRequest(ActionKind.SNOOZE, ref, until=now + duration, created_at=now)
+    actions.perform(ctx.accounts, request)
+    assert request.until is not None
+    ctx.out(f"Snoozed {ref} until {_local_time(request.until)}")
+    return 0
+
+
+def cmd_unack(ctx: Context) -> int:
+    return _act(ctx, ActionKind.UNACKNOWLEDGE, "Un-acknowledged")
 
 
 def cmd_ingest_info(ctx: Context) -> int:
@@ -479,6 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref")
     p.add_argument("person", help='name, email or "Name <email>"')
     p = add("escalate", cmd_escalate, "engage the next level (the 2nd level)")
+    p.add_argument("ref")
+    p = add("snooze", cmd_snooze, "snooze an incident in its backend (teammates see it)")
+    p.add_argument("ref")
+    p.add_argument("duration", help="how long, e.g. 30m or 2h")
+    p = add("unack", cmd_unack, "take an acknowledgement back: the incident pages again")
     p.add_argument("ref")
 
     p = add("serve", cmd_serve, "run the local ingest without the tray app (headless)")

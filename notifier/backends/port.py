@@ -27,6 +27,8 @@ class Capability(enum.StrEnum):
     ONCALL = "oncall"
     PEOPLE = "people"
     TRIGGER = "trigger"  # can create incidents (local backend, test pages)
+    SNOOZE = "snooze"  # can pause an incident's paging until a time, seen by teammates
+    UNACKNOWLEDGE = "unacknowledge"  # can take an acknowledgement back
 
 
 # ---- errors -------------------------------------------------------------------
@@ -229,6 +231,17 @@ class Backend(Protocol):
 
     def acknowledge(self, incident_ids: Sequence[str]) -> None: ...
 
+    def unacknowledge(self, incident_ids: Sequence[str]) -> None:
+        """Take the acknowledgement back: the incidents page again. Needs
+        :attr:`Capability.UNACKNOWLEDGE`."""
+        ...
+
+    def snooze(self, incident_id: str, until: datetime) -> None:
+        """Pause the incident's paging in the backend until ``until`` (aware), where
+        teammates see it; it pages again then if still open. Needs
+        :attr:`Capability.SNOOZE` (without it the app snoozes only its own alarm)."""
+        ...
+
     def resolve(
         self, incident_id: str, note: str | None = None, steps: StepLog | None = None
     ) -> None:
@@ -303,6 +316,21 @@ def unsupported(
         + (f": {reason}" if reason else ""),
         account=account,
     )
+
+
+class UnsupportedSnooze:
+    """:meth:`Backend.snooze` and :meth:`Backend.unacknowledge` of a backend without
+    them: the :class:`NotSupportedError` with the backend's reason."""
+
+    name: str
+    capabilities: frozenset[Capability]
+    capability_notes: Mapping[Capability, str]
+
+    def snooze(self, incident_id: str, until: datetime) -> None:
+        raise unsupported(self.name, Capability.SNOOZE, self.capability_notes)
+
+    def unacknowledge(self, incident_ids: Sequence[str]) -> None:
+        raise unsupported(self.name, Capability.UNACKNOWLEDGE, self.capability_notes)
 
 
 class RemoteBackend:

@@ -1,7 +1,8 @@
 """User actions as data, so they can be queued, retried and shown while pending.
 
 An :class:`ActionRequest` is what the user asked for (acknowledge, resolve, a
-note, a status update, a role change, an escalation). :func:`perform` carries
+note, a status update, a role change, an escalation, a snooze in the backend,
+taking an acknowledgement back). :func:`perform` carries
 it out on the right backend, for the CLI, the desktop app (off the GUI thread)
 and the outbox alike; :func:`acknowledgement_batches` is the one rule for
 acknowledging several incidents of an account in one request.
@@ -33,6 +34,8 @@ class ActionKind(enum.StrEnum):
     STATUS_UPDATE = "status_update"
     SET_ROLE = "set_role"
     ESCALATE = "escalate"
+    SNOOZE = "snooze"  # in the backend, until ``ActionRequest.until``
+    UNACKNOWLEDGE = "unacknowledge"
 
     @property
     def capability(self) -> Capability:
@@ -43,6 +46,8 @@ class ActionKind(enum.StrEnum):
             ActionKind.STATUS_UPDATE: Capability.STATUS_UPDATES,
             ActionKind.SET_ROLE: Capability.ROLES,
             ActionKind.ESCALATE: Capability.ESCALATE,
+            ActionKind.SNOOZE: Capability.SNOOZE,
+            ActionKind.UNACKNOWLEDGE: Capability.UNACKNOWLEDGE,
         }[self]
 
     @property
@@ -54,6 +59,8 @@ class ActionKind(enum.StrEnum):
             ActionKind.STATUS_UPDATE: "Status update",
             ActionKind.SET_ROLE: "Role change",
             ActionKind.ESCALATE: "Escalate",
+            ActionKind.SNOOZE: "Snooze",
+            ActionKind.UNACKNOWLEDGE: "Un-acknowledge",
         }[self]
 
 
@@ -67,6 +74,9 @@ class ActionRequest:
     text: str = ""
     role: Role | None = None
     person: Person | None = None  # for SET_ROLE; None means me
+    #: for SNOOZE: when the snooze ends (aware); fixed when the user asks, so a
+    #: snooze delivered late still ends when they chose
+    until: datetime | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -74,6 +84,9 @@ class ActionRequest:
         if self.kind is ActionKind.SET_ROLE and self.role is not None:
             who = str(self.person) if self.person else "me"
             return f"{self.role.label} -> {who} on {self.ref}"
+        if self.kind is ActionKind.SNOOZE and self.until is not None:
+            local = self.until.astimezone().strftime("%H:%M")
+            return f"Snooze {self.ref} until {local}"
         return f"{self.kind.label} {self.ref}"
 
 
@@ -96,6 +109,12 @@ def perform(accounts: Accounts, request: ActionRequest, steps: StepLog | None = 
             backend.set_role(incident_id, request.role, request.person or backend.me(), steps=steps)
         case ActionKind.ESCALATE:
             backend.escalate(incident_id)
+        case ActionKind.SNOOZE:
+            if request.until is None:
+                raise UserError(f"the snooze of {request.ref} says no time to end; snooze it again")
+            backend.snooze(incident_id, request.until)
+        case ActionKind.UNACKNOWLEDGE:
+            backend.unacknowledge([incident_id])
 
 
 def acknowledgement_batches(items: Iterable[T], ref: Callable[[T], str]) -> list[list[T]]:

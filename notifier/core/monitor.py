@@ -10,7 +10,7 @@ desktop layer calls it on the GUI thread only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -91,8 +91,10 @@ class Monitor:
     def tick(self, now: datetime) -> list[Action]:
         return self.engine.tick(now)
 
-    def snooze(self, now: datetime, duration: timedelta) -> list[Action]:
-        return self.engine.snooze(now, duration)
+    def snooze(
+        self, now: datetime, duration: timedelta, refs: Collection[str] | None = None
+    ) -> list[Action]:
+        return self.engine.snooze(now, duration, refs)
 
     # ---- state ---------------------------------------------------------------------
 

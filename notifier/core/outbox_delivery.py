@@ -282,6 +282,12 @@ def _took_effect(backend: Backend, incident_id: str, item: OutboxItem) -> _Effec
         case ActionKind.ESCALATE:
             level = _baseline_level(item)
             done = level is not None and incident.escalation_level > level
+        case ActionKind.SNOOZE:
+            # snoozed in the backend counts as acknowledged there (a silence, a
+            # snoozed page); the window offers a snooze only while triggered
+            done = incident.status is not Status.TRIGGERED
+        case ActionKind.UNACKNOWLEDGE:
+            done = incident.status is Status.TRIGGERED
     return _Effect.FULL if done else _Effect.NONE
 
 

@@ -1,6 +1,7 @@
 """The persistent outbox: every user action is written down before it is sent.
 
-An action (acknowledge, resolve, note, status update, role change, escalate)
+An action (acknowledge, resolve, note, status update, role change, escalate,
+snooze, un-acknowledge)
 goes into its own SQLite file (``<profile>/outbox.sqlite3``) and is durable when
 :meth:`Outbox.enqueue` returns (WAL with ``synchronous=FULL``: it survives a
 crash, ``kill -9`` or a power loss). :mod:`notifier.core.outbox_delivery` sends
@@ -33,7 +34,8 @@ from notifier.sqlite_file import SqliteErrors, SqliteFile
 log = logging.getLogger("notifier.outbox")
 
 #: 2: the steps of actions of several requests (columns ``steps``, ``steps_done``)
-SCHEMA_VERSION = 2
+#: 3: when a snooze ends (column ``until_at``)
+SCHEMA_VERSION = 3
 
 _MAX_ERROR_LENGTH = 300
 
@@ -57,7 +59,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated_at TEXT NOT NULL,
     delivered_at TEXT,
     steps TEXT,
-    steps_done TEXT
+    steps_done TEXT,
+    until_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);
 CREATE INDEX IF NOT EXISTS outbox_ref ON outbox(ref, seq);
@@ -113,6 +116,8 @@ class OutboxItem:
     steps: tuple[Step, ...] = ()
     #: names of the steps confirmed so far, in order
     steps_done: tuple[str, ...] = ()
+    #: when a snooze ends
+    until: datetime | None = None
 
     @property
     def request(self) -> ActionRequest:
@@ -123,6 +128,7 @@ class OutboxItem:
             text=self.text,
             role=self.role,
             person=self.person,
+            until=self.until,
             id=self.id,
             created_at=self.created_at,
         )
@@ -177,6 +183,7 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         updated_at=_parse_ts(row["updated_at"]),
         steps=_steps(row["steps"]),
         steps_done=tuple(json.loads(row["steps_done"])) if row["steps_done"] else (),
+        until=_parse_ts(row["until_at"]) if row["until_at"] else None,
     )
 
 
@@ -220,9 +227,10 @@ class Outbox:
 
     def _migrate(self) -> None:
         """A file of version 1 has no steps columns: add them. Its actions have no
-        steps recorded, and are checked as a whole, as version 1 did. Looked up
+        steps recorded, and are checked as a whole, as version 1 did. A file of
+        version 2 has no ``until_at`` (it holds no snooze): add it. Looked up
         first, so opening an up-to-date file takes no write lock."""
-        added = ("steps", "steps_done")
+        added = ("steps", "steps_done", "until_at")
         with self._read() as conn:
             columns = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
         if columns.issuperset(added):
@@ -254,7 +262,8 @@ class Outbox:
             conn.execute(
                 "INSERT OR IGNORE INTO outbox (id, kind, ref, text, role, person_id, person_name,"
                 " person_email, created_at, state, attempts, next_attempt_at, baseline,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                " updated_at, until_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
                 (
                     request.id,
                     request.kind.value,
@@ -268,6 +277,7 @@ class Outbox:
                     now,
                     json.dumps(dict(baseline)) if baseline else None,
                     now,
+                    _ts(request.until) if request.until is not None else None,
                 ),
             )
             item = self._get(conn, request.id)

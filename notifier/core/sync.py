@@ -27,7 +27,7 @@ import functools
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -261,11 +261,13 @@ class Sync:
         self.poll_now()
         self._refresh(now)
 
-    def snooze(self, duration: timedelta) -> None:
-        """The user snoozed the alarm: the incidents' and the health alarm's."""
+    def snooze(self, duration: timedelta, refs: Collection[str] | None = None) -> None:
+        """The user snoozed the alarm: the incidents' and the health alarm's, or
+        only the alarm of the incidents ``refs`` (the window's snooze)."""
         now = self._clock()
-        self.health_alarm.snooze(now, duration)
-        self._listener.alert(self.monitor.snooze(now, duration))
+        if refs is None:
+            self.health_alarm.snooze(now, duration)
+        self._listener.alert(self.monitor.snooze(now, duration, refs))
         self._refresh(now)
 
     def set_config(self, config: Config) -> None:

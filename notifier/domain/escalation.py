@@ -15,7 +15,7 @@ resolved or snoozed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TypeAlias
@@ -275,8 +275,11 @@ class EscalationEngine:
         self._fire_due(now, actions, None)
         return actions
 
-    def snooze(self, now: datetime, duration: timedelta) -> list[Action]:
-        """Silence every triggered incident until ``now + duration``.
+    def snooze(
+        self, now: datetime, duration: timedelta, refs: Collection[str] | None = None
+    ) -> list[Action]:
+        """Silence every triggered incident (or those of ``refs``) until
+        ``now + duration``.
 
         Incidents arriving later are not snoozed: a new page still wakes you.
         At expiry an incident still unacknowledged resumes its policy, so one
@@ -286,8 +289,8 @@ class EscalationEngine:
             raise ValueError(f"a snooze must last more than 0s, not {_show(duration)}")
         now = self._advance_clock(now)
         until = now + duration
-        for track in self._tracks.values():
-            if track.triggered:
+        for ref, track in self._tracks.items():
+            if track.triggered and (refs is None or ref in refs):
                 track.snoozed_until = until
         actions: list[Action] = []
         self._fire_due(now, actions, "snoozed")

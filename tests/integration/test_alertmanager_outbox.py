@@ -19,9 +19,9 @@ from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.monitor import Monitor, policy_from_config
 from notifier.core.outbox_delivery import DeliveryResult, deliver
-from notifier.core.outbox_store import Outbox
+from notifier.core.outbox_store import Outbox, OutboxState
 from notifier.domain.model import Status
-from tests.fakes.alertmanager_cluster import Cluster, alert, wait_until
+from tests.fakes.alertmanager_cluster import Cluster, Fault, alert, wait_until
 from tests.support.outbox_harness import open_accounts
 
 pytest_plugins = ["tests.fakes.alertmanager_cluster"]
@@ -152,6 +152,78 @@ def test_a_note_through_the_outbox_is_idempotent(
     assert outcome.already_applied
     (silence,) = am_cluster.a.active_silences()
     assert silence["comment"].count("> Rolled back 4.2") == 1
+
+
+def test_un_acknowledge_through_the_outbox_expires_the_ack_silence_for_every_peer(
+    am_cluster: Cluster, accounts: Accounts, outbox: Outbox
+) -> None:
+    backend = backend_of(accounts)
+    am_cluster.post_alerts(CHECKOUT)
+    (incident_id,) = firing(backend, 1)
+    ack = outbox.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, f"team:{incident_id}"))
+    assert deliver(outbox, accounts, ack).result is DeliveryResult.DELIVERED
+    am_cluster.wait_for_gossip()
+    assert len(am_cluster.b.active_silences()) == 1
+
+    item = outbox.enqueue(ActionRequest(ActionKind.UNACKNOWLEDGE, f"team:{incident_id}"))
+    outcome = deliver(outbox, accounts, item)
+
+    assert outcome.result is DeliveryResult.DELIVERED, outcome.message
+    assert am_cluster.a.active_silences() == []
+    wait_until(lambda: am_cluster.b.active_silences() == [], "peer B seeing the ack expired")
+    assert firing(backend, 1) == {incident_id: Status.TRIGGERED}
+
+
+def test_a_snooze_through_the_outbox_is_a_silence_ending_when_chosen_seen_through_b(
+    am_cluster: Cluster, accounts: Accounts, outbox: Outbox
+) -> None:
+    backend = backend_of(accounts)
+    am_cluster.post_alerts(CHECKOUT)
+    (incident_id,) = firing(backend, 1)
+    until = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
+    item = outbox.enqueue(ActionRequest(ActionKind.SNOOZE, f"team:{incident_id}", until=until))
+    assert outbox.get(item.id) == item and item.until == until  # stored with its end
+
+    outcome = deliver(outbox, accounts, item)
+
+    assert outcome.result is DeliveryResult.DELIVERED, outcome.message
+    am_cluster.wait_for_gossip()
+    (silence,) = am_cluster.b.active_silences()
+    assert datetime.fromisoformat(silence["endsAt"].replace("Z", "+00:00")) == until
+    assert silence["comment"].startswith("Snoozed for ")
+    assert silence["createdBy"] == "Ada Lovelace"
+    assert firing(backend, 1) == {incident_id: Status.ACKNOWLEDGED}
+
+
+def test_a_snooze_the_cluster_refuses_for_now_stays_queued_with_its_end_then_goes_out(
+    am_cluster: Cluster, accounts: Accounts, outbox: Outbox
+) -> None:
+    backend = backend_of(accounts)
+    am_cluster.post_alerts(CHECKOUT)
+    (incident_id,) = firing(backend, 1)
+    until = (datetime.now(UTC) + timedelta(minutes=15)).replace(microsecond=0)
+    item = outbox.enqueue(ActionRequest(ActionKind.SNOOZE, f"team:{incident_id}", until=until))
+    for proxy in am_cluster.proxies:
+        proxy.fault = Fault(503, b"Service Unavailable", "text/plain", methods=("POST",))
+
+    outcome = deliver(outbox, accounts, item, rand=lambda: 0.0)
+
+    assert outcome.result is DeliveryResult.RETRY
+    (queued,) = outbox.visible()  # what the window's outbox list shows
+    assert (queued.id, queued.kind, queued.state, queued.until) == (
+        item.id, ActionKind.SNOOZE, OutboxState.PENDING, until,
+    )  # fmt: skip
+    assert "503" in queued.last_error or "unavailable" in queued.last_error.lower()
+    assert am_cluster.a.active_silences() == []
+
+    for proxy in am_cluster.proxies:
+        proxy.fault = None
+    again = deliver(outbox, accounts, outbox.get(item.id) or item)
+
+    assert again.result is DeliveryResult.DELIVERED, again.message
+    (silence,) = am_cluster.a.active_silences()
+    assert datetime.fromisoformat(silence["endsAt"].replace("Z", "+00:00")) == until
+    assert outbox.visible() == []
 
 
 def test_resolve_through_the_outbox_fails_for_good_with_the_reason(

@@ -95,6 +95,24 @@ def test_list_show_ack_note_and_resolve_refused(profile: Path, am_cluster: Clust
         assert "this account cannot" in result.stderr
 
 
+def test_cli_unack_and_snooze_are_the_windows_silences(profile: Path, am_cluster: Cluster) -> None:
+    am_cluster.post_alerts(CHECKOUT)
+    wait_until(lambda: json.loads(ok(profile, "list", "--json")), "the group listed")
+    ok(profile, "ack", REF)
+    assert len(am_cluster.a.active_silences()) == 1
+
+    assert ok(profile, "unack", REF).strip() == f"Un-acknowledged {REF}"
+    assert am_cluster.a.active_silences() == []
+    assert json.loads(ok(profile, "show", REF, "--json"))["status"] == "triggered"
+
+    assert ok(profile, "snooze", REF, "2h").startswith(f"Snoozed {REF} until ")
+    (silence,) = wait_until(lambda: am_cluster.b.active_silences(), "the snooze gossiped to B")
+    assert silence["comment"] == "Snoozed for 2h by Ada Lovelace via oncall-notifier"
+    bad = cli(profile, "snooze", REF, "soon")
+    assert bad.returncode == 1 and bad.stderr.startswith("oncall-notifier: snooze: ")
+    assert bad.stderr.count("\n") == 1
+
+
 def test_doctor_warns_when_a_peer_is_down(profile: Path, am_cluster: Cluster) -> None:
     am_cluster.a.kill()
     checks = {c["check"]: c for c in json.loads(cli(profile, "doctor", "--json").stdout)}

@@ -49,9 +49,12 @@ def test_backend_implements_the_port_and_says_why_a_capability_is_missing(
     backend: IncidentIoBackend,
 ) -> None:
     assert isinstance(backend, Backend)
-    assert backend.capabilities == frozenset(Capability) - {Capability.TRIGGER}
+    assert backend.capabilities == frozenset(Capability) - {
+        Capability.TRIGGER,
+        Capability.UNACKNOWLEDGE,
+    }
     notes = backend.capability_notes
-    assert set(notes) == {Capability.TRIGGER}
+    assert set(notes) == {Capability.TRIGGER, Capability.UNACKNOWLEDGE}
     assert all(note and "\n" not in note for note in notes.values())
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ class FakeBackend:
     clock: FakeClock
     name: str = "fake"
     capabilities: frozenset[Capability] = frozenset(Capability)
+    capability_notes: Mapping[Capability, str] = field(default_factory=dict)
     status: Status = Status.TRIGGERED
     level: int = 1
     commander: Person | None = None
@@ -164,6 +165,15 @@ class FakeBackend:
 
     def escalate(self, incident_id: str) -> None:
         self._write("escalate", None, lambda: setattr(self, "level", self.level + 1))
+
+    def snooze(self, incident_id: str, until: Any) -> None:
+        # snoozed in the backend: not paging, as a silence or a snoozed page shows
+        self._write("snooze", until, lambda: setattr(self, "status", Status.ACKNOWLEDGED))
+
+    def unacknowledge(self, incident_ids: Sequence[str]) -> None:
+        self._write(
+            "unacknowledge", list(incident_ids), lambda: setattr(self, "status", Status.TRIGGERED)
+        )
 
     def sends(self, name: str) -> int:
         return sum(1 for n, _ in self.calls if n == name)
@@ -660,6 +670,10 @@ def test_an_item_no_longer_open_is_skipped(
 # ---- idempotency -------------------------------------------------------------------------------
 
 
+#: when the snoozes of these tests end
+SNOOZE_END = datetime(2030, 1, 1, 12, 30, tzinfo=UTC)
+
+
 def lost_answer(backend: FakeBackend) -> None:
     """The backend applies the next write, but its answer never arrives."""
     backend.write_errors.append((UnavailableError("did not answer in time"), True))
@@ -674,6 +688,7 @@ ALL_KINDS: list[tuple[ActionKind, dict[str, Any], str]] = [
     (ActionKind.SET_ROLE, {"role": Role.COMMANDER, "person": GRACE}, "set_role"),
     (ActionKind.SET_ROLE, {"role": Role.COMMS_LEAD}, "set_role"),  # me
     (ActionKind.ESCALATE, {}, "escalate"),
+    (ActionKind.SNOOZE, {"until": SNOOZE_END}, "snooze"),
 ]
 
 
@@ -1063,11 +1078,61 @@ def test_an_outbox_of_version_1_is_migrated_with_its_actions_intact(
         "a1", ActionKind.SET_ROLE, Role.COMMANDER, 1, "HTTP 503",
     )  # fmt: skip
     assert item.person == Person("PG", "Grace Hopper", "grace@example.com")
-    assert item.steps == () and item.steps_done == ()
+    assert item.steps == () and item.steps_done == () and item.until is None
     outbox.plan_steps("a1", [Step("note", "note"), Step("reassign", "reassign")])
     outbox.confirm_step("a1", "note")
     assert outbox.visible()[0].progress() == "1 of 2 done; pending: reassign"
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 3
     Outbox(path, clock=lambda: clock.now)  # opening it again changes nothing
     assert outbox.visible()[0].steps_done == ("note",)
+
+
+def test_a_snooze_goes_out_with_the_end_the_user_chose_even_when_delivered_late(
+    outbox: Outbox, accounts: FakeAccounts, backend: FakeBackend, clock: FakeClock
+) -> None:
+    item = outbox.enqueue(request(clock, ActionKind.SNOOZE, until=SNOOZE_END))
+    backend.write_errors.append((UnavailableError("HTTP 503"), False))
+    assert send(outbox, accounts, item, clock).result is DeliveryResult.RETRY
+    (queued,) = outbox.visible()
+    assert (queued.kind, queued.until, queued.state) == (
+        ActionKind.SNOOZE, SNOOZE_END, OutboxState.PENDING,
+    )  # fmt: skip
+
+    clock.advance(600)
+    (due,) = outbox.due(clock.now)
+    assert send(outbox, accounts, due, clock).result is DeliveryResult.DELIVERED
+    assert [arg for name, arg in backend.calls if name == "snooze"] == [SNOOZE_END, SNOOZE_END]
+
+
+def test_an_un_acknowledgement_whose_answer_was_lost_is_not_sent_again(
+    outbox: Outbox, accounts: FakeAccounts, backend: FakeBackend, clock: FakeClock
+) -> None:
+    backend.status = Status.ACKNOWLEDGED
+    item = outbox.enqueue(request(clock, ActionKind.UNACKNOWLEDGE))
+    lost_answer(backend)
+    assert send(outbox, accounts, item, clock).result is DeliveryResult.RETRY
+
+    clock.advance(5)
+    (due,) = outbox.due(clock.now)
+    second = send(outbox, accounts, due, clock)
+
+    assert second.result is DeliveryResult.DELIVERED and second.already_applied
+    assert backend.sends("unacknowledge") == 1 and backend.status is Status.TRIGGERED
+
+
+def test_an_un_acknowledgement_the_account_cannot_make_fails_with_its_reason(
+    outbox: Outbox, accounts: FakeAccounts, backend: FakeBackend, clock: FakeClock
+) -> None:
+    backend.capabilities = frozenset(Capability) - {Capability.UNACKNOWLEDGE}
+    item = outbox.enqueue(request(clock, ActionKind.UNACKNOWLEDGE))
+    outcome = send(outbox, accounts, item, clock)
+    assert outcome.result is DeliveryResult.FAILED
+    assert outcome.message == "fake: this account cannot unacknowledge"
+    backend.capability_notes = {Capability.UNACKNOWLEDGE: "acks here are final"}
+    outbox.retry(item.id)
+    again = send(outbox, accounts, outbox.get(item.id) or item, clock)
+    assert again.message == "fake: this account cannot unacknowledge: acks here are final"
+    assert backend.calls == []
+    (kept,) = outbox.visible()
+    assert kept.state is OutboxState.FAILED

@@ -21,6 +21,7 @@ from notifier.backends.port import (
     Capability,
     InvalidResponseError,
     NotFoundError,
+    NotSupportedError,
     RefusedError,
     UnavailableError,
 )
@@ -58,7 +59,12 @@ def backend(make_pagerduty_backend: Make) -> PagerDutyBackend:
 def test_backend_implements_the_port(backend: PagerDutyBackend) -> None:
     assert isinstance(backend, Backend)
     assert backend.name == "work"
-    assert backend.capabilities == frozenset(Capability) - {Capability.TRIGGER}
+    missing = {Capability.TRIGGER, Capability.SNOOZE, Capability.UNACKNOWLEDGE}
+    assert backend.capabilities == frozenset(Capability) - missing
+    # the window greys out un-acknowledge, and snoozes only the alarm, saying why
+    assert set(backend.capability_notes) == {Capability.SNOOZE, Capability.UNACKNOWLEDGE}
+    with pytest.raises(NotSupportedError, match="cannot take an acknowledgement back"):
+        backend.unacknowledge(["Q1"])
 
 
 def test_me_is_read_once(backend: PagerDutyBackend, server: FakePagerDuty) -> None:

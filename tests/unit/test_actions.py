@@ -1,9 +1,29 @@
 """The one batching rule for acknowledgements (core.actions), used by the CLI's
-``ack`` and by the outbox alike."""
+``ack`` and by the outbox alike; what each kind of action needs of an account."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest, acknowledgement_batches
+
+
+def test_every_kind_needs_one_capability_and_has_a_label() -> None:
+    assert ActionKind.SNOOZE.capability is Capability.SNOOZE
+    assert ActionKind.UNACKNOWLEDGE.capability is Capability.UNACKNOWLEDGE
+    assert len({k.capability for k in ActionKind}) == len(ActionKind)
+    assert ActionKind.UNACKNOWLEDGE.label == "Un-acknowledge"
+
+
+def test_a_snooze_says_until_when_in_local_time() -> None:
+    until = datetime(2030, 1, 1, 12, 30, tzinfo=UTC)
+    request = ActionRequest(ActionKind.SNOOZE, "team:g1", until=until)
+    local = until.astimezone().strftime("%H:%M")
+    assert request.describe() == f"Snooze team:g1 until {local}"
+    assert ActionRequest(ActionKind.UNACKNOWLEDGE, "team:g1").describe() == (
+        "Un-acknowledge team:g1"
+    )
 
 
 def test_acknowledgements_are_batched_per_account_in_first_seen_order() -> None:

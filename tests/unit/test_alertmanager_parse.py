@@ -214,6 +214,13 @@ def test_snooze_and_ack_comments_are_told_apart() -> None:
     assert comments.is_ack("ACK! someone in karma") and not comments.is_snooze("ACK! x")
 
 
+def test_a_snooze_comment_shows_its_duration_to_the_minute() -> None:
+    # a snooze until a chosen time is sent a moment after it was chosen
+    late = timedelta(minutes=29, seconds=59, milliseconds=400)
+    assert comments.snooze_comment("Ada", late) == "Snoozed for 30m by Ada via oncall-notifier"
+    assert comments.snooze_comment("Ada", timedelta(seconds=20.4)).startswith("Snoozed for 20s ")
+
+
 def test_silence_matchers_of_every_kind() -> None:
     silence = parse_silence(
         {

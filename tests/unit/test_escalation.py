@@ -205,6 +205,22 @@ def test_snooze_silences_then_alarms_again_from_the_start(clock: FakeClock) -> N
     assert engine.snoozed_until() is None
 
 
+def test_the_windows_snooze_silences_only_that_incident(clock: FakeClock) -> None:
+    engine = EscalationEngine()
+    disk, db = incident("Q1"), incident("Q2")
+    engine.handle([new(disk), new(db)], clock.now)
+    clock.advance(30)
+
+    assert engine.snooze(clock.now, timedelta(minutes=30), refs=[disk.ref]) == []
+
+    assert engine.stage(disk.ref) is Stage.SNOOZED
+    assert engine.stage(db.ref) is not Stage.SNOOZED
+    assert engine.snoozed_until() == clock.now + timedelta(minutes=30)
+    clock.advance(minutes=5)
+    (alarm,) = alarms(engine.tick(clock.now))  # the other one still wakes you
+    assert alarm.incidents == (db,)
+
+
 def test_snooze_before_the_alarm_resumes_the_schedule(clock: FakeClock) -> None:
     engine = EscalationEngine()
     page = incident()

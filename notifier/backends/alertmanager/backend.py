@@ -11,10 +11,10 @@ of its own, so the actions are silences:
   active ``ACK!`` silence by me with the same matchers) is not made twice.
 - **note**: appended to the comment of the silence that acknowledged it (see
   :mod:`.comments`); an incident nobody silenced has nowhere to keep a note.
-- :meth:`AlertmanagerBackend.unacknowledge` expires the ``ACK!`` silences (and
-  this app's snoozes) made for exactly that incident; :meth:`snooze` silences
-  it for a while with a comment saying so. The port has no such actions yet:
-  both are listed in :attr:`AlertmanagerBackend.extra_capabilities`.
+- **un-acknowledge**: expires the ``ACK!`` silences (and this app's snoozes)
+  made for exactly that incident;
+- **snooze**: a silence like the acknowledgement's, ending at the chosen time,
+  with a comment saying it is a snooze.
 
 Health: every poll asks each peer for ``/status``. No peer answering raises
 :class:`UnavailableError` (the app turns the account degraded after two
@@ -89,7 +89,14 @@ class _Watched:
 class AlertmanagerBackend(RemoteBackend):
     """One Alertmanager cluster (see the module docstring for what the actions do)."""
 
-    capabilities = frozenset({Capability.ACKNOWLEDGE, Capability.NOTES})
+    capabilities = frozenset(
+        {
+            Capability.ACKNOWLEDGE,
+            Capability.NOTES,
+            Capability.SNOOZE,
+            Capability.UNACKNOWLEDGE,
+        }
+    )
     #: why each capability is missing, one line each, for the UI and the CLI
     capability_notes: Mapping[Capability, str] = MappingProxyType(
         {
@@ -105,9 +112,6 @@ class AlertmanagerBackend(RemoteBackend):
             Capability.TRIGGER: "alerts come from Prometheus, not from this app",
         }
     )
-    #: actions beyond the port (methods of this class): "snooze" silences an
-    #: incident for a chosen time, "unacknowledge" expires its acknowledgement
-    extra_capabilities = frozenset({"snooze", "unacknowledge"})
 
     def __init__(
         self,
@@ -243,15 +247,20 @@ class AlertmanagerBackend(RemoteBackend):
                         f"expire the acknowledgement of {incident_id}",
                     )
 
-    def snooze(self, incident_id: str, duration: timedelta) -> None:
-        """Silence the incident for ``duration`` (the window's snooze): it counts as
+    def snooze(self, incident_id: str, until: datetime) -> None:
+        """Silence the incident until ``until`` (the window's snooze): it counts as
         acknowledged until then, and pages again afterwards if still firing."""
+        duration = until - self.clock()
         if duration <= timedelta(0):
-            raise RefusedError(f"a snooze must last longer than 0s, not {duration}")
+            raise RefusedError(
+                f"Alertmanager account '{self.name}': the snooze of {incident_id} was to end "
+                f"at {_iso(until)}, which has passed; snooze it again if it still fires",
+                account=self.name,
+            )
         item = self._find(incident_id)
         comment = comments.snooze_comment(self.me().name, duration)
         for target in self._targets(item):
-            self._create_silence(target, duration, comment, f"snooze {incident_id}")
+            self._create_silence(target, duration, comment, f"snooze {incident_id}", until)
 
     def add_note(self, incident_id: str, text: str) -> None:
         """Append the note to the comment of the silence that acknowledged the incident
@@ -376,8 +385,14 @@ class AlertmanagerBackend(RemoteBackend):
         return found
 
     def _create_silence(
-        self, matchers: Sequence[Matcher], duration: timedelta, comment: str, action: str
+        self,
+        matchers: Sequence[Matcher],
+        duration: timedelta,
+        comment: str,
+        action: str,
+        until: datetime | None = None,
     ) -> str:
+        """A silence from now for ``duration``, or until ``until`` when given."""
         if not matchers:
             raise RefusedError(
                 f"Alertmanager account '{self.name}' could not {action}: it has no labels to "
@@ -388,7 +403,7 @@ class AlertmanagerBackend(RemoteBackend):
         body = {
             "matchers": [m.to_api() for m in matchers],
             "startsAt": _iso(now),
-            "endsAt": _iso(now + duration),
+            "endsAt": _iso(until if until is not None else now + duration),
             "createdBy": self.settings.created_by,
             "comment": comment,
         }

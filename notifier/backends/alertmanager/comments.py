@@ -53,6 +53,10 @@ def ack_comment(who: str) -> str:
 
 
 def snooze_comment(who: str, duration: timedelta) -> str:
+    """``duration`` is shown to the minute (to the second under one): a snooze
+    until a chosen time is sent a moment after it was chosen."""
+    step = timedelta(minutes=1) if duration >= timedelta(seconds=59) else timedelta(seconds=1)
+    duration = max(step, step * round(duration / step))
     return f"Snoozed for {format_duration(duration)} by {one_line(who)} {SIGNATURE}"
 
 

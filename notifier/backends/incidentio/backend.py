@@ -77,6 +77,7 @@ from notifier.backends.port import (
     Responder,
     Step,
     StepLog,
+    unsupported,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status
 
@@ -105,10 +106,11 @@ class _Cached:
 class IncidentIoBackend(RemoteBackend):
     """One incident.io account (see the module docstring for what each action does)."""
 
-    capabilities = frozenset(Capability) - {Capability.TRIGGER}
+    capabilities = frozenset(Capability) - {Capability.TRIGGER, Capability.UNACKNOWLEDGE}
     #: why a capability is missing, one line each (shown by the window)
     capability_notes: Mapping[Capability, str] = {
         Capability.TRIGGER: "incident.io pages come from its alert sources; send a test alert there",
+        Capability.UNACKNOWLEDGE: "incident.io cannot take back a response to a page",
     }
 
     def __init__(
@@ -360,6 +362,9 @@ class IncidentIoBackend(RemoteBackend):
         )
         for esc_id in self._triggered_pages(incident_id):
             self._respond(esc_id, "snooze", f"snooze escalation {esc_id}", details)
+
+    def unacknowledge(self, incident_ids: Sequence[str]) -> None:
+        raise unsupported(self.name, Capability.UNACKNOWLEDGE, self.capability_notes)
 
     def resolve(
         self, incident_id: str, note: str | None = None, steps: StepLog | None = None

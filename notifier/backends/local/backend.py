@@ -17,12 +17,13 @@ from notifier.backends.port import (
     RefusedError,
     StepLog,
     TriggerResult,
+    UnsupportedSnooze,
     Watch,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status, Urgency
 
 
-class LocalBackend:
+class LocalBackend(UnsupportedSnooze):
     """Incidents kept on this machine, fed by the CLI and the loopback ingest."""
 
     capabilities = frozenset(
@@ -37,8 +38,13 @@ class LocalBackend:
             Capability.TRIGGER,
         }
     )
-    #: it lacks only ONCALL, which needs no more than the generic reason
-    capability_notes: Mapping[Capability, str] = MappingProxyType({})
+    #: ONCALL needs no more than the generic reason
+    capability_notes: Mapping[Capability, str] = MappingProxyType(
+        {
+            Capability.SNOOZE: "incidents of this machine have no snooze of their own",
+            Capability.UNACKNOWLEDGE: "incidents of this machine cannot be un-acknowledged",
+        }
+    )
 
     def __init__(
         self,

@@ -69,6 +69,7 @@ from notifier.backends.port import (
     Responder,
     Step,
     StepLog,
+    UnsupportedSnooze,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, TimelineEntry
 
@@ -127,12 +128,23 @@ class _Unlogged:
 _UNLOGGED = _Unlogged()
 
 
-class PagerDutyBackend(RemoteBackend):
+class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
     """One PagerDuty account (see the module docstring for roles and levels)."""
 
-    capabilities = frozenset(Capability) - {Capability.TRIGGER}
-    #: everything but TRIGGER, which needs no more than the generic reason
-    capability_notes: Mapping[Capability, str] = MappingProxyType({})
+    capabilities = frozenset(Capability) - {
+        Capability.TRIGGER,
+        Capability.SNOOZE,
+        Capability.UNACKNOWLEDGE,
+    }
+    #: TRIGGER needs no more than the generic reason
+    capability_notes: Mapping[Capability, str] = MappingProxyType(
+        {
+            Capability.SNOOZE: "this app does not send PagerDuty's own snooze yet (it "
+            "applies only to acknowledged incidents)",
+            Capability.UNACKNOWLEDGE: "PagerDuty's API cannot take an acknowledgement back; "
+            "it re-triggers the incident when the acknowledgement times out",
+        }
+    )
 
     def __init__(
         self,
