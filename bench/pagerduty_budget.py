@@ -36,9 +36,9 @@ import trustme
 from bench.desktop import APP_NAME, Desk, desk
 from bench.harness import Figures, Options, percentile, poll_until, write_profile
 from bench.observe import BusMonitor
-from notifier.core.accounts import token_secret_name
 from notifier.backends.pagerduty.budget import PAGERDUTY_LIMIT_PER_MINUTE
 from notifier.backends.pagerduty.settings import DEFAULT_POLL_INTERVAL
+from notifier.core.accounts import token_secret_name
 from notifier.secrets import SecretStore
 from tests.fakes.pagerduty_server import FakeCA, RecordedRequest, start_fake_pagerduty
 

@@ -145,6 +145,9 @@ class OncallApp(QObject):
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
         self.bridge.actionFailed.connect(self._action_failed)
+        self.bridge.localSnoozeRequested.connect(
+            lambda ref, duration: self.sync.snooze(duration, refs=[ref])
+        )
         self.internalError.connect(self._on_internal_error)
         self.tray.acknowledgeRequested.connect(self.acknowledge)
         self.tray.acknowledgeAllRequested.connect(self.acknowledge_all)

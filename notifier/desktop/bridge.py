@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QObject, Signal
 
 from notifier.backends.port import BackendError, Capability
 from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionRequest, perform
+from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.status_text import user_message
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.outbox_runner import OutboxRunner
@@ -37,6 +38,8 @@ class AppBridge(QObject):
     actionFailed = Signal(object, str)  # ActionRequest, message
     #: the user asked to open the window (on an incident ref, or "")
     openRequested = Signal(str)
+    #: ref, timedelta: snooze the alarm of that incident on this laptop (the app's sync)
+    localSnoozeRequested = Signal(str, object)
 
     def __init__(
         self,
@@ -112,6 +115,19 @@ class AppBridge(QObject):
         self.runner.run(fetch, done)
 
     # ---- actions -------------------------------------------------------------------
+
+    def snooze(self, ref: str, duration: timedelta) -> ActionRequest | None:
+        """Snooze incident ``ref`` for ``duration``: its alarm here at once, and in
+        the backend too (through the outbox, seen by teammates) when its account
+        can snooze. Returns the backend's request, or None when the snooze is
+        this laptop's only."""
+        self.localSnoozeRequested.emit(ref, duration)
+        if Capability.SNOOZE not in self.capabilities(ref):
+            return None
+        now = datetime.now(UTC)
+        request = ActionRequest(ActionKind.SNOOZE, ref, until=now + duration, created_at=now)
+        self.submit(request)
+        return request
 
     def pending(self) -> list[ActionRequest]:
         return list(self._pending.values())

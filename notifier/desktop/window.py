@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import (
     QEvent,
     QItemSelection,
     QItemSelectionModel,
+    QModelIndex,
     QObject,
+    QPersistentModelIndex,
     Qt,
     QTimer,
     QUrl,
@@ -33,11 +35,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QToolBar,
     QToolButton,
@@ -61,8 +66,8 @@ from notifier.desktop.models import (
     format_when,
 )
 from notifier.desktop.plain_labels import bold, error_label, plain_label
-from notifier.domain.durations import format_age
-from notifier.domain.model import Incident, Person, Role, Status, Urgency
+from notifier.domain.durations import format_age, format_duration
+from notifier.domain.model import Incident, Person, Role, Status, Urgency, split_ref
 
 log = logging.getLogger("notifier.desktop.window")
 
@@ -71,6 +76,8 @@ WINDOW_TITLE = "On-call incidents"
 #: every keyboard shortcut of the window, by action name (QKeySequence text)
 SHORTCUTS: dict[str, str] = {
     "acknowledge": "Ctrl+Shift+A",
+    "snooze": "Ctrl+Shift+S",
+    "unacknowledge": "Ctrl+Shift+U",
     "resolve": "Ctrl+Shift+R",
     "take_commander": "Ctrl+Shift+I",  # I = incident commander
     "hand_commander": "Ctrl+Shift+H",
@@ -85,6 +92,18 @@ SHORTCUTS: dict[str, str] = {
 # name, label, label while the request is in flight, tooltip when available
 _ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("acknowledge", "Acknowledge", "Acknowledging…", "Acknowledge: stop the escalation, I'm on it"),
+    (
+        "snooze",
+        "Snooze…",
+        "Snoozing…",
+        "Snooze: pause the paging for a while, for everyone (a snooze in the backend)",
+    ),
+    (
+        "unacknowledge",
+        "Un-acknowledge",
+        "Un-acknowledging…",
+        "Take the acknowledgement back: the incident pages again",
+    ),
     ("resolve", "Resolve…", "Resolving…", "Resolve the incident, with an optional note"),
     (
         "take_commander",
@@ -107,8 +126,12 @@ _ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("escalate", "Engage 2nd level", "Engaging…", "Page the next level of the escalation policy"),
     ("open_in_browser", "Open in browser", "", "Open the incident's page in your web browser"),
 )
+#: the window's snooze durations, in minutes
+SNOOZE_MINUTES = (15, 30, 60, 120, 240)
+
 _CAPABILITY = {
     "acknowledge": Capability.ACKNOWLEDGE,
+    "unacknowledge": Capability.UNACKNOWLEDGE,
     "resolve": Capability.RESOLVE,
     "take_commander": Capability.ROLES,
     "hand_commander": Capability.ROLES,
@@ -123,6 +146,10 @@ def action_name(request: ActionRequest) -> str | None:
     match request.kind:
         case ActionKind.ACKNOWLEDGE:
             return "acknowledge"
+        case ActionKind.SNOOZE:
+            return "snooze"
+        case ActionKind.UNACKNOWLEDGE:
+            return "unacknowledge"
         case ActionKind.RESOLVE:
             return "resolve"
         case ActionKind.ESCALATE:
@@ -143,6 +170,18 @@ def _web_url(link: str) -> QUrl | None:
 
 def _person(person: Person | None) -> str:
     return str(person) if person else "—"
+
+
+def _minutes_text(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minutes"
+
+
+def _account_of(ref: str) -> str:
+    account, _ = split_ref(ref)
+    return f"account '{account}'" if account else "the backend"
 
 
 # ---- the window ------------------------------------------------------------------------
@@ -167,6 +206,7 @@ class IncidentWindow(QMainWindow):
         self._notes: Mapping[Capability, str] = NO_NOTES
         self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
         self._errors: dict[str, str] = {}  # ref -> the last failed action's message
+        self._infos: dict[str, str] = {}  # ref -> what the last snooze did
         self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
         self._known_refs: set[str] = set()
         self._dialog: QDialog | QMessageBox | None = None
@@ -262,8 +302,15 @@ class IncidentWindow(QMainWindow):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
             self.actions_by_name[name] = action
+        self.snooze_menu = QMenu("Snooze for", self)
+        for minutes in SNOOZE_MINUTES:
+            choice = self.snooze_menu.addAction(_minutes_text(minutes))
+            choice.setData(minutes)
+            choice.triggered.connect(lambda _=False, m=minutes: self.snooze(m))
         connect = {
             "acknowledge": self.acknowledge,
+            "snooze": self.snooze,
+            "unacknowledge": self.unacknowledge,
             "resolve": self.resolve,
             "take_commander": self.take_commander,
             "hand_commander": self.hand_commander,
@@ -285,7 +332,7 @@ class IncidentWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         menu = self.incident_menu = self.menuBar().addMenu("&Incident")
-        for name in ("acknowledge", "resolve", "escalate"):
+        for name in ("acknowledge", "snooze", "unacknowledge", "resolve", "escalate"):
             menu.addAction(self.actions_by_name[name])
         menu.addSeparator()
         for name in ("take_commander", "hand_commander", "comms_lead"):
@@ -371,12 +418,15 @@ class IncidentWindow(QMainWindow):
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
         for column in Column:
-            mode = (
-                QHeaderView.ResizeMode.Stretch
-                if column is Column.TITLE
-                else QHeaderView.ResizeMode.ResizeToContents
-            )
+            mode = QHeaderView.ResizeMode.ResizeToContents
+            if column is Column.TITLE:
+                mode = QHeaderView.ResizeMode.Stretch  # the title gets what is left
+            elif column is Column.REF:
+                mode = QHeaderView.ResizeMode.Interactive  # sized by _fit_ref_column
             header.setSectionResizeMode(column, mode)
+        # a long ref (an Alertmanager group's) keeps its account and its end
+        self._ref_delegate = _ElideMiddle(table)
+        table.setItemDelegateForColumn(Column.REF, self._ref_delegate)
         # the view asks the header which column to sort by: most urgent first
         header.setSortIndicator(Column.URGENCY, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
@@ -444,14 +494,26 @@ class IncidentWindow(QMainWindow):
             QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed
         )
         fields.addWidget(self.buttons["open_in_browser"], 4, 3, Qt.AlignmentFlag.AlignRight)
-        buttons = QGridLayout()
+        # rows of their own (not a grid): the short labels of the first row share
+        # the width five ways, the long role labels three ways
+        buttons = QVBoxLayout()
         buttons.setSpacing(6)
-        for column, name in enumerate(("acknowledge", "resolve", "escalate")):
-            buttons.addWidget(self.buttons[name], 0, column)
-        for column, name in enumerate(("take_commander", "hand_commander", "comms_lead")):
-            buttons.addWidget(self.buttons[name], 1, column)
+        rows = (
+            ("acknowledge", "snooze", "unacknowledge", "resolve", "escalate"),
+            ("take_commander", "hand_commander", "comms_lead"),
+        )
+        for names in rows:
+            line = QHBoxLayout()
+            line.setSpacing(6)
+            for name in names:
+                line.addWidget(self.buttons[name])
+            buttons.addLayout(line)
         self.action_error = error_label()
         self.action_error.setAccessibleName("Action error")
+        #: what the last snooze did: in the backend, or on this laptop only
+        self.action_info = plain_label(shrink=True)
+        self.action_info.setAccessibleName("Action outcome")
+        self.action_info.hide()
 
         # the timeline
         timeline_caption = QLabel("Timeline")
@@ -499,6 +561,7 @@ class IncidentWindow(QMainWindow):
         header.addSpacing(4)
         header.addLayout(buttons)
         header.addWidget(self.action_error)
+        header.addWidget(self.action_info)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -533,8 +596,20 @@ class IncidentWindow(QMainWindow):
 
     # ---- incidents in ------------------------------------------------------------------
 
+    #: the widest the Incident (ref) column grows, in average characters
+    REF_COLUMN_CHARS = 16
+
+    def _fit_ref_column(self) -> None:
+        """The ref column as wide as its refs, up to :attr:`REF_COLUMN_CHARS`
+        (longer ones are elided in the middle): the title column keeps the room."""
+        cap = self.table.fontMetrics().averageCharWidth() * self.REF_COLUMN_CHARS
+        header = self.table.horizontalHeader()
+        wanted = max(self.table.sizeHintForColumn(Column.REF), header.sectionSizeHint(Column.REF))
+        header.resizeSection(Column.REF, min(wanted, cap))
+
     def _on_incidents_changed(self, incidents: list[Incident]) -> None:
         self.model.set_incidents(incidents)
+        self._fit_ref_column()
         self._update_services(incidents)
         refs = {i.ref for i in incidents}
         if self._ref is not None:
@@ -666,6 +741,9 @@ class IncidentWindow(QMainWindow):
         error = self._errors.get(self._ref, "")
         self.action_error.setText(error)
         self.action_error.setVisible(bool(error))
+        info = self._infos.get(self._ref, "")
+        self.action_info.setText(info)
+        self.action_info.setVisible(bool(info))
         self._sync_actions()
 
     def _refresh_age(self) -> None:
@@ -694,6 +772,11 @@ class IncidentWindow(QMainWindow):
             if name == "escalate" and incident is not None and incident.escalation_level > 1:
                 text = f"Engage level {incident.escalation_level + 1}"
             reason = self._why_not(name, incident)
+            if name == "snooze" and reason is None:
+                # available either way: in the backend, or this laptop's alarm only
+                local = missing_reason(Capability.SNOOZE, self._capabilities, self._notes)
+                if local is not None:
+                    tip = f"Snooze the alarm on this laptop only ({local})"
             if name in pending:
                 text = pending_label
                 reason = "Waiting for the backend to confirm…"
@@ -712,16 +795,21 @@ class IncidentWindow(QMainWindow):
             if _web_url(incident.link) is None:
                 return "The incident's link is not a web (http or https) address"
             return None
-        reason = missing_reason(_CAPABILITY[name], self._capabilities, self._notes)
-        if reason is not None:
-            return reason
+        if name in _CAPABILITY:  # a snooze falls back to this laptop's alarm
+            reason = missing_reason(_CAPABILITY[name], self._capabilities, self._notes)
+            if reason is not None:
+                return reason
         if incident is None:
             return "Loading the incident…"
         status = incident.status
         if name == "acknowledge" and status is Status.ACKNOWLEDGED:
             return "Already acknowledged"
+        if name == "snooze" and status is Status.ACKNOWLEDGED:
+            return "Acknowledged: it does not page, there is nothing to snooze"
+        if name == "unacknowledge" and status is Status.TRIGGERED:
+            return "Not acknowledged"
         if status is Status.RESOLVED:
-            if name in ("acknowledge", "resolve"):
+            if name in ("acknowledge", "resolve", "snooze", "unacknowledge"):
                 return "Already resolved"
             if name == "escalate":
                 return "A resolved incident cannot be escalated"
@@ -741,6 +829,40 @@ class IncidentWindow(QMainWindow):
         if self._can("acknowledge"):
             assert self._ref is not None
             self._submit(ActionRequest(ActionKind.ACKNOWLEDGE, self._ref))
+
+    def snooze(self, minutes: int | None = None) -> None:
+        """Snooze the incident for ``minutes``: in the backend when its account can
+        (teammates see it; through the outbox), and its alarm on this laptop at
+        once. Without ``minutes`` (the button, the shortcut): the durations menu."""
+        if not self._can("snooze"):
+            return
+        ref = self._ref
+        assert ref is not None
+        if minutes is None:
+            button = self.buttons["snooze"]
+            self.snooze_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+            return
+        duration = timedelta(minutes=minutes)
+        until = (datetime.now(UTC) + duration).astimezone().strftime("%H:%M")
+        self._errors.pop(ref, None)
+        request = self.bridge.snooze(ref, duration)
+        if request is None:
+            reason = missing_reason(Capability.SNOOZE, self._capabilities, self._notes)
+            self._infos[ref] = (
+                f"Snoozed on this laptop only, until {until}: its alarm is silent for "
+                f"{format_duration(duration)}; teammates still see it triggered ({reason})"
+            )
+        else:
+            self._infos[ref] = (
+                f"Snoozing in {_account_of(ref)} until {until} (teammates see it); "
+                "its alarm here is silent meanwhile"
+            )
+        self._show_detail()
+
+    def unacknowledge(self) -> None:
+        if self._can("unacknowledge"):
+            assert self._ref is not None
+            self._submit(ActionRequest(ActionKind.UNACKNOWLEDGE, self._ref))
 
     def resolve(self) -> None:
         """Ask for an optional resolution note, then resolve."""
@@ -868,6 +990,11 @@ class IncidentWindow(QMainWindow):
             self.composer.post_succeeded(request)
         else:
             self._errors.pop(request.ref, None)
+        if request.kind is ActionKind.SNOOZE and request.until is not None:
+            until = request.until.astimezone().strftime("%H:%M")
+            self._infos[request.ref] = (
+                f"Snoozed in {_account_of(request.ref)} until {until}: teammates see it"
+            )
         if request.ref == self._ref:
             self._load_current()  # show the new state and timeline entry
         self._after_action_change(request)
@@ -880,6 +1007,8 @@ class IncidentWindow(QMainWindow):
             if request.kind is ActionKind.RESOLVE and request.text:
                 self._resolve_notes[request.ref] = request.text  # offered again next time
             self._errors[request.ref] = f"{request.kind.label} failed: {message}"
+            if request.kind is ActionKind.SNOOZE:
+                self._infos.pop(request.ref, None)
         self._after_action_change(request)
 
     def _after_action_change(self, request: ActionRequest) -> None:
@@ -941,6 +1070,14 @@ class IncidentWindow(QMainWindow):
         if self._dialog is not None:
             self._dialog.reject()
         super().closeEvent(event)
+
+
+class _ElideMiddle(QStyledItemDelegate):
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class _MinimiseOnClose(QObject):
