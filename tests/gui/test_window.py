@@ -620,3 +620,23 @@ def test_actions_started_elsewhere_show_as_pending(
     refresh_bridge(window.bridge, store)
     wait_reloaded(qtbot, window, lambda i: i.status is Status.ACKNOWLEDGED)
     assert "in progress" not in window.counts_label.text()
+
+
+def test_the_title_column_keeps_the_room_a_long_ref_would_take(
+    qtbot: Any, window: IncidentWindow, trigger: Callable[..., Incident]
+) -> None:
+    from PySide6.QtWidgets import QHeaderView
+
+    trigger("Checkout latency p99 above 2s in eu-west-1")
+    long_ref = "payments:g2899364bc8ec280aa099d27f1b9cd46e9677"  # an Alertmanager group
+    header = window.table.horizontalHeader()
+    assert header.sectionResizeMode(Column.TITLE) is QHeaderView.ResizeMode.Stretch
+    incident = window.bridge.incidents()[0].with_changes(
+        account="payments", id=long_ref.split(":", 1)[1]
+    )
+    assert incident.ref == long_ref
+    window.bridge.set_incidents([incident])
+    cap = window.table.fontMetrics().averageCharWidth() * window.REF_COLUMN_CHARS
+    assert window.table.sizeHintForColumn(Column.REF) > cap  # it would take more
+    assert header.sectionSize(Column.REF) == cap
+    assert header.sectionSize(Column.TITLE) > header.sectionSize(Column.REF)
