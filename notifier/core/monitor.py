@@ -10,9 +10,10 @@ desktop layer calls it on the GUI thread only.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import TypeAlias
 
 from notifier.config import Config, escalation_policy
 from notifier.domain.diff import IncidentEvent, diff_snapshots
@@ -20,9 +21,17 @@ from notifier.domain.escalation import (
     Action,
     EscalationEngine,
     EscalationPolicy,
+    Notify,
+    Withdraw,
 )
 from notifier.domain.health import AccountHealth
-from notifier.domain.model import Incident, Status, urgency_order
+from notifier.domain.model import Incident, Status, Urgency, urgency_order
+from notifier.domain.storm import SUMMARY_KEY, Page, StormCoalescer, Summary
+
+#: what the monitor asks the front end to do: the engine's actions, its
+#: notifications coalesced, and the storm summary to show or update in place
+#: (withdrawn with ``Withdraw(SUMMARY_KEY)``)
+AlertAction: TypeAlias = Action | Summary
 
 
 def policy_from_config(config: Config, tz: tzinfo | None = None) -> EscalationPolicy:
@@ -42,7 +51,7 @@ class TrayStatus:
 @dataclass(frozen=True)
 class MonitorUpdate:
     events: list[IncidentEvent]
-    actions: list[Action]
+    actions: list[AlertAction]
 
 
 class Monitor:
@@ -53,6 +62,7 @@ class Monitor:
         now: datetime,
     ) -> None:
         self.engine = EscalationEngine(policy)
+        self.storm = StormCoalescer()
         self._snapshots: dict[str, list[Incident]] = {}
         self._auth_failed_since: dict[str, datetime] = {}
         self._me: dict[str, str] = {}
@@ -74,7 +84,7 @@ class Monitor:
         self._snapshots[account] = fresh
         self.health(account).record_success(now)
         self._auth_failed_since.pop(account, None)
-        return MonitorUpdate(events, self.engine.handle(events, now))
+        return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))
 
     def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
         """A failed sync: the account's last snapshot stands, its health drops."""
@@ -88,13 +98,50 @@ class Monitor:
         for health in self._health.values():
             health.started_at = max(health.started_at, now)
 
-    def tick(self, now: datetime) -> list[Action]:
-        return self.engine.tick(now)
+    def tick(self, now: datetime) -> list[AlertAction]:
+        """What is due now: the engine's steps, and a storm summary update."""
+        return self._coalesce(self.engine.tick(now), now)
 
     def snooze(
         self, now: datetime, duration: timedelta, refs: Collection[str] | None = None
-    ) -> list[Action]:
-        return self.engine.snooze(now, duration, refs)
+    ) -> list[AlertAction]:
+        return self._coalesce(self.engine.snooze(now, duration, refs), now)
+
+    def dismissed(self, key: str) -> None:
+        """The user closed the notification for ``key`` (an incident's, or the
+        summary): it is off screen, so the next one for it is a new notification
+        and counts as one (the summary is not pushed back at someone who closed it)."""
+        self.storm.withdrawn(key)
+
+    def next_deadline(self) -> datetime | None:
+        """When :meth:`tick` next has something to do (an escalation step, or a
+        storm summary update held back)."""
+        engine, storm = self.engine.next_deadline(), self.storm.next_deadline()
+        moments = [m for m in (engine, storm) if m is not None]
+        return min(moments, default=None)
+
+    def _coalesce(self, actions: Sequence[Action], now: datetime) -> list[AlertAction]:
+        """The engine's actions with its notifications through the storm coalescer:
+        a notification it holds back is folded into the summary, never lost (the
+        incident is in the tray and the window, and it still escalates to the alarm)."""
+        pages: list[Page] = []
+        withdrawn_summary = False
+        for action in actions:
+            if isinstance(action, Notify):
+                high = action.incident.urgency is Urgency.HIGH
+                pages.append(Page(action.incident.ref, action.incident.title, high=high))
+            elif isinstance(action, Withdraw) and self.storm.withdrawn(action.ref):
+                withdrawn_summary = True  # nothing it names needs anyone now
+        decision = self.storm.offer(pages, now) if pages else self.storm.due(now)
+        shown = {page.key for page in decision.pages}
+        out: list[AlertAction] = [
+            a for a in actions if not isinstance(a, Notify) or a.incident.ref in shown
+        ]
+        if withdrawn_summary:
+            out.append(Withdraw(SUMMARY_KEY))
+        if decision.summary is not None:
+            out.append(decision.summary)
+        return out
 
     # ---- state ---------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Moni
 whose alert actions, and the health alarm's, go to the :class:`SyncListener`.
 
 Deadlines are wall-clock moments and one timer wakes the sync at the earliest of
-them (polls, the escalation engine's next step, health checks), at least every
+them (polls, the escalation engine's next step, a storm summary update held back,
+health checks), at least every
 :data:`HEARTBEAT`. Timers do not count while a laptop sleeps: a wake-up later than
 asked for by more than :data:`WAKE_GAP` means the machine slept, and everything
 overdue is acted on at once and every account polled.
@@ -38,9 +39,8 @@ from notifier.config import Config
 from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarm, HealthAlarmStep
-from notifier.core.monitor import Monitor, policy_from_config
+from notifier.core.monitor import AlertAction, Monitor, policy_from_config
 from notifier.core.status_text import user_message
-from notifier.domain.escalation import Action
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident
 from notifier.secrets import SecretStoreError
@@ -89,8 +89,9 @@ class Scheduling(Protocol):
 class SyncListener(Protocol):
     """Where the sync's outcomes go (the desktop app renders them)."""
 
-    def alert(self, actions: Sequence[Action]) -> None:
-        """Carry out escalation actions (notify, sound or stop the alarm...)."""
+    def alert(self, actions: Sequence[AlertAction]) -> None:
+        """Carry out escalation actions (notify, sound or stop the alarm, show or
+        update the storm summary...)."""
         ...
 
     def health_alarm(self, step: HealthAlarmStep) -> None:
@@ -462,7 +463,7 @@ class Sync:
     def _arm(self, now: datetime) -> None:
         candidates = [now + HEARTBEAT]
         for moment in (
-            self.monitor.engine.next_deadline(),
+            self.monitor.next_deadline(),
             self.monitor.next_health_check(now),
             self.health_alarm.next_check(now),
         ):

@@ -13,6 +13,7 @@ from notifier.core.actions import ActionRequest
 from notifier.core.status_text import Problem, notification_body
 from notifier.desktop.notify import Notification, NotificationCenter
 from notifier.domain.escalation import Notify
+from notifier.domain.storm import SUMMARY_KEY, Summary
 
 OPEN = (("open", "Open"),)
 
@@ -24,20 +25,34 @@ class Announcements:
         self._problems_told: dict[str, Problem] = {}
 
     def incidents(self, notify: Sequence[Notify], now: datetime) -> None:
-        """One notification per incident to notify of, with Acknowledge and Open."""
-        if notify:
-            self.center.show_many(
-                [
-                    Notification(
-                        key=n.incident.ref,
-                        title=n.incident.title,
-                        body=notification_body(n.incident, n.reason, now),
-                        urgency=n.incident.urgency.value,
-                        actions=(("ack", "Acknowledge"), *OPEN),
-                    )
-                    for n in notify
-                ]
+        """One notification per incident to notify of, with Acknowledge and Open (the
+        monitor has already folded a storm's pages into :meth:`storm`'s summary)."""
+        for n in notify:
+            self.center.show(
+                Notification(
+                    key=n.incident.ref,
+                    title=n.incident.title,
+                    body=notification_body(n.incident, n.reason, now),
+                    urgency=n.incident.urgency.value,
+                    actions=(("ack", "Acknowledge"), *OPEN),
+                )
             )
+
+    def storm(self, summary: Summary) -> None:
+        """The storm summary, shown once and then updated in place: it stays until
+        what it names is acknowledged or resolved, or the user closes it. Open only:
+        an "acknowledge all" here would also take pages that arrived after the
+        text was read."""
+        self.center.show(
+            Notification(
+                key=SUMMARY_KEY,
+                title=summary.title,
+                body=summary.body,
+                urgency="high" if summary.high else "low",
+                actions=OPEN,
+                sticky=True,
+            )
+        )
 
     def degraded(self, degraded: Sequence[tuple[str, str]]) -> None:
         """Accounts the user may be missing pages from (account, reason)."""

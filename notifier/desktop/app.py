@@ -28,7 +28,7 @@ from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.local_ingest import RunningIngest, start_local_ingest
-from notifier.core.monitor import TrayStatus
+from notifier.core.monitor import AlertAction, TrayStatus
 from notifier.core.outbox_store import Outbox, OutboxError
 from notifier.core.status_text import Problem, user_message
 from notifier.core.sync import Sync
@@ -43,8 +43,9 @@ from notifier.desktop.power import SleepWatcher
 from notifier.desktop.scheduling import QtScheduling
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
-from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm, Withdraw
+from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Person, Status, split_ref
+from notifier.domain.storm import SUMMARY_KEY, Summary
 from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -134,6 +135,7 @@ class OncallApp(QObject):
 
     def _connect(self) -> None:
         self.notifications.actionInvoked.connect(self._notification_action)
+        self.notifications.dismissed.connect(self.monitor.dismissed)
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
         if self.outbox_runner is not None:
@@ -209,8 +211,9 @@ class OncallApp(QObject):
 
     # ---- the sync's listener: rendering ------------------------------------------------
 
-    def alert(self, alert_actions: Sequence[Action]) -> None:
+    def alert(self, alert_actions: Sequence[AlertAction]) -> None:
         notify = []
+        summary: Summary | None = None
         for action in alert_actions:
             if isinstance(action, Notify):
                 notify.append(action)
@@ -222,7 +225,11 @@ class OncallApp(QObject):
                 self.player.stop()
             elif isinstance(action, Withdraw):
                 self.notifications.withdraw(action.ref)
+            elif isinstance(action, Summary):
+                summary = action
         self.announce.incidents(notify, self.clock())
+        if summary is not None:
+            self.announce.storm(summary)
         if alert_actions:
             self.alertActions.emit(list(alert_actions))
 
@@ -328,7 +335,7 @@ class OncallApp(QObject):
         self.bridge.runner.run(lambda: actions.send_test_page(self.accounts), done)
 
     def _notification_action(self, key: str, action: str) -> None:
-        if key.startswith(("health:", "problem:")):
+        if key.startswith(("health:", "problem:")) or key == SUMMARY_KEY:
             self.open_window("")
         elif action == "ack":
             self.acknowledge(key)

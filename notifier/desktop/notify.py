@@ -50,11 +50,6 @@ log = logging.getLogger("notifier.desktop.notify")
 
 APP_NAME = "On-call Notifier"
 NOTIFICATIONS_BUS_NAME = "org.freedesktop.Notifications"
-#: More notifications than this in one :meth:`NotificationCenter.show_many` call are
-#: folded into a single summary.
-STORM_THRESHOLD = 3
-#: The key of the storm summary notification; its "open" action means "show the list".
-SUMMARY_KEY = "notifier:summary"
 DEFAULT_ACTION = "open"  # clicking the notification body
 TITLE_LIMIT = 200
 BODY_LIMIT = 2000
@@ -71,7 +66,8 @@ class Notification:
     with the same key replaces the first, :meth:`NotificationCenter.withdraw` removes
     it, and actions are reported with it. ``urgency`` is ``"high"`` or ``"low"``.
     ``actions`` are ``(action id, button label)`` pairs, e.g.
-    ``(("ack", "Acknowledge"), ("open", "Open"))``.
+    ``(("ack", "Acknowledge"), ("open", "Open"))``. ``sticky``: never expires; it
+    stays until withdrawn or closed by the user (the storm summary, updated in place).
     """
 
     key: str
@@ -79,6 +75,7 @@ class Notification:
     body: str = ""
     urgency: str = "low"
     actions: tuple[tuple[str, str], ...] = ()
+    sticky: bool = False
 
 
 def plain_text(text: str, limit: int) -> str:
@@ -93,22 +90,6 @@ def escape_markup(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def storm_summary(notifications: Sequence[Notification]) -> Notification:
-    """One notification standing for many: "5 new incidents: <most urgent> and 4 more"."""
-    ordered = sorted(notifications, key=lambda n: n.urgency != "high")  # stable
-    top = ordered[0]
-    rest = len(ordered) - 1
-    shown = [n.title for n in ordered[1:6]]
-    body = "\n".join(shown) + (f"\n… and {rest - len(shown)} more" if rest > len(shown) else "")
-    return Notification(
-        key=SUMMARY_KEY,
-        title=f"{len(ordered)} new incidents: {top.title} and {rest} more",
-        body=body,
-        urgency="high" if any(n.urgency == "high" for n in ordered) else "low",
-        actions=(("open", "Open"),),
-    )
-
-
 def session_bus_configured() -> bool:
     """Whether a D-Bus session bus is configured for this process (not that it works)."""
     if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
@@ -120,12 +101,13 @@ def session_bus_configured() -> bool:
 class NotificationAdapter(QObject):
     """One way to put a notification on screen.
 
-    ``actionInvoked(key, action_id)`` and ``failed(reason, notification_or_None)``
-    are always emitted in the Qt (GUI) thread.
+    ``actionInvoked(key, action_id)``, ``dismissed(key)`` (the user closed it) and
+    ``failed(reason, notification_or_None)`` are always emitted in the Qt (GUI) thread.
     """
 
     name = "abstract"
     actionInvoked = Signal(str, str)
+    dismissed = Signal(str)
     failed = Signal(str, object)
 
     def available(self) -> tuple[bool, str]:
@@ -194,6 +176,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
 
     name = "desktop-notifier"
     _actionFromLoop = Signal(str, str)
+    _dismissedFromLoop = Signal(str)
     _failureFromLoop = Signal(str, object)
 
     def __init__(
@@ -216,6 +199,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         self._server = ""
         # Queued: the loop thread emits, the Qt thread delivers.
         self._actionFromLoop.connect(self.actionInvoked, Qt.ConnectionType.QueuedConnection)
+        self._dismissedFromLoop.connect(self.dismissed, Qt.ConnectionType.QueuedConnection)
         self._failureFromLoop.connect(self.failed, Qt.ConnectionType.QueuedConnection)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -223,6 +207,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         self._capabilities: frozenset[str] = frozenset()
         self._availability: tuple[bool, str] | None = None
         self._shown: dict[str, str] = {}  # key -> desktop-notifier id; loop thread only
+        self._actions: dict[str, tuple[tuple[str, str], ...]] = {}  # key -> its buttons
         self._lock: asyncio.Lock | None = None  # made in the loop thread
 
     # The loop thread ----------------------------------------------------------------
@@ -448,10 +433,12 @@ class DesktopNotifierAdapter(NotificationAdapter):
         from desktop_notifier import Notification as DNNotification
 
         notifier = await self._get_notifier()
-        await self._withdraw(n.key)  # replace: desktop-notifier cannot reuse an id
         body = plain_text(n.body, BODY_LIMIT)
         if "body-markup" in self._capabilities:
             body = escape_markup(body)
+        if await self._replace(n, body):
+            return
+        await self._withdraw(n.key)  # desktop-notifier cannot reuse an id: close, send anew
         key = n.key
         identifier = str(uuid.uuid4())
         dn = DNNotification(
@@ -470,6 +457,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
             on_clicked=functools.partial(self._actionFromLoop.emit, key, DEFAULT_ACTION),
             on_dismissed=functools.partial(self._forget, key, identifier),
             identifier=identifier,
+            timeout=0 if n.sticky else -1,  # 0: never expires; -1: the server's default
         )
         await notifier.send_notification(dn)
         # send_notification() logs and swallows delivery errors; an id we cannot find
@@ -477,6 +465,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         if dn.identifier not in await notifier.get_current_notifications():
             raise RuntimeError("the notification server did not accept the notification")
         self._shown[key] = dn.identifier
+        self._actions[key] = n.actions
         if self._ledger is not None and not self._server:
             backend = getattr(notifier, "_backend", None)
             bus = getattr(backend, "bus", None)
@@ -485,13 +474,75 @@ class DesktopNotifierAdapter(NotificationAdapter):
         self._remember(key, dn.identifier)
         log.debug("shown %s via desktop-notifier (%s)", key, dn.identifier)
 
+    async def _replace(self, n: Notification, body: str) -> bool:
+        """Update the notification on screen for ``n.key`` in place: the same
+        ``Notify`` call with ``replaces_id`` set to its id, as the freedesktop
+        specification provides (desktop-notifier always sends a new one). The
+        server keeps the id, so the buttons' callbacks still reach us. False when
+        it cannot be done here (not on D-Bus, not on screen, other buttons, the
+        server refused): the caller closes it and sends a new one."""
+        from dbus_fast import Message, MessageType, Variant
+
+        identifier = self._shown.get(n.key)
+        nid = self._platform_ids.get(n.key)
+        backend = getattr(self._notifier, "_backend", None)
+        bus = getattr(backend, "bus", None)
+        ids = getattr(backend, "_platform_to_interface_notification_identifier", None)
+        if (
+            identifier is None
+            or nid is None
+            or bus is None
+            or ids is None
+            or ids.get(nid) != identifier  # closed meanwhile (expired): send anew
+            or self._actions.get(n.key) != n.actions
+        ):
+            return False
+        actions: list[str] = ["default", ""] if "actions" in self._capabilities else []
+        for action_id, label in n.actions:
+            actions += [action_id, plain_text(label, 64)]
+        icon = self._icon_path.as_uri() if self._icon_path else ""
+        reply = await bus.call(
+            Message(
+                destination=NOTIFICATIONS_BUS_NAME,
+                path="/org/freedesktop/Notifications",
+                interface=NOTIFICATIONS_BUS_NAME,
+                member="Notify",
+                signature="susssasa{sv}i",
+                body=[
+                    self._app_name,
+                    nid,
+                    icon,
+                    plain_text(n.title, TITLE_LIMIT),
+                    body,
+                    actions,
+                    {"urgency": Variant("y", 2 if n.urgency == "high" else 1)},
+                    0 if n.sticky else -1,
+                ],
+            )
+        )
+        if reply is None or reply.message_type == MessageType.ERROR:
+            log.info("could not update %s in place: %s", n.key, reply.body if reply else "")
+            return False
+        given = int(reply.body[0])
+        if given != nid:  # the server made a new one after all: follow its id
+            ids.inverse.pop(identifier, None)
+            ids[given] = identifier
+            self._platform_ids[n.key] = given
+            if self._ledger is not None:
+                self._ledger.save(self._server, dict(self._platform_ids))
+        log.debug("updated %s in place (%d)", n.key, given)
+        return True
+
     def _forget(self, key: str, identifier: str) -> None:
         if self._shown.get(key) == identifier:  # not a newer notification for the key
             del self._shown[key]
+            self._actions.pop(key, None)
             self._remember(key, None)
+            self._dismissedFromLoop.emit(key)
 
     async def _withdraw(self, key: str) -> None:
         identifier = self._shown.pop(key, None)
+        self._actions.pop(key, None)
         nid = self._platform_ids.get(key)
         self._remember(key, None)
         if identifier is None or self._notifier is None:
@@ -549,6 +600,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         # A later show() starts afresh with a new loop and connection.
         self._notifier, self._lock = None, None
         self._shown.clear()
+        self._actions.clear()
         self._platform_ids.clear()
         self._server = ""
 
@@ -711,6 +763,8 @@ class NotificationCenter(QObject):
     """
 
     actionInvoked = Signal(str, str)
+    #: the user closed the notification for this key (where the platform says so)
+    dismissed = Signal(str)
 
     def __init__(
         self,
@@ -745,6 +799,7 @@ class NotificationCenter(QObject):
         for adapter in self._adapters:
             adapter.setParent(self)
             adapter.actionInvoked.connect(self.actionInvoked)
+            adapter.dismissed.connect(self.dismissed)
             adapter.failed.connect(functools.partial(self._on_failed, adapter))
         self._active = self._first_available(0)
         self._used: set[int] = set()  # adapters that were asked to show something
@@ -763,16 +818,9 @@ class NotificationCenter(QObject):
         return result
 
     def show(self, notification: Notification) -> None:
+        """Show ``notification``; one already shown with its key is replaced (in
+        place where the platform allows: on D-Bus, the same notification updated)."""
         self._show_from(self._active, notification)
-
-    def show_many(self, notifications: Sequence[Notification]) -> None:
-        """Show several at once; more than :data:`STORM_THRESHOLD` become one summary."""
-        if len(notifications) > STORM_THRESHOLD:
-            log.info("notification storm: %d at once, showing a summary", len(notifications))
-            self.show(storm_summary(notifications))
-        else:
-            for notification in notifications:
-                self.show(notification)
 
     def withdraw(self, key: str) -> None:
         # every adapter that may have shown it: the active one may have changed since

@@ -20,6 +20,7 @@ from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Status
+from notifier.domain.storm import SUMMARY_KEY
 from tests.support.cli import cli_ok
 from tests.support.clock import ShiftedClock
 from tests.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass, poll
@@ -73,7 +74,7 @@ def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
     app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     shown: list = []
-    app.notifications.show_many = shown.extend  # type: ignore[method-assign]
+    app.notifications.show = shown.append  # type: ignore[method-assign]
     advance(qtbot, app, clock, minutes=2, seconds=1)
     assert [a.incident.title for a in seen(app, Notify)] == ["Disk full"]
     assert seen(app, Alarm) == []
@@ -228,3 +229,75 @@ def test_a_bug_in_the_escalation_step_never_silences_the_pager(
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     advance(qtbot, app, clock, minutes=2, seconds=1)
     assert [a.incident.title for a in seen(app, Notify)] == ["Still paged"]
+
+
+class Screen:
+    """What the app puts on screen through its notification centre: every show and
+    withdraw (passed on to the real centre), and when a notification not already on
+    screen appeared (a show for a key on screen replaces it in place)."""
+
+    def __init__(self, app: OncallApp) -> None:
+        self.center = app.notifications
+        self.clock = app.clock
+        self.on_screen: dict[str, object] = {}
+        self.appeared: list[tuple[datetime, str]] = []
+        self.updates: dict[str, int] = {}
+        show, withdraw = self.center.show, self.center.withdraw
+
+        def showing(notification) -> None:
+            if notification.key not in self.on_screen:
+                self.appeared.append((self.clock(), notification.key))
+            self.updates[notification.key] = self.updates.get(notification.key, 0) + 1
+            self.on_screen[notification.key] = notification
+            show(notification)
+
+        def withdrawing(key: str) -> None:
+            self.on_screen.pop(key, None)
+            withdraw(key)
+
+        self.center.show = showing  # type: ignore[method-assign]
+        self.center.withdraw = withdrawing  # type: ignore[method-assign]
+
+
+def test_a_storm_of_fifty_pages_makes_three_notifications_and_the_tray_lists_them_all(
+    qtbot, make_app: AppMaker, clock: ShiftedClock
+):
+    app = make_app(LOCAL + '[escalation]\nnotify_after = "0s"\n', clock=clock)
+    screen = Screen(app)
+    store = app.accounts.local.store
+    began = clock()
+    for n in range(50):  # one page every 0.8 s: 40 s of pages, each polled on its own
+        store.trigger(f"storm page {n}")
+        poll(qtbot, app)
+        app.sync.wake()
+        clock.advance(seconds=0.8)
+    let_time_pass(qtbot, app, clock, seconds=5)  # the last summary update is due
+
+    first_minute = [key for at, key in screen.appeared if at < began + timedelta(minutes=1)]
+    assert first_minute == ["local:1", "local:2", SUMMARY_KEY]
+    summary = screen.on_screen[SUMMARY_KEY]
+    assert screen.updates[SUMMARY_KEY] > 1  # updated in place, not closed and re-opened
+    assert summary.title == "48 new incidents in the last minute: storm page 2"
+    assert summary.body.endswith("… and 42 more")
+    assert summary.actions == (("open", "Open"),)
+    # the tray still lists every page: six of them, the count of the others, the tooltip
+    assert app.tray.state is TrayState.TRIGGERED
+    assert sum(e.kind == "incident" for e in app.tray.entries()) == 6
+    assert any(e.kind == "more" and e.text == "44 more…" for e in app.tray.entries())
+    assert app.tray.icon.toolTip().startswith("50 triggered, 0 acknowledged")
+    # every page escalates to the alarm: coalescing is about notifications only
+    let_time_pass(qtbot, app, clock, minutes=5)
+    assert len(seen(app, Alarm)[-1].incidents) == 50
+
+    # "Open" on the summary opens the window on the list
+    app.notifications.actionInvoked.emit(SUMMARY_KEY, "open")
+    qtbot.waitUntil(lambda: app.window is not None and app.window.isVisible())
+
+    # the summary goes once nothing it names needs anyone
+    for incident in store.open_incidents()[:49]:
+        store.set_status(incident.id, Status.ACKNOWLEDGED)
+    poll(qtbot, app)
+    assert SUMMARY_KEY in screen.on_screen  # one page it names is still unacknowledged
+    store.set_status(store.open_incidents()[49].id, Status.ACKNOWLEDGED)
+    poll(qtbot, app)
+    assert screen.on_screen == {}

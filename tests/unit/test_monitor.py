@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from notifier.config import parse_config
 from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
-from notifier.domain.escalation import Alarm, Notify, StopAlarm
+from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Incident, Person, Status
+from notifier.domain.storm import SUMMARY_KEY, Summary
 from tests.support.builders import make_incident
 from tests.support.clock import FakeClock
 
@@ -134,3 +135,90 @@ def test_auth_failure_degrades_since_its_first_refusal(clock: FakeClock) -> None
     monitor.failure("work", "refused", first, auth=True)
     monitor.failure("work", "refused", clock.advance(60), auth=True)
     assert monitor.degraded_since("work", clock.now) == first
+
+
+# ---- storms: the engine's notifications through the coalescer --------------------------
+
+
+def at_once(clock: FakeClock) -> Monitor:
+    policy = policy_from_config(parse_config({"escalation": {"notify_after": "0s"}}))
+    return Monitor(policy, {"local": timedelta(seconds=5)}, clock.now)
+
+
+def page_one_by_one(monitor: Monitor, clock: FakeClock, count: int, every: float) -> list:
+    """``count`` pages, one snapshot each (as the ingest polls after every page);
+    every action the monitor asks for, the timer's due steps included."""
+    actions: list = []
+    open_now: list[Incident] = []
+    for n in range(count):
+        due = monitor.next_deadline()
+        if due is not None and due <= clock.now:
+            actions += monitor.tick(clock.now)
+        open_now.append(incident(n))
+        actions += monitor.snapshot("local", list(open_now), clock.now).actions
+        actions += monitor.tick(clock.now)  # notify_after 0s: notified at once
+        clock.advance(every)
+    return actions
+
+
+def test_a_storm_makes_two_notifications_and_one_summary_and_every_page_still_alarms(
+    clock: FakeClock,
+) -> None:
+    monitor = at_once(clock)
+    actions = page_one_by_one(monitor, clock, 50, every=0.5)
+    assert [n.incident.title for n in actions if isinstance(n, Notify)] == [
+        "incident 0",
+        "incident 1",
+    ]
+    summaries = [a for a in actions if isinstance(a, Summary)]
+    assert summaries and summaries[0].count == 1
+    # the refresh held back is due at the deadline the monitor names
+    deadline = monitor.next_deadline()
+    assert deadline is not None and deadline <= clock.now + timedelta(seconds=5)
+    clock.now = deadline
+    (last,) = [a for a in monitor.tick(clock.now) if isinstance(a, Summary)]
+    assert last.count == 48
+    assert last.title == "48 new incidents in the last minute: incident 2"
+    # coalescing is about notifications only: every page escalates to the alarm
+    alarm = [a for a in monitor.tick(clock.advance(minutes=5)) if isinstance(a, Alarm)]
+    assert alarm and len(alarm[0].incidents) == 50
+
+
+def test_the_summary_is_withdrawn_once_nothing_it_names_is_unacknowledged(
+    clock: FakeClock,
+) -> None:
+    monitor = at_once(clock)
+    page_one_by_one(monitor, clock, 5, every=1)  # 0, 1 as themselves; 2..4 in the summary
+    acked = [incident(n, Status.ACKNOWLEDGED) if n < 4 else incident(n) for n in range(5)]
+    actions = monitor.snapshot("local", acked, clock.now).actions
+    assert Withdraw(SUMMARY_KEY) not in actions  # incident 4 still needs someone
+    assert {a.ref for a in actions if isinstance(a, Withdraw)} == {
+        f"local:{n}" for n in range(4)
+    }
+    actions = monitor.snapshot("local", acked[:4], clock.advance(1)).actions  # 4 resolved
+    assert Withdraw("local:4") in actions and Withdraw(SUMMARY_KEY) in actions
+
+
+def test_a_summary_closed_by_the_user_is_not_pushed_back_within_the_minute(
+    clock: FakeClock,
+) -> None:
+    monitor = at_once(clock)
+    page_one_by_one(monitor, clock, 5, every=1)
+    monitor.dismissed(SUMMARY_KEY)
+    more = page_one_by_one_from(monitor, clock, range(5, 10))
+    assert not [a for a in more if isinstance(a, Summary | Notify)]
+    deadline = monitor.next_deadline()
+    assert deadline is not None
+    clock.now = deadline  # a minute after the first notification: a slot again
+    (summary,) = [a for a in monitor.tick(clock.now) if isinstance(a, Summary)]
+    assert summary.count == 5
+
+
+def page_one_by_one_from(monitor: Monitor, clock: FakeClock, numbers: range) -> list:
+    snapshot = [incident(n) for n in range(numbers.stop)]
+    actions: list = []
+    for n in numbers:
+        actions += monitor.snapshot("local", snapshot[: n + 1], clock.now).actions
+        actions += monitor.tick(clock.now)
+        clock.advance(1)
+    return actions

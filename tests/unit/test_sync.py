@@ -24,6 +24,7 @@ from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.sync import HEARTBEAT, LOCAL_POLL, ONCALL_REFRESH, WAKE_GAP, Sync
 from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
 from notifier.domain.model import Incident, Person, Status
+from notifier.domain.storm import Summary
 from tests.support.builders import make_incident
 from tests.support.clock import FakeClock
 
@@ -357,6 +358,25 @@ def test_a_new_incident_is_notified_then_alarmed_at_its_deadlines(world: World) 
     world.sync.poll_now("work")
     world.scheduling.run_jobs()
     assert world.of(StopAlarm)
+
+
+def test_the_timer_wakes_for_the_storm_summary_it_held_back(clock: FakeClock) -> None:
+    world = make_world(clock, config='[escalation]\nnotify_after = "0s"\n')
+    world.sync.start()
+    world.scheduling.run_jobs()
+    for n in range(20):  # a page a second, each noticed by a poll of its own
+        world.backend().incidents.append(make_incident(f"Q{n}", assignees=(ME,)))
+        world.sync.poll_now("work")
+        world.scheduling.run_jobs()
+        clock.advance(1)
+    assert len(world.of(Notify)) == 2
+    shown = world.of(Summary)
+    assert shown and shown[-1].count < 18  # updated at most every few seconds
+    # the last update is not left for the heartbeat or the next page: the timer wakes for it
+    assert world.scheduling.wake_in is not None and world.scheduling.wake_in <= 5.001
+    world.wake_when_asked()
+    assert world.of(Summary)[-1].count == 18
+    assert len(world.of(Notify)) == 2
 
 
 def test_after_a_sleep_everything_overdue_happens_once_and_every_account_is_polled(
