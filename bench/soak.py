@@ -14,9 +14,11 @@ Every ``interval`` seconds (2 s) the load generator
   incident assigned to me in the fake PagerDuty;
 - runs ``oncall-notifier list --json`` (a CLI process) and notes which pages it shows
   and in which status;
-- acknowledges pages that have been notified (seen on the session bus) and listed,
-  once they are a few seconds old: two in five through the notification's
-  **Acknowledge** button (dunst's context menu, so dunst emits the real
+- acknowledges pages that have been notified (seen on the session bus: as themselves,
+  or counted by the storm summary, which at a page every 2 s takes all but the first
+  two of a minute) and listed, once they are a few seconds old: two in five through
+  the notification's **Acknowledge** button (a page folded into the summary has none:
+  it is acknowledged with the CLI) (dunst's context menu, so dunst emits the real
   ``ActionInvoked`` and the app delivers the acknowledge through its outbox), two in
   five with ``oncall-notifier ack REF``; the fifth is resolved without an acknowledge;
 - resolves acknowledged pages a few seconds after the acknowledge shows in ``list``:
@@ -123,6 +125,7 @@ class Page:
     key: str  # the ingest's dedup key, or the fake's incident id
     plan: str  # "dunst", "cli" or "resolve" (without an acknowledge)
     opened: float  # monotonic
+    opened_at: float = field(default_factory=time.time)  # wall clock, as the bus stamps
     ref: str = ""
     notified: bool = False
     listed: bool = False
@@ -269,8 +272,10 @@ class NotificationWatch:
         self._rest = ""
         #: summary -> how many Notify calls carried it
         self.summaries: dict[str, int] = {}
-        #: bodies of notifications that fold several pages into one ("5 new incidents")
+        #: storm summaries ("5 new incidents in the last minute: ..."), whole messages
         self.folded: list[str] = []
+        #: when each storm summary (or its update in place) was sent, bus time
+        self.folded_at: list[float] = []
         self.notify_calls = 0
         self.action_invoked = 0
         self.close_calls = 0
@@ -331,11 +336,24 @@ class NotificationWatch:
             return
         summary = strings[2]
         self.summaries[summary] = self.summaries.get(summary, 0) + 1
-        if re.match(r"\d+ new incidents: ", summary):
+        if re.match(r"\d+ new incidents in the last ", summary):
             self.folded.append(message)
+            stamp = re.search(r" time=(\d+(?:\.\d+)?) ", header)
+            if stamp:
+                self.folded_at.append(float(stamp.group(1)))
 
-    def notified(self, title: str) -> bool:
-        return title in self.summaries or any(title in m for m in self.folded)
+    def notified(self, title: str, since: float) -> bool:
+        """Shown as itself, named by a storm summary, or counted by one sent after
+        ``since`` (wall clock: the page's trigger)."""
+        return (
+            self.own(title)
+            or any(title in m for m in self.folded)
+            or any(at >= since for at in self.folded_at)
+        )
+
+    def own(self, title: str) -> bool:
+        """Whether ``title`` was shown as a notification of its own (with buttons)."""
+        return title in self.summaries
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -629,7 +647,7 @@ class Soak:
         for page in self.pages:
             if page.closed:
                 continue
-            if not page.notified and self.watch.notified(page.title):
+            if not page.notified and self.watch.notified(page.title, page.opened_at):
                 page.notified = True
             if rows is None:
                 continue
@@ -651,8 +669,8 @@ class Soak:
                 if old_enough:
                     self._resolve(page)
             elif page.ack_sent is None:
-                if old_enough and page.plan == "cli":
-                    self._ack_by_cli(page)
+                if old_enough and (page.plan == "cli" or not self.watch.own(page.title)):
+                    self._ack_by_cli(page)  # folded into the storm summary: no button
                 elif old_enough and not dunst_used:
                     dunst_used = True  # one context menu per step
                     self._ack_by_dunst(page)
@@ -766,7 +784,7 @@ class Soak:
         s = self.settings
         self.watch.update()
         for page in self.pages:
-            page.notified = page.notified or self.watch.notified(page.title)
+            page.notified = page.notified or self.watch.notified(page.title, page.opened_at)
         local, fake = self._local_outcomes(), self._fake_outcomes()
         lost: list[str] = []
         delivered = resolved = 0

@@ -262,44 +262,47 @@ def test_clicking_the_notification_means_open(
     assert invoked.args == ["INC-3", "open"]
 
 
-def test_a_storm_becomes_one_summary(
+def menu_ids(session: DesktopSession, title: str) -> set[str]:
+    """dunst's ids of the displayed notifications titled ``title`` (from its menu)."""
+    return {
+        line.rsplit("[", 1)[1].split(",")[0]
+        for line in session.context_menu()
+        if f"({title}) [" in line
+    }
+
+
+def test_showing_a_key_again_updates_it_in_place_and_its_buttons_still_answer(
     center: NotificationCenter, session: DesktopSession, qtbot: Any
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    storm = [Notification(f"S-{i}", f"Storm {tag} #{i}", "", "low", ACTIONS) for i in range(10)]
-    storm[6] = Notification("S-6", f"Storm {tag} urgent", "", "high", ACTIONS)
-    center.show_many(storm)
-    sentinel = unique("after the storm")
-    center.show(Notification("sentinel", sentinel, "", "low", ()))
-    qtbot.waitUntil(lambda: session.dunst_count("displayed") >= 2, timeout=10_000)
-
-    session.close_notifications()
-    titles = [str(e["summary"]) for e in session.dunst_history()]
-    ours = [t for t in titles if tag in t]
-    assert ours == [f"10 new incidents: Storm {tag} urgent and 9 more"], ours
-    assert sentinel in titles
-
-
-def test_storm_summary_offers_open(
-    center: NotificationCenter, session: DesktopSession, qtbot: Any
-) -> None:
-    tag = uuid.uuid4().hex[:8]
-    center.show_many([Notification(f"T-{i}", f"Storm {tag} #{i}", "") for i in range(5)])
+    summary = (("open", "Open"),)
+    center.show(Notification(SUMMARY_KEY, f"3 new incidents {tag}", "a", "high", summary, True))
     displayed(session, qtbot)
+    (first_id,) = menu_ids(session, f"3 new incidents {tag}")
+    for n in (9, 27):
+        center.show(
+            Notification(SUMMARY_KEY, f"{n} new incidents {tag}", "b", "high", summary, True)
+        )
+    qtbot.waitUntil(lambda: bool(menu_ids(session, f"27 new incidents {tag}")), timeout=5000)
+    # the same notification, its text updated: no second one, nothing closed and re-opened
+    assert menu_ids(session, f"27 new incidents {tag}") == {first_id}
+    assert session.dunst_count("displayed") == 1
     with qtbot.waitSignal(center.actionInvoked, timeout=5000) as invoked:
-        session.invoke_action("open", title=f"5 new incidents: Storm {tag} #0 and 4 more")
+        session.invoke_action("open", title=f"27 new incidents {tag}")
     assert invoked.args == [SUMMARY_KEY, "open"]
+    session.close_notifications()
+    ours = [e for e in session.dunst_history() if tag in str(e["summary"])]
+    assert [e["summary"] for e in ours] == [f"27 new incidents {tag}"]
 
 
-def test_three_at_once_are_shown_individually(
+def test_a_notification_the_user_closed_is_reported(
     center: NotificationCenter, session: DesktopSession, qtbot: Any
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    center.show_many([Notification(f"U-{i}", f"Few {tag} #{i}", "") for i in range(3)])
-    displayed(session, qtbot, 3)
-    session.close_notifications()
-    ours = sorted(str(e["summary"]) for e in session.dunst_history() if tag in str(e["summary"]))
-    assert ours == [f"Few {tag} #{i}" for i in range(3)]
+    center.show(Notification("INC-9", unique("Closed by hand"), "", "low", ACTIONS))
+    displayed(session, qtbot)
+    with qtbot.waitSignal(center.dismissed, timeout=5000) as closed:
+        session.run("dunstctl", "close")
+    assert closed.args == ["INC-9"]
 
 
 def test_markup_in_text_is_shown_literally(
@@ -440,7 +443,6 @@ def test_center_without_dbus_falls_back_to_the_balloon_offscreen(tmp_path: Path)
         center = NotificationCenter(tray)
         print("backend", center.backend_name(), center.available())
         center.show(Notification("k", "t <b>x</b>", "b", "high", (("ack", "Acknowledge"),)))
-        center.show_many([Notification(f"k{i}", f"t{i}", "") for i in range(5)])
         center.withdraw("k")
         center.shutdown()
         print("done")

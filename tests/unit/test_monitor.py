@@ -192,9 +192,7 @@ def test_the_summary_is_withdrawn_once_nothing_it_names_is_unacknowledged(
     acked = [incident(n, Status.ACKNOWLEDGED) if n < 4 else incident(n) for n in range(5)]
     actions = monitor.snapshot("local", acked, clock.now).actions
     assert Withdraw(SUMMARY_KEY) not in actions  # incident 4 still needs someone
-    assert {a.ref for a in actions if isinstance(a, Withdraw)} == {
-        f"local:{n}" for n in range(4)
-    }
+    assert {a.ref for a in actions if isinstance(a, Withdraw)} == {f"local:{n}" for n in range(4)}
     actions = monitor.snapshot("local", acked[:4], clock.advance(1)).actions  # 4 resolved
     assert Withdraw("local:4") in actions and Withdraw(SUMMARY_KEY) in actions
 
