@@ -19,13 +19,19 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: str | bytes, *, keep_existing: bool = False) -> bool:
+def write_atomically(
+    path: Path, data: str | bytes, *, keep_existing: bool = False, durable: bool = True
+) -> bool:
     """Write ``data`` (text is UTF-8) to ``path`` atomically and durably; True
     when written. The folder must exist. Raises :class:`OSError`.
 
     ``keep_existing``: leave a file already at ``path`` alone and return False, so
     that of several processes writing it first, one wins and the others read
-    what it wrote (on a file system without hard links the last writer wins)."""
+    what it wrote (on a file system without hard links the last writer wins).
+
+    ``durable=False``: still atomic for readers, but not flushed to disk (no
+    ``fsync``, which can take tens of milliseconds on a busy disk): for a runtime
+    file rewritten all the time on the GUI thread, which a restart replaces anyway."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
@@ -33,7 +39,8 @@ def write_atomically(path: Path, data: str | bytes, *, keep_existing: bool = Fal
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         if keep_existing:
             try:
                 os.link(tmp, path)  # fails if it exists: the first writer wins
@@ -45,7 +52,8 @@ def write_atomically(path: Path, data: str | bytes, *, keep_existing: bool = Fal
                 os.replace(tmp, path)
         else:
             os.replace(tmp, path)
-        _sync_folder(path.parent)
+        if durable:
+            _sync_folder(path.parent)
         return True
     finally:
         with contextlib.suppress(OSError):

@@ -64,6 +64,7 @@ class Monitor:
         self.engine = EscalationEngine(policy)
         self.storm = StormCoalescer()
         self._snapshots: dict[str, list[Incident]] = {}
+        self._merged: list[Incident] | None = None  # incidents(), until the next snapshot
         self._auth_failed_since: dict[str, datetime] = {}
         self._me: dict[str, str] = {}
         self._health = {
@@ -82,6 +83,7 @@ class Monitor:
         before = self._snapshots.get(account, [])
         events = diff_snapshots(before, fresh, self._me)
         self._snapshots[account] = fresh
+        self._merged = None
         self.health(account).record_success(now)
         self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))
@@ -146,8 +148,12 @@ class Monitor:
     # ---- state ---------------------------------------------------------------------
 
     def incidents(self) -> list[Incident]:
-        merged = [i for snapshot in self._snapshots.values() for i in snapshot]
-        return sorted(merged, key=urgency_order)
+        """Every account's open incidents, most urgent first (a fresh list)."""
+        if self._merged is None:
+            # asked several times per poll (tray, tooltip, window): sorted once per snapshot
+            merged = [i for snapshot in self._snapshots.values() for i in snapshot]
+            self._merged = sorted(merged, key=urgency_order)
+        return list(self._merged)
 
     def health(self, account: str) -> AccountHealth:
         if account not in self._health:

@@ -27,7 +27,10 @@ def write(path: Path, monitor: Monitor) -> None:
             "last_error": health.last_error,
         }
     try:
-        write_atomically(path, json.dumps({"pid": os.getpid(), "accounts": accounts}))
+        # after every poll, on the GUI thread: atomic for doctor, no fsync (a run that
+        # dies leaves a stale file that the next start removes anyway)
+        payload = json.dumps({"pid": os.getpid(), "accounts": accounts})
+        write_atomically(path, payload, durable=False)
     except OSError as exc:
         log.warning("cannot write %s: %s", path, exc)
 

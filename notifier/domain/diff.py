@@ -97,7 +97,7 @@ def diff_snapshots(
         elif old is None:
             if new.is_open:
                 events.append(IncidentEvent(EventKind.NEW, new, None))
-        else:
+        elif old != new:  # most of a snapshot is unchanged: no need to look closer
             events.extend(_changes(old, new, me.get(new.account)))
     events.sort(key=_event_order)
     return events

@@ -334,6 +334,8 @@ class EscalationEngine:
 
     def alerting(self) -> tuple[Incident, ...]:
         """The incidents the alarm is sounding for, most urgent first."""
+        if not self._alarming:
+            return ()  # asked after every poll: no need to sort every track for nothing
         return tuple(t.incident for t in self._ordered() if t.incident.ref in self._alarming)
 
     def tracked(self) -> tuple[Incident, ...]:
