@@ -27,7 +27,6 @@ from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon, QWidget
 
 from notifier.desktop.icons import TrayState, tray_icon
 from notifier.desktop.notify import (
-    SUMMARY_KEY,
     DesktopNotifierAdapter,
     Notification,
     NotificationAdapter,
@@ -36,6 +35,7 @@ from notifier.desktop.notify import (
     TrayBalloonAdapter,
 )
 from notifier.desktop.sound import AlarmPlayer
+from notifier.domain.storm import SUMMARY_KEY
 from notifier.paths import resource
 from tests.desktop.session import DesktopSession
 
