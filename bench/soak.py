@@ -15,10 +15,11 @@ Every ``interval`` seconds (2 s) the load generator
 - runs ``oncall-notifier list --json`` (a CLI process) and notes which pages it shows
   and in which status;
 - acknowledges pages that have been notified (seen on the session bus: as themselves,
-  or counted by the storm summary, which at a page every 2 s takes all but the first
-  two of a minute) and listed, once they are a few seconds old: two in five through
-  the notification's **Acknowledge** button (a page folded into the summary has none:
-  it is acknowledged with the CLI) (dunst's context menu, so dunst emits the real
+  or counted by the storm summary: a page every 2 s is a storm, in which the app shows
+  the first two pages as themselves and folds the rest into one summary) and listed,
+  once they are a few seconds old: two in five through the notification's
+  **Acknowledge** button (every page with a notification of its own, once the storm
+  summary is up; a page folded into the summary has no button: the CLI) (dunst's context menu, so dunst emits the real
   ``ActionInvoked`` and the app delivers the acknowledge through its outbox), two in
   five with ``oncall-notifier ack REF``; the fifth is resolved without an acknowledge;
 - resolves acknowledged pages a few seconds after the acknowledge shows in ``list``:
@@ -669,8 +670,11 @@ class Soak:
                 if old_enough:
                     self._resolve(page)
             elif page.ack_sent is None:
-                if old_enough and (page.plan == "cli" or not self.watch.own(page.title)):
+                own = self.watch.own(page.title)
+                if old_enough and not own:
                     self._ack_by_cli(page)  # folded into the storm summary: no button
+                elif old_enough and page.plan == "cli" and not self.watch.folded:
+                    self._ack_by_cli(page)
                 elif old_enough and not dunst_used:
                     dunst_used = True  # one context menu per step
                     self._ack_by_dunst(page)

@@ -81,7 +81,9 @@ def _assert_soak_held(report: Report) -> None:
     counts = report.counts
     # what the trickle was to exercise happened, both ways, on both accounts
     assert counts["pages_local"] >= 10 and counts["pages_pagerduty"] >= 10, counts
-    assert counts["acked_dunst"] >= 5 and counts["acked_cli"] >= 5, counts
+    # a page every 2 s is a storm: two pages a minute get a notification (and a button)
+    # of their own, the rest are folded into the storm summary and acknowledged by CLI
+    assert counts["acked_dunst"] >= 2 and counts["acked_cli"] >= 5, counts
     assert counts["action_invoked"] == counts["acked_dunst"], counts
     assert counts["resolved_ingest"] >= 5 and counts["resolved_fake"] >= 5, counts
     assert counts["alarms"] >= 1, counts
