@@ -155,6 +155,14 @@ class Monitor:
             self._merged = sorted(merged, key=urgency_order)
         return list(self._merged)
 
+    def open_incidents_of(self, account: str) -> list[Incident]:
+        """``account``'s incidents as its last good sync gave them."""
+        return list(self._snapshots.get(account, []))
+
+    def me(self, account: str) -> str | None:
+        """My id at ``account``, once a sync told it."""
+        return self._me.get(account)
+
     def health(self, account: str) -> AccountHealth:
         if account not in self._health:
             raise KeyError(f"unknown account {account!r}")

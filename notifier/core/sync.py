@@ -2,7 +2,9 @@
 
 For every account the sync keeps a wall-clock moment for its next poll (and, for
 accounts with a rota, its next on-call lookup), computed afresh after each poll
-(:meth:`Sync.interval`), backed off after a failure (a refused token waits longer,
+(:meth:`Sync.interval`: faster while I am on call there or an incident of mine is
+open, slower otherwise, see :mod:`notifier.core.polling`; brought forward when an
+on-call lookup or a shift boundary makes it shorter), backed off after a failure (a refused token waits longer,
 a 429 as long as the server asks), and brought forward by :meth:`Sync.poll_now`
 (after an action, a change the backend reports through its ``watch``, the window
 opening, a wake-up). One poll per account runs at a time; one asked for meanwhile
@@ -40,7 +42,16 @@ from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarm, HealthAlarmStep
 from notifier.core.monitor import AlertAction, Monitor, policy_from_config
+from notifier.core.polling import (
+    PollIntervals,
+    intervals_of,
+    mine_open,
+    next_change,
+    on_call_at,
+    poll_interval,
+)
 from notifier.core.status_text import user_message
+from notifier.domain.durations import format_duration
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident
 from notifier.secrets import SecretStoreError
@@ -56,6 +67,10 @@ DEFAULT_POLL = timedelta(seconds=15)
 HEARTBEAT = timedelta(seconds=30)
 WAKE_GAP = timedelta(seconds=20)
 ONCALL_REFRESH = timedelta(minutes=5)
+#: an account counts as degraded after two intervals without a good poll, but
+#: never sooner than after two of these: at 5 s on call, one slow answer (the
+#: request timeout is 20 s) is not an outage
+HEALTH_INTERVAL_FLOOR = timedelta(seconds=15)
 
 
 class AccountSource(Protocol):
@@ -115,8 +130,9 @@ class SyncListener(Protocol):
 class _Account:
     """The sync's bookkeeping of one account."""
 
-    interval: timedelta
+    intervals: PollIntervals
     has_oncall: bool
+    last_good: datetime | None = None  # when the last good poll landed
     next_poll: datetime | None = None  # None: a poll is asked for or under way
     next_oncall: datetime | None = None
     polling: bool = False
@@ -156,14 +172,20 @@ class Sync:
         for name in accounts.names():
             info = accounts.info(name)
             self._account[name] = _Account(
-                interval=LOCAL_POLL
+                intervals=PollIntervals.pinned(LOCAL_POLL)
                 if info.kind == "local"
-                else getattr(info.settings, "poll_interval", DEFAULT_POLL),
+                else intervals_of(info.settings, DEFAULT_POLL),
                 has_oncall=info.kind != "local",
             )
         now = clock()
         self.monitor = Monitor(
-            policy_from_config(config), {n: a.interval for n, a in self._account.items()}, now
+            policy_from_config(config),
+            {
+                # nothing known yet: the interval of an account on call
+                n: max(poll_interval(a.intervals, on_call=None, mine=False), HEALTH_INTERVAL_FLOOR)
+                for n, a in self._account.items()
+            },
+            now,
         )
         if not any(a.has_oncall for a in self._account.values()):
             # No account can say whether I am on call (the local backend has no
@@ -181,9 +203,15 @@ class Sync:
     # ---- the schedule -----------------------------------------------------------------
 
     def interval(self, name: str) -> timedelta:
-        """How long after a good poll ``name`` is polled again; asked after each
-        poll, so it may follow the state (on call or not)."""
-        return self._account[name].interval
+        """How long after a good poll ``name`` is polled again, as the state is now
+        (on call there or not, an incident of mine open or not); asked after each
+        poll and whenever that state may have changed."""
+        state = self._account[name]
+        return poll_interval(
+            state.intervals,
+            on_call=on_call_at(self.oncall.get(name), self._clock()),
+            mine=mine_open(self.monitor.open_incidents_of(name), self.monitor.me(name)),
+        )
 
     def next_poll_at(self, name: str) -> datetime | None:
         """When ``name`` is next polled on schedule (None: a poll is under way)."""
@@ -356,10 +384,15 @@ class Sync:
             self.account_problems.pop(name, None)
             recovered = state.failures > 0
             state.failures = 0
-            self._schedule_poll(name, now + self.interval(name))
+            state.last_good = now
+            self._schedule_poll(name, now + self.interval(name))  # stands if the rest fails
+            update = self.monitor.snapshot(name, incidents, now)
+            interval = self.interval(name)  # after the snapshot: an incident of mine counts
+            self.monitor.health(name).interval = max(interval, HEALTH_INTERVAL_FLOOR)
+            self._schedule_poll(name, now + interval)
             if recovered:
                 self._listener.deliver_now()  # the account is back
-            self._listener.alert(self.monitor.snapshot(name, incidents, now).actions)
+            self._listener.alert(update.actions)
         self._refresh(now)
         if self._status_path is not None and not self._stopped:
             status_file.write(self._status_path, self.monitor)
@@ -394,6 +427,21 @@ class Sync:
         )
         self._schedule_poll(name, now + timedelta(seconds=max(1.0, delay)))
 
+    def _sooner(self, name: str) -> None:
+        """If ``name``'s interval became shorter since its last good poll (on call
+        now, a shift began), bring its next poll forward to match: polled at once
+        if that moment has passed. A longer one takes effect after the next poll;
+        a backoff after a failure stands."""
+        state = self._account[name]
+        if state.intervals.fixed is not None or state.failures or state.last_good is None:
+            return
+        interval = self.interval(name)
+        sooner = state.last_good + interval
+        with self._lock:
+            if state.next_poll is not None and sooner < state.next_poll:
+                log.info("%s: polled every %s now", name, format_duration(interval))
+                state.next_poll = sooner
+
     def _schedule_poll(self, name: str, when: datetime) -> None:
         with self._lock:
             state = self._account[name]
@@ -423,6 +471,7 @@ class Sync:
                 self.oncall[name] = status
                 # quiet hours apply only off call: on call anywhere means on call
                 self.monitor.engine.set_on_call(any(s.on_call for s in self.oncall.values()))
+                self._start_due(now)  # on call now: the next poll may be due sooner
             self._refresh(now)
         except Exception as exc:
             self._survive(exc, f"the on-call lookup of {name}")
@@ -430,6 +479,8 @@ class Sync:
     # ---- the timer ------------------------------------------------------------------------
 
     def _start_due(self, now: datetime) -> None:
+        for name in self._account:
+            self._sooner(name)
         due = []
         with self._lock:
             for name, state in self._account.items():
@@ -474,6 +525,11 @@ class Sync:
                 return
             for state in self._account.values():
                 candidates += [m for m in (state.next_poll, state.next_oncall) if m is not None]
+        for name, state in self._account.items():
+            if state.intervals.fixed is None and (
+                change := next_change(self.oncall.get(name), now)
+            ):
+                candidates.append(change)  # a shift starts or ends: the interval may change
         wait = max(0.0, (min(candidates) - now).total_seconds())
         self._expected_wake = now + timedelta(seconds=wait)
         self._wake_at = self._expected_wake

@@ -35,7 +35,9 @@ def test_defaults() -> None:
         name="work",
         api_url="https://api.pagerduty.com",
         ca_bundle=None,
-        poll_interval=timedelta(seconds=15),
+        poll_interval_on_call=timedelta(seconds=5),
+        poll_interval_off_call=timedelta(minutes=1),
+        poll_interval=None,
         scope="mine",
         teams=(),
         services=(),
@@ -80,6 +82,12 @@ def test_settings_are_frozen() -> None:
 )
 def test_poll_interval_in_range(value: object, seconds: float) -> None:
     assert parse(poll_interval=value).poll_interval == timedelta(seconds=seconds)
+    assert parse(poll_interval_on_call=value).poll_interval_on_call == timedelta(seconds=seconds)
+    assert parse(poll_interval_off_call=value).poll_interval_off_call == timedelta(seconds=seconds)
+
+
+def test_a_blank_poll_interval_is_unset() -> None:
+    assert parse(poll_interval="").poll_interval is None
 
 
 @pytest.mark.parametrize(
@@ -103,6 +111,16 @@ def test_poll_interval_in_range(value: object, seconds: float) -> None:
         ({"poll_interval": "2h"}, "accounts[1].poll_interval", "2h is out of range; use 5s to 1h"),
         ({"poll_interval": "soon"}, "accounts[1].poll_interval", "is not a duration"),
         ({"poll_interval": True}, "accounts[1].poll_interval", "is not a duration"),
+        (
+            {"poll_interval_on_call": "1s"},
+            "accounts[1].poll_interval_on_call",
+            "1s is out of range; use 5s to 1h",
+        ),
+        (
+            {"poll_interval_off_call": "2h"},
+            "accounts[1].poll_interval_off_call",
+            "2h is out of range; use 5s to 1h",
+        ),
         (
             {"scope": "team"},
             "accounts[1].scope",

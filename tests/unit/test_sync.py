@@ -4,9 +4,10 @@ wake-up the sync asks for; the accounts are in-memory fakes of the port."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from notifier.backends.port import (
     AuthenticationError,
     Capability,
+    OnCallShift,
     OnCallStatus,
     RateLimitedError,
     UnavailableError,
@@ -21,12 +23,19 @@ from notifier.backends.port import (
 from notifier.config import parse_config
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarmStep
-from notifier.core.sync import HEARTBEAT, LOCAL_POLL, ONCALL_REFRESH, WAKE_GAP, Sync
+from notifier.core.sync import (
+    HEALTH_INTERVAL_FLOOR,
+    HEARTBEAT,
+    LOCAL_POLL,
+    ONCALL_REFRESH,
+    WAKE_GAP,
+    Sync,
+)
 from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
 from notifier.domain.model import Incident, Person, Status
 from notifier.domain.storm import Summary
 from tests.support.builders import make_incident
-from tests.support.clock import FakeClock
+from tests.support.clock import START, FakeClock
 
 INTERVAL = timedelta(seconds=15)
 ME = Person("PME", "Me")
@@ -84,6 +93,10 @@ class FakeBackend:
     capabilities: frozenset[Capability] = frozenset(Capability)
     capability_notes: dict[Capability, str] = field(default_factory=dict)
     polls: int = 0
+    lookups: int = 0
+    clock: FakeClock | None = None  # given: when each poll and lookup ran
+    poll_times: list[datetime] = field(default_factory=list)
+    lookup_times: list[datetime] = field(default_factory=list)
     watches: list[FakeWatch] = field(default_factory=list)
     changed: list[Callable[[], None]] = field(default_factory=list)
 
@@ -92,11 +105,16 @@ class FakeBackend:
 
     def open_incidents(self) -> list[Incident]:
         self.polls += 1
+        if self.clock is not None:
+            self.poll_times.append(self.clock.now)
         if self.errors:
             raise self.errors.pop(0)
         return list(self.incidents)
 
     def oncall(self) -> OnCallStatus:
+        self.lookups += 1
+        if self.clock is not None:
+            self.lookup_times.append(self.clock.now)
         return self.oncall_status
 
     def watch(self, changed: Callable[[], None]) -> FakeWatch:
@@ -111,10 +129,24 @@ class Settings:
     poll_interval: timedelta = INTERVAL
 
 
+ON_CALL, OFF_CALL = timedelta(seconds=5), timedelta(seconds=60)
+
+
+@dataclass
+class AdaptiveSettings:
+    """What PagerDuty's and incident.io's settings say by default."""
+
+    name: str
+    poll_interval: timedelta | None = None
+    poll_interval_on_call: timedelta = ON_CALL
+    poll_interval_off_call: timedelta = OFF_CALL
+
+
 class FakeAccounts:
-    def __init__(self, *backends: FakeBackend, local: str = "") -> None:
+    def __init__(self, *backends: FakeBackend, local: str = "", settings: Any = None) -> None:
         self.backends = {b.name: b for b in backends}
         self.local = local
+        self.settings = settings or Settings
         self.forgotten: list[str] = []
 
     def names(self) -> list[str]:
@@ -123,7 +155,7 @@ class FakeAccounts:
     def info(self, name: str) -> AccountInfo:
         if name == self.local:
             return AccountInfo(name, "local", None)
-        return AccountInfo(name, "pagerduty", Settings(name))
+        return AccountInfo(name, "pagerduty", self.settings(name))
 
     def get(self, name: str) -> FakeBackend:
         return self.backends[name]
@@ -182,12 +214,16 @@ class World:
 
 
 def make_world(
-    clock: FakeClock, *backends: FakeBackend, local: str = "", config: str = ""
+    clock: FakeClock,
+    *backends: FakeBackend,
+    local: str = "",
+    config: str = "",
+    settings: Any = None,
 ) -> World:
     import tomllib
 
     scheduling, listener = FakeScheduling(), Listener()
-    accounts = FakeAccounts(*(backends or (FakeBackend("work"),)), local=local)
+    accounts = FakeAccounts(*(backends or (FakeBackend("work"),)), local=local, settings=settings)
     sync = Sync(
         accounts,  # type: ignore[arg-type]
         parse_config(tomllib.loads(config)),
@@ -230,16 +266,12 @@ def test_the_timer_polls_each_account_after_its_interval(world: World) -> None:
 def test_the_interval_is_asked_after_every_poll(clock: FakeClock) -> None:
     """Polling can follow the state (e.g. faster on call): the sync asks each time."""
     world = make_world(clock)
-    asked: list[str] = []
-
-    def interval(name: str) -> timedelta:
-        asked.append(name)
-        return timedelta(seconds=5 * len(asked))
-
-    world.sync.interval = interval  # type: ignore[method-assign]
+    current = timedelta(seconds=5)
+    world.sync.interval = lambda name: current  # type: ignore[method-assign]
     world.sync.start()
     world.scheduling.run_jobs()
     assert world.sync.next_poll_at("work") == clock.now + timedelta(seconds=5)
+    current = timedelta(seconds=10)
     world.wake_when_asked()
     world.scheduling.run_jobs()
     assert world.sync.next_poll_at("work") == clock.now + timedelta(seconds=10)
@@ -282,6 +314,158 @@ def test_the_rota_is_looked_up_again_every_five_minutes(world: World) -> None:
         world.scheduling.run_jobs()
     assert not world.sync.oncall["work"].on_call
     assert not world.sync.monitor.engine.on_call
+
+
+# ---- adaptive polling: fast on call or with a page of mine, slow otherwise ----------------
+
+#: the timer fires a millisecond after the moment asked for: polls drift by that much
+SLACK = timedelta(milliseconds=50)
+
+
+def adaptive_world(clock: FakeClock, status: OnCallStatus, settings: Any = None) -> World:
+    backend = FakeBackend("work", oncall_status=status, clock=clock)
+    world = make_world(clock, backend, settings=settings or AdaptiveSettings)
+    world.sync.start()
+    world.scheduling.run_jobs()
+    return world
+
+
+def run_until(world: World, moment: datetime) -> None:
+    while world.clock.now < moment:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+
+
+def gaps(times: list[datetime]) -> list[timedelta]:
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def every(expected: timedelta, times: list[datetime]) -> bool:
+    return bool(times[1:]) and all(expected <= gap <= expected + SLACK for gap in gaps(times))
+
+
+def since(times: list[datetime], moment: datetime) -> list[datetime]:
+    return [t for t in times if t >= moment]
+
+
+def after(times: list[datetime], moment: datetime) -> list[datetime]:
+    return [t for t in times if t > moment]
+
+
+def test_on_call_the_account_is_polled_every_five_seconds_within_the_budget(
+    clock: FakeClock,
+) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=True))
+    run_until(world, START + timedelta(minutes=10))
+    backend = world.backend()
+    assert every(ON_CALL, backend.poll_times)
+    assert world.sync.interval("work") == ON_CALL
+    # the goal: under 2% of PagerDuty's 960 a minute, lookups included (a poll
+    # that finds nothing new is one request, a lookup at most two)
+    assert backend.polls + 2 * backend.lookups <= 19 * 10
+
+
+def test_off_call_the_account_is_polled_every_minute(clock: FakeClock) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=False))
+    run_until(world, START + timedelta(minutes=10))
+    times = world.backend().poll_times
+    # the first poll landed before the first lookup: as if on call until it said
+    assert gaps(times)[0] <= ON_CALL + SLACK
+    assert every(OFF_CALL, times[1:])
+    assert len(times) <= 12
+
+
+def test_going_on_call_brings_the_next_poll_forward(clock: FakeClock) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=False))
+    backend = world.backend()
+    backend.oncall_status = OnCallStatus(on_call=True)  # the next lookup says so
+    run_until(world, START + ONCALL_REFRESH + timedelta(minutes=1))
+    looked_up = backend.lookup_times[1]
+    before = [t for t in backend.poll_times if t < looked_up]
+    assert every(OFF_CALL, before[1:])
+    assert looked_up - before[-1] > ON_CALL  # so the poll due is overdue: at once
+    assert looked_up in backend.poll_times  # not at before[-1] + 60 s
+    assert every(ON_CALL, since(backend.poll_times, looked_up))
+
+
+def test_a_page_of_mine_polls_fast_until_it_is_resolved(clock: FakeClock) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=False))
+    backend = world.backend()
+    run_until(world, START + timedelta(minutes=2))
+    page = make_incident("Q1", assignees=(ME,))
+    backend.incidents, paged = [page], clock.now
+    run_until(world, clock.now + timedelta(minutes=2))
+    seen = after(backend.poll_times, paged)
+    assert seen[0] - paged <= OFF_CALL + SLACK  # the next poll sees it...
+    assert every(ON_CALL, seen)  # ... and from then on, every 5 s
+    backend.incidents = [page.with_changes(status=Status.ACKNOWLEDGED)]
+    run_until(world, clock.now + timedelta(minutes=1))
+    assert every(ON_CALL, backend.poll_times[-12:])  # acknowledged, still mine
+    backend.incidents = [page.with_changes(assignees=(Person("POTHER", "Other"),))]
+    handed_over = clock.now
+    run_until(world, clock.now + timedelta(minutes=4))
+    later = after(backend.poll_times, handed_over)
+    assert later[0] - handed_over <= ON_CALL + SLACK  # the poll that saw it go
+    assert every(OFF_CALL, later)
+
+
+def test_a_shift_start_switches_at_the_boundary_without_a_lookup(clock: FakeClock) -> None:
+    begins = START + timedelta(minutes=2)
+    shift = OnCallShift("Checkout", 1, begins, begins + timedelta(hours=8))
+    world = adaptive_world(clock, OnCallStatus(on_call=False, next_shift=shift))
+    backend = world.backend()
+    run_until(world, begins + timedelta(minutes=1))
+    assert backend.lookups == 1  # the lookup at the start told when
+    assert every(OFF_CALL, [t for t in backend.poll_times if t < begins][1:])
+    first = since(backend.poll_times, begins)[0]
+    assert first - begins <= SLACK  # at the boundary, not at the next minute
+    assert every(ON_CALL, since(backend.poll_times, begins))
+
+
+def test_a_shift_end_slows_down_after_the_boundary(clock: FakeClock) -> None:
+    ends = START + timedelta(minutes=2)
+    shift = OnCallShift("Checkout", 1, START - timedelta(hours=8), ends)
+    world = adaptive_world(clock, OnCallStatus(on_call=True, shifts=(shift,)))
+    backend = world.backend()
+    run_until(world, ends + timedelta(minutes=2, seconds=20))
+    assert backend.lookups == 1
+    assert every(ON_CALL, [t for t in backend.poll_times if t < ends])
+    assert every(OFF_CALL, since(backend.poll_times, ends))
+
+
+def test_an_explicit_poll_interval_pins_it_on_call_or_not(clock: FakeClock) -> None:
+    pinned = timedelta(seconds=30)
+    for status in (OnCallStatus(on_call=True), OnCallStatus(on_call=False)):
+        world = adaptive_world(
+            clock, status, settings=lambda name: AdaptiveSettings(name, poll_interval=pinned)
+        )
+        run_until(world, clock.now + timedelta(minutes=10))
+        assert every(pinned, world.backend().poll_times)
+
+
+def test_a_backoff_stands_when_going_on_call(clock: FakeClock) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=False))
+    backend = world.backend()
+    run_until(world, START + timedelta(minutes=3, seconds=30))
+    backend.errors = [RateLimitedError("slow down", retry_after=120, account="work")]
+    backend.oncall_status = OnCallStatus(on_call=True)
+    run_until(world, START + ONCALL_REFRESH + timedelta(minutes=2))
+    refused = backend.poll_times[-1 - len(since(backend.poll_times, START + ONCALL_REFRESH))]
+    assert backend.lookup_times[1] - refused < timedelta(seconds=120)  # looked up meanwhile
+    (retried, *_) = since(backend.poll_times, refused + SLACK)
+    assert retried - refused >= timedelta(seconds=120)  # as long as the server asked
+
+
+def test_on_call_an_account_is_degraded_only_after_the_health_floor(clock: FakeClock) -> None:
+    world = adaptive_world(clock, OnCallStatus(on_call=True))
+    run_until(world, START + timedelta(minutes=1))
+    world.backend().errors = [UnavailableError("down", account="work")] * 100
+    while world.sync.degraded(clock.now) == []:
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    last_good = world.sync.monitor.health("work").last_success
+    assert last_good is not None
+    assert clock.now - last_good > 2 * HEALTH_INTERVAL_FLOOR > 2 * ON_CALL
 
 
 # ---- failures and backoff ---------------------------------------------------------------

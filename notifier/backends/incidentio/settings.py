@@ -33,7 +33,9 @@ API_URL = "https://api.incident.io"
 
 MIN_POLL_INTERVAL = timedelta(seconds=5)
 MAX_POLL_INTERVAL = timedelta(hours=1)
-DEFAULT_POLL_INTERVAL = timedelta(seconds=15)
+#: while I am on call there or an incident assigned to me is open, and otherwise
+DEFAULT_POLL_INTERVAL_ON_CALL = timedelta(seconds=5)
+DEFAULT_POLL_INTERVAL_OFF_CALL = timedelta(seconds=60)
 DEFAULT_REQUEST_TIMEOUT = timedelta(seconds=20)
 
 Scope = Literal["mine", "all"]
@@ -77,11 +79,26 @@ class IncidentIoSettings:
         help="a PEM file to trust, for TLS-inspecting corporate proxies",
         doc_default="system CAs",
     )
-    poll_interval: timedelta = setting(
+    poll_interval_on_call: timedelta = setting(
         Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-        DEFAULT_POLL_INTERVAL,
-        label="Poll every",
-        help="how often to ask incident.io",
+        DEFAULT_POLL_INTERVAL_ON_CALL,
+        label="Poll on call every",
+        help="how often to ask incident.io while you are on call there or an incident "
+        "assigned to you is open",
+    )
+    poll_interval_off_call: timedelta = setting(
+        Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
+        DEFAULT_POLL_INTERVAL_OFF_CALL,
+        label="Poll off call every",
+        help="how often to ask incident.io otherwise",
+    )
+    #: set: one interval, on call or not (the two above are then unused)
+    poll_interval: timedelta | None = setting(
+        OrUnset(Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)),
+        None,
+        label="Poll always every",
+        help="one fixed interval, on call or not, instead of the two above",
+        doc_default="by on-call state",
     )
     scope: Scope = setting(
         Choice[Scope](
