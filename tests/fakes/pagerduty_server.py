@@ -42,6 +42,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -668,7 +669,10 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest(CheckedRequest):
-    """One request as the server received it (``query`` values in order)."""
+    """One request as the server received it (``query`` values in order), and
+    when (``time.time()``; the benchmarks measure gaps between polls with it)."""
+
+    at: float = field(default_factory=time.time, compare=False)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
