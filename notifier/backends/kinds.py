@@ -28,7 +28,9 @@ class AccountKind:
     """One kind of ``[[accounts]]`` entry.
 
     ``parse`` is ``"module:function"`` taking ``(entry, where=...)`` and returning
-    the settings (with at least ``name`` and ``poll_interval``); ``settings`` is
+    the settings (with at least ``name`` and ``poll_interval``, which may be unset when
+    ``poll_interval_on_call`` and ``poll_interval_off_call`` are declared: see
+    :mod:`notifier.core.polling`); ``settings`` is
     ``"module:Class"``, the dataclass that declares them
     (:mod:`notifier.settings_schema`: the settings dialog and the README are made
     from it); ``create`` takes

@@ -4,11 +4,11 @@ For every account the sync keeps a wall-clock moment for its next poll (and, for
 accounts with a rota, its next on-call lookup), computed afresh after each poll
 (:meth:`Sync.interval`: faster while I am on call there or an incident of mine is
 open, slower otherwise, see :mod:`notifier.core.polling`; brought forward when an
-on-call lookup or a shift boundary makes it shorter), backed off after a failure (a refused token waits longer,
-a 429 as long as the server asks), and brought forward by :meth:`Sync.poll_now`
-(after an action, a change the backend reports through its ``watch``, the window
-opening, a wake-up). One poll per account runs at a time; one asked for meanwhile
-runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Monitor`,
+on-call lookup or a shift boundary makes it shorter), backed off after a failure
+(a refused token waits longer, a 429 as long as the server asks), and brought
+forward by :meth:`Sync.poll_now` (after an action, a change the backend reports
+through its ``watch``, the window opening, a wake-up). One poll per account runs
+at a time; one asked for meanwhile runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Monitor`,
 whose alert actions, and the health alarm's, go to the :class:`SyncListener`.
 
 Deadlines are wall-clock moments and one timer wakes the sync at the earliest of
