@@ -9,6 +9,7 @@ notifier`` in the tree, or an editable install) is the tree's ``resources/`` use
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import tomllib
 from pathlib import Path
@@ -35,6 +36,7 @@ def checkout_root(package_dir: Path | None = None) -> Path | None:
     return parent if name == PROJECT_NAME else None
 
 
+@functools.cache  # the app asks for every icon and sound; the answer never changes
 def resources_dir() -> Path:
     """``notifier/resources`` inside the installed package; the checkout's top-level
     ``resources/`` when running from a source tree."""

@@ -16,10 +16,8 @@ import logging
 import secrets as _random
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import ClassVar
-
-import keyring
-import keyring.errors
 
 from notifier import redact
 from notifier.atomic_file import write_atomically
@@ -28,6 +26,16 @@ from notifier.errors import UserError
 log = logging.getLogger("notifier.secrets")
 
 SERVICE = "oncall-notifier"
+
+
+def _keyring() -> ModuleType:
+    """``keyring``, imported on the first secret read or written through it: it
+    costs about 15 MiB and a tenth of a second (its entry-point discovery), which
+    a profile whose secrets are in a file, in the session or nowhere never pays."""
+    import keyring
+    import keyring.errors
+
+    return keyring
 
 
 class SecretStoreError(UserError):
@@ -61,8 +69,10 @@ class SecretStore:
             return self._session.get(self._key(name))
         if self.mode == "file":
             return self._read_file().get(name)
+        keyring = _keyring()
         try:
-            return keyring.get_password(SERVICE, self._key(name))
+            value: str | None = keyring.get_password(SERVICE, self._key(name))
+            return value
         except keyring.errors.KeyringError as exc:
             raise self._unavailable(exc) from None
 
@@ -78,6 +88,7 @@ class SecretStore:
                 data[name] = value
                 self._write_file(data)
             return
+        keyring = _keyring()
         try:
             keyring.set_password(SERVICE, self._key(name), value)
         except keyring.errors.KeyringError as exc:
@@ -92,6 +103,7 @@ class SecretStore:
                 data.pop(name, None)
                 self._write_file(data)
         else:
+            keyring = _keyring()
             try:
                 keyring.delete_password(SERVICE, self._key(name))
             except keyring.errors.PasswordDeleteError:
@@ -117,6 +129,7 @@ class SecretStore:
             return True, 'secrets kept for this session only ([secrets] store = "session")'
         if self.mode == "file":
             return True, f'secrets kept in {self._file} (mode 0600, [secrets] store = "file")'
+        keyring = _keyring()
         backend = keyring.get_keyring()
         try:
             keyring.get_password(SERVICE, self._key("__probe__"))

@@ -11,13 +11,14 @@ bridge (actions, through the outbox) or to the sync (snooze, poll now).
 from __future__ import annotations
 
 import contextlib
+import linecache
 import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from notifier import autostart, runtime_files
@@ -97,10 +98,11 @@ class OncallApp(QObject):
             self.tray.icon, self, ledger=profile.notifications_path
         )
         self.announce = Announcements(self.notifications)
-        self.player = AlarmPlayer(self)
+        # QtMultimedia and the sound server wait until the tray icon is up: see
+        # _prepare_sound, run once the event loop does and on the first incident
+        self.player = AlarmPlayer(self, prepare=False)
         self.player.sound_path = config.sound.alarm or None
         self._require_sound = require_sound
-        self._check_sound()
 
         runner = BackgroundRunner(parent=self)
         self.outbox_runner = self._open_outbox(runner)
@@ -195,6 +197,27 @@ class OncallApp(QObject):
                 autostart.set_enabled(True)
         self.tray.show()
         self.changed()
+        # right after the icon: the event loop's first turn, long before any alarm
+        QTimer.singleShot(0, self, self._after_start)
+
+    def _prepare_sound(self) -> bool:
+        """Open the sound device and decode the alarm, once. Deferred past the tray
+        icon, never to the first alarm: at the latest when the first incident is
+        seen, before its first escalation step. True when that made a problem (no
+        audio output) appear or go."""
+        if self.player.prepared:
+            return False
+        self.player.prepare()
+        return self._check_sound()
+
+    def _after_start(self) -> None:
+        # PySide's import hook reads the source of every module imported after it into
+        # linecache (to look for `from __feature__ import`): ~5 MiB kept for nothing.
+        # Freed before what loads next (QtMultimedia, D-Bus), which reuses the memory.
+        linecache.clearcache()
+        if self._prepare_sound():
+            self.changed()
+        self.notifications.prepare()  # so the first page is not the one that waits
 
     def stop(self) -> None:
         self.player.stop()
@@ -212,6 +235,8 @@ class OncallApp(QObject):
     # ---- the sync's listener: rendering ------------------------------------------------
 
     def alert(self, alert_actions: Sequence[AlertAction]) -> None:
+        if self._prepare_sound():  # done already, unless the event loop has not run yet
+            self.changed()
         notify = []
         summary: Summary | None = None
         for action in alert_actions:
@@ -234,6 +259,8 @@ class OncallApp(QObject):
             self.alertActions.emit(list(alert_actions))
 
     def health_alarm(self, step: HealthAlarmStep) -> None:
+        if self._prepare_sound():
+            self.changed()
         if step.volume is not None:
             self.player.play(step.volume)
         if step.stopped and step.silence:
@@ -252,6 +279,8 @@ class OncallApp(QObject):
         """Render the state: tray, menu, tooltip, notices, the window's on-call line."""
         now = self.clock()
         incidents = self.sync.incidents()
+        if incidents:  # an alarm may be due soon (done already, as a rule)
+            self._prepare_sound()
         self.bridge.set_incidents(incidents)
         degraded = self.sync.degraded(now)
         problems = list(self.problems.values())

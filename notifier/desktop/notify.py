@@ -22,7 +22,6 @@ signals. Call :meth:`NotificationCenter.shutdown` before the QApplication goes a
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import functools
@@ -39,12 +38,15 @@ import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from notifier.atomic_file import write_atomically
+
+if TYPE_CHECKING:
+    import asyncio  # imported where used: not before the tray icon is up
 
 log = logging.getLogger("notifier.desktop.notify")
 
@@ -213,6 +215,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
     # The loop thread ----------------------------------------------------------------
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
         if self._loop is None:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(
@@ -224,6 +228,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
 
     @staticmethod
     def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio
+
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
@@ -236,6 +242,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
         *,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> concurrent.futures.Future[Any]:
+        import asyncio
+
         future = asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
         if on_error is not None:
 
@@ -272,6 +280,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
             return False, f"the D-Bus session bus is not usable: {exc}"
 
     async def _probe_bus(self) -> tuple[bool, str]:
+        import asyncio
+
         from dbus_fast import Message, MessageType
         from dbus_fast.aio import MessageBus
 
@@ -338,6 +348,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
 
     def withdraw_stale(self) -> None:
         if self._ledger is None or self._system in ("Darwin", "Windows"):
+            return
+        if not self._ledger.path.exists():  # nothing was left: no thread, no bus yet
             return
         self._submit(
             self._one_at_a_time(self._withdraw_stale(self._ledger)),
@@ -413,6 +425,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
         # In submission order, never interleaved: desktop-notifier connects to D-Bus
         # lazily and two concurrent first sends would open (and leak) two connections.
         if self._lock is None:
+            import asyncio
+
             self._lock = asyncio.Lock()
         async with self._lock:
             await operation
@@ -582,6 +596,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         if loop is None or thread is None:
             return
         self._loop = self._thread = None
+        import asyncio
 
         async def close() -> None:
             bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
@@ -801,11 +816,28 @@ class NotificationCenter(QObject):
             adapter.actionInvoked.connect(self.actionInvoked)
             adapter.dismissed.connect(self.dismissed)
             adapter.failed.connect(functools.partial(self._on_failed, adapter))
-        self._active = self._first_available(0)
+        # chosen on first use (the D-Bus probe, desktop-notifier's import and its
+        # thread): the app asks right after its tray icon is up, see prepare()
+        self._active_index: int | None = None
         self._used: set[int] = set()  # adapters that were asked to show something
-        log.info("notifications go through %s", self.backend_name())
+
+    @property
+    def _active(self) -> int:
+        if self._active_index is None:
+            self._active_index = self._first_available(0)
+            log.info("notifications go through %s", self._adapters[self._active_index].name)
+        return self._active_index
+
+    @_active.setter
+    def _active(self, index: int) -> None:
+        self._active_index = index
 
     # -- public API ----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Choose the adapter now (a short D-Bus round trip on Linux), not on the
+        first notification."""
+        self._safe(lambda: self._active, None)
 
     def backend_name(self) -> str:
         return self._adapters[self._active].name

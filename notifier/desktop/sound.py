@@ -7,6 +7,12 @@ on PulseAudio: ``stop()`` leaves at most a few milliseconds of tail;
 FFmpeg for a file we already have as PCM.) QSoundEffect only plays uncompressed WAV,
 so a user-chosen sound must be a WAV file.
 
+QtMultimedia (and with it the connection to the sound server) is loaded by
+:meth:`AlarmPlayer.prepare`, not when the player is made: the app prepares it as soon
+as its event loop runs, after the tray icon is up, and again (a no-op by then) when
+the first incident arrives, so the alarm is decoded and the device open long before
+any alarm is due. :meth:`AlarmPlayer.play` prepares too, as a last resort only.
+
 The player never raises into the GUI: problems are logged and reported through
 :attr:`AlarmPlayer.failed`. When a user-chosen sound cannot be played, the bundled
 alarm plays instead: a page must never be silent because of a bad setting.
@@ -16,11 +22,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal, Slot
-from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
 
 from notifier.paths import resource
+
+if TYPE_CHECKING:
+    from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
 
 log = logging.getLogger("notifier.desktop.sound")
 
@@ -57,22 +66,55 @@ class AlarmPlayer(QObject):
     failed = Signal(str)
     outputsChanged = Signal()
 
-    def __init__(self, parent: QObject | None = None, *, sound_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        sound_path: Path | None = None,
+        prepare: bool = True,
+    ) -> None:
+        """``prepare=False``: load QtMultimedia and the alarm later, in :meth:`prepare`."""
         super().__init__(parent)
-        self._devices = QMediaDevices(self)
-        self._devices.audioOutputsChanged.connect(self._follow_default_output)
-        self._alarm = self._new_effect()
-        self._preview = self._new_effect()
+        self._devices: QMediaDevices | None = None
+        self._effects: list[QSoundEffect] = []
         self._sound_path = default_alarm_path()
         self._pending_volume: float | None = None  # play once the sound has loaded
         self._playing = False
         self._restarting = False
         if sound_path is not None:
             self.sound_path = sound_path
-        else:
-            self._preload()
+        if prepare:
+            self.prepare()
 
     # -- public API ------------------------------------------------------------------
+
+    @property
+    def prepared(self) -> bool:
+        """Whether :meth:`prepare` has run: QtMultimedia loaded, the default output
+        followed, the alarm loading (or loaded) when there is an output."""
+        return self._devices is not None
+
+    def alarm_loaded(self) -> bool:
+        """Whether the alarm is decoded in memory, ready to sound at once."""
+        if self._devices is None:
+            return False
+        from PySide6.QtMultimedia import QSoundEffect
+
+        return self._alarm.status() == QSoundEffect.Status.Ready
+
+    def prepare(self) -> None:
+        """Load QtMultimedia, open the default output and decode the alarm (once)."""
+        if self._devices is not None:
+            return
+        from PySide6.QtMultimedia import QMediaDevices
+
+        log.debug("preparing the alarm sound")
+        self._devices = QMediaDevices(self)
+        self._devices.audioOutputsChanged.connect(self._follow_default_output)
+        self._alarm = self._new_effect()
+        self._preview = self._new_effect()
+        self._effects = [self._alarm, self._preview]
+        self._preload()
 
     @property
     def sound_path(self) -> Path:
@@ -89,12 +131,16 @@ class AlarmPlayer(QObject):
             self._fail(f"The alarm sound {new} does not exist; keeping {self._sound_path.name}.")
             return
         self._sound_path = new
-        self._alarm.stop()
-        self._preload()
+        if self._devices is not None:
+            self._alarm.stop()
+            self._preload()
 
     def play(self, volume: float = 1.0) -> None:
         """Play one round of the alarm now at ``volume`` (0..1); restarts if playing."""
         try:
+            if self._devices is None:  # the app prepares long before; this is a last resort
+                log.warning("the alarm sound was not prepared before the first alarm")
+                self.prepare()
             self._play(self._alarm, self._sound_path, _clamp(volume))
         except Exception as exc:  # never into the GUI
             log.exception("could not play the alarm")
@@ -108,6 +154,7 @@ class AlarmPlayer(QObject):
             if not target.is_file():
                 self._fail(f"The sound file {target} does not exist.")
                 return
+            self.prepare()
             self._preview.stop()
             self._play(self._preview, target, _clamp(volume))
         except Exception as exc:
@@ -117,16 +164,19 @@ class AlarmPlayer(QObject):
     def stop(self) -> None:
         """Silence everything this player started."""
         self._pending_volume = None
-        for effect in (self._alarm, self._preview):
+        for effect in self._effects:
             effect.stop()
         self._update_playing()
 
     def is_playing(self) -> bool:
-        return self._alarm.isPlaying() or self._preview.isPlaying()
+        return any(effect.isPlaying() for effect in self._effects)
 
     def available(self) -> tuple[bool, str]:
         """``(True, device description)`` when there is an audio output, else
-        ``(False, what to do about it)``."""
+        ``(False, what to do about it)``. Prepares the player."""
+        self.prepare()
+        from PySide6.QtMultimedia import QMediaDevices
+
         if not QMediaDevices.audioOutputs():
             return (
                 False,
@@ -138,6 +188,8 @@ class AlarmPlayer(QObject):
     # -- internals -------------------------------------------------------------------
 
     def _new_effect(self) -> QSoundEffect:
+        from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+
         effect = QSoundEffect(QMediaDevices.defaultAudioOutput(), self)
         effect.setLoopCount(1)
         # Bound methods of this QObject, not lambdas: Qt then queues signals that the
@@ -159,6 +211,8 @@ class AlarmPlayer(QObject):
 
     def _load(self, effect: QSoundEffect, path: Path) -> None:
         """(Re)load ``path`` unless it is already loaded or loading."""
+        from PySide6.QtMultimedia import QSoundEffect
+
         url = QUrl.fromLocalFile(str(path))
         if effect.source() == url and effect.status() != QSoundEffect.Status.Error:
             return
@@ -168,6 +222,8 @@ class AlarmPlayer(QObject):
         effect.setSource(url)
 
     def _play(self, effect: QSoundEffect, path: Path, volume: float) -> None:
+        from PySide6.QtMultimedia import QSoundEffect
+
         ok, reason = self.available()
         if not ok:
             self._fail(reason)
@@ -189,11 +245,15 @@ class AlarmPlayer(QObject):
 
     @Slot()
     def _on_status_changed(self) -> None:
+        from PySide6.QtMultimedia import QSoundEffect
+
         effect = self.sender()
         if isinstance(effect, QSoundEffect):
             self._on_status(effect)
 
     def _on_status(self, effect: QSoundEffect) -> None:
+        from PySide6.QtMultimedia import QSoundEffect
+
         status = effect.status()
         if status == QSoundEffect.Status.Ready and effect is self._alarm:
             self._pending_volume = None
@@ -233,9 +293,11 @@ class AlarmPlayer(QObject):
 
     @Slot()
     def _follow_default_output(self) -> None:
+        from PySide6.QtMultimedia import QMediaDevices
+
         device = QMediaDevices.defaultAudioOutput()
         log.info("audio outputs changed; default is now %r", device.description())
-        for effect in (self._alarm, self._preview):
+        for effect in self._effects:
             effect.setAudioDevice(device)
         self._preload()  # e.g. the sound server started after us
         self.outputsChanged.emit()

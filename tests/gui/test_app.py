@@ -89,6 +89,23 @@ def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
     assert app.tray.state is TrayState.ACKNOWLEDGED
 
 
+def test_the_alarm_sound_is_ready_after_the_start_and_long_before_the_first_alarm(
+    qtbot, make_app: AppMaker, clock: ShiftedClock
+):
+    app = make_app(LOCAL, clock=clock)
+    # the tray icon first: the sound device and the decoded alarm wait for the event loop
+    assert not app.player.prepared
+    qtbot.waitUntil(lambda: app.player.prepared, timeout=5000)
+    app.accounts.local.store.trigger("Disk full", service="db")
+    app.sync.poll_now()
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
+    advance(qtbot, app, clock, minutes=4, seconds=59)  # alarm_after is 5 minutes
+    assert seen(app, Notify) and seen(app, Alarm) == []
+    assert app.player.prepared
+    advance(qtbot, app, clock, seconds=2)
+    assert len(seen(app, Alarm)) == 1
+
+
 def test_snooze_from_the_tray_silences_and_shows_snoozed(
     qtbot, app: OncallApp, clock: ShiftedClock
 ):

@@ -40,12 +40,13 @@ def test_an_outbox_that_cannot_be_opened_turns_the_tray_degraded(make_app) -> No
     assert line.endswith("check the profile folder")
 
 
-def test_no_sound_output_turns_the_tray_degraded(make_app) -> None:
+def test_no_sound_output_turns_the_tray_degraded(qtbot, make_app) -> None:
     app = make_app(LOCAL, require_sound=True)
     # this offscreen test process has no sound server (the desktop tests have one)
     if QMediaDevices.audioOutputs():
         pytest.fail("expected no audio output in the offscreen test process")
-    assert app.tray.state is TrayState.DEGRADED
+    # the sound device is looked at once the event loop runs, after the tray icon
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.DEGRADED, timeout=5000)
     assert "⚠ alarm sound: No audio output device was found" in "\n".join(status_lines(app))
 
 

@@ -1,0 +1,129 @@
+"""What a start loads (issue 10): a profile pays only for what it uses. A local-only
+profile never loads the PagerDuty client, the incident.io SDK, requests or keyring
+(its ingest keys are a file); each comes once an account of that kind exists or a
+secret is read from the keyring. The alarm path (QtMultimedia, the player) is
+loaded all the same, right after the start.
+
+Each case is a fresh interpreter (``sys.modules`` of this test process holds
+everything every other test imported) that builds and starts the app as the
+``app`` command does, offscreen, and waits for its first polls and the alarm
+player's preparation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from notifier.backends.local.ingest_keys import IngestKeys
+from notifier.profile import Profile
+
+#: (what it stands for, the module that says it was loaded)
+REMOTE_CLIENTS = {
+    "pagerduty": "pagerduty",
+    "incidentio": "incident_io",
+    "alertmanager": "requests",
+}
+
+START = """
+import os, sys
+from pathlib import Path
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+from PySide6.QtWidgets import QApplication
+qapp = QApplication(["oncall-notifier"])
+import notifier.cli, notifier.desktop.launch  # what the app command imports
+from notifier.config import load_config
+from notifier.core.accounts import Accounts
+from notifier.desktop.app import OncallApp
+from notifier.profile import Profile
+from notifier.secrets import SecretStore
+
+profile = Profile.locate(Path(sys.argv[1]))
+config = load_config(profile.config_path)
+secrets = SecretStore(config.secrets_store, profile_root=profile.root)
+accounts = Accounts(profile, config, secrets)
+app = OncallApp(profile, config, secrets, accounts, require_sound=False)
+app.start()
+built = set(sys.modules)
+# until every account's first poll has landed and the player is prepared
+deadline = QDeadlineTimer(60_000)
+while not (
+    app.player.prepared and not any(app.sync.polling(n) for n in app.monitor.accounts())
+):
+    assert not deadline.hasExpired(), "the first polls did not land within 60 s"
+    QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+{after}
+print("BUILT", " ".join(sorted(built)))
+print("LOADED", " ".join(sorted(sys.modules)))
+app.stop()
+accounts.close()
+"""
+
+
+def start_app(profile_root: Path, after: str = "") -> tuple[set[str], set[str]]:
+    """Start the app on the profile at ``profile_root`` in a fresh interpreter: the
+    modules loaded when :meth:`OncallApp.start` returned, and after its first polls
+    (and ``after``, code run then with ``app`` and ``secrets`` in scope)."""
+    script = START.replace("{after}", textwrap.dedent(after))
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(profile_root)],
+        capture_output=True, text=True, timeout=120, cwd=profile_root,
+        env=os.environ | {"QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    return set(lines["BUILT"].split()), set(lines["LOADED"].split())
+
+
+def loaded(modules: set[str], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in modules)
+
+
+def local_profile(root: Path, extra: str = "") -> Path:
+    """A local-only profile that ran before (its ingest keys file exists: a first
+    start looks in the secret store for keys an earlier version kept there)."""
+    profile = Profile.locate(root)
+    profile.config_path.write_text(
+        f'[local]\ningest_port = 0\nuser_name = "Me"\n{extra}', encoding="utf-8"
+    )
+    IngestKeys.of_profile(profile.root).load()
+    return profile.root
+
+
+def test_a_local_only_start_loads_no_remote_client_and_no_keyring(tmp_path: Path) -> None:
+    # the default secret store: the OS keyring (here the test keyring backend)
+    built, after_polls = start_app(local_profile(tmp_path / "p"))
+    for module in (*REMOTE_CLIENTS.values(), "keyring", "httpx", "httpx2"):
+        assert not loaded(after_polls, module), f"{module} loaded by a local-only start"
+    # the alarm path is ready all the same, loaded after the start returned
+    assert "PySide6.QtMultimedia" in after_polls
+    assert "PySide6.QtMultimedia" not in built
+
+
+def test_reading_a_secret_from_the_keyring_loads_keyring(tmp_path: Path) -> None:
+    _, after = start_app(
+        local_profile(tmp_path / "p"), after="secrets.get('accounts/nobody/token')"
+    )
+    assert loaded(after, "keyring")
+
+
+def test_each_remote_account_loads_its_client(tmp_path: Path) -> None:
+    root = local_profile(
+        tmp_path / "p",
+        '[[accounts]]\nname = "pd"\nkind = "pagerduty"\napi_url = "https://127.0.0.1:9"\n'
+        '[[accounts]]\nname = "inc"\nkind = "incidentio"\nemail = "me@example.com"\n'
+        'api_url = "https://127.0.0.1:9"\n'
+        '[[accounts]]\nname = "am"\nkind = "alertmanager"\nurls = ["http://127.0.0.1:9"]\n'
+        '[secrets]\nstore = "file"\n',
+    )
+    (root / "secrets.json").write_text(
+        '{"accounts/pd/token": "t", "accounts/inc/token": "t", "accounts/am/token": "t"}'
+    )
+    _, after = start_app(root)
+    for kind, module in REMOTE_CLIENTS.items():
+        assert loaded(after, module), f"an account of kind {kind} did not load {module}"
+    # secrets in a file: still no keyring
+    assert not loaded(after, "keyring")
