@@ -155,6 +155,19 @@ class SoundSettings:
         Fraction(), 1.0, label="Maximum volume", help="the loudest the rising alarm gets"
     )
     start_volume: float = setting(Fraction(), 0.5, label="Start volume", help="its first round")
+    chime: bool = setting(
+        Boolean(),
+        True,
+        label="Chime with the first notification",
+        help="a short, quiet sound with an incident's gentle notification, once, before "
+        "any alarm (quiet hours and snooze silence it with the notification)",
+    )
+    chime_file: str = setting(
+        File("a WAV file", expand=False, blank_ok=True),
+        "",
+        label="Chime sound",
+        help="a WAV file; empty: the bundled chime",
+    )
 
     def _start_not_louder(self, name: Namer) -> None:
         if self.start_volume > self.volume:

@@ -102,6 +102,7 @@ class OncallApp(QObject):
         # _prepare_sound, run once the event loop does and on the first incident
         self.player = AlarmPlayer(self, prepare=False)
         self.player.sound_path = config.sound.alarm or None
+        self.player.chime_path = config.sound.chime_file or None
         self._require_sound = require_sound
 
         runner = BackgroundRunner(parent=self)
@@ -237,12 +238,14 @@ class OncallApp(QObject):
     def alert(self, alert_actions: Sequence[AlertAction]) -> None:
         if self._prepare_sound():  # done already, unless the event loop has not run yet
             self.changed()
-        notify = []
+        notify: list[Notify] = []
         summary: Summary | None = None
+        alarm = False
         for action in alert_actions:
             if isinstance(action, Notify):
                 notify.append(action)
             elif isinstance(action, Alarm):
+                alarm = True
                 log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
                 self.player.play(action.volume)
             elif isinstance(action, StopAlarm):
@@ -252,6 +255,10 @@ class OncallApp(QObject):
                 self.notifications.withdraw(action.ref)
             elif isinstance(action, Summary):
                 summary = action
+        if notify and not alarm and self.config.sound.chime:
+            # the gentle step: one short, quiet chime with the notifications (once per
+            # batch); quiet hours and snooze never produce the Notify in the first place
+            self.player.chime()
         self.announce.incidents(notify, self.clock())
         if summary is not None:
             self.announce.storm(summary)
@@ -425,6 +432,7 @@ class OncallApp(QObject):
                 self.announce.error("Start at login", str(exc))
         self.config = config
         self.player.sound_path = config.sound.alarm or None
+        self.player.chime_path = config.sound.chime_file or None
         self.sync.set_config(config)
 
     def handle_message(self, request: dict[str, Any]) -> None:

@@ -53,9 +53,9 @@ def run_demo(root: Path | None = None) -> int:
         secrets = SecretStore(config.secrets_store, profile_root=profile.root)
         accounts = Accounts(profile, config, secrets)
         print(
-            "Demo: a scripted incident arrives in 3 s; a notification follows 5 s later and "
-            "the alarm 15 s after it starts. Acknowledge from the tray, the notification or "
-            "the window. Quit from the tray menu."
+            "Demo: a scripted incident arrives in 3 s; a notification with a chime follows "
+            "5 s later and the alarm 15 s after it starts. Acknowledge from the tray, the "
+            "notification or the window. Quit from the tray menu."
         )
 
         def script(app: object) -> None:

@@ -671,10 +671,13 @@ class SettingsDialog(QDialog):
             self.preview_button.setToolTip("Play the alarm once at the maximum volume")
         self.sound_error = _error_label()
 
+        chime, chime_file = self._editor("sound.chime"), self._editor("sound.chime_file")
         form = QFormLayout()
         form.addRow(alarm.setting.label, file_row)
         form.addRow(volume.setting.label, volume.row)
         form.addRow(start.setting.label, start.row)
+        form.addRow("", chime.row)
+        form.addRow(chime_file.setting.label, chime_file.row)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(form)

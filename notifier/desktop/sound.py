@@ -38,6 +38,10 @@ def default_alarm_path() -> Path:
     return resource("sounds", "alarm.wav")
 
 
+def default_chime_path() -> Path:
+    return resource("sounds", "gentle.wav")
+
+
 def _clamp(volume: float) -> float:
     try:
         value = float(volume)
@@ -78,6 +82,7 @@ class AlarmPlayer(QObject):
         self._devices: QMediaDevices | None = None
         self._effects: list[QSoundEffect] = []
         self._sound_path = default_alarm_path()
+        self._chime_path = default_chime_path()
         self._pending_volume: float | None = None  # play once the sound has loaded
         self._playing = False
         self._restarting = False
@@ -113,7 +118,8 @@ class AlarmPlayer(QObject):
         self._devices.audioOutputsChanged.connect(self._follow_default_output)
         self._alarm = self._new_effect()
         self._preview = self._new_effect()
-        self._effects = [self._alarm, self._preview]
+        self._chime = self._new_effect()
+        self._effects = [self._alarm, self._preview, self._chime]
         self._preload()
 
     @property
@@ -134,6 +140,36 @@ class AlarmPlayer(QObject):
         if self._devices is not None:
             self._alarm.stop()
             self._preload()
+
+    @property
+    def chime_path(self) -> Path:
+        """The WAV played by :meth:`chime`; like :attr:`sound_path`, a path that does
+        not exist keeps the current one and emits ``failed``."""
+        return self._chime_path
+
+    @chime_path.setter
+    def chime_path(self, path: Path | str | None) -> None:
+        new = Path(path) if path else default_chime_path()
+        if new == self._chime_path:
+            return
+        if not new.is_file():
+            self._fail(f"The chime {new} does not exist; keeping {self._chime_path.name}.")
+            return
+        self._chime_path = new
+        if self._devices is not None:
+            self._chime.stop()
+            self._preload()
+
+    def chime(self, volume: float = 1.0) -> None:
+        """Play the chime once (the gentle step), unless the alarm is sounding."""
+        try:
+            self.prepare()
+            if self._alarm.isPlaying():
+                return
+            self._play(self._chime, self._chime_path, _clamp(volume))
+        except Exception as exc:  # never into the GUI
+            log.exception("could not play the chime")
+            self._fail(f"Could not play the chime: {exc}")
 
     def play(self, volume: float = 1.0) -> None:
         """Play one round of the alarm now at ``volume`` (0..1); restarts if playing."""
@@ -208,6 +244,7 @@ class AlarmPlayer(QObject):
         output device QSoundEffect fails every file, so wait for one."""
         if self.available()[0]:
             self._load(self._alarm, self._sound_path)
+            self._load(self._chime, self._chime_path)
 
     def _load(self, effect: QSoundEffect, path: Path) -> None:
         """(Re)load ``path`` unless it is already loaded or loading."""
@@ -277,6 +314,13 @@ class AlarmPlayer(QObject):
             if volume is not None:
                 self._alarm.setVolume(volume)
                 self._alarm.play()  # queued by QSoundEffect until loaded
+        elif effect is self._chime and path != default_chime_path():
+            self._fail(
+                f"The chime {path} could not be played (is it a PCM WAV file?); "
+                "using the built-in chime instead."
+            )
+            self._chime_path = default_chime_path()
+            self._load(self._chime, self._chime_path)
         else:
             self._pending_volume = None
             self._fail(f"The sound {path} could not be played (is it a PCM WAV file?).")
