@@ -8,7 +8,8 @@ FFmpeg for a file we already have as PCM.) QSoundEffect only plays uncompressed 
 so a user-chosen sound must be a WAV file.
 
 QtMultimedia (and with it the connection to the sound server) is loaded by
-:meth:`AlarmPlayer.prepare`, not when the player is made: the app prepares it as soon
+:meth:`AlarmPlayer.prepare`, not when the player is made, and without its media
+backend plugin (see :func:`load_audio_only`): the app prepares it as soon
 as its event loop runs, after the tray icon is up, and again (a no-op by then) when
 the first incident arrives, so the alarm is decoded and the device open long before
 any alarm is due. :meth:`AlarmPlayer.play` prepares too, as a last resort only.
@@ -24,7 +25,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QUrl, Signal, Slot
 
 from notifier.paths import resource
 
@@ -40,6 +41,40 @@ def default_alarm_path() -> Path:
 
 def default_chime_path() -> Path:
     return resource("sounds", "gentle.wav")
+
+
+#: what Qt says when it starts QtMultimedia without a backend, as load_audio_only does
+NO_BACKEND_MESSAGE = "No QtMultimedia backends found"
+_audio_only_loaded = False
+
+
+def load_audio_only() -> None:
+    """Start QtMultimedia with its audio part only, without a media backend plugin.
+
+    Qt loads a backend plugin (on Linux the FFmpeg one, which brings libavcodec,
+    libavformat, QtQuick and QtQml: about 13 MiB resident) the first time anything of
+    QtMultimedia is used, QSoundEffect included. The audio classes do not need it:
+    since Qt 6.7, with no backend found, "only QMediaDevices, QAudioDevice,
+    QSoundEffect, QAudioSink, and QAudioSource are available" (Qt's own words), and
+    they are all this player uses (QSoundEffect decodes WAV itself). So the plugin
+    search path is empty for the moment QtMultimedia picks its backend, then put back.
+    Once per process and before any other use of QtMultimedia; a no-op after that
+    (Qt keeps the backend it chose), and on other systems than Linux, where this has
+    not been measured."""
+    global _audio_only_loaded
+    import sys
+
+    if _audio_only_loaded or not sys.platform.startswith("linux"):
+        return
+    _audio_only_loaded = True
+    from PySide6.QtMultimedia import QMediaDevices
+
+    paths = QCoreApplication.libraryPaths()
+    QCoreApplication.setLibraryPaths([])
+    try:
+        QMediaDevices.audioOutputs()  # makes Qt choose its backend: none
+    finally:
+        QCoreApplication.setLibraryPaths(paths)
 
 
 def _clamp(volume: float) -> float:
@@ -114,6 +149,7 @@ class AlarmPlayer(QObject):
         from PySide6.QtMultimedia import QMediaDevices
 
         log.debug("preparing the alarm sound")
+        load_audio_only()
         self._devices = QMediaDevices(self)
         self._devices.audioOutputsChanged.connect(self._follow_default_output)
         self._alarm = self._new_effect()

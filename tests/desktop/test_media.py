@@ -149,6 +149,57 @@ def test_preview_plays_the_given_file(
     assert player.sound_path == resource("sounds", "alarm.wav"), "preview changes nothing"
 
 
+AUDIO_ONLY_PLAYER = """
+import sys
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+from PySide6.QtWidgets import QApplication
+app = QApplication(["oncall-notifier"])
+from notifier.desktop.sound import AlarmPlayer
+
+def backend_loaded():
+    with open("/proc/self/maps") as maps:
+        return any("ffmpegmediaplugin" in line or "libavcodec" in line for line in maps)
+
+def turn_until(condition):
+    deadline = QDeadlineTimer(10_000)
+    while not condition():
+        assert not deadline.hasExpired(), "timed out"
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+player = AlarmPlayer()
+turn_until(player.alarm_loaded)
+print("ready", player.available()[0], backend_loaded(), flush=True)
+sys.stdin.readline()
+stopped = []
+player.stopped.connect(lambda: stopped.append(True))
+player.play(1.0)
+turn_until(lambda: stopped)
+print("played", backend_loaded(), flush=True)
+"""
+
+
+def test_the_alarm_plays_without_the_ffmpeg_media_backend(session: DesktopSession) -> None:
+    """The player starts QtMultimedia audio-only (about 13 MiB less): the FFmpeg plugin
+    and libavcodec are never mapped, and the alarm still reaches the sink at full level."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", AUDIO_ONLY_PLAYER],
+        env=os.environ | session.child_env(),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().split() == ["ready", "True", "False"]
+        recording = session.start_recording(1.0)
+        proc.stdin.write("play\n")
+        proc.stdin.flush()
+        assert recording.level() > LOUD_DB
+        assert proc.stdout.readline().split() == ["played", "False"]
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    assert "Traceback" not in stderr, stderr
+
+
 def test_missing_custom_sound_keeps_the_current_one(player: AlarmPlayer, qtbot: Any) -> None:
     with qtbot.waitSignal(player.failed, timeout=1000) as failed:
         player.sound_path = "/nonexistent/alarm.wav"
