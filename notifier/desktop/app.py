@@ -11,7 +11,6 @@ bridge (actions, through the outbox) or to the sync (snooze, poll now).
 from __future__ import annotations
 
 import contextlib
-import linecache
 import logging
 import os
 from collections.abc import Sequence
@@ -212,10 +211,6 @@ class OncallApp(QObject):
         return self._check_sound()
 
     def _after_start(self) -> None:
-        # PySide's import hook reads the source of every module imported after it into
-        # linecache (to look for `from __feature__ import`): ~5 MiB kept for nothing.
-        # Freed before what loads next (QtMultimedia, D-Bus), which reuses the memory.
-        linecache.clearcache()
         if self._prepare_sound():
             self.changed()
         self.notifications.prepare()  # so the first page is not the one that waits

@@ -56,6 +56,8 @@ while not (
     assert not deadline.hasExpired(), "the first polls did not land within 60 s"
     QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 {after}
+import linecache
+print("SOURCES", " ".join(sorted(linecache.cache)) or "-")
 print("BUILT", " ".join(sorted(built)))
 print("LOADED", " ".join(sorted(sys.modules)))
 app.stop()
@@ -63,10 +65,11 @@ accounts.close()
 """
 
 
-def start_app(profile_root: Path, after: str = "") -> tuple[set[str], set[str]]:
-    """Start the app on the profile at ``profile_root`` in a fresh interpreter: the
-    modules loaded when :meth:`OncallApp.start` returned, and after its first polls
-    (and ``after``, code run then with ``app`` and ``secrets`` in scope)."""
+def run_start(profile_root: Path, after: str = "") -> dict[str, set[str]]:
+    """Start the app on the profile at ``profile_root`` in a fresh interpreter:
+    ``BUILT``, the modules loaded when :meth:`OncallApp.start` returned; ``LOADED``,
+    after its first polls (and ``after``, code run then with ``app`` and ``secrets``
+    in scope); ``SOURCES``, the files whose source lines were read into memory."""
     script = START.replace("{after}", textwrap.dedent(after))
     result = subprocess.run(
         [sys.executable, "-c", script, str(profile_root)],
@@ -75,7 +78,13 @@ def start_app(profile_root: Path, after: str = "") -> tuple[set[str], set[str]]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
-    return set(lines["BUILT"].split()), set(lines["LOADED"].split())
+    return {key: set(value.split()) - {"-"} for key, value in lines.items()}
+
+
+def start_app(profile_root: Path, after: str = "") -> tuple[set[str], set[str]]:
+    """The modules loaded when the start returned, and after the first polls."""
+    found = run_start(profile_root, after)
+    return found["BUILT"], found["LOADED"]
 
 
 def loaded(modules: set[str], package: str) -> bool:
@@ -127,3 +136,14 @@ def test_each_remote_account_loads_its_client(tmp_path: Path) -> None:
         assert loaded(after, module), f"an account of kind {kind} did not load {module}"
     # secrets in a file: still no keyring
     assert not loaded(after, "keyring")
+
+
+def test_a_start_reads_no_module_source(tmp_path: Path) -> None:
+    # PySide6's import hook would read every module imported after it with
+    # inspect.getsource (into linecache): ~30 ms and 8 MiB (notifier.desktop.pyside_import)
+    # (this script imports PySide6 before notifier: what comes between is read still)
+    found = run_start(local_profile(tmp_path / "p"))
+    assert "notifier.desktop.notify" in found["BUILT"]
+    after_the_desktop_layer = ("/notifier/desktop/", "/waitress/", "/asyncio/", "/dbus_fast/")
+    read = [path for path in found["SOURCES"] if any(p in path for p in after_the_desktop_layer)]
+    assert [Path(path).name for path in read] == ["pyside_import.py"]  # the one that turns it off
