@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import plistlib
 import shlex
 import subprocess
 import sys
@@ -122,6 +121,8 @@ def _set_launch_agent(path: Path, enabled: bool, command: list[str]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
+        import plistlib  # macOS only; it brings xml.parsers.expat
+
         plistlib.dump(
             {
                 "Label": LABEL,

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
@@ -35,9 +35,7 @@ from notifier.core.sync import Sync
 from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
-from notifier.desktop.dialogs.messages import confirm_quit, message
 from notifier.desktop.notify import NotificationCenter
-from notifier.desktop.outbox_panel import OutboxPanel, add_outbox_dock
 from notifier.desktop.outbox_runner import OutboxRunner
 from notifier.desktop.power import SleepWatcher
 from notifier.desktop.scheduling import QtScheduling
@@ -50,6 +48,9 @@ from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 from notifier.supervisor import RESTARTED_VARIABLE
+
+if TYPE_CHECKING:
+    from notifier.desktop.outbox_panel import OutboxPanel
 
 log = logging.getLogger("notifier.desktop.app")
 
@@ -379,6 +380,8 @@ class OncallApp(QObject):
 
     def open_window(self, ref: str = "") -> None:
         if self.window is None:
+            # the window and its panels load when first opened, not at start (issue 10)
+            from notifier.desktop.outbox_panel import add_outbox_dock
             from notifier.desktop.window import IncidentWindow
 
             self.window = IncidentWindow(self.bridge)
@@ -410,6 +413,8 @@ class OncallApp(QObject):
     def test_connection(self, name: str) -> None:
         """Check an account's reachability and token; the answer pops up."""
 
+        from notifier.desktop.dialogs.messages import message
+
         def done(person: Person | None, error: BaseException | None) -> None:
             if error is None:
                 message(f"Connected to {name} as {person}.", warning=False)
@@ -435,5 +440,7 @@ class OncallApp(QObject):
         self.open_window(str(request.get("ref", "")))
 
     def quit(self) -> None:
+        from notifier.desktop.dialogs.messages import confirm_quit
+
         if confirm_quit(len(self.sync.incidents())):
             QApplication.quit()

@@ -13,7 +13,6 @@ from notifier.config import Config
 from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.crash import install_excepthook
-from notifier.desktop.dialogs.messages import message
 from notifier.desktop.log_setup import setup_logging
 from notifier.desktop.single_instance import InstanceServer, hand_to_running_instance
 from notifier.desktop.termination import quit_on_termination
@@ -61,6 +60,8 @@ def run_app(
     server.messageReceived.connect(oncall.handle_message)
     oncall.start()
     if not oncall.tray_available:
+        from notifier.desktop.dialogs.messages import message
+
         log.warning("no system tray: showing the window instead")
         oncall.open_window("")
         message(
