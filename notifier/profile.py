@@ -11,6 +11,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -101,10 +102,22 @@ class Profile:
     @property
     def instance_name(self) -> str:
         """A name for the single-instance socket, unique per profile."""
-        import hashlib
-
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        digest = _sha256(str(self.root).encode()).hexdigest()[:16]
         return f"oncall-notifier-{digest}"
+
+
+def _sha256(data: bytes) -> Any:
+    """SHA-256 from CPython's own implementation where it has one: ``hashlib`` loads
+    OpenSSL (3.4 MiB resident) at import, and the app computes this one digest at
+    every start. The same digest either way."""
+    try:
+        from _sha256 import sha256  # CPython 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython 3.12+
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def _walk(root: Path) -> list[Path]:

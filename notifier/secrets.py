@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets as _random
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -119,6 +118,8 @@ class SecretStore:
         with self._lock:
             value = self.get(name)
             if not value:
+                import secrets as _random  # loads OpenSSL: only when a secret is made
+
                 value = _random.token_hex(nbytes)
                 self.set(name, value)
         return value

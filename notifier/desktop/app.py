@@ -214,7 +214,9 @@ class OncallApp(QObject):
     def _after_start(self) -> None:
         if self._prepare_sound():
             self.changed()
-        self.notifications.prepare()  # so the first page is not the one that waits
+        # Not the notifications: desktop-notifier, dbus-fast, asyncio (with ssl and
+        # OpenSSL) and their thread load with the first notification (NotificationCenter
+        # chooses its adapter on first use): an idle tray does not carry them.
 
     def stop(self) -> None:
         self.player.stop()

@@ -854,14 +854,21 @@ class NotificationCenter(QObject):
         place where the platform allows: on D-Bus, the same notification updated)."""
         self._show_from(self._active, notification)
 
+    def _shown_through(self) -> list[int]:
+        """The adapters that may have something on screen: those asked to show, and
+        the active one. None before the first notification (choosing one would load
+        desktop-notifier and probe D-Bus for nothing, e.g. when quitting)."""
+        chosen = set() if self._active_index is None else {self._active_index}
+        return sorted(self._used | chosen)
+
     def withdraw(self, key: str) -> None:
         # every adapter that may have shown it: the active one may have changed since
-        for index in sorted(self._used | {self._active}):
+        for index in self._shown_through():
             self._safe(functools.partial(self._adapters[index].withdraw, key), None)
 
     def withdraw_all(self, timeout: float = 2.0) -> None:
         """Remove every notification shown (before exiting); waits up to ``timeout`` s."""
-        for index in sorted(self._used | {self._active}):
+        for index in self._shown_through():
             self._safe(functools.partial(self._adapters[index].withdraw_all, timeout), None)
 
     def withdraw_stale(self) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.desktop.notify import DesktopNotifierAdapter, NotificationCenter, PlyerAdapter
+from notifier.desktop.notify import (
+    DesktopNotifierAdapter,
+    Notification,
+    NotificationAdapter,
+    NotificationCenter,
+    PlyerAdapter,
+)
 
 
 @pytest.fixture
@@ -47,3 +53,47 @@ def test_plyer_needs_no_dbus_on_macos_and_windows(
     qapp: object, no_session_bus: None, system: str
 ) -> None:
     assert PlyerAdapter(system=system).available() == (True, "")
+
+
+class Counting(NotificationAdapter):
+    """Counts what the centre asks of it (choosing an adapter asks ``available``)."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+        self.withdrawn: list[str] = []
+
+    def available(self) -> tuple[bool, str]:
+        self.asked += 1
+        return True, ""
+
+    def show(self, notification: Notification) -> None:
+        pass
+
+    def withdraw(self, key: str) -> None:
+        self.withdrawn.append(key)
+
+    def withdraw_all(self, timeout: float) -> None:
+        self.withdrawn.append("*")
+
+
+def test_nothing_shown_nothing_chosen_when_withdrawing_or_quitting(qapp: object) -> None:
+    # choosing the adapter loads desktop-notifier and probes D-Bus (issue 10): a run
+    # that never notified does neither, not even when it quits
+    first, last = Counting(), Counting()
+    center = NotificationCenter(adapters=[first, last])
+    center.withdraw("PD-1")
+    center.withdraw_all()
+    center.shutdown()
+    assert (first.asked, first.withdrawn, last.withdrawn) == (0, [], [])
+
+
+def test_what_was_shown_is_withdrawn(qapp: object) -> None:
+    first, last = Counting(), Counting()
+    center = NotificationCenter(adapters=[first, last])
+    center.show(Notification("PD-1", "Disk full"))
+    center.withdraw("PD-1")
+    center.withdraw_all()
+    assert (first.asked, first.withdrawn, last.withdrawn) == (1, ["PD-1", "*"], [])

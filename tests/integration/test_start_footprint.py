@@ -112,6 +112,37 @@ def test_a_local_only_start_loads_no_remote_client_and_no_keyring(tmp_path: Path
     assert "PySide6.QtMultimedia" not in built
 
 
+def test_an_idle_start_loads_no_notification_stack_and_no_openssl(tmp_path: Path) -> None:
+    # desktop-notifier, dbus-fast and asyncio (which imports ssl) come with the first
+    # notification; hashlib/hmac/secrets (OpenSSL, 3.4 MiB) when a key is made or
+    # checked: an idle tray carries none of them (issue 10)
+    _, after_polls = start_app(local_profile(tmp_path / "p"))
+    for module in ("desktop_notifier", "dbus_fast", "asyncio", "ssl", "_ssl", "_hashlib"):
+        assert not loaded(after_polls, module), f"{module} loaded by an idle start"
+
+
+def test_the_first_notification_loads_the_notification_stack(tmp_path: Path) -> None:
+    _, after = start_app(
+        local_profile(tmp_path / "p"),
+        after="""
+        from notifier.desktop.notify import Notification
+        app.notifications.show(Notification("k", "a page"))
+        app.notifications.withdraw("k")
+        """,
+    )
+    assert loaded(after, "desktop_notifier")
+
+
+def test_the_single_instance_name_is_sha256_of_the_profile_path(tmp_path: Path) -> None:
+    # computed without hashlib (OpenSSL) at start; a new version must find a running
+    # older one, so the name must not change
+    import hashlib
+
+    profile = Profile.locate(tmp_path / "p")
+    digest = hashlib.sha256(str(profile.root).encode()).hexdigest()[:16]
+    assert profile.instance_name == f"oncall-notifier-{digest}"
+
+
 def test_reading_a_secret_from_the_keyring_loads_keyring(tmp_path: Path) -> None:
     _, after = start_app(
         local_profile(tmp_path / "p"), after="secrets.get('accounts/nobody/token')"

@@ -28,7 +28,6 @@ logged: the log says who, which route and what happened.
 from __future__ import annotations
 
 import errno
-import hmac
 import ipaddress
 import json
 import logging
@@ -122,6 +121,8 @@ def _error(code: int, status: str, message: str, **extra: Any) -> _Reply:
 
 
 def _same_secret(given: str, expected: str) -> bool:
+    import hmac  # loads OpenSSL (3.4 MiB): with the first request, not at start
+
     return hmac.compare_digest(
         given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )

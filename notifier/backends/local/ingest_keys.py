@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets as _random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +77,8 @@ class IngestKeys:
         if pair is not None:
             return pair
         moved = self._from_secret_store()
+        import secrets as _random  # loads OpenSSL: only when the keys are made
+
         created = self._create(
             IngestKeyPair(
                 routing_key=moved.get("routing_key") or _random.token_hex(16),
