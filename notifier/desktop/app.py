@@ -123,8 +123,8 @@ class OncallApp(QObject):
         # a run that died from a signal left files naming its PID
         for path in (profile.ingest_runtime_path, profile.status_path):
             runtime_files.remove_if_stale(path)
-        if start_ingest:
-            self._start_ingest()
+        self._ingest_wanted = start_ingest  # started by start(), right after the icon
+        self._render_held = False
 
     def _open_outbox(self, runner: BackgroundRunner) -> OutboxRunner | None:
         try:
@@ -190,14 +190,23 @@ class OncallApp(QObject):
         if why:  # started again by the supervisor after the last run died: say so, once
             log.warning("restarted by the supervisor: the previous run %s", why)
             self.announce.restarted(why, self.profile.log_dir / "oncall-notifier.log")
-        self.sync.start()
-        if self.outbox_runner is not None:
-            self.outbox_runner.start()  # delivers what a crashed run left behind
+        self._render_held = True  # each stage started asks for a render: one will do
+        try:
+            self.sync.start()
+            if self.outbox_runner is not None:
+                self.outbox_runner.start()  # delivers what a crashed run left behind
+        finally:
+            self._render_held = False
         if self.config.start_at_login and not autostart.is_enabled():
             with contextlib.suppress(UserError):
                 autostart.set_enabled(True)
+        self.changed()  # the icon's state, before it shows
         self.tray.show()
-        self.changed()
+        # The local ingest (waitress, its socket and threads: ~13 ms) right after the
+        # icon rather than before it: listening before start() returns all the same.
+        if self._ingest_wanted:
+            self._start_ingest()
+            self.changed()  # a port in use is a problem the tray shows
         # right after the icon: the event loop's first turn, long before any alarm
         QTimer.singleShot(0, self, self._after_start)
 
@@ -282,6 +291,8 @@ class OncallApp(QObject):
 
     def changed(self) -> None:
         """Render the state: tray, menu, tooltip, notices, the window's on-call line."""
+        if self._render_held:  # start() renders once its stages have started
+            return
         now = self.clock()
         incidents = self.sync.incidents()
         if incidents:  # an alarm may be due soon (done already, as a rule)

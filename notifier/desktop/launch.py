@@ -44,9 +44,6 @@ def run_app(
     app.setApplicationName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
-    from notifier.desktop.icons import app_icon
-
-    app.setWindowIcon(app_icon())
     setup_logging(profile)
     install_excepthook()
 
@@ -59,6 +56,9 @@ def run_app(
     install_excepthook(oncall.internalError.emit)
     server.messageReceived.connect(oncall.handle_message)
     oncall.start()
+    from notifier.desktop.icons import app_icon
+
+    app.setWindowIcon(app_icon())  # for windows and dialogs: none shows before this
     if not oncall.tray_available:
         from notifier.desktop.dialogs.messages import message
 

@@ -318,3 +318,19 @@ def test_a_storm_of_fifty_pages_makes_three_notifications_and_the_tray_lists_the
     store.set_status(store.open_incidents()[49].id, Status.ACKNOWLEDGED)
     poll(qtbot, app)
     assert screen.on_screen == {}
+
+
+def test_the_icon_shows_its_state_first_and_the_ingest_listens_when_start_returns(
+    qtbot, make_app: AppMaker
+):
+    app = make_app(LOCAL, start=False)
+    assert app.ingest is None
+    renders: list[tuple[bool, bool]] = []
+    app.refreshed.connect(
+        lambda _status: renders.append((app.tray.icon.isVisible(), app.ingest is not None))
+    )
+    app.start()
+    # one render before the icon shows (not one per stage started: issue 10), then the
+    # ingest right after the icon, and a render for what it may have to say
+    assert renders == [(False, False), (True, True)]
+    assert app.ingest is not None and app.profile.ingest_runtime_path.exists()
