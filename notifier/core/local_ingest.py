@@ -3,13 +3,18 @@ local account) for the app, so the desktop layer never imports the local backend
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from notifier.config import Config
+from notifier.core import status_text
 from notifier.core.accounts import Accounts
+from notifier.core.status_text import Problem, user_message
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
+
+log = logging.getLogger("notifier.core.local_ingest")
 
 
 class RunningIngest(Protocol):
@@ -47,3 +52,23 @@ def start_local_ingest(
     )
     server.start()
     return server
+
+
+def start_for_app(
+    accounts: Accounts,
+    config: Config,
+    secrets: SecretStore,
+    profile: Profile,
+    on_change: Callable[[], None],
+) -> tuple[RunningIngest | None, Problem | None]:
+    """:func:`start_local_ingest` for the tray app, which keeps running when it
+    cannot: what went wrong comes back as a problem for the tray to show."""
+    try:
+        ingest = start_local_ingest(accounts, config, secrets, profile, on_change)
+    except Exception as exc:
+        text = user_message(exc)
+        log.error("local ingest not started: %s", text)
+        return None, status_text.ingest_problem(text)
+    if ingest is not None:
+        log.info("local ingest listening on %s", ingest.url)
+    return ingest, None

@@ -27,22 +27,23 @@ from notifier.core import actions, status_text
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
-from notifier.core.local_ingest import RunningIngest, start_local_ingest
-from notifier.core.monitor import AlertAction, TrayStatus
-from notifier.core.outbox_store import Outbox, OutboxError
+from notifier.core.local_ingest import RunningIngest, start_for_app
+from notifier.core.monitor import AlertAction
 from notifier.core.status_text import Problem, user_message
 from notifier.core.sync import Sync
+from notifier.core.tray_view import tray_view
 from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.notify import NotificationCenter
-from notifier.desktop.outbox_runner import OutboxRunner
+from notifier.desktop.outbox_runner import open_outbox
 from notifier.desktop.power import SleepWatcher
+from notifier.desktop.readiness import Readiness
 from notifier.desktop.scheduling import QtScheduling
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
-from notifier.domain.model import Person, Status, split_ref
+from notifier.domain.model import Status, split_ref
 from notifier.domain.storm import SUMMARY_KEY, Summary
 from notifier.errors import UserError
 from notifier.profile import Profile
@@ -98,15 +99,20 @@ class OncallApp(QObject):
             self.tray.icon, self, ledger=profile.notifications_path
         )
         self.announce = Announcements(self.notifications)
-        # QtMultimedia and the sound server wait until the tray icon is up: see
-        # _prepare_sound, run once the event loop does and on the first incident
+        # QtMultimedia and the sound server wait until the tray icon is up, the
+        # notification stack until an incident is seen: see readiness.py
         self.player = AlarmPlayer(self, prepare=False)
-        self.player.sound_path = config.sound.alarm or None
-        self.player.chime_path = config.sound.chime_file or None
-        self._require_sound = require_sound
+        self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
+        self.ready = Readiness(
+            self.player, self.notifications, self.problems, require_sound=require_sound
+        )
 
         runner = BackgroundRunner(parent=self)
-        self.outbox_runner = self._open_outbox(runner)
+        self.outbox_runner, problem = open_outbox(
+            profile.outbox_path, accounts, runner, clock=self.clock, parent=self
+        )
+        if problem is not None:
+            self.problems["outbox"] = problem
         self.bridge = AppBridge(accounts, runner, parent=self, outbox=self.outbox_runner)
         self.scheduling = scheduling or QtScheduling(self)
         self.sync = Sync(
@@ -125,16 +131,6 @@ class OncallApp(QObject):
             runtime_files.remove_if_stale(path)
         self._ingest_wanted = start_ingest  # started by start(), right after the icon
         self._render_held = False
-
-    def _open_outbox(self, runner: BackgroundRunner) -> OutboxRunner | None:
-        try:
-            outbox = Outbox(self.profile.outbox_path, clock=self.clock)
-        except OutboxError as exc:
-            # actions still go out directly; the user is told the safety net is off
-            self.problems["outbox"] = status_text.outbox_problem(str(exc))
-            log.error("outbox unavailable: %s", exc)
-            return None
-        return OutboxRunner(outbox, self.accounts, runner, clock=self.clock, parent=self)
 
     def _connect(self) -> None:
         self.notifications.actionInvoked.connect(self._notification_action)
@@ -165,21 +161,12 @@ class OncallApp(QObject):
 
     def _start_ingest(self) -> None:
         name = self.config.local.name
-        try:
-            self.ingest = start_local_ingest(
-                self.accounts,
-                self.config,
-                self.secrets,
-                self.profile,
-                lambda: self.sync.poll_now(name),
-            )
-        except Exception as exc:
-            text = user_message(exc)
-            self.problems["ingest"] = status_text.ingest_problem(text)
-            log.error("local ingest not started: %s", text)
-        else:
-            if self.ingest is not None:
-                log.info("local ingest listening on %s", self.ingest.url)
+        self.ingest, problem = start_for_app(
+            self.accounts, self.config, self.secrets, self.profile,
+            lambda: self.sync.poll_now(name),
+        )  # fmt: skip
+        if problem is not None:
+            self.problems["ingest"] = problem
 
     # ---- start and stop -------------------------------------------------------------
 
@@ -210,22 +197,11 @@ class OncallApp(QObject):
         # right after the icon: the event loop's first turn, long before any alarm
         QTimer.singleShot(0, self, self._after_start)
 
-    def _prepare_sound(self) -> bool:
-        """Open the sound device and decode the alarm, once. Deferred past the tray
-        icon, never to the first alarm: at the latest when the first incident is
-        seen, before its first escalation step. True when that made a problem (no
-        audio output) appear or go."""
-        if self.player.prepared:
-            return False
-        self.player.prepare()
-        return self._check_sound()
-
     def _after_start(self) -> None:
-        if self._prepare_sound():
+        # the alarm's sound; not the notifications: desktop-notifier, dbus-fast,
+        # asyncio (with ssl and OpenSSL) and their thread wait for an incident
+        if self.ready.sound():
             self.changed()
-        # Not the notifications: desktop-notifier, dbus-fast, asyncio (with ssl and
-        # OpenSSL) and their thread load with the first notification (NotificationCenter
-        # chooses its adapter on first use): an idle tray does not carry them.
 
     def stop(self) -> None:
         self.player.stop()
@@ -243,7 +219,7 @@ class OncallApp(QObject):
     # ---- the sync's listener: rendering ------------------------------------------------
 
     def alert(self, alert_actions: Sequence[AlertAction]) -> None:
-        if self._prepare_sound():  # done already, unless the event loop has not run yet
+        if self.ready.sound():  # done already, unless the event loop has not run yet
             self.changed()
         notify: list[Notify] = []
         summary: Summary | None = None
@@ -273,7 +249,7 @@ class OncallApp(QObject):
             self.alertActions.emit(list(alert_actions))
 
     def health_alarm(self, step: HealthAlarmStep) -> None:
-        if self._prepare_sound():
+        if self.ready.sound():
             self.changed()
         if step.volume is not None:
             self.player.play(step.volume)
@@ -295,55 +271,34 @@ class OncallApp(QObject):
             return
         now = self.clock()
         incidents = self.sync.incidents()
-        if incidents:  # an alarm may be due soon (done already, as a rule)
-            self._prepare_sound()
+        if incidents:  # an alarm or a notification may be due soon
+            self.ready.incidents_seen()
         self.bridge.set_incidents(incidents)
-        degraded = self.sync.degraded(now)
-        problems = list(self.problems.values())
-        status = self.monitor.tray_status(now)
-        if degraded or problems:
-            status = TrayStatus.DEGRADED
-        lines = status_text.status_lines(
-            accounts=self.monitor.accounts(),
-            degraded=degraded,
-            problems=problems,
+        view = tray_view(
+            self.sync,
+            now,
+            problems=list(self.problems.values()),
             internal_errors=len(self._internal_errors),
             outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
-            oncall=self.sync.oncall,
         )
         self.tray.update(
-            status,
-            status_text.tooltip(self.monitor.summary(), degraded, problems),
+            view.status,
+            view.tooltip,
             menu_entries(
                 incidents,
-                status_lines=lines,
+                status_lines=view.lines,
                 alarm_snoozed_until=self.monitor.engine.snoozed_until(),
                 now=now,
             ),
         )
-        self.announce.degraded(degraded)
+        self.announce.degraded(view.degraded)
         self.announce.problems(self.problems)
         if self.window is not None:
             self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
-        self.refreshed.emit(status)
-
-    def _check_sound(self) -> bool:
-        """No audio output means no alarm: a problem until a device appears.
-        True when that changed."""
-        if not self._require_sound:
-            return False
-        ok, reason = self.player.available()
-        if ok:
-            return self.problems.pop("sound", None) is not None
-        problem = status_text.sound_problem(reason)
-        changed = self.problems.get("sound") != problem
-        self.problems["sound"] = problem
-        if changed:
-            log.error("alarm sound unavailable: %s", reason)
-        return changed
+        self.refreshed.emit(view.status)
 
     def _on_outputs_changed(self) -> None:
-        if self._check_sound():
+        if self.ready.check_sound():
             self.changed()
 
     def _on_internal_error(self, summary: str) -> None:
@@ -412,30 +367,15 @@ class OncallApp(QObject):
         self.sync.poll_now()
 
     def open_settings(self) -> None:
-        from notifier.desktop.settings_dialog import SettingsDialog
+        from notifier.desktop.dialogs import settings
 
-        dialog = SettingsDialog(
-            self.config,
-            self.profile.config_path,
-            preview_sound=lambda path, volume: self.player.preview(path or None, volume),
-            test_connection=self.test_connection,
-        )
-        dialog.saved.connect(self.apply_config)
-        dialog.exec()
+        settings.open_settings(self)
 
     def test_connection(self, name: str) -> None:
         """Check an account's reachability and token; the answer pops up."""
+        from notifier.desktop.dialogs import settings
 
-        from notifier.desktop.dialogs.messages import message
-
-        def done(person: Person | None, error: BaseException | None) -> None:
-            if error is None:
-                message(f"Connected to {name} as {person}.", warning=False)
-                self.sync.poll_now(name)
-            else:
-                message(f"{name}: {user_message(error)}", warning=True)
-
-        self.bridge.runner.run(lambda: actions.check_account(self.accounts, name), done)
+        settings.test_connection(self, name)
 
     def apply_config(self, config: Config) -> None:
         if config.start_at_login != self.config.start_at_login:
@@ -444,8 +384,7 @@ class OncallApp(QObject):
             except UserError as exc:
                 self.announce.error("Start at login", str(exc))
         self.config = config
-        self.player.sound_path = config.sound.alarm or None
-        self.player.chime_path = config.sound.chime_file or None
+        self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.sync.set_config(config)
 
     def handle_message(self, request: dict[str, Any]) -> None:

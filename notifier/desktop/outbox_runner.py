@@ -16,9 +16,11 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from notifier.core import status_text
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest, acknowledgement_batches, perform
 from notifier.core.outbox_delivery import (
@@ -28,6 +30,7 @@ from notifier.core.outbox_delivery import (
     deliver_acknowledgements,
 )
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
+from notifier.core.status_text import Problem
 from notifier.desktop.background import BackgroundRunner
 from notifier.errors import UserError
 
@@ -45,6 +48,25 @@ KEEP_DELIVERED = timedelta(days=7)
 class OutboxFailure(UserError):
     """An action the outbox gave up on (refused for good, or discarded); the
     message is the one the outbox recorded."""
+
+
+def open_outbox(
+    path: Path,
+    accounts: Accounts,
+    runner: BackgroundRunner,
+    *,
+    clock: Callable[[], datetime],
+    parent: QObject,
+) -> tuple[OutboxRunner | None, Problem | None]:
+    """The outbox at ``path`` and its runner; when the file cannot be used, none and
+    the problem for the tray: actions then go out directly, and the user is told the
+    safety net is off."""
+    try:
+        outbox = Outbox(path, clock=clock)
+    except OutboxError as exc:
+        log.error("outbox unavailable: %s", exc)
+        return None, status_text.outbox_problem(str(exc))
+    return OutboxRunner(outbox, accounts, runner, clock=clock, parent=parent), None
 
 
 class OutboxRunner(QObject):

@@ -142,6 +142,11 @@ class AlarmPlayer(QObject):
 
         return self._alarm.status() == QSoundEffect.Status.Ready
 
+    def use_sounds(self, alarm: str, chime: str) -> None:
+        """The configured alarm and chime files ("": the bundled ones)."""
+        self.sound_path = alarm or None
+        self.chime_path = chime or None
+
     def prepare(self) -> None:
         """Load QtMultimedia, open the default output and decode the alarm (once)."""
         if self._devices is not None:

@@ -133,6 +133,31 @@ def test_the_first_notification_loads_the_notification_stack(tmp_path: Path) -> 
     assert loaded(after, "desktop_notifier")
 
 
+def test_an_incident_seen_readies_the_notification_stack_before_its_notification(
+    tmp_path: Path,
+) -> None:
+    # a page that is not yet to be notified (notify_after later) already brings the
+    # notification stack and the D-Bus probe, so its first notification does not wait
+    _, after = start_app(
+        local_profile(tmp_path / "p", '[escalation]\nnotify_after = "2m"\n'),
+        after="""
+        from notifier.core import actions
+        from notifier.domain.escalation import Notify
+        notified = []
+        app.alertActions.connect(lambda done: notified.extend(
+            a for a in done if isinstance(a, Notify)))
+        actions.trigger(app.accounts, "Disk full on db-1")
+        app.sync.poll_now()
+        deadline = QDeadlineTimer(60_000)
+        while not app.sync.incidents():
+            assert not deadline.hasExpired(), "the page was not seen within 60 s"
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        assert not notified, "notified already: notify_after is 2m"
+        """,
+    )
+    assert loaded(after, "desktop_notifier")
+
+
 def test_the_single_instance_name_is_sha256_of_the_profile_path(tmp_path: Path) -> None:
     # computed without hashlib (OpenSSL) at start; a new version must find a running
     # older one, so the name must not change

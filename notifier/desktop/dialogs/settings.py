@@ -1,0 +1,40 @@
+"""The settings dialog as the tray opens it, and its "Test connection" answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from notifier.core import actions
+from notifier.core.status_text import user_message
+from notifier.desktop.dialogs.messages import message
+from notifier.domain.model import Person
+
+if TYPE_CHECKING:
+    from notifier.desktop.app import OncallApp
+
+
+def open_settings(app: OncallApp) -> None:
+    """Edit the configuration; saving applies it to the running app."""
+    from notifier.desktop.settings_dialog import SettingsDialog  # loads when first opened
+
+    dialog = SettingsDialog(
+        app.config,
+        app.profile.config_path,
+        preview_sound=lambda path, volume: app.player.preview(path or None, volume),
+        test_connection=lambda name: test_connection(app, name),
+    )
+    dialog.saved.connect(app.apply_config)
+    dialog.exec()
+
+
+def test_connection(app: OncallApp, name: str) -> None:
+    """Check an account's reachability and token off the GUI thread; the answer pops up."""
+
+    def done(person: Person | None, error: BaseException | None) -> None:
+        if error is None:
+            message(f"Connected to {name} as {person}.", warning=False)
+            app.sync.poll_now(name)
+        else:
+            message(f"{name}: {user_message(error)}", warning=True)
+
+    app.bridge.runner.run(lambda: actions.check_account(app.accounts, name), done)
