@@ -141,7 +141,9 @@ class StormCoalescer:
         if not self._folded and SUMMARY_KEY in self._on_screen:
             self.withdrawn(SUMMARY_KEY)
             return True
-        self._summary_dirty = True
+        # during the storm the summary drops it at its next update; once the storm is
+        # over, the summary on screen stays as it was until everything it names is gone
+        self._summary_dirty = self._summary_dirty or self._storm_since is not None
         return False
 
     @property
@@ -162,7 +164,10 @@ class StormCoalescer:
         self._summary_dirty = True
 
     def _summary_if_due(self, now: datetime) -> Summary | None:
-        if not self._summary_dirty or self._storm_since is None:
+        if self._storm_since is None:
+            self._summary_dirty = False  # no storm, nothing to update: no deadline either
+            return None
+        if not self._summary_dirty:
             return None
         if self._summary_shown is None:
             if len(self._new_at) >= self.limit:

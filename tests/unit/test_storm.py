@@ -96,6 +96,26 @@ def test_a_new_summary_waits_for_a_free_slot_in_the_window() -> None:
     assert storm.due(deadline).summary is not None
 
 
+def test_acknowledging_a_page_after_the_storm_leaves_no_deadline_in_the_past() -> None:
+    # the storm is over (a quiet minute) and its summary still names three pages; one of
+    # them is acknowledged: nothing to update, so nothing due again and again (the app's
+    # one timer would spin on a deadline that never moves)
+    storm = StormCoalescer()
+    for n in range(5):
+        storm.offer([page(n)], T0)
+    deadline = storm.next_deadline()  # the summary's throttled update
+    assert deadline is not None and storm.due(deadline).summary is not None
+    assert storm.next_deadline() is None
+    later = T0 + 2 * MINUTE
+    storm.due(later)
+    assert not storm.storming
+    assert storm.withdrawn("local:4") is False  # others it names are still open
+    deadline = storm.next_deadline()
+    if deadline is not None:
+        storm.due(max(deadline, later))
+        assert storm.next_deadline() is None or storm.next_deadline() > max(deadline, later)
+
+
 arrivals = st.lists(
     st.tuples(st.floats(min_value=0, max_value=30, allow_nan=False), st.integers(0, 40)),
     max_size=120,
@@ -128,7 +148,8 @@ def test_no_window_ever_holds_more_than_three_new_notifications(
         deadline = storm.next_deadline()
         while deadline is not None and deadline <= now:
             record(storm.due(deadline), deadline)
-            deadline = storm.next_deadline()
+            deadline, passed = storm.next_deadline(), deadline
+            assert deadline is None or deadline > passed, "a deadline that never moves"
         record(storm.offer([page(n)], now), now)
         offered.add(f"local:{n}")
         gone = next(ack_iter, None)
