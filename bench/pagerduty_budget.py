@@ -46,7 +46,7 @@ from bench.desktop import APP_NAME, Desk, desk
 from bench.harness import Figures, Options, percentile, poll_until, write_profile
 from bench.observe import BusMonitor
 from notifier.backends.pagerduty.budget import PAGERDUTY_LIMIT_PER_MINUTE
-from notifier.backends.pagerduty.settings import (
+from notifier.backends.poll_settings import (
     DEFAULT_POLL_INTERVAL_OFF_CALL,
     DEFAULT_POLL_INTERVAL_ON_CALL,
 )

@@ -14,7 +14,7 @@ import pytest
 
 from notifier.backends.pagerduty.backend import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
-from notifier.backends.pagerduty.settings import (
+from notifier.backends.poll_settings import (
     DEFAULT_POLL_INTERVAL_OFF_CALL,
     DEFAULT_POLL_INTERVAL_ON_CALL,
 )

@@ -20,6 +20,7 @@ from notifier.backends.alertmanager.matchers import (
     format_matcher,
     parse_matcher,
 )
+from notifier.backends.poll_settings import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL
 from notifier.settings_schema import (
     REQUIRED,
     Duration,
@@ -39,8 +40,6 @@ from notifier.settings_schema import (
     setting,
 )
 
-MIN_POLL_INTERVAL = timedelta(seconds=5)
-MAX_POLL_INTERVAL = timedelta(hours=1)
 DEFAULT_POLL_INTERVAL = timedelta(seconds=15)
 DEFAULT_ACK_DURATION = timedelta(hours=2)
 DEFAULT_REQUEST_TIMEOUT = timedelta(seconds=10)

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from notifier.backends.poll_settings import (
+    poll_interval_fixed,
+    poll_interval_off_call,
+    poll_interval_on_call,
+)
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
@@ -31,11 +36,6 @@ from notifier.settings_schema import (
 
 API_URL = "https://api.incident.io"
 
-MIN_POLL_INTERVAL = timedelta(seconds=5)
-MAX_POLL_INTERVAL = timedelta(hours=1)
-#: while I am on call there or an incident assigned to me is open, and otherwise
-DEFAULT_POLL_INTERVAL_ON_CALL = timedelta(seconds=5)
-DEFAULT_POLL_INTERVAL_OFF_CALL = timedelta(seconds=60)
 DEFAULT_REQUEST_TIMEOUT = timedelta(seconds=20)
 
 Scope = Literal["mine", "all"]
@@ -79,27 +79,10 @@ class IncidentIoSettings:
         help="a PEM file to trust, for TLS-inspecting corporate proxies",
         doc_default="system CAs",
     )
-    poll_interval_on_call: timedelta = setting(
-        Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-        DEFAULT_POLL_INTERVAL_ON_CALL,
-        label="Poll on call every",
-        help="how often to ask incident.io while you are on call there or an incident "
-        "assigned to you is open",
-    )
-    poll_interval_off_call: timedelta = setting(
-        Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-        DEFAULT_POLL_INTERVAL_OFF_CALL,
-        label="Poll off call every",
-        help="how often to ask incident.io otherwise",
-    )
+    poll_interval_on_call: timedelta = poll_interval_on_call("incident.io")
+    poll_interval_off_call: timedelta = poll_interval_off_call("incident.io")
     #: set: one interval, on call or not (the two above are then unused)
-    poll_interval: timedelta | None = setting(
-        OrUnset(Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)),
-        None,
-        label="Poll always every",
-        help="one fixed interval, on call or not, instead of the two above",
-        doc_default="by on-call state",
-    )
+    poll_interval: timedelta | None = poll_interval_fixed()
     scope: Scope = setting(
         Choice[Scope](
             Option("mine", "pages that paged you and incidents you hold a role in"),

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from notifier.backends.poll_settings import (
+    poll_interval_fixed,
+    poll_interval_off_call,
+    poll_interval_on_call,
+)
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
@@ -31,11 +36,6 @@ from notifier.settings_schema import (
 US_API_URL = "https://api.pagerduty.com"
 EU_API_URL = "https://api.eu.pagerduty.com"
 
-MIN_POLL_INTERVAL = timedelta(seconds=5)
-MAX_POLL_INTERVAL = timedelta(hours=1)
-#: while I am on call there or an incident assigned to me is open, and otherwise
-DEFAULT_POLL_INTERVAL_ON_CALL = timedelta(seconds=5)
-DEFAULT_POLL_INTERVAL_OFF_CALL = timedelta(seconds=60)
 
 Scope = Literal["mine", "all"]
 URGENCIES = ("high", "low")
@@ -64,27 +64,10 @@ class PagerDutySettings:
         help="a PEM file to trust, for TLS-inspecting corporate proxies",
         doc_default="system CAs",
     )
-    poll_interval_on_call: timedelta = setting(
-        Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-        DEFAULT_POLL_INTERVAL_ON_CALL,
-        label="Poll on call every",
-        help="how often to ask PagerDuty while you are on call there or an incident "
-        "assigned to you is open",
-    )
-    poll_interval_off_call: timedelta = setting(
-        Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-        DEFAULT_POLL_INTERVAL_OFF_CALL,
-        label="Poll off call every",
-        help="how often to ask PagerDuty otherwise",
-    )
+    poll_interval_on_call: timedelta = poll_interval_on_call("PagerDuty")
+    poll_interval_off_call: timedelta = poll_interval_off_call("PagerDuty")
     #: set: one interval, on call or not (the two above are then unused)
-    poll_interval: timedelta | None = setting(
-        OrUnset(Duration(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)),
-        None,
-        label="Poll always every",
-        help="one fixed interval, on call or not, instead of the two above",
-        doc_default="by on-call state",
-    )
+    poll_interval: timedelta | None = poll_interval_fixed()
     scope: Scope = setting(
         Choice[Scope](
             Option("mine", "incidents assigned to you"),
