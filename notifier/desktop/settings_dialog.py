@@ -672,6 +672,8 @@ class SettingsDialog(QDialog):
         self.sound_error = _error_label()
 
         chime, chime_file = self._editor("sound.chime"), self._editor("sound.chime_file")
+        if isinstance(chime_file.widget, QLineEdit):
+            chime_file.widget.setPlaceholderText("the built-in chime")
         form = QFormLayout()
         form.addRow(alarm.setting.label, file_row)
         form.addRow(volume.setting.label, volume.row)
