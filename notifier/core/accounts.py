@@ -33,7 +33,39 @@ def token_secret_name(account: str) -> str:
 class AccountInfo:
     name: str
     kind: str
-    settings: Any  # the backend's parsed settings (None for local)
+    settings: Any  # the backend's parsed settings (the [local] section for local)
+
+
+@dataclass(frozen=True)
+class AccountChanges:
+    """What a new configuration changed of the accounts (by name)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def _local_identity(config: Config) -> Any:
+    """What the local backend is built from: a change rebuilds it (the ingest's own
+    settings do not; the app restarts the ingest for those)."""
+    local = config.local
+    return (local.user_name, local.user_email, tuple(local.people))
+
+
+def account_infos(config: Config) -> dict[str, AccountInfo]:
+    """Every account ``config`` declares, the local one first; raises UserError
+    naming the entry that does not parse."""
+    infos: dict[str, AccountInfo] = {}
+    if config.local.enabled:
+        infos[config.local.name] = AccountInfo(config.local.name, "local", _local_identity(config))
+    for index, entry in enumerate(config.accounts):
+        kind = account_kind(entry["kind"])
+        settings = kind.parse_settings(entry, where=f"accounts[{index}]")
+        infos[settings.name] = AccountInfo(settings.name, kind.kind, settings)
+    return infos
 
 
 class Accounts:
@@ -43,16 +75,36 @@ class Accounts:
         self.profile = profile
         self.config = config
         self.secrets = secrets
-        self._infos: dict[str, AccountInfo] = {}
         self._backends: dict[str, Backend] = {}
         self._retired: list[Backend] = []
         self._lock = threading.RLock()
-        if config.local.enabled:
-            self._infos[config.local.name] = AccountInfo(config.local.name, "local", None)
-        for index, entry in enumerate(config.accounts):
-            kind = account_kind(entry["kind"])
-            settings = kind.parse_settings(entry, where=f"accounts[{index}]")
-            self._infos[settings.name] = AccountInfo(settings.name, kind.kind, settings)
+        self._infos = account_infos(config)
+
+    def reconfigure(self, config: Config, secrets: SecretStore | None = None) -> AccountChanges:
+        """Take a new configuration (saved in Settings) while running: accounts
+        added, removed or changed (their settings, or the secret store their token
+        is read from) are reported, and the backends of those removed or changed
+        are dropped, so the next :meth:`get` builds them from the new settings and
+        reads their token again. Raises UserError (nothing changed) when an
+        account entry does not parse."""
+        infos = account_infos(config)
+        with self._lock:
+            old = self._infos
+            store_changed = secrets is not None and secrets is not self.secrets
+            added = tuple(n for n in infos if n not in old)
+            removed = tuple(n for n in old if n not in infos)
+            changed = tuple(
+                n
+                for n in infos
+                if n in old and (infos[n] != old[n] or (store_changed and infos[n].kind != "local"))
+            )
+            self.config = config
+            if secrets is not None:
+                self.secrets = secrets
+            self._infos = infos
+            for name in removed + changed:
+                self.forget(name)
+        return AccountChanges(added, removed, changed)
 
     # ---- lookup ------------------------------------------------------------------
 

@@ -26,6 +26,22 @@ class RunningIngest(Protocol):
     def stop(self) -> None: ...
 
 
+def ingest_settings(config: Config) -> tuple[object, ...]:
+    """What the running ingest was started with: when a new configuration changes
+    any of it, the ingest is started again (on the new address, into the new
+    account)."""
+    local = config.local
+    return (
+        local.enabled,
+        local.ingest,
+        local.name,
+        local.ingest_host,
+        local.ingest_port,
+        local.ingest_max_body,
+        config.secrets_store,  # the ingest keys' store
+    )
+
+
 def start_local_ingest(
     accounts: Accounts,
     config: Config,

@@ -88,6 +88,21 @@ class Monitor:
         self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))
 
+    def add_account(self, account: str, interval: timedelta, now: datetime) -> None:
+        """A new account (added in Settings): its health counts from ``now``."""
+        self._health[account] = AccountHealth(account=account, interval=interval, started_at=now)
+
+    def remove_account(self, account: str, now: datetime) -> list[AlertAction]:
+        """An account no longer configured: its incidents leave as if resolved (their
+        notifications withdrawn, their alarm stopped), its health is forgotten."""
+        update = self.snapshot(account, [], now) if account in self._health else None
+        self._snapshots.pop(account, None)
+        self._health.pop(account, None)
+        self._me.pop(account, None)
+        self._auth_failed_since.pop(account, None)
+        self._merged = None
+        return update.actions if update is not None else []
+
     def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
         """A failed sync: the account's last snapshot stands, its health drops."""
         self.health(account).record_failure(now, message, auth=auth)

@@ -168,23 +168,13 @@ class Sync:
         self._accounts_lock = threading.Lock()
         self._stopped = False
         self._started = False
-        self._account: dict[str, _Account] = {}
-        for name in accounts.names():
-            info = accounts.info(name)
-            self._account[name] = _Account(
-                intervals=PollIntervals.pinned(LOCAL_POLL)
-                if info.kind == "local"
-                else intervals_of(info.settings, DEFAULT_POLL),
-                has_oncall=info.kind != "local",
-            )
+        self._account: dict[str, _Account] = {
+            name: self._bookkeeping(accounts.info(name)) for name in accounts.names()
+        }
         now = clock()
         self.monitor = Monitor(
             policy_from_config(config),
-            {
-                # nothing known yet: the interval of an account on call
-                n: max(poll_interval(a.intervals, on_call=None, mine=False), HEALTH_INTERVAL_FLOOR)
-                for n, a in self._account.items()
-            },
+            {n: self._first_health_interval(a) for n, a in self._account.items()},
             now,
         )
         if not any(a.has_oncall for a in self._account.values()):
@@ -199,6 +189,22 @@ class Sync:
         self.account_problems: dict[str, str] = {}
         self._expected_wake = now
         self._wake_at: datetime | None = None
+
+    @staticmethod
+    def _bookkeeping(info: AccountInfo) -> _Account:
+        return _Account(
+            intervals=PollIntervals.pinned(LOCAL_POLL)
+            if info.kind == "local"
+            else intervals_of(info.settings, DEFAULT_POLL),
+            has_oncall=info.kind != "local",
+        )
+
+    @staticmethod
+    def _first_health_interval(account: _Account) -> timedelta:
+        # nothing known yet: the interval of an account on call
+        return max(
+            poll_interval(account.intervals, on_call=None, mine=False), HEALTH_INTERVAL_FLOOR
+        )
 
     # ---- the schedule -----------------------------------------------------------------
 
@@ -299,10 +305,67 @@ class Sync:
         self._listener.alert(self.monitor.snooze(now, duration, refs))
         self._refresh(now)
 
-    def set_config(self, config: Config) -> None:
+    def dismissed(self, key: str) -> None:
+        """The user closed the notification ``key``: the storm summary's schedule may
+        change, so the timer is armed again."""
+        self.monitor.dismissed(key)
+        if self._started and not self._stopped:
+            self._arm(self._clock())
+
+    def set_config(self, config: Config, changed: Collection[str] = ()) -> None:
+        """A new configuration while running (Settings saved): the escalation policy,
+        quiet hours and health alarm apply at once; accounts the account source no
+        longer has stop being polled (their incidents leave, their alarm stops),
+        new ones are polled now, and those named in ``changed`` (their settings or
+        token source changed: the source built them afresh) are polled again now
+        with their new settings."""
+        now = self._clock()
         self.config = config
         self.monitor.engine.set_policy(policy_from_config(config))
-        self._refresh(self._clock())
+        names = self.accounts.names()
+        removed = [n for n in self._account if n not in names]
+        renewed = [n for n in names if n not in self._account or n in changed]
+        watches: list[Watch] = []
+        with self._lock:
+            for name in removed + renewed:
+                old = self._account.pop(name, None)
+                if old is not None and old.watch is not None:
+                    watches.append(old.watch)
+        for watch in watches:
+            watch.close()
+        actions: list[AlertAction] = []
+        for name in removed:
+            log.info("%s is no longer configured: not polled any more", name)
+            actions += self.monitor.remove_account(name, now)
+            self.oncall.pop(name, None)
+            self.account_problems.pop(name, None)
+        for name in renewed:
+            log.info("%s: polled with its new settings", name)
+            state = self._bookkeeping(self.accounts.info(name))
+            if name not in self.monitor.accounts():
+                self.monitor.add_account(name, self._first_health_interval(state), now)
+            self.oncall.pop(name, None)
+            self.account_problems.pop(name, None)
+            with self._lock:
+                self._account[name] = state
+            if self._started:
+                state.next_poll = now
+                state.next_oncall = now if state.has_oncall else None
+        if not any(a.has_oncall for a in self._account.values()):
+            self.monitor.engine.set_on_call(False)
+        elif removed or renewed:
+            # an account not looked up yet counts as on call: better woken than missed
+            self.monitor.engine.set_on_call(
+                any(
+                    a.has_oncall and (n not in self.oncall or self.oncall[n].on_call)
+                    for n, a in self._account.items()
+                )
+            )
+        if actions:
+            self._listener.alert(actions)
+        if self._started:
+            self._start_due(now)
+        self._refresh(now)
 
     # ---- state --------------------------------------------------------------------------
 
@@ -319,34 +382,39 @@ class Sync:
     # ---- polling ----------------------------------------------------------------------
 
     def _dispatch(self, name: str) -> None:
+        state = self._account[name]
         self._scheduling.run(
-            functools.partial(self._poll, name), functools.partial(self._landed, name)
+            functools.partial(self._poll, name, state),
+            functools.partial(self._landed, name, state),
         )
 
     def _backend(self, name: str) -> Backend:
         with self._accounts_lock:
             return self.accounts.get(name)
 
-    def _poll(self, name: str) -> tuple[list[Incident], str | None]:
+    def _poll(self, name: str, state: _Account) -> tuple[list[Incident], str | None]:
         """Off the owner's thread: the account's open incidents (and who I am there,
         the first time)."""
         backend = self._backend(name)
-        self._watch(name, backend)
-        me = None if self._account[name].me_known else backend.me().id
+        self._watch(name, state, backend)
+        me = None if state.me_known else backend.me().id
         return backend.open_incidents(), me
 
-    def _watch(self, name: str, backend: Backend) -> None:
+    def _watch(self, name: str, state: _Account, backend: Backend) -> None:
         """Subscribe to the backend's own news of changes, once per backend built."""
         with self._lock:
-            state = self._account[name]
-            if self._stopped or state.watched is backend:
+            if self._stopped or state.watched is backend or self._account.get(name) is not state:
                 return
             old, state.watch, state.watched = state.watch, None, backend
         if old is not None:
             old.close()
         watch = backend.watch(functools.partial(self.poll_now, name))
         with self._lock:
-            if self._stopped or state.watched is not backend:
+            if (
+                self._stopped
+                or state.watched is not backend
+                or self._account.get(name) is not state
+            ):
                 stale = watch
             else:
                 state.watch, stale = watch, None
@@ -354,10 +422,18 @@ class Sync:
             stale.close()
 
     def _landed(
-        self, name: str, result: tuple[list[Incident], str | None] | None, error: Any
+        self,
+        name: str,
+        state: _Account,
+        result: tuple[list[Incident], str | None] | None,
+        error: Any,
     ) -> None:
         with self._lock:
-            state = self._account[name]
+            if self._account.get(name) is not state:
+                # the account was removed or reconfigured while this poll ran: its
+                # answer is of settings that no longer hold
+                log.info("%s: a poll of its old settings is dropped", name)
+                return
             again = state.repoll and not self._stopped
             state.repoll = False
             state.polling = again
@@ -463,6 +539,8 @@ class Sync:
 
     def _oncall_landed(self, name: str, status: OnCallStatus | None, error: Any) -> None:
         now = self._clock()
+        if name not in self._account:  # removed in Settings meanwhile
+            return
         self._account[name].next_oncall = now + ONCALL_REFRESH
         try:
             if error is not None:

@@ -10,10 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 from notifier.core.actions import ActionRequest
+from notifier.core.notices import NoticeKey, NoticeKind
 from notifier.core.status_text import Problem, notification_body
 from notifier.desktop.notify import Notification, NotificationCenter
 from notifier.domain.escalation import Notify
-from notifier.domain.storm import SUMMARY_KEY, Summary
+from notifier.domain.storm import Summary
 
 OPEN = (("open", "Open"),)
 
@@ -30,7 +31,7 @@ class Announcements:
         for n in notify:
             self.center.show(
                 Notification(
-                    key=n.incident.ref,
+                    key=NoticeKey.incident(n.incident.ref).encode(),
                     title=n.incident.title,
                     body=notification_body(n.incident, n.reason, now),
                     urgency=n.incident.urgency.value,
@@ -45,7 +46,7 @@ class Announcements:
         text was read."""
         self.center.show(
             Notification(
-                key=SUMMARY_KEY,
+                key=NoticeKey(NoticeKind.SUMMARY).encode(),
                 title=summary.title,
                 body=summary.body,
                 urgency="high" if summary.high else "low",
@@ -61,7 +62,7 @@ class Announcements:
             if name not in self._degraded_told:
                 self.center.show(
                     Notification(
-                        key=f"health:{name}",
+                        key=NoticeKey(NoticeKind.HEALTH, name).encode(),
                         title=f"You may be missing pages from {name}",
                         body=reason,
                         urgency="high",
@@ -69,7 +70,7 @@ class Announcements:
                     )
                 )
         for name in self._degraded_told - names:
-            self.center.withdraw(f"health:{name}")
+            self.center.withdraw(NoticeKey(NoticeKind.HEALTH, name).encode())
         self._degraded_told = names
 
     def problems(self, problems: Mapping[str, Problem]) -> None:
@@ -78,7 +79,7 @@ class Announcements:
             if self._problems_told.get(key) != problem:
                 self.center.show(
                     Notification(
-                        key=f"problem:{key}",
+                        key=NoticeKey(NoticeKind.PROBLEM, key).encode(),
                         title=problem.title,
                         body=problem.detail,
                         urgency="high",
@@ -86,13 +87,13 @@ class Announcements:
                     )
                 )
         for key in set(self._problems_told) - set(problems):
-            self.center.withdraw(f"problem:{key}")
+            self.center.withdraw(NoticeKey(NoticeKind.PROBLEM, key).encode())
         self._problems_told = dict(problems)
 
     def action_failed(self, request: ActionRequest, message: str) -> None:
         self.center.show(
             Notification(
-                key=f"failed:{request.id}",
+                key=NoticeKey(NoticeKind.FAILED, request.id, request.ref).encode(),
                 title=f"{request.kind.label} failed",
                 body=f"{request.describe()}: {message}",
                 urgency="high",
@@ -102,13 +103,18 @@ class Announcements:
 
     def error(self, title: str, message: str) -> None:
         self.center.show(
-            Notification(key=f"error:{title}", title=title, body=message, urgency="low")
+            Notification(
+                key=NoticeKey(NoticeKind.ERROR, title).encode(),
+                title=title,
+                body=message,
+                urgency="low",
+            )
         )
 
     def restarted(self, why: str, log_file: Path) -> None:
         self.center.show(
             Notification(
-                key="notifier:restarted",
+                key=NoticeKey(NoticeKind.RESTARTED).encode(),
                 title="oncall-notifier restarted after a crash",
                 body=f"The previous run {why}; it was started again and is alerting "
                 f"as before. Details are in {log_file}",

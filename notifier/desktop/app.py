@@ -27,8 +27,9 @@ from notifier.core import actions, status_text
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
-from notifier.core.local_ingest import RunningIngest, start_for_app
+from notifier.core.local_ingest import RunningIngest, ingest_settings, start_for_app
 from notifier.core.monitor import AlertAction
+from notifier.core.notices import NoticeKey, NoticeKind
 from notifier.core.status_text import Problem, user_message
 from notifier.core.sync import Sync
 from notifier.core.tray_view import tray_view
@@ -44,7 +45,7 @@ from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Status, split_ref
-from notifier.domain.storm import SUMMARY_KEY, Summary
+from notifier.domain.storm import Summary
 from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
@@ -134,7 +135,7 @@ class OncallApp(QObject):
 
     def _connect(self) -> None:
         self.notifications.actionInvoked.connect(self._notification_action)
-        self.notifications.dismissed.connect(self.monitor.dismissed)
+        self.notifications.dismissed.connect(self.sync.dismissed)
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
         if self.outbox_runner is not None:
@@ -335,12 +336,11 @@ class OncallApp(QObject):
         self.bridge.runner.run(lambda: actions.send_test_page(self.accounts), done)
 
     def _notification_action(self, key: str, action: str) -> None:
-        if key.startswith(("health:", "problem:")) or key == SUMMARY_KEY:
-            self.open_window("")
-        elif action == "ack":
-            self.acknowledge(key)
-        else:
-            self.open_window(key)
+        notice = NoticeKey.parse(key)
+        if notice.kind is NoticeKind.INCIDENT and action == "ack":
+            self.acknowledge(notice.ref)
+        else:  # its incident, or the window as it is
+            self.open_window(notice.opens)
 
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
         if self.window is None or not self.window.isVisible():
@@ -378,14 +378,38 @@ class OncallApp(QObject):
         settings.test_connection(self, name)
 
     def apply_config(self, config: Config) -> None:
-        if config.start_at_login != self.config.start_at_login:
+        """Settings were saved: everything applies now, without a restart. Accounts
+        added, removed or changed start or stop polling (their tokens read again),
+        the ingest listens again where the new settings say, and the escalation,
+        quiet hours, health alarm and sounds apply to what is open already."""
+        old, self.config = self.config, config
+        if config.start_at_login != old.start_at_login:
             try:
                 autostart.set_enabled(config.start_at_login)
             except UserError as exc:
                 self.announce.error("Start at login", str(exc))
-        self.config = config
+        if config.secrets_store != old.secrets_store:
+            self.secrets = SecretStore(config.secrets_store, profile_root=self.profile.root)
+        try:
+            changes = self.accounts.reconfigure(config, self.secrets)
+        except UserError as exc:  # the dialog checks entries first: a file edited meanwhile
+            self.announce.error("Accounts not applied", str(exc))
+            changes = None
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
-        self.sync.set_config(config)
+        self.sync.set_config(config, changes.changed if changes is not None else ())
+        if ingest_settings(config) != ingest_settings(old) or (
+            changes is not None and config.local.name in changes.changed
+        ):
+            self._restart_ingest()
+        self.changed()
+
+    def _restart_ingest(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()
+            self.ingest = None
+        self.problems.pop("ingest", None)
+        if self._ingest_wanted:
+            self._start_ingest()
 
     def handle_message(self, request: dict[str, Any]) -> None:
         """A second launch handed over its request."""

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-SUMMARY_KEY = "notifier:summary"
+SUMMARY_KEY = "@summary"  # "@": see notifier.core.notices
 
 
 @dataclass(frozen=True)

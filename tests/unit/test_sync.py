@@ -681,3 +681,87 @@ def test_off_call_a_failing_account_does_not_sound_the_alarm(clock: FakeClock) -
         world.scheduling.run_jobs()
     assert world.sync.degraded(clock.now)
     assert world.listener.health == []
+
+
+# ---- a new configuration while running (Settings saved) ----------------------------------
+
+
+def test_an_account_added_while_running_is_polled_at_once_and_alerts(clock: FakeClock) -> None:
+    world = make_world(clock)
+    world.sync.start()
+    world.scheduling.run_jobs()
+    page = make_incident(1, account="ops", title="Disk full")
+    world.accounts.backends["ops"] = FakeBackend("ops", incidents=[page])
+    world.sync.set_config(world.sync.config)
+    assert world.sync.polling("ops")
+    world.scheduling.run_jobs()
+    assert world.backend("ops").polls == 1
+    assert [i.ref for i in world.sync.incidents()] == ["ops:1"]
+    assert "ops" in world.sync.monitor.accounts()  # its health is watched too
+    # and it escalates like any other: a notification after the grace period
+    while not world.of(Notify):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.of(Notify)[0].incident.ref == "ops:1"
+
+
+def test_an_account_removed_while_running_stops_polling_and_its_alarm(clock: FakeClock) -> None:
+    page = make_incident(1, account="ops")
+    world = make_world(clock, FakeBackend("work"), FakeBackend("ops", incidents=[page]))
+    world.sync.start()
+    world.scheduling.run_jobs()
+    while not world.of(Alarm):  # the page escalates to the alarm
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    watch = world.backend("ops").watches[-1]
+    del world.accounts.backends["ops"]
+    world.sync.set_config(world.sync.config)
+    assert world.sync.incidents() == []
+    assert world.of(StopAlarm)  # nobody is alarmed by an account no longer watched
+    assert "ops" not in world.sync.monitor.accounts()
+    assert watch.closed
+    polls = world.backend("work").polls
+    for _ in range(5):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert world.backend("work").polls > polls  # the others go on
+    assert world.sync.degraded(clock.now) == []
+
+
+def test_a_changed_account_is_polled_again_at_once_and_an_old_answer_is_dropped(
+    clock: FakeClock,
+) -> None:
+    world = make_world(clock)
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.sync.poll_now("work")  # under way when the settings change
+    stale_job, stale_done = world.scheduling.jobs.pop(0)
+    old = make_incident("old")
+    world.backend().incidents = [old]
+    stale = stale_job()
+    world.backend().incidents = []
+    world.sync.set_config(world.sync.config, changed=["work"])
+    assert world.sync.polling("work")  # polled afresh with the new settings
+    stale_done(stale, None)  # the old settings' answer lands late: dropped
+    assert world.sync.incidents() == []
+    world.scheduling.run_jobs()
+    assert not world.sync.polling("work")
+    assert world.sync.next_poll_at("work") == clock.now + INTERVAL
+
+
+def test_a_new_escalation_policy_applies_without_a_restart(clock: FakeClock) -> None:
+    import tomllib
+
+    world = make_world(clock)
+    world.sync.start()
+    world.scheduling.run_jobs()
+    later = parse_config(tomllib.loads('[escalation.high]\nnotify_after = "30s"\n'))
+    world.sync.set_config(later)
+    world.backend().incidents = [make_incident(1)]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+    start = clock.now
+    while not world.of(Notify):
+        world.wake_when_asked()
+        world.scheduling.run_jobs()
+    assert clock.now - start <= timedelta(seconds=31)

@@ -11,10 +11,17 @@ from notifier.domain.model import Person
 
 if TYPE_CHECKING:
     from notifier.desktop.app import OncallApp
+    from notifier.desktop.settings_dialog import SettingsDialog
 
 
 def open_settings(app: OncallApp) -> None:
     """Edit the configuration; saving applies it to the running app."""
+    settings_dialog(app).exec()
+
+
+def settings_dialog(app: OncallApp) -> SettingsDialog:
+    """The settings dialog of ``app``, not shown yet: saving it applies the new
+    configuration to the running app at once (:meth:`OncallApp.apply_config`)."""
     from notifier.desktop.settings_dialog import SettingsDialog  # loads when first opened
 
     dialog = SettingsDialog(
@@ -24,7 +31,7 @@ def open_settings(app: OncallApp) -> None:
         test_connection=lambda name: test_connection(app, name),
     )
     dialog.saved.connect(app.apply_config)
-    dialog.exec()
+    return dialog
 
 
 def test_connection(app: OncallApp, name: str) -> None:
