@@ -554,7 +554,13 @@ def run_supervised(args: argparse.Namespace) -> int:
     """Become the supervisor of the tray app (see :mod:`notifier.supervisor`)."""
     from notifier import supervisor
 
-    extra = supervisor.child_args(args.profile, args.verbose)
+    try:
+        # named explicitly, so the supervisor knows where the app's runtime files are
+        profile = str(Profile.locate(args.profile).root)
+    except UserError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    extra = supervisor.child_args(profile, args.verbose)
     if sys.platform != "win32" and not getattr(sys, "frozen", False):
         # replace this process by a fresh, small one: none of the CLI's imports
         # (HTTP client, keyring, ...) stay in the memory of a process that runs all day

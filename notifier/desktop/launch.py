@@ -15,7 +15,7 @@ from notifier.desktop.app import OncallApp
 from notifier.desktop.crash import install_excepthook
 from notifier.desktop.log_setup import setup_logging
 from notifier.desktop.single_instance import InstanceServer, hand_to_running_instance
-from notifier.desktop.termination import quit_on_termination
+from notifier.desktop.termination import StopDeadline, quit_on_termination
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -74,9 +74,12 @@ def run_app(
         )
     if after_start is not None:
         after_start(oncall)
-    termination = quit_on_termination()
+    deadline = StopDeadline((profile.ingest_runtime_path, profile.status_path))
+    termination = quit_on_termination(deadline)
     try:
         return app.exec()
     finally:
+        deadline.arm()  # however it was asked for, the stop below ends in bounded time
         oncall.stop()
         termination.close(ignore_further=True)
+        deadline.disarm()
