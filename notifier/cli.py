@@ -21,7 +21,7 @@ from notifier.config import Config, load_config
 from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.domain.durations import format_age, parse_duration
+from notifier.domain.durations import check_pause, format_age, parse_duration
 from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
@@ -228,6 +228,10 @@ def cmd_snooze(ctx: Context) -> int:
         raise UserError(f"snooze: {exc}") from exc
     if duration <= timedelta(0):
         raise UserError(f"snooze: {ctx.args.duration!r} is no time at all; give e.g. 30m or 2h")
+    try:
+        check_pause(duration)
+    except ValueError as exc:
+        raise UserError(f"snooze: {exc}") from exc
     ref = _resolved_ref(ctx, ctx.args.ref, Capability.SNOOZE)
     now = datetime.now(UTC)
     request = ActionRequest(ActionKind.SNOOZE, ref, until=now + duration, created_at=now)
