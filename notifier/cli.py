@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -333,7 +334,8 @@ def cmd_login(ctx: Context) -> int:
     person = kind.verify_secret(info.settings, token)
     ctx.secrets.set(token_secret_name(name), token)
     ctx.accounts.forget(name)
-    ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in the OS keyring")
+    where = ctx.secrets.whereabouts()
+    ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in {where}")
     return 0
 
 
@@ -574,6 +576,25 @@ def run_supervised(args: argparse.Namespace) -> int:
     return supervisor.main(extra)
 
 
+def use_utc_if_the_time_zone_is_unusable() -> str | None:
+    """Fall back to UTC when the local time zone cannot convert a time (``TZ=UTC+99``:
+    an offset Python refuses, which made every local time an "unexpected error");
+    returns the one-line warning to give, or None when the zone works."""
+    try:
+        datetime.now(UTC).astimezone()
+        return None
+    except (ValueError, OverflowError, OSError):
+        pass
+    shown = os.environ.get("TZ", "")
+    os.environ["TZ"] = "UTC"
+    if hasattr(time, "tzset"):  # not on Windows, where TZ cannot be this broken
+        time.tzset()
+    return (
+        f"the time zone TZ={shown!r} cannot be used (it is more than 24 h from UTC); "
+        "times are shown in UTC: set TZ to a zone like Europe/Paris or unset it"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # like ssh and gpg: whatever the user's umask, what we create (the databases and
     # their WAL files, logs, status and key files) is readable by its owner alone
@@ -583,6 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    problem = use_utc_if_the_time_zone_is_unusable()
+    if problem:
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
     args = parse_arguments(argv)
     if args.supervised:
         if getattr(args, "func", None) is not None:
