@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from notifier.config import Config, load_config
 from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.domain.durations import format_age, parse_duration
+from notifier.domain.durations import check_pause, format_age, parse_duration
 from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
@@ -228,6 +229,10 @@ def cmd_snooze(ctx: Context) -> int:
         raise UserError(f"snooze: {exc}") from exc
     if duration <= timedelta(0):
         raise UserError(f"snooze: {ctx.args.duration!r} is no time at all; give e.g. 30m or 2h")
+    try:
+        check_pause(duration)
+    except ValueError as exc:
+        raise UserError(f"snooze: {exc}") from exc
     ref = _resolved_ref(ctx, ctx.args.ref, Capability.SNOOZE)
     now = datetime.now(UTC)
     request = ActionRequest(ActionKind.SNOOZE, ref, until=now + duration, created_at=now)
@@ -329,7 +334,8 @@ def cmd_login(ctx: Context) -> int:
     person = kind.verify_secret(info.settings, token)
     ctx.secrets.set(token_secret_name(name), token)
     ctx.accounts.forget(name)
-    ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in the OS keyring")
+    where = ctx.secrets.whereabouts()
+    ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in {where}")
     return 0
 
 
@@ -554,7 +560,13 @@ def run_supervised(args: argparse.Namespace) -> int:
     """Become the supervisor of the tray app (see :mod:`notifier.supervisor`)."""
     from notifier import supervisor
 
-    extra = supervisor.child_args(args.profile, args.verbose)
+    try:
+        # named explicitly, so the supervisor knows where the app's runtime files are
+        profile = str(Profile.locate(args.profile).root)
+    except UserError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    extra = supervisor.child_args(profile, args.verbose)
     if sys.platform != "win32" and not getattr(sys, "frozen", False):
         # replace this process by a fresh, small one: none of the CLI's imports
         # (HTTP client, keyring, ...) stay in the memory of a process that runs all day
@@ -562,6 +574,25 @@ def run_supervised(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "notifier.supervisor", *extra])
     return supervisor.main(extra)
+
+
+def use_utc_if_the_time_zone_is_unusable() -> str | None:
+    """Fall back to UTC when the local time zone cannot convert a time (``TZ=UTC+99``:
+    an offset Python refuses, which made every local time an "unexpected error");
+    returns the one-line warning to give, or None when the zone works."""
+    try:
+        datetime.now(UTC).astimezone()
+        return None
+    except (ValueError, OverflowError, OSError):
+        pass
+    shown = os.environ.get("TZ", "")
+    os.environ["TZ"] = "UTC"
+    if hasattr(time, "tzset"):  # not on Windows, where TZ cannot be this broken
+        time.tzset()
+    return (
+        f"the time zone TZ={shown!r} cannot be used (it is more than 24 h from UTC); "
+        "times are shown in UTC: set TZ to a zone like Europe/Paris or unset it"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -573,6 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    problem = use_utc_if_the_time_zone_is_unusable()
+    if problem:
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
     args = parse_arguments(argv)
     if args.supervised:
         if getattr(args, "func", None) is not None:

@@ -55,6 +55,16 @@ class SecretStore:
         self._namespace = str(profile_root.resolve()) if profile_root else "default"
         self._file = profile_root / "secrets.json" if profile_root else None
 
+    def whereabouts(self) -> str:
+        """Where a secret set here is kept, for a user's eyes: "the OS keyring",
+        "<profile>/secrets.json (readable by you alone)", "this process's memory
+        only (gone when it ends)"."""
+        if self.mode == "file" and self._file is not None:
+            return f"{self._file} (readable by you alone)"
+        if self.mode == "session":
+            return "this process's memory only (gone when it ends)"
+        return "the OS keyring"
+
     def _key(self, name: str) -> str:
         return f"{self._namespace}::{name}"
 

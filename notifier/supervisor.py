@@ -11,6 +11,9 @@ parent process; it runs the app (``python -m notifier``) as its child and:
   and exits 1;
 - passes SIGTERM, SIGINT and SIGHUP on to the app (as SIGTERM: a request to quit
   cleanly), killing it if it has not ended :data:`STOP_GRACE` seconds later;
+- removes the runtime files (``ingest.json``, ``status.json``) a run that died or
+  was killed left in the profile naming its PID, so that once it gives up nothing
+  claims the app still runs;
 - otherwise exits with the app's own exit status (0 after Quit, 1 when it could
   not start, ...): only a death by signal is a crash.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -30,6 +34,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
@@ -43,6 +48,11 @@ CRASH_WINDOW = 10 * 60.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0)
 #: how long a stopping app may take before it is killed
 STOP_GRACE = 20.0
+#: how often the wait for the app looks at the clock (the stop grace)
+WAIT_STEP = 0.25
+
+#: what a running app writes into its profile naming its PID (see notifier.runtime_files)
+RUNTIME_FILES = ("ingest.json", "status.json")
 
 PROG = "oncall-notifier"
 APP_NAME = "On-call Notifier"
@@ -149,8 +159,12 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         notify: Callable[[str, str], None] = desktop_notify,
         err: TextIO | None = None,
+        profile: str | os.PathLike[str] | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self.command = list(command)
+        self.profile = Path(profile) if profile else None
+        self.stop_grace = stop_grace
         self.env = dict(os.environ if env is None else env)
         self.env.setdefault("PYTHONFAULTHANDLER", "1")  # a crash leaves its traceback
         self.env.pop(RESTARTED_VARIABLE, None)
@@ -185,6 +199,7 @@ class Supervisor:
             if self._stopping is not None:  # asked to stop while it was starting
                 self._stop_child()
             returncode = self._wait(self._child)
+            self._remove_runtime_files(self._child.pid)
             self._child = None
             if self._stopping is not None:
                 return 0 if returncode == 0 else _exit_status(returncode)
@@ -223,22 +238,37 @@ class Supervisor:
             time.sleep(min(remaining, 0.1))
 
     def _wait(self, child: subprocess.Popen[bytes]) -> int:
+        # In short waits, never ``wait(None)``: a signal's handler runs inside that
+        # wait, which then resumes without a timeout, so the grace below never fired
+        # and an app that did not quit kept both processes running.
         while True:
-            timeout = None
-            if self._stopping is not None:
-                timeout = max(0.0, self._stop_deadline - self.clock())
-            try:
-                return child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.say(f"the app did not quit within {STOP_GRACE:g} s; killing it")
+            if self._stopping is not None and self.clock() >= self._stop_deadline:
+                self.say(f"the app did not quit within {self.stop_grace:g} s; killing it")
                 child.kill()
                 return child.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return child.wait(timeout=WAIT_STEP)
+
+    def _remove_runtime_files(self, pid: int) -> None:
+        """The files in the profile that name the ended child ``pid`` (a clean stop
+        removed them already; a crash or a kill leaves them)."""
+        if self.profile is None:
+            return
+        for name in RUNTIME_FILES:
+            path = self.profile / name
+            try:
+                named = int(json.loads(path.read_text("utf-8"))["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if named == pid:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self._stopping is not None:
             return  # already passed on; the grace period runs
         self._stopping = signum
-        self._stop_deadline = self.clock() + STOP_GRACE
+        self._stop_deadline = self.clock() + self.stop_grace
         self._stop_child()
 
     def _stop_child(self) -> None:
@@ -273,7 +303,9 @@ def child_args(profile: str | None, verbose: bool) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return Supervisor(app_command(child_args(args.profile, args.verbose))).run()
+    return Supervisor(
+        app_command(child_args(args.profile, args.verbose)), profile=args.profile
+    ).run()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from notifier.backends.port import Backend, Capability, StepLog, TriggerResult, require
 from notifier.core.accounts import Accounts
+from notifier.domain.durations import check_pause
 from notifier.domain.model import Person, Role, Severity, Urgency, person_from_text, split_ref
 from notifier.errors import UserError
 
@@ -112,6 +113,10 @@ def perform(accounts: Accounts, request: ActionRequest, steps: StepLog | None = 
         case ActionKind.SNOOZE:
             if request.until is None:
                 raise UserError(f"the snooze of {request.ref} says no time to end; snooze it again")
+            try:  # the bound holds for what waits in the outbox too (or came from elsewhere)
+                check_pause(request.until - request.created_at)
+            except ValueError as exc:
+                raise UserError(f"the snooze of {request.ref}: {exc}") from exc
             backend.snooze(incident_id, request.until)
         case ActionKind.UNACKNOWLEDGE:
             backend.unacknowledge([incident_id])

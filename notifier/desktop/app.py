@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QSystemTrayIcon
 
 from notifier import autostart, runtime_files
 from notifier.backends.port import TriggerResult
@@ -419,4 +419,6 @@ class OncallApp(QObject):
         from notifier.desktop.dialogs.messages import confirm_quit
 
         if confirm_quit(len(self.sync.incidents())):
-            QApplication.quit()
+            from notifier.desktop.termination import leave_event_loops
+
+            leave_event_loops()  # not QApplication.quit: a minimise-on-close window refuses it

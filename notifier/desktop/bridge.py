@@ -18,6 +18,7 @@ from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.status_text import user_message
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.outbox_runner import OutboxRunner
+from notifier.domain.durations import check_pause
 from notifier.domain.model import Incident, Person, urgency_order
 from notifier.errors import UserError
 
@@ -120,7 +121,9 @@ class AppBridge(QObject):
         """Snooze incident ``ref`` for ``duration``: its alarm here at once, and in
         the backend too (through the outbox, seen by teammates) when its account
         can snooze. Returns the backend's request, or None when the snooze is
-        this laptop's only."""
+        this laptop's only. A duration beyond the bound (:data:`LONGEST_PAUSE`)
+        raises :class:`ValueError` with one line naming it, and nothing is snoozed."""
+        check_pause(duration)
         self.localSnoozeRequested.emit(ref, duration)
         if Capability.SNOOZE not in self.capabilities(ref):
             return None

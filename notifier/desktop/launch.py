@@ -4,6 +4,7 @@ profile, the app itself, a clean quit on termination signals."""
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from PySide6.QtWidgets import QApplication
@@ -14,8 +15,12 @@ from notifier.core.accounts import Accounts
 from notifier.desktop.app import OncallApp
 from notifier.desktop.crash import install_excepthook
 from notifier.desktop.log_setup import setup_logging
-from notifier.desktop.single_instance import InstanceServer, hand_to_running_instance
-from notifier.desktop.termination import quit_on_termination
+from notifier.desktop.single_instance import (
+    InstanceServer,
+    hand_to_running_instance,
+    instance_channel,
+)
+from notifier.desktop.termination import StopDeadline, quit_on_termination
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
 
@@ -47,10 +52,16 @@ def run_app(
     setup_logging(profile)
     install_excepthook()
 
-    if hand_to_running_instance(profile.instance_name, {"command": "show"}):
+    channel = instance_channel(profile)
+    handed = hand_to_running_instance(channel, {"command": "show"})
+    for problem in (*channel.problems, *handed.problems):
+        # said, never trusted: the app starts anyway (see single_instance)
+        log.warning("single instance: %s", problem)
+        print(f"oncall-notifier: warning: {problem}; not trusted, starting anyway", file=sys.stderr)
+    if handed.taken:
         print("oncall-notifier is already running on this profile; brought its window forward")
         return 0
-    server = InstanceServer(profile.instance_name)
+    server = InstanceServer(channel.address)
 
     oncall = OncallApp(profile, config, secrets, accounts)
     install_excepthook(oncall.internalError.emit)
@@ -74,9 +85,12 @@ def run_app(
         )
     if after_start is not None:
         after_start(oncall)
-    termination = quit_on_termination()
+    deadline = StopDeadline((profile.ingest_runtime_path, profile.status_path))
+    termination = quit_on_termination(deadline)
     try:
         return app.exec()
     finally:
+        deadline.arm()  # however it was asked for, the stop below ends in bounded time
         oncall.stop()
         termination.close(ignore_further=True)
+        deadline.disarm()

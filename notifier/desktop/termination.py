@@ -8,21 +8,77 @@ screen). :func:`signal.set_wakeup_fd` makes the C-level handler write a byte to 
 socket that a :class:`QSocketNotifier` watches, so the loop wakes at once, calls
 into Python, and the handler runs; it asks for a quit through a queued signal, so
 the shutdown itself happens from the event loop, never inside the handler.
+
+Quitting always quits: the loop is left with ``QCoreApplication.exit`` (Qt 6's
+``quit`` first asks every window to close, and a window that minimises on close,
+as it does without a tray, refuses), and a :class:`StopDeadline` armed by the signal
+ends the process if the orderly stop has not finished in time (a GUI thread busy
+or stuck, a notification daemon that never answers): the runtime files go first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
-from collections.abc import Iterable
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Qt, Signal
 
+from notifier import runtime_files
+
 log = logging.getLogger("notifier.desktop.termination")
+
+#: how long an orderly stop may take once asked for, before the process ends anyway:
+#: well within the supervisor's grace (20 s) and a session manager's (systemd: 90 s)
+STOP_DEADLINE_S = 8.0
+
+
+class StopDeadline:
+    """Ends the process ``seconds`` after :meth:`arm` unless :meth:`disarm` came
+    first: a thread of its own, so neither a busy GUI thread nor a D-Bus call that
+    never returns can hold the process. Before it ends it removes ``runtime_paths``
+    (if still this process's), so ``doctor`` and the CLI do not see a dead app."""
+
+    def __init__(self, runtime_paths: Sequence[Path] = (), seconds: float = STOP_DEADLINE_S):
+        self.runtime_paths = tuple(runtime_paths)
+        self.seconds = seconds
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def arm(self) -> None:
+        """Start counting (again calls are ignored: the first request sets the end)."""
+        with self._lock:
+            if self._timer is not None:
+                return
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.name = "stop-deadline"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _expire(self) -> None:
+        # stderr rather than the log alone: the log's handler may be what hangs
+        message = f"oncall-notifier: the app did not stop within {self.seconds:g} s; ending it"
+        with contextlib.suppress(Exception):
+            print(message, file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            log.warning("did not stop within %g s: ending the process", self.seconds)
+        for path in self.runtime_paths:
+            with contextlib.suppress(Exception):
+                runtime_files.remove_if_ours(path)
+        os._exit(0)  # asked to quit: not a crash for the supervisor to restart
 
 
 def termination_signals() -> tuple[signal.Signals, ...]:
@@ -42,6 +98,7 @@ class TerminationSignals(QObject):
         self, signals: Iterable[signal.Signals] | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
+        self.deadline: StopDeadline | None = None
         self._caught.connect(self.received, Qt.ConnectionType.QueuedConnection)
         self._read, self._write = socket.socketpair()
         for end in (self._read, self._write):
@@ -54,6 +111,8 @@ class TerminationSignals(QObject):
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.deadline is not None:
+            self.deadline.arm()  # here, not in the loop: the loop may never get to it
         self._caught.emit(signum)
 
     def _drain(self) -> None:
@@ -78,15 +137,24 @@ class TerminationSignals(QObject):
         self._write.close()
 
 
-def quit_on_termination() -> TerminationSignals:
+def leave_event_loops() -> None:
+    """Leave every event loop, a modal dialog's too, whatever the windows say:
+    ``QCoreApplication.quit`` would first ask each window to close, and one that
+    minimises on close (no tray to come back from) refuses, so the app ran on."""
+    QCoreApplication.exit(0)
+
+
+def quit_on_termination(deadline: StopDeadline | None = None) -> TerminationSignals:
     """Every termination signal quits the application: it leaves every event loop,
-    a modal dialog's too, and the app then stops cleanly. Close the returned
-    object (``ignore_further=True``) once the event loop has returned."""
+    a modal dialog's too, and the app then stops cleanly; ``deadline`` is armed by
+    the signal itself. Close the returned object (``ignore_further=True``) once the
+    event loop has returned."""
     termination = TerminationSignals()
+    termination.deadline = deadline
 
     def terminate(signum: int) -> None:
         log.info("%s received: quitting", signal.Signals(signum).name)
-        QCoreApplication.quit()
+        leave_event_loops()
 
     termination.received.connect(terminate)
     return termination

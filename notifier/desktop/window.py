@@ -845,7 +845,12 @@ class IncidentWindow(QMainWindow):
         duration = timedelta(minutes=minutes)
         until = (datetime.now(UTC) + duration).astimezone().strftime("%H:%M")
         self._errors.pop(ref, None)
-        request = self.bridge.snooze(ref, duration)
+        try:
+            request = self.bridge.snooze(ref, duration)
+        except ValueError as exc:  # beyond the longest snooze: one line, nothing snoozed
+            self._errors[ref] = f"Snooze refused: {exc}"
+            self._show_detail()
+            return
         if request is None:
             reason = missing_reason(Capability.SNOOZE, self._capabilities, self._notes)
             self._infos[ref] = (

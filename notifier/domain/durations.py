@@ -31,6 +31,23 @@ _PLAIN_NUMBER = re.compile(_NUMBER)
 
 _HOW_TO = 'use a number with s, m or h, like "90s" or "2m"'
 
+#: the longest snooze or acknowledgement anywhere (CLI, window, outbox, backends):
+#: a pause of years (a team-wide Alertmanager silence until 2038) is a mistake
+LONGEST_PAUSE = timedelta(hours=720)
+
+
+def check_pause(duration: timedelta, what: str = "snooze") -> None:
+    """Refuse a snooze or acknowledgement ``duration`` beyond :data:`LONGEST_PAUSE`
+    (or of no time at all) with a one-line :class:`ValueError` naming the bound."""
+    if duration <= timedelta(0):
+        raise ValueError(f"a {what} must last some time; give e.g. 30m or 2h")
+    if duration > LONGEST_PAUSE:
+        longest = format_duration(LONGEST_PAUSE)
+        raise ValueError(
+            f"{format_duration(duration)} is longer than the longest {what} allowed, "
+            f"{longest} (30 days); give at most {longest}, e.g. 8h"
+        )
+
 
 def parse_duration(text: str | int | float) -> timedelta:
     """``"90s"``, ``"2m"``, ``"1h30m"``, ``"500ms"``, or a plain number of seconds.

@@ -229,3 +229,24 @@ def test_without_a_backend_snooze_the_window_snoozes_the_alarm_here_and_says_so(
     unack = window.buttons["unacknowledge"]
     assert not unack.isEnabled()
     assert unack.toolTip() == local.capability_notes[Capability.UNACKNOWLEDGE]
+
+
+def test_a_snooze_beyond_720h_is_refused_in_the_window_in_one_line(
+    qtbot: Any, window: IncidentWindow, bridge: AppBridge, trigger: Any
+) -> None:
+    # issue 17: a snooze of years must not pass here either (the window's menu offers
+    # up to 4 h; the bridge is the one door every front end snoozes through)
+    incident = trigger("Disk full")
+    with qtbot.waitSignal(bridge.incidentLoaded, timeout=WAIT):
+        window.select_ref(incident.ref)
+    asked: list[object] = []
+    bridge.localSnoozeRequested.connect(lambda *args: asked.append(args))
+
+    window.snooze(721 * 60)
+
+    assert asked == [] and bridge.pending() == []
+    assert window.action_error.isVisible()
+    assert window.action_error.text() == (
+        "Snooze refused: 721h is longer than the longest snooze allowed, 720h (30 days); "
+        "give at most 720h, e.g. 8h"
+    )

@@ -395,6 +395,18 @@ def test_snooze_is_a_silence_for_the_chosen_time(
     assert am_cluster.a.active_silences() == []
 
 
+def test_a_snooze_or_silence_beyond_720h_never_reaches_the_cluster(
+    am_cluster: Cluster, groups: AlertmanagerBackend
+) -> None:
+    # the backend is the last guard, whatever asked (an old outbox entry, a bug above)
+    am_cluster.post_alerts(CHECKOUT_A)
+    incident = one(groups)
+    years = datetime.now(UTC) + timedelta(days=365 * 12)
+    with pytest.raises(RefusedError, match=r"longer than the longest allowed, 720h \(30 days\)"):
+        groups.snooze(incident.id, years)
+    assert am_cluster.a.silences() == []
+
+
 # ---- failover and health ------------------------------------------------------------
 
 

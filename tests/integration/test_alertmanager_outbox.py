@@ -226,6 +226,26 @@ def test_a_snooze_the_cluster_refuses_for_now_stays_queued_with_its_end_then_goe
     assert outbox.visible() == []
 
 
+def test_a_snooze_beyond_720h_in_the_outbox_fails_for_good_naming_the_bound(
+    am_cluster: Cluster, accounts: Accounts, outbox: Outbox
+) -> None:
+    # what an older version (or a hand-edited outbox) queued is held to the bound too
+    am_cluster.post_alerts(CHECKOUT)
+    (incident_id,) = firing(backend_of(accounts), 1)
+    now = datetime.now(UTC)
+    request = ActionRequest(
+        ActionKind.SNOOZE, f"team:{incident_id}", until=now + timedelta(hours=99999), created_at=now
+    )
+    item = outbox.enqueue(request)
+    outcome = deliver(outbox, accounts, item)
+    assert outcome.result is DeliveryResult.FAILED
+    assert outcome.message == (
+        f"the snooze of team:{incident_id}: 99999h is longer than the longest snooze allowed, "
+        "720h (30 days); give at most 720h, e.g. 8h"
+    )
+    assert am_cluster.a.silences() == []
+
+
 def test_resolve_through_the_outbox_fails_for_good_with_the_reason(
     am_cluster: Cluster, accounts: Accounts, outbox: Outbox
 ) -> None:

@@ -203,6 +203,22 @@ def test_serve_needs_no_keyring(profile: Path) -> None:
     assert [i["title"] for i in json.loads(run(profile, "list", "--json").stdout)] == ["Disk full"]
 
 
+@pytest.mark.parametrize("tz", ["UTC+99", "XYZ-30"])
+def test_an_unusable_time_zone_falls_back_to_utc_with_a_warning(profile: Path, tz: str) -> None:
+    # issue 17: TZ=UTC+99 made `show` print "unexpected error: ValueError ..."
+    ref = run(profile, "trigger", "Disk full").stdout.strip()
+    for args in (("show", ref), ("list",), ("show", ref, "--json")):
+        result = run(profile, *args, env={"TZ": tz})
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stderr == (
+            f"oncall-notifier: warning: the time zone TZ={tz!r} cannot be used (it is more "
+            "than 24 h from UTC); times are shown in UTC: set TZ to a zone like Europe/Paris "
+            "or unset it\n"
+        )
+        assert "Disk full" in result.stdout
+    assert run(profile, "show", ref, env={"TZ": "UTC+5"}).stderr == ""  # a usable zone: no word
+
+
 def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: Path) -> None:
     # API tokens do need a keyring: doctor says what to do
     r = run(profile, "doctor", "--json", env=NO_KEYRING)

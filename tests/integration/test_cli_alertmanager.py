@@ -113,6 +113,22 @@ def test_cli_unack_and_snooze_are_the_windows_silences(profile: Path, am_cluster
     assert bad.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("duration", ["99999h", "721h", "720h1s"])
+def test_a_snooze_beyond_720h_is_refused_in_one_line_and_silences_nothing(
+    profile: Path, am_cluster: Cluster, duration: str
+) -> None:
+    # issue 17: `snooze REF 99999h` made a team-wide silence until 2038
+    am_cluster.post_alerts(CHECKOUT)
+    wait_until(lambda: json.loads(ok(profile, "list", "--json")), "the group listed")
+    refused = cli(profile, "snooze", REF, duration)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("oncall-notifier: snooze: ")
+    assert "longer than the longest snooze allowed, 720h (30 days)" in refused.stderr
+    assert am_cluster.a.silences() == []
+    assert ok(profile, "snooze", REF, "720h").startswith(f"Snoozed {REF} until ")
+
+
 def test_doctor_warns_when_a_peer_is_down(profile: Path, am_cluster: Cluster) -> None:
     am_cluster.a.kill()
     checks = {c["check"]: c for c in json.loads(cli(profile, "doctor", "--json").stdout)}

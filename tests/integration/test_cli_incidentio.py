@@ -43,6 +43,12 @@ def test_login_checks_the_key_with_an_identity_call_and_stores_it(
     assert not (profile / "secrets.json").exists()
     out = ok(profile, "login", "work", input=incidentio_server.key + "\n")
     assert "Logged in to 'work' as Ada Lovelace <ada@example.com>" in out
+    # store = "file": it says where the key really is (it said "the OS keyring")
+    assert out.strip().endswith(
+        f"the API key is in {profile.resolve() / 'secrets.json'} (readable by you alone)"
+    )
+    assert "keyring" not in out
+    assert incidentio_server.key in (profile / "secrets.json").read_text()
     assert incidentio_server.requests_to("GET", "/v1/identity")
     assert incidentio_server.key not in (profile / "config.toml").read_text()
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import logging
 import socket
 import stat
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -441,6 +444,49 @@ def test_oversized_body_is_413(ingest: Ingest) -> None:
     assert r.status_code == 413
     assert str(ingest.server.max_body) in r.json()["message"]
     assert ingest.nothing_stored()
+
+
+TEN_MB = 10 * 1024 * 1024
+
+
+def ten_mb_event(ingest: Ingest) -> bytes:
+    body = ingest.event()
+    body["payload"]["custom_details"] = {"padding": "x" * TEN_MB}
+    return json.dumps(body).encode()
+
+
+def test_a_10_mb_body_gets_the_413_message_through_urllib(ingest: Ingest) -> None:
+    # issue 17: waitress answered and closed while the sender was still sending, so
+    # urllib, curl and PagerDuty's own client saw "Connection reset by peer"
+    request = urllib.request.Request(
+        ingest.server.events_url,
+        data=ten_mb_event(ingest),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=TIMEOUT)
+    with refused.value as answer:
+        assert answer.code == 413
+        message = json.loads(answer.read())["message"]
+    assert message == f"the body is larger than {ingest.server.max_body} bytes"
+    assert ingest.nothing_stored()
+
+
+def test_a_10_mb_body_gets_the_413_message_through_http_client(ingest: Ingest) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", ingest.server.port, timeout=TIMEOUT)
+    try:
+        connection.request(
+            "POST", "/v2/enqueue", body=ten_mb_event(ingest),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        answer = connection.getresponse()
+        assert answer.status == 413
+        assert str(ingest.server.max_body) in json.loads(answer.read())["message"]
+    finally:
+        connection.close()
+    # the ingest goes on serving
+    assert ingest.post_event(ingest.event()).status_code == 202
 
 
 def test_oversized_body_is_refused_before_100_continue(ingest: Ingest) -> None:
@@ -1015,3 +1061,22 @@ def test_any_body_gets_an_answer_below_500(tmp_path: Path, secrets: SecretStore)
             assert isinstance(answer["status"], str)
 
         check()
+
+
+def test_a_refused_body_is_drained_only_so_far(ingest: Ingest) -> None:
+    # the drain is bounded: a sender that goes on sending past it is cut off
+    from notifier.backends.local.http_server import DRAIN_BYTES
+
+    with socket.create_connection(("127.0.0.1", ingest.server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(
+            b"POST /v2/enqueue HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        chunk = b"x" * 1024 * 1024
+        sent = 0
+        with pytest.raises(OSError):  # reset or broken pipe once the server stops reading
+            while sent < 4 * DRAIN_BYTES:
+                sock.sendall(chunk)
+                sent += len(chunk)
+    assert sent <= 2 * DRAIN_BYTES
+    assert ingest.post_event(ingest.event()).status_code == 202

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from notifier.supervisor import RESTARTED_VARIABLE, CrashLoopGuard, Supervisor
 
 ALWAYS_CRASHES = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
@@ -149,3 +151,72 @@ def test_a_child_killed_from_outside_is_restarted_within_seconds(tmp_path: Path)
         assert proc.wait(timeout=20) == 0
         assert proc.stderr is not None
         assert "the app died from SIGKILL (Killed); restarting it" in proc.stderr.read()
+
+
+CHILD_IGNORING_SIGTERM = """
+    import os, signal, time
+    from pathlib import Path
+    here = Path(__file__).parent
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # an app stuck on its way out
+    (here / f"started-{os.getpid()}").write_text("")
+    while True:
+        time.sleep(1)
+"""
+
+
+def test_a_child_that_does_not_quit_is_killed_after_the_stop_grace(tmp_path: Path) -> None:
+    # issue 17: the supervisor sat in child.wait(None); its grace never fired and
+    # both processes still ran a minute after SIGTERM
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(CHILD_IGNORING_SIGTERM))
+    runner = (
+        "import sys\n"
+        "from notifier.supervisor import Supervisor\n"
+        f"sys.exit(Supervisor([sys.executable, {str(script)!r}], notify=lambda *_: None,"
+        " stop_grace=1.0).run())\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", runner], stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            wait_until(lambda: children(tmp_path), "the child starting")
+            [pid] = children(tmp_path)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 128 + signal.SIGKILL
+            assert proc.stderr is not None
+            assert "the app did not quit within 1 s; killing it" in proc.stderr.read()
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # gone, and reaped by the supervisor
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            for pid in children(tmp_path):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_giving_up_leaves_no_runtime_file_naming_a_dead_app(tmp_path: Path) -> None:
+    # each crashing run writes the files a running app writes, naming itself;
+    # after the last crash nothing may tell doctor or the CLI that the app runs
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    other = profile / "unrelated.json"
+    other.write_text('{"pid": 1}')
+    code = f"""
+        import json, os, signal
+        from pathlib import Path
+        for name in ("ingest.json", "status.json"):
+            Path({str(profile)!r}, name).write_text(json.dumps({{"pid": os.getpid()}}))
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """
+    supervisor = Supervisor(
+        child(code),
+        guard=CrashLoopGuard(limit=2, delays=(0.0,)),
+        notify=lambda *_: None,
+        err=io.StringIO(),
+        profile=profile,
+    )
+    assert supervisor.run() == 1
+    assert not (profile / "ingest.json").exists()
+    assert not (profile / "status.json").exists()
+    assert other.exists()

@@ -147,3 +147,15 @@ def test_format_age_is_the_one_age_of_every_front_end() -> None:
     assert format_age(timedelta(days=2)) == "2d"
     assert format_age(timedelta(days=2, hours=4, minutes=59)) == "2d 4h"
     assert format_age(timedelta(seconds=-5)) == "0s"
+
+
+def test_a_pause_is_bounded_by_720h_and_the_refusal_names_the_bound() -> None:
+    from notifier.domain.durations import LONGEST_PAUSE, check_pause
+
+    check_pause(LONGEST_PAUSE)  # the bound itself is allowed
+    check_pause(timedelta(minutes=1))
+    for too_long in (LONGEST_PAUSE + timedelta(seconds=1), timedelta(hours=99999)):
+        with pytest.raises(ValueError, match=r"longest snooze allowed, 720h \(30 days\)"):
+            check_pause(too_long)
+    with pytest.raises(ValueError, match="must last some time"):
+        check_pause(timedelta(0))

@@ -67,9 +67,12 @@ from notifier.backends.port import (
     UnavailableError,
     unsupported,
 )
+from notifier.domain.durations import LONGEST_PAUSE, format_duration
 from notifier.domain.model import Incident, Person, Role
 
 log = logging.getLogger("notifier.backends.alertmanager")
+#: room for the clocks of this laptop and the cluster beyond the longest pause
+PAUSE_SLACK = timedelta(minutes=1)
 
 
 def _utc_now() -> datetime:
@@ -400,10 +403,20 @@ class AlertmanagerBackend(RemoteBackend):
                 account=self.name,
             )
         now = self.clock()
+        ends = until if until is not None else now + duration
+        # the last guard: whatever asked, never a silence beyond the longest pause (a
+        # team-wide silence until 2038 came from a snooze of 99999h)
+        if ends - now > LONGEST_PAUSE + PAUSE_SLACK:
+            raise RefusedError(
+                f"Alertmanager account '{self.name}' could not {action}: a silence of "
+                f"{format_duration(ends - now)} is longer than the longest allowed, "
+                f"{format_duration(LONGEST_PAUSE)} (30 days); give at most that",
+                account=self.name,
+            )
         body = {
             "matchers": [m.to_api() for m in matchers],
             "startsAt": _iso(now),
-            "endsAt": _iso(until if until is not None else now + duration),
+            "endsAt": _iso(ends),
             "createdBy": self.settings.created_by,
             "comment": comment,
         }

@@ -21,6 +21,7 @@ from notifier.backends.alertmanager.matchers import (
     parse_matcher,
 )
 from notifier.backends.poll_settings import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL
+from notifier.domain.durations import LONGEST_PAUSE
 from notifier.settings_schema import (
     REQUIRED,
     Duration,
@@ -166,7 +167,7 @@ class AlertmanagerSettings:
     )
     #: how long an acknowledgement silence lasts
     ack_duration: timedelta = setting(
-        Duration(timedelta(minutes=1), timedelta(days=30)),
+        Duration(timedelta(minutes=1), LONGEST_PAUSE),
         DEFAULT_ACK_DURATION,
         label="Acknowledge for",
         help="how long an acknowledgement silence lasts",

@@ -19,7 +19,12 @@ while real pages timed out. Here:
 * running out of file descriptors (EMFILE) evicts the oldest slow connection,
   or pauses accepting for a moment, instead of spinning;
 * bodies over ``max_body`` are refused from their ``Content-Length``, before
-  any ``100 Continue``; chunked bodies are refused (411) without being read;
+  any ``100 Continue``; chunked bodies are refused (411) without being read.
+  After such a refusal the rest of the body is read and thrown away, up to
+  :data:`DRAIN_BYTES` and within the request deadline, before the connection
+  closes: closed with unread data, the kernel resets it, and a sender still
+  sending (urllib, curl, PagerDuty's client) sees "connection reset" instead of
+  the message naming the limit;
 * transport errors (malformed request, headers too large, ...) are answered in
   the same JSON shape as the application's.
 
@@ -70,6 +75,9 @@ _ACCEPTS_PER_WAKEUP = 16
 #: after EMFILE with nothing to evict, retry accepting after this long
 _ACCEPT_PAUSE = 0.5
 _OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+#: after refusing a body, read and discard at most this much of it (a 10 MB page
+#: still hears why; loopback reads it in milliseconds)
+DRAIN_BYTES = 32 * 1024 * 1024
 
 
 class _RequestTimeout(Error):  # type: ignore[misc]  # waitress has no type hints
@@ -130,6 +138,8 @@ class _ErrorTask(ErrorTask):  # type: ignore[misc]  # waitress has no type hints
             ]
         )
         self.set_close_on_finish()
+        if code in (411, 413):  # the sender may still be sending the body refused
+            self.channel.drain_after_answer = True
         self.content_length = len(body)
         self.write(body)
         server.guard.log.log(
@@ -155,12 +165,57 @@ class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
     def __init__(self, server: _Server, sock: socket.socket, addr: Any, adj: Any, map: Any):
         # monotonic: a wall-clock jump (suspend, NTP) must not expire everyone
         self.started = time.monotonic()
+        #: set by a refusal of the body: read the rest of it before closing
+        self.drain_after_answer = False
+        self.drained: int | None = None  # bytes thrown away, once draining
         super().__init__(server, sock, addr, adj, map=map)
 
     @property
     def receiving(self) -> bool:
-        """Still waiting for its request (nothing handed to a worker, not closing)."""
+        """Still waiting for its request (nothing handed to a worker, not closing);
+        a connection draining a refused body counts: the request deadline ends it."""
         return not (self.requests or self.will_close or self.close_when_flushed)
+
+    def handle_write(self) -> None:
+        if (
+            self.drain_after_answer
+            and self.close_when_flushed
+            and not self.will_close
+            and not self.total_outbufs_len
+            and self.drained is None
+        ):
+            # the answer is out: end our side (the sender reads it whole) and read
+            # what it still sends instead of closing on unread data
+            self.close_when_flushed = False
+            self.drained = 0
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                self.will_close = True
+        super().handle_write()
+
+    def readable(self) -> bool:
+        if self.drained is not None:
+            return not self.will_close
+        return bool(super().readable())
+
+    def writable(self) -> bool:
+        if self.drained is not None:
+            return self.will_close
+        return bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self.drained is None:
+            super().handle_read()
+            return
+        try:
+            data = self.recv(self.adj.recv_bytes)  # the end of the body closes (wasyncore)
+        except OSError:
+            self.handle_close()
+            return
+        self.drained += len(data)
+        if self.drained > DRAIN_BYTES and self.connected:
+            self.handle_close()  # more than any page would send: stop listening
 
     def expire(self) -> None:
         """The request deadline passed: answer 408 if the headers were whole (the
