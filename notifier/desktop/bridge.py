@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import QObject, Signal
 
 from notifier.backends.port import BackendError, Capability
+from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.status_text import user_message
@@ -145,6 +146,25 @@ class AppBridge(QObject):
             self.finish(request, error)
 
         self.runner.run(lambda: perform(self.accounts, request), done)
+
+    def submit_many(self, requests: list[ActionRequest]) -> None:
+        """Carry out several requests ("Acknowledge all"): stored in one
+        transaction off the GUI thread, acknowledgements sent in one request per
+        account; each outcome arrives as for :meth:`submit`."""
+        for request in requests:
+            self._started(request)
+        if self.outbox is not None:
+            self.outbox.enqueue_many(requests)
+            return
+        for batch, job in actions.jobs(self.accounts, requests):
+
+            def done(
+                _: object, error: BaseException | None, batch: list[ActionRequest] = batch
+            ) -> None:
+                for request in batch:
+                    self.finish(request, error)
+
+            self.runner.run(job, done)
 
     def finish(self, request: ActionRequest, error: BaseException | None) -> None:
         self._pending.pop(request.id, None)
