@@ -191,13 +191,15 @@ class Monitor:
         a notification it holds back is folded into the summary, never lost (the
         incident is in the tray and the window, and it still escalates to the alarm)."""
         pages: list[Page] = []
-        withdrawn_summary = False
+        withdrawn: list[str] = []
         for action in actions:
             if isinstance(action, Notify):
                 high = action.incident.urgency is Urgency.HIGH
                 pages.append(Page(action.incident.ref, action.incident.title, high=high))
-            elif isinstance(action, Withdraw) and self.storm.withdrawn(action.ref):
-                withdrawn_summary = True  # nothing it names needs anyone now
+            elif isinstance(action, Withdraw):
+                withdrawn.append(action.ref)
+        # True: nothing the summary names needs anyone now
+        withdrawn_summary = bool(withdrawn) and self.storm.withdrawn_many(withdrawn)
         decision = self.storm.offer(pages, now) if pages else self.storm.due(now)
         shown = {page.key for page in decision.pages}
         out: list[AlertAction] = [

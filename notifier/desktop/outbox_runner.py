@@ -110,6 +110,7 @@ class OutboxRunner(QObject):
         # items being delivered: never two sends of one item at once
         self._in_flight: dict[str, OutboxItem] = {}
         self._stopped = False
+        self._items: list[OutboxItem] | None = None  # what items() answers
         # the outbox file or the delivery failed unexpectedly: wait a while
         # before the next round instead of trying again at once
         self._broken = False
@@ -144,7 +145,12 @@ class OutboxRunner(QObject):
         return self.runner.wait(msecs)
 
     def items(self) -> list[OutboxItem]:
-        return self.outbox.visible()
+        """The pending, sending and failed actions, as of the last change this
+        runner made (every render asks: 500 rows read and parsed each time cost
+        the GUI thread tens of milliseconds in a storm)."""
+        if self._items is None:
+            self._items = self.outbox.visible()
+        return list(self._items)
 
     def delivering(self) -> frozenset[str]:
         """Ids of the items being sent right now."""
@@ -376,9 +382,11 @@ class OutboxRunner(QObject):
         try:
             items = self.outbox.visible()
         except OutboxError as exc:
+            self._items = None
             self._storage_failed(exc)
             return
-        self.itemsChanged.emit(items)
+        self._items = items
+        self.itemsChanged.emit(list(items))
 
     def _storage_failed(self, error: OutboxError) -> None:
         log.error("outbox: %s", error)
