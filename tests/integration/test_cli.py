@@ -205,6 +205,10 @@ def test_serve_needs_no_keyring(profile: Path) -> None:
 
 def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: Path) -> None:
     # API tokens do need a keyring: doctor says what to do
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[[accounts]]\nname = "work"\nkind = "pagerduty"\napi_url = "https://127.0.0.1:9"\n'
+    )
     r = run(profile, "doctor", "--json", env=NO_KEYRING)
     checks = {c["check"]: c for c in json.loads(r.stdout)}
     assert checks["secrets"]["ok"] is False
@@ -288,3 +292,15 @@ def test_list_into_a_reader_that_stops_early_prints_no_traceback(profile: Path) 
             errors = proc.stderr.read().decode()
             proc.wait(timeout=60)
         assert errors == "", args
+
+
+def test_doctor_on_a_fresh_install_without_a_keyring_is_fine_when_nothing_needs_one(
+    profile: Path,
+) -> None:
+    r = run(profile, "doctor", "--json", env=NO_KEYRING)
+    checks = {c["check"]: c for c in json.loads(r.stdout)}
+    assert checks["secrets"]["ok"] is True
+    detail = checks["secrets"]["detail"]
+    assert detail.startswith("none needed yet") and 'store = "file"' in detail
+    # with a display this is the exit status; here only the missing display fails
+    assert [name for name, c in checks.items() if not c["ok"] and not c["warning"]] == ["display"]
