@@ -58,6 +58,7 @@ class AppBridge(QObject):
         self.outbox = outbox
         self._incidents: list[Incident] = []
         self._pending: dict[str, ActionRequest] = {}
+        self._me: dict[str, str] = {}  # account -> my person id there
         if outbox is not None:
             outbox.finished.connect(self.finish)
             outbox.resumed.connect(self._started)
@@ -89,16 +90,29 @@ class AppBridge(QObject):
             return {}
         return backend.capability_notes
 
-    def load_incident(self, ref: str) -> None:
-        def fetch() -> Incident:
-            backend, incident_id = self.accounts.resolve(ref)
-            return backend.incident(incident_id)
+    def my_id(self, account: str) -> str | None:
+        """My person id in ``account``, once an incident of it was loaded."""
+        return self._me.get(account)
 
-        def done(result: Incident | None, error: BaseException | None) -> None:
-            if error is not None:
-                self.incidentLoadFailed.emit(ref, user_message(error))
-            else:
-                self.incidentLoaded.emit(ref, result)
+    def load_incident(self, ref: str) -> None:
+        def fetch() -> tuple[Incident, str | None]:
+            backend, incident_id = self.accounts.resolve(ref)
+            incident = backend.incident(incident_id)
+            try:  # who I am there (asked once, then kept by the backend): "Take
+                # commander" is no action for the commander
+                me: str | None = backend.me().id
+            except (BackendError, UserError):
+                me = None
+            return incident, me
+
+        def done(result: tuple[Incident, str | None] | None, error: BaseException | None) -> None:
+            if error is not None or result is None:
+                self.incidentLoadFailed.emit(ref, user_message(error or RuntimeError()))
+                return
+            incident, me = result
+            if me is not None:
+                self._me[incident.account] = me
+            self.incidentLoaded.emit(ref, incident)
 
         self.runner.run(fetch, done)
 
