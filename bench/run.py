@@ -175,6 +175,12 @@ def bench_pagerduty_budget(opts: Options) -> Figures:
     return run(opts)
 
 
+def bench_ack_all(opts: Options) -> Figures:
+    from bench.ack_all import bench_ack_all as run
+
+    return run(opts)
+
+
 def bench_ingest(opts: Options) -> Figures:
     from bench.ingest import bench_ingest as run
 
@@ -188,6 +194,7 @@ BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "escalation": bench_escalation,
     "local_store": bench_local_store,
     "idle": bench_idle,
+    "ack_all": bench_ack_all,
     "startup": _desktop("startup"),
     "memory": _desktop("memory"),
     "storm": _desktop("storm"),

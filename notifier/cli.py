@@ -187,7 +187,23 @@ def cmd_ack(ctx: Context) -> int:
 
 
 def cmd_resolve(ctx: Context) -> int:
-    return _act(ctx, ActionKind.RESOLVE, "Resolved", ctx.args.note or "")
+    """Resolve one or more incidents (each with the note, when one is given); every
+    ref is checked before anything is sent, as ``ack`` does."""
+    refs = [_resolved_ref(ctx, ref, Capability.RESOLVE) for ref in ctx.args.refs]
+    done: list[str] = []
+    for ref in refs:
+        try:
+            actions.perform(
+                ctx.accounts, ActionRequest(ActionKind.RESOLVE, ref, ctx.args.note or "")
+            )
+        except (UserError, BackendError) as exc:
+            if not done:
+                raise
+            raise UserError(f"{exc} (resolved before that: {', '.join(done)})") from exc
+        done.append(ref)
+    for ref in done:
+        ctx.out(f"Resolved {ref}")
+    return 0
 
 
 def cmd_note(ctx: Context) -> int:
@@ -516,8 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("ack", cmd_ack, "acknowledge incidents")
     p.add_argument("refs", nargs="+", metavar="REF")
-    p = add("resolve", cmd_resolve, "resolve an incident")
-    p.add_argument("ref")
+    p = add("resolve", cmd_resolve, "resolve incidents")
+    p.add_argument("refs", nargs="+", metavar="REF")
     p.add_argument("--note", help="a resolution note added to the timeline")
     p = add("note", cmd_note, "add an internal note (a finding) to an incident")
     p.add_argument("ref")
@@ -634,6 +650,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # the reader went away (`list | head -1`): nothing more to say, and nothing
+        # left in the buffer for the interpreter to fail on (and print) at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # last resort: one line for the user, the traceback in the log
         log.debug("unexpected error", exc_info=True)

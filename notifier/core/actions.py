@@ -13,6 +13,7 @@ CLI's ``trigger``, the demo).
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,24 @@ def acknowledge(accounts: Accounts, refs: Sequence[str]) -> tuple[Backend, list[
     ids = [incident_id for _, incident_id in resolved]
     backend.acknowledge(ids)
     return backend, ids
+
+
+def jobs(
+    accounts: Accounts, requests: Sequence[ActionRequest]
+) -> list[tuple[list[ActionRequest], Callable[[], object]]]:
+    """How to carry out ``requests`` without the outbox: (the requests, the call
+    that does them) pairs, each call to run off the GUI thread and its outcome
+    that of all its requests. Acknowledgements of one account are one call (one
+    backend request), the rest one call each."""
+    out: list[tuple[list[ActionRequest], Callable[[], object]]] = []
+    acks = [r for r in requests if r.kind is ActionKind.ACKNOWLEDGE]
+    for request in requests:
+        if request.kind is not ActionKind.ACKNOWLEDGE:
+            out.append(([request], functools.partial(perform, accounts, request)))
+    for batch in acknowledgement_batches(acks, ref=lambda request: request.ref):
+        refs = [request.ref for request in batch]
+        out.append((batch, functools.partial(acknowledge, accounts, refs)))
+    return out
 
 
 def find_person(accounts: Accounts, ref: str, who: str) -> Person:

@@ -25,13 +25,18 @@ from notifier.domain.escalation import (
     Withdraw,
 )
 from notifier.domain.health import AccountHealth
-from notifier.domain.model import Incident, Status, Urgency, urgency_order
+from notifier.domain.model import Incident, Status, Urgency, split_ref, urgency_order
 from notifier.domain.storm import SUMMARY_KEY, Page, StormCoalescer, Summary
 
 #: what the monitor asks the front end to do: the engine's actions, its
 #: notifications coalesced, and the storm summary to show or update in place
 #: (withdrawn with ``Withdraw(SUMMARY_KEY)``)
 AlertAction: TypeAlias = Action | Summary
+
+
+#: how long an acknowledgement the backend confirmed still shows acknowledged while
+#: the account's snapshots have not caught up (a poll under way when it landed)
+CONFIRM_WITHIN = timedelta(seconds=60)
 
 
 def policy_from_config(config: Config, tz: tzinfo | None = None) -> EscalationPolicy:
@@ -63,7 +68,13 @@ class Monitor:
     ) -> None:
         self.engine = EscalationEngine(policy)
         self.storm = StormCoalescer()
+        # what each account's last good sync said, and what is shown: the same,
+        # but for the acknowledgements the user made that the backend has not
+        # confirmed yet, shown acknowledged at once (optimistically)
+        self._synced: dict[str, list[Incident]] = {}
         self._snapshots: dict[str, list[Incident]] = {}
+        #: ref -> when the backend confirmed it (None: not yet)
+        self._acknowledging: dict[str, datetime | None] = {}
         self._merged: list[Incident] | None = None  # incidents(), until the next snapshot
         self._auth_failed_since: dict[str, datetime] = {}
         self._me: dict[str, str] = {}
@@ -80,10 +91,9 @@ class Monitor:
     def snapshot(self, account: str, incidents: Iterable[Incident], now: datetime) -> MonitorUpdate:
         """A successful sync of ``account``."""
         fresh = [i for i in incidents if i.status is not Status.RESOLVED]
-        before = self._snapshots.get(account, [])
-        events = diff_snapshots(before, fresh, self._me)
-        self._snapshots[account] = fresh
-        self._merged = None
+        self._synced[account] = fresh
+        self._settle_acknowledgements(account, fresh, now)
+        events = self._show(account)
         self.health(account).record_success(now)
         self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))
@@ -97,11 +107,68 @@ class Monitor:
         notifications withdrawn, their alarm stopped), its health is forgotten."""
         update = self.snapshot(account, [], now) if account in self._health else None
         self._snapshots.pop(account, None)
+        self._synced.pop(account, None)
+        for ref in [r for r in self._acknowledging if split_ref(r)[0] == account]:
+            del self._acknowledging[ref]
         self._health.pop(account, None)
         self._me.pop(account, None)
         self._auth_failed_since.pop(account, None)
         self._merged = None
         return update.actions if update is not None else []
+
+    def acknowledging(self, refs: Collection[str], now: datetime) -> list[AlertAction]:
+        """The user acknowledged ``refs`` (sent through the outbox): they show
+        acknowledged at once, so the alarm stops and the tray turns, without
+        waiting for the backend and the next sync. The backend's answer comes
+        through :meth:`acknowledgement_landed` or :meth:`acknowledgement_refused`."""
+        wanted = set(refs)
+        for ref in wanted:
+            self._acknowledging.setdefault(ref, None)
+        accounts = {i.account for i in self.incidents() if i.ref in wanted}
+        events = [event for account in sorted(accounts) for event in self._show(account)]
+        return self._coalesce(self.engine.handle(events, now), now)
+
+    def acknowledgement_landed(self, ref: str, now: datetime) -> None:
+        """The backend took the acknowledgement of ``ref``: it shows acknowledged
+        until a sync says so too, or says otherwise after :data:`CONFIRM_WITHIN`."""
+        if ref in self._acknowledging:
+            self._acknowledging[ref] = now
+
+    def acknowledgement_refused(self, refs: Collection[str], now: datetime) -> list[AlertAction]:
+        """The backend refused to acknowledge ``refs``: they show as the last
+        sync saw them again (triggered ones alert again)."""
+        refused = set(refs)
+        for ref in refused:
+            self._acknowledging.pop(ref, None)
+        accounts = {i.account for i in self.incidents() if i.ref in refused}
+        events = [event for account in sorted(accounts) for event in self._show(account)]
+        return self._coalesce(self.engine.handle(events, now), now)
+
+    def _settle_acknowledgements(
+        self, account: str, fresh: Sequence[Incident], now: datetime
+    ) -> None:
+        """Forget the optimistic acknowledgements of ``account`` a sync settled:
+        no longer triggered (the backend has it), gone, or confirmed long ago."""
+        triggered = {i.ref for i in fresh if i.status is Status.TRIGGERED}
+        for ref, landed in list(self._acknowledging.items()):
+            if split_ref(ref)[0] != account:
+                continue
+            if ref not in triggered or (landed is not None and now - landed > CONFIRM_WITHIN):
+                del self._acknowledging[ref]
+
+    def _show(self, account: str) -> list[IncidentEvent]:
+        """Show ``account``'s synced incidents with the optimistic acknowledgements
+        over them; the events from what was shown before."""
+        before = self._snapshots.get(account, [])
+        shown = [
+            i.with_changes(status=Status.ACKNOWLEDGED)
+            if i.ref in self._acknowledging and i.status is Status.TRIGGERED
+            else i
+            for i in self._synced.get(account, [])
+        ]
+        self._snapshots[account] = shown
+        self._merged = None
+        return diff_snapshots(before, shown, self._me)
 
     def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
         """A failed sync: the account's last snapshot stands, its health drops."""
@@ -142,13 +209,15 @@ class Monitor:
         a notification it holds back is folded into the summary, never lost (the
         incident is in the tray and the window, and it still escalates to the alarm)."""
         pages: list[Page] = []
-        withdrawn_summary = False
+        withdrawn: list[str] = []
         for action in actions:
             if isinstance(action, Notify):
                 high = action.incident.urgency is Urgency.HIGH
                 pages.append(Page(action.incident.ref, action.incident.title, high=high))
-            elif isinstance(action, Withdraw) and self.storm.withdrawn(action.ref):
-                withdrawn_summary = True  # nothing it names needs anyone now
+            elif isinstance(action, Withdraw):
+                withdrawn.append(action.ref)
+        # True: nothing the summary names needs anyone now
+        withdrawn_summary = bool(withdrawn) and self.storm.withdrawn_many(withdrawn)
         decision = self.storm.offer(pages, now) if pages else self.storm.due(now)
         shown = {page.key for page in decision.pages}
         out: list[AlertAction] = [

@@ -189,6 +189,13 @@ def _item(row: sqlite3.Row) -> OutboxItem:
 
 _OPEN = ("pending", "sending")
 
+_INSERT = (
+    "INSERT OR IGNORE INTO outbox (id, kind, ref, text, role, person_id, person_name,"
+    " person_email, created_at, state, attempts, next_attempt_at, baseline,"
+    " updated_at, until_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"
+)
+
 
 class Outbox:
     """User actions waiting to be delivered, in their own SQLite file.
@@ -256,14 +263,25 @@ class Outbox:
         Enqueuing a request id that is already stored changes nothing and
         returns the stored item.
         """
+        baselines = {request.id: baseline} if baseline else None
+        (item,) = self.enqueue_many([request], baselines=baselines)
+        return item
+
+    def enqueue_many(
+        self,
+        requests: Sequence[ActionRequest],
+        *,
+        baselines: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[OutboxItem]:
+        """Store ``requests`` in one transaction (one commit, one sync to disk:
+        "Acknowledge all" of 500 pages is one write, not 500); durable when this
+        returns. ``baselines``: by request id. Returns the stored items, in order."""
         now = _ts(self.clock())
-        person = request.person
-        with self._write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO outbox (id, kind, ref, text, role, person_id, person_name,"
-                " person_email, created_at, state, attempts, next_attempt_at, baseline,"
-                " updated_at, until_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+        rows = []
+        for request in requests:
+            person = request.person
+            baseline = (baselines or {}).get(request.id)
+            rows.append(
                 (
                     request.id,
                     request.kind.value,
@@ -278,11 +296,12 @@ class Outbox:
                     json.dumps(dict(baseline)) if baseline else None,
                     now,
                     _ts(request.until) if request.until is not None else None,
-                ),
+                )
             )
-            item = self._get(conn, request.id)
-        assert item is not None
-        return item
+        with self._write() as conn:
+            conn.executemany(_INSERT, rows)
+            items = [self._get(conn, request.id) for request in requests]
+        return [item for item in items if item is not None]
 
     def set_baseline(self, item_id: str, baseline: Mapping[str, Any]) -> None:
         """Record what the idempotency check compares against (before a send)."""
@@ -373,6 +392,34 @@ class Outbox:
                 (_ts(self.clock()), item_id),
             )
         return item
+
+    def mark_sending_many(self, item_ids: Sequence[str]) -> list[OutboxItem | None]:
+        """:meth:`mark_sending` of several items in one transaction (a batch of
+        acknowledgements); one answer per id, in order."""
+        moment = _ts(self.clock())
+        before: list[OutboxItem | None] = []
+        with self._write() as conn:
+            for item_id in item_ids:
+                item = self._get(conn, item_id)
+                if item is None or item.state.value not in _OPEN:
+                    before.append(None)
+                    continue
+                conn.execute(
+                    "UPDATE outbox SET state = 'sending', updated_at = ? WHERE id = ?",
+                    (moment, item_id),
+                )
+                before.append(item)
+        return before
+
+    def mark_delivered_many(self, item_ids: Sequence[str], *, now: datetime | None = None) -> None:
+        """:meth:`mark_delivered` of several items in one transaction."""
+        moment = _ts(now or self.clock())
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET state = 'delivered', last_error = '', delivered_at = ?,"
+                " updated_at = ? WHERE id = ? AND state IN ('pending', 'sending')",
+                [(moment, moment, item_id) for item_id in item_ids],
+            )
 
     def mark_delivered(self, item_id: str, *, now: datetime | None = None) -> bool:
         moment = _ts(now or self.clock())

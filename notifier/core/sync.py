@@ -305,6 +305,22 @@ class Sync:
         self._listener.alert(self.monitor.snooze(now, duration, refs))
         self._refresh(now)
 
+    def acknowledging(self, refs: Collection[str]) -> None:
+        """The user acknowledged ``refs``: shown acknowledged and silenced at once,
+        before the backend answers (see :meth:`Monitor.acknowledging`)."""
+        now = self._clock()
+        self._listener.alert(self.monitor.acknowledging(refs, now))
+        self._refresh(now)
+
+    def acknowledgement_landed(self, ref: str) -> None:
+        self.monitor.acknowledgement_landed(ref, self._clock())
+
+    def acknowledgement_refused(self, refs: Collection[str]) -> None:
+        """The backend refused: ``refs`` show as last synced again, and alert."""
+        now = self._clock()
+        self._listener.alert(self.monitor.acknowledgement_refused(refs, now))
+        self._refresh(now)
+
     def dismissed(self, key: str) -> None:
         """The user closed the notification ``key``: the storm summary's schedule may
         change, so the timer is armed again."""

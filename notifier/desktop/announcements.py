@@ -101,6 +101,19 @@ class Announcements:
             )
         )
 
+    def action_failed_many(self, requests: Sequence[ActionRequest], message: str) -> None:
+        """Several of one kind failed together (a batch of acknowledgements)."""
+        first = requests[0]
+        self.center.show(
+            Notification(
+                key=f"failed:{first.id}",
+                title=f"{len(requests)} {first.kind.label.lower()} actions failed",
+                body=f"{first.describe()} and {len(requests) - 1} more: {message}",
+                urgency="high",
+                actions=OPEN,
+            )
+        )
+
     def error(self, title: str, message: str) -> None:
         self.center.show(
             Notification(

@@ -25,7 +25,7 @@ from notifier.backends.port import TriggerResult
 from notifier.config import Config
 from notifier.core import actions, status_text
 from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.actions import ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.local_ingest import RunningIngest, ingest_settings, start_for_app
 from notifier.core.monitor import AlertAction
@@ -33,6 +33,7 @@ from notifier.core.notices import NoticeKey, NoticeKind
 from notifier.core.status_text import Problem, user_message
 from notifier.core.sync import Sync
 from notifier.core.tray_view import tray_view
+from notifier.desktop.acknowledgements import Acknowledgements
 from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
@@ -125,6 +126,7 @@ class OncallApp(QObject):
             status_path=profile.status_path,
         )
         self.monitor = self.sync.monitor
+        self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
         self.sleep_watcher = SleepWatcher(self)
         self._connect()
         # a run that died from a signal left files naming its PID
@@ -143,9 +145,7 @@ class OncallApp(QObject):
                 lambda text: self.announce.error("Actions are not being saved", text)
             )
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
-        self.bridge.actionSucceeded.connect(
-            lambda request: self.sync.poll_now(split_ref(request.ref)[0])
-        )
+        self.bridge.actionSucceeded.connect(self._action_succeeded)
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.snooze(duration, refs=[ref])
@@ -316,12 +316,12 @@ class OncallApp(QObject):
     # ---- user intents ----------------------------------------------------------------------
 
     def acknowledge(self, ref: str) -> None:
-        self.bridge.submit(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
+        self.acknowledgements.acknowledge([ref])
 
     def acknowledge_all(self) -> None:
-        for incident in self.sync.incidents():
-            if incident.status is Status.TRIGGERED:
-                self.acknowledge(incident.ref)
+        self.acknowledgements.acknowledge(
+            [i.ref for i in self.sync.incidents() if i.status is Status.TRIGGERED]
+        )
 
     def snooze(self, minutes: int) -> None:
         self.sync.snooze(timedelta(minutes=minutes))
@@ -342,7 +342,13 @@ class OncallApp(QObject):
         else:  # its incident, or the window as it is
             self.open_window(notice.opens)
 
+    def _action_succeeded(self, request: ActionRequest) -> None:
+        self.acknowledgements.landed(request)
+        self.sync.poll_now(split_ref(request.ref)[0])
+
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
+        if self.acknowledgements.refused(request, message_text):
+            return  # shown acknowledged already: told whatever the window shows
         if self.window is None or not self.window.isVisible():
             self.announce.action_failed(request, message_text)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import QObject, Signal
 
 from notifier.backends.port import BackendError, Capability
+from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.status_text import user_message
@@ -58,6 +59,7 @@ class AppBridge(QObject):
         self.outbox = outbox
         self._incidents: list[Incident] = []
         self._pending: dict[str, ActionRequest] = {}
+        self._me: dict[str, str] = {}  # account -> my person id there
         if outbox is not None:
             outbox.finished.connect(self.finish)
             outbox.resumed.connect(self._started)
@@ -89,16 +91,29 @@ class AppBridge(QObject):
             return {}
         return backend.capability_notes
 
-    def load_incident(self, ref: str) -> None:
-        def fetch() -> Incident:
-            backend, incident_id = self.accounts.resolve(ref)
-            return backend.incident(incident_id)
+    def my_id(self, account: str) -> str | None:
+        """My person id in ``account``, once an incident of it was loaded."""
+        return self._me.get(account)
 
-        def done(result: Incident | None, error: BaseException | None) -> None:
-            if error is not None:
-                self.incidentLoadFailed.emit(ref, user_message(error))
-            else:
-                self.incidentLoaded.emit(ref, result)
+    def load_incident(self, ref: str) -> None:
+        def fetch() -> tuple[Incident, str | None]:
+            backend, incident_id = self.accounts.resolve(ref)
+            incident = backend.incident(incident_id)
+            try:  # who I am there (asked once, then kept by the backend): "Take
+                # commander" is no action for the commander
+                me: str | None = backend.me().id
+            except (BackendError, UserError):
+                me = None
+            return incident, me
+
+        def done(result: tuple[Incident, str | None] | None, error: BaseException | None) -> None:
+            if error is not None or result is None:
+                self.incidentLoadFailed.emit(ref, user_message(error or RuntimeError()))
+                return
+            incident, me = result
+            if me is not None:
+                self._me[incident.account] = me
+            self.incidentLoaded.emit(ref, incident)
 
         self.runner.run(fetch, done)
 
@@ -148,6 +163,25 @@ class AppBridge(QObject):
             self.finish(request, error)
 
         self.runner.run(lambda: perform(self.accounts, request), done)
+
+    def submit_many(self, requests: list[ActionRequest]) -> None:
+        """Carry out several requests ("Acknowledge all"): stored in one
+        transaction off the GUI thread, acknowledgements sent in one request per
+        account; each outcome arrives as for :meth:`submit`."""
+        for request in requests:
+            self._started(request)
+        if self.outbox is not None:
+            self.outbox.enqueue_many(requests)
+            return
+        for batch, job in actions.jobs(self.accounts, requests):
+
+            def done(
+                _: object, error: BaseException | None, batch: list[ActionRequest] = batch
+            ) -> None:
+                for request in batch:
+                    self.finish(request, error)
+
+            self.runner.run(job, done)
 
     def finish(self, request: ActionRequest, error: BaseException | None) -> None:
         self._pending.pop(request.id, None)

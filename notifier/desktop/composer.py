@@ -9,6 +9,7 @@ incident and back brings the draft back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -90,11 +91,26 @@ _KIND_CAPABILITY = {
     ActionKind.STATUS_UPDATE: Capability.STATUS_UPDATES,
     ActionKind.NOTE: Capability.NOTES,
 }
+# (the hint under the editor says "Ctrl+Enter posts.": once is enough)
 _PLACEHOLDERS = {
-    ActionKind.STATUS_UPDATE: "What stakeholders should know: impact, progress, next update. "
-    "Ctrl+Enter posts.",
-    ActionKind.NOTE: "An internal finding for the responders. Ctrl+Enter posts.",
+    ActionKind.STATUS_UPDATE: "What stakeholders should know: impact, progress, next update.",
+    ActionKind.NOTE: "An internal finding for the responders.",
 }
+
+#: a template's gap left as it was: "…" standing alone ("Impact: …"), not the
+#: ellipsis someone types at the end of a word ("looking into it…")
+_GAP = re.compile(r"(?:^|(?<=\s))…(?=\s|$|[.,;:])")
+
+
+def unfilled_gap(text: str) -> str | None:
+    """The words around the first template gap still in ``text`` ("Impact: …"),
+    or None when every gap is filled in (or deleted)."""
+    match = _GAP.search(text)
+    if match is None:
+        return None
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    sentence = re.split(r"[.!?]\s", text[line_start : match.start()])[-1]
+    return " ".join([*sentence.split()[-3:], "…"])
 
 
 class DraftEdit(QPlainTextEdit):
@@ -300,6 +316,7 @@ class Composer(QWidget):
             and draft.pending is None
             and bool(self.text().strip())
             and self._kind_reason(self.kind()) is None
+            and unfilled_gap(self.text()) is None
         )
 
     def post(self) -> None:
@@ -369,7 +386,7 @@ class Composer(QWidget):
         draft = self._current()
         if draft is not None:
             draft.text = self.text()
-        self._refresh_post_button()
+        self._refresh()  # the hint too: a template gap filled in, or still there
 
     def _on_kind_changed(self) -> None:
         if not self._loading:
@@ -406,12 +423,16 @@ class Composer(QWidget):
         elif pending:
             hint = "Posting… your text stays here until it is posted."
         elif has_incident:
-            hint = "Ctrl+Enter posts."
+            hint = self._gap_hint() or "Ctrl+Enter posts."
         else:
             hint = ""
         self.hint_label.setText(hint)
         self.hint_label.setVisible(bool(hint))
         self._refresh_post_button()
+
+    def _gap_hint(self) -> str:
+        gap = unfilled_gap(self.text())
+        return f"Fill in “{gap}” or delete it; then Ctrl+Enter posts." if gap else ""
 
     def _refresh_post_button(self) -> None:
         draft = self._current()
@@ -430,6 +451,8 @@ class Composer(QWidget):
             tip = "Posting… the text stays here until the backend confirms it"
         elif not self.text().strip():
             tip = "Write something first"
+        elif gap := self._gap_hint():
+            tip = gap
         else:
             tip = "Post (Ctrl+Enter)"
         self.post_button.setToolTip(tip)

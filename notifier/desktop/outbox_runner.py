@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from notifier.core import status_text
+from notifier.core import actions, status_text
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest, acknowledgement_batches, perform
 from notifier.core.outbox_delivery import (
@@ -110,6 +110,7 @@ class OutboxRunner(QObject):
         # items being delivered: never two sends of one item at once
         self._in_flight: dict[str, OutboxItem] = {}
         self._stopped = False
+        self._items: list[OutboxItem] | None = None  # what items() answers
         # the outbox file or the delivery failed unexpectedly: wait a while
         # before the next round instead of trying again at once
         self._broken = False
@@ -144,7 +145,12 @@ class OutboxRunner(QObject):
         return self.runner.wait(msecs)
 
     def items(self) -> list[OutboxItem]:
-        return self.outbox.visible()
+        """The pending, sending and failed actions, as of the last change this
+        runner made (every render asks: 500 rows read and parsed each time cost
+        the GUI thread tens of milliseconds in a storm)."""
+        if self._items is None:
+            self._items = self.outbox.visible()
+        return list(self._items)
 
     def delivering(self) -> frozenset[str]:
         """Ids of the items being sent right now."""
@@ -179,6 +185,41 @@ class OutboxRunner(QObject):
         # at the next turn of the event loop: requests submitted together (say,
         # "Acknowledge all") are delivered together
         self._soon.start()
+
+    def enqueue_many(self, requests: list[ActionRequest]) -> None:
+        """Store ``requests`` in one transaction written off the GUI thread (500
+        durable commits on it froze the app for seconds during a storm), then
+        deliver them: acknowledgements of one account in one request. Each
+        request's outcome comes as ``finished``, as for :meth:`enqueue`."""
+        if not requests:
+            return
+
+        def stored(_: object, error: BaseException | None) -> None:
+            if isinstance(error, OutboxError):
+                self._storage_failed(error)
+                self._send_directly(requests)
+                return
+            if error is not None:
+                log.error("storing %d actions failed", len(requests), exc_info=error)
+                for request in requests:
+                    self.finished.emit(request, error)
+                return
+            self._changed()
+            self._soon.start()
+
+        self.runner.run(lambda: self.outbox.enqueue_many(requests), stored)
+
+    def _send_directly(self, requests: list[ActionRequest]) -> None:
+        """Without the safety net: acknowledgements batched per account, the rest one by one."""
+        for batch, job in actions.jobs(self.accounts, requests):
+
+            def done(
+                _: object, error: BaseException | None, batch: list[ActionRequest] = batch
+            ) -> None:
+                for request in batch:
+                    self.finished.emit(request, error)
+
+            self.runner.run(job, done)
 
     def retry(self, item_id: str) -> bool:
         """Try a failed (or waiting) item again now; False if it is being sent or gone."""
@@ -341,9 +382,11 @@ class OutboxRunner(QObject):
         try:
             items = self.outbox.visible()
         except OutboxError as exc:
+            self._items = None
             self._storage_failed(exc)
             return
-        self.itemsChanged.emit(items)
+        self._items = items
+        self.itemsChanged.emit(list(items))
 
     def _storage_failed(self, error: OutboxError) -> None:
         log.error("outbox: %s", error)

@@ -808,6 +808,13 @@ class IncidentWindow(QMainWindow):
             return "Acknowledged: it does not page, there is nothing to snooze"
         if name == "unacknowledge" and status is Status.TRIGGERED:
             return "Not acknowledged"
+        if (
+            name == "take_commander"
+            and status is not Status.RESOLVED
+            and incident.commander is not None
+            and incident.commander.id == self.bridge.my_id(incident.account)
+        ):
+            return "You are the incident commander already"
         if status is Status.RESOLVED:
             if name in ("acknowledge", "resolve", "snooze", "unacknowledge"):
                 return "Already resolved"

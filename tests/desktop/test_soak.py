@@ -21,6 +21,7 @@ import pytest
 from bench.soak import Report, Soak, SoakSettings
 from tests.desktop.app_process import AppProcess, app_process_running
 from tests.desktop.session import DesktopSession, SessionError, wait_for
+from tests.fakes.openapi_check import SPEC_PATH, load_spec
 from tests.fakes.pagerduty_server import FakePagerDuty
 from tests.support.environment import skip_or_fail
 
@@ -101,6 +102,10 @@ def _assert_soak_held(report: Report) -> None:
     # the app stayed up, logged no error and quit cleanly on SIGTERM
     assert report.log_errors == []
     assert report.exit_code == 0
+    if load_spec() is None:
+        # a fresh clone has no ../shared/: everything else held; the requests to the
+        # fake could not be checked, which skips here as in every spec-reading test
+        skip_or_fail(f"PagerDuty's OpenAPI description is missing: {SPEC_PATH}")
     assert report.openapi_problems == []
 
 

@@ -63,8 +63,10 @@ def test_one_click_acknowledge_from_the_tray_menu(qtbot, app: OncallApp):
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)
     ack = next(a for a in app.tray.menu.actions() if a.text().startswith("Acknowledge  "))
     ack.trigger()
-    qtbot.waitUntil(lambda: app.tray.state is TrayState.ACKNOWLEDGED, timeout=5000)
-    assert app.accounts.local.store.incident(incident.id).status is Status.ACKNOWLEDGED
+    # at once, before the backend answers (optimistic), then in the backend
+    assert app.tray.state is TrayState.ACKNOWLEDGED
+    store = app.accounts.local.store
+    qtbot.waitUntil(lambda: store.incident(incident.id).status is Status.ACKNOWLEDGED, timeout=5000)
 
 
 def test_escalates_to_notification_then_alarm_and_stops_on_a_cli_acknowledge(
@@ -130,6 +132,48 @@ def test_acknowledge_all_triggered(qtbot, app: OncallApp):
     qtbot.waitUntil(
         lambda: all(i.status is Status.ACKNOWLEDGED for i in store.open_incidents()), timeout=5000
     )
+
+
+def test_acknowledge_all_during_a_storm_silences_at_once_and_lands_in_one_request(
+    qtbot, app: OncallApp, clock: ShiftedClock
+):
+    store = app.accounts.local.store
+    with store.batch() as batch:
+        for n in range(300):
+            batch.trigger(f"page {n}", dedup_key=f"storm-{n}")
+    poll(qtbot, app)
+    advance(qtbot, app, clock, minutes=5, seconds=1)
+    assert seen(app, Alarm) and app.tray.state is TrayState.TRIGGERED
+    stops_before = len(seen(app, StopAlarm))
+    timeline_before = len(store.incident("1").timeline)
+
+    app.tray.acknowledgeAllRequested.emit()
+    # before the event loop runs again: silent, amber, and nothing written yet on
+    # this thread (the outbox is written off it, in one transaction)
+    assert len(seen(app, StopAlarm)) == stops_before + 1
+    assert app.tray.state is TrayState.ACKNOWLEDGED
+    assert all(i.status is Status.ACKNOWLEDGED for i in app.bridge.incidents())
+    assert all(i.status is Status.TRIGGERED for i in store.open_incidents())
+
+    qtbot.waitUntil(
+        lambda: all(i.status is Status.ACKNOWLEDGED for i in store.open_incidents()),
+        timeout=30_000,
+    )
+    # one request for the account: every incident acknowledged at the same moment
+    moments = {
+        entry.at
+        for i in store.open_incidents()
+        for entry in store.incident(i.id).timeline
+        if entry.text == "Acknowledged"
+    }
+    assert len(moments) == 1
+    assert len(store.incident("1").timeline) == timeline_before + 1
+    assert app.outbox_runner is not None
+    qtbot.waitUntil(lambda: app.outbox_runner.items() == [], timeout=10_000)
+    alarms = len(seen(app, Alarm))
+    advance(qtbot, app, clock, minutes=10)
+    assert app.tray.state is TrayState.ACKNOWLEDGED
+    assert len(seen(app, Alarm)) == alarms
 
 
 def test_send_test_page_runs_a_real_local_incident(qtbot, app: OncallApp):

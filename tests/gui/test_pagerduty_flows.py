@@ -85,7 +85,12 @@ def test_new_incident_to_notification_to_tray_ack_commander_update_resolve(
         ActionRequest(ActionKind.STATUS_UPDATE, ref, text="Investigating: checkout latency"),
         ActionRequest(ActionKind.RESOLVE, ref, text="Rolled back the deploy"),
     ):
-        with qtbot.waitSignal(app.bridge.actionSucceeded, timeout=15000):
+        # its own success: the acknowledgement's may still be on its way
+        with qtbot.waitSignal(
+            app.bridge.actionSucceeded,
+            timeout=15000,
+            check_params_cb=lambda done, request=request: done.id == request.id,
+        ):
             app.bridge.submit(request)
 
     final = state.incident(incident.id)

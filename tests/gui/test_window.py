@@ -277,6 +277,43 @@ def test_take_commander_makes_me_commander_and_acknowledges(
     assert stored.status is Status.ACKNOWLEDGED
     wait_reloaded(qtbot, window, lambda i: i.commander == ME)
     assert window.field_labels["commander"].text() == str(ME)
+    # I am the commander now: nothing to take; handing it on still works
+    take = window.buttons["take_commander"]
+    qtbot.waitUntil(lambda: not take.isEnabled(), timeout=WAIT)
+    assert window.actions_by_name["take_commander"].toolTip() == (
+        "You are the incident commander already"
+    )
+    assert window.buttons["hand_commander"].isEnabled()
+
+
+def test_a_template_gap_left_unfilled_is_never_posted(
+    qtbot: Any, window: IncidentWindow, trigger: Callable[..., Incident], store: LocalStore
+) -> None:
+    incident = trigger("Checkout down", service="checkout")
+    open_incident(qtbot, window, incident)
+    composer = window.composer
+    # "Ctrl+Enter posts." is said once: under the editor, not in it as well
+    said = [composer.editor.placeholderText(), composer.hint_label.text()]
+    assert sum(text.count("Ctrl+Enter posts.") for text in said) == 1
+    click(qtbot, composer.template_buttons["Identified"])
+    assert not composer.post_button.isEnabled()
+    assert (
+        composer.hint_label.text()
+        == "Fill in “the cause is …” or delete it; then Ctrl+Enter posts."
+    )
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(composer.editor, "a full disk")  # replaces the selected first gap
+    assert composer.hint_label.text().startswith("Fill in “Impact on checkout: …”")
+    assert not composer.post_button.isEnabled()
+    text = composer.text().replace("Impact on checkout: …", "Impact on checkout: none")
+    composer.editor.setPlainText(text)
+    assert composer.post_button.isEnabled()
+    assert composer.hint_label.text() == "Ctrl+Enter posts."
+    act(qtbot, window, lambda: click(qtbot, composer.post_button))
+    posted = store.incident(incident.id).last_status_update
+    assert posted.startswith("Identified: the cause is a full disk") and "…" not in posted
+    updates = [e for e in store.incident(incident.id).timeline if e.kind is EntryKind.STATUS_UPDATE]
+    assert [e.text for e in updates] == [posted]  # Ctrl+Enter with the gap posted nothing
 
 
 def pick_person(qtbot: Any, window: IncidentWindow, name: str, typed: str) -> PersonPickerDialog:

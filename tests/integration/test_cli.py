@@ -221,6 +221,10 @@ def test_an_unusable_time_zone_falls_back_to_utc_with_a_warning(profile: Path, t
 
 def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: Path) -> None:
     # API tokens do need a keyring: doctor says what to do
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[[accounts]]\nname = "work"\nkind = "pagerduty"\napi_url = "https://127.0.0.1:9"\n'
+    )
     r = run(profile, "doctor", "--json", env=NO_KEYRING)
     checks = {c["check"]: c for c in json.loads(r.stdout)}
     assert checks["secrets"]["ok"] is False
@@ -265,3 +269,54 @@ def test_start_at_login_on_and_off_follow_the_setting(profile: Path, tmp_path: P
     assert run(profile, "start-at-login", "off", env=env).returncode == 0
     assert not entry.exists()
     assert "start_at_login = false" in (profile / "config.toml").read_text()
+
+
+def test_resolve_takes_many_refs_like_ack(profile: Path) -> None:
+    refs = [run(profile, "trigger", f"page {n}").stdout.strip() for n in range(3)]
+    result = run(profile, "resolve", *refs[:2], "--note", "rolled back")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"Resolved {refs[0]}", f"Resolved {refs[1]}"]
+    statuses = {
+        i["ref"]: i["status"] for i in json.loads(run(profile, "list", "--all", "--json").stdout)
+    }
+    assert statuses == {refs[0]: "resolved", refs[1]: "resolved", refs[2]: "triggered"}
+    # a ref that does not exist: one line names it and says what was done before it
+    wrong = run(profile, "resolve", refs[2], "local:99")
+    assert wrong.returncode == 1 and wrong.stdout == ""
+    (line,) = wrong.stderr.splitlines()
+    assert "local:99" in line and f"resolved before that: {refs[2]}" in line
+
+
+def test_list_into_a_reader_that_stops_early_prints_no_traceback(profile: Path) -> None:
+    from notifier.backends.local.store import LocalStore
+
+    run(profile, "trigger", "first")
+    store = LocalStore(profile / "local.sqlite3")
+    with store.batch() as batch:  # far more than a pipe holds
+        for n in range(3000):
+            batch.trigger(f"page {n} with a title long enough to fill the pipe quickly")
+    for args in (("list",), ("list", "--json")):
+        with subprocess.Popen(
+            [sys.executable, "-m", "notifier", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "ONCALL_NOTIFIER_HOME": str(profile)},
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.readline()  # `| head -1`
+            proc.stdout.close()
+            errors = proc.stderr.read().decode()
+            proc.wait(timeout=60)
+        assert errors == "", args
+
+
+def test_doctor_on_a_fresh_install_without_a_keyring_is_fine_when_nothing_needs_one(
+    profile: Path,
+) -> None:
+    r = run(profile, "doctor", "--json", env=NO_KEYRING)
+    checks = {c["check"]: c for c in json.loads(r.stdout)}
+    assert checks["secrets"]["ok"] is True
+    detail = checks["secrets"]["detail"]
+    assert detail.startswith("none needed yet") and 'store = "file"' in detail
+    # with a display this is the exit status; here only the missing display fails
+    assert [name for name, c in checks.items() if not c["ok"] and not c["warning"]] == ["display"]

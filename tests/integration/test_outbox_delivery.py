@@ -283,6 +283,25 @@ def test_enqueuing_the_same_request_twice_is_a_no_op(outbox: Outbox, clock: Fake
     assert len(outbox.visible()) == 1
 
 
+def test_many_requests_are_stored_together_in_order_with_one_commit(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = Outbox(path, clock=lambda: clock.now)
+    first = request(clock, ActionKind.ACKNOWLEDGE)
+    outbox.enqueue(first)
+    with outbox._read() as conn:
+        commits_before = conn.execute("PRAGMA data_version").fetchone()[0]
+        wanted = [replace(first, id=f"ack-{n}", ref=f"local:{n}") for n in range(500)]
+        items = outbox.enqueue_many([first, *wanted])  # the one already stored stays as it was
+        # another connection's commits bump data_version: one transaction, one bump
+        assert conn.execute("PRAGMA data_version").fetchone()[0] == commits_before + 1
+    assert [i.id for i in items] == [first.id, *(r.id for r in wanted)]
+    reopened = Outbox(path, clock=lambda: clock.now)
+    assert [i.ref for i in reopened.visible()] == [first.ref, *(r.ref for r in wanted)]
+    assert all(i.state is OutboxState.PENDING for i in reopened.visible())
+
+
 def test_a_request_with_empty_and_unicode_text_round_trips(
     outbox: Outbox, clock: FakeClock
 ) -> None:

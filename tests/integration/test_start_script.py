@@ -156,3 +156,26 @@ def test_a_failed_install_is_retried_on_the_next_start(project: Path) -> None:
     assert setup_only(project).returncode == 0
     assert builds(project) > built
     assert (project / ".venv" / ".setup-stamp-app").is_file()
+
+
+def test_starting_the_app_says_it_is_in_the_tray_and_how_to_page_it(project: Path) -> None:
+    assert setup_only(project).returncode == 0
+    # the probe project has no app: a stand-in that says what it was asked
+    stand_in = project / ".venv" / "bin" / "oncall-notifier"
+    stand_in.write_text('#!/bin/sh\necho "app $*"\n')
+    stand_in.chmod(0o755)
+
+    def start(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(project / "scripts" / "start"), *args],
+            env={**os.environ, "PYTHON": sys.executable, "PIP_NO_INDEX": "1"},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    app = start()
+    assert app.returncode == 0 and app.stdout == "app \n"
+    assert "starts in the system tray" in app.stderr
+    assert '.venv/bin/oncall-notifier trigger "Disk full on db-1"' in app.stderr
+    # a command of the CLI prints only its own output
+    listed = start("list")
+    assert listed.stdout == "app list\n" and "tray" not in listed.stderr

@@ -220,3 +220,62 @@ def page_one_by_one_from(monitor: Monitor, clock: FakeClock, numbers: range) -> 
         actions += monitor.tick(clock.now)
         clock.advance(1)
     return actions
+
+
+def _alarming(monitor: Monitor, clock: FakeClock, *numbers: int) -> None:
+    monitor.snapshot("local", [incident(n) for n in numbers], clock.now)
+    actions = monitor.tick(clock.advance(minutes=5, seconds=1))
+    assert any(isinstance(a, Alarm) for a in actions)
+
+
+def test_an_acknowledgement_silences_and_turns_the_tray_before_the_backend_has_it(
+    clock: FakeClock,
+) -> None:
+    monitor = make(clock, local=3600)  # syncs are what the test says
+    _alarming(monitor, clock, 1, 2)
+    actions = monitor.acknowledging(["local:1", "local:2"], clock.advance(1))
+    assert any(isinstance(a, StopAlarm) for a in actions)
+    assert monitor.tray_status(clock.now) == TrayStatus.ACKNOWLEDGED
+    assert {i.status for i in monitor.incidents()} == {Status.ACKNOWLEDGED}
+    # a poll that left before the backend had it still says triggered: no alarm again
+    update = monitor.snapshot("local", [incident(1), incident(2)], clock.advance(2))
+    assert update.events == []
+    assert not any(isinstance(a, Alarm) for a in monitor.tick(clock.advance(minutes=10)))
+    assert monitor.tray_status(clock.now) == TrayStatus.ACKNOWLEDGED
+
+
+def test_a_refused_acknowledgement_alerts_again(clock: FakeClock) -> None:
+    monitor = make(clock, local=3600)  # syncs are what the test says
+    _alarming(monitor, clock, 1, 2)
+    monitor.acknowledging(["local:1", "local:2"], clock.advance(1))
+    monitor.acknowledgement_refused(["local:2"], clock.advance(1))
+    statuses = {i.ref: i.status for i in monitor.incidents()}
+    assert statuses == {"local:1": Status.ACKNOWLEDGED, "local:2": Status.TRIGGERED}
+    assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED
+    later = monitor.tick(clock.advance(minutes=10))
+    alarms = [a for a in later if isinstance(a, Alarm)]
+    assert alarms and [i.ref for i in alarms[-1].incidents] == ["local:2"]
+
+
+def test_once_the_backend_confirmed_a_sync_decides_again(clock: FakeClock) -> None:
+    monitor = make(clock, local=3600)  # syncs are what the test says
+    _alarming(monitor, clock, 1)
+    monitor.acknowledging(["local:1"], clock.advance(1))
+    monitor.acknowledgement_landed("local:1", clock.now)
+    # the backend says acknowledged: the optimistic mark is done with
+    monitor.snapshot("local", [incident(1, Status.ACKNOWLEDGED)], clock.advance(5))
+    # and a later re-trigger (an acknowledgement timeout) alerts as it should
+    update = monitor.snapshot("local", [incident(1)], clock.advance(minutes=30))
+    assert [e.kind.value for e in update.events] == ["retriggered"]
+    assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED
+
+
+def test_a_confirmed_acknowledgement_the_syncs_never_show_expires(clock: FakeClock) -> None:
+    monitor = make(clock, local=3600)  # syncs are what the test says
+    _alarming(monitor, clock, 1)
+    monitor.acknowledging(["local:1"], clock.advance(1))
+    monitor.acknowledgement_landed("local:1", clock.now)
+    monitor.snapshot("local", [incident(1)], clock.advance(30))
+    assert monitor.tray_status(clock.now) == TrayStatus.ACKNOWLEDGED
+    monitor.snapshot("local", [incident(1)], clock.advance(seconds=31))
+    assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED

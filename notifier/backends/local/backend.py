@@ -80,10 +80,7 @@ class LocalBackend(UnsupportedSnooze):
         return self.store.incident(incident_id)
 
     def acknowledge(self, incident_ids: Sequence[str]) -> None:
-        for incident_id in incident_ids:
-            current = self.store.incident(incident_id)
-            if current.status is Status.TRIGGERED:
-                self.store.set_status(incident_id, Status.ACKNOWLEDGED, author=self._author)
+        self.store.acknowledge_many(incident_ids, author=self._author)
 
     # Each action is one transaction of the local database: ``steps`` (for
     # backends that need several requests) is not needed here.

@@ -260,6 +260,18 @@ class LocalStore:
             self._change_status(conn, key, current, status, now, author)
         return self.incident(incident_id)
 
+    def acknowledge_many(self, incident_ids: Sequence[str], *, author: str = "") -> None:
+        """Acknowledge the triggered ones of ``incident_ids`` in one transaction
+        ("Acknowledge all" during a storm: one commit, not one per incident).
+        An unknown id refuses the whole batch, as one would alone."""
+        keys = [(self._id(incident_id), incident_id) for incident_id in incident_ids]
+        now = _ts(self._clock())
+        with self._write() as conn:
+            for key, incident_id in keys:
+                current = self._current_status(conn, key, incident_id)
+                if current is Status.TRIGGERED:
+                    self._change_status(conn, key, current, Status.ACKNOWLEDGED, now, author)
+
     @staticmethod
     def _change_status(
         conn: sqlite3.Connection, key: int, current: Status, status: Status, now: str, author: str

@@ -31,10 +31,23 @@ def confirm_quit(open_count: int) -> bool:
     """Whether to quit with ``open_count`` incidents open (nothing to ask when none)."""
     if not open_count:
         return True
-    answer = QMessageBox.question(
-        None,
+    box = quit_box(open_count)
+    box.exec()
+    return box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
+
+
+def quit_box(open_count: int) -> QMessageBox:
+    """The question :func:`confirm_quit` asks: its buttons say what they do."""
+    are_open = "1 incident is open" if open_count == 1 else f"{open_count} incidents are open"
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
         "Quit oncall-notifier?",
-        f"{open_count} incident(s) are open. If you quit, this laptop will not "
-        "alert you to new pages. Quit anyway?",
+        f"{are_open}. If you quit, this laptop will not alert you to new pages.",
     )
-    return answer == QMessageBox.StandardButton.Yes
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.Yes).setText("Quit")
+    box.button(QMessageBox.StandardButton.No).setText("Keep running")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setEscapeButton(QMessageBox.StandardButton.No)
+    return box
