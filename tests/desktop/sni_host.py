@@ -51,6 +51,7 @@ class SniHost:
     """A connection to the session bus acting as the tray host; ``close()`` it."""
 
     def __init__(self, bus_address: str) -> None:
+        self.conn_address = bus_address
         self.conn: DBusConnection = open_dbus_connection(bus=bus_address)
         self._item: DBusAddress | None = None
         self._menu: DBusAddress | None = None
