@@ -42,6 +42,9 @@ def run_app(
 
     install_from_environment(app)  # for bench/: off unless ONCALL_NOTIFIER_LAG_PROBE is set
     app.setApplicationName("oncall-notifier")
+    # before any window: the Wayland app_id and X11's _GTK_APPLICATION_ID name the
+    # desktop file (resources/desktop/), so docks and compositor rules match it
+    app.setDesktopFileName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
     setup_logging(profile)
