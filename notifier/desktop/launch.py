@@ -62,7 +62,7 @@ def run_app(
     from notifier.desktop.icons import app_icon
 
     app.setWindowIcon(app_icon())  # for windows and dialogs: none shows before this
-    if not oncall.tray_available:
+    if not oncall.tray_available and oncall.tray.host_watcher is None:
         from notifier.desktop.dialogs.messages import message
 
         log.warning("no system tray: showing the window instead")

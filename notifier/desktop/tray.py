@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from notifier.desktop.icons import TrayState, tray_icon
+from notifier.desktop.tray_host import TrayHostWatcher
 from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Status
 
@@ -194,17 +195,21 @@ class TrayController(QObject):
     settingsRequested = Signal()
     quitRequested = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    #: the tray icon exists now (at start, or once a tray host appeared)
+    iconCreated = Signal()
+    #: still no tray host after the grace period (see tray_host.py)
+    hostMissing = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, wait_for_host: bool = False) -> None:
         super().__init__(parent)
-        self.icon = QSystemTrayIcon(parent)
         self.menu = QMenu()
         self.menu.setToolTipsVisible(True)
         self.snooze_menu = QMenu("Snooze alarm", self.menu)
         self.snooze_menu.setToolTipsVisible(True)
-        self.icon.setContextMenu(self.menu)
-        self.icon.activated.connect(self._activated)
         self.menu.aboutToHide.connect(self._apply_pending_later)
         self._state = TrayState.CLEAR
+        self._tooltip = ""
+        self._shown_wanted = False
         self._entries: list[MenuEntry] = []
         self._pending: list[MenuEntry] | None = None
         self._rendered = False
@@ -213,7 +218,28 @@ class TrayController(QObject):
         self._by_key: dict[QMenu, dict[str, QAction]] = {self.menu: {}, self.snooze_menu: {}}
         self._entry_of: dict[QAction, MenuEntry] = {}
         self._spare: dict[QMenu, list[QAction]] = {self.menu: [], self.snooze_menu: []}
-        self.icon.setIcon(tray_icon(self._state))
+        # Qt picks SNI or XEmbed for good when the first icon is created: without a
+        # tray host yet, the icon waits for one (tray_host.py)
+        self.icon: QSystemTrayIcon | None = None
+        self.host_watcher: TrayHostWatcher | None = None
+        if wait_for_host:
+            self.host_watcher = TrayHostWatcher(self)
+            self.host_watcher.appeared.connect(lambda _kind: self._create_icon())
+            self.host_watcher.missing.connect(self.hostMissing.emit)
+            self.host_watcher.start()
+        else:
+            self._create_icon()
+
+    def _create_icon(self) -> None:
+        icon = QSystemTrayIcon(self.parent())
+        icon.setContextMenu(self.menu)
+        icon.activated.connect(self._activated)
+        icon.setIcon(tray_icon(self._state))
+        icon.setToolTip(self._tooltip)
+        self.icon = icon
+        if self._shown_wanted:
+            icon.show()
+        self.iconCreated.emit()
 
     @property
     def state(self) -> TrayState:
@@ -226,16 +252,29 @@ class TrayController(QObject):
         """The actions a user sees in ``menu`` (default: the top one), in order."""
         return [a for a in (menu or self.menu).actions() if a.isVisible()]
 
+    def tooltip(self) -> str:
+        return self._tooltip
+
     def show(self) -> None:
-        self.icon.show()
+        self._shown_wanted = True
+        if self.icon is not None:
+            self.icon.show()
+
+    def hide(self) -> None:
+        self._shown_wanted = False
+        if self.icon is not None:
+            self.icon.hide()
 
     def update(self, state: str, tooltip: str, entries: list[MenuEntry]) -> None:
         new_state = TrayState(state)
         if new_state != self._state:
             self._state = new_state
-            self.icon.setIcon(tray_icon(new_state))
-        if tooltip != self.icon.toolTip():  # SNI: every set is a NewToolTip signal
-            self.icon.setToolTip(tooltip)
+            if self.icon is not None:
+                self.icon.setIcon(tray_icon(new_state))
+        if tooltip != self._tooltip:  # SNI: every set is a NewToolTip signal
+            self._tooltip = tooltip
+            if self.icon is not None:
+                self.icon.setToolTip(tooltip)
         if self._menus_visible():
             self._pending = entries  # never change the menu under the user's pointer
         else:
