@@ -151,3 +151,35 @@ def test_a_problem_at_start_shows_the_degraded_icon_and_says_what_is_wrong(
             driver.close()
             app.stop()
             tray_session.run("dunstctl", "close-all", check=False)
+
+
+def test_a_storm_while_the_menu_is_open_then_the_choice_acts_on_what_was_shown(
+    tray: TrayDriver,
+) -> None:
+    """The user opens the menu on one page; a storm of pages arrives and half of them
+    resolve while it is open; the first row the user saw is then chosen. XEmbed: the
+    menu does not change while open; SNI: the host clicks the id it read."""
+    app = tray.app
+    app.send_event("trigger", "seen", "The page the user saw")
+    _notified(app, "The page the user saw")
+    if tray.host is not None:
+        tray.host.find_item()
+        tray.host.about_to_show(0)
+        seen = next(i for i in tray.host.shown() if i.label.startswith("Acknowledge: "))
+        assert "The page the user saw" in seen.label
+    else:
+        tray.app.open_menu()
+    for n in range(20):
+        app.send_event("trigger", f"storm-{n}", f"Storm page {n}")
+        if n % 2:
+            app.send_event("resolve", f"storm-{n - 1}")
+    _wait(app, lambda: app.statuses().get("storm-18") == "resolved", "the storm reaching the app")
+    if tray.host is not None:
+        tray.host.click(seen.id)
+    else:
+        assert tray.app.menu_open()
+        app.session.run("xdotool", "key", "Down", "Return")
+    _wait(app, lambda: app.statuses()["seen"] == "acknowledged", "the page the user saw, acked")
+    statuses = app.statuses()
+    assert [k for k, v in statuses.items() if v == "acknowledged"] == ["seen"]
+    assert app.alive()
