@@ -52,6 +52,7 @@ _HIDDEN = {
         "jeepney",
         "dbus_fast",
         "dbus_fast.aio",
+        "PySide6.QtDBus",  # notifier/desktop/tray_host.py: is a tray host on the bus yet?
     ],
     "darwin": [
         "plyer.platforms.macosx.notification",

@@ -19,6 +19,9 @@ from notifier.domain.storm import Summary
 OPEN = (("open", "Open"),)
 
 
+NO_TRAY_KEY = "notifier:no-tray"
+
+
 class Announcements:
     def __init__(self, center: NotificationCenter) -> None:
         self.center = center
@@ -120,6 +123,22 @@ class Announcements:
                 key=NoticeKey(NoticeKind.ERROR, title).encode(),
                 title=title,
                 body=message,
+                urgency="low",
+            )
+        )
+
+    def no_tray(self, waiting: bool) -> None:
+        """Still no system tray after the grace period (or one at last: withdrawn)."""
+        if not waiting:
+            self.center.withdraw(NO_TRAY_KEY)
+            return
+        self.center.show(
+            Notification(
+                key=NO_TRAY_KEY,
+                title="Waiting for a system tray",
+                body="This desktop shows no tray icons yet: start your panel (on GNOME, "
+                "install the AppIndicator extension). oncall-notifier keeps alerting; its "
+                "window stays open meanwhile and the icon appears once a tray does.",
                 urgency="low",
             )
         )

@@ -44,6 +44,7 @@ from notifier.desktop.readiness import Readiness
 from notifier.desktop.scheduling import QtScheduling
 from notifier.desktop.sound import AlarmPlayer
 from notifier.desktop.tray import TrayController, menu_entries
+from notifier.desktop.tray_host import must_wait_for_host
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Status, split_ref
 from notifier.domain.storm import Summary
@@ -95,8 +96,8 @@ class OncallApp(QObject):
         self.outbox_panel: OutboxPanel | None = None
         self.ingest: RunningIngest | None = None
 
-        self.tray = TrayController(self)
-        self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray = TrayController(self, wait_for_host=must_wait_for_host())  # no panel yet?
+        self.tray_available = self.tray.icon is not None and QSystemTrayIcon.isSystemTrayAvailable()
         self.notifications = NotificationCenter(
             self.tray.icon, self, ledger=profile.notifications_path
         )
@@ -158,6 +159,8 @@ class OncallApp(QObject):
         self.tray.testPageRequested.connect(self.send_test_page)
         self.tray.settingsRequested.connect(self.open_settings)
         self.tray.quitRequested.connect(self.quit)
+        self.tray.iconCreated.connect(self._tray_icon_created)
+        self.tray.hostMissing.connect(self._no_tray_host)
         self.sleep_watcher.resumed.connect(lambda: self.sync.resumed("the system woke up"))
 
     def _start_ingest(self) -> None:
@@ -215,7 +218,7 @@ class OncallApp(QObject):
         self.scheduling.stop()
         if self.ingest is not None:
             self.ingest.stop()
-        self.tray.icon.hide()
+        self.tray.hide()
 
     # ---- the sync's listener: rendering ------------------------------------------------
 
@@ -297,6 +300,15 @@ class OncallApp(QObject):
         if self.window is not None:
             self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
         self.refreshed.emit(view.status)
+
+    def _tray_icon_created(self) -> None:  # a tray host appeared after the start
+        self.tray_available = True
+        self.notifications.set_tray(self.tray.icon)
+        self.announce.no_tray(False)
+
+    def _no_tray_host(self) -> None:  # still none after the grace period: say so
+        self.announce.no_tray(True)
+        self.open_window("")  # something to act from meanwhile
 
     def _on_outputs_changed(self) -> None:
         if self.ready.check_sound():

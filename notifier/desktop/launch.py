@@ -47,6 +47,9 @@ def run_app(
 
     install_from_environment(app)  # for bench/: off unless ONCALL_NOTIFIER_LAG_PROBE is set
     app.setApplicationName("oncall-notifier")
+    # before any window: the Wayland app_id and X11's _GTK_APPLICATION_ID name the
+    # desktop file (resources/desktop/), so docks and compositor rules match it
+    app.setDesktopFileName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
     setup_logging(profile)
@@ -70,7 +73,7 @@ def run_app(
     from notifier.desktop.icons import app_icon
 
     app.setWindowIcon(app_icon())  # for windows and dialogs: none shows before this
-    if not oncall.tray_available:
+    if not oncall.tray_available and oncall.tray.host_watcher is None:
         from notifier.desktop.dialogs.messages import message
 
         log.warning("no system tray: showing the window instead")

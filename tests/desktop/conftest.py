@@ -23,7 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.session import DesktopSession, SessionError, missing_packages, start_session
+from tests.desktop.session import (
+    TRAY_KINDS,
+    DesktopSession,
+    SessionError,
+    missing_packages,
+    start_session,
+)
 from tests.support.environment import skip_or_fail as _skip_or_fail
 
 HERE = Path(__file__).resolve().parent
@@ -104,3 +110,39 @@ def session(desktop_session: DesktopSession, qapp: object) -> Iterator[DesktopSe
     """The session, for one test: no notification left displayed afterwards."""
     yield desktop_session
     desktop_session.close_notifications()
+
+
+@pytest.fixture(scope="session")
+def sni_session(
+    desktop_session: DesktopSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DesktopSession]:
+    """A second session whose tray host is a StatusNotifierItem host (xfce4-panel's
+    systray) instead of trayer; started the first time a test asks for it. Only apps
+    run as their own process use it: this process's QApplication belongs to the
+    first session. Its variables are not exported (``session.env`` has them)."""
+    missing = missing_packages("sni")
+    if missing:
+        _skip_or_fail(
+            f"the StatusNotifierItem session needs {', '.join(sorted(missing))}: "
+            f"apt-get install {' '.join(sorted(set(missing.values())))}"
+        )
+    try:
+        session = start_session(tmp_path_factory.mktemp("desktop-sni"), tray="sni")
+    except SessionError as exc:
+        _skip_or_fail(f"could not start the StatusNotifierItem session: {exc}")
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(params=TRAY_KINDS)
+def tray_session(request: pytest.FixtureRequest, desktop_session: DesktopSession) -> DesktopSession:
+    """Each tray-specific test runs once per tray kind: ``xembed`` (trayer: the menu
+    is our QMenu, driven with xdotool) and ``sni`` (xfce4-panel: the menu is exported
+    over DBusMenu, driven as GNOME and KDE do). The rest of the suite runs on the
+    XEmbed session only, to keep CI's time."""
+    if request.param == "xembed":
+        return desktop_session
+    session: DesktopSession = request.getfixturevalue("sni_session")
+    return session

@@ -14,8 +14,16 @@ X              ``Xvfb -displayfd FD -screen 0 1280x800x24 -nolisten tcp -noreset
                ``-noreset`` keeps it up when its first client leaves)
 D-Bus          ``dbus-daemon --session --nofork --nopidfile
                --address=unix:path=ROOT/bus --print-address=1``
-tray host      ``trayer --edge top --align right --widthtype request`` (XEmbed);
-               ready when the ``_NET_SYSTEM_TRAY_S0`` selection has an owner
+tray host      one of (``start_session(root, tray=...)``, or none and
+               :meth:`DesktopSession.start_tray` later):
+               ``"xembed"``: ``trayer --edge top --align right --widthtype request``;
+               ready when the ``_NET_SYSTEM_TRAY_S0`` selection has an owner.
+               ``"sni"``: ``xfce4-panel --disable-wm-check`` with its systray
+               plugin (a StatusNotifierItem host: it owns
+               ``org.kde.StatusNotifierWatcher``) from a pre-seeded xfconf file
+               (no first-run dialog); ready when ``gdbus wait --session
+               org.kde.StatusNotifierWatcher`` succeeds. xfconfd starts by D-Bus
+               activation and reads ``ROOT/config`` (the bus's XDG_CONFIG_HOME)
 notifications  ``dunst -config ROOT/dunstrc``; ready when
                ``gdbus wait --session --timeout N org.freedesktop.Notifications``
                succeeds. dunstrc: ``markup = full`` (the Debian default),
@@ -52,6 +60,7 @@ import ctypes.util
 import json
 import math
 import os
+import re
 import select
 import shutil
 import signal
@@ -82,16 +91,58 @@ REQUIRED_BINARIES: Mapping[str, str] = {
 }
 
 
+#: tray kind -> {binary: Debian package} it needs beyond REQUIRED_BINARIES
+TRAY_BINARIES: Mapping[str, Mapping[str, str]] = {
+    "xembed": {},  # trayer is required for the whole suite
+    "sni": {"xfce4-panel": "xfce4-panel", "xfconfd": "xfconf"},
+}
+TRAY_KINDS = tuple(TRAY_BINARIES)
+
+WATCHER = "org.kde.StatusNotifierWatcher"
+
+# One panel holding only the systray plugin; configver 2 says "already migrated", so
+# xfce4-panel shows no first-run dialog asking which layout to use.
+XFCE_PANEL_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=6;x=0;y=0"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="26"/>
+      <property name="plugin-ids" type="array">
+        <value type="int" value="1"/>
+      </property>
+    </property>
+  </property>
+  <property name="plugins" type="empty">
+    <property name="plugin-1" type="string" value="systray"/>
+  </property>
+</channel>
+"""
+
+
 class SessionError(RuntimeError):
     """A part of the desktop session did not start; the message says which and why."""
 
 
-def missing_packages() -> dict[str, str]:
-    """``{binary: Debian package}`` for every required binary not on PATH."""
-    missing = {b: p for b, p in REQUIRED_BINARIES.items() if shutil.which(b) is None}
+def missing_packages(tray: str | None = None) -> dict[str, str]:
+    """``{binary: Debian package}`` for every required binary not on PATH (with
+    what the ``tray`` kind needs)."""
+    wanted = {**REQUIRED_BINARIES, **(TRAY_BINARIES[tray] if tray else {})}
+    missing = {b: p for b, p in wanted.items() if _which(b) is None}
     if ctypes.util.find_library("X11") is None:
         missing["libX11.so"] = "libx11-6"
     return missing
+
+
+def _which(binary: str) -> str | None:
+    # xfconfd lives in a private directory; D-Bus activation finds it there
+    private = Path("/usr/lib") / f"{os.uname().machine}-linux-gnu" / "xfce4" / "xfconf"
+    return shutil.which(binary) or shutil.which(binary, path=str(private))
 
 
 def wait_for(
@@ -184,6 +235,8 @@ class DesktopSession:
     env: dict[str, str] = field(default_factory=dict)
     display: str = ""
     sink: str = SINK
+    #: "xembed", "sni" or None (no tray host yet)
+    tray_kind: str | None = None
     _procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     # -- running commands in the session ---------------------------------------------
@@ -203,6 +256,70 @@ class DesktopSession:
         if check and result.returncode != 0:
             raise SessionError(f"{' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result.stdout
+
+    def bus_name_owned(self, name: str, timeout: float = 1.0) -> bool:
+        """Whether ``name`` has an owner on the session bus (waits up to ``timeout``)."""
+        result = subprocess.run(
+            ["gdbus", "wait", "--session", "--timeout", f"{max(1, round(timeout))}", name],
+            env=self.child_env(),
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    # -- the tray host -------------------------------------------------------------------
+
+    def start_tray(self, kind: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Start the tray host of ``kind`` (see the module docstring); returns once it
+        is ready to take icons."""
+        if self.tray_kind is not None:
+            raise SessionError(f"a {self.tray_kind} tray host runs already")
+        missing = {b: p for b, p in TRAY_BINARIES[kind].items() if _which(b) is None}
+        if missing:
+            raise SessionError(
+                "missing: " + ", ".join(f"{b} (Debian package {p})" for b, p in missing.items())
+            )
+        if kind == "xembed":
+            trayer = self._spawn(
+                "trayer",
+                ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                 "--height", "24", "--SetDockType", "true"],
+            )  # fmt: skip
+            wait_for(
+                lambda: tray_selection_owned(self.display),
+                "trayer (tray host)",
+                timeout=timeout,
+                alive=trayer,
+                log=self.root / "trayer.log",
+            )
+        elif kind == "sni":
+            panel = self._spawn(
+                "xfce4-panel",
+                ["xfce4-panel", "--disable-wm-check"],
+                env={**self.child_env(), "XDG_CONFIG_HOME": str(self.root / "config")},
+            )
+            wait_for(
+                lambda: self.bus_name_owned(WATCHER),
+                "xfce4-panel's systray (the StatusNotifierWatcher)",
+                timeout=timeout,
+                alive=panel,
+                log=self.root / "xfce4-panel.log",
+            )
+        else:
+            raise SessionError(f"unknown tray kind {kind!r}; one of {', '.join(TRAY_KINDS)}")
+        self.tray_kind = kind
+
+    def sni_items(self) -> list[str]:
+        """The items registered with the StatusNotifierWatcher ("busname/path")."""
+        out = self.run(
+            "gdbus", "call", "--session", "--dest", WATCHER,
+            "--object-path", "/StatusNotifierWatcher",
+            "--method", "org.freedesktop.DBus.Properties.Get",
+            WATCHER, "RegisteredStatusNotifierItems",
+            check=False,
+        )  # fmt: skip
+        # (<['org.kde.StatusNotifierItem-123-1/StatusNotifierItem']>,)
+        return re.findall(r"'([^']+)'", out)
 
     # -- sound -------------------------------------------------------------------------
 
@@ -444,12 +561,15 @@ class Recording:
         return self._session.level_of(raw)
 
 
-def start_session(root: Path, *, timeout: float = READY_TIMEOUT_S) -> DesktopSession:
-    """Start every part of the session under ``root`` (a fresh directory).
+def start_session(
+    root: Path, *, tray: str | None = "xembed", timeout: float = READY_TIMEOUT_S
+) -> DesktopSession:
+    """Start every part of the session under ``root`` (a fresh directory), with a
+    tray host of the kind ``tray`` (None: none; :meth:`DesktopSession.start_tray`).
 
     Raises :class:`SessionError` naming the part that failed (and the tail of its
     log); whatever had started is stopped again."""
-    missing = missing_packages()
+    missing = missing_packages(tray)
     if missing:
         raise SessionError(
             "missing: " + ", ".join(f"{b} (Debian package {p})" for b, p in missing.items())
@@ -458,6 +578,8 @@ def start_session(root: Path, *, timeout: float = READY_TIMEOUT_S) -> DesktopSes
     session = DesktopSession(root=root)
     try:
         _start(session, timeout)
+        if tray is not None:
+            session.start_tray(tray, timeout)
     except BaseException:
         session.close()
         raise
@@ -496,27 +618,19 @@ def _start(s: DesktopSession, timeout: float) -> None:
     s.env["DISPLAY"] = s.display
 
     bus_path = root / "bus"
+    # services the bus activates (xfconfd for xfce4-panel) read a private config
+    config = root / "config" / "xfce4" / "xfconf" / "xfce-perchannel-xml"
+    config.mkdir(parents=True)
+    (config / "xfce4-panel.xml").write_text(XFCE_PANEL_XML)
     dbus = s._spawn(
         "dbus",
         ["dbus-daemon", "--session", "--nofork", "--nopidfile",
          f"--address=unix:path={bus_path}", "--print-address=1"],
+        env={**s.child_env(), "XDG_CONFIG_HOME": str(root / "config")},
         stdout=subprocess.PIPE,
     )  # fmt: skip
     address = _read_line(dbus, "dbus-daemon address", root / "dbus.log", timeout)
     s.env["DBUS_SESSION_BUS_ADDRESS"] = address
-
-    trayer = s._spawn(
-        "trayer",
-        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-         "--height", "24", "--SetDockType", "true"],
-    )  # fmt: skip
-    wait_for(
-        lambda: tray_selection_owned(s.display),
-        "trayer (tray host)",
-        timeout=timeout,
-        alive=trayer,
-        log=root / "trayer.log",
-    )
 
     dmenu = root / "dmenu.sh"
     dmenu.write_text(DMENU_SH.format(root=root))

@@ -89,3 +89,23 @@ def test_doctor_with_the_app_running_finds_everything_working(app: RunningApp) -
     for name in ("tray", "notifications", "sound", "account local", "sync local", "local ingest"):
         assert any(line.startswith(f"[ok  ] {name}:") for line in lines), (name, lines)
     assert lines[-1] == "All good: this laptop can wake you."
+
+
+def test_the_window_names_the_desktop_file(app: RunningApp) -> None:
+    """Docks, task switchers and compositor rules match a window to its desktop file
+    by these (on Wayland: the app_id, which Qt takes from the same name)."""
+    assert app.run(timeout=30).returncode == 0  # a second launch shows the window
+    found = wait_for(
+        lambda: app.session.run(
+            "xdotool", "search", "--onlyvisible", "--name", "^On-call incidents$", check=False
+        ).split(),
+        "the incident window",
+        timeout=20,
+        alive=app.proc,
+    )
+    assert isinstance(found, list)
+    props = app.session.run("xprop", "-id", found[0])
+    assert 'WM_CLASS(STRING) = "oncall-notifier", "oncall-notifier"' in props
+    assert '_GTK_APPLICATION_ID(UTF8_STRING) = "oncall-notifier"' in props
+    assert '_KDE_NET_WM_DESKTOP_FILE(UTF8_STRING) = "oncall-notifier"' in props
+    assert (Path(__file__).parents[2] / "resources/desktop/oncall-notifier.desktop").is_file()

@@ -75,7 +75,9 @@ def test_new_incident_to_notification_to_tray_ack_commander_update_resolve(
     advance(qtbot, app, clock, minutes=2, seconds=1)
     assert [a.incident.ref for a in seen(app, Notify)] == [ref]
 
-    ack = next(a for a in app.tray.menu.actions() if a.text().startswith("Acknowledge  "))
+    ack = next(
+        a for a in app.tray.menu.actions() if a.isVisible() and a.text().startswith("Acknowledge: ")
+    )
     ack.trigger()
     qtbot.waitUntil(lambda: state.incident(incident.id).status == "acknowledged", timeout=10000)
     qtbot.waitUntil(lambda: app.tray.state is TrayState.ACKNOWLEDGED, timeout=10000)

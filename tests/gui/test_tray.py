@@ -34,8 +34,9 @@ def test_all_clear_menu() -> None:
     ack_all = next(e for e in entries if e.command == "ack_all")
     assert not ack_all.enabled
     assert all(not e.enabled for e in entries if e.kind == "snooze")
-    assert [e.text for e in entries if e.kind == "action"][-4:] == [
-        "Open incidents…",
+    assert [e.text for e in entries if e.kind == "action"] == [
+        "Open incidents…",  # first: on GNOME a left click opens the menu, not the window
+        "Acknowledge all triggered",
         "Send test page",
         "Settings…",
         "Quit",
@@ -51,7 +52,10 @@ def test_triggered_incidents_offer_one_click_acknowledge() -> None:
     )
     rows = [e for e in entries if e.kind == "incident"]
     assert [(r.ref, r.command) for r in rows] == [("local:1", "ack"), ("local:2", "open")]
-    assert rows[0].text == "Acknowledge  HIGH · db: incident 1 · 7m"
+    assert rows[0].text == "Acknowledge: HIGH · db: incident 1 · 7m"
+    # an acknowledged row looks different and says what a click on it does
+    assert rows[1].text == "Open (acknowledged): HIGH · db: incident 2 · 7m"
+    assert all("  " not in e.text for e in entries)
     assert (
         next(e for e in entries if e.command == "ack_all").text == "Acknowledge all triggered (1)"
     )
@@ -96,12 +100,12 @@ def test_controller_builds_the_menu_before_the_first_click(qtbot) -> None:
     )
     tray.update("triggered", "1 triggered", entries)
     assert tray.state is TrayState.TRIGGERED
-    labels = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
     assert labels[0] == "On call"
-    assert labels[1].startswith("Acknowledge  HIGH")
+    assert labels[1].startswith("Acknowledge: HIGH")
     assert "Snooze alarm" in labels
     with qtbot.waitSignal(tray.acknowledgeRequested) as blocker:
-        tray.menu.actions()[2].trigger()
+        tray.shown_actions()[2].trigger()
     assert blocker.args == ["local:1"]
     snooze = next(a for a in tray.menu.actions() if a.text() == "Snooze alarm").menu()
     with qtbot.waitSignal(tray.snoozeRequested) as blocker:
@@ -148,9 +152,9 @@ def test_updates_reuse_the_menu_actions_and_never_delete_one(qtbot) -> None:
     tray.update("clear", "", _entries())  # fewer entries
     tray.update("triggered", "", _entries(incident(4), incident(5), incident(6)))
     assert destroyed == []
-    assert set(tray.menu.actions()) == set(before)  # the same objects, reused
-    labels = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert labels[1].startswith("Acknowledge  HIGH · db: incident 4")
+    assert set(before) <= set(tray.menu.actions())  # the same objects, reused
+    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    assert labels[1].startswith("Acknowledge: HIGH · db: incident 4")
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")
@@ -159,14 +163,110 @@ def test_an_update_while_the_menu_is_open_waits_until_the_choice_is_delivered(qt
     tray.update("triggered", "", _entries(incident(1), incident(2)))
     tray.menu.popup(tray.menu.pos())
     qtbot.waitUntil(tray.menu.isVisible)
-    ack_first = next(a for a in tray.menu.actions() if "incident 1" in a.text())
+    ack_first = next(a for a in tray.shown_actions() if "incident 1" in a.text())
 
     tray.update("triggered", "", _entries(incident(2)))  # incident 1 resolved meanwhile
-    assert any("incident 1" in a.text() for a in tray.menu.actions()), "changed while open"
+    assert any("incident 1" in a.text() for a in tray.shown_actions()), "changed while open"
 
     # what QMenu does on Return: hide (aboutToHide), then trigger the chosen action
     tray.menu.hide()
     with qtbot.waitSignal(tray.acknowledgeRequested) as chosen:
         ack_first.trigger()
     assert chosen.args == ["local:1"], "the entry the user saw, not whatever replaced it"
-    qtbot.waitUntil(lambda: not any("incident 1" in a.text() for a in tray.menu.actions()))
+    qtbot.waitUntil(lambda: not any("incident 1" in a.text() for a in tray.shown_actions()))
+
+
+def _insertions(tray: TrayController) -> list[object]:
+    """Every action (re)inserted into the top menu from now on: on SNI desktops each
+    one is a new DBusMenu item id and a LayoutUpdated signal to the tray host."""
+    from PySide6.QtCore import QEvent, QObject
+
+    inserted: list[object] = []
+
+    class Watch(QObject):
+        def eventFilter(self, _obj, event):
+            if event.type() == QEvent.Type.ActionAdded:
+                inserted.append(event.action())
+            return False
+
+    watch = Watch(tray)
+    tray.menu.installEventFilter(watch)
+    return inserted
+
+
+def test_a_new_page_inserts_one_row_and_keeps_every_other_action_in_place(qtbot) -> None:
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(1), incident(2)))
+    before = list(tray.menu.actions())
+    inserted = _insertions(tray)
+
+    tray.update("triggered", "", _entries(incident(1), incident(2), incident(3)))
+
+    assert len(inserted) == 1 and "incident 3" in inserted[0].text()
+    assert [a for a in tray.menu.actions() if a is not inserted[0]] == before
+    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    assert [label.split(" · ")[1] for label in labels[1:4]] == [
+        "db: incident 1", "db: incident 2", "db: incident 3",
+    ]  # fmt: skip
+
+
+def test_an_update_that_changes_nothing_visible_touches_no_action(qtbot) -> None:
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(1)))
+    changes: list[object] = []
+    for action in tray.menu.actions():
+        action.changed.connect(lambda: changes.append(True))
+    inserted = _insertions(tray)
+    tray.update("triggered", "", _entries(incident(1)))
+    assert changes == [] and inserted == []
+
+
+def test_an_incident_keeps_its_action_while_shown_and_a_reused_row_is_inserted_anew(
+    qtbot,
+) -> None:
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(1), incident(2)))
+    row_1 = next(a for a in tray.shown_actions() if "incident 1" in a.text())
+    row_2 = next(a for a in tray.shown_actions() if "incident 2" in a.text())
+    inserted = _insertions(tray)
+
+    # incident 1 acknowledged: same action, new text and meaning, no insertion
+    tray.update("triggered", "", _entries(incident(2), incident(1, Status.ACKNOWLEDGED)))
+    assert row_1.text().startswith("Open (acknowledged): ") and row_1.isVisible()
+    assert [a for a in tray.shown_actions() if a in (row_1, row_2)] == [row_2, row_1]
+    assert len(inserted) == 1 and inserted[0] in (row_1, row_2)  # the fewest moves: one
+    inserted.clear()
+
+    # incident 1 resolved, incident 3 arrives: row 1 is reused only by inserting it
+    # again (a new id on DBusMenu), so a click on what the host knew as row 1 does not
+    # acknowledge incident 3
+    tray.update("triggered", "", _entries(incident(2), incident(3)))
+    row_3 = next(a for a in tray.shown_actions() if "incident 3" in a.text())
+    assert inserted == [row_3]
+    assert not any("incident 1" in a.text() for a in tray.shown_actions())
+    with qtbot.waitSignal(tray.acknowledgeRequested) as chosen:
+        row_2.trigger()
+    assert chosen.args == ["local:2"]
+
+
+def test_rows_that_go_are_hidden_in_place_and_the_menu_does_not_grow(qtbot) -> None:
+    tray = TrayController()
+    for n in range(50):  # pages come and go, a few at a time
+        tray.update("triggered", "", _entries(*(incident(n + k) for k in range(3))))
+    tray.update("clear", "", _entries())
+    assert len(tray.menu.actions()) < 30
+    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    assert labels[:3] == ["On call", "No open incidents", "Open incidents…"]
+
+
+def test_middle_click_opens_the_most_urgent_incident_and_left_click_the_window(qtbot) -> None:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    tray = TrayController()
+    tray.update("triggered", "", _entries(incident(4), incident(5)))
+    with qtbot.waitSignal(tray.openRequested) as opened:
+        tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.MiddleClick)
+    assert opened.args == ["local:4"]
+    with qtbot.waitSignal(tray.openRequested) as opened:
+        tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    assert opened.args == [""]
