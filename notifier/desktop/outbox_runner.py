@@ -113,6 +113,7 @@ class OutboxRunner(QObject):
         # the outbox file or the delivery failed unexpectedly: wait a while
         # before the next round instead of trying again at once
         self._broken = False
+        self._last_items: list[OutboxItem] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._deliver_due)
@@ -144,7 +145,18 @@ class OutboxRunner(QObject):
         return self.runner.wait(msecs)
 
     def items(self) -> list[OutboxItem]:
-        return self.outbox.visible()
+        """What the outbox holds; the last list read when the file cannot be read
+        now (a full disk): rendering the tray must never fail on it."""
+        try:
+            self._last_items = self.outbox.visible()
+        except OutboxError as exc:
+            log.debug("outbox: %s; showing the last items read", exc)
+        return list(self._last_items)
+
+    def resume(self) -> None:
+        """The storage works again (space came back): deliver what is due now."""
+        if self._broken and not self._stopped:
+            self._deliver_due()
 
     def delivering(self) -> frozenset[str]:
         """Ids of the items being sent right now."""
