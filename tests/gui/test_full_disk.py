@@ -58,6 +58,8 @@ def test_two_minutes_of_full_disk_are_survived_said_and_recovered_from(
     maker = AppMaker(disk.root)
     try:
         app = maker(CONFIG, clock=clock)
+        internal_errors: list[str] = []
+        app.internalError.connect(internal_errors.append)
         assert page(app, "before").status_code == 202
         disk.fill()
 
@@ -89,7 +91,7 @@ def test_two_minutes_of_full_disk_are_survived_said_and_recovered_from(
         for _ in range(8):  # two minutes, in steps the timers would have taken
             let_time_pass(qtbot, app, clock, seconds=15)
             app.disk_watch.check()
-        assert app._internal_errors == []
+        assert internal_errors == []
         assert "disk full" in app.problems
 
         disk.free()
@@ -102,7 +104,7 @@ def test_two_minutes_of_full_disk_are_survived_said_and_recovered_from(
             lambda: any(n.incident.dedup_key == "after" for n in actions_of(app, Notify)),
             timeout=WAIT,
         )
-        assert app._internal_errors == []
+        assert internal_errors == []
     finally:
         maker.close()
 
