@@ -21,6 +21,38 @@ from notifier.domain.text import one_line
 #: how long a write waits for another connection's write to finish
 BUSY_TIMEOUT_S = 15.0
 
+#: what a full disk reads as, everywhere (SQLite says "database or disk is full" or,
+#: when it hits the end of the disk while mapping its index, "disk I/O error")
+DISK_FULL = "disk full"
+#: less free space than this, where the profile lives, is a full disk for us: SQLite,
+#: the log and the runtime files all fail well before the last byte is taken
+DISK_FULL_BELOW = 512 * 1024
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free to this user on the file system of ``folder``; None if unknown."""
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):  # AttributeError: Windows has no statvfs
+        try:
+            import shutil
+
+            return shutil.disk_usage(folder).free
+        except OSError:
+            return None
+    return info.f_bavail * info.f_frsize
+
+
+def disk_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` is (as good as) full."""
+    free = free_bytes(folder)
+    return free is not None and free < DISK_FULL_BELOW
+
+
+def disk_full_reason(folder: Path) -> str:
+    """The one line that says so, and what to do."""
+    return f"{DISK_FULL}: no space left on the disk of {folder}; free some space (it resumes by itself)"
+
 
 @dataclass(frozen=True)
 class SqliteErrors:
@@ -168,8 +200,11 @@ class SqliteFile:
             pause = min(pause * 2, 0.1)
 
     def _why(self, exc: sqlite3.OperationalError) -> str:
-        """SQLite's reason, with the likely cause when this user may not write."""
+        """SQLite's reason, with the likely cause when this user may not write,
+        or "disk full" when that is what it is."""
         why = one_line(str(exc), 120)
+        if ("full" in why or "I/O error" in why) and disk_full(self.path.parent):
+            return disk_full_reason(self.path.parent)
         if not os.access(self.path.parent, os.W_OK):
             return (
                 f"{why}; its folder is read-only to this user (SQLite writes an index "

@@ -29,7 +29,7 @@ from notifier.core.actions import ActionKind, ActionRequest
 from notifier.domain.model import Person, Role
 from notifier.domain.text import one_line
 from notifier.errors import UserError
-from notifier.sqlite_file import SqliteErrors, SqliteFile
+from notifier.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.outbox")
 
@@ -217,7 +217,8 @@ class Outbox:
             check_integrity=True,
             errors=SqliteErrors(
                 unavailable=lambda why: OutboxError(
-                    f"cannot use {where}: {why}; check the profile folder"
+                    f"cannot use {where}: {why}"
+                    + ("" if why.startswith(DISK_FULL) else "; check the profile folder")
                 ),
                 damaged=lambda why: OutboxError(
                     f"{where} is damaged or unreadable ({why}); it may hold actions not yet "

@@ -8,12 +8,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from notifier.backends.port import BackendError, OnCallStatus
 from notifier.core.outbox_store import OutboxItem, OutboxState
 from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Urgency
 from notifier.errors import UserError
+from notifier.sqlite_file import DISK_FULL, disk_full, disk_full_reason
 
 log = logging.getLogger("notifier.core.status_text")
 
@@ -46,6 +48,19 @@ def outbox_problem(error: str) -> Problem:
     """The outbox file cannot be used: actions still go out, without the safety net."""
     return Problem(
         "actions are not saved before sending", "Your actions are not saved before sending", error
+    )
+
+
+def disk_full_problem(folder: Path) -> Problem | None:
+    """The disk of the profile is full: pages, actions and the log cannot be saved
+    (the tray shows degraded "disk full" until there is room again); None if not."""
+    if not disk_full(folder):
+        return None
+    return Problem(
+        DISK_FULL,
+        "The disk is full: pages and actions cannot be saved",
+        disk_full_reason(folder),
+        line=f"no space left for {folder}; free some space",
     )
 
 

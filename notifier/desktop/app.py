@@ -37,6 +37,7 @@ from notifier.desktop.acknowledgements import Acknowledgements
 from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
+from notifier.desktop.disk_watch import DiskWatch
 from notifier.desktop.notify import NotificationCenter
 from notifier.desktop.outbox_runner import open_outbox
 from notifier.desktop.power import SleepWatcher
@@ -51,6 +52,7 @@ from notifier.domain.storm import Summary
 from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
+from notifier.sqlite_file import DISK_FULL
 from notifier.supervisor import RESTARTED_VARIABLE
 
 if TYPE_CHECKING:
@@ -116,6 +118,7 @@ class OncallApp(QObject):
         )
         if problem is not None:
             self.problems["outbox"] = problem
+        self.disk_watch = DiskWatch(profile.root, self)
         self.bridge = AppBridge(accounts, runner, parent=self, outbox=self.outbox_runner)
         self.scheduling = scheduling or QtScheduling(self)
         self.sync = Sync(
@@ -141,10 +144,9 @@ class OncallApp(QObject):
         self.notifications.dismissed.connect(self.sync.dismissed)
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
+        self.disk_watch.changed.connect(self._on_disk_full)
         if self.outbox_runner is not None:
-            self.outbox_runner.storageFailed.connect(
-                lambda text: self.announce.error("Actions are not being saved", text)
-            )
+            self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
         self.bridge.actionSucceeded.connect(self._action_succeeded)
         self.bridge.actionFailed.connect(self._action_failed)
@@ -191,6 +193,7 @@ class OncallApp(QObject):
         if self.config.start_at_login and not autostart.is_enabled():
             with contextlib.suppress(UserError):
                 autostart.set_enabled(True)
+        self.disk_watch.start()  # a full disk shows from the first render
         self.changed()  # the icon's state, before it shows
         self.tray.show()
         # The local ingest (waitress, its socket and threads: ~13 ms) right after the
@@ -208,6 +211,7 @@ class OncallApp(QObject):
             self.changed()
 
     def stop(self) -> None:
+        self.disk_watch.stop()
         self.player.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
@@ -318,11 +322,26 @@ class OncallApp(QObject):
         first = not self._internal_errors
         self._internal_errors.append(summary)
         if first:  # once is enough to tell; the log has every one
+            # never "it keeps alerting": after an unexpected error nobody knows that
             self.announce.error(
                 "oncall-notifier hit an internal error",
-                f"{summary}. It keeps running and alerting; details are in "
-                f"{self.profile.log_dir / 'oncall-notifier.log'}",
+                f"{summary}. It is still running, but may not alert you correctly; "
+                f"details are in {self.profile.log_dir / 'oncall-notifier.log'}",
             )
+        self.changed()
+
+    def _on_outbox_failed(self, text: str) -> None:
+        self.disk_watch.check()  # a full disk is said as such, and clears by itself
+        if self.disk_watch.problem is None:
+            self.announce.error("Actions are not being saved", text)
+
+    def _on_disk_full(self, problem: Problem | None) -> None:
+        if problem is None:
+            self.problems.pop(DISK_FULL, None)
+            if self.outbox_runner is not None:
+                self.outbox_runner.resume()  # what waited goes out now, not in 30 s
+        else:
+            self.problems[DISK_FULL] = problem
         self.changed()
 
     # ---- user intents ----------------------------------------------------------------------

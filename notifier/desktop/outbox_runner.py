@@ -114,6 +114,7 @@ class OutboxRunner(QObject):
         # the outbox file or the delivery failed unexpectedly: wait a while
         # before the next round instead of trying again at once
         self._broken = False
+        self._last_items: list[OutboxItem] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._deliver_due)
@@ -147,10 +148,22 @@ class OutboxRunner(QObject):
     def items(self) -> list[OutboxItem]:
         """The pending, sending and failed actions, as of the last change this
         runner made (every render asks: 500 rows read and parsed each time cost
-        the GUI thread tens of milliseconds in a storm)."""
+        the GUI thread tens of milliseconds in a storm); the last list read when
+        the file cannot be read now (a full disk): rendering the tray must never
+        fail on it."""
         if self._items is None:
-            self._items = self.outbox.visible()
+            try:
+                self._items = self.outbox.visible()
+            except OutboxError as exc:
+                log.debug("outbox: %s; showing the last items read", exc)
+                return list(self._last_items)
+            self._last_items = self._items
         return list(self._items)
+
+    def resume(self) -> None:
+        """The storage works again (space came back): deliver what is due now."""
+        if self._broken and not self._stopped:
+            self._deliver_due()
 
     def delivering(self) -> frozenset[str]:
         """Ids of the items being sent right now."""

@@ -6,6 +6,7 @@ The same checks as ``tests/desktop/test_app_e2e.py`` (shared in
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +112,21 @@ def test_installed_app_logs_in_to_pagerduty_with_the_token_in_a_real_secret_serv
     checks = {c["check"]: c for c in json.loads(doctor.stdout)}
     assert checks["secrets"]["ok"] is True, checks["secrets"]
     assert checks["account work"]["ok"] is True, checks["account work"]
+
+
+def test_installed_app_hands_a_second_launch_over_privately_and_quits_on_sigterm(
+    app: RunningApp,
+) -> None:
+    # issue 17: the channel is in the session's runtime folder, not at a /tmp name
+    # anyone can compute; a termination signal ends the app and its runtime files
+    wait_for(lambda: (app.profile / "ingest.json").exists(), "the app starting",
+             timeout=30, alive=app.proc)  # fmt: skip
+    second = app.run()  # no command: the tray app, launched again
+    assert second.returncode == 0, second.stderr
+    assert "already running on this profile" in second.stdout
+    runtime = Path(app.env["XDG_RUNTIME_DIR"])
+    assert [p.name for p in runtime.glob("oncall-notifier-*") if p.is_socket()]
+    app.proc.send_signal(signal.SIGTERM)
+    assert app.proc.wait(timeout=30) == 0
+    assert not (app.profile / "ingest.json").exists()
+    assert not (app.profile / "status.json").exists()

@@ -6,8 +6,10 @@ import copy
 import http.client
 import json
 import logging
+import shutil
 import socket
 import stat
+import subprocess
 import tempfile
 import threading
 import urllib.error
@@ -41,6 +43,7 @@ from notifier.backends.port import UnavailableError
 from notifier.domain.model import Severity, Status, Urgency
 from notifier.secrets import SecretStore
 from tests.conftest import SPECS
+from tests.support.environment import skip_or_fail
 from tests.support.keyring_backend import ENV_VAR, FileKeyring
 
 SPEC_PATH = SPECS / "pagerduty" / "events-v2.openapi.json"
@@ -1061,6 +1064,26 @@ def test_any_body_gets_an_answer_below_500(tmp_path: Path, secrets: SecretStore)
             assert isinstance(answer["status"], str)
 
         check()
+
+
+def test_a_10_mb_body_gets_the_413_message_through_curl(ingest: Ingest, tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        skip_or_fail("curl is not installed (Debian package curl)")
+    body = tmp_path / "body.json"
+    body.write_bytes(ten_mb_event(ingest))
+    result = subprocess.run(
+        # "Expect:" (empty): no 100-continue, the whole body goes out as urllib sends it
+        ["curl", "--silent", "--show-error", "--max-time", "60", "--header", "Expect:",
+         "--header", "Content-Type: application/json", "--data-binary", f"@{body}",
+         "--write-out", "\n%{http_code}", ingest.server.events_url],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # not "Connection reset by peer" (56)
+    answer, code = result.stdout.rsplit("\n", 1)
+    assert code == "413"
+    assert json.loads(answer)["message"] == (
+        f"the body is larger than {ingest.server.max_body} bytes"
+    )
 
 
 def test_a_refused_body_is_drained_only_so_far(ingest: Ingest) -> None:

@@ -8,6 +8,7 @@ daemon that never answers once held SIGTERM for 55 s.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from notifier.desktop.termination import STOP_DEADLINE_S
+from notifier.runtime_files import pid_alive
 from tests.support.app_subprocess import AppSubprocess, wait_for
 from tests.support.environment import skip_or_fail
 
@@ -95,5 +97,25 @@ def test_sigterm_quits_within_seconds_while_the_notification_daemon_never_answer
         wait_for(lambda: "202 trigger" in app.output(), "the page reaching the app",
                  proc=app.proc, log=app.out)  # fmt: skip
         assert_quits(app, signal.SIGTERM)
+    finally:
+        app.stop()
+
+
+def test_sigterm_to_the_supervisor_ends_it_and_the_app_without_a_tray(tmp_path: Path) -> None:
+    # the report: under --supervised both still ran 60 s after SIGTERM
+    app = AppSubprocess(
+        tmp_path / "profile", args=("--supervised",), env={"DBUS_SESSION_BUS_ADDRESS": ""}
+    )
+    try:
+        app.wait_started()
+        child = int(json.loads((app.profile / "ingest.json").read_text())["pid"])
+        assert child != app.proc.pid  # the app runs as the supervisor's child
+        wait_for(lambda: "no system tray: showing the window instead" in app.output(),
+                 "the window shown instead of a tray icon", proc=app.proc, log=app.out)  # fmt: skip
+        app.proc.send_signal(signal.SIGTERM)
+        assert app.proc.wait(timeout=QUIT_WITHIN_S) == 0, app.output()[-3000:]
+        assert not pid_alive(child)
+        assert not (app.profile / "ingest.json").exists()
+        assert not (app.profile / "status.json").exists()
     finally:
         app.stop()

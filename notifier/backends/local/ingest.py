@@ -61,6 +61,7 @@ from notifier.backends.port import RefusedError, UnavailableError
 from notifier.domain.model import Status, make_ref
 from notifier.errors import UserError
 from notifier.secrets import SecretStore
+from notifier.sqlite_file import DISK_FULL
 
 __all__ = [
     "ALERTMANAGER_TOKEN_SECRET",
@@ -575,10 +576,13 @@ class _Exchange:
             notes = self.ingest.apply_all(changes)
         except UnavailableError as exc:
             log.warning("ingest: the store is unavailable: %s", exc)
+            full = DISK_FULL in str(exc)
             raise _error(
                 503,
                 "unavailable",
-                "the local database is busy or unavailable; retry later",
+                "disk full: the laptop's disk has no space left to store the page; retry later"
+                if full
+                else "the local database is busy or unavailable; retry later",
                 headers=[("Retry-After", str(_RETRY_AFTER_SECONDS))],
             ) from None
         except RefusedError as exc:

@@ -26,7 +26,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
-from notifier.sqlite_file import SqliteErrors, SqliteFile
+from notifier.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
 SCHEMA_VERSION = 1
 
@@ -105,7 +105,9 @@ class LocalStore:
             version=SCHEMA_VERSION,
             errors=SqliteErrors(
                 unavailable=lambda why: UnavailableError(
-                    f"cannot use {where}: {why}; check the profile folder", account=account
+                    f"cannot use {where}: {why}"
+                    + ("" if why.startswith(DISK_FULL) else "; check the profile folder"),
+                    account=account,
                 ),
                 damaged=lambda why: UnavailableError(
                     f"{where} is damaged ({why}); move it aside to start afresh",
