@@ -44,13 +44,12 @@ _Index = QModelIndex | QPersistentModelIndex
 
 class Column(enum.IntEnum):
     STATUS = 0
-    URGENCY = 1
-    SEVERITY = 2
-    TITLE = 3
-    SERVICE = 4
-    AGE = 5
-    COMMANDER = 6
-    REF = 7
+    URGENCY = 1  # with the severity, when the incident has one
+    TITLE = 2
+    SERVICE = 3
+    AGE = 4
+    COMMANDER = 5
+    REF = 6
 
     @property
     def header(self) -> str:
@@ -60,7 +59,6 @@ class Column(enum.IntEnum):
 _HEADERS = {
     Column.STATUS: "Status",
     Column.URGENCY: "Urgency",
-    Column.SEVERITY: "Severity",
     Column.TITLE: "Title",
     Column.SERVICE: "Service",
     Column.AGE: "Age",
@@ -121,9 +119,6 @@ def sort_key(column: int, incident: Incident) -> tuple[Any, ...]:
             return (incident.service.casefold(), urgent, incident.ref)
         case Column.AGE:  # youngest first
             return (-incident.created_at.timestamp(), urgent, incident.ref)
-        case Column.SEVERITY:  # most severe first; none after "info"
-            rank = incident.severity.rank if incident.severity else -1
-            return (-rank, urgent, incident.ref)
         case Column.COMMANDER:
             name = incident.commander.name.casefold() if incident.commander else "\uffff"
             return (name, urgent, incident.ref)
@@ -263,10 +258,11 @@ class IncidentTableModel(QAbstractTableModel):
         match column:
             case Column.STATUS:
                 return STATUS_TEXT[incident.status]
-            case Column.URGENCY:
-                return URGENCY_TEXT[incident.urgency]
-            case Column.SEVERITY:
-                return incident.severity.value.capitalize() if incident.severity else "—"
+            case Column.URGENCY:  # one column for both: the title keeps the room
+                urgency = URGENCY_TEXT[incident.urgency]
+                if incident.severity is None:
+                    return urgency
+                return f"{urgency} · {incident.severity.value.capitalize()}"
             case Column.TITLE:
                 return one_line(incident.title)
             case Column.SERVICE:

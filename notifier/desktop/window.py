@@ -57,6 +57,7 @@ from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.composer import NO_NOTES, Composer, missing_reason
+from notifier.desktop.details_tree import DetailsTree
 from notifier.desktop.dialogs.incident import PersonPickerDialog, ResolveDialog, escalation_box
 from notifier.desktop.models import (
     STATUS_TEXT,
@@ -622,13 +623,26 @@ class IncidentWindow(QMainWindow):
         bottom_layout.addWidget(composer_caption)
         bottom_layout.addWidget(self.composer, 1)
 
+        # what the alert says: hidden when the backend says nothing more
+        self.details_pane = QWidget()
+        details_layout = QVBoxLayout(self.details_pane)
+        details_layout.setContentsMargins(0, 6, 0, 0)
+        details_caption = QLabel("Details")
+        details_caption.setFont(bold(details_caption.font()))
+        details_layout.addWidget(details_caption)
+        self.details_tree = DetailsTree(lambda url: self.open_url(url))
+        details_layout.addWidget(self.details_tree, 1)
+        self._details_of: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
+
         self.detail_splitter = QSplitter(Qt.Orientation.Vertical)
         self.detail_splitter.setChildrenCollapsible(False)
+        self.detail_splitter.addWidget(self.details_pane)
         self.detail_splitter.addWidget(top)
         self.detail_splitter.addWidget(bottom)
-        self.detail_splitter.setStretchFactor(0, 3)
-        self.detail_splitter.setStretchFactor(1, 1)
-        self.detail_splitter.setSizes([320, 200])
+        self.detail_splitter.setStretchFactor(0, 2)
+        self.detail_splitter.setStretchFactor(1, 3)
+        self.detail_splitter.setStretchFactor(2, 1)
+        self.detail_splitter.setSizes([160, 240, 200])
 
         detail = QFrame()
         detail_layout = QVBoxLayout(detail)
@@ -807,6 +821,7 @@ class IncidentWindow(QMainWindow):
             f["assignees"].setText(", ".join(str(p) for p in incident.assignees) or "—")
             f["escalation"].setText(f"level {incident.escalation_level}")
             self.link_edit.set_full_text(incident.link or "—")
+            self._show_details(incident)
             self._refresh_age()
         self.composer.update_context(
             service=incident.service if incident else "",
@@ -820,6 +835,13 @@ class IncidentWindow(QMainWindow):
         self.action_info.setText(info)
         self.action_info.setVisible(bool(info))
         self._sync_actions()
+
+    def _show_details(self, incident: Incident) -> None:
+        shown = (incident.ref, incident.details_json, incident.details)
+        if shown == self._details_of:  # unchanged: keep where the reader is
+            return
+        self._details_of = shown
+        self.details_pane.setVisible(self.details_tree.show_incident(incident) > 0)
 
     def _refresh_age(self, now: datetime | None = None) -> None:
         if self._incident is None:

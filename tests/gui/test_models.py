@@ -251,21 +251,24 @@ def test_timeline_model_rows(qapp: Any) -> None:
     assert model.index(0, 0).data() == T0.astimezone().strftime("%H:%M")
 
 
-def test_severity_is_a_column_that_sorts_most_severe_first(qapp: Any) -> None:
+def test_severity_shows_with_the_urgency_and_sorts_with_it(qapp: Any) -> None:
     from notifier.domain.model import Severity
 
     incidents = [
-        make(1, severity=Severity.WARNING),
+        make(1, severity=Severity.ERROR),
         make(2),
         make(3, severity=Severity.CRITICAL),
     ]
     model, _proxy = proxy_over(incidents)
-    assert model.headerData(Column.SEVERITY, Qt.Orientation.Horizontal) == "Severity"
     shown = {
-        model.index(r, Column.REF).data(): model.index(r, Column.SEVERITY).data() for r in range(3)
+        model.index(r, Column.REF).data(): model.index(r, Column.URGENCY).data() for r in range(3)
     }
-    assert shown == {"local:1": "Warning", "local:2": "—", "local:3": "Critical"}
-    model.sort(Column.SEVERITY)
+    assert shown == {
+        "local:1": "‼ High · Error",
+        "local:2": "‼ High",
+        "local:3": "‼ High · Critical",
+    }
+    model.sort(Column.URGENCY)  # most urgent, then most severe, first
     assert [model.index(r, Column.REF).data() for r in range(3)] == [
         "local:3",
         "local:1",

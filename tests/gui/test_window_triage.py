@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
 
 from notifier.backends.local.store import LocalStore
@@ -162,4 +163,45 @@ def test_the_list_reads_at_a_glance_on_common_screens(
     folder = Path(os.environ.get("ONCALL_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     assert window.grab().save(str(folder / f"window-{size[0]}x{size[1]}.png"))
+    bridge.runner.wait(WAIT)
+
+
+def test_the_details_say_what_the_alert_says_as_plain_text_with_web_links(
+    qtbot: Any, bridge: AppBridge, trigger: Callable[..., Incident]
+) -> None:
+    details = {
+        "source": "db1",
+        "component": "mysql",
+        "group": "prod-datapipe",
+        "class": "disk",
+        "custom_details": {
+            "free": "0.5%",
+            "runbook": "https://runbooks.example.com/disk-full",
+            "local": "file:///etc/passwd",
+            "note": "<b>not bold</b> " + "a long value that wraps " * 8,
+            "hosts": ["db-1", "db-2"],
+        },
+    }
+    trigger("Disk full", details=details)
+    window = shown(qtbot, bridge)
+    opened: list[str] = []
+    window.open_url = lambda url: opened.append(url.toString())
+    tree = window.details_tree
+    assert window.details_pane.isVisible()
+    rows = {(key, depth): value for key, value, depth in tree.rows()}
+    assert rows[("component", 0)] == "mysql" and rows[("class", 0)] == "disk"
+    assert rows[("free", 1)] == "0.5%"
+    assert rows[("0", 2)] == "db-1" and rows[("1", 2)] == "db-2"
+    assert rows[("note", 1)].startswith("<b>not bold</b>")  # shown, not interpreted
+    assert tree.wordWrap()
+
+    def item(key: str) -> Any:
+        return next(
+            i for i in tree.findItems(key, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
+        )
+
+    tree.itemClicked.emit(item("runbook"), 1)  # a click on the link
+    tree.itemClicked.emit(item("local"), 1)  # not a web address: not a link
+    assert opened == ["https://runbooks.example.com/disk-full"]
+    assert item("runbook").font(1).underline() and not item("local").font(1).underline()
     bridge.runner.wait(WAIT)
