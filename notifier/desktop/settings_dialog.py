@@ -102,6 +102,24 @@ def _note(text: str) -> QLabel:
     return label
 
 
+def _help_note(text: str) -> QLabel:
+    """A setting's help, under its field (a tooltip alone is found by few)."""
+    label = _note(_sentence(text))
+    label.setObjectName("help")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    label.setFont(font)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
+
+
+def _add_row(form: QFormLayout, label: str, row: QWidget | QLayout, help_text: str) -> None:
+    """``row`` under ``label``, with its help on the line below."""
+    form.addRow(label, row)
+    if help_text.strip():
+        form.addRow("", _help_note(help_text))
+
+
 def _sentence(text: str) -> str:
     text = plain(text)
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
@@ -237,6 +255,9 @@ class _SpinEditor(Editor):
         spin.setRange(kind.minimum, kind.maximum)
         if kind.unit:
             spin.setSuffix(f" {kind.unit}")
+        # wide enough for the largest value: "47811" was clipped to "4781"
+        widest = max(len(str(kind.minimum)), len(str(kind.maximum))) * "8" + spin.suffix()
+        spin.setMinimumWidth(spin.fontMetrics().horizontalAdvance(widest) + 48)
         return spin
 
     def raw(self) -> object:
@@ -589,12 +610,11 @@ class SettingsDialog(QDialog):
         for path in self._places:
             if path.startswith("local.") and path not in self.editors:
                 editor = self._editor(path)
-                others.addRow(editor.setting.label, editor.row)
+                _add_row(others, editor.setting.label, editor.row, editor.setting.help)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(box)
         layout.addLayout(others)
-        layout.addWidget(_note("Hover over a field to see what it does."))
         layout.addStretch(1)
         return page
 
@@ -732,7 +752,7 @@ class SettingsDialog(QDialog):
                 continue
             editor = self._editor(path)
             label = "" if isinstance(editor, _CheckEditor) else place.setting.label
-            form.addRow(label, editor.row)
+            _add_row(form, label, editor.row, place.setting.help)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(form)
@@ -806,7 +826,7 @@ class SettingsDialog(QDialog):
             editor.set_raw(entry.get(key))
             editor.on_change(self._account_slot(key, editor))
             label = "" if isinstance(editor, _CheckEditor) else declared.label
-            self.account_form.addRow(label, editor.row)
+            _add_row(self.account_form, label, editor.row, declared.help)
             self.account_fields[key] = editor
         self.account_scroll.setWidget(page)  # after the rows: it sizes the page by them
 

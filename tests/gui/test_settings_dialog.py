@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QLineEdit,
@@ -445,3 +446,36 @@ def test_a_problem_shows_as_you_type_and_leaves_when_fixed(
     )
     set_text(dialog.escalation_fields["low"]["alarm_after"], "")
     assert dialog.error_text() == "" and notify.property("invalid") is False
+
+
+def test_help_shows_under_the_fields_not_only_in_tooltips(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    dialog = make_dialog()
+    shown = {label.text().casefold() for label in dialog.findChildren(QLabel, "help")}
+    for path in ("local.name", "local.user_name", "local.ingest_max_body"):
+        help_text = plain(dialog.editors[path].setting.help).casefold()
+        assert any(help_text.rstrip(".") in text for text in shown), path
+    texts = {label.text() for label in dialog.findChildren(QLabel)}
+    assert "Hover over a field to see what it does." not in texts
+
+
+def test_the_port_field_shows_a_whole_port_number(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    dialog = make_dialog()
+    dialog.show()
+    dialog.tabs.setCurrentIndex(
+        next(n for n in range(dialog.tabs.count()) if dialog.tabs.tabText(n) == "This computer")
+    )
+    port = dialog.ingest_port
+    port.setValue(47811)
+    qapp = QApplication.instance()
+    assert qapp is not None
+    qapp.processEvents()
+    # the line edit's frame and margins take about 8 px: the digits need that much
+    # more, and a little slack for another font (it measured 46 px for 38 px of text)
+    room = port.lineEdit().width()
+    assert room >= port.lineEdit().fontMetrics().horizontalAdvance("47811") + 16
