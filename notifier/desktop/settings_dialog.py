@@ -420,6 +420,11 @@ def _set(doc: dict[str, Any], path: str, value: object) -> None:
 # ---- the dialog ---------------------------------------------------------------------------
 
 
+#: name, the account's settings as the dialog holds them, the secret, and what to
+#: call with the outcome (a line for the user, and whether it was stored)
+StoreSecret = Callable[[str, Mapping[str, Any], str, Callable[[str, bool], None]], None]
+
+
 class SettingsDialog(QDialog):
     """Edit accounts, escalation timings, sounds, quiet hours and start-up."""
 
@@ -433,9 +438,14 @@ class SettingsDialog(QDialog):
         *,
         preview_sound: Callable[[str, float], None] | None = None,
         test_connection: Callable[[str], None] | None = None,
+        store_secret: StoreSecret | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``store_secret(name, entry, secret, done)``: check ``secret`` with the
+        backend of the account ``entry`` describes and keep it in the keyring, off
+        the GUI thread, as ``login`` does; then ``done(one_line, stored)``."""
         super().__init__(parent)
+        self._store_secret = store_secret
         self.setWindowTitle("Settings")
         self.config = config
         self.config_path = Path(config_path)
@@ -828,7 +838,63 @@ class SettingsDialog(QDialog):
             label = "" if isinstance(editor, _CheckEditor) else declared.label
             _add_row(self.account_form, label, editor.row, declared.help)
             self.account_fields[key] = editor
+        self._add_secret_row(entry, kind)
         self.account_scroll.setWidget(page)  # after the rows: it sizes the page by them
+
+    def _add_secret_row(self, entry: Mapping[str, Any], kind: AccountKind) -> None:
+        """A field to paste the account's token or password into: checked with the
+        backend, then kept in the OS keyring (never in the file), as ``login`` does."""
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret_edit.setPlaceholderText(f"Paste the {kind.secret} here")
+        self.secret_edit.setAccessibleName(kind.secret)
+        self.secret_button = QPushButton("Check and keep")
+        self.secret_button.setAutoDefault(False)
+        self.secret_status = _note("")
+        self.secret_status.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(self.secret_edit, 1)
+        row.addWidget(self.secret_button)
+        if self._store_secret is None:
+            self.secret_edit.setEnabled(False)
+            self.secret_button.setEnabled(False)
+            self.secret_button.setToolTip("Not available here: use `oncall-notifier login`")
+        name = str(entry.get("name", ""))
+        self.secret_button.clicked.connect(lambda: self._keep_secret(name, entry, kind))
+        self.secret_edit.returnPressed.connect(lambda: self._keep_secret(name, entry, kind))
+        label = kind.secret[:1].upper() + kind.secret[1:]
+        help_text = f"Kept in the OS keyring, never in config.toml; {kind.secret_help}"
+        _add_row(self.account_form, label, row, help_text)
+        self.account_form.addRow("", self.secret_status)
+
+    def _keep_secret(self, name: str, entry: Mapping[str, Any], kind: AccountKind) -> None:
+        secret = self.secret_edit.text().strip()
+        if self._store_secret is None or not self.secret_button.isEnabled():
+            return
+        if not secret:
+            self._secret_said(f"Paste the {kind.secret} first.", error=True)
+            return
+        self.secret_button.setEnabled(False)
+        self._secret_said(f"Checking the {kind.secret} with {kind.label}…", error=False)
+        edit, button = self.secret_edit, self.secret_button
+
+        def done(text: str, stored: bool) -> None:
+            if edit is not self.secret_edit:  # another account's form by now
+                return
+            button.setEnabled(True)
+            if stored:
+                edit.clear()  # kept where it belongs; what failed stays to be fixed
+            self._secret_said(text, error=not stored)
+
+        current = self._selected_account()  # as edited since the form was made
+        if current is not None and str(current.get("name", "")) == name:
+            entry = current
+        self._store_secret(name, dict(entry), secret, done)
+
+    def _secret_said(self, text: str, *, error: bool) -> None:
+        self.secret_status.setText(text)
+        self.secret_status.setStyleSheet("color: #b00020;" if error else "")
+        self.secret_status.setVisible(bool(text))
 
     def _account_slot(self, key: str, editor: Editor) -> Callable[[], None]:
         return lambda: self._account_edited(key, editor)
@@ -857,8 +923,8 @@ class SettingsDialog(QDialog):
         else:
             kind, name = self._kind(entry), str(entry["name"])
         self.token_note.setText(
-            f"The {kind.secret} never goes in this file. After saving, store it in the "
-            "system keyring by running in a terminal:"
+            f"The {kind.secret} never goes in this file: paste it into the account's "
+            f"{kind.secret} field above (kept in the system keyring), or run in a terminal:"
         )
         self.login_command.setText(f"oncall-notifier login {name}")
 
