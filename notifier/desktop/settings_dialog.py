@@ -587,6 +587,8 @@ class SettingsDialog(QDialog):
         accounts_layout.addWidget(self.add_error)
         accounts_layout.addWidget(self.token_note)
         accounts_layout.addWidget(self.login_command)
+        # the room the hidden form leaves goes below, not between the rows
+        accounts_layout.addStretch(0)
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -796,14 +798,26 @@ class SettingsDialog(QDialog):
             self.accounts_table.setItem(row, 0, QTableWidgetItem(name))
             self.accounts_table.setItem(row, 1, QTableWidgetItem(self._kind(entry).label))
             self.accounts_table.setItem(row, 2, QTableWidgetItem(self._summary(entry)))
+        if self.config.local.enabled:  # every account is listed, this computer's too
+            row = self.accounts_table.rowCount()
+            self.accounts_table.insertRow(row)
+            cells = (self.config.local.name, "Local", "this computer (see the This computer tab)")
+            for column, text in enumerate(cells):
+                self.accounts_table.setItem(row, column, QTableWidgetItem(text))
         self.accounts_table.blockSignals(False)
         if select is not None:
             self.accounts_table.selectRow(select)
         self._selection_changed()
 
     def _selected_row(self) -> int | None:
+        """The selected account's index in the accounts list (None: none, or the
+        local account's row, which is edited on the This computer tab)."""
         rows = self.accounts_table.selectionModel().selectedRows()
-        return rows[0].row() if rows else None
+        return rows[0].row() if rows and rows[0].row() < len(self._accounts) else None
+
+    def _local_selected(self) -> bool:
+        rows = self.accounts_table.selectionModel().selectedRows()
+        return bool(rows) and rows[0].row() >= len(self._accounts)
 
     def _selected_account(self) -> dict[str, Any] | None:
         row = self._selected_row()
@@ -811,7 +825,7 @@ class SettingsDialog(QDialog):
 
     def _selection_changed(self) -> None:
         row = self._selected_row()
-        if row != self._account_row:
+        if row != self._account_row or row is None:  # None: nothing, or the local row
             self._build_account_form(row)
         self._sync_account_buttons()
         self._validate_inline()
@@ -823,9 +837,16 @@ class SettingsDialog(QDialog):
         page = QWidget()
         self.account_form = QFormLayout(page)
         if row is None:
-            self.account_title.setText("Select an account to edit its settings.")
+            self.account_title.setText(
+                "The local account keeps incidents on this computer: its settings are on "
+                "the This computer tab."
+                if self._local_selected()
+                else "Select an account to edit its settings."
+            )
             self.account_scroll.setWidget(page)
+            self.account_scroll.hide()  # no large empty panel
             return
+        self.account_scroll.show()
         entry = self._accounts[row]
         kind = self._kind(entry)
         self.account_title.setText(f"{kind.label} account “{entry.get('name')}”")
