@@ -331,7 +331,6 @@ def cmd_start_at_login(ctx: Context) -> int:
 
 def cmd_login(ctx: Context) -> int:
     from notifier.backends.kinds import account_kind
-    from notifier.core.accounts import token_secret_name
 
     name = ctx.args.account
     info = ctx.accounts.info(name)
@@ -344,12 +343,7 @@ def cmd_login(ctx: Context) -> int:
         token = getpass.getpass(f"{kind.label} {kind.secret} for {name!r}: ")
     else:
         token = sys.stdin.readline()
-    token = token.strip()
-    if not token:
-        raise UserError(f"no {kind.secret} given; {kind.secret_help}")
-    person = kind.verify_secret(info.settings, token)
-    ctx.secrets.set(token_secret_name(name), token)
-    ctx.accounts.forget(name)
+    person = actions.login(ctx.accounts, name, token)  # as the settings dialog does
     where = ctx.secrets.whereabouts()
     ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in {where}")
     return 0

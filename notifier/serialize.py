@@ -5,6 +5,7 @@ Documented in the README; fields are only ever added, never renamed.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +42,10 @@ def incident_to_dict(incident: Incident, *, timeline: bool = False) -> dict[str,
         "link": incident.link,
         "dedup_key": incident.dedup_key,
         "last_status_update": incident.last_status_update,
-        "details": dict(incident.details),
+        # nested as the source sent them (custom_details is an object, not a string)
+        "details": json.loads(incident.details_json)
+        if incident.details_json
+        else dict(incident.details),
     }
     if timeline:
         data["timeline"] = [

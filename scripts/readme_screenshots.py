@@ -88,6 +88,14 @@ def _shoot(out: Path) -> None:
         service="checkout-api",
         severity=Severity.CRITICAL,
         link="https://grafana.example.com/d/checkout",
+        details={
+            "source": "prometheus-eu-1",
+            "component": "checkout-api",
+            "custom_details": {
+                "p99": "2.4s",
+                "runbook": "https://runbooks.example.com/checkout-latency",
+            },
+        },
     ).incident
     store.trigger("Payment provider returns 503", service="payments", severity=Severity.ERROR)
     disk = store.trigger("Disk 91% full on db-7", service="postgres", urgency=Urgency.LOW).incident

@@ -70,6 +70,14 @@ def main(out: Path) -> None:
         service="checkout-api",
         severity=Severity.CRITICAL,
         link="https://grafana.example.com/d/checkout?from=now-1h",
+        details={
+            "source": "prometheus-eu-1",
+            "component": "checkout-api",
+            "custom_details": {
+                "p99": "2.4s",
+                "runbook": "https://runbooks.example.com/checkout-latency",
+            },
+        },
     ).incident
     store.trigger("Disk 91% full on db-7", service="postgres", urgency=Urgency.LOW)
     payments = store.trigger(
@@ -90,6 +98,7 @@ def main(out: Path) -> None:
     bridge = AppBridge(accounts)
     bridge.set_incidents(accounts.local.open_incidents())
     window = IncidentWindow(bridge)
+    window.resize(1200, 760)  # the offscreen screen is 800 x 600: a laptop's window
     window.show()
     window.select_ref(checkout.ref)
     wait_until(lambda: window.timeline_model.rowCount() >= 3)

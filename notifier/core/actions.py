@@ -226,6 +226,34 @@ def send_test_page(accounts: Accounts) -> TriggerResult:
     )
 
 
+def login(
+    accounts: Accounts, name: str, secret: str, entry: Mapping[str, Any] | None = None
+) -> Person:
+    """Store ``secret`` (an API token or password) for account ``name``, once the
+    backend has accepted it: ``login`` on the CLI and the settings dialog alike.
+    ``entry``: the account's settings as the dialog holds them (not saved yet);
+    otherwise the configuration's. Returns whom the secret acts as; raises the
+    backend's typed errors (nothing is stored then)."""
+    from notifier.backends.kinds import account_kind
+    from notifier.core.accounts import token_secret_name
+
+    if entry is not None:
+        kind = account_kind(str(entry.get("kind")))
+        settings = kind.parse_settings(entry, where=f"account {name!r}")
+    else:
+        info = accounts.info(name)
+        if info.kind == "local":
+            raise UserError(f"{name!r} is the local account; it needs no login")
+        kind, settings = account_kind(info.kind), info.settings
+    secret = secret.strip()
+    if not secret:
+        raise UserError(f"no {kind.secret} given; {kind.secret_help}")
+    person = kind.verify_secret(settings, secret)
+    accounts.secrets.set(token_secret_name(name), secret)
+    accounts.forget(name)  # the next use builds a backend with the new secret
+    return person
+
+
 def check_account(accounts: Accounts, name: str) -> Person:
     """Who the credential of account ``name`` acts as ("Test connection"), asked of a
     fresh backend: it reads the token `login` may have stored since."""

@@ -119,7 +119,9 @@ class OncallApp(QObject):
         if problem is not None:
             self.problems["outbox"] = problem
         self.disk_watch = DiskWatch(profile.root, self)
-        self.bridge = AppBridge(accounts, runner, parent=self, outbox=self.outbox_runner)
+        self.bridge = AppBridge(
+            accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
+        )
         self.scheduling = scheduling or QtScheduling(self)
         self.sync = Sync(
             accounts,
@@ -389,7 +391,7 @@ class OncallApp(QObject):
             from notifier.desktop.outbox_panel import add_outbox_dock
             from notifier.desktop.window import IncidentWindow
 
-            self.window = IncidentWindow(self.bridge)
+            self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
             self.window.add_quit_action(self.quit)
             if self.outbox_runner is not None:
                 self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)

@@ -7,7 +7,7 @@ which runs the call off the GUI thread and answers with a signal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QObject, Signal
@@ -50,10 +50,13 @@ class AppBridge(QObject):
         parent: QObject | None = None,
         *,
         outbox: OutboxRunner | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``outbox``: submissions are stored there before they are sent (the app's
-        way); without it they are sent directly."""
+        way); without it they are sent directly. ``clock``: the app's, which the
+        views count ages with (the tray and the notifications do)."""
         super().__init__(parent)
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.accounts = accounts
         self.runner = runner or BackgroundRunner(parent=self)
         self.outbox = outbox

@@ -331,6 +331,11 @@ class Composer(QWidget):
         self._refresh()
         self.postRequested.emit(request)
 
+    def has_draft(self, ref: str) -> bool:
+        """Whether ``ref`` has text written and not posted, or a post under way."""
+        draft = self._drafts.get(ref)
+        return draft is not None and (bool(draft.text.strip()) or draft.pending is not None)
+
     def is_pending(self, ref: str | None = None) -> bool:
         draft = self._drafts.get(ref or self._ref or "")
         return draft is not None and draft.pending is not None

@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
+from notifier.desktop.plain_labels import plain_tooltip
 from notifier.domain.durations import format_age
 from notifier.domain.model import (
     EntryKind,
@@ -43,7 +44,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 class Column(enum.IntEnum):
     STATUS = 0
-    URGENCY = 1
+    URGENCY = 1  # with the severity, when the incident has one
     TITLE = 2
     SERVICE = 3
     AGE = 4
@@ -87,6 +88,10 @@ ENTRY_KIND_TEXT = {
     EntryKind.ESCALATION: "Escalation",
     EntryKind.ASSIGNMENT: "Assignment",
 }
+
+
+#: the columns whose text may be cut short: their tooltip shows all of it
+_ELIDED = frozenset({Column.TITLE, Column.SERVICE, Column.COMMANDER, Column.REF})
 
 
 def _utc_now() -> datetime:
@@ -139,6 +144,7 @@ class IncidentTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[Incident] = []
         self._clock = clock
+        self._now: datetime | None = None  # see now()
 
     # ---- the data ------------------------------------------------------------------
 
@@ -152,6 +158,7 @@ class IncidentTableModel(QAbstractTableModel):
         return next((n for n, i in enumerate(self._rows) if i.ref == ref), None)
 
     def set_incidents(self, incidents: Sequence[Incident]) -> None:
+        self._now = self._clock()  # a poll: ages counted to now, for every row
         wanted = {i.ref: i for i in incidents}
         # 1. remove vanished rows, in contiguous blocks from the bottom up
         row = len(self._rows) - 1
@@ -189,12 +196,21 @@ class IncidentTableModel(QAbstractTableModel):
         self._row_changed(row)
         return True
 
-    def refresh_ages(self) -> None:
-        """Repaint the Age column (call it periodically)."""
+    def now(self) -> datetime:
+        """The moment ages are counted to, until the next :meth:`refresh_ages`."""
+        if self._now is None:
+            self._now = self._clock()
+        return self._now
+
+    def refresh_ages(self) -> datetime:
+        """Count ages to now and repaint the Age column (call it every few seconds);
+        returns that now, for the ages shown elsewhere."""
+        self._now = self._clock()
         if self._rows:
             top = self.index(0, Column.AGE)
             bottom = self.index(len(self._rows) - 1, Column.AGE)
             self.dataChanged.emit(top, bottom, [Qt.ItemDataRole.DisplayRole])
+        return self._now
 
     def _row_changed(self, row: int) -> None:
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
@@ -234,20 +250,25 @@ class IncidentTableModel(QAbstractTableModel):
             return font
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self._display(incident, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column in _ELIDED:
+            return plain_tooltip(self._display(incident, column))
         return None
 
     def _display(self, incident: Incident, column: int) -> str:
         match column:
             case Column.STATUS:
                 return STATUS_TEXT[incident.status]
-            case Column.URGENCY:
-                return URGENCY_TEXT[incident.urgency]
+            case Column.URGENCY:  # one column for both: the title keeps the room
+                urgency = URGENCY_TEXT[incident.urgency]
+                if incident.severity is None:
+                    return urgency
+                return f"{urgency} · {incident.severity.value.capitalize()}"
             case Column.TITLE:
                 return one_line(incident.title)
             case Column.SERVICE:
                 return one_line(incident.service)
             case Column.AGE:
-                return format_age(self._clock() - incident.created_at)
+                return format_age(self.now() - incident.created_at)
             case Column.COMMANDER:
                 return one_line(incident.commander.name) if incident.commander else "—"
             case Column.REF:

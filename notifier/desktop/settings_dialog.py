@@ -102,6 +102,24 @@ def _note(text: str) -> QLabel:
     return label
 
 
+def _help_note(text: str) -> QLabel:
+    """A setting's help, under its field (a tooltip alone is found by few)."""
+    label = _note(_sentence(text))
+    label.setObjectName("help")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    label.setFont(font)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
+
+
+def _add_row(form: QFormLayout, label: str, row: QWidget | QLayout, help_text: str) -> None:
+    """``row`` under ``label``, with its help on the line below."""
+    form.addRow(label, row)
+    if help_text.strip():
+        form.addRow("", _help_note(help_text))
+
+
 def _sentence(text: str) -> str:
     text = plain(text)
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
@@ -237,6 +255,9 @@ class _SpinEditor(Editor):
         spin.setRange(kind.minimum, kind.maximum)
         if kind.unit:
             spin.setSuffix(f" {kind.unit}")
+        # wide enough for the largest value: "47811" was clipped to "4781"
+        widest = max(len(str(kind.minimum)), len(str(kind.maximum))) * "8" + spin.suffix()
+        spin.setMinimumWidth(spin.fontMetrics().horizontalAdvance(widest) + 48)
         return spin
 
     def raw(self) -> object:
@@ -399,6 +420,11 @@ def _set(doc: dict[str, Any], path: str, value: object) -> None:
 # ---- the dialog ---------------------------------------------------------------------------
 
 
+#: name, the account's settings as the dialog holds them, the secret, and what to
+#: call with the outcome (a line for the user, and whether it was stored)
+StoreSecret = Callable[[str, Mapping[str, Any], str, Callable[[str, bool], None]], None]
+
+
 class SettingsDialog(QDialog):
     """Edit accounts, escalation timings, sounds, quiet hours and start-up."""
 
@@ -412,9 +438,14 @@ class SettingsDialog(QDialog):
         *,
         preview_sound: Callable[[str, float], None] | None = None,
         test_connection: Callable[[str], None] | None = None,
+        store_secret: StoreSecret | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``store_secret(name, entry, secret, done)``: check ``secret`` with the
+        backend of the account ``entry`` describes and keep it in the keyring, off
+        the GUI thread, as ``login`` does; then ``done(one_line, stored)``."""
         super().__init__(parent)
+        self._store_secret = store_secret
         self.setWindowTitle("Settings")
         self.config = config
         self.config_path = Path(config_path)
@@ -556,6 +587,8 @@ class SettingsDialog(QDialog):
         accounts_layout.addWidget(self.add_error)
         accounts_layout.addWidget(self.token_note)
         accounts_layout.addWidget(self.login_command)
+        # the room the hidden form leaves goes below, not between the rows
+        accounts_layout.addStretch(0)
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -589,12 +622,11 @@ class SettingsDialog(QDialog):
         for path in self._places:
             if path.startswith("local.") and path not in self.editors:
                 editor = self._editor(path)
-                others.addRow(editor.setting.label, editor.row)
+                _add_row(others, editor.setting.label, editor.row, editor.setting.help)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(box)
         layout.addLayout(others)
-        layout.addWidget(_note("Hover over a field to see what it does."))
         layout.addStretch(1)
         return page
 
@@ -732,7 +764,7 @@ class SettingsDialog(QDialog):
                 continue
             editor = self._editor(path)
             label = "" if isinstance(editor, _CheckEditor) else place.setting.label
-            form.addRow(label, editor.row)
+            _add_row(form, label, editor.row, place.setting.help)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(form)
@@ -766,14 +798,26 @@ class SettingsDialog(QDialog):
             self.accounts_table.setItem(row, 0, QTableWidgetItem(name))
             self.accounts_table.setItem(row, 1, QTableWidgetItem(self._kind(entry).label))
             self.accounts_table.setItem(row, 2, QTableWidgetItem(self._summary(entry)))
+        if self.config.local.enabled:  # every account is listed, this computer's too
+            row = self.accounts_table.rowCount()
+            self.accounts_table.insertRow(row)
+            cells = (self.config.local.name, "Local", "this computer (see the This computer tab)")
+            for column, text in enumerate(cells):
+                self.accounts_table.setItem(row, column, QTableWidgetItem(text))
         self.accounts_table.blockSignals(False)
         if select is not None:
             self.accounts_table.selectRow(select)
         self._selection_changed()
 
     def _selected_row(self) -> int | None:
+        """The selected account's index in the accounts list (None: none, or the
+        local account's row, which is edited on the This computer tab)."""
         rows = self.accounts_table.selectionModel().selectedRows()
-        return rows[0].row() if rows else None
+        return rows[0].row() if rows and rows[0].row() < len(self._accounts) else None
+
+    def _local_selected(self) -> bool:
+        rows = self.accounts_table.selectionModel().selectedRows()
+        return bool(rows) and rows[0].row() >= len(self._accounts)
 
     def _selected_account(self) -> dict[str, Any] | None:
         row = self._selected_row()
@@ -781,7 +825,7 @@ class SettingsDialog(QDialog):
 
     def _selection_changed(self) -> None:
         row = self._selected_row()
-        if row != self._account_row:
+        if row != self._account_row or row is None:  # None: nothing, or the local row
             self._build_account_form(row)
         self._sync_account_buttons()
         self._validate_inline()
@@ -793,9 +837,16 @@ class SettingsDialog(QDialog):
         page = QWidget()
         self.account_form = QFormLayout(page)
         if row is None:
-            self.account_title.setText("Select an account to edit its settings.")
+            self.account_title.setText(
+                "The local account keeps incidents on this computer: its settings are on "
+                "the This computer tab."
+                if self._local_selected()
+                else "Select an account to edit its settings."
+            )
             self.account_scroll.setWidget(page)
+            self.account_scroll.hide()  # no large empty panel
             return
+        self.account_scroll.show()
         entry = self._accounts[row]
         kind = self._kind(entry)
         self.account_title.setText(f"{kind.label} account “{entry.get('name')}”")
@@ -806,9 +857,65 @@ class SettingsDialog(QDialog):
             editor.set_raw(entry.get(key))
             editor.on_change(self._account_slot(key, editor))
             label = "" if isinstance(editor, _CheckEditor) else declared.label
-            self.account_form.addRow(label, editor.row)
+            _add_row(self.account_form, label, editor.row, declared.help)
             self.account_fields[key] = editor
+        self._add_secret_row(entry, kind)
         self.account_scroll.setWidget(page)  # after the rows: it sizes the page by them
+
+    def _add_secret_row(self, entry: Mapping[str, Any], kind: AccountKind) -> None:
+        """A field to paste the account's token or password into: checked with the
+        backend, then kept in the OS keyring (never in the file), as ``login`` does."""
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret_edit.setPlaceholderText(f"Paste the {kind.secret} here")
+        self.secret_edit.setAccessibleName(kind.secret)
+        self.secret_button = QPushButton("Check and keep")
+        self.secret_button.setAutoDefault(False)
+        self.secret_status = _note("")
+        self.secret_status.setVisible(False)
+        row = QHBoxLayout()
+        row.addWidget(self.secret_edit, 1)
+        row.addWidget(self.secret_button)
+        if self._store_secret is None:
+            self.secret_edit.setEnabled(False)
+            self.secret_button.setEnabled(False)
+            self.secret_button.setToolTip("Not available here: use `oncall-notifier login`")
+        name = str(entry.get("name", ""))
+        self.secret_button.clicked.connect(lambda: self._keep_secret(name, entry, kind))
+        self.secret_edit.returnPressed.connect(lambda: self._keep_secret(name, entry, kind))
+        label = kind.secret[:1].upper() + kind.secret[1:]
+        help_text = f"Kept in the OS keyring, never in config.toml; {kind.secret_help}"
+        _add_row(self.account_form, label, row, help_text)
+        self.account_form.addRow("", self.secret_status)
+
+    def _keep_secret(self, name: str, entry: Mapping[str, Any], kind: AccountKind) -> None:
+        secret = self.secret_edit.text().strip()
+        if self._store_secret is None or not self.secret_button.isEnabled():
+            return
+        if not secret:
+            self._secret_said(f"Paste the {kind.secret} first.", error=True)
+            return
+        self.secret_button.setEnabled(False)
+        self._secret_said(f"Checking the {kind.secret} with {kind.label}…", error=False)
+        edit, button = self.secret_edit, self.secret_button
+
+        def done(text: str, stored: bool) -> None:
+            if edit is not self.secret_edit:  # another account's form by now
+                return
+            button.setEnabled(True)
+            if stored:
+                edit.clear()  # kept where it belongs; what failed stays to be fixed
+            self._secret_said(text, error=not stored)
+
+        current = self._selected_account()  # as edited since the form was made
+        if current is not None and str(current.get("name", "")) == name:
+            entry = current
+        self._store_secret(name, dict(entry), secret, done)
+
+    def _secret_said(self, text: str, *, error: bool) -> None:
+        self.secret_status.setText(text)
+        self.secret_status.setStyleSheet("color: #b00020;" if error else "")
+        self.secret_status.setVisible(bool(text))
 
     def _account_slot(self, key: str, editor: Editor) -> Callable[[], None]:
         return lambda: self._account_edited(key, editor)
@@ -837,8 +944,8 @@ class SettingsDialog(QDialog):
         else:
             kind, name = self._kind(entry), str(entry["name"])
         self.token_note.setText(
-            f"The {kind.secret} never goes in this file. After saving, store it in the "
-            "system keyring by running in a terminal:"
+            f"The {kind.secret} never goes in this file: paste it into the account's "
+            f"{kind.secret} field above (kept in the system keyring), or run in a terminal:"
         )
         self.login_command.setText(f"oncall-notifier login {name}")
 

@@ -8,9 +8,11 @@ shown as plain text everywhere (labels are set to ``Qt.PlainText``, editors get
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import (
     QEvent,
@@ -50,10 +52,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notifier.atomic_file import write_atomically
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.composer import NO_NOTES, Composer, missing_reason
+from notifier.desktop.details_tree import DetailsTree
 from notifier.desktop.dialogs.incident import PersonPickerDialog, ResolveDialog, escalation_box
 from notifier.desktop.models import (
     STATUS_TEXT,
@@ -65,7 +69,7 @@ from notifier.desktop.models import (
     TimelineModel,
     format_when,
 )
-from notifier.desktop.plain_labels import bold, error_label, plain_label
+from notifier.desktop.plain_labels import ElidedLineEdit, bold, error_label, plain_label
 from notifier.domain.durations import format_age, format_duration
 from notifier.domain.model import Incident, Person, Role, Status, Urgency, split_ref
 
@@ -190,9 +194,13 @@ def _account_of(ref: str) -> str:
 class IncidentWindow(QMainWindow):
     """The list of open incidents beside the selected one's details and actions."""
 
-    AGE_REFRESH_MS = 30_000
+    #: how often ages are redrawn: "49s" ticks on, as in the tray and the CLI
+    AGE_REFRESH_MS = 5_000
 
-    def __init__(self, bridge: AppBridge, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, bridge: AppBridge, parent: QWidget | None = None, *, state_path: Path | None = None
+    ) -> None:
+        """``state_path``: a file where the window keeps its layout between runs."""
         super().__init__(parent)
         self.bridge = bridge
         #: how links are opened (the app or a test may replace it)
@@ -209,15 +217,16 @@ class IncidentWindow(QMainWindow):
         self._infos: dict[str, str] = {}  # ref -> what the last snooze did
         self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
         self._known_refs: set[str] = set()
+        self._updating_list = False  # the list is being refreshed (see _on_incidents_changed)
         self._dialog: QDialog | QMessageBox | None = None
         #: the status bar's on-call line (see :meth:`show_oncall`)
         self.oncall_label: QLabel | None = None
 
         self.setWindowTitle(WINDOW_TITLE)
-        self.model = IncidentTableModel(self)
+        self.model = IncidentTableModel(self, clock=bridge.clock)
         self.proxy = IncidentFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.timeline_model = TimelineModel(self)
+        self.timeline_model = TimelineModel(self, clock=bridge.clock)
 
         self.actions_by_name: dict[str, QAction] = {}
         self.buttons: dict[str, QToolButton] = {}
@@ -233,9 +242,14 @@ class IncidentWindow(QMainWindow):
         splitter.addWidget(self.detail_stack)
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 4)
-        splitter.setSizes([680, 520])
         self.splitter = splitter
         self.setCentralWidget(splitter)
+        self._state_path = state_path
+        self._save_soon = QTimer(self)
+        self._save_soon.setSingleShot(True)
+        self._save_soon.setInterval(500)  # once the drag is over, not at every pixel
+        self._save_soon.timeout.connect(self._save_state)
+        splitter.splitterMoved.connect(lambda *_: self._save_soon.start())
 
         self.counts_label = QLabel()
         self.counts_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -253,9 +267,47 @@ class IncidentWindow(QMainWindow):
         self._age_timer.timeout.connect(self._refresh_ages)
         self._age_timer.start()
 
-        self.resize(1200, 760)
+        self._fit_to_screen()
         self._on_incidents_changed(bridge.incidents())
         self._show_detail()
+
+    # ---- its layout between runs ----------------------------------------------------------
+
+    def _fit_to_screen(self) -> None:
+        """A first size that uses a large screen (four fifths of it; 1,200 x 760 at
+        least, within the screen), the list getting what the details leave (it
+        had about 680 pixels on every screen); then the divider where the user
+        left it last time (kept in the profile)."""
+        width, height = 1200, 760
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            width = min(max(width, room.width() * 4 // 5), room.width())
+            height = min(max(height, room.height() * 4 // 5), room.height())
+        self.resize(width, height)
+        details = max(520, width * 2 // 5)
+        self.splitter.setSizes([width - details, details])
+        self._restore_state()
+
+    def _restore_state(self) -> None:
+        if self._state_path is None:
+            return
+        try:
+            state = json.loads(self._state_path.read_text("utf-8"))
+            sizes = [int(n) for n in state["splitter"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # none yet, or unreadable: the default layout
+        if len(sizes) == 2 and min(sizes) > 0:
+            self.splitter.setSizes(sizes)
+
+    def _save_state(self) -> None:
+        if self._state_path is None:
+            return
+        state = {"splitter": self.splitter.sizes()}
+        try:
+            write_atomically(self._state_path, json.dumps(state), durable=False)
+        except OSError as exc:  # a layout is not worth bothering anyone about
+            log.warning("could not keep the window's layout in %s: %s", self._state_path, exc)
 
     # ---- public ---------------------------------------------------------------------
 
@@ -470,13 +522,9 @@ class IncidentWindow(QMainWindow):
             self.field_labels[key] = value
         link_name = QLabel("Link:")
         link_name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        # a line edit: a long URL scrolls instead of being cut, and copies whole
-        self.link_edit = QLineEdit()
-        self.link_edit.setReadOnly(True)
-        self.link_edit.setFrame(False)
+        # a long URL ends in an ellipsis, shows whole in its tooltip, and copies whole
+        self.link_edit = ElidedLineEdit()
         self.link_edit.setAccessibleName("Link")
-        self.link_edit.setStyleSheet("QLineEdit { background: transparent; }")
-        self.link_edit.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         fields.addWidget(
             link_name, 4, 0, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
         )
@@ -575,13 +623,26 @@ class IncidentWindow(QMainWindow):
         bottom_layout.addWidget(composer_caption)
         bottom_layout.addWidget(self.composer, 1)
 
+        # what the alert says: hidden when the backend says nothing more
+        self.details_pane = QWidget()
+        details_layout = QVBoxLayout(self.details_pane)
+        details_layout.setContentsMargins(0, 6, 0, 0)
+        details_caption = QLabel("Details")
+        details_caption.setFont(bold(details_caption.font()))
+        details_layout.addWidget(details_caption)
+        self.details_tree = DetailsTree(lambda url: self.open_url(url))
+        details_layout.addWidget(self.details_tree, 1)
+        self._details_of: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
+
         self.detail_splitter = QSplitter(Qt.Orientation.Vertical)
         self.detail_splitter.setChildrenCollapsible(False)
+        self.detail_splitter.addWidget(self.details_pane)
         self.detail_splitter.addWidget(top)
         self.detail_splitter.addWidget(bottom)
-        self.detail_splitter.setStretchFactor(0, 3)
-        self.detail_splitter.setStretchFactor(1, 1)
-        self.detail_splitter.setSizes([320, 200])
+        self.detail_splitter.setStretchFactor(0, 2)
+        self.detail_splitter.setStretchFactor(1, 3)
+        self.detail_splitter.setStretchFactor(2, 1)
+        self.detail_splitter.setSizes([160, 240, 200])
 
         detail = QFrame()
         detail_layout = QVBoxLayout(detail)
@@ -608,7 +669,13 @@ class IncidentWindow(QMainWindow):
         header.resizeSection(Column.REF, min(wanted, cap))
 
     def _on_incidents_changed(self, incidents: list[Incident]) -> None:
-        self.model.set_incidents(incidents)
+        # removing the shown row moves Qt's selection to a neighbour: this method
+        # decides what is shown instead (see _left_the_list)
+        self._updating_list = True
+        try:
+            self.model.set_incidents(incidents)
+        finally:
+            self._updating_list = False
         self._fit_ref_column()
         self._update_services(incidents)
         refs = {i.ref for i in incidents}
@@ -622,10 +689,31 @@ class IncidentWindow(QMainWindow):
                 if changed:  # acknowledged, noted, updated... here or elsewhere
                     self._load_current()
             elif self._ref in self._known_refs:
-                # gone from the open list (resolved elsewhere?): fetch its final state
-                self._load_current()
+                self._left_the_list(self._ref)
         self._known_refs = refs
         self._update_counts()
+
+    def _left_the_list(self, ref: str) -> None:
+        """The incident shown closed (here or elsewhere): the pane moves on to the
+        most urgent one left, unless it holds an unsent draft or a post under way
+        (what the user typed stays in front of them, with the final state)."""
+        if self.composer.has_draft(ref):
+            self._load_current()  # its final state
+            return
+        self.statusBar().showMessage(f"{ref} closed", 10_000)
+        self._ref = self._incident = self._listed = None
+        self.table.clearSelection()
+        self._show_detail()
+        self._select_first()  # the most urgent one left, if any
+
+    def _select_first(self) -> None:
+        index = self.proxy.index(0, 0)
+        if index.isValid():
+            self.table.selectionModel().setCurrentIndex(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
 
     def _update_services(self, incidents: list[Incident]) -> None:
         current = self.service_combo.currentData() or ""
@@ -644,6 +732,8 @@ class IncidentWindow(QMainWindow):
             self.service_combo.blockSignals(False)
 
     def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        if self._updating_list:
+            return
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return  # keep showing the last incident (e.g. it was just resolved)
@@ -713,7 +803,7 @@ class IncidentWindow(QMainWindow):
             self.ref_label.setText("")
             for label in f.values():
                 label.setText("…")
-            self.link_edit.clear()
+            self.link_edit.set_full_text("")
         else:
             self.title_label.setText(incident.title)
             number = incident.number is not None and str(incident.number) != incident.id
@@ -730,8 +820,8 @@ class IncidentWindow(QMainWindow):
             f["comms_lead"].setText(_person(incident.comms_lead))
             f["assignees"].setText(", ".join(str(p) for p in incident.assignees) or "—")
             f["escalation"].setText(f"level {incident.escalation_level}")
-            self.link_edit.setText(incident.link or "—")
-            self.link_edit.setCursorPosition(0)
+            self.link_edit.set_full_text(incident.link or "—")
+            self._show_details(incident)
             self._refresh_age()
         self.composer.update_context(
             service=incident.service if incident else "",
@@ -746,18 +836,26 @@ class IncidentWindow(QMainWindow):
         self.action_info.setVisible(bool(info))
         self._sync_actions()
 
-    def _refresh_age(self) -> None:
+    def _show_details(self, incident: Incident) -> None:
+        shown = (incident.ref, incident.details_json, incident.details)
+        if shown == self._details_of:  # unchanged: keep where the reader is
+            return
+        self._details_of = shown
+        self.details_pane.setVisible(self.details_tree.show_incident(incident) > 0)
+
+    def _refresh_age(self, now: datetime | None = None) -> None:
         if self._incident is None:
             return
-        now = datetime.now(UTC)
+        now = now or self.model.now()
         created = self._incident.created_at
         self.field_labels["age"].setText(
             f"{format_age(now - created)} (since {format_when(created, now)})"
         )
 
     def _refresh_ages(self) -> None:
-        self.model.refresh_ages()
-        self._refresh_age()
+        # one "now" for the list and the details: they never disagree by a tick
+        now = self.model.refresh_ages()
+        self._refresh_age(now)
 
     def _sync_actions(self) -> None:
         """Enable, label and explain every action for the current incident."""
@@ -1076,7 +1174,10 @@ class IncidentWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not event.spontaneous():  # shown again (not de-iconified): fetch afresh
-            self._load_current()
+            if self._ref is None:  # opened on nothing: the most urgent, at a glance
+                self._select_first()
+            else:
+                self._load_current()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._dialog is not None:

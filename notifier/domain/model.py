@@ -142,6 +142,10 @@ class Incident:
     last_status_update: str = ""
     details: tuple[tuple[str, str], ...] = ()
     timeline: tuple[TimelineEntry, ...] = field(default=(), compare=False)
+    #: the details as the source gave them, nested objects and lists kept (a JSON
+    #: object; "" when the backend has only the flat ``details``): what ``--json``
+    #: returns and the window's details tree shows. Untrusted text like the rest.
+    details_json: str = ""
 
     def __post_init__(self) -> None:
         # Backend text is untrusted; cleaning it here, once, covers every backend

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QTableView
 
 from notifier.desktop.models import (
@@ -224,7 +225,15 @@ def test_backend_text_is_display_text_only(qapp: Any) -> None:
     model, _proxy = proxy_over([make(1, title=markup + "\nsecond line", service="<i>svc</i>")])
     assert model.index(0, Column.TITLE).data() == markup + " second line"
     assert model.index(0, Column.SERVICE).data() == "<i>svc</i>"
-    assert model.index(0, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole) is None
+    # the whole title in its tooltip (it may be cut short), shown literally: escaped
+    tooltip = model.index(0, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole)
+    assert (
+        tooltip == '<qt>&lt;b&gt;x&lt;/b&gt;&lt;img src="file:///etc/passwd"&gt; second line</qt>'
+    )
+    doc = QTextDocument()
+    doc.setHtml(tooltip)
+    assert doc.toPlainText() == markup + " second line"  # what the tooltip shows
+    assert model.index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole) is None
 
 
 def test_timeline_model_rows(qapp: Any) -> None:
@@ -240,3 +249,43 @@ def test_timeline_model_rows(qapp: Any) -> None:
     assert model.index(1, 3).data() == "<b>Investigating</b>"
     assert model.index(0, 2).data() == "—"
     assert model.index(0, 0).data() == T0.astimezone().strftime("%H:%M")
+
+
+def test_severity_shows_with_the_urgency_and_sorts_with_it(qapp: Any) -> None:
+    from notifier.domain.model import Severity
+
+    incidents = [
+        make(1, severity=Severity.ERROR),
+        make(2),
+        make(3, severity=Severity.CRITICAL),
+    ]
+    model, _proxy = proxy_over(incidents)
+    shown = {
+        model.index(r, Column.REF).data(): model.index(r, Column.URGENCY).data() for r in range(3)
+    }
+    assert shown == {
+        "local:1": "‼ High · Error",
+        "local:2": "‼ High",
+        "local:3": "‼ High · Critical",
+    }
+    model.sort(Column.URGENCY)  # most urgent, then most severe, first
+    assert [model.index(r, Column.REF).data() for r in range(3)] == [
+        "local:3",
+        "local:1",
+        "local:2",
+    ]
+
+
+def test_ages_count_to_one_now_until_the_next_refresh(qapp: Any) -> None:
+    now = [T0]
+    model = IncidentTableModel(clock=lambda: now[0])
+    model.set_incidents([make(1, minutes_ago=1)])
+    assert model.index(0, Column.AGE).data() == "1m"
+    now[0] = T0 + timedelta(seconds=59)
+    # what the details show is counted to the same moment as the list, until the refresh
+    assert model.now() == T0 and model.index(0, Column.AGE).data() == "1m"
+    assert model.refresh_ages() == now[0]
+    assert model.index(0, Column.AGE).data() == "1m"  # 1m59s
+    now[0] = T0 + timedelta(seconds=60)
+    model.refresh_ages()
+    assert model.index(0, Column.AGE).data() == "2m"

@@ -312,3 +312,45 @@ def test_on_call_status_and_levels_show_in_the_tray_and_the_window(
     assert text.startswith("work: on call, level 1")
     world = pagerduty_server.world
     assert f"L1 {world.me.name}" in text and f"L2 {world.grace.name}" in text
+
+
+def test_a_token_pasted_into_settings_is_checked_then_kept_as_login_keeps_it(
+    qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty
+):
+    from notifier.core.accounts import token_secret_name
+    from notifier.desktop.dialogs.settings import store_secret
+    from notifier.desktop.settings_dialog import SettingsDialog
+
+    # no token yet: the account cannot be polled
+    app = make_app(pagerduty_config(pagerduty_server))
+    secrets = app.accounts.secrets
+    dialog = SettingsDialog(
+        app.config,
+        app.profile.config_path,
+        store_secret=lambda name, entry, secret, done: store_secret(app, name, entry, secret, done),
+    )
+    qtbot.addWidget(dialog)
+    dialog.accounts_table.selectRow(0)
+    assert dialog.secret_edit.echoMode() is dialog.secret_edit.EchoMode.Password
+
+    # a wrong one: one line says so, nothing is kept, what was pasted stays to fix
+    qtbot.keyClicks(dialog.secret_edit, "  not-a-token  ")
+    dialog.secret_button.click()
+    qtbot.waitUntil(lambda: dialog.secret_button.isEnabled(), timeout=15000)
+    said = dialog.secret_status.text()
+    assert said.startswith("Not kept:") and "\n" not in said
+    assert secrets.get(token_secret_name("work")) is None
+    assert dialog.secret_edit.text() == "  not-a-token  "
+
+    dialog.secret_edit.setText(pagerduty_server.token)
+    dialog.secret_button.click()
+    qtbot.waitUntil(lambda: dialog.secret_button.isEnabled(), timeout=15000)
+    me = pagerduty_server.world.me
+    assert dialog.secret_status.text() == (
+        f"Kept in the OS keyring: 'work' acts as {me.name} <{me.email}>."
+    )
+    assert secrets.get(token_secret_name("work")) == pagerduty_server.token
+    assert dialog.secret_edit.text() == ""
+    assert pagerduty_server.token not in app.profile.config_path.read_text()
+    # the app uses it at once: the account polls
+    qtbot.waitUntil(lambda: app.monitor.health("work").last_success is not None, timeout=15000)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QLineEdit,
@@ -103,7 +104,7 @@ def test_valid_settings_are_written_and_read_back_equal(
     regions = dialog.account_fields["api_url"].suggestions
     assert regions is not None
     regions.setCurrentIndex(regions.findData(EU))
-    assert dialog.accounts_table.rowCount() == 1
+    assert dialog.accounts_table.rowCount() == 2  # and the local account
 
     with qtbot.waitSignal(dialog.saved) as saved:
         save(qtbot, dialog)
@@ -283,7 +284,7 @@ def test_accounts_tab_lists_and_tests_accounts(
     # a new account can be tested only once saved and logged in
     add_account(qtbot, dialog, "eu-team", "pagerduty")
     set_text(dialog.account_fields["api_url"].widget, "https://pd.example.com/")
-    assert table.rowCount() == 2
+    assert table.rowCount() == 3  # and the local account
     assert table.item(1, 0).text() == "eu-team (new)"
     assert table.item(1, 2).text() == "https://pd.example.com/"
     assert not dialog.test_button.isEnabled()
@@ -307,7 +308,7 @@ def test_adding_an_account_with_a_bad_name_is_refused_inline(
     add_account(qtbot, dialog, name, "incidentio")
     assert dialog.add_error.isVisible()
     assert dialog.add_error.text().startswith(expected), dialog.add_error.text()
-    assert dialog.accounts_table.rowCount() == 1
+    assert dialog.accounts_table.rowCount() == 2  # and the local account
 
 
 def test_an_accounts_bad_value_shows_as_you_type_and_is_refused_on_save(
@@ -337,7 +338,7 @@ def test_removing_an_account(
     dialog = make_dialog(Config(accounts=({"kind": "pagerduty", "name": "work"},)))
     dialog.accounts_table.selectRow(0)
     qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
-    assert dialog.accounts_table.rowCount() == 0
+    assert dialog.accounts_table.rowCount() == 1  # the local account stays
     assert dialog.account_fields == {}
     with qtbot.waitSignal(dialog.saved):
         save(qtbot, dialog)
@@ -445,3 +446,55 @@ def test_a_problem_shows_as_you_type_and_leaves_when_fixed(
     )
     set_text(dialog.escalation_fields["low"]["alarm_after"], "")
     assert dialog.error_text() == "" and notify.property("invalid") is False
+
+
+def test_help_shows_under_the_fields_not_only_in_tooltips(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    dialog = make_dialog()
+    shown = {label.text().casefold() for label in dialog.findChildren(QLabel, "help")}
+    for path in ("local.name", "local.user_name", "local.ingest_max_body"):
+        help_text = plain(dialog.editors[path].setting.help).casefold()
+        assert any(help_text.rstrip(".") in text for text in shown), path
+    texts = {label.text() for label in dialog.findChildren(QLabel)}
+    assert "Hover over a field to see what it does." not in texts
+
+
+def test_the_port_field_shows_a_whole_port_number(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    dialog = make_dialog()
+    dialog.show()
+    dialog.tabs.setCurrentIndex(
+        next(n for n in range(dialog.tabs.count()) if dialog.tabs.tabText(n) == "This computer")
+    )
+    port = dialog.ingest_port
+    port.setValue(47811)
+    qapp = QApplication.instance()
+    assert qapp is not None
+    qapp.processEvents()
+    # the line edit's frame and margins take about 8 px: the digits need that much
+    # more, and a little slack for another font (it measured 46 px for 38 px of text)
+    room = port.lineEdit().width()
+    assert room >= port.lineEdit().fontMetrics().horizontalAdvance("47811") + 16
+
+
+def test_the_accounts_tab_lists_the_local_account_too_without_an_empty_panel(
+    make_dialog: Callable[..., SettingsDialog],
+) -> None:
+    dialog = make_dialog(Config(accounts=({"kind": "pagerduty", "name": "work", "api_url": EU},)))
+    dialog.show()
+    table = dialog.accounts_table
+    names = [table.item(row, 0).text() for row in range(table.rowCount())]
+    assert names == ["work", "local"]
+    assert table.item(1, 1).text() == "Local"
+    assert not dialog.account_scroll.isVisible()  # nothing selected: no empty panel
+    table.selectRow(1)
+    assert "This computer tab" in dialog.account_title.text()
+    assert not dialog.account_scroll.isVisible()
+    assert not dialog.remove_button.isEnabled()  # this computer's account stays
+    table.selectRow(0)
+    assert dialog.account_scroll.isVisible()
+    assert dialog.account_fields["api_url"].widget.text() == EU

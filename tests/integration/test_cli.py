@@ -320,3 +320,17 @@ def test_doctor_on_a_fresh_install_without_a_keyring_is_fine_when_nothing_needs_
     assert detail.startswith("none needed yet") and 'store = "file"' in detail
     # with a display this is the exit status; here only the missing display fails
     assert [name for name, c in checks.items() if not c["ok"] and not c["warning"]] == ["display"]
+
+
+def test_json_gives_custom_details_as_an_object(profile: Path) -> None:
+    from notifier.backends.local.store import LocalStore
+
+    run(profile, "list")  # makes the profile and its database
+    custom = {"free": "0.5%", "hosts": ["db-1", "db-2"], "load": 0.75}
+    LocalStore(profile / "local.sqlite3").trigger(
+        "Disk full", details={"source": "db1", "custom_details": custom}
+    )
+    for args in (("show", "local:1", "--json"), ("list", "--json")):
+        shown = json.loads(run(profile, *args).stdout)
+        details = (shown if isinstance(shown, dict) else shown[0])["details"]
+        assert details == {"source": "db1", "custom_details": custom}, args

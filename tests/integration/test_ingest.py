@@ -1103,3 +1103,39 @@ def test_a_refused_body_is_drained_only_so_far(ingest: Ingest) -> None:
                 sent += len(chunk)
     assert sent <= 2 * DRAIN_BYTES
     assert ingest.post_event(ingest.event()).status_code == 202
+
+
+def test_custom_details_stay_an_object_and_a_repeat_adds_to_them(ingest: Ingest) -> None:
+    from notifier.serialize import incident_to_dict
+
+    payload = {
+        "summary": "Disk full",
+        "source": "db1",
+        "severity": "critical",
+        "component": "mysql",
+        "group": "prod-datapipe",
+        "class": "disk",
+        "custom_details": {"free": "0.5%", "mount": {"path": "/var", "fs": "ext4"}},
+    }
+    body = ingest.event(dedup_key="db1/disk", payload=payload)
+    assert ingest.post_event(body).status_code == 202
+    (incident,) = ingest.store.open_incidents()
+    details = incident_to_dict(incident)["details"]
+    assert details["custom_details"] == {"free": "0.5%", "mount": {"path": "/var", "fs": "ext4"}}
+    assert (details["component"], details["group"], details["class"]) == (
+        "mysql", "prod-datapipe", "disk",
+    )  # fmt: skip
+
+    # the same dedup key again, without details: none of the earlier ones is lost
+    bare = {"summary": "Disk full", "source": "db1", "severity": "critical"}
+    assert ingest.post_event(ingest.event(dedup_key="db1/disk", payload=bare)).status_code == 202
+    (again,) = ingest.store.open_incidents()
+    assert again.id == incident.id
+    assert incident_to_dict(again)["details"]["custom_details"]["mount"]["fs"] == "ext4"
+    assert incident_to_dict(again)["details"]["component"] == "mysql"
+    # and with some: they update what they name, the rest stays
+    update = {**bare, "custom_details": {"free": "0.1%"}}
+    assert ingest.post_event(ingest.event(dedup_key="db1/disk", payload=update)).status_code == 202
+    (latest,) = ingest.store.open_incidents()
+    custom = incident_to_dict(latest)["details"]["custom_details"]
+    assert custom == {"free": "0.1%", "mount": {"path": "/var", "fs": "ext4"}}

@@ -148,6 +148,7 @@ class LocalStore:
             last_status_update=row["last_status_update"],
             details=tuple((str(k), _detail_text(v)) for k, v in details.items()),
             timeline=tuple(timeline),
+            details_json=row["details"] if details else "",
         )
 
     def open_incidents(self) -> list[Incident]:
@@ -378,6 +379,20 @@ class LocalStore:
         )
 
 
+def merged_details(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """The details of an incident triggered again: the later event's values win,
+    what it does not mention stays, and two ``custom_details`` objects merge key by
+    key (a repeat carrying only ``{"free": "0.4%"}`` keeps the other keys)."""
+    merged = dict(earlier)
+    for key, value in later.items():
+        before = merged.get(key)
+        if key == "custom_details" and isinstance(before, dict) and isinstance(value, dict):
+            merged[key] = {**before, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def _detail_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -422,7 +437,13 @@ class LocalBatch:
                 (dedup_key,),
             ).fetchone()
         if row is not None:
-            # like PagerDuty: a repeated trigger joins the open incident
+            # like PagerDuty: a repeated trigger joins the open incident, and its
+            # details add to the ones it had (a repeat without details wipes none)
+            stored = conn.execute("SELECT details FROM incidents WHERE id = ?", (row["id"],))
+            details_json = json.dumps(
+                merged_details(json.loads(stored.fetchone()[0] or "{}"), dict(details or {})),
+                default=str,
+            )
             conn.execute(
                 "UPDATE incidents SET title = ?, severity = COALESCE(?, severity),"
                 " urgency = CASE WHEN ? = 'high' THEN 'high' ELSE urgency END,"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from notifier.core import actions
 from notifier.core.status_text import user_message
@@ -29,6 +30,7 @@ def settings_dialog(app: OncallApp) -> SettingsDialog:
         app.profile.config_path,
         preview_sound=lambda path, volume: app.player.preview(path or None, volume),
         test_connection=lambda name: test_connection(app, name),
+        store_secret=lambda name, entry, secret, done: store_secret(app, name, entry, secret, done),
     )
     dialog.saved.connect(app.apply_config)
     return dialog
@@ -45,3 +47,23 @@ def test_connection(app: OncallApp, name: str) -> None:
             message(f"{name}: {user_message(error)}", warning=True)
 
     app.bridge.runner.run(lambda: actions.check_account(app.accounts, name), done)
+
+
+def store_secret(
+    app: OncallApp,
+    name: str,
+    entry: Mapping[str, Any],
+    secret: str,
+    done: Callable[[str, bool], None],
+) -> None:
+    """The settings dialog's token field: checked with the backend and kept in the
+    keyring off the GUI thread, exactly as ``login`` does; one line back."""
+
+    def finished(person: Person | None, error: BaseException | None) -> None:
+        if error is None:
+            done(f"Kept in the OS keyring: {name!r} acts as {person}.", True)
+            app.sync.poll_now(name)
+        else:
+            done(f"Not kept: {user_message(error)}", False)
+
+    app.bridge.runner.run(lambda: actions.login(app.accounts, name, secret, entry), finished)
