@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import BARE_TRAY, Figures, Launched, Options, poll_until, write_profile
-from tests.desktop.app_harness import tray_icon_geometry
+from bench.observe import TrayWatcher
 from tests.desktop.app_process import AppProcess
 from tests.desktop.session import DesktopSession, start_session
 from tests.desktop.sni_host import SignalCounter, SniHost
@@ -88,14 +88,16 @@ sys.exit(app.exec())
 """
 
 
-def _docked(session: DesktopSession, host: SniHost | None) -> bool:
-    if host is not None:
-        return bool(host.registered_items())
-    return tray_icon_geometry(session) is not None
-
-
 def _dock_times(opts: Options, session: DesktopSession, root: Path, kind: str) -> Figures:
     host = SniHost(session.env["DBUS_SESSION_BUS_ADDRESS"]) if kind == "sni" else None
+    watcher = TrayWatcher(session.display) if host is None else None  # as bench startup
+
+    def docked() -> bool:
+        if host is not None:
+            return bool(host.registered_items())
+        assert watcher is not None
+        return bool(watcher.docked())
+
     launches = opts.count(5, 2)
     times: dict[str, list[float]] = {"bare": [], "app": []}
     try:
@@ -107,17 +109,18 @@ def _dock_times(opts: Options, session: DesktopSession, root: Path, kind: str) -
                                     root / f"{kind}-{who}-{i}.out",
                                     extra_env={"ONCALL_NOTIFIER_HOME": str(profile)})  # fmt: skip
                 try:
-                    poll_until(lambda: _docked(session, host), f"{who} icon on {kind}",
-                               timeout=60, interval=0.01, alive=launched)  # fmt: skip
+                    poll_until(docked, f"{who} icon on {kind}", timeout=60, alive=launched)
                     seconds = time.perf_counter() - launched.started
                 finally:
                     launched.stop()
-                poll_until(lambda: not _docked(session, host), "the icon gone", timeout=20)
+                poll_until(lambda: not docked(), "the icon gone", timeout=20)
                 if i:
                     times[who].append(seconds)
     finally:
         if host is not None:
             host.close()
+        if watcher is not None:
+            watcher.close()
     app, bare = statistics.median(times["app"]), statistics.median(times["bare"])
     return {
         f"{kind}_dock_s": round(app, 3),
