@@ -169,6 +169,12 @@ def _desktop(name: str) -> Callable[[Options], Figures]:
     return run
 
 
+def bench_tray(opts: Options) -> Figures:
+    from bench.tray import bench_tray as run
+
+    return run(opts)
+
+
 def bench_pagerduty_budget(opts: Options) -> Figures:
     from bench.pagerduty_budget import bench_pagerduty_budget as run
 
@@ -199,6 +205,7 @@ BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "memory": _desktop("memory"),
     "storm": _desktop("storm"),
     "page_latency": _desktop("page_latency"),
+    "tray": bench_tray,
     "pagerduty_budget": bench_pagerduty_budget,
     "ingest": bench_ingest,
 }

@@ -13,8 +13,10 @@ until one of the two hosts exists: :class:`TrayHostWatcher` polls both cheaply.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -40,21 +42,29 @@ def sni_host_present() -> bool:
     return bool(reply.isValid() and reply.value())
 
 
+@functools.cache
+def _libx11() -> ctypes.CDLL | None:
+    # by soname first: find_library runs ldconfig (a process: ~15 ms at every start)
+    for name in ("libX11.so.6", ctypes.util.find_library("X11")):
+        if name:
+            with contextlib.suppress(OSError):
+                x11 = ctypes.CDLL(name)
+                x11.XOpenDisplay.restype = ctypes.c_void_p
+                x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+                x11.XInternAtom.restype = ctypes.c_ulong
+                x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+                x11.XGetSelectionOwner.restype = ctypes.c_ulong
+                x11.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+                x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+                return x11
+    return None
+
+
 def xembed_host_present() -> bool:
     """On X11: an XEmbed tray owns the ``_NET_SYSTEM_TRAY_S0`` selection."""
-    if QGuiApplication.platformName() != "xcb":
+    x11 = _libx11() if QGuiApplication.platformName() == "xcb" else None
+    if x11 is None:
         return False
-    name = ctypes.util.find_library("X11")
-    if name is None:
-        return False
-    x11 = ctypes.cdll.LoadLibrary(name)
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XInternAtom.restype = ctypes.c_ulong
-    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x11.XGetSelectionOwner.restype = ctypes.c_ulong
-    x11.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
     display = x11.XOpenDisplay(None)  # $DISPLAY, as Qt's own connection
     if not display:
         return False
@@ -66,11 +76,12 @@ def xembed_host_present() -> bool:
 
 
 def tray_host_present() -> str:
-    """ "sni", "xembed" or "" (none yet). SNI first: Qt prefers it when both exist."""
-    if sni_host_present():
-        return "sni"
+    """ "xembed", "sni" or "" (none yet). The cheaper check first: which kind Qt then
+    uses is Qt's choice (SNI when a watcher exists); only "none at all" matters here."""
     if xembed_host_present():
         return "xembed"
+    if sni_host_present():
+        return "sni"
     return ""
 
 

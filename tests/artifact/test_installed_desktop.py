@@ -19,7 +19,14 @@ from tests.desktop.app_harness import (
     assert_page_escalates_and_cli_ack_silences,
     running_app,
 )
-from tests.desktop.session import DesktopSession, SessionError, exported, wait_for
+from tests.desktop.session import (
+    DesktopSession,
+    SessionError,
+    exported,
+    missing_packages,
+    start_session,
+    wait_for,
+)
 from tests.fakes.pagerduty_server import FakePagerDuty
 from tests.support.environment import skip_or_fail
 
@@ -130,3 +137,27 @@ def test_installed_app_hands_a_second_launch_over_privately_and_quits_on_sigterm
     assert app.proc.wait(timeout=30) == 0
     assert not (app.profile / "ingest.json").exists()
     assert not (app.profile / "status.json").exists()
+
+
+def test_installed_app_started_before_the_panel_registers_its_icon_when_it_comes(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """Issue 16: with no tray host at start the app waits (its D-Bus check, QtDBus,
+    must be in the bundle) and registers a StatusNotifierItem once a panel is up."""
+    missing = missing_packages("sni")
+    if missing:
+        skip_or_fail(f"needs {', '.join(sorted(missing))} (Debian: xfce4-panel xfconf)")
+    try:
+        session = start_session(tmp_path / "desktop", tray=None)
+    except SessionError as exc:
+        skip_or_fail(f"could not start a session without a tray: {exc}")
+    try:
+        with running_app(session, tmp_path / "profile", [str(installed.command)],
+                         env=installed.env, cwd=installed.workdir) as app:  # fmt: skip
+            wait_for(lambda: "no system tray yet" in app.output(), "the app waiting for a tray",
+                     timeout=20, alive=app.proc)  # fmt: skip
+            session.start_tray("sni")
+            wait_for(session.sni_items, "the item registered with the watcher", timeout=30,
+                     alive=app.proc, log=app.profile / "app.out")  # fmt: skip
+    finally:
+        session.close()

@@ -270,3 +270,28 @@ def test_middle_click_opens_the_most_urgent_incident_and_left_click_the_window(q
     with qtbot.waitSignal(tray.openRequested) as opened:
         tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
     assert opened.args == [""]
+
+
+def test_offscreen_never_waits_for_a_tray_host() -> None:
+    from notifier.desktop.tray_host import must_wait_for_host, tray_host_present
+
+    assert tray_host_present() in ("", "sni")  # no X11 here; a test bus may have a watcher
+    assert must_wait_for_host() is False  # offscreen: the icon is created at once, as before
+
+
+def test_without_a_host_the_icon_waits_and_comes_with_the_current_state(qtbot) -> None:
+    tray = TrayController(wait_for_host=True)
+    try:
+        assert tray.icon is None
+        tray.update("triggered", "1 triggered", _entries(incident(1)))
+        tray.show()
+        assert any("incident 1" in a.text() for a in tray.shown_actions())  # menu ready
+        assert tray.host_watcher is not None
+        with qtbot.waitSignal(tray.iconCreated):
+            tray.host_watcher.appeared.emit("sni")  # what the watcher says when one comes
+        assert tray.icon is not None and tray.icon.isVisible()
+        assert tray.icon.toolTip() == "1 triggered"
+        assert tray.icon.contextMenu() is tray.menu
+    finally:
+        if tray.host_watcher is not None:
+            tray.host_watcher.deleteLater()
