@@ -35,6 +35,7 @@ from notifier.core.tray_view import tray_view
 from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
+from notifier.desktop.environment.conditions import DesktopConditions
 from notifier.desktop.notify import NotificationCenter
 from notifier.desktop.outbox_runner import open_outbox
 from notifier.desktop.power import SleepWatcher
@@ -105,6 +106,14 @@ class OncallApp(QObject):
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.ready = Readiness(
             self.player, self.notifications, self.problems, require_sound=require_sound
+        )
+        # Do Not Disturb and a muted output (issue 16): followed where a sound server is
+        self.conditions = (
+            DesktopConditions(
+                self.changed, unmute_for_alarm=config.sound.unmute_output, parent=self
+            )
+            if require_sound
+            else None
         )
 
         runner = BackgroundRunner(parent=self)
@@ -202,9 +211,18 @@ class OncallApp(QObject):
         # asyncio (with ssl and OpenSSL) and their thread wait for an incident
         if self.ready.sound():
             self.changed()
+        if self.conditions is not None:
+            self.conditions.start()
+
+    def _alarm(self, sounding: bool) -> None:
+        if self.conditions is not None:  # the opt-in unmute; restored once it stops
+            raiser = self.conditions.raiser
+            raiser.alarm_started() if sounding else raiser.alarm_stopped()
 
     def stop(self) -> None:
         self.player.stop()
+        if self.conditions is not None:
+            self.conditions.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)
@@ -230,10 +248,12 @@ class OncallApp(QObject):
             elif isinstance(action, Alarm):
                 alarm = True
                 log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
+                self._alarm(True)
                 self.player.play(action.volume)
             elif isinstance(action, StopAlarm):
                 log.info("alarm stopped: %s", action.reason)
                 self.player.stop()
+                self._alarm(False)
             elif isinstance(action, Withdraw):
                 self.notifications.withdraw(action.ref)
             elif isinstance(action, Summary):
@@ -252,9 +272,11 @@ class OncallApp(QObject):
         if self.ready.sound():
             self.changed()
         if step.volume is not None:
+            self._alarm(True)
             self.player.play(step.volume)
         if step.stopped and step.silence:
             self.player.stop()
+            self._alarm(False)
         if step.started or step.stopped:
             self.healthAlarm.emit(step.started)
 
@@ -278,6 +300,9 @@ class OncallApp(QObject):
             self.sync,
             now,
             problems=list(self.problems.values()),
+            desktop=self.conditions.issues(sound_problem="sound" in self.problems)
+            if self.conditions is not None
+            else (),
             internal_errors=len(self._internal_errors),
             outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
         )
@@ -384,6 +409,8 @@ class OncallApp(QObject):
             except UserError as exc:
                 self.announce.error("Start at login", str(exc))
         self.config = config
+        if self.conditions is not None:
+            self.conditions.set_unmute_for_alarm(config.sound.unmute_output)
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.sync.set_config(config)
 
