@@ -42,6 +42,8 @@ def run_app(
 
     install_from_environment(app)  # for bench/: off unless ONCALL_NOTIFIER_LAG_PROBE is set
     app.setApplicationName("oncall-notifier")
+    # the Wayland app_id (and the desktop file docks match): without it, "python3"
+    app.setDesktopFileName("oncall-notifier")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
     setup_logging(profile)
