@@ -20,7 +20,7 @@ import pytest
 
 from notifier.desktop.icons import TrayState
 from tests.desktop.app_harness import AUDIBLE_DB, CONFIG, running_app
-from tests.desktop.session import DesktopSession, wait_for
+from tests.desktop.session import DesktopSession, exported, wait_for
 from tests.support.desktop_app import AppMaker
 
 SHOWN_WITHIN_MS = 5_000  # "within seconds": events, not polling, carry the change
@@ -45,6 +45,14 @@ CONDITIONS = {
         check="do not disturb",
         doctor_warning=True,
     ),
+    "GNOME banners off": Condition(
+        ("gsettings", "set", "org.gnome.desktop.notifications", "show-banners", "false"),
+        ("gsettings", "set", "org.gnome.desktop.notifications", "show-banners", "true"),
+        "🔕 Notifications hidden: GNOME's Do Not Disturb is on; the alarm still rings",
+        silences_alarm=False,
+        check="do not disturb",
+        doctor_warning=True,
+    ),
     "sink muted": Condition(
         ("pactl", "set-sink-mute", "oncall_test", "1"),
         ("pactl", "set-sink-mute", "oncall_test", "0"),
@@ -64,11 +72,34 @@ CONDITIONS = {
 }
 
 
+# GNOME's setting, without GNOME: its schema compiled into a directory of the test's,
+# read and written through GSettings' keyfile backend (dconf needs its D-Bus service),
+# whose file monitor tells `gsettings monitor` of a change made by another process
+GNOME_SCHEMA = """\
+<schemalist>
+  <schema id="org.gnome.desktop.notifications" path="/org/gnome/desktop/notifications/">
+    <key name="show-banners" type="b"><default>true</default></key>
+  </schema>
+</schemalist>
+"""
+
+
 @pytest.fixture
-def desk(session: DesktopSession) -> Iterator[DesktopSession]:
-    """The session, put back as it was: dunst showing, the sink unmuted at 100%."""
+def desk(session: DesktopSession, tmp_path: Path) -> Iterator[DesktopSession]:
+    """The session with GNOME's notification settings, put back as it was after:
+    dunst showing, the sink unmuted at 100%."""
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "org.gnome.desktop.notifications.gschema.xml").write_text(GNOME_SCHEMA)
+    subprocess.run(["glib-compile-schemas", str(schemas)], check=True)
+    gnome = {
+        "GSETTINGS_SCHEMA_DIR": str(schemas),
+        "GSETTINGS_BACKEND": "keyfile",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
     try:
-        yield session
+        with exported(gnome):
+            yield session
     finally:
         for condition in CONDITIONS.values():
             session.run(*condition.undo, check=False)
@@ -190,3 +221,33 @@ def test_the_opt_in_unmute_makes_the_alarm_heard_then_puts_the_sink_back(
             log=app.profile / "app.out",
         )
         assert app.status(ref) == "acknowledged"
+
+
+def test_no_sound_output_at_all_shows_in_the_menu_and_doctor(
+    desk: DesktopSession, qtbot: Any, tmp_path: Path
+) -> None:
+    make_app = AppMaker(tmp_path)
+    module = ""
+    try:
+        app = make_app(
+            '[local]\ningest_port = 0\nuser_name = "Me"\n[secrets]\nstore = "file"\n',
+            require_sound=True,
+        )
+        qtbot.waitUntil(lambda: app.conditions.watcher.state is not None, timeout=10_000)
+        module = desk.run("pactl", "list", "short", "modules")
+        [index] = [line.split()[0] for line in module.splitlines() if "module-null-sink" in line]
+        desk.run("pactl", "unload-module", index)
+        # the alarm player's own line or ours: either says the alarm cannot sound
+        qtbot.waitUntil(lambda: _status_lines(app)[0].startswith("⚠"), timeout=SHOWN_WITHIN_MS)
+        assert app.tray.state is TrayState.DEGRADED
+        check = _doctor(desk, app.profile.root)["sound output"]
+        assert (check["ok"], check["warning"]) == (False, False)
+        assert check["detail"].startswith("No sound output: the alarm cannot be heard")
+    finally:
+        if module:
+            desk.run(
+                "pactl", "load-module", "module-null-sink", f"sink_name={desk.sink}",
+                "sink_properties=device.description=oncall-test-sink",
+            )  # fmt: skip
+            desk.run("pactl", "set-default-sink", desk.sink)
+        make_app.close()
