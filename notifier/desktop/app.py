@@ -108,12 +108,8 @@ class OncallApp(QObject):
             self.player, self.notifications, self.problems, require_sound=require_sound
         )
         # Do Not Disturb and a muted output (issue 16): followed where a sound server is
-        self.conditions = (
-            DesktopConditions(
-                self.changed, unmute_for_alarm=config.sound.unmute_output, parent=self
-            )
-            if require_sound
-            else None
+        self.conditions = DesktopConditions(
+            self.changed, config.sound.unmute_output, follow=require_sound, parent=self
         )
 
         runner = BackgroundRunner(parent=self)
@@ -211,18 +207,11 @@ class OncallApp(QObject):
         # asyncio (with ssl and OpenSSL) and their thread wait for an incident
         if self.ready.sound():
             self.changed()
-        if self.conditions is not None:
-            self.conditions.start()
-
-    def _alarm(self, sounding: bool) -> None:
-        if self.conditions is not None:  # the opt-in unmute; restored once it stops
-            raiser = self.conditions.raiser
-            raiser.alarm_started() if sounding else raiser.alarm_stopped()
+        self.conditions.start()
 
     def stop(self) -> None:
         self.player.stop()
-        if self.conditions is not None:
-            self.conditions.stop()
+        self.conditions.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)
@@ -248,12 +237,12 @@ class OncallApp(QObject):
             elif isinstance(action, Alarm):
                 alarm = True
                 log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
-                self._alarm(True)
+                self.conditions.alarm(True)  # the opt-in unmute, undone when it stops
                 self.player.play(action.volume)
             elif isinstance(action, StopAlarm):
                 log.info("alarm stopped: %s", action.reason)
                 self.player.stop()
-                self._alarm(False)
+                self.conditions.alarm(False)
             elif isinstance(action, Withdraw):
                 self.notifications.withdraw(action.ref)
             elif isinstance(action, Summary):
@@ -272,11 +261,11 @@ class OncallApp(QObject):
         if self.ready.sound():
             self.changed()
         if step.volume is not None:
-            self._alarm(True)
+            self.conditions.alarm(True)
             self.player.play(step.volume)
         if step.stopped and step.silence:
             self.player.stop()
-            self._alarm(False)
+            self.conditions.alarm(False)
         if step.started or step.stopped:
             self.healthAlarm.emit(step.started)
 
@@ -300,9 +289,7 @@ class OncallApp(QObject):
             self.sync,
             now,
             problems=list(self.problems.values()),
-            desktop=self.conditions.issues(sound_problem="sound" in self.problems)
-            if self.conditions is not None
-            else (),
+            desktop=self.conditions.issues(sound_problem="sound" in self.problems),
             internal_errors=len(self._internal_errors),
             outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
         )
@@ -409,8 +396,7 @@ class OncallApp(QObject):
             except UserError as exc:
                 self.announce.error("Start at login", str(exc))
         self.config = config
-        if self.conditions is not None:
-            self.conditions.set_unmute_for_alarm(config.sound.unmute_output)
+        self.conditions.set_unmute_for_alarm(config.sound.unmute_output)
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.sync.set_config(config)
 
