@@ -125,3 +125,43 @@ def test_a_left_click_opens_the_window_with_our_app_id(
         log=app.log,
     )
     assert "python3" not in wayland.app_ids()
+
+
+def test_do_not_disturb_and_a_muted_sink_head_the_menu_a_panel_reads(
+    wayland: WaylandSession, menu: DBusMenuClient, app: WaylandApp
+) -> None:
+    """Issue 16 item 5 on Wayland, read as waybar reads the menu (GetLayout)."""
+
+    def first_label() -> str:
+        return menu.labels()[0]
+
+    try:
+        wayland.run("dunstctl", "set-paused", "true")
+        wait_for(
+            lambda: first_label().startswith("🔕 Notifications hidden: dunst is paused"),
+            "Do Not Disturb at the top of the menu",
+            timeout=10,
+            alive=app.proc,
+            log=app.log,
+        )
+        wayland.run("pactl", "set-sink-mute", wayland.sink, "1")
+        wait_for(
+            lambda: any(
+                label.startswith("⚠ Sound output oncall-test-sink is muted")
+                for label in menu.labels()[:2]
+            ),
+            "the muted sink at the top of the menu",
+            timeout=10,
+            alive=app.proc,
+            log=app.log,
+        )
+    finally:
+        wayland.run("dunstctl", "set-paused", "false")
+        wayland.run("pactl", "set-sink-mute", wayland.sink, "0")
+    wait_for(
+        lambda: not first_label().startswith(("🔕", "⚠")),
+        "the menu back to normal",
+        timeout=10,
+        alive=app.proc,
+        log=app.log,
+    )
