@@ -29,7 +29,10 @@ prefix is mirrored into ROOT with hard links (``cp -al``: same inodes, so it tak
 second and no space; a plain copy when ROOT is on another file system) and run
 with ``LD_LIBRARY_PATH`` pointing at the mirror's ``lib`` (pyenv links libpython by
 RUNPATH, which that variable overrides); the virtualenv's ``site-packages`` and the
-source tree go on ``PYTHONPATH``, mirrored the same way when unreadable.
+source tree go on ``PYTHONPATH``, mirrored the same way when unreadable. Whether the
+user can run the app is checked by doing it (importing the app as that user, and
+checking it is this very Python version: see :func:`_user_can_import`). Tried both
+ways on this image: with the tree in /work, and with a checkout under /root.
 
 Debian packages: sway waybar grim dunst dbus libglib2.0-bin pulseaudio
 pulseaudio-utils sox util-linux (setpriv).
@@ -180,9 +183,16 @@ def _owned(path: Path, mode: int = 0o755) -> Path:
 
 
 def _user_can_import(python: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> str:
-    """ "" when the user can import the app with ``python``; else what went wrong."""
+    """Empty when the user can import the app with ``python``, and it is this very
+    Python; else what went wrong. (Seen on this image: an interpreter under /root,
+    which the user cannot read, still started for it, as Debian's 3.11 with the
+    stdlib and libpython of /usr: it must not pass by luck.)"""
+    check = (
+        "import sys, PySide6.QtGui, notifier.desktop.app; "
+        f"assert sys.version == {sys.version!r}, 'another Python: ' + sys.version"
+    )
     result = subprocess.run(
-        [*AS_USER, *python, "-c", "import PySide6.QtGui, notifier.desktop.app"],
+        [*AS_USER, *python, "-c", check],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env, "HOME": str(cwd)},
         cwd=cwd,
         capture_output=True,
@@ -213,36 +223,32 @@ def user_python(root: Path) -> tuple[tuple[str, ...], dict[str, str]]:
     """A command running this process's Python as the session's user with the app
     and its dependencies importable, and the variables it needs (see the module
     docstring). Raises :class:`SessionError` saying why when there is none."""
+    mirror = _owned(root / "python")
     site = Path(sysconfig.get_paths()["purelib"])
-    env = {"PYTHONPATH": f"{PROJECT}{os.pathsep}{site}", "PYTHONNOUSERSITE": "1"}
-    python = (os.path.realpath(sys.executable),)
-    why = _user_can_import(python, env, root)
-    if not why:
-        return python, env
-    mirror = root / "python"
-    (mirror / "bin").mkdir(parents=True)
-    exe = mirror / "bin" / Path(python[0]).name
-    try:
-        os.link(python[0], exe)
-    except OSError:  # another file system
-        shutil.copy2(python[0], exe)
-    _mirror(Path(sys.base_prefix) / "lib", mirror / "lib")
     paths = []
     if _user_can_read(PROJECT / "pyproject.toml"):
         paths.append(str(PROJECT))
-    else:
+    else:  # a checkout under /root: the package, its resources and its pyproject
         src = _owned(mirror / "src")
         for part in ("notifier", "resources"):
             _mirror(PROJECT / part, src / part)
         shutil.copy2(PROJECT / "pyproject.toml", src / "pyproject.toml")
         paths.append(str(src))
     paths.append(str(site if _user_can_read(site) else _mirror(site, mirror / "site-packages")))
-    env = {
-        **env,
-        "PYTHONPATH": os.pathsep.join(paths),
-        "PYTHONHOME": str(mirror),
-        "LD_LIBRARY_PATH": str(mirror / "lib"),
-    }
+    env = {"PYTHONPATH": os.pathsep.join(paths), "PYTHONNOUSERSITE": "1"}
+    python = (os.path.realpath(sys.executable),)
+    why = _user_can_import(python, env, root)
+    if not why:
+        return python, env
+    # the interpreter itself is unreadable (pyenv's under /root): its prefix mirrored
+    (mirror / "bin").mkdir()
+    exe = mirror / "bin" / Path(python[0]).name
+    try:
+        os.link(python[0], exe)
+    except OSError:  # another file system
+        shutil.copy2(python[0], exe)
+    _mirror(Path(sys.base_prefix) / "lib", mirror / "lib")
+    env = {**env, "PYTHONHOME": str(mirror), "LD_LIBRARY_PATH": str(mirror / "lib")}
     python = (str(exe),)
     why = _user_can_import(python, env, root)
     if why:
