@@ -80,14 +80,15 @@ def gnome_schema_installed() -> bool:
     return result is not None and GNOME_SCHEMA in result.stdout.split()
 
 
-def read_quieting() -> tuple[Quieting, ...]:
-    """Every source that currently hides notifications."""
+def read_quieting(gnome_schema: bool | None = None) -> tuple[Quieting, ...]:
+    """Every source that currently hides notifications. ``gnome_schema``: whether
+    GNOME's schema is installed, if the caller knows already."""
     found = []
     if _get_property(DUNST_INTERFACE, "paused") is True:
         found.append(Quieting.DUNST_PAUSED)
     if _get_property(NOTIFICATIONS_SERVICE, "Inhibited") is True:
         found.append(Quieting.INHIBITED)
-    if gnome_schema_installed():
+    if gnome_schema if gnome_schema is not None else gnome_schema_installed():
         result = _run("gsettings", "get", GNOME_SCHEMA, "show-banners")
         if result is not None and result.stdout.strip() == "false":
             found.append(Quieting.GNOME_BANNERS_OFF)
@@ -108,8 +109,8 @@ def read_output() -> OutputState | None:
     return sinks.get(name, OutputState(""))
 
 
-def read_state() -> DesktopState:
-    return DesktopState(quieting=read_quieting(), output=read_output())
+def read_state(gnome_schema: bool | None = None) -> DesktopState:
+    return DesktopState(quieting=read_quieting(gnome_schema), output=read_output())
 
 
 def set_output(sink: str, muted: bool, channels: tuple[Channel, ...]) -> bool:

@@ -94,9 +94,12 @@ class DesktopWatcher(QObject):
             self._again = True
             return
         self._reading, self._again = True, False
-        self.runner.run(
-            lambda: (probes.read_state(), probes.gnome_schema_installed()), self._read_done
-        )
+        self.runner.run(self._read, self._read_done)
+
+    @staticmethod
+    def _read() -> tuple[DesktopState, bool]:  # on the worker
+        gnome = probes.gnome_schema_installed()
+        return probes.read_state(gnome), gnome
 
     def _read_done(self, result: tuple[DesktopState, bool] | None, error: object) -> None:
         self._reading = False
