@@ -23,7 +23,7 @@ from tests.desktop.app_harness import AUDIBLE_DB, CONFIG, running_app
 from tests.desktop.session import DesktopSession, exported, wait_for
 from tests.support.desktop_app import AppMaker
 
-SHOWN_WITHIN_MS = 5_000  # "within seconds": events, not polling, carry the change
+SHOWN_WITHIN_MS = 10_000  # "within seconds" (events carry it: ~0.1 s here; slack for a loaded CI)
 
 
 @dataclass(frozen=True)
