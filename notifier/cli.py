@@ -5,6 +5,7 @@ Exit status: 0 success, 2 usage error, 1 any other failure (one line on stderr).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -358,7 +359,7 @@ def cmd_doctor(ctx: Context) -> int:
     if problem is None:
         from notifier.desktop.diagnostics import desktop_checks
 
-        desktop = desktop_checks
+        desktop = functools.partial(desktop_checks, unmute_for_alarm=ctx.config.sound.unmute_output)
     else:
         checks.append(Check("display", False, problem))
         if not ctx.args.json:

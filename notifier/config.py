@@ -168,6 +168,14 @@ class SoundSettings:
         label="Chime sound",
         help="a WAV file; empty: the bundled chime",
     )
+    unmute_output: bool = setting(
+        Boolean(),
+        False,
+        label="Unmute the output for the alarm",
+        help="when the alarm starts and the sound output is muted or at volume 0, unmute "
+        "it (a channel at 0 goes to 100%); its previous state comes back once the alarm "
+        "stops",
+    )
 
     def _start_not_louder(self, name: Namer) -> None:
         if self.start_volume > self.volume:

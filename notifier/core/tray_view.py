@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from notifier.core import status_text
+from notifier.core.desktop_readiness import ReadinessIssue
 from notifier.core.monitor import TrayStatus
 from notifier.core.outbox_store import OutboxItem
 from notifier.core.status_text import Problem
@@ -27,15 +28,18 @@ def tray_view(
     now: datetime,
     *,
     problems: Sequence[Problem],
+    desktop: Sequence[ReadinessIssue] = (),
     internal_errors: int,
     outbox: Sequence[OutboxItem] | None,
 ) -> TrayView:
     """Degraded whenever an account is failing or something could not start, whatever
-    the incidents; otherwise the monitor's state (alerting, triggered, ...)."""
+    the incidents, or the alarm cannot be heard (``desktop``: a muted output...);
+    otherwise the monitor's state (alerting, triggered, ...). The desktop's issues
+    head the menu and the tooltip: they hide every page, whatever its account."""
     monitor = sync.monitor
     degraded = sync.degraded(now)
     status = monitor.tray_status(now)
-    if degraded or problems:
+    if degraded or problems or any(issue.silences_alarm for issue in desktop):
         status = TrayStatus.DEGRADED
     lines = status_text.status_lines(
         accounts=monitor.accounts(),
@@ -45,5 +49,9 @@ def tray_view(
         outbox=outbox,
         oncall=sync.oncall,
     )
+    if desktop:
+        lines = [issue.menu_line for issue in desktop] + lines
     tooltip = status_text.tooltip(monitor.summary(), degraded, problems)
+    if desktop:
+        tooltip = "\n".join([*(issue.line for issue in desktop), tooltip])
     return TrayView(status, tooltip, lines, degraded)

@@ -38,6 +38,7 @@ from notifier.desktop.announcements import Announcements
 from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.bridge import AppBridge
 from notifier.desktop.disk_watch import DiskWatch
+from notifier.desktop.environment.conditions import DesktopConditions
 from notifier.desktop.notify import NotificationCenter
 from notifier.desktop.outbox_runner import open_outbox
 from notifier.desktop.power import SleepWatcher
@@ -110,6 +111,10 @@ class OncallApp(QObject):
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.ready = Readiness(
             self.player, self.notifications, self.problems, require_sound=require_sound
+        )
+        # Do Not Disturb and a muted output (issue 16): followed where a sound server is
+        self.conditions = DesktopConditions(
+            self.changed, config.sound.unmute_output, follow=require_sound, parent=self
         )
 
         runner = BackgroundRunner(parent=self)
@@ -211,10 +216,12 @@ class OncallApp(QObject):
         # asyncio (with ssl and OpenSSL) and their thread wait for an incident
         if self.ready.sound():
             self.changed()
+        self.conditions.start()
 
     def stop(self) -> None:
         self.disk_watch.stop()
         self.player.stop()
+        self.conditions.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)
@@ -240,10 +247,12 @@ class OncallApp(QObject):
             elif isinstance(action, Alarm):
                 alarm = True
                 log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
+                self.conditions.alarm(True)  # the opt-in unmute, undone when it stops
                 self.player.play(action.volume)
             elif isinstance(action, StopAlarm):
                 log.info("alarm stopped: %s", action.reason)
                 self.player.stop()
+                self.conditions.alarm(False)
             elif isinstance(action, Withdraw):
                 self.notifications.withdraw(action.ref)
             elif isinstance(action, Summary):
@@ -262,9 +271,11 @@ class OncallApp(QObject):
         if self.ready.sound():
             self.changed()
         if step.volume is not None:
+            self.conditions.alarm(True)
             self.player.play(step.volume)
         if step.stopped and step.silence:
             self.player.stop()
+            self.conditions.alarm(False)
         if step.started or step.stopped:
             self.healthAlarm.emit(step.started)
 
@@ -288,6 +299,7 @@ class OncallApp(QObject):
             self.sync,
             now,
             problems=list(self.problems.values()),
+            desktop=self.conditions.issues(sound_problem="sound" in self.problems),
             internal_errors=len(self._internal_errors),
             outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
         )
@@ -434,6 +446,7 @@ class OncallApp(QObject):
         except UserError as exc:  # the dialog checks entries first: a file edited meanwhile
             self.announce.error("Accounts not applied", str(exc))
             changes = None
+        self.conditions.set_unmute_for_alarm(config.sound.unmute_output)
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
         self.sync.set_config(config, changes.changed if changes is not None else ())
         if ingest_settings(config) != ingest_settings(old) or (

@@ -13,7 +13,8 @@ from notifier.doctor import Check
 log = logging.getLogger("notifier.desktop.diagnostics")
 
 
-def desktop_checks() -> Iterator[Check]:
+def desktop_checks(*, unmute_for_alarm: bool = False) -> Iterator[Check]:
+    """``unmute_for_alarm``: the setting; a muted output is then only a warning."""
     # Qt's own chatter (multimedia back ends) goes to the log, not the terminal
     qInstallMessageHandler(lambda mode, context, message: log.debug("qt: %s", message))
     existing = QApplication.instance()
@@ -45,3 +46,26 @@ def desktop_checks() -> Iterator[Check]:
     player = AlarmPlayer()
     ok, detail = player.available()
     yield Check("sound", ok, f"alarm plays on {detail}" if ok else detail)
+    yield from _conditions(unmute_for_alarm)
+
+
+def _conditions(unmute_for_alarm: bool) -> Iterator[Check]:
+    """Do Not Disturb and the output's mute and volume (issue 16)."""
+    from notifier.core.desktop_readiness import assess
+    from notifier.desktop.environment import probes
+
+    state = probes.read_state()
+    issues = {issue.key: issue for issue in assess(state, unmute_for_alarm=unmute_for_alarm)}
+    hidden = issues.get("notifications")
+    if hidden is None:
+        yield Check("do not disturb", True, "off: notifications show")
+    else:
+        yield Check("do not disturb", False, hidden.line, warning=True)
+    if state.output is None:
+        return  # no sound server answered: the sound check above says what is wrong
+    issue = issues.get("output")
+    if issue is None:
+        loudest = max((c.percent for c in state.output.channels), default=100)
+        yield Check("sound output", True, f"{state.output.label}, unmuted, volume {loudest}%")
+    else:
+        yield Check("sound output", False, issue.line, warning=not issue.silences_alarm)

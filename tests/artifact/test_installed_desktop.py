@@ -68,8 +68,8 @@ def test_doctor_json_with_the_installed_app_running_finds_everything_working(
     result = app.run("doctor", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     checks = {c["check"]: c for c in json.loads(result.stdout)}
-    for name in ("install", "tray", "notifications", "sound", "account local", "sync local",
-                 "local ingest"):  # fmt: skip
+    for name in ("install", "tray", "notifications", "sound", "do not disturb", "sound output",
+                 "account local", "sync local", "local ingest"):  # fmt: skip
         assert checks[name]["ok"] is True, checks[name]
     assert "desktop-notifier" in checks["notifications"]["detail"]  # D-Bus, with buttons
 
@@ -161,3 +161,24 @@ def test_installed_app_started_before_the_panel_registers_its_icon_when_it_comes
                      alive=app.proc, log=app.profile / "app.out")  # fmt: skip
     finally:
         session.close()
+
+
+def test_installed_doctor_sees_dunst_paused_and_the_sink_muted(
+    installed: Installed, desktop: DesktopSession, profile: Path
+) -> None:
+    """Issue 16: the bundle carries what the probes need (QtDBus; pactl is the system's)."""
+    env = {k: v for k, v in desktop.env.items() if k != "QT_QPA_PLATFORM"}
+    desktop.run("dunstctl", "set-paused", "true")
+    desktop.run("pactl", "set-sink-mute", desktop.sink, "1")
+    try:
+        result = installed.run("doctor", "--json", profile=profile, env=env)
+    finally:
+        desktop.run("dunstctl", "set-paused", "false")
+        desktop.run("pactl", "set-sink-mute", desktop.sink, "0")
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert checks["do not disturb"]["warning"] is True, checks["do not disturb"]
+    assert "dunst is paused" in checks["do not disturb"]["detail"]
+    output = checks["sound output"]
+    assert output["ok"] is False and output["warning"] is False, output
+    assert "oncall-test-sink is muted" in output["detail"]
+    assert result.returncode == 1  # a muted output is a problem: the alarm cannot be heard

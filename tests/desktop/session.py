@@ -237,6 +237,9 @@ class DesktopSession:
     sink: str = SINK
     #: "xembed", "sni" or None (no tray host yet)
     tray_kind: str | None = None
+    #: put before every command run in the session: ``setpriv ...`` in the Wayland
+    #: session, whose programs run as an unprivileged user (wayland_session.py)
+    as_user: tuple[str, ...] = ()
     _procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     # -- running commands in the session ---------------------------------------------
@@ -246,7 +249,7 @@ class DesktopSession:
 
     def run(self, *args: str, timeout: float = 10.0, check: bool = True) -> str:
         result = subprocess.run(
-            args,
+            [*self.as_user, *args],
             env=self.child_env(),
             capture_output=True,
             text=True,
@@ -464,7 +467,7 @@ class DesktopSession:
     ) -> subprocess.Popen[bytes]:
         log = (self.root / f"{name}.log").open("wb")
         proc = subprocess.Popen(
-            args,
+            [*self.as_user, *args],
             env=dict(env) if env is not None else self.child_env(),
             stdout=kw.pop("stdout", log),  # type: ignore[arg-type]
             stderr=log,
@@ -509,7 +512,7 @@ class Recording:
         self._seconds = seconds
         before = session._source_outputs()
         self._parec = subprocess.Popen(
-            ["parec", "-d", f"{session.sink}.monitor", "--raw", "--format=s16le",
+            [*session.as_user, "parec", "-d", f"{session.sink}.monitor", "--raw", "--format=s16le",
              "--channels=2", f"--rate={RATE}", "--latency-msec=20"],
             env=session.child_env(),
             stdout=subprocess.PIPE,

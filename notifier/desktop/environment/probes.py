@@ -1,0 +1,124 @@
+"""Read the desktop's Do Not Disturb and sound output state. Blocking: call these
+from a worker thread (the app's watcher does) or from ``doctor``.
+
+- Notifications: dunst's ``paused`` (``org.dunstproject.cmd0`` on
+  /org/freedesktop/Notifications), the ``Inhibited`` property of
+  ``org.freedesktop.Notifications`` (KDE Plasma and others), GNOME's
+  ``org.gnome.desktop.notifications show-banners`` through ``gsettings`` (skipped
+  when that schema is not installed). QtDBus for the bus: no other D-Bus library in
+  this thread, and QDBusConnection may be used from any thread.
+- Sound output: ``pactl`` (PulseAudio, and PipeWire through pipewire-pulse), in the C
+  locale so its words parse. ``pactl`` rather than a libpulse binding: no new
+  dependency to freeze, the same commands a user would type to check, and
+  ``pactl subscribe`` gives change events without a thread of our own.
+
+Each probe answers "nothing known" (no paused source, output None) when its daemon
+or program is absent, never raises for that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+
+from PySide6.QtDBus import QDBusConnection, QDBusMessage, QDBusVariant
+
+from notifier.core.desktop_readiness import (
+    Channel,
+    DesktopState,
+    OutputState,
+    Quieting,
+    parse_sinks,
+)
+
+log = logging.getLogger("notifier.desktop.environment")
+
+NOTIFICATIONS_SERVICE = "org.freedesktop.Notifications"
+NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
+DUNST_INTERFACE = "org.dunstproject.cmd0"
+GNOME_SCHEMA = "org.gnome.desktop.notifications"
+COMMAND_TIMEOUT_S = 3.0
+
+
+def _get_property(interface: str, name: str) -> object | None:
+    """A property of the notification server, or None when it has none (or no server)."""
+    bus = QDBusConnection.sessionBus()
+    if not bus.isConnected():
+        return None
+    call = QDBusMessage.createMethodCall(
+        NOTIFICATIONS_SERVICE, NOTIFICATIONS_PATH, "org.freedesktop.DBus.Properties", "Get"
+    )
+    call.setArguments([interface, name])
+    reply = bus.call(call, timeout=int(COMMAND_TIMEOUT_S * 1000))
+    if reply.type() != QDBusMessage.MessageType.ReplyMessage or not reply.arguments():
+        return None
+    value: object = reply.arguments()[0]
+    return value.variant() if isinstance(value, QDBusVariant) else value
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str] | None:
+    if shutil.which(args[0]) is None:
+        return None
+    try:
+        return subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("%s: %s", " ".join(args), exc)
+        return None
+
+
+def gnome_schema_installed() -> bool:
+    result = _run("gsettings", "list-schemas")
+    return result is not None and GNOME_SCHEMA in result.stdout.split()
+
+
+def read_quieting(gnome_schema: bool | None = None) -> tuple[Quieting, ...]:
+    """Every source that currently hides notifications. ``gnome_schema``: whether
+    GNOME's schema is installed, if the caller knows already."""
+    found = []
+    if _get_property(DUNST_INTERFACE, "paused") is True:
+        found.append(Quieting.DUNST_PAUSED)
+    if _get_property(NOTIFICATIONS_SERVICE, "Inhibited") is True:
+        found.append(Quieting.INHIBITED)
+    if gnome_schema if gnome_schema is not None else gnome_schema_installed():
+        result = _run("gsettings", "get", GNOME_SCHEMA, "show-banners")
+        if result is not None and result.stdout.strip() == "false":
+            found.append(Quieting.GNOME_BANNERS_OFF)
+    return tuple(found)
+
+
+def read_output() -> OutputState | None:
+    """The default sink; ``OutputState("")`` when the server has none; None when no
+    sound server answers (or ``pactl`` is not installed)."""
+    default = _run("pactl", "get-default-sink")
+    if default is None or default.returncode != 0:
+        return None
+    name = default.stdout.strip()
+    listing = _run("pactl", "list", "sinks")
+    if listing is None or listing.returncode != 0:
+        return None
+    sinks = parse_sinks(listing.stdout)
+    return sinks.get(name, OutputState(""))
+
+
+def read_state(gnome_schema: bool | None = None) -> DesktopState:
+    return DesktopState(quieting=read_quieting(gnome_schema), output=read_output())
+
+
+def set_output(sink: str, muted: bool, channels: tuple[Channel, ...]) -> bool:
+    """Set ``sink``'s mute and per-channel volume; False when pactl refused."""
+    ok = True
+    mute = _run("pactl", "set-sink-mute", sink, "1" if muted else "0")
+    ok = ok and mute is not None and mute.returncode == 0
+    if channels:
+        volume = _run("pactl", "set-sink-volume", sink, *(str(c.raw) for c in channels))
+        ok = ok and volume is not None and volume.returncode == 0
+    return ok
