@@ -36,7 +36,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from notifier.backends.port import AuthenticationError, Backend, Capability, OnCallStatus, Watch
+from notifier.backends.port import (
+    AuthenticationError,
+    Backend,
+    Capability,
+    OnCallStatus,
+    Truncated,
+    Watch,
+)
 from notifier.config import Config
 from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
@@ -386,7 +393,8 @@ class Sync:
             state.failures = 0
             state.last_good = now
             self._schedule_poll(name, now + self.interval(name))  # stands if the rest fails
-            update = self.monitor.snapshot(name, incidents, now)
+            cut = incidents.note if isinstance(incidents, Truncated) else None
+            update = self.monitor.snapshot(name, incidents, now, cut=cut)
             interval = self.interval(name)  # after the snapshot: an incident of mine counts
             self.monitor.health(name).interval = max(interval, HEALTH_INTERVAL_FLOOR)
             self._schedule_poll(name, now + interval)
