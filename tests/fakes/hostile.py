@@ -22,7 +22,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
@@ -100,11 +100,18 @@ def alert_json(n: int, *, severity: str = "warning", at: datetime | None = None)
     }
 
 
-def many_alerts(count: int, *, critical_every: int = 50) -> bytes:
+def many_alerts(
+    count: int, *, critical_every: int | None = 50, at: datetime | None = None
+) -> bytes:
     """``GET /alerts`` of a cluster with ``count`` firing alerts, one in
-    ``critical_every`` of severity critical, the rest warnings."""
+    ``critical_every`` of severity critical (None: none), the rest warnings,
+    firing since ``at`` (default: 5 minutes ago)."""
     alerts = [
-        alert_json(n, severity="critical" if n % critical_every == 0 else "warning")
+        alert_json(
+            n,
+            severity="critical" if critical_every and n % critical_every == 0 else "warning",
+            at=at,
+        )
         for n in range(count)
     ]
     return json.dumps(alerts).encode()
@@ -228,10 +235,3 @@ def hostile_alertmanager() -> Iterator[HostileAlertmanager]:
         yield server
     finally:
         server.close()
-
-
-def paths_of(hits: Sequence[str], pattern: str) -> list[str]:
-    return [h for h in hits if re.fullmatch(pattern, h)]
-
-
-Clock = Callable[[], float]
