@@ -90,6 +90,52 @@ def bench_escalation(opts: Options) -> dict[str, float]:
     }
 
 
+#: issue 17: a cluster of 50,000 alerts made every tick sort and scan them all
+SCALE_SMALL, SCALE_LARGE = 500, 50_000
+
+
+def _engine_work(engine_class: type, policy: object, n: int, quick: bool) -> float:
+    """Seconds the engine spends per wake-up with ``n`` incidents notified and
+    alarming: a tick with nothing due, its next deadline, and one new page."""
+    from notifier.domain.diff import EventKind, IncidentEvent
+
+    engine = engine_class(policy)
+    engine.handle([IncidentEvent(EventKind.NEW, i, None) for i in incidents(n)], START)
+    at = START + timedelta(minutes=6)
+    engine.tick(at)  # every one notified, the alarm sounding for all
+    pages = iter(range(10**6))
+
+    def one_wake() -> object:
+        nonlocal at
+        at += timedelta(milliseconds=1)
+        engine.tick(at)
+        engine.next_deadline()
+        page = incidents(1)[0].with_changes(id=f"page{next(pages)}", created_at=at)
+        engine.handle([IncidentEvent(EventKind.NEW, page, None)], at)  # a local page
+        return engine.next_deadline()
+
+    return best(one_wake, number=3, repeat=3, quick=quick)
+
+
+def bench_escalation_scale(opts: Options) -> dict[str, float]:
+    """The engine's work per wake-up at 50,000 incidents against the same at 500,
+    in this run; the engine before issue 17 too, for comparison."""
+    from tests.support import reference_escalation as before
+
+    small = _engine_work(EscalationEngine, EscalationPolicy(), SCALE_SMALL, opts.quick)
+    large = _engine_work(EscalationEngine, EscalationPolicy(), SCALE_LARGE, opts.quick)
+    old_policy = before.EscalationPolicy()
+    old_small = _engine_work(before.EscalationEngine, old_policy, SCALE_SMALL, opts.quick)
+    old_large = _engine_work(before.EscalationEngine, old_policy, SCALE_LARGE, opts.quick)
+    return {
+        "seconds": large,
+        "seconds_500": small,
+        "ratio": large / small,
+        "before_seconds": old_large,
+        "before_ratio": old_large / old_small,
+    }
+
+
 def bench_local_store(opts: Options) -> dict[str, float]:
     import sqlite3
 
@@ -198,6 +244,7 @@ def bench_ingest(opts: Options) -> Figures:
 BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "diff": bench_diff,
     "escalation": bench_escalation,
+    "escalation_scale": bench_escalation_scale,
     "local_store": bench_local_store,
     "idle": bench_idle,
     "ack_all": bench_ack_all,

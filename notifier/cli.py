@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from notifier import __version__, redact
-from notifier.backends.port import BackendError, Capability, require
+from notifier.backends.port import BackendError, Capability, Truncated, require
 from notifier.config import Config, load_config
 from notifier.core import actions
 from notifier.core.accounts import Accounts
@@ -79,13 +79,20 @@ def cmd_trigger(ctx: Context) -> int:
 def cmd_list(ctx: Context) -> int:
     incidents: list[Incident] = []
     errors: list[str] = []
+    notes: list[str] = []
+    limit: int = ctx.args.limit
     for name in ctx.accounts:
         try:
             backend = ctx.accounts.get(name)
-            found = backend.recent_incidents(200) if ctx.args.all else backend.open_incidents()
+            # one more than shown: whether there are more is said, never hidden
+            found = (
+                backend.recent_incidents(limit + 1) if ctx.args.all else backend.open_incidents()
+            )
         except BackendError as exc:
             errors.append(str(exc))
             continue
+        if isinstance(found, Truncated):
+            notes.append(f"{name}: {found.note}")
         incidents.extend(found)
     if errors:
         # Nothing on stdout: a partial list (or "No open incidents.") read by a
@@ -95,8 +102,16 @@ def cmd_list(ctx: Context) -> int:
         return 1
     if ctx.args.all:
         incidents.sort(key=lambda i: i.created_at, reverse=True)
+        if len(incidents) > limit:
+            incidents = incidents[:limit]
+            notes.append(
+                f"showing the {limit} newest incidents; there are more: "
+                f"use --limit {max(limit * 5, 1000)} to see more"
+            )
     else:
         incidents.sort(key=urgency_order)
+    for note in notes:  # on stderr: stdout stays the list a script reads
+        print(f"{PROG}: {note}", file=sys.stderr)
     if ctx.args.json:
         ctx.json([incident_to_dict(i) for i in incidents])
     elif not incidents:
@@ -443,6 +458,18 @@ def missing_xcb_libraries() -> list[str]:
 # ---- helpers ------------------------------------------------------------------------
 
 
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
 def _text_arg(parts: Sequence[str]) -> str:
     text = " ".join(parts)
     if text == "-":
@@ -519,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("list", cmd_list, "list open incidents, most urgent first")
     p.add_argument("--all", action="store_true", help="include resolved incidents, newest first")
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=200,
+        help="with --all, show at most this many (default 200); more are announced",
+    )
     p.add_argument("--json", action="store_true")
 
     p = add("show", cmd_show, "show an incident with its timeline")

@@ -9,7 +9,7 @@ missing (saying why) instead of special-casing backends.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -87,6 +87,21 @@ class NotFoundError(BackendError):
 
 class RefusedError(BackendError):
     """The backend definitively refused the request (a 4xx other than 401/429)."""
+
+
+# ---- a snapshot cut short ----------------------------------------------------------
+
+
+class Truncated(list[Incident]):
+    """What :meth:`Backend.open_incidents` returns when a bound cut the answer
+    short (a cluster of 50,000 alerts, pagination that never ends): the incidents
+    kept (the most severe), and ``note``, one line for the user saying what was
+    left out ("the cluster returned 50,000 alerts; showing the 1,000 most
+    severe"). The sync shows the account degraded with it."""
+
+    def __init__(self, incidents: Iterable[Incident], note: str) -> None:
+        super().__init__(incidents)
+        self.note = note
 
 
 # ---- on call --------------------------------------------------------------------
@@ -218,7 +233,8 @@ class Backend(Protocol):
 
     def open_incidents(self) -> list[Incident]:
         """A snapshot of the open (triggered and acknowledged) incidents this
-        account watches, without timelines."""
+        account watches, without timelines; a :class:`Truncated` one when a bound
+        on the answer cut it short."""
         ...
 
     def recent_incidents(self, limit: int = 100) -> list[Incident]:

@@ -88,13 +88,16 @@ class Monitor:
     def set_me(self, account: str, person_id: str) -> None:
         self._me[account] = person_id
 
-    def snapshot(self, account: str, incidents: Iterable[Incident], now: datetime) -> MonitorUpdate:
-        """A successful sync of ``account``."""
+    def snapshot(
+        self, account: str, incidents: Iterable[Incident], now: datetime, *, cut: str | None = None
+    ) -> MonitorUpdate:
+        """A successful sync of ``account``; ``cut`` says what a bound left out of
+        it (the account shows degraded with it)."""
         fresh = [i for i in incidents if i.status is not Status.RESOLVED]
         self._synced[account] = fresh
         self._settle_acknowledgements(account, fresh, now)
         events = self._show(account)
-        self.health(account).record_success(now)
+        self.health(account).record_success(now, cut=cut)
         self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))
 
@@ -260,9 +263,12 @@ class Monitor:
         return [(n, h.reason(now)) for n, h in self._health.items() if h.is_degraded(now)]
 
     def degraded_since(self, account: str, now: datetime) -> datetime | None:
-        """Since when ``account`` has been degraded, or None if it is fine."""
+        """Since when ``account`` has been failing, or None if it is fine (or
+        only cut short: its pages, the most severe, still arrive; no health alarm)."""
         health = self.health(account)
         if not health.is_degraded(now):
+            return None
+        if not health.auth_failed and health.reason(now) == health.cut:
             return None
         if health.auth_failed:
             return self._auth_failed_since.get(account, now)

@@ -36,7 +36,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from notifier.backends.port import AuthenticationError, Backend, Capability, OnCallStatus, Watch
+from notifier.backends.port import (
+    AuthenticationError,
+    Backend,
+    Capability,
+    OnCallStatus,
+    Truncated,
+    UnavailableError,
+    Watch,
+)
 from notifier.config import Config
 from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
@@ -71,6 +79,10 @@ ONCALL_REFRESH = timedelta(minutes=5)
 #: never sooner than after two of these: at 5 s on call, one slow answer (the
 #: request timeout is 20 s) is not an outage
 HEALTH_INTERVAL_FLOOR = timedelta(seconds=15)
+#: a poll under way this long (at least; 3 request timeouts for an account that
+#: sets one) is given up: every request has a deadline, but should one hang
+#: anyway (a server dripping its headers), the account must not wait for ever
+POLL_WATCHDOG = timedelta(minutes=2)
 
 
 class AccountSource(Protocol):
@@ -137,6 +149,12 @@ class _Account:
     next_oncall: datetime | None = None
     polling: bool = False
     repoll: bool = False
+    #: which poll's landing counts: one given up on lands later, ignored
+    generation: int = 0
+    poll_started: datetime | None = None
+    #: polls given up on that have not landed yet (each holds a worker thread)
+    abandoned: int = 0
+    watchdog: timedelta = POLL_WATCHDOG
     failures: int = 0
     me_known: bool = False
     watched: Backend | None = None
@@ -192,11 +210,15 @@ class Sync:
 
     @staticmethod
     def _bookkeeping(info: AccountInfo) -> _Account:
+        timeout = getattr(info.settings, "request_timeout", None)
         return _Account(
             intervals=PollIntervals.pinned(LOCAL_POLL)
             if info.kind == "local"
             else intervals_of(info.settings, DEFAULT_POLL),
             has_oncall=info.kind != "local",
+            watchdog=max(POLL_WATCHDOG, 3 * timeout)
+            if isinstance(timeout, timedelta)
+            else POLL_WATCHDOG,
         )
 
     @staticmethod
@@ -398,10 +420,14 @@ class Sync:
     # ---- polling ----------------------------------------------------------------------
 
     def _dispatch(self, name: str) -> None:
-        state = self._account[name]
+        with self._lock:
+            state = self._account[name]
+            state.generation += 1
+            generation = state.generation
+            state.poll_started = self._clock()
         self._scheduling.run(
             functools.partial(self._poll, name, state),
-            functools.partial(self._landed, name, state),
+            functools.partial(self._landed, name, state, generation),
         )
 
     def _backend(self, name: str) -> Backend:
@@ -441,6 +467,7 @@ class Sync:
         self,
         name: str,
         state: _Account,
+        generation: int,
         result: tuple[list[Incident], str | None] | None,
         error: Any,
     ) -> None:
@@ -450,6 +477,12 @@ class Sync:
                 # answer is of settings that no longer hold
                 log.info("%s: a poll of its old settings is dropped", name)
                 return
+            if generation != state.generation and state.abandoned:
+                # a poll given up on by the watchdog: a newer one counts
+                state.abandoned -= 1
+                log.info("%s: a poll given up on ended after all", name)
+                return
+            state.poll_started = None
             again = state.repoll and not self._stopped
             state.repoll = False
             state.polling = again
@@ -478,7 +511,8 @@ class Sync:
             state.failures = 0
             state.last_good = now
             self._schedule_poll(name, now + self.interval(name))  # stands if the rest fails
-            update = self.monitor.snapshot(name, incidents, now)
+            cut = incidents.note if isinstance(incidents, Truncated) else None
+            update = self.monitor.snapshot(name, incidents, now, cut=cut)
             interval = self.interval(name)  # after the snapshot: an incident of mine counts
             self.monitor.health(name).interval = max(interval, HEALTH_INTERVAL_FLOOR)
             self._schedule_poll(name, now + interval)
@@ -572,7 +606,44 @@ class Sync:
 
     # ---- the timer ------------------------------------------------------------------------
 
+    def _give_up_hung_polls(self, now: datetime) -> None:
+        """A poll under way longer than its watchdog is given up: the account
+        fails (degraded in time, with the reason) and polls again on its backoff;
+        its late landing, if any, is ignored. At most one per account is left
+        behind (each holds one of the few worker threads): while it hangs, the
+        account waits instead of piling up more."""
+        for name, state in self._account.items():
+            with self._lock:
+                started = state.poll_started
+                if (
+                    not state.polling
+                    or started is None
+                    or now - started <= state.watchdog
+                    or self._stopped
+                ):
+                    continue
+                if state.abandoned:
+                    # one already left behind: fail again in a while, start nothing
+                    state.poll_started = now
+                    retry = False
+                else:
+                    state.abandoned += 1
+                    state.generation += 1
+                    state.polling = state.repoll = False
+                    state.poll_started = None
+                    retry = True
+            error = UnavailableError(
+                f"{name}: a poll got no answer in {format_duration(state.watchdog)}; "
+                + ("it was given up and will be tried again" if retry else "still waiting for it"),
+                account=name,
+            )
+            self._failed(name, error, now)
+            if not retry:
+                with self._lock:
+                    state.next_poll = None  # polling: the stuck poll's landing sets it
+
     def _start_due(self, now: datetime) -> None:
+        self._give_up_hung_polls(now)
         for name in self._account:
             self._sooner(name)
         due = []

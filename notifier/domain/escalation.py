@@ -14,7 +14,11 @@ resolved or snoozed.
 
 from __future__ import annotations
 
+import bisect
 import enum
+import heapq
+import itertools
+import operator
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
@@ -203,6 +207,8 @@ class _Track:
     reason: str  # for the next Notify
     notified: bool = False
     snoozed_until: datetime | None = None
+    #: which of the engine's queued steps for it are current (see _reschedule)
+    version: int = -1
 
     @property
     def triggered(self) -> bool:
@@ -234,6 +240,20 @@ class EscalationEngine:
         self._alarming: set[str] = set()
         self._alarm: _AlarmRun | None = None
         self._now: datetime | None = None
+        # The work of a call is bounded by what changed and what fell due, never
+        # by how many incidents are tracked (a cluster of 50,000 alerts made every
+        # tick sort and scan them all): each triggered incident's next step
+        # (notify, alarm, the end of a snooze) waits in a heap of deadlines;
+        # ``_touched`` holds the incidents changed since the last look.
+        self._steps: list[tuple[datetime, int, str, int]] = []  # (when, seq, ref, version)
+        self._snooze_ends: list[tuple[datetime, int, str]] = []
+        self._seq = itertools.count()
+        self._touched: set[str] = set()
+        # the incidents alarming in order, kept sorted as they come and go
+        self._alarm_sorted: list[tuple[_Key, str, Incident]] = []
+        self._alarm_keys: dict[str, _Key] = {}
+        self._alarm_order: tuple[Incident, ...] | None = None  # alerting(), until it changes
+        self._alarm_interval: timedelta | None = None
 
     # ---- configuration
 
@@ -245,6 +265,10 @@ class EscalationEngine:
         """Use ``policy`` from now on; it applies to incidents already tracked.
         Call :meth:`tick` (or use :meth:`next_deadline`) to act on the change."""
         self._policy = policy
+        self._alarm_interval = None
+        for track in self._tracks.values():  # every step moves: queued afresh
+            self._reschedule(track)
+            self._touched.add(track.incident.ref)
 
     @property
     def on_call(self) -> bool:
@@ -289,9 +313,13 @@ class EscalationEngine:
             raise ValueError(f"a snooze must last more than 0s, not {_show(duration)}")
         now = self._advance_clock(now)
         until = now + duration
-        for ref, track in self._tracks.items():
-            if track.triggered and (refs is None or ref in refs):
+        chosen = self._tracks if refs is None else [r for r in refs if r in self._tracks]
+        for ref in chosen:
+            track = self._tracks[ref]
+            if track.triggered:
                 track.snoozed_until = until
+                heapq.heappush(self._snooze_ends, (until, next(self._seq), ref))
+                self._touched.add(ref)
         actions: list[Action] = []
         self._fire_due(now, actions, "snoozed")
         return actions
@@ -304,18 +332,10 @@ class EscalationEngine:
         if self._now is None:
             return None
         deadlines: list[datetime] = []
-        for ref, track in self._tracks.items():
-            if not track.triggered:
-                continue
-            policy = self._policy.for_urgency(track.incident.urgency)
-            notify_at = track.since + policy.notify_after
-            if track.snoozed_until is not None:
-                # At expiry it is notified again, or for the first time when due.
-                deadlines.append(self._when_allowed(max(track.snoozed_until, notify_at)))
-            elif not track.notified:
-                deadlines.append(self._when_allowed(notify_at))
-            elif ref not in self._alarming and policy.alarm_after is not None:
-                deadlines.append(self._when_allowed(track.since + policy.alarm_after))
+        step = self._next_step()
+        if step is not None:
+            # _when_allowed never reorders moments: the earliest step stays earliest
+            deadlines.append(self._when_allowed(step))
         if self._alarm is not None:
             deadlines.append(self._alarm.next_at)
             quiet_hours = self._policy.quiet_hours
@@ -327,16 +347,22 @@ class EscalationEngine:
 
     def snoozed_until(self) -> datetime | None:
         """When the earliest snooze ends, or ``None`` if nothing is snoozed."""
-        return min(
-            (t.snoozed_until for t in self._tracks.values() if t.snoozed_until is not None),
-            default=None,
-        )
+        ends = self._snooze_ends
+        while ends:
+            moment, _, ref = ends[0]
+            track = self._tracks.get(ref)
+            if track is not None and track.snoozed_until == moment:
+                return moment
+            heapq.heappop(ends)  # ended, renewed or gone: not this moment any more
+        return None
 
     def alerting(self) -> tuple[Incident, ...]:
         """The incidents the alarm is sounding for, most urgent first."""
         if not self._alarming:
-            return ()  # asked after every poll: no need to sort every track for nothing
-        return tuple(t.incident for t in self._ordered() if t.incident.ref in self._alarming)
+            return ()
+        if self._alarm_order is None:  # asked after every poll: built once per change
+            self._alarm_order = tuple(map(operator.itemgetter(2), self._alarm_sorted))
+        return self._alarm_order
 
     def tracked(self) -> tuple[Incident, ...]:
         """Every open incident the engine knows, most urgent first."""
@@ -370,6 +396,7 @@ class EscalationEngine:
         ref = incident.ref
         track = self._tracks.get(ref)
         was_alarming = ref in self._alarming
+        self._touched.add(ref)
 
         if not incident.is_open:
             if track is not None:
@@ -424,27 +451,64 @@ class EscalationEngine:
         actions.append(Show(incident))
 
     def _fire_due(self, now: datetime, actions: list[Action], stop_reason: str | None) -> None:
+        """Act on what fell due by ``now`` and on the incidents changed since the
+        last call; nothing else is looked at (see ``__init__``)."""
         quiet = self._quiet_at(now)
-        ordered = self._ordered()
+        looked_at = self._touched
+        self._touched = set()
 
-        for track in ordered:
-            if track.snoozed_until is not None and now >= track.snoozed_until:
-                track.snoozed_until = None
-                if track.notified:
-                    track.notified = False
-                    track.reason = "still unacknowledged after snooze"
+        while self._snooze_ends and self._snooze_ends[0][0] <= now:
+            moment, _, ref = heapq.heappop(self._snooze_ends)
+            track = self._tracks.get(ref)
+            if track is None or track.snoozed_until != moment:
+                continue  # renewed, or gone
+            track.snoozed_until = None
+            if track.notified:
+                track.notified = False
+                track.reason = "still unacknowledged after snooze"
+            looked_at.add(ref)
 
-        active = [t for t in ordered if t.triggered and t.snoozed_until is None]
+        if not quiet:  # during quiet hours what falls due waits in the heap
+            while self._steps and self._steps[0][0] <= now:
+                _, _, ref, version = heapq.heappop(self._steps)
+                track = self._tracks.get(ref)
+                if track is not None and track.version == version:
+                    looked_at.add(ref)
+
+        ordered = sorted((self._tracks[r] for r in looked_at if r in self._tracks), key=_order_key)
         if not quiet:
-            for track in active:
+            for track in ordered:
+                if not track.triggered or track.snoozed_until is not None or track.notified:
+                    continue
                 policy = self._policy.for_urgency(track.incident.urgency)
-                if not track.notified and now >= track.since + policy.notify_after:
+                if now >= track.since + policy.notify_after:
                     actions.append(Notify(track.incident, track.reason))
                     track.notified = True
 
-        alarming = [] if quiet else [t for t in active if self._alarm_due(t, now)]
-        joined = {t.incident.ref for t in alarming} - self._alarming
-        self._alarming = {t.incident.ref for t in alarming}
+        alarming = self._alarming  # changed in place: copying 50,000 refs per tick adds up
+        if quiet:
+            # they alarm again when the quiet hours end: their alarm step is due
+            rescheduled = [self._tracks[r] for r in alarming if r in self._tracks] + ordered
+            joined: set[str] = set()
+            leaving = set(alarming)
+        else:
+            due = {
+                t.incident.ref
+                for t in ordered
+                if t.triggered and t.snoozed_until is None and self._alarm_due(t, now)
+            }
+            joined = due - alarming
+            leaving = {r for r in looked_at if r in alarming and r not in due}
+            rescheduled = ordered
+        # its members, or the incidents of some, changed: re-placed in the order
+        for ref in leaving | (looked_at & alarming):
+            self._unplace(ref)
+        alarming.difference_update(leaving)
+        alarming.update(joined)
+        for ref in joined | (looked_at & alarming):
+            self._place(ref)
+        for track in rescheduled:
+            self._reschedule(track)
 
         if not alarming:
             if self._alarm is not None:
@@ -454,20 +518,80 @@ class EscalationEngine:
                 )
             return
 
-        interval = min(self._policy.for_urgency(t.incident.urgency).alarm_repeat for t in alarming)
         run = self._alarm
         if run is None:
-            run = self._alarm = _AlarmRun(repeat=0, next_at=now + interval)
+            run = self._alarm = _AlarmRun(repeat=0, next_at=now + self._repeat_interval())
         elif now >= run.next_at:
             run.repeat += 1
             # Keep the cadence steady when woken a little late, but after a long
             # sleep repeat once and restart the cadence instead of catching up.
+            interval = self._repeat_interval()
             following = run.next_at + interval
             run.next_at = following if now < following else now + interval
         elif not joined:
             return
-        incidents = tuple(t.incident for t in alarming)
-        actions.append(Alarm(incidents, self._policy.volume(run.repeat), run.repeat))
+        actions.append(Alarm(self.alerting(), self._policy.volume(run.repeat), run.repeat))
+
+    def _place(self, ref: str) -> None:
+        track = self._tracks[ref]
+        key = _order_key(track)
+        self._alarm_keys[ref] = key
+        # (key, ref) is unique: the incident itself is never compared
+        bisect.insort(self._alarm_sorted, (key, ref, track.incident))
+        self._alarm_order = None
+        self._alarm_interval = None
+
+    def _unplace(self, ref: str) -> None:
+        key = self._alarm_keys.pop(ref, None)
+        if key is None:
+            return
+        at = bisect.bisect_left(self._alarm_sorted, (key, ref))
+        del self._alarm_sorted[at]  # (key, ref) sorts just before (key, ref, incident)
+        self._alarm_order = None
+        self._alarm_interval = None
+
+    def _repeat_interval(self) -> timedelta:
+        """The shortest ``alarm_repeat`` of the incidents alarming."""
+        if self._alarm_interval is None:
+            urgencies = {self._tracks[r].incident.urgency for r in self._alarming}
+            self._alarm_interval = min(self._policy.for_urgency(u).alarm_repeat for u in urgencies)
+        return self._alarm_interval
+
+    def _reschedule(self, track: _Track) -> None:
+        """Queue ``track``'s next step (the ones queued before no longer count)."""
+        track.version = next(self._seq)
+        moment = self._step_of(track)
+        if moment is not None:
+            heapq.heappush(
+                self._steps, (moment, next(self._seq), track.incident.ref, track.version)
+            )
+
+    def _step_of(self, track: _Track) -> datetime | None:
+        """When ``track`` next needs a look: its notification (at the end of its
+        snooze at the earliest), else its alarm; None when neither is to come."""
+        if not track.triggered:
+            return None
+        policy = self._policy.for_urgency(track.incident.urgency)
+        notify_at = track.since + policy.notify_after
+        if track.snoozed_until is not None:
+            # At expiry it is notified again, or for the first time when due.
+            return max(track.snoozed_until, notify_at)
+        if not track.notified:
+            return notify_at
+        if track.incident.ref not in self._alarming and policy.alarm_after is not None:
+            return track.since + policy.alarm_after
+        return None
+
+    def _next_step(self) -> datetime | None:
+        """The earliest queued step still current."""
+        steps = self._steps
+        while steps:
+            moment, _, ref, version = steps[0]
+            track = self._tracks.get(ref)
+            if track is not None and track.version == version:
+                return moment
+            heapq.heappop(steps)
+        return None
 
     def _alarm_due(self, track: _Track, now: datetime) -> bool:
         alarm_after = self._policy.for_urgency(track.incident.urgency).alarm_after
@@ -489,9 +613,14 @@ class EscalationEngine:
         return moment
 
     def _ordered(self) -> list[_Track]:
-        return sorted(
-            self._tracks.values(), key=lambda t: (urgency_order(t.incident), t.incident.ref)
-        )
+        return sorted(self._tracks.values(), key=_order_key)
+
+
+_Key: TypeAlias = tuple[tuple[int, int, int, float], str]
+
+
+def _order_key(track: _Track) -> _Key:
+    return urgency_order(track.incident), track.incident.ref
 
 
 def _show(duration: timedelta) -> str:

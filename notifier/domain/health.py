@@ -21,6 +21,10 @@ STALE_AFTER_INTERVALS = 2
 
 _MAX_ERROR_LENGTH = 200
 
+#: the longest a server's ``Retry-After`` is obeyed: one of 10^9 s is a broken or
+#: hostile server, and obeying it would silence the account for good
+MAX_RETRY_AFTER = 300.0
+
 
 @dataclass
 class AccountHealth:
@@ -38,11 +42,16 @@ class AccountHealth:
     last_error_at: datetime | None = None
     auth_failed: bool = False
     consecutive_failures: int = 0
+    #: what a bound left out of the last good sync (a cluster of 50,000 alerts
+    #: shown as its 1,000 most severe), or None: the account is degraded meanwhile
+    cut: str | None = None
 
-    def record_success(self, now: datetime) -> None:
+    def record_success(self, now: datetime, *, cut: str | None = None) -> None:
+        """Record a good sync; ``cut`` says what a bound left out of it, if anything."""
         self.last_success = now
         self.auth_failed = False
         self.consecutive_failures = 0
+        self.cut = one_line(cut, _MAX_ERROR_LENGTH) if cut else None
 
     def record_failure(self, now: datetime, message: str, *, auth: bool = False) -> None:
         """Record a failed sync. ``auth`` marks the credentials as refused; that
@@ -54,9 +63,14 @@ class AccountHealth:
         self.consecutive_failures += 1
 
     def is_degraded(self, now: datetime) -> bool:
-        """Whether the user should be told: the credentials were refused, or
-        there has been no good sync for more than two intervals."""
-        return self.auth_failed or self._stale_for(now) > STALE_AFTER_INTERVALS * self.interval
+        """Whether the user should be told: the credentials were refused, the
+        last sync was cut short, or there has been no good sync for more than
+        two intervals."""
+        return (
+            self.auth_failed
+            or self.cut is not None
+            or self._stale_for(now) > STALE_AFTER_INTERVALS * self.interval
+        )
 
     def reason(self, now: datetime) -> str:
         """One line for the user saying what is wrong and what to do; empty
@@ -65,7 +79,7 @@ class AccountHealth:
             return f"the token was refused; run `oncall-notifier login {self.account}`"
         stale_for = self._stale_for(now)
         if stale_for <= STALE_AFTER_INTERVALS * self.interval:
-            return ""
+            return self.cut or ""
         text = f"no successful sync for {format_duration(_whole_seconds(stale_for))}"
         if self.last_error is not None and self._error_is_recent():
             text += f" (last error: {self.last_error})"
@@ -97,8 +111,8 @@ def backoff_delay(
     Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``
     so that many clients failing together do not retry together. A server's
     ``retry_after`` is the minimum, even above ``cap``: retrying sooner than it
-    asked only earns another refusal. A negative or non-finite ``retry_after``
-    is ignored. ``rand`` returns a float in ``[0, 1)`` (``random.random``).
+    asked only earns another refusal; but never more than :data:`MAX_RETRY_AFTER`.
+    A negative or non-finite ``retry_after`` is ignored. ``rand`` returns a float in ``[0, 1)`` (``random.random``).
     """
     if attempt < 1:
         raise ValueError(f"attempt counts failures from 1, not {attempt}")
@@ -113,7 +127,7 @@ def backoff_delay(
         raise ValueError(f"rand must return a number in [0, 1), not {fraction}")
     delay = fraction * ceiling
     if retry_after is not None and math.isfinite(retry_after) and retry_after > delay:
-        delay = retry_after
+        delay = min(retry_after, max(MAX_RETRY_AFTER, delay))
     return delay
 
 

@@ -54,7 +54,8 @@ class Summary:
         minutes = max(1, -(-int((self.now - self.since).total_seconds()) // 60))
         span = "minute" if minutes == 1 else f"{minutes} minutes"
         head = self.titles[0] if self.titles else ""
-        return f"{self.count} new incidents in the last {span}: {head}"
+        noun = "incident" if self.count == 1 else "incidents"
+        return f"{self.count} new {noun} in the last {span}: {head}"
 
     @property
     def body(self) -> str:

@@ -134,3 +134,23 @@ def test_doctor_json_without_a_display(installed: Installed, profile: Path) -> N
     for name in ("install", "profile", "secrets", "account local"):
         assert checks[name]["ok"] is True, checks[name]
     assert checks["sync"]["warning"] is True  # the app is not running
+
+
+def test_list_on_a_server_that_never_finishes_its_answer_ends_at_the_deadline(
+    installed: Installed, profile: Path
+) -> None:
+    # issue 17: a 200 with a huge Content-Length, then a byte every 0.2 s, held
+    # `list` for ever; the installed command gives up at the account's 1 s deadline
+    from tests.fakes.hostile import hostile_alertmanager
+
+    with hostile_alertmanager() as server:
+        server.mode, server.drip_interval = "drip", 0.2
+        (profile / "config.toml").write_text(
+            '[local]\nenabled = false\n[secrets]\nstore = "file"\n'
+            '[[accounts]]\nname = "team"\nkind = "alertmanager"\n'
+            f'urls = ["{server.url}"]\nuser = "Ada"\nrequest_timeout = "1s"\n'
+        )
+        result = installed.run("list", profile=profile, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "did not send its whole answer within 1 s; it will retry" in result.stderr

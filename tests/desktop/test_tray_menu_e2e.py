@@ -20,7 +20,7 @@ import pytest
 from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running, crash_report
 from tests.desktop.session import DesktopSession, wait_for
 
-STORM_SUMMARY = re.compile(r"\((\d+) new incidents in the last ")
+STORM_SUMMARY = re.compile(r"\((\d+) new incidents? in the last ")  # "1 new incident"
 
 
 def storm_count(menu_lines: list[str]) -> int:

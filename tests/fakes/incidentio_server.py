@@ -52,6 +52,7 @@ import trustme
 from notifier.backends.incidentio.backend import IncidentIoBackend
 from notifier.backends.incidentio.client import IncidentIoClient
 from notifier.backends.incidentio.settings import IncidentIoSettings
+from tests.fakes.hostile import send_drip, send_huge
 from tests.fakes.incidentio_check import Exchange, check_exchanges, load_incidentio_spec
 from tests.fakes.openapi_check import CheckedRequest
 
@@ -59,7 +60,13 @@ DEFAULT_KEY = "inc_fake_api_key_0123456789abcdef"
 DASHBOARD_URL = "https://app.incident.io/fake-org"
 ME_EMAIL = "ada@example.com"
 
-FAULT_KINDS = ("status", "html", "truncated", "wrong_types", "empty", "json", "slow", "reset")
+FAULT_KINDS = (
+    "status", "html", "truncated", "wrong_types", "empty", "json", "slow", "reset",
+    # hostile (tests/fakes/hostile.py): a 200 then a byte every `delay` s (default 2);
+    # a body of `body` bytes (default 200 MB); the real page again and again with a
+    # fresh cursor and fresh ids, whatever `after` asks (pagination that never ends)
+    "drip", "huge", "endless_pages",
+)  # fmt: skip
 
 
 def _iso(moment: datetime) -> str:
@@ -671,6 +678,7 @@ class FakeIncidentIo:
         #: every request as it arrived (an answer may still be under way)
         self.arrived: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._cursor = 0
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -748,6 +756,11 @@ class FakeIncidentIo:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def next_cursor(self) -> int:
+        with self._lock:
+            self._cursor += 1
+            return self._cursor
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -897,6 +910,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "slow":
             fake._stopping.wait(fault.delay)
+        if fault is not None and fault.kind == "drip":
+            fake._record(Exchange(request, 200, b"", faulted=True))
+            send_drip(self, fake._stopping, interval=fault.delay or 2.0)
+            return
+        if fault is not None and fault.kind == "huge":
+            fake._record(Exchange(request, 200, b"", faulted=True))
+            send_huge(self, fault.body or 200 * 1024 * 1024)
+            return
         if fault is not None and fault.kind in ("status", "json", "html", "empty"):
             if fault.kind == "html":
                 payload = b"<!DOCTYPE html><html><body><h1>Sign in to the proxy</h1></body></html>"
@@ -912,7 +933,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, payload, content_type, fault.headers)
             return
         try:
-            status, answer = self._answer(request)
+            if fault is not None and fault.kind == "endless_pages":
+                query = {k: v for k, v in request.query.items() if k != "after"}
+                first = RecordedRequest(
+                    request.method, request.path, query, request.headers, request.body
+                )
+                status, answer = _endless(self._answer(first)[1], fake.next_cursor())
+            else:
+                status, answer = self._answer(request)
         except ApiError as exc:
             status, answer = exc.status, exc.body
         except Exception as exc:  # a bug in the fake: say so
@@ -992,6 +1020,19 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with contextlib.suppress(OSError, ssl.SSLError, ValueError):
             super().finish()
+
+
+def _endless(answer: Any, n: int) -> tuple[int, Any]:
+    """A list page claiming more under a cursor never seen, its items with fresh ids."""
+    if not isinstance(answer, dict) or "pagination_meta" not in answer:
+        raise ValueError("not a paginated list")
+    page = {}
+    for key, value in answer.items():
+        if isinstance(value, list):
+            value = [{**item, "id": f"{item['id']}E{n}"} for item in value]
+        page[key] = value
+    page["pagination_meta"] = {**answer["pagination_meta"], "after": f"cursor{n}"}
+    return 200, page
 
 
 def _wrong_types(value: Any) -> Any:

@@ -57,6 +57,7 @@ from notifier.backends.pagerduty.backend import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.pagerduty.client import build_client
 from notifier.backends.pagerduty.settings import PagerDutySettings
+from tests.fakes.hostile import send_drip, send_huge
 from tests.fakes.openapi_check import CheckedRequest, check_requests, load_spec
 
 DEFAULT_TOKEN = "u+fake-token-0123456789abcdef"
@@ -642,6 +643,10 @@ FAULT_KINDS = (
     "stuck_page",
     # a 3xx (``status``, default 302) to ``location`` (an absolute URL or a path)
     "redirect",
+    # hostile (tests/fakes/hostile.py): a 200 then a byte every `delay` s (default 2),
+    # for ever; a body of `body` bytes (default 200 MB)
+    "drip",
+    "huge",
 )
 
 
@@ -947,6 +952,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "slow":
             fake._wait(fault.delay)
+        if fault is not None and fault.kind == "drip":
+            send_drip(self, fake._stopping, interval=fault.delay or 2.0)
+            return
+        if fault is not None and fault.kind == "huge":
+            send_huge(self, fault.body or 200 * 1024 * 1024)
+            return
         if fault is not None and fault.kind == "status":
             self._send_json(fault.status, _error_body(fault.status), fault.headers)
             return

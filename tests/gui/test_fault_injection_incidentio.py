@@ -43,6 +43,10 @@ FAULTS: dict[str, dict[str, Any]] = {
     "empty": {"kind": "empty"},
     "wrong types": {"kind": "wrong_types"},
     "huge payload": {"kind": "json", "body": {"escalations": [{"id": "x" * 4_000_000}]}},
+    # hostile (issue 17): a 200 then a byte every 0.2 s for ever, which no per-read
+    # timeout ends (the whole answer has the 0.5 s request_timeout); a 40 MB body
+    "drip": {"kind": "drip", "delay": 0.2},
+    "huge body": {"kind": "huge", "body": 40 * 1024 * 1024},
 }
 
 

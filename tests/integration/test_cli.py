@@ -334,3 +334,27 @@ def test_json_gives_custom_details_as_an_object(profile: Path) -> None:
         shown = json.loads(run(profile, *args).stdout)
         details = (shown if isinstance(shown, dict) else shown[0])["details"]
         assert details == {"source": "db1", "custom_details": custom}, args
+
+
+def test_list_all_says_when_there_are_more_than_it_shows(profile: Path) -> None:
+    # issue 17: 250 open showed 200 rows and said nothing of the rest
+    from notifier.backends.local.store import LocalStore
+    from notifier.profile import Profile
+
+    assert run(profile, "trigger", "first").returncode == 0
+    store = LocalStore(Profile(profile.resolve()).database_path)
+    for n in range(249):
+        store.trigger(f"page {n}")
+
+    shown = run(profile, "list", "--all")
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.splitlines()) == 200
+    assert shown.stderr == (
+        "oncall-notifier: showing the 200 newest incidents; there are more: "
+        "use --limit 1000 to see more\n"
+    )
+    every = run(profile, "list", "--all", "--json", "--limit", "300")
+    assert len(json.loads(every.stdout)) == 250 and every.stderr == ""
+    refused = run(profile, "list", "--all", "--limit", "0")
+    assert refused.returncode != 0
+    assert "expected a whole number of 1 or more, not '0'" in refused.stderr

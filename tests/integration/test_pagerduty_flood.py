@@ -19,7 +19,12 @@ import pytest
 
 from notifier.backends.pagerduty import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
-from notifier.backends.port import BackendError, InvalidResponseError, RateLimitedError
+from notifier.backends.port import (
+    BackendError,
+    InvalidResponseError,
+    RateLimitedError,
+    Truncated,
+)
 from tests.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
 from tests.support.cli import run_cli
 from tests.support.clock import FakeMonotonicClock
@@ -163,6 +168,12 @@ def test_a_listing_stops_at_its_item_cap(
 
     assert len(incidents) == 5
     assert incident_lists(server) == 3  # 2 + 2 + 1, the last page asked for 1
+    # and it says so: the account shows degraded with this (issue 17)
+    assert isinstance(incidents, Truncated)
+    assert incidents.note == (
+        "PagerDuty's list of incidents did not end (stopped at 5 items, the most one "
+        "listing reads); the rest is not shown"
+    )
 
 
 # ---- the CLI: one line on stderr, nothing on stdout --------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.domain.health import AccountHealth, backoff_delay
+from notifier.domain.health import MAX_RETRY_AFTER, AccountHealth, backoff_delay
 
 if TYPE_CHECKING:
     from tests.support.clock import FakeClock
@@ -48,6 +48,20 @@ def test_stale_after_two_intervals_since_the_last_success(clock: FakeClock) -> N
     assert health.is_degraded(clock.now)
     assert health.consecutive_failures == 2
     assert health.reason(clock.now) == "no successful sync for 3m (last error: connection refused)"
+
+
+def test_a_sync_cut_short_is_degraded_with_what_was_left_out_until_a_whole_one(
+    clock: FakeClock,
+) -> None:
+    health = fresh(clock)
+    cut = "the cluster returned 50,000 alerts; showing the 1,000 most severe"
+    health.record_success(clock.advance(10), cut=cut)
+    assert health.is_degraded(clock.now)
+    assert health.reason(clock.now) == cut
+    clock.advance(200)  # and no good sync since: that is the worse news
+    assert health.reason(clock.now).startswith("no successful sync for")
+    health.record_success(clock.advance(10))
+    assert not health.is_degraded(clock.now) and health.reason(clock.now) == ""
 
 
 def test_reason_without_any_error(clock: FakeClock) -> None:
@@ -179,8 +193,16 @@ def test_backoff_stays_within_bounds(
         attempt, base=base, cap=cap, retry_after=retry_after, rand=lambda: fraction
     )
     floor = retry_after if retry_after is not None and 0 <= retry_after < math.inf else 0.0
+    floor = min(floor, MAX_RETRY_AFTER)  # a server's wait is obeyed up to 5 min
     assert floor <= delay <= max(cap, floor)
     assert math.isfinite(delay)
+
+
+@pytest.mark.parametrize("retry_after", [1e9, 301.0, 86_400.0])
+def test_a_giant_retry_after_is_obeyed_for_five_minutes_at_most(retry_after: float) -> None:
+    # issue 17: an account told to wait 10^9 s never polled again
+    delay = backoff_delay(1, base=2.0, cap=15.0, retry_after=retry_after, rand=lambda: 0.5)
+    assert delay == MAX_RETRY_AFTER == 300.0
 
 
 @given(base=st.floats(0.01, 10.0), fraction=st.floats(0.0, 1.0, exclude_max=True))

@@ -25,7 +25,8 @@ def test_the_first_two_pages_show_as_themselves_then_one_summary() -> None:
     third = storm.offer([page(3)], T0 + timedelta(seconds=2))
     assert [p.key for p in first.pages + second.pages] == ["local:1", "local:2"]
     assert third.pages == () and third.summary is not None
-    assert third.summary.title == "1 new incidents in the last minute: incident 3"
+    # issue 17: one is "incident", not "incidents"
+    assert third.summary.title == "1 new incident in the last minute: incident 3"
 
 
 def test_a_thousand_pages_over_37_seconds_make_three_notifications() -> None:

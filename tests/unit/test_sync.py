@@ -18,6 +18,7 @@ from notifier.backends.port import (
     OnCallShift,
     OnCallStatus,
     RateLimitedError,
+    Truncated,
     UnavailableError,
 )
 from notifier.config import parse_config
@@ -28,6 +29,7 @@ from notifier.core.sync import (
     HEARTBEAT,
     LOCAL_POLL,
     ONCALL_REFRESH,
+    POLL_WATCHDOG,
     WAKE_GAP,
     Sync,
 )
@@ -109,6 +111,8 @@ class FakeBackend:
             self.poll_times.append(self.clock.now)
         if self.errors:
             raise self.errors.pop(0)
+        if isinstance(self.incidents, Truncated):
+            return self.incidents  # a snapshot cut short, as given
         return list(self.incidents)
 
     def oncall(self) -> OnCallStatus:
@@ -511,6 +515,52 @@ def test_a_rate_limit_waits_as_long_as_the_server_asks(world: World) -> None:
     world.backend().errors = [RateLimitedError("slow down", retry_after=90, account="work")]
     world.scheduling.run_jobs()
     assert world.sync.next_poll_at("work") == world.clock.now + timedelta(seconds=90)
+
+
+def test_a_giant_retry_after_waits_five_minutes_at_most(world: World) -> None:
+    # issue 17: a Retry-After of 10^9 s was obeyed, and the account never polled again
+    world.sync.start()
+    world.backend().errors = [RateLimitedError("slow down", retry_after=1e9, account="work")]
+    world.scheduling.run_jobs()
+    assert world.sync.next_poll_at("work") == world.clock.now + timedelta(minutes=5)
+
+
+def test_a_poll_that_never_lands_is_given_up_and_the_account_polls_again(world: World) -> None:
+    # issue 17: one hung read meant the account never polled again until restart
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.wake_when_asked()
+    hung = world.scheduling.jobs.pop()  # this poll's answer never comes
+    assert world.sync.polling("work")
+    began = world.clock.now
+    while world.clock.now - began <= POLL_WATCHDOG:
+        world.wake_when_asked()  # the heartbeat, at least every 30 s
+        assert world.backend().polls == 1  # nothing piles up meanwhile
+        world.scheduling.run_jobs()  # on-call lookups
+    assert not world.sync.polling("work")
+    ((name, reason),) = world.sync.degraded(world.clock.now)
+    assert name == "work"
+    assert reason.endswith(
+        "(last error: work: a poll got no answer in 2m; it was given up and will be tried again)"
+    )
+    world.wake_when_asked()  # the backoff, within one interval
+    assert world.scheduling.run_jobs() >= 1 and world.backend().polls == 2
+    assert world.sync.degraded(world.clock.now) == []
+    # the hung poll lands at last: ignored, the newer one counted
+    _job, done = hung
+    done(([make_incident("stale", account="work")], None), None)
+    assert world.sync.incidents() == []
+
+
+def test_a_snapshot_cut_short_degrades_the_account_without_the_health_alarm(
+    world: World,
+) -> None:
+    world.sync.start()
+    cut = "the cluster returned 50,000 alerts; showing the 1,000 most severe"
+    world.backend().incidents = Truncated([make_incident("kept", account="work")], cut)
+    world.scheduling.run_jobs()
+    assert world.sync.degraded(world.clock.now) == [("work", cut)]
+    assert world.sync.monitor.failing_since(world.clock.now) == []  # its pages still arrive
 
 
 def test_two_intervals_without_a_good_poll_degrade_the_account(world: World) -> None:

@@ -24,6 +24,7 @@ from any healthy peer meanwhile.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,15 +65,20 @@ from notifier.backends.port import (
     RefusedError,
     RemoteBackend,
     StepLog,
+    Truncated,
     UnavailableError,
     unsupported,
 )
 from notifier.domain.durations import LONGEST_PAUSE, format_duration
-from notifier.domain.model import Incident, Person, Role
+from notifier.domain.model import Incident, Person, Role, Severity, urgency_order
 
 log = logging.getLogger("notifier.backends.alertmanager")
 #: room for the clocks of this laptop and the cluster beyond the longest pause
 PAUSE_SLACK = timedelta(minutes=1)
+
+#: the most alerts (or groups) one poll keeps, the most severe: more would cost
+#: the app seconds of every poll and the user a tray no one can read
+MAX_INCIDENTS = 1_000
 
 
 def _utc_now() -> datetime:
@@ -128,6 +134,7 @@ class AlertmanagerBackend(RemoteBackend):
         self.name = settings.name
         self.client = ClusterClient(settings, secret, connect_timeout=connect_timeout)
         self.mapper = IncidentMapper(settings)
+        self._low_severities = {s.strip().lower() for s in settings.low_severities}
         self.clock = clock
         self._health_note = ""
 
@@ -179,9 +186,12 @@ class AlertmanagerBackend(RemoteBackend):
     # ---- incidents ------------------------------------------------------------------
 
     def open_incidents(self) -> list[Incident]:
-        """The firing alert groups (or alerts); checks every peer's health first."""
+        """The firing alert groups (or alerts); checks every peer's health first.
+        At most :data:`MAX_INCIDENTS`, the most severe, saying so (:class:`Truncated`)."""
         self.check_health()
-        return [w.incident for w in self._watched().values()]
+        watched, note = self._watched_capped()
+        incidents = [w.incident for w in watched.values()]
+        return Truncated(incidents, note) if note else incidents
 
     def recent_incidents(self, limit: int = 100) -> list[Incident]:
         """The open incidents, newest first: resolved alerts leave Alertmanager's API."""
@@ -325,16 +335,26 @@ class AlertmanagerBackend(RemoteBackend):
     # ---- internals ------------------------------------------------------------------
 
     def _watched(self) -> dict[str, _Watched]:
+        return self._watched_capped()[0]
+
+    def _watched_capped(self) -> tuple[dict[str, _Watched], str]:
+        """The firing alerts (or groups), at most :data:`MAX_INCIDENTS` of them,
+        and a note saying what a cap left out ("" when nothing)."""
         filters = [format_matcher(m) for m in self.settings.filters]
         params: dict[str, Any] = {"filter": filters} if filters else {}
         receiver = self.settings.receiver
         if receiver is None:
             raw = self.client.get("/alerts", "list alerts", params)
+            note = ""
+            if isinstance(raw, list) and len(raw) > MAX_INCIDENTS:
+                # Chosen before parsing: parsing 50,000 alerts takes seconds
+                note = self._cut_note(len(raw), "alerts")
+                raw = heapq.nsmallest(MAX_INCIDENTS, raw, key=self._raw_rank)
             alerts = parse_alerts(raw, account=self.name)
             return {
                 a.fingerprint: _Watched(self.mapper.alert_incident(a), (a,), None)
                 for a in sorted(alerts, key=lambda a: (a.starts_at, a.fingerprint))
-            }
+            }, note
         # Alertmanager anchors the receiver regex; escaping makes it this name only.
         params["receiver"] = _regex_literal(receiver)
         raw = self.client.get("/alerts/groups", "list alert groups", params)
@@ -346,7 +366,34 @@ class AlertmanagerBackend(RemoteBackend):
             result[gid] = _Watched(
                 self.mapper.group_incident(gid, group), group.alerts, dict(group.labels)
             )
-        return result
+        if len(result) <= MAX_INCIDENTS:
+            return result, ""
+        kept = sorted(result.values(), key=lambda w: urgency_order(w.incident))[:MAX_INCIDENTS]
+        ids = {w.incident.id for w in kept}
+        capped = {gid: w for gid, w in result.items() if gid in ids}
+        return capped, self._cut_note(len(result), "alert groups")
+
+    def _cut_note(self, count: int, what: str) -> str:
+        note = (
+            f"the cluster returned {count:,} {what}; showing the {MAX_INCIDENTS:,} most "
+            "severe: narrow the account with filters or receiver in config.toml"
+        )
+        log.info("Alertmanager account '%s': %s", self.name, note)
+        return note
+
+    def _raw_rank(self, item: object) -> tuple[int, int, str]:
+        """An unparsed alert's place, most severe first: high urgency, then the
+        severity label's rank, then the oldest (ISO times sort as text)."""
+        labels = item.get("labels") if isinstance(item, dict) else None
+        value = labels.get(self.settings.severity_label, "") if isinstance(labels, dict) else ""
+        value = value.strip().lower() if isinstance(value, str) else ""
+        low = value in self._low_severities
+        try:
+            rank = Severity(value).rank
+        except ValueError:
+            rank = 1
+        starts = item.get("startsAt") if isinstance(item, dict) else None
+        return (int(low), -rank, starts if isinstance(starts, str) else "")
 
     def _find(self, incident_id: str) -> _Watched:
         item = self._watched().get(incident_id)

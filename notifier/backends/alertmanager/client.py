@@ -20,19 +20,27 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import re
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 
 from notifier import __version__
 from notifier.backends.alertmanager.settings import AlertmanagerSettings
+from notifier.backends.limits import (
+    AnswerRefused,
+    BoundedBody,
+    capped_retry_after,
+    retry_when,
+)
 from notifier.backends.port import (
     AuthenticationError,
     BackendError,
@@ -48,6 +56,9 @@ log = logging.getLogger("notifier.backends.alertmanager")
 
 CONNECT_TIMEOUT = 5.0
 API_PREFIX = "/api/v2"
+#: the most bytes of one answer: a cluster of 50,000 alerts (~40 MB) is still
+#: read, to say how many there are; a 200 MB answer is refused unread
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class PeerUnavailableError(UnavailableError):
@@ -104,8 +115,10 @@ class ClusterClient:
                 if settings.client_key
                 else settings.client_cert
             )
-        # redirects would carry the credentials to wherever they point
-        session.max_redirects = 0
+        # Redirects would carry the credentials to wherever they point: every
+        # request says allow_redirects=False. (Not max_redirects = 0 as well:
+        # requests then raises "Exceeded 0 redirects" for any 3xx, instead of
+        # handing it over to be refused with its target named.)
         self.session = session
 
     # ---- requests -----------------------------------------------------------------
@@ -198,8 +211,10 @@ class ClusterClient:
     ) -> Any:
         url = f"{base}{API_PREFIX}{path}"
         host = host_of(base)
+        deadline = self._timeout[1]
         try:
-            response = self.session.request(
+            started = time.monotonic()
+            with self.session.request(
                 method,
                 url,
                 params=params,
@@ -207,13 +222,32 @@ class ClusterClient:
                 timeout=self._timeout,
                 allow_redirects=False,
                 verify=self._verify,
-            )
+                stream=True,
+            ) as response:
+                # The read timeout bounds each read, not the answer: a peer dripping
+                # a byte every few seconds would hold the poll for ever. The whole
+                # answer gets as long as one read may wait, and a size cap.
+                content = BoundedBody(
+                    _chunks(response), deadline=deadline, max_bytes=MAX_ANSWER_BYTES,
+                    started=started,
+                ).read()  # fmt: skip
+        except AnswerRefused as exc:
+            raise PeerUnavailableError(
+                f"Alertmanager account '{self.account}': {host} {exc}; it will retry",
+                reason=str(exc).split(",")[0],
+                account=self.account,
+            ) from None
         except requests.RequestException as exc:
             raise self._network_error(exc, host, action) from None
-        return self._answer(response, host, action, expect_json)
+        return self._answer(response, content, host, action, expect_json)
 
     def _answer(
-        self, response: requests.Response, host: str, action: str, expect_json: bool
+        self,
+        response: requests.Response,
+        content: bytes,
+        host: str,
+        action: str,
+        expect_json: bool,
     ) -> Any:
         prefix = f"Alertmanager account '{self.account}'"
         status = response.status_code
@@ -230,10 +264,10 @@ class ClusterClient:
                 account=self.account,
             )
         if status == 429:
-            retry_after = _retry_after(response.headers)
-            when = f"in {retry_after:g} s" if retry_after is not None else "later"
+            retry_after = capped_retry_after(_retry_after(response.headers))
             raise RateLimitedError(
-                f"{prefix}: {host} is rate limiting and could not {action}; it will retry {when}",
+                f"{prefix}: {host} is rate limiting and could not {action}; "
+                f"it will retry {retry_when(retry_after)}",
                 retry_after=retry_after,
                 account=self.account,
             )
@@ -250,20 +284,22 @@ class ClusterClient:
                 account=self.account,
             )
         if 300 <= status < 400:
+            target = _shown_target(response.url, response.headers.get("location", ""))
             raise InvalidResponseError(
-                f"{prefix}: {host} redirects (HTTP {status}) instead of answering; "
-                "give the URL it redirects to in urls",
+                f"{prefix}: {host} redirected the request to {target} (HTTP {status}); "
+                "refused, so the credentials are not sent there: set urls in config.toml "
+                "to the final address",
                 account=self.account,
             )
         if status >= 400:
             raise RefusedError(
-                f"{prefix} could not {action}: Alertmanager said: {_reason(response)}",
+                f"{prefix} could not {action}: Alertmanager said: {_reason(status, content)}",
                 account=self.account,
             )
         if not expect_json:
             return None
         try:
-            return json.loads(response.content)
+            return json.loads(content)
         except (ValueError, UnicodeDecodeError):
             raise InvalidResponseError(
                 f"{prefix}: {host} answered something other than Alertmanager's JSON "
@@ -393,17 +429,39 @@ def _short_reason(causes: list[BaseException]) -> str:
     return one_line(str(last), 120) or type(last).__name__
 
 
-def _reason(response: requests.Response) -> str:
+# What of a redirect's target may be shown (the Location header is the server's text)
+_SHOWN_TARGET = re.compile(r"https?://[A-Za-z0-9.\-:\[\]]{1,100}(/[A-Za-z0-9._~/\-]{0,80})?")
+
+
+def _shown_target(asked: str, location: str) -> str:
+    if not location:
+        return "nowhere (no Location)"
+    try:
+        target = urljoin(asked, location)
+    except ValueError:
+        return "an unreadable address"
+    target = target.split("?", 1)[0].split("#", 1)[0]
+    return target if _SHOWN_TARGET.fullmatch(target) else "an unreadable address"
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns what is there, where ``read``
+    (and ``iter_content``) would wait for a whole chunk a drip never fills."""
+    while chunk := response.raw.read1(65536, decode_content=True):
+        yield chunk
+
+
+def _reason(status: int, content: bytes) -> str:
     """Alertmanager's error text: a JSON string, or ``{"code": ..., "message": ...}``."""
     try:
-        body = json.loads(response.content)
+        body = json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         body = body["message"]
     if isinstance(body, str) and body.strip():
         return one_line(body, 300)
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

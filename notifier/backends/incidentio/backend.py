@@ -77,6 +77,7 @@ from notifier.backends.port import (
     Responder,
     Step,
     StepLog,
+    Truncated,
     unsupported,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status
@@ -85,8 +86,11 @@ log = logging.getLogger("notifier.backends.incidentio")
 
 #: how long the account's configuration (paths, roles, severities, statuses) is reused
 CONFIG_TTL = 300.0
-#: the most pages of one list read (a runaway cursor must not loop forever)
-MAX_PAGES = 50
+#: the most pages of one list read, and the most items kept: a server whose
+#: cursors never end (a fresh one on every page) costs at most MAX_PAGES requests,
+#: and the snapshot says it was cut (the account shows degraded); as PagerDuty's
+MAX_PAGES = 25
+MAX_ITEMS = 2_500
 #: the prefix of the idempotency keys of escalations this app creates
 ESCALATE_KEY_PREFIX = "oncall-notifier"
 
@@ -174,11 +178,14 @@ class IncidentIoBackend(RemoteBackend):
 
     def open_incidents(self) -> list[Incident]:
         """My pages (open escalations that notified me) and the open incidents I
-        hold a role in, with the account's filters."""
+        hold a role in, with the account's filters; :class:`Truncated` when a
+        listing was cut at its bound."""
         me = self.me()
-        escalations = self._escalations(statuses=OPEN_ESCALATION_STATUSES)
-        incidents = self._incident_list(categories=OPEN_CATEGORIES)
-        return self._snapshot(me, escalations, incidents, open_only=True)
+        cuts: list[str] = []
+        escalations = self._escalations(statuses=OPEN_ESCALATION_STATUSES, cuts=cuts)
+        incidents = self._incident_list(categories=OPEN_CATEGORIES, cuts=cuts)
+        snapshot = self._snapshot(me, escalations, incidents, open_only=True)
+        return Truncated(snapshot, "; ".join(cuts)) if cuts else snapshot
 
     def recent_incidents(self, limit: int = 100) -> list[Incident]:
         """Open and recently closed pages and incidents, newest first."""
@@ -596,28 +603,56 @@ class IncidentIoBackend(RemoteBackend):
         *,
         page_size: int,
         limit: int | None = None,
+        cuts: list[str] | None = None,
         **kwargs: Any,
     ) -> list[Fields]:
-        """Every item of a cursor-paginated list (or the first ``limit``)."""
+        """Every item of a cursor-paginated list (or the first ``limit``), at most
+        :data:`MAX_ITEMS` in :data:`MAX_PAGES` requests; an item seen on an earlier
+        page is dropped. A listing stopped while the server still offered more
+        (a bound reached, a cursor seen before, a page with nothing new) is logged
+        and, with ``cuts``, said there in one line."""
+        most = min(limit, MAX_ITEMS) if limit else MAX_ITEMS
         items: list[Fields] = []
+        ids: set[str] = set()
         after: Any = UNSET
         seen: set[str] = set()
+        why = f"{MAX_PAGES} pages"
         for _ in range(MAX_PAGES):
             result = self._client.call(
                 operation, action, result_type, page_size=page_size, after=after, **kwargs
             )
             page = Fields(result, "result", self.name)
             batch = page.objects(items_key)
-            items += [
-                Fields(b.model, f"{items_key}[{len(items) + i}]", self.name)
-                for i, b in enumerate(batch)
-            ]
+            new = 0
+            for b in batch:
+                item = Fields(b.model, f"{items_key}[{len(items)}]", self.name)
+                item_id = item.optional_string("id")
+                if item_id and item_id in ids:
+                    continue  # repeated by a page that did not advance
+                ids.add(item_id)
+                items.append(item)
+                new += 1
             meta = page.optional_obj("pagination_meta")
             after = meta.optional_string("after") if meta is not None else ""
-            if not after or not batch or after in seen or (limit and len(items) >= limit):
+            if not after or not batch:
+                return items[:most]
+            if len(items) >= most:
+                why = f"{most:,} items"
+                break
+            if after in seen or new == 0:
+                why = "a page that repeated earlier ones"
                 break
             seen.add(after)
-        return items[:limit] if limit else items
+        if limit and len(items) >= limit:
+            return items[:limit]  # all that was asked for
+        note = (
+            f"incident.io's list of {items_key} did not end (stopped at {why}, "
+            f"{min(len(items), most):,} kept); the rest is not shown"
+        )
+        log.info("incident.io account '%s': %s", self.name, note)
+        if cuts is not None:
+            cuts.append(note)
+        return items[:most]
 
     def _escalations(
         self,
@@ -625,6 +660,7 @@ class IncidentIoBackend(RemoteBackend):
         statuses: Sequence[str] | None,
         incident_id: str | None = None,
         limit: int | None = None,
+        cuts: list[str] | None = None,
     ) -> list[Fields]:
         from incident_io.api.escalations_v2 import escalations_v2_list
         from incident_io.models import (
@@ -649,6 +685,7 @@ class IncidentIoBackend(RemoteBackend):
             "escalations",
             page_size=50,
             limit=limit,
+            cuts=cuts,
             **filters,
         )
 
@@ -684,7 +721,11 @@ class IncidentIoBackend(RemoteBackend):
         )
 
     def _incident_list(
-        self, *, categories: Sequence[str] | None, limit: int | None = None
+        self,
+        *,
+        categories: Sequence[str] | None,
+        limit: int | None = None,
+        cuts: list[str] | None = None,
     ) -> list[Fields]:
         from incident_io.api.incidents_v2 import incidents_v2_list
         from incident_io.models import IncidentsListResultV2, IncidentsV2ListStatusCategory
@@ -701,6 +742,7 @@ class IncidentIoBackend(RemoteBackend):
             "incidents",
             page_size=250,
             limit=limit,
+            cuts=cuts,
             **filters,
         )
 

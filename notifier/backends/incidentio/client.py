@@ -38,6 +38,12 @@ from notifier.backends.incidentio.ratelimit import (
     parse_rate_limit_headers,
 )
 from notifier.backends.incidentio.settings import IncidentIoSettings
+from notifier.backends.limits import (
+    AnswerRefused,
+    bound_httpx_client,
+    capped_retry_after,
+    retry_when,
+)
 from notifier.backends.port import (
     AuthenticationError,
     BackendError,
@@ -123,7 +129,10 @@ class IncidentIoClient:
         )
         # The SDK creates its httpx client lazily, and not thread-safely: the poller
         # and the on-call job asking at once would each make one (and leak one).
-        self.sdk.get_httpx_client()
+        # The read timeout bounds each read, not the answer: a server dripping a
+        # byte every few seconds would hold the poll for ever. The whole answer
+        # gets as long as one read may wait, and a size cap.
+        bound_httpx_client(self.sdk.get_httpx_client(), httpx, deadline=read_timeout)
 
     # ---- one call ---------------------------------------------------------------
 
@@ -168,6 +177,11 @@ class IncidentIoClient:
                         self._sleep(self.retry_pause)
                     continue
                 raise error from None
+            except AnswerRefused as exc:
+                host = urlsplit(self.settings.api_url).netloc or self.settings.api_url
+                raise UnavailableError(
+                    f"{self.prefix}: {host} {exc}; it will retry", account=self.account
+                ) from None
             except httpx.TransportError as exc:
                 if network_retries > 0 and not _is_certificate_error(exc):
                     network_retries -= 1
@@ -194,7 +208,8 @@ class IncidentIoClient:
         except RateLimitExceeded as exc:
             raise RateLimitedError(
                 f"incident.io account '{self.account}' is pacing its requests to incident.io's "
-                f"rate limit and could not {action}; it will retry in {exc.retry_after:.0f} s",
+                f"rate limit and could not {action}; it will retry "
+                f"{retry_when(round(exc.retry_after))}",
                 retry_after=exc.retry_after,
                 account=self.account,
             ) from None
@@ -208,7 +223,8 @@ class IncidentIoClient:
         if limits.remaining is not None:
             self.bucket.observe(limits.remaining)
         if response.status_code == 429:
-            wait = limits.retry_after_seconds(self._wall_clock())
+            # capped: a Retry-After of 10^9 s would pause the account for good
+            wait = capped_retry_after(limits.retry_after_seconds(self._wall_clock()))
             self.bucket.pause(wait if wait is not None else 1.0)
         if not 200 <= response.status_code < 300:
             raise _StatusError(response)
@@ -244,11 +260,10 @@ class IncidentIoClient:
             )
         if status == 429:
             limits = parse_rate_limit_headers(response.headers)
-            retry_after = limits.retry_after_seconds(self._wall_clock())
-            when = f"in {retry_after:g} s" if retry_after is not None else "later"
+            retry_after = capped_retry_after(limits.retry_after_seconds(self._wall_clock()))
             return RateLimitedError(
                 f"{prefix} is rate limited by incident.io and could not {action}; "
-                f"it will retry {when}",
+                f"it will retry {retry_when(retry_after)}",
                 retry_after=retry_after,
                 account=account,
             )

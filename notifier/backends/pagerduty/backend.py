@@ -69,6 +69,7 @@ from notifier.backends.port import (
     Responder,
     Step,
     StepLog,
+    Truncated,
     UnsupportedSnooze,
 )
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, TimelineEntry
@@ -207,14 +208,15 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
         with background():  # the poll: it may not take the requests kept for actions
             params = self._filters(_OPEN_STATUSES)
             params["date_range"] = "all"
-            raw = self._list("/incidents", params, "list incidents")
+            cuts: list[str] = []
+            raw = self._list("/incidents", params, "list incidents", cuts=cuts)
             incidents = self._incidents(raw)
         with self._lock:  # forget the roles of incidents that are gone
             open_ids = {i.id for i in incidents}
             for incident_id in list(self._roles):
                 if incident_id not in open_ids:
                     del self._roles[incident_id]
-        return incidents
+        return Truncated(incidents, "; ".join(cuts)) if cuts else incidents
 
     def recent_incidents(self, limit: int = 100) -> list[Incident]:
         """Open and resolved incidents, newest first (the first ``limit``).
@@ -572,6 +574,7 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
         *,
         limit: int | None = None,
         cap: int | None = None,
+        cuts: list[str] | None = None,
     ) -> list[Any]:
         """The items of a paginated list: every one up to ``cap`` (by default the
         endpoint's :data:`MAX_ITEMS`), or the first ``limit``; duplicates dropped.
@@ -599,10 +602,14 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
                 account=self.name,
             ) from None
         if not listing.complete and (limit is None or len(listing.items) < limit):
-            log.warning(
-                "PagerDuty account '%s': %s stopped at %d items, the most one listing "
-                "reads; the rest is not shown", self.name, action, len(listing.items),
-            )  # fmt: skip
+            note = (
+                f"PagerDuty's list of {wrapper} did not end (stopped at "
+                f"{len(listing.items):,} items, the most one listing reads); the rest is not shown"
+            )
+            # said by the caller (the account shows degraded, the CLI prints it)
+            log.log(logging.INFO if cuts is not None else logging.WARNING, "%s", note)
+            if cuts is not None:
+                cuts.append(note)
         return listing.items
 
     def _filters(self, statuses: list[str]) -> dict[str, Any]:

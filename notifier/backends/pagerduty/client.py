@@ -23,6 +23,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx2
 import pagerduty
 
+from notifier.backends.limits import (
+    AnswerRefused,
+    bound_httpx_client,
+    capped_retry_after,
+    retry_when,
+)
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from notifier.backends.port import (
     AuthenticationError,
@@ -107,6 +113,10 @@ def build_client(
     if read_timeout is None:
         read_timeout = settings.request_timeout.total_seconds()
     client.timeout = httpx2.Timeout(read_timeout, connect=connect_timeout)  # type: ignore[assignment]
+    # The read timeout bounds each read, not the answer: a server dripping a byte
+    # every few seconds would hold the poll for ever. The whole answer gets as
+    # long as one read may wait, and a size cap.
+    bound_httpx_client(client, httpx2, deadline=read_timeout)
     client.retry = dict(RETRIES)
     client.max_network_attempts = NETWORK_RETRIES
     # The client multiplies sleep_timer by sleep_timer_base before each pause.
@@ -122,6 +132,11 @@ def translated_errors(account: str, action: str, api_url: str) -> Iterator[None]
     """
     try:
         yield
+    except AnswerRefused as exc:
+        host = urlsplit(api_url).netloc or api_url
+        raise UnavailableError(
+            f"PagerDuty account '{account}': {host} {exc}; it will retry", account=account
+        ) from None
     except pagerduty.Error as exc:
         error = translate_error(exc, account=account, action=action, api_url=api_url)
         if isinstance(error, AuthenticationError):
@@ -147,10 +162,10 @@ def translate_error(
             account=account,
         )
     if status == 429:
-        retry_after = _retry_after(response.headers)
-        when = f"in {retry_after:g} s" if retry_after is not None else "later"
+        retry_after = capped_retry_after(_retry_after(response.headers))
         return RateLimitedError(
-            f"{prefix} is rate limited by PagerDuty and could not {action}; it will retry {when}",
+            f"{prefix} is rate limited by PagerDuty and could not {action}; "
+            f"it will retry {retry_when(retry_after)}",
             retry_after=retry_after,
             account=account,
         )
