@@ -12,12 +12,6 @@ from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from notifier import redact
 from notifier.profile import Profile
 
-#: warnings Qt gives for what the app chose to do: facts for the log, not problems
-EXPECTED_QT_WARNINGS = (
-    # the alarm player starts QtMultimedia audio-only (notifier.desktop.sound)
-    "No QtMultimedia backends found",
-)
-
 
 def setup_logging(profile: Profile, verbose: bool = False) -> None:
     profile.log_dir.mkdir(parents=True, exist_ok=True)
@@ -42,9 +36,6 @@ def setup_logging(profile: Profile, verbose: bool = False) -> None:
     }
 
     def qt_message(mode: QtMsgType, context: Any, message: str) -> None:
-        level = levels.get(mode, logging.WARNING)
-        if message.startswith(EXPECTED_QT_WARNINGS):
-            level = logging.INFO
-        qt_log.log(level, "%s", message)
+        qt_log.log(levels.get(mode, logging.WARNING), "%s", message)
 
     qInstallMessageHandler(qt_message)
