@@ -204,7 +204,7 @@ class OncallApp(QObject):
             self.changed()
 
     def stop(self) -> None:
-        self.player.stop()
+        self.player.close()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)

@@ -23,6 +23,13 @@ from _miniaudio import ffi, lib
 log = logging.getLogger("notifier.desktop.sound")
 
 
+#: every device not yet closed. Its C struct (``ffi.new``) lives as long as the Python
+#: object, and miniaudio's thread waits on events inside it: a device collected before
+#: :meth:`PlaybackDevice.close` would leave that thread on freed memory (seen as a
+#: later device's release hanging). Kept here, an unclosed device only leaks.
+_OPEN: set[PlaybackDevice] = set()
+
+
 class AudioError(Exception):
     """The sound server or device refused; ``str()`` says what, for the log."""
 
@@ -111,6 +118,7 @@ class PlaybackDevice:
             lib.ma_context_uninit(self._context)
             raise AudioError(f"the default output does not open (error {result})")
         self._device = device
+        _OPEN.add(self)
         self.backend = ffi.string(lib.ma_get_backend_name(self._context[0].backend)).decode()
         self.running = False
 
@@ -141,6 +149,7 @@ class PlaybackDevice:
         lib.ma_device_uninit(device)  # stops it first
         lib.ma_context_uninit(self._context)
         self.running = False
+        _OPEN.discard(self)
 
     # called by the C library on its audio thread
 

@@ -44,4 +44,5 @@ def desktop_checks() -> Iterator[Check]:
 
     player = AlarmPlayer()
     ok, detail = player.available()
+    player.close()
     yield Check("sound", ok, f"alarm plays on {detail}" if ok else detail)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import array
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,12 @@ RATE = 44_100
 PERIOD_MS = 20  # a new volume, a restart or a stop is heard within a few periods
 #: while there is no output device, how often to look for one again
 RETRY_MS = 10_000
+#: while a sound plays, how often to check that the device still asks for samples
+#: (every 20 ms when it works): a sound server that dies mid-play leaves miniaudio's
+#: thread waiting, with no call. Lost after STALLED_CHECKS checks in a row without a
+#: period: seconds, so that a loaded machine's scheduling is never taken for a loss
+WATCHDOG_MS = 1_000
+STALLED_CHECKS = 3
 #: silent periods fed after a sound's end before the round counts as over: the
 #: device's buffer (a few periods) still holds the sound's last milliseconds
 TAIL_PERIODS = 4
@@ -149,6 +156,12 @@ class AlarmPlayer(QObject):
         self._retry = QTimer(self)
         self._retry.setInterval(RETRY_MS)
         self._retry.timeout.connect(self._look_for_device)
+        self._periods = 0  # periods fed by the audio thread: the watchdog's measure
+        self._periods_seen = -1
+        self._stalled = 0
+        self._watchdog = QTimer(self)
+        self._watchdog.setInterval(WATCHDOG_MS)
+        self._watchdog.timeout.connect(self._check_progress)
         if sound_path is not None:
             self.sound_path = sound_path
         if prepare:
@@ -266,9 +279,17 @@ class AlarmPlayer(QObject):
         if self._voice is None:
             return
         self._voice = None
+        self._watchdog.stop()
         # what the stream was handed but has not played must never play: a fresh device
         self._reopen_device()
         self.stopped.emit()
+
+    def close(self) -> None:
+        """Silence everything and release the output device (the player's end)."""
+        self._voice = None
+        self._watchdog.stop()
+        self._retry.stop()
+        self._close_device()
 
     def is_playing(self) -> bool:
         return self._voice is not None
@@ -337,7 +358,13 @@ class AlarmPlayer(QObject):
                 self._close_device()
         return False
 
-    def _device_lost(self) -> None:
+    def _device_lost(self, *, stuck: bool = False) -> None:
+        if stuck:
+            # a device whose server died mid-play can block its release (miniaudio
+            # waits for its audio thread): release it off the GUI thread
+            device, self._device = self._device, None
+            if device is not None:
+                threading.Thread(target=device.close, name="audio-release", daemon=True).start()
         self._close_device()
         self._device_problem = NO_OUTPUT
         log.warning("the audio output went away")
@@ -399,10 +426,13 @@ class AlarmPlayer(QObject):
             return
         log.debug("playing the %s at volume %.2f", kind, volume)
         if not was_playing:
+            self._periods_seen, self._stalled = -1, 0
+            self._watchdog.start()
             self.started.emit()
 
     def _fill(self, frames: int) -> bytes | array.array[int]:
         """The samples of one period: runs on miniaudio's audio thread."""
+        self._periods += 1
         voice = self._voice
         if voice is None:
             return bytes(2 * frames)
@@ -424,6 +454,18 @@ class AlarmPlayer(QObject):
         if voice is self._voice:  # not restarted or stopped since
             self.stop()
 
+    @Slot()
+    def _check_progress(self) -> None:
+        if self._voice is None:
+            self._watchdog.stop()
+        elif self._periods != self._periods_seen:
+            self._stalled = 0
+        else:
+            self._stalled += 1
+            if self._stalled >= STALLED_CHECKS:
+                self._on_device_stopped(self._device)
+        self._periods_seen = self._periods
+
     @Slot(object)
     def _on_device_stopped(self, device: PlaybackDevice | None) -> None:
         if device is not self._device:
@@ -431,7 +473,8 @@ class AlarmPlayer(QObject):
         log.error("the audio output stopped while in use")
         playing = self._voice is not None
         self._voice = None
-        self._device_lost()
+        self._watchdog.stop()
+        self._device_lost(stuck=True)
         self._fail("The audio output stopped; the alarm cannot sound until it is back.")
         if playing:
             self.stopped.emit()

@@ -69,7 +69,7 @@ def wait_until_silent(qtbot: Any, session: DesktopSession, timeout: float = 5.0)
 def player(session: DesktopSession, qtbot: Any) -> Iterator[AlarmPlayer]:
     player = AlarmPlayer()
     yield player
-    player.stop()
+    player.close()
     player.deleteLater()
 
 
@@ -195,6 +195,114 @@ def test_the_alarm_plays_without_qt_multimedia(session: DesktopSession) -> None:
         assert proc.stdout.readline().split() == ["played", "False"]
     finally:
         proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    assert "Traceback" not in stderr, stderr
+
+
+LOSING_PLAYER = """
+import sys
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+from PySide6.QtWidgets import QApplication
+app = QApplication(["oncall-notifier"])
+from notifier.desktop.sound import AlarmPlayer
+
+def turn_until(condition, ms):
+    deadline = QDeadlineTimer(ms)
+    while not condition():
+        assert not deadline.hasExpired(), "timed out"
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+failures, changes = [], []
+player = AlarmPlayer()
+player.failed.connect(failures.append)
+player.outputsChanged.connect(lambda: changes.append(player.available()))
+print("ready", player.available()[0], flush=True)
+sys.stdin.readline()
+player.play(1.0)
+print("playing", player.is_playing(), flush=True)
+sys.stdin.readline()  # the sound server is gone
+turn_until(lambda: changes, 20_000)
+print("lost", player.is_playing(), changes[0][0], flush=True)
+print("reason", failures[-1], flush=True)
+sys.stdin.readline()  # the sound server is back
+turn_until(lambda: len(changes) > 1, 40_000)
+print("back", changes[1][0], flush=True)
+player.play(1.0)
+print("playing", player.is_playing(), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_lost_sound_server_is_reported_and_found_again(
+    session: DesktopSession, tmp_path: Path
+) -> None:
+    """The sound server dies while the alarm sounds: the player says so (its reason,
+    and outputsChanged, which turns the tray degraded) instead of playing to nobody;
+    once a server is back, it finds it by itself and the alarm is heard again. A
+    private PulseAudio of this test's own, so the session's stays up."""
+    socket = tmp_path / "pulse" / "native"
+    socket.parent.mkdir()
+    env = session.child_env() | {
+        "PULSE_SERVER": f"unix:{socket}", "HOME": str(tmp_path), "PULSE_RUNTIME_PATH": str(socket.parent),
+        "XDG_RUNTIME_DIR": str(socket.parent),
+    }  # fmt: skip
+
+    def start_server() -> subprocess.Popen[bytes]:
+        log = tmp_path / "pulseaudio.log"
+        with log.open("ab") as stderr:
+            server = subprocess.Popen(
+                ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
+                 "-L", "module-null-sink sink_name=lossy sink_properties=device.description=lossy-sink",
+                 "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+                # off the session bus: its org.PulseAudio1 name is the session server's
+                env={k: v for k, v in env.items() if k != "DBUS_SESSION_BUS_ADDRESS"},
+                stdout=subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.1)  # polling a condition, with a deadline
+        return server
+
+    def level_on_lossy_sink() -> float:
+        raw = subprocess.run(
+            ["timeout", "0.6", "parec", "-d", "lossy.monitor", "--raw", "--format=s16le",
+             "--channels=2", "--rate=44100"],
+            env=env, capture_output=True, check=False,
+        ).stdout  # fmt: skip
+        return session.level_of(raw)
+
+    server = start_server()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOSING_PLAYER], env=os.environ | env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def say(line: str) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    try:
+        assert proc.stdout.readline().split() == ["ready", "True"]
+        say("play")
+        assert proc.stdout.readline().split() == ["playing", "True"]
+        server.kill()
+        server.wait(timeout=10)
+        say("lost")
+        assert proc.stdout.readline().split() == ["lost", "False", "False"]
+        reason = proc.stdout.readline()
+        assert reason.startswith("reason ") and "alarm cannot sound" in reason, reason
+        server = start_server()
+        say("back")
+        assert proc.stdout.readline().split() == ["back", "True"]
+        assert proc.stdout.readline().split() == ["playing", "True"]
+        assert level_on_lossy_sink() > LOUD_DB
+    finally:
+        proc.kill()
+        server.kill()
+        server.wait(timeout=10)
         _, stderr = proc.communicate(timeout=10)
     assert "Traceback" not in stderr, stderr
 
