@@ -15,12 +15,15 @@ finds the timer or poll loop that wakes).
     .venv/bin/python -m bench.idle --pagerduty   # the app with a PagerDuty account on call
                                                  # on the fake (5 s polls): CPU per poll
 
+Both run beside a private PulseAudio with a null sink, as a laptop has a sound server
+(without one the app looks for an output every 10 s, which is not an idle laptop's cost).
 Prints one line per process and one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,6 +32,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +123,34 @@ def measure(
     }
 
 
+@contextlib.contextmanager
+def sound_server(root: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio with a null sink; its client environment."""
+    socket = root / "pulse" / "native"
+    socket.parent.mkdir(parents=True)
+    env = {"PULSE_SERVER": f"unix:{socket}", "PULSE_RUNTIME_PATH": str(socket.parent)}
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
+         "-L", "module-null-sink sink_name=idle",
+         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+        env={k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+        | env | {"HOME": str(root), "XDG_RUNTIME_DIR": str(socket.parent)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(
+            ["pactl", "info"], env=os.environ | env, capture_output=True
+        ).returncode:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("bench.idle: pulseaudio did not start")
+            time.sleep(0.1)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -128,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         profile = Path(tmp) / "profile"
         profile.mkdir()
         (profile / "config.toml").write_text(LOCAL, encoding="utf-8")
-        env: dict[str, str] = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-        results = [measure("bare", opts.seconds, None, env)]
-        results.append(measure("app", opts.seconds, profile, env))
+        with sound_server(Path(tmp)) as env:
+            env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+            results = [measure("bare", opts.seconds, None, env)]
+            results.append(measure("app", opts.seconds, profile, env))
     for r in results:
         print(
             f"{r['kind']:5} {r['cpu_ms_per_min']:7.1f} ms CPU/min  {r['wakeups_per_s']:5.2f} "

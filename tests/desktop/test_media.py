@@ -227,6 +227,7 @@ print("reason", failures[-1], flush=True)
 sys.stdin.readline()  # the sound server is back
 turn_until(lambda: len(changes) > 1, 40_000)
 print("back", changes[1][0], flush=True)
+sys.stdin.readline()
 player.play(1.0)
 print("playing", player.is_playing(), flush=True)
 sys.stdin.readline()
@@ -264,13 +265,20 @@ def test_a_lost_sound_server_is_reported_and_found_again(
             time.sleep(0.1)  # polling a condition, with a deadline
         return server
 
-    def level_on_lossy_sink() -> float:
-        raw = subprocess.run(
-            ["timeout", "0.6", "parec", "-d", "lossy.monitor", "--raw", "--format=s16le",
-             "--channels=2", "--rate=44100"],
-            env=env, capture_output=True, check=False,
-        ).stdout  # fmt: skip
-        return session.level_of(raw)
+    def start_recording() -> subprocess.Popen[bytes]:
+        """Records the lossy sink's monitor; returns once connected."""
+        recorder = subprocess.Popen(
+            ["parec", "-d", "lossy.monitor", "--raw", "--format=s16le",
+             "--channels=2", "--rate=44100", "--latency-msec=20"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not subprocess.run(
+            ["pactl", "list", "short", "source-outputs"], env=env, capture_output=True, text=True
+        ).stdout.strip():
+            assert time.monotonic() < deadline and recorder.poll() is None, "parec did not connect"
+            time.sleep(0.05)  # polling a condition, with a deadline
+        return recorder
 
     server = start_server()
     proc = subprocess.Popen(
@@ -297,8 +305,15 @@ def test_a_lost_sound_server_is_reported_and_found_again(
         server = start_server()
         say("back")
         assert proc.stdout.readline().split() == ["back", "True"]
+        recorder = start_recording()
+        say("play")
         assert proc.stdout.readline().split() == ["playing", "True"]
-        assert level_on_lossy_sink() > LOUD_DB
+        assert recorder.stdout is not None
+        raw = recorder.stdout.read(44_100 * 4)  # one second of what follows the play
+        recorder.kill()
+        recorder.wait(timeout=10)
+        recorder.stdout.close()
+        assert session.level_of(raw) > LOUD_DB
     finally:
         proc.kill()
         server.kill()
