@@ -21,9 +21,10 @@ What PyInstaller misses, and why each entry is here:
   ``desktop_notifier.backends.<os>`` and ``desktop_notifier.resources`` (a data
   package: without it desktop-notifier fails to import and notifications lose their
   buttons).
-- Qt: ``PySide6.QtMultimedia`` is imported (PyInstaller's hook brings its plugins,
-  among them the FFmpeg/PulseAudio back end); SVG icons need ``PySide6.QtSvg``
-  for the ``iconengines``/``imageformats`` plugins.
+- Qt: SVG icons need ``PySide6.QtSvg`` for the ``iconengines``/``imageformats``
+  plugins.
+- the alarm's sound: ``_miniaudio`` (a cffi extension) loads ``_cffi_backend`` from C,
+  where the import analysis cannot see it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ _HIDDEN = {
 _COMMON_HIDDEN = [
     "desktop_notifier.resources",
     "PySide6.QtSvg",
-    "PySide6.QtMultimedia",
+    "notifier.desktop.audio_output",
+    "_miniaudio",
+    "_cffi_backend",
 ]
 
 #: big parts of Qt and Python the app never uses
@@ -81,6 +84,54 @@ EXCLUDES = [
     "PySide6.QtQuick", "PySide6.QtQml", "PySide6.QtCharts", "PySide6.QtDataVisualization",
     "PySide6.QtPdf", "PySide6.QtBluetooth", "PySide6.QtPositioning", "PySide6.QtSensors",
 ]  # fmt: skip
+
+
+#: what PyInstaller's Qt hooks collect on Linux that the app never loads (issue 22): Qt's
+#: translations (the app speaks English only), platforms for kiosks and embedded
+#: screens (eglfs, linuxfb, vnc, Vulkan display) and their EGL libraries, evdev input,
+#: network-information and TLS plugins (QtNetwork serves only the single-instance
+#: local socket), the GTK 3 theme (its GTK, GDK, Cairo and Pango stack alone is 15 MB;
+#: the XDG portal theme stays) and image formats the icons are not in
+LINUX_QT_UNUSED = (
+    "PySide6/Qt/translations/",
+    "PySide6/Qt/plugins/egldeviceintegrations/",
+    "PySide6/Qt/plugins/generic/",
+    "PySide6/Qt/plugins/networkinformation/",
+    "PySide6/Qt/plugins/tls/",
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    *(f"PySide6/Qt/plugins/platforms/libq{name}.so"
+      for name in ("eglfs", "linuxfb", "vnc", "vkkhrdisplay", "minimalegl")),
+    *(f"PySide6/Qt/plugins/imageformats/libq{name}.so"
+      for name in ("tiff", "webp", "icns", "tga", "wbmp")),
+    "PySide6/Qt/lib/libQt6EglFS",
+)  # fmt: skip
+
+
+def prune_linux(
+    binaries: list[tuple[str, str, str]], datas: list[tuple[str, str, str]]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """``Analysis.binaries`` and ``.datas`` without :data:`LINUX_QT_UNUSED`, and without
+    the system libraries only those parts needed: a shared library PyInstaller put at
+    the bundle's top as a dependency stays when something that stays still links
+    to it (``ldd`` lists the whole closure)."""
+    from PyInstaller.depend.bindepend import get_imports
+
+    def unused(entry: tuple[str, str, str]) -> bool:
+        return entry[0].replace("\\", "/").startswith(LINUX_QT_UNUSED)
+
+    kept = [entry for entry in binaries if not unused(entry)]
+
+    def dependency(dest: str) -> bool:  # a library collected for another's sake
+        return "/" not in dest and dest.startswith("lib") and not dest.startswith("libpython")
+
+    needed = {
+        Path(name).name
+        for dest, src, _ in kept
+        if not dependency(dest)
+        for name, _ in get_imports(src)
+    }
+    binaries = [entry for entry in kept if not dependency(entry[0]) or entry[0] in needed]
+    return binaries, [entry for entry in datas if not unused(entry)]
 
 
 def version() -> str:

@@ -220,7 +220,7 @@ class OncallApp(QObject):
 
     def stop(self) -> None:
         self.disk_watch.stop()
-        self.player.stop()
+        self.player.close()
         self.conditions.stop()
         if self.outbox_runner is not None:
             self.outbox_runner.stop()

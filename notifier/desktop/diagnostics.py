@@ -45,6 +45,7 @@ def desktop_checks(*, unmute_for_alarm: bool = False) -> Iterator[Check]:
 
     player = AlarmPlayer()
     ok, detail = player.available()
+    player.close()
     yield Check("sound", ok, f"alarm plays on {detail}" if ok else detail)
     yield from _conditions(unmute_for_alarm)
 

@@ -16,12 +16,6 @@ from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from notifier import redact
 from notifier.profile import Profile
 
-#: warnings Qt gives for what the app chose to do: facts for the log, not problems
-EXPECTED_QT_WARNINGS = (
-    # the alarm player starts QtMultimedia audio-only (notifier.desktop.sound)
-    "No QtMultimedia backends found",
-)
-
 
 class QuietFileHandler(logging.handlers.RotatingFileHandler):
     """The log file, failing quietly: when it cannot be written (a full disk) it says
@@ -92,9 +86,6 @@ def setup_logging(profile: Profile, verbose: bool = False) -> None:
     }
 
     def qt_message(mode: QtMsgType, context: Any, message: str) -> None:
-        level = levels.get(mode, logging.WARNING)
-        if message.startswith(EXPECTED_QT_WARNINGS):
-            level = logging.INFO
-        qt_log.log(level, "%s", message)
+        qt_log.log(levels.get(mode, logging.WARNING), "%s", message)
 
     qInstallMessageHandler(qt_message)

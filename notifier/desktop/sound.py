@@ -1,38 +1,66 @@
 """The alarm sound.
 
-Plays WAV files with ``QSoundEffect``: it decodes the file once into memory, starts
-with low latency and stops at once, which is what a repeating alarm needs. (Measured
-on PulseAudio: ``stop()`` leaves at most a few milliseconds of tail;
-``QMediaPlayer`` + ``QAudioOutput`` also played, but starts later and goes through
-FFmpeg for a file we already have as PCM.) QSoundEffect only plays uncompressed WAV,
-so a user-chosen sound must be a WAV file.
+Played with miniaudio (a C library in one small wheel for Linux, macOS and Windows:
+about 1.6 MB, where QtMultimedia needed PySide6-Addons' 400 MB; issue 22). A sound
+is decoded once into memory (16-bit mono, 44.1 kHz: WAV, FLAC, MP3 and Ogg Vorbis
+decode), the output device is opened ahead of time and started only while a sound
+plays: an idle player costs no wake-ups. miniaudio calls :meth:`AlarmPlayer._fill`
+on its own audio thread for each period of samples (20 ms); the volume is applied
+there, so a new volume or a restart is heard on the next period. The audio thread
+only hands samples over and tells the Qt side through signals, which Qt queues to
+the GUI thread: "the round ended", "the device stopped by itself".
 
-QtMultimedia (and with it the connection to the sound server) is loaded by
-:meth:`AlarmPlayer.prepare`, not when the player is made, and without its media
-backend plugin (see :func:`load_audio_only`): the app prepares it as soon
-as its event loop runs, after the tray icon is up, and again (a no-op by then) when
-the first incident arrives, so the alarm is decoded and the device open long before
-any alarm is due. :meth:`AlarmPlayer.play` prepares too, as a last resort only.
+Stopping must be silent at once and stay silent: a stopped (corked) PulseAudio
+stream keeps what it was handed and plays it when started again, so :meth:`stop`
+closes the device, discarding that, and opens a fresh one, ready for the next alarm
+(measured: about 4 ms).
+
+The device is opened, and the alarm decoded, by :meth:`AlarmPlayer.prepare`, not
+when the player is made: the app prepares it as soon as its event loop runs, after
+the tray icon is up, and again (a no-op by then) when the first incident arrives.
+:meth:`AlarmPlayer.play` prepares too, as a last resort only.
 
 The player never raises into the GUI: problems are logged and reported through
-:attr:`AlarmPlayer.failed`. When a user-chosen sound cannot be played, the bundled
-alarm plays instead: a page must never be silent because of a bad setting.
+:attr:`AlarmPlayer.failed`; a missing or lost device also through
+:attr:`AlarmPlayer.outputsChanged`, and then the player looks for a device again
+every :data:`RETRY_MS` until one answers. When a user-chosen sound cannot be played,
+the bundled one plays instead: a page must never be silent because of a bad setting.
 """
 
 from __future__ import annotations
 
+import array
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from notifier.paths import resource
 
 if TYPE_CHECKING:
-    from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+    from notifier.desktop.audio_output import PlaybackDevice
 
 log = logging.getLogger("notifier.desktop.sound")
+
+RATE = 44_100
+PERIOD_MS = 20  # a new volume, a restart or a stop is heard within a few periods
+#: while there is no output device, how often to look for one again
+RETRY_MS = 10_000
+#: while a sound plays, how often to check that the device still asks for samples
+#: (every 20 ms when it works): a sound server that dies mid-play leaves miniaudio's
+#: thread waiting, with no call. Lost after STALLED_CHECKS checks in a row without a
+#: period: seconds, so that a loaded machine's scheduling is never taken for a loss
+WATCHDOG_MS = 1_000
+STALLED_CHECKS = 3
+#: silent periods fed after a sound's end before the round counts as over: the
+#: device's buffer (a few periods) still holds the sound's last milliseconds
+TAIL_PERIODS = 4
+NO_OUTPUT = (
+    "No audio output device was found, so the alarm cannot sound. "
+    "Check that the sound server (PulseAudio or PipeWire) is running."
+)
 
 
 def default_alarm_path() -> Path:
@@ -41,40 +69,6 @@ def default_alarm_path() -> Path:
 
 def default_chime_path() -> Path:
     return resource("sounds", "gentle.wav")
-
-
-#: what Qt says when it starts QtMultimedia without a backend, as load_audio_only does
-NO_BACKEND_MESSAGE = "No QtMultimedia backends found"
-_audio_only_loaded = False
-
-
-def load_audio_only() -> None:
-    """Start QtMultimedia with its audio part only, without a media backend plugin.
-
-    Qt loads a backend plugin (on Linux the FFmpeg one, which brings libavcodec,
-    libavformat, QtQuick and QtQml: about 13 MiB resident) the first time anything of
-    QtMultimedia is used, QSoundEffect included. The audio classes do not need it:
-    since Qt 6.7, with no backend found, "only QMediaDevices, QAudioDevice,
-    QSoundEffect, QAudioSink, and QAudioSource are available" (Qt's own words), and
-    they are all this player uses (QSoundEffect decodes WAV itself). So the plugin
-    search path is empty for the moment QtMultimedia picks its backend, then put back.
-    Once per process and before any other use of QtMultimedia; a no-op after that
-    (Qt keeps the backend it chose), and on other systems than Linux, where this has
-    not been measured."""
-    global _audio_only_loaded
-    import sys
-
-    if _audio_only_loaded or not sys.platform.startswith("linux"):
-        return
-    _audio_only_loaded = True
-    from PySide6.QtMultimedia import QMediaDevices
-
-    paths = QCoreApplication.libraryPaths()
-    QCoreApplication.setLibraryPaths([])
-    try:
-        QMediaDevices.audioOutputs()  # makes Qt choose its backend: none
-    finally:
-        QCoreApplication.setLibraryPaths(paths)
 
 
 def _clamp(volume: float) -> float:
@@ -87,17 +81,51 @@ def _clamp(volume: float) -> float:
     return min(1.0, max(0.0, value))
 
 
+def decode(path: Path) -> array.array[int]:
+    """``path`` as 16-bit mono samples at :data:`RATE`; raises ValueError when it is
+    not a sound miniaudio decodes."""
+    from notifier.desktop.audio_output import AudioError, decode_file
+
+    try:
+        return decode_file(path, RATE)
+    except AudioError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+class _Voice:
+    """One sound being played. The audio thread moves ``position``; the GUI thread
+    replaces the whole voice, never edits one."""
+
+    __slots__ = ("gain", "kind", "position", "samples", "tail")
+
+    def __init__(self, kind: str, samples: array.array[int], volume: float) -> None:
+        self.kind = kind
+        self.samples = samples
+        self.gain = round(volume * 32_768)  # fixed point: sample * gain >> 15
+        self.position = 0
+        self.tail = 0  # silent periods fed after the end
+
+
+class _AudioThreadSignals(QObject):
+    """Emitted on miniaudio's audio thread; this object lives in the GUI thread, so
+    Qt queues the calls of connected slots there."""
+
+    roundEnded = Signal(object)  # the _Voice that ended
+    deviceStopped = Signal(object)  # the device that stopped
+
+
 class AlarmPlayer(QObject):
     """Plays the alarm, one round per :meth:`play` call.
 
     The escalation engine decides when to ring and how loud; the caller calls
     :meth:`play` on each of its Alarm actions. Volumes are linear gains from 0 to 1
     applied to the sound (0.5 is about 6 dB quieter than 1.0), on top of the system
-    volume.
+    volume. One sound plays at a time: the alarm replaces a chime or preview.
 
     Signals: ``started()`` when sound begins, ``stopped()`` when no sound of ours is
     playing any more (finished or stopped), ``failed(str)`` with a user-facing reason,
-    ``outputsChanged()`` when audio outputs come or go (ask :meth:`available` again).
+    ``outputsChanged()`` when the output device was lost or found (ask
+    :meth:`available` again).
     """
 
     started = Signal()
@@ -112,15 +140,28 @@ class AlarmPlayer(QObject):
         sound_path: Path | None = None,
         prepare: bool = True,
     ) -> None:
-        """``prepare=False``: load QtMultimedia and the alarm later, in :meth:`prepare`."""
+        """``prepare=False``: open the device and decode the alarm later, in :meth:`prepare`."""
         super().__init__(parent)
-        self._devices: QMediaDevices | None = None
-        self._effects: list[QSoundEffect] = []
+        self._prepared = False
+        self._device: PlaybackDevice | None = None  # open; started while a sound plays
+        self._device_name = ""
+        self._device_problem = NO_OUTPUT
+        self._decoded: dict[Path, array.array[int]] = {}
+        self._voice: _Voice | None = None  # read by the audio thread
         self._sound_path = default_alarm_path()
         self._chime_path = default_chime_path()
-        self._pending_volume: float | None = None  # play once the sound has loaded
-        self._playing = False
-        self._restarting = False
+        self._audio = _AudioThreadSignals(self)
+        self._audio.roundEnded.connect(self._on_round_ended)
+        self._audio.deviceStopped.connect(self._on_device_stopped)
+        self._retry = QTimer(self)
+        self._retry.setInterval(RETRY_MS)
+        self._retry.timeout.connect(self._look_for_device)
+        self._periods = 0  # periods fed by the audio thread: the watchdog's measure
+        self._periods_seen = -1
+        self._stalled = 0
+        self._watchdog = QTimer(self)
+        self._watchdog.setInterval(WATCHDOG_MS)
+        self._watchdog.timeout.connect(self._check_progress)
         if sound_path is not None:
             self.sound_path = sound_path
         if prepare:
@@ -130,17 +171,14 @@ class AlarmPlayer(QObject):
 
     @property
     def prepared(self) -> bool:
-        """Whether :meth:`prepare` has run: QtMultimedia loaded, the default output
-        followed, the alarm loading (or loaded) when there is an output."""
-        return self._devices is not None
+        """Whether :meth:`prepare` has run: the output device opened (when there is
+        one) and the alarm decoded."""
+        return self._prepared
 
     def alarm_loaded(self) -> bool:
-        """Whether the alarm is decoded in memory, ready to sound at once."""
-        if self._devices is None:
-            return False
-        from PySide6.QtMultimedia import QSoundEffect
-
-        return self._alarm.status() == QSoundEffect.Status.Ready
+        """Whether the alarm is decoded in memory and the device open: ready to sound
+        at once."""
+        return self._device is not None and self._sound_path in self._decoded
 
     def use_sounds(self, alarm: str, chime: str) -> None:
         """The configured alarm and chime files ("": the bundled ones)."""
@@ -148,25 +186,20 @@ class AlarmPlayer(QObject):
         self.chime_path = chime or None
 
     def prepare(self) -> None:
-        """Load QtMultimedia, open the default output and decode the alarm (once)."""
-        if self._devices is not None:
+        """Open the default output and decode the alarm and chime (once)."""
+        if self._prepared:
             return
-        from PySide6.QtMultimedia import QMediaDevices
-
+        self._prepared = True
         log.debug("preparing the alarm sound")
-        load_audio_only()
-        self._devices = QMediaDevices(self)
-        self._devices.audioOutputsChanged.connect(self._follow_default_output)
-        self._alarm = self._new_effect()
-        self._preview = self._new_effect()
-        self._chime = self._new_effect()
-        self._effects = [self._alarm, self._preview, self._chime]
-        self._preload()
+        self._decode_configured()
+        if not self._open_device():
+            self._retry.start()
 
     @property
     def sound_path(self) -> Path:
-        """The WAV played by :meth:`play`. Setting a path that does not exist keeps
-        the current sound and emits ``failed``."""
+        """The sound played by :meth:`play`. Setting a path that does not exist keeps
+        the current sound and emits ``failed``; one that does not decode falls back
+        to the built-in alarm."""
         return self._sound_path
 
     @sound_path.setter
@@ -178,13 +211,12 @@ class AlarmPlayer(QObject):
             self._fail(f"The alarm sound {new} does not exist; keeping {self._sound_path.name}.")
             return
         self._sound_path = new
-        if self._devices is not None:
-            self._alarm.stop()
-            self._preload()
+        if self._prepared:
+            self._decode_configured()
 
     @property
     def chime_path(self) -> Path:
-        """The WAV played by :meth:`chime`; like :attr:`sound_path`, a path that does
+        """The sound played by :meth:`chime`; like :attr:`sound_path`, a path that does
         not exist keeps the current one and emits ``failed``."""
         return self._chime_path
 
@@ -197,17 +229,17 @@ class AlarmPlayer(QObject):
             self._fail(f"The chime {new} does not exist; keeping {self._chime_path.name}.")
             return
         self._chime_path = new
-        if self._devices is not None:
-            self._chime.stop()
-            self._preload()
+        if self._prepared:
+            self._decode_configured()
 
     def chime(self, volume: float = 1.0) -> None:
         """Play the chime once (the gentle step), unless the alarm is sounding."""
         try:
             self.prepare()
-            if self._alarm.isPlaying():
+            voice = self._voice
+            if voice is not None and voice.kind == "alarm":
                 return
-            self._play(self._chime, self._chime_path, _clamp(volume))
+            self._play("chime", self._decoded_or_default("chime"), _clamp(volume))
         except Exception as exc:  # never into the GUI
             log.exception("could not play the chime")
             self._fail(f"Could not play the chime: {exc}")
@@ -215,10 +247,10 @@ class AlarmPlayer(QObject):
     def play(self, volume: float = 1.0) -> None:
         """Play one round of the alarm now at ``volume`` (0..1); restarts if playing."""
         try:
-            if self._devices is None:  # the app prepares long before; this is a last resort
+            if not self._prepared:  # the app prepares long before; this is a last resort
                 log.warning("the alarm sound was not prepared before the first alarm")
                 self.prepare()
-            self._play(self._alarm, self._sound_path, _clamp(volume))
+            self._play("alarm", self._decoded_or_default("alarm"), _clamp(volume))
         except Exception as exc:  # never into the GUI
             log.exception("could not play the alarm")
             self._fail(f"Could not play the alarm: {exc}")
@@ -232,160 +264,220 @@ class AlarmPlayer(QObject):
                 self._fail(f"The sound file {target} does not exist.")
                 return
             self.prepare()
-            self._preview.stop()
-            self._play(self._preview, target, _clamp(volume))
+            try:
+                samples = self._decoded.get(target) or decode(target)
+            except ValueError:
+                self._fail(f"The sound {target} could not be played (is it a sound file?).")
+                return
+            self._play("preview", samples, _clamp(volume))
         except Exception as exc:
             log.exception("could not preview %s", path)
             self._fail(f"Could not play {path}: {exc}")
 
     def stop(self) -> None:
-        """Silence everything this player started."""
-        self._pending_volume = None
-        for effect in self._effects:
-            effect.stop()
-        self._update_playing()
+        """Silence everything this player started, at once."""
+        if self._voice is None:
+            return
+        self._voice = None
+        self._watchdog.stop()
+        # what the stream was handed but has not played must never play: a fresh device
+        self._reopen_device()
+        self.stopped.emit()
+
+    def close(self) -> None:
+        """Silence everything and release the output device (the player's end)."""
+        self._voice = None
+        self._watchdog.stop()
+        self._retry.stop()
+        self._close_device()
 
     def is_playing(self) -> bool:
-        return any(effect.isPlaying() for effect in self._effects)
+        return self._voice is not None
 
     def available(self) -> tuple[bool, str]:
-        """``(True, device description)`` when there is an audio output, else
-        ``(False, what to do about it)``. Prepares the player."""
+        """``(True, device name)`` when the output device is open, else ``(False, what
+        to do about it)``. Prepares the player."""
         self.prepare()
-        from PySide6.QtMultimedia import QMediaDevices
+        if self._device is None:
+            return False, self._device_problem
+        return True, self._device_name
 
-        if not QMediaDevices.audioOutputs():
-            return (
-                False,
-                "No audio output device was found, so the alarm cannot sound. "
-                "Check that the sound server (PulseAudio or PipeWire) is running.",
+    # -- the device (GUI thread) ---------------------------------------------------------
+
+    def _open_device(self) -> bool:
+        """Open (not start) the default output. False, and the reason kept, when there
+        is none."""
+        from notifier.desktop.audio_output import AudioError, PlaybackDevice
+
+        device: PlaybackDevice | None = None
+
+        def device_stopped() -> None:  # on the audio thread: our stop, or the device lost
+            self._audio.deviceStopped.emit(device)
+
+        try:
+            device = PlaybackDevice(
+                rate=RATE,
+                period_ms=PERIOD_MS,
+                app_name="On-call Notifier",
+                fill=self._fill,
+                on_stop=device_stopped,
             )
-        return True, QMediaDevices.defaultAudioOutput().description()
+        except AudioError as exc:
+            log.info("no audio output: %s", exc)
+            self._device_problem = NO_OUTPUT
+            return False
+        self._device = device
+        self._device_name = device.default_output_name() or device.backend
+        log.debug("audio output open: %s (%s)", self._device_name, device.backend)
+        return True
 
-    # -- internals -------------------------------------------------------------------
+    def _close_device(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            device.close()
 
-    def _new_effect(self) -> QSoundEffect:
-        from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+    def _reopen_device(self) -> None:
+        self._close_device()
+        if not self._open_device():
+            self._device_lost()
 
-        effect = QSoundEffect(QMediaDevices.defaultAudioOutput(), self)
-        effect.setLoopCount(1)
-        # Bound methods of this QObject, not lambdas: Qt then queues signals that the
-        # decoder or audio thread emits, and the slots run in the GUI thread.
-        effect.playingChanged.connect(self._update_playing)
-        effect.statusChanged.connect(self._on_status_changed)
-        return effect
+    def _start_device(self) -> bool:
+        from notifier.desktop.audio_output import AudioError
 
-    @staticmethod
-    def _source_path(effect: QSoundEffect) -> Path | None:
-        url = effect.source()
-        return Path(url.toLocalFile()) if url.isLocalFile() else None
-
-    def _preload(self) -> None:
-        """Decode the alarm now, so the first page plays without delay. Without an
-        output device QSoundEffect fails every file, so wait for one."""
-        if self.available()[0]:
-            self._load(self._alarm, self._sound_path)
-            self._load(self._chime, self._chime_path)
-
-    def _load(self, effect: QSoundEffect, path: Path) -> None:
-        """(Re)load ``path`` unless it is already loaded or loading."""
-        from PySide6.QtMultimedia import QSoundEffect
-
-        url = QUrl.fromLocalFile(str(path))
-        if effect.source() == url and effect.status() != QSoundEffect.Status.Error:
-            return
-        if effect.source() == url:
-            effect.setSource(QUrl())  # setting the same URL again would be ignored
-        log.debug("loading %s", path)
-        effect.setSource(url)
-
-    def _play(self, effect: QSoundEffect, path: Path, volume: float) -> None:
-        from PySide6.QtMultimedia import QSoundEffect
-
-        ok, reason = self.available()
-        if not ok:
-            self._fail(reason)
-            return
-        self._load(effect, path)
-        effect.setVolume(volume)
-        if effect is self._alarm and effect.status() != QSoundEffect.Status.Ready:
-            # QSoundEffect queues the play until loaded; remember the volume to play
-            # the bundled alarm instead if this (user-chosen) sound fails to load.
-            self._pending_volume = volume
-        if effect.isPlaying():
-            self._restarting = True  # no stopped/started blip for a restart
+        for attempt in (1, 2):  # a failed start: perhaps the server restarted, one fresh try
+            if self._device is None and not self._open_device():
+                return False
+            assert self._device is not None
+            if self._device.running:
+                return True
             try:
-                effect.stop()
-            finally:
-                self._restarting = False
-        log.debug("playing %s at volume %.2f", self._source_path(effect), volume)
-        effect.play()
+                self._device.start()
+                return True
+            except AudioError as exc:
+                log.warning("the audio output did not start (attempt %d): %s", attempt, exc)
+                self._close_device()
+        return False
+
+    def _device_lost(self, *, stuck: bool = False) -> None:
+        if stuck:
+            # a device whose server died mid-play can block its release (miniaudio
+            # waits for its audio thread): release it off the GUI thread
+            device, self._device = self._device, None
+            if device is not None:
+                threading.Thread(target=device.close, name="audio-release", daemon=True).start()
+        self._close_device()
+        self._device_problem = NO_OUTPUT
+        log.warning("the audio output went away")
+        self.outputsChanged.emit()
+        self._retry.start()
 
     @Slot()
-    def _on_status_changed(self) -> None:
-        from PySide6.QtMultimedia import QSoundEffect
-
-        effect = self.sender()
-        if isinstance(effect, QSoundEffect):
-            self._on_status(effect)
-
-    def _on_status(self, effect: QSoundEffect) -> None:
-        from PySide6.QtMultimedia import QSoundEffect
-
-        status = effect.status()
-        if status == QSoundEffect.Status.Ready and effect is self._alarm:
-            self._pending_volume = None
-        if status != QSoundEffect.Status.Error:
+    def _look_for_device(self) -> None:
+        if self._device is None and not self._open_device():
             return
-        path = self._source_path(effect)
-        log.error("cannot play %s (QSoundEffect status Error)", path)
-        ok, reason = self.available()
-        if not ok:  # QSoundEffect fails any file without a device
-            self._pending_volume = None
-            self._fail(reason)
-            return
-        if effect is self._alarm and path != default_alarm_path():
+        self._retry.stop()
+        log.info("audio output found: %s", self._device_name)
+        self.outputsChanged.emit()
+
+    # -- playing -----------------------------------------------------------------------
+
+    def _decode_configured(self) -> None:
+        """Decode the alarm and chime now, so the first page plays without delay; a
+        configured sound that does not decode gives way to the built-in one."""
+        for kind in ("alarm", "chime"):
+            path = self._sound_path if kind == "alarm" else self._chime_path
+            if path in self._decoded:
+                continue
+            try:
+                self._decoded[path] = decode(path)
+            except ValueError as exc:
+                log.error("cannot play %s: %s", path, exc)
+                self._give_way(kind, path)
+
+    def _give_way(self, kind: str, path: Path) -> None:
+        if kind == "alarm":
             self._fail(
-                f"The alarm sound {path} could not be played (is it a PCM WAV file?); "
+                f"The alarm sound {path} could not be played (is it a sound file?); "
                 "using the built-in alarm instead."
             )
             self._sound_path = default_alarm_path()
-            volume = self._pending_volume
-            self._load(self._alarm, self._sound_path)
-            if volume is not None:
-                self._alarm.setVolume(volume)
-                self._alarm.play()  # queued by QSoundEffect until loaded
-        elif effect is self._chime and path != default_chime_path():
+        else:
             self._fail(
-                f"The chime {path} could not be played (is it a PCM WAV file?); "
+                f"The chime {path} could not be played (is it a sound file?); "
                 "using the built-in chime instead."
             )
             self._chime_path = default_chime_path()
-            self._load(self._chime, self._chime_path)
+        builtin = self._sound_path if kind == "alarm" else self._chime_path
+        self._decoded.setdefault(builtin, decode(builtin))
+
+    def _decoded_or_default(self, kind: str) -> array.array[int]:
+        self._decode_configured()
+        return self._decoded[self._sound_path if kind == "alarm" else self._chime_path]
+
+    def _play(self, kind: str, samples: array.array[int], volume: float) -> None:
+        was_playing = self._voice is not None
+        self._voice = _Voice(kind, samples, volume)  # a restart: the next period has it
+        if not self._start_device():
+            self._voice = None
+            self._device_lost()
+            self._fail(self._device_problem)
+            if was_playing:
+                self.stopped.emit()
+            return
+        log.debug("playing the %s at volume %.2f", kind, volume)
+        if not was_playing:
+            self._periods_seen, self._stalled = -1, 0
+            self._watchdog.start()
+            self.started.emit()
+
+    def _fill(self, frames: int) -> bytes | array.array[int]:
+        """The samples of one period: runs on miniaudio's audio thread."""
+        self._periods += 1
+        voice = self._voice
+        if voice is None:
+            return bytes(2 * frames)
+        start = voice.position
+        chunk = voice.samples[start : start + frames]
+        voice.position = start + len(chunk)
+        if voice.gain < 32_768:
+            gain = voice.gain
+            chunk = array.array("h", [sample * gain >> 15 for sample in chunk])
+        if len(chunk) < frames:
+            chunk.frombytes(bytes(2 * (frames - len(chunk))))
+            voice.tail += 1
+            if voice.tail == TAIL_PERIODS:
+                self._audio.roundEnded.emit(voice)
+        return chunk
+
+    @Slot(object)
+    def _on_round_ended(self, voice: _Voice) -> None:
+        if voice is self._voice:  # not restarted or stopped since
+            self.stop()
+
+    @Slot()
+    def _check_progress(self) -> None:
+        if self._voice is None:
+            self._watchdog.stop()
+        elif self._periods != self._periods_seen:
+            self._stalled = 0
         else:
-            self._pending_volume = None
-            self._fail(f"The sound {path} could not be played (is it a PCM WAV file?).")
+            self._stalled += 1
+            if self._stalled >= STALLED_CHECKS:
+                self._on_device_stopped(self._device)
+        self._periods_seen = self._periods
 
-    @Slot()
-    def _update_playing(self) -> None:
-        if self._restarting:
-            return
-        playing = self.is_playing()
-        if playing == self._playing:
-            return
-        self._playing = playing
-        (self.started if playing else self.stopped).emit()
-
-    @Slot()
-    def _follow_default_output(self) -> None:
-        from PySide6.QtMultimedia import QMediaDevices
-
-        device = QMediaDevices.defaultAudioOutput()
-        log.info("audio outputs changed; default is now %r", device.description())
-        for effect in self._effects:
-            effect.setAudioDevice(device)
-        self._preload()  # e.g. the sound server started after us
-        self.outputsChanged.emit()
+    @Slot(object)
+    def _on_device_stopped(self, device: PlaybackDevice | None) -> None:
+        if device is not self._device:
+            return  # one we closed
+        log.error("the audio output stopped while in use")
+        playing = self._voice is not None
+        self._voice = None
+        self._watchdog.stop()
+        self._device_lost(stuck=True)
+        self._fail("The audio output stopped; the alarm cannot sound until it is back.")
+        if playing:
+            self.stopped.emit()
 
     def _fail(self, reason: str) -> None:
         log.warning("%s", reason)

@@ -154,3 +154,30 @@ def test_list_on_a_server_that_never_finishes_its_answer_ends_at_the_deadline(
     assert result.returncode == 1
     assert result.stdout == ""
     assert "did not send its whole answer within 1 s; it will retry" in result.stderr
+
+
+#: the Qt of PySide6-Addons (and QtMultimedia) the app no longer needs (issue 22)
+ADDONS = re.compile(r"pyside6[-_]addons", re.IGNORECASE)
+
+
+def test_the_install_carries_pyside6_essentials_only(installed: Installed) -> None:
+    """The alarm plays with miniaudio (issue 22): an install that brings back
+    PySide6-Addons (400 MB, for QtMultimedia alone) fails here."""
+    if installed.kind == "venv":
+        result = subprocess.run(
+            [str(installed.venv_python), "-c",
+             "import importlib.metadata as m; "
+             "print('requires', *m.requires('oncall-notifier')); "
+             "print('installed', *(d.metadata['Name'] for d in m.distributions()))"],
+            capture_output=True, text=True, check=True, env=installed.env,
+        )  # fmt: skip
+        requires, installed_names = result.stdout.splitlines()
+        assert not ADDONS.search(requires), requires
+        assert "miniaudio" in requires
+        assert not ADDONS.search(installed_names), installed_names
+        assert re.search(r"\bPySide6[-_]Essentials\b", installed_names, re.IGNORECASE)
+    else:
+        bundle = installed.command.parent
+        multimedia = [p.name for p in bundle.rglob("*Multimedia*")]
+        assert multimedia == [], multimedia
+        assert list(bundle.rglob("_miniaudio*.so")), "the alarm's player is not in the bundle"

@@ -46,7 +46,7 @@ Environment for the tests and every child (:attr:`DesktopSession.env`)::
 
 Debian packages: xvfb dbus trayer dunst libglib2.0-bin (gdbus) pulseaudio
 pulseaudio-utils (pactl, parec) sox libx11-6; Qt's xcb plugin also needs
-libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0, QtMultimedia needs libpulse0.
+libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0, the alarm's player (miniaudio) loads libpulse0.
 
 Every wait polls a readiness condition with a deadline; nothing sleeps to synchronise.
 """

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import Qt
-from PySide6.QtMultimedia import QMediaDevices
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon, QWidget
 
 from notifier.desktop.icons import TrayState, tray_icon
@@ -70,15 +69,14 @@ def wait_until_silent(qtbot: Any, session: DesktopSession, timeout: float = 5.0)
 def player(session: DesktopSession, qtbot: Any) -> Iterator[AlarmPlayer]:
     player = AlarmPlayer()
     yield player
-    player.stop()
+    player.close()
     player.deleteLater()
 
 
 def test_the_session_is_a_real_desktop(session: DesktopSession) -> None:
     assert QApplication.platformName() == "xcb"
     assert QSystemTrayIcon.isSystemTrayAvailable()
-    outputs = [device.description() for device in QMediaDevices.audioOutputs()]
-    assert "oncall-test-sink" in outputs
+    assert "oncall_test" in session.run("pactl", "list", "short", "sinks")
 
 
 def test_player_reports_the_output_device(player: AlarmPlayer) -> None:
@@ -156,9 +154,10 @@ from PySide6.QtWidgets import QApplication
 app = QApplication(["oncall-notifier"])
 from notifier.desktop.sound import AlarmPlayer
 
-def backend_loaded():
+def qt_multimedia_loaded():
     with open("/proc/self/maps") as maps:
-        return any("ffmpegmediaplugin" in line or "libavcodec" in line for line in maps)
+        mapped = any("Multimedia" in line or "libavcodec" in line for line in maps)
+    return mapped or any(name.startswith("PySide6.QtMultimedia") for name in sys.modules)
 
 def turn_until(condition):
     deadline = QDeadlineTimer(10_000)
@@ -167,20 +166,20 @@ def turn_until(condition):
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 player = AlarmPlayer()
-turn_until(player.alarm_loaded)
-print("ready", player.available()[0], backend_loaded(), flush=True)
+print("ready", player.alarm_loaded(), player.available()[0], qt_multimedia_loaded(), flush=True)
 sys.stdin.readline()
 stopped = []
 player.stopped.connect(lambda: stopped.append(True))
 player.play(1.0)
 turn_until(lambda: stopped)
-print("played", backend_loaded(), flush=True)
+print("played", qt_multimedia_loaded(), flush=True)
 """
 
 
-def test_the_alarm_plays_without_the_ffmpeg_media_backend(session: DesktopSession) -> None:
-    """The player starts QtMultimedia audio-only (about 13 MiB less): the FFmpeg plugin
-    and libavcodec are never mapped, and the alarm still reaches the sink at full level."""
+def test_the_alarm_plays_without_qt_multimedia(session: DesktopSession) -> None:
+    """The player is miniaudio (issue 22): neither QtMultimedia nor FFmpeg is ever
+    mapped, the alarm is ready as soon as the player is prepared, and it reaches the
+    sink at full level."""
     proc = subprocess.Popen(
         [sys.executable, "-c", AUDIO_ONLY_PLAYER],
         env=os.environ | session.child_env(),
@@ -188,7 +187,7 @@ def test_the_alarm_plays_without_the_ffmpeg_media_backend(session: DesktopSessio
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        assert proc.stdout.readline().split() == ["ready", "True", "False"]
+        assert proc.stdout.readline().split() == ["ready", "True", "True", "False"]
         recording = session.start_recording(1.0)
         proc.stdin.write("play\n")
         proc.stdin.flush()
@@ -200,6 +199,129 @@ def test_the_alarm_plays_without_the_ffmpeg_media_backend(session: DesktopSessio
     assert "Traceback" not in stderr, stderr
 
 
+LOSING_PLAYER = """
+import sys
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+from PySide6.QtWidgets import QApplication
+app = QApplication(["oncall-notifier"])
+from notifier.desktop.sound import AlarmPlayer
+
+def turn_until(condition, ms):
+    deadline = QDeadlineTimer(ms)
+    while not condition():
+        assert not deadline.hasExpired(), "timed out"
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+failures, changes = [], []
+player = AlarmPlayer()
+player.failed.connect(failures.append)
+player.outputsChanged.connect(lambda: changes.append(player.available()))
+print("ready", player.available()[0], flush=True)
+sys.stdin.readline()
+player.play(1.0)
+print("playing", player.is_playing(), flush=True)
+sys.stdin.readline()  # the sound server is gone
+turn_until(lambda: changes, 20_000)
+print("lost", player.is_playing(), changes[0][0], flush=True)
+print("reason", failures[-1], flush=True)
+sys.stdin.readline()  # the sound server is back
+turn_until(lambda: len(changes) > 1, 40_000)
+print("back", changes[1][0], flush=True)
+sys.stdin.readline()
+player.play(1.0)
+print("playing", player.is_playing(), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_lost_sound_server_is_reported_and_found_again(
+    session: DesktopSession, tmp_path: Path
+) -> None:
+    """The sound server dies while the alarm sounds: the player says so (its reason,
+    and outputsChanged, which turns the tray degraded) instead of playing to nobody;
+    once a server is back, it finds it by itself and the alarm is heard again. A
+    private PulseAudio of this test's own, so the session's stays up."""
+    socket = tmp_path / "pulse" / "native"
+    socket.parent.mkdir()
+    env = session.child_env() | {
+        "PULSE_SERVER": f"unix:{socket}", "HOME": str(tmp_path), "PULSE_RUNTIME_PATH": str(socket.parent),
+        "XDG_RUNTIME_DIR": str(socket.parent),
+    }  # fmt: skip
+
+    def start_server() -> subprocess.Popen[bytes]:
+        log = tmp_path / "pulseaudio.log"
+        with log.open("ab") as stderr:
+            server = subprocess.Popen(
+                ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
+                 "-L", "module-null-sink sink_name=lossy sink_properties=device.description=lossy-sink",
+                 "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+                # off the session bus: its org.PulseAudio1 name is the session server's
+                env={k: v for k, v in env.items() if k != "DBUS_SESSION_BUS_ADDRESS"},
+                stdout=subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.1)  # polling a condition, with a deadline
+        return server
+
+    def start_recording() -> subprocess.Popen[bytes]:
+        """Records the lossy sink's monitor; returns once connected."""
+        recorder = subprocess.Popen(
+            ["parec", "-d", "lossy.monitor", "--raw", "--format=s16le",
+             "--channels=2", "--rate=44100", "--latency-msec=20"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not subprocess.run(
+            ["pactl", "list", "short", "source-outputs"], env=env, capture_output=True, text=True
+        ).stdout.strip():
+            assert time.monotonic() < deadline and recorder.poll() is None, "parec did not connect"
+            time.sleep(0.05)  # polling a condition, with a deadline
+        return recorder
+
+    server = start_server()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOSING_PLAYER], env=os.environ | env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def say(line: str) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    try:
+        assert proc.stdout.readline().split() == ["ready", "True"]
+        say("play")
+        assert proc.stdout.readline().split() == ["playing", "True"]
+        server.kill()
+        server.wait(timeout=10)
+        say("lost")
+        assert proc.stdout.readline().split() == ["lost", "False", "False"]
+        reason = proc.stdout.readline()
+        assert reason.startswith("reason ") and "alarm cannot sound" in reason, reason
+        server = start_server()
+        say("back")
+        assert proc.stdout.readline().split() == ["back", "True"]
+        recorder = start_recording()
+        say("play")
+        assert proc.stdout.readline().split() == ["playing", "True"]
+        assert recorder.stdout is not None
+        raw = recorder.stdout.read(44_100 * 4)  # one second of what follows the play
+        recorder.kill()
+        recorder.wait(timeout=10)
+        recorder.stdout.close()
+        assert session.level_of(raw) > LOUD_DB
+    finally:
+        proc.kill()
+        server.kill()
+        server.wait(timeout=10)
+        _, stderr = proc.communicate(timeout=10)
+    assert "Traceback" not in stderr, stderr
+
+
 def test_missing_custom_sound_keeps_the_current_one(player: AlarmPlayer, qtbot: Any) -> None:
     with qtbot.waitSignal(player.failed, timeout=1000) as failed:
         player.sound_path = "/nonexistent/alarm.wav"
@@ -207,7 +329,6 @@ def test_missing_custom_sound_keeps_the_current_one(player: AlarmPlayer, qtbot: 
     assert player.sound_path == resource("sounds", "alarm.wav")
 
 
-@pytest.mark.qt_log_ignore("QSoundEffect", "qt.multimedia", "Could not open media")
 def test_unplayable_custom_sound_falls_back_to_the_built_in_alarm(
     player: AlarmPlayer, session: DesktopSession, qtbot: Any, tmp_path: Path
 ) -> None:

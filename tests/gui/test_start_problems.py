@@ -13,7 +13,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import keyring
 import keyring.backends.fail
 import pytest
-from PySide6.QtMultimedia import QMediaDevices
 
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
@@ -40,11 +39,13 @@ def test_an_outbox_that_cannot_be_opened_turns_the_tray_degraded(make_app) -> No
     assert line.endswith("check the profile folder")
 
 
-def test_no_sound_output_turns_the_tray_degraded(qtbot, make_app) -> None:
+def test_no_sound_output_turns_the_tray_degraded(qtbot, make_app, monkeypatch, tmp_path) -> None:
+    # no sound server: PulseAudio's address names a socket nobody listens on, and
+    # there is no sound card for ALSA (the desktop tests have a server)
+    if os.path.exists("/dev/snd"):
+        pytest.skip("this machine has a sound card: ALSA gives the alarm an output")
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-server'}")
     app = make_app(LOCAL, require_sound=True)
-    # this offscreen test process has no sound server (the desktop tests have one)
-    if QMediaDevices.audioOutputs():
-        pytest.fail("expected no audio output in the offscreen test process")
     # the sound device is looked at once the event loop runs, after the tray icon
     qtbot.waitUntil(lambda: app.tray.state is TrayState.DEGRADED, timeout=5000)
     assert "⚠ alarm sound: No audio output device was found" in "\n".join(status_lines(app))

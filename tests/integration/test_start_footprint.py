@@ -1,7 +1,7 @@
 """What a start loads (issue 10): a profile pays only for what it uses. A local-only
 profile never loads the PagerDuty client, the incident.io SDK, requests or keyring
 (its ingest keys are a file); each comes once an account of that kind exists or a
-secret is read from the keyring. The alarm path (QtMultimedia, the player) is
+secret is read from the keyring. The alarm path (miniaudio, the player) is
 loaded all the same, right after the start.
 
 Each case is a fresh interpreter (``sys.modules`` of this test process holds
@@ -108,8 +108,11 @@ def test_a_local_only_start_loads_no_remote_client_and_no_keyring(tmp_path: Path
     for module in (*REMOTE_CLIENTS.values(), "keyring", "httpx", "httpx2"):
         assert not loaded(after_polls, module), f"{module} loaded by a local-only start"
     # the alarm path is ready all the same, loaded after the start returned
-    assert "PySide6.QtMultimedia" in after_polls
-    assert "PySide6.QtMultimedia" not in built
+    assert "_miniaudio" in after_polls
+    assert "_miniaudio" not in built
+    # miniaudio's Python module would bring urllib.request, ssl and OpenSSL
+    assert "miniaudio" not in after_polls
+    assert not loaded(after_polls, "PySide6.QtMultimedia"), "the alarm is miniaudio's (issue 22)"
 
 
 def test_an_idle_start_loads_no_notification_stack_and_no_openssl(tmp_path: Path) -> None:

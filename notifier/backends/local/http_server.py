@@ -403,8 +403,14 @@ class GuardedHTTPServer:
         self._thread.start()
 
     def _serve(self) -> None:
+        server, channels = self._server, self._server._map
         try:
-            wasyncore.loop(timeout=1, map=self._server._map, use_poll=True)
+            # waitress's loop wakes every second to run its timers; ours have nothing to
+            # do without a connection (or a pause after running out of descriptors), so
+            # an idle ingest waits for one without waking (issue 22: idle wake-ups)
+            while channels:
+                busy = server.active_channels or server._paused_at is not None
+                wasyncore.poll2(self.sweep_interval if busy else None, channels)
         except Exception:
             self.log.exception("ingest: the server loop stopped")
 
