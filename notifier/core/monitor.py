@@ -5,7 +5,8 @@ incidents or a failure. The monitor diffs each snapshot against that
 account's previous one (an account that failed keeps its last snapshot, so
 its incidents are never taken for resolved), feeds the events to the
 escalation engine, and keeps each account's health. Single-threaded: the
-desktop layer calls it on the GUI thread only.
+desktop layer calls it on the GUI thread only, but for :meth:`Monitor.prepare`,
+which the poll's own thread calls to diff a snapshot there (it only reads).
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ class TrayStatus:
     CLEAR = "clear"
 
 
+#: the snapshot of an account never synced (one list, never changed: compared by identity)
+_NO_SNAPSHOT: list[Incident] = []
+
+
+@dataclass(frozen=True)
+class PreparedSnapshot:
+    """A snapshot diffed off the GUI thread (:meth:`Monitor.prepare`) against the
+    one in place then, with the ids of me it used: :meth:`Monitor.snapshot` uses
+    its events if both are still the ones in place, and diffs again otherwise."""
+
+    fresh: list[Incident]
+    before: list[Incident]
+    me: dict[str, str]
+    events: list[IncidentEvent]
+
+
 @dataclass(frozen=True)
 class MonitorUpdate:
     events: list[IncidentEvent]
@@ -88,15 +105,48 @@ class Monitor:
     def set_me(self, account: str, person_id: str) -> None:
         self._me[account] = person_id
 
+    def prepare(
+        self, account: str, incidents: Iterable[Incident], me: str | None = None
+    ) -> PreparedSnapshot:
+        """Diff ``account``'s new snapshot against the one in place, from any
+        thread (the poll's: diffing 2,500 incidents is no work for the GUI
+        thread); ``me``: my id there, when this poll is the one that tells it."""
+        fresh = [i for i in incidents if i.status is not Status.RESOLVED]
+        before = self._snapshots.get(account, _NO_SNAPSHOT)
+        mine = dict(self._me)  # one C-level copy: consistent under the GIL
+        if me:
+            mine[account] = me
+        return PreparedSnapshot(fresh, before, mine, diff_snapshots(before, fresh, mine))
+
     def snapshot(
-        self, account: str, incidents: Iterable[Incident], now: datetime, *, cut: str | None = None
+        self,
+        account: str,
+        incidents: Iterable[Incident],
+        now: datetime,
+        *,
+        cut: str | None = None,
+        prepared: PreparedSnapshot | None = None,
     ) -> MonitorUpdate:
         """A successful sync of ``account``; ``cut`` says what a bound left out of
-        it (the account shows degraded with it)."""
-        fresh = [i for i in incidents if i.status is not Status.RESOLVED]
+        it (the account shows degraded with it); ``prepared``: its diff, made by
+        :meth:`prepare` off the GUI thread (used if still current and no
+        acknowledgement of the account's is under way: those change what shows)."""
+        before = self._snapshots.get(account, _NO_SNAPSHOT)
+        if prepared is not None and prepared.before is before and prepared.me == self._me:
+            fresh = prepared.fresh
+        else:
+            fresh = [i for i in incidents if i.status is not Status.RESOLVED]
+            prepared = None
         self._synced[account] = fresh
         self._settle_acknowledgements(account, fresh, now)
-        events = self._show(account)
+        if prepared is not None and not any(
+            split_ref(ref)[0] == account for ref in self._acknowledging
+        ):
+            events = prepared.events
+            self._snapshots[account] = fresh
+            self._merged = None
+        else:
+            events = self._show(account)
         self.health(account).record_success(now, cut=cut)
         self._auth_failed_since.pop(account, None)
         return MonitorUpdate(events, self._coalesce(self.engine.handle(events, now), now))

@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from notifier.backends.port import (
     AuthenticationError,
@@ -49,7 +49,7 @@ from notifier.config import Config
 from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarm, HealthAlarmStep
-from notifier.core.monitor import AlertAction, Monitor, policy_from_config
+from notifier.core.monitor import AlertAction, Monitor, PreparedSnapshot, policy_from_config
 from notifier.core.polling import (
     PollIntervals,
     intervals_of,
@@ -83,6 +83,10 @@ HEALTH_INTERVAL_FLOOR = timedelta(seconds=15)
 #: sets one) is given up: every request has a deadline, but should one hang
 #: anyway (a server dripping its headers), the account must not wait for ever
 POLL_WATCHDOG = timedelta(minutes=2)
+
+
+#: what a poll brings back: the incidents, my id there (the first time), their diff
+_Polled: TypeAlias = tuple[list[Incident], str | None, PreparedSnapshot]
 
 
 class AccountSource(Protocol):
@@ -434,13 +438,14 @@ class Sync:
         with self._accounts_lock:
             return self.accounts.get(name)
 
-    def _poll(self, name: str, state: _Account) -> tuple[list[Incident], str | None]:
+    def _poll(self, name: str, state: _Account) -> _Polled:
         """Off the owner's thread: the account's open incidents (and who I am there,
-        the first time)."""
+        the first time), diffed against the last ones here too."""
         backend = self._backend(name)
         self._watch(name, state, backend)
         me = None if state.me_known else backend.me().id
-        return backend.open_incidents(), me
+        incidents = backend.open_incidents()
+        return incidents, me, self.monitor.prepare(name, incidents, me)
 
     def _watch(self, name: str, state: _Account, backend: Backend) -> None:
         """Subscribe to the backend's own news of changes, once per backend built."""
@@ -468,7 +473,7 @@ class Sync:
         name: str,
         state: _Account,
         generation: int,
-        result: tuple[list[Incident], str | None] | None,
+        result: _Polled | None,
         error: Any,
     ) -> None:
         with self._lock:
@@ -493,16 +498,14 @@ class Sync:
         if again:
             self._dispatch(name)
 
-    def _record(
-        self, name: str, result: tuple[list[Incident], str | None] | None, error: Any
-    ) -> None:
+    def _record(self, name: str, result: _Polled | None, error: Any) -> None:
         now = self._clock()
         state = self._account[name]
         if error is not None or result is None:
             error = error or RuntimeError("the poll gave no answer")
             self._failed(name, error, now)
         else:
-            incidents, me = result
+            incidents, me, prepared = result
             if me:
                 self.monitor.set_me(name, me)
                 state.me_known = True
@@ -512,7 +515,7 @@ class Sync:
             state.last_good = now
             self._schedule_poll(name, now + self.interval(name))  # stands if the rest fails
             cut = incidents.note if isinstance(incidents, Truncated) else None
-            update = self.monitor.snapshot(name, incidents, now, cut=cut)
+            update = self.monitor.snapshot(name, incidents, now, cut=cut, prepared=prepared)
             interval = self.interval(name)  # after the snapshot: an incident of mine counts
             self.monitor.health(name).interval = max(interval, HEALTH_INTERVAL_FLOOR)
             self._schedule_poll(name, now + interval)

@@ -279,3 +279,22 @@ def test_a_confirmed_acknowledgement_the_syncs_never_show_expires(clock: FakeClo
     assert monitor.tray_status(clock.now) == TrayStatus.ACKNOWLEDGED
     monitor.snapshot("local", [incident(1)], clock.advance(seconds=31))
     assert monitor.tray_status(clock.now) == TrayStatus.TRIGGERED
+
+
+def test_a_snapshot_diffed_off_the_gui_thread_is_used_while_current(clock: FakeClock) -> None:
+    # issue 17: the poll's thread diffs; the GUI thread only checks it is still current
+    monitor = make(clock, local=60)
+    first = [incident(1), incident(2)]
+    prepared = monitor.prepare("local", first)
+    assert [e.incident.ref for e in prepared.events] == ["local:1", "local:2"]
+    update = monitor.snapshot("local", first, clock.now, prepared=prepared)
+    assert update.events is prepared.events
+
+    # two polls diffed against the same snapshot: the second one landing is stale
+    second = [incident(1, Status.ACKNOWLEDGED), incident(2)]
+    third = [incident(2)]
+    early, late = monitor.prepare("local", second), monitor.prepare("local", third)
+    monitor.snapshot("local", second, clock.now, prepared=early)
+    update = monitor.snapshot("local", third, clock.now, prepared=late)
+    assert update.events is not late.events  # diffed again, against `second`
+    assert [(e.kind.value, e.incident.ref) for e in update.events] == [("resolved", "local:1")]
