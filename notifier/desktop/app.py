@@ -53,7 +53,6 @@ from notifier.domain.storm import Summary
 from notifier.errors import UserError
 from notifier.profile import Profile
 from notifier.secrets import SecretStore
-from notifier.sqlite_file import DISK_FULL
 from notifier.supervisor import RESTARTED_VARIABLE
 
 if TYPE_CHECKING:
@@ -123,7 +122,7 @@ class OncallApp(QObject):
         )
         if problem is not None:
             self.problems["outbox"] = problem
-        self.disk_watch = DiskWatch(profile.root, self)
+        self.disk_watch = DiskWatch(profile.root, self.problems, self)
         self.bridge = AppBridge(
             accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
         )
@@ -151,8 +150,10 @@ class OncallApp(QObject):
         self.notifications.dismissed.connect(self.sync.dismissed)
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
-        self.disk_watch.changed.connect(self._on_disk_full)
+        self.disk_watch.changed.connect(self.changed)
         if self.outbox_runner is not None:
+            # room again: what waited goes out now, not at the next retry
+            self.disk_watch.cleared.connect(self.outbox_runner.resume)
             self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
         self.bridge.actionSucceeded.connect(self._action_succeeded)
@@ -348,15 +349,6 @@ class OncallApp(QObject):
         self.disk_watch.check()  # a full disk is said as such, and clears by itself
         if self.disk_watch.problem is None:
             self.announce.error("Actions are not being saved", text)
-
-    def _on_disk_full(self, problem: Problem | None) -> None:
-        if problem is None:
-            self.problems.pop(DISK_FULL, None)
-            if self.outbox_runner is not None:
-                self.outbox_runner.resume()  # what waited goes out now, not in 30 s
-        else:
-            self.problems[DISK_FULL] = problem
-        self.changed()
 
     # ---- user intents ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from notifier.core.status_text import Problem, disk_full_problem
+from notifier.sqlite_file import DISK_FULL
 
 log = logging.getLogger("notifier.desktop.disk_watch")
 
@@ -21,13 +22,19 @@ CHECK_MS = 15_000
 
 
 class DiskWatch(QObject):
-    """Emits :attr:`changed` with the disk-full problem (or None when it clears)."""
+    """Keeps the "disk full" entry of ``problems`` (the app's: what the tray shows)
+    up to date; emits :attr:`changed` when it comes or goes, :attr:`cleared` when
+    there is room again."""
 
-    changed = Signal(object)  # Problem | None
+    changed = Signal()
+    cleared = Signal()
 
-    def __init__(self, folder: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, folder: Path, problems: dict[str, Problem], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.folder = folder
+        self.problems = problems
         self.problem: Problem | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_MS)
@@ -48,6 +55,10 @@ class DiskWatch(QObject):
         self.problem = problem
         if problem is not None:
             log.warning("%s", problem.detail)
+            self.problems[DISK_FULL] = problem
         else:
             log.info("disk space is back where %s lives", self.folder)
-        self.changed.emit(problem)
+            self.problems.pop(DISK_FULL, None)
+        self.changed.emit()
+        if problem is None:
+            self.cleared.emit()

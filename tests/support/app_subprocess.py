@@ -66,12 +66,14 @@ class AppSubprocess:
         args: tuple[str, ...] = (),
         env: Mapping[str, str] | None = None,
         user: tuple[int, int] | None = None,
+        out: Path | None = None,
     ) -> None:
+        """``out``: where its output goes (default: beside the profile)."""
         self.profile = profile
         profile.mkdir(parents=True, exist_ok=True)
         if not (profile / "config.toml").exists():
             (profile / "config.toml").write_text(config)
-        self.out = profile.parent / f"{profile.name}.out"
+        self.out = out or profile.parent / f"{profile.name}.out"
         full = {**os.environ, **(env or {}), "QT_QPA_PLATFORM": "offscreen"}
         full["ONCALL_NOTIFIER_HOME"] = str(profile)
         full.setdefault("PYTHONFAULTHANDLER", "1")
