@@ -2,9 +2,8 @@
 
 - Secrets go to a throw-away file keyring (never the developer's real one).
 - In CI (``CI`` set) a skipped test is a failure: CI provides every environment,
-  so a skip there means a missing install step, not a legitimate absence. The one
-  exception: a skip for a privilege (``skip_without_privilege``: mounting a small
-  tmpfs for the full-disk tests), which no CI machine was verified to have.
+  so a skip there means a missing install step, not a legitimate absence (CI runs as
+  root: the full-disk tests mount their small tmpfs there).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import pytest
 
 from tests.fakes.openapi_check import shared_specs
 from tests.support.clock import FakeClock
-from tests.support.environment import NEEDS_PRIVILEGE
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = shared_specs(ROOT)
@@ -46,8 +44,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        if NEEDS_PRIVILEGE in str(reason):
-            return  # e.g. mounting a tmpfs: not promised on every CI machine
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every environment must be provided: {reason}"
 

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.environment import skip_without_privilege
+from tests.support.environment import skip_or_fail
 
 
 class SmallDisk:
@@ -53,7 +53,7 @@ def small_disk(where: Path, size: str = "2m") -> Iterator[SmallDisk]:
         check=False,
     )
     if mounted.returncode != 0:
-        skip_without_privilege(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+        skip_or_fail(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
     try:
         yield SmallDisk(where)
     finally:
