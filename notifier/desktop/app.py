@@ -146,7 +146,9 @@ class OncallApp(QObject):
                 lambda text: self.announce.error("Actions are not being saved", text)
             )
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
-        self.bridge.actionSucceeded.connect(self._action_succeeded)
+        self.bridge.actionSucceeded.connect(
+            lambda request: self.sync.poll_now(split_ref(request.ref)[0])
+        )
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.snooze(duration, refs=[ref])
@@ -343,10 +345,6 @@ class OncallApp(QObject):
             self.acknowledge(key)
         else:
             self.open_window(key)
-
-    def _action_succeeded(self, request: ActionRequest) -> None:
-        self.acknowledgements.landed(request)
-        self.sync.poll_now(split_ref(request.ref)[0])
 
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
         if self.acknowledgements.refused(request, message_text):
