@@ -36,6 +36,7 @@ class Acknowledgements(QObject):
         self._flush.setSingleShot(True)
         self._flush.setInterval(0)
         self._flush.timeout.connect(self._refusals)
+        bridge.actionSucceeded.connect(self.landed)  # refusals: the app asks refused()
 
     def acknowledge(self, refs: Sequence[str]) -> None:
         if not refs:

@@ -156,7 +156,9 @@ class OncallApp(QObject):
             self.disk_watch.cleared.connect(self.outbox_runner.resume)
             self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
-        self.bridge.actionSucceeded.connect(self._action_succeeded)
+        self.bridge.actionSucceeded.connect(
+            lambda request: self.sync.poll_now(split_ref(request.ref)[0])
+        )
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.snooze(duration, refs=[ref])
@@ -378,10 +380,6 @@ class OncallApp(QObject):
             self.acknowledge(notice.ref)
         else:  # its incident, or the window as it is
             self.open_window(notice.opens)
-
-    def _action_succeeded(self, request: ActionRequest) -> None:
-        self.acknowledgements.landed(request)
-        self.sync.poll_now(split_ref(request.ref)[0])
 
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
         if self.acknowledgements.refused(request, message_text):

@@ -8,6 +8,7 @@ would after that long.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import threading
 from datetime import datetime, timedelta
@@ -380,3 +381,26 @@ def test_the_icon_shows_its_state_first_and_the_ingest_listens_when_start_return
     # ingest right after the icon, and a render for what it may have to say
     assert renders == [(False, False), (True, True)]
     assert app.ingest is not None and app.profile.ingest_runtime_path.exists()
+
+
+def test_an_acknowledgement_the_backend_refuses_alerts_again(
+    qtbot, app: OncallApp, clock: ShiftedClock
+):
+    store = app.accounts.local.store
+    for n in range(2):
+        store.trigger(f"page {n}")
+    poll(qtbot, app)
+    advance(qtbot, app, clock, minutes=5, seconds=1)
+    assert seen(app, Alarm)
+    # the backend will refuse the batch: one of its incidents is gone from it
+    with sqlite3.connect(store.path) as db:
+        db.execute("DELETE FROM timeline WHERE incident_id = 2")
+        db.execute("DELETE FROM incidents WHERE id = 2")
+    app.tray.acknowledgeAllRequested.emit()
+    assert app.tray.state is TrayState.ACKNOWLEDGED  # at once, optimistically
+    # refused: shown as the backend has them again, and the alarm comes back
+    qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=10_000)
+    assert store.incident("1").status is Status.TRIGGERED
+    alarms = len(seen(app, Alarm))
+    advance(qtbot, app, clock, minutes=6)
+    assert len(seen(app, Alarm)) > alarms

@@ -253,3 +253,22 @@ def test_damaged_answers_are_read_or_refused_never_crash(kind: str, data: st.Dat
 def test_any_json_instead_of_an_escalation_is_refused_or_read(value: Any) -> None:
     result = read(escalation_model(), value, lambda f: parse_escalation(f, paths={}))
     assert result == "invalid" or result is None or isinstance(result, Incident)
+
+
+def test_the_incident_summary_is_among_the_details() -> None:
+    state, w = world()
+    incident = state.declare("Checkout down", lead=w.me)
+    incident.summary = "Payments fail for EU cards.\nRolled back deploy 4812."
+    result = read(
+        incident_model(), state.incident_json(incident),
+        lambda f: parse_incident(f, names=NAMES, severities={}),
+    )  # fmt: skip
+    assert (
+        dict(result.details)["summary"] == "Payments fail for EU cards.\nRolled back deploy 4812."
+    )
+    incident.summary = ""
+    result = read(
+        incident_model(), state.incident_json(incident),
+        lambda f: parse_incident(f, names=NAMES, severities={}),
+    )  # fmt: skip
+    assert "summary" not in dict(result.details)

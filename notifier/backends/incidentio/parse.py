@@ -34,7 +34,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
-from notifier.domain.text import one_line
+from notifier.domain.text import one_line, plain_text
 
 #: the prefix of the laptop's id for an escalation (incident ids have none)
 ESCALATION_PREFIX = "esc-"
@@ -273,6 +273,9 @@ def parse_incident(
     incident_type = incident.optional_obj("incident_type")
     reference = incident.string("reference")
     details.append(("reference", one_line(reference)))
+    summary = incident.optional_string("summary")
+    if summary.strip():  # what the responders wrote about it: the window shows it
+        details.append(("summary", plain_text(summary)))
     holders = role_holders(incident, names)
     commander = holders.get(Role.COMMANDER)
     match = _REFERENCE_NUMBER.search(reference)
