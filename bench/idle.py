@@ -32,7 +32,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +88,21 @@ def threads(pid: int) -> dict[int, tuple[str, int, int]]:
     return found
 
 
+PAGERDUTY = """\
+[[accounts]]
+name = "work"
+kind = "pagerduty"
+api_url = "{api_url}"
+ca_bundle = "{ca_bundle}"
+"""
+
+
 def measure(
-    kind: str, seconds: float, profile: Path | None, env: dict[str, str]
+    kind: str,
+    seconds: float,
+    profile: Path | None,
+    env: dict[str, str],
+    polls: Callable[[], int] | None = None,
 ) -> dict[str, object]:
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_PROBE), kind, str(profile or "")],
@@ -100,9 +113,9 @@ def measure(
     try:
         assert proc.stdout.readline().strip() == "ready", f"the {kind} probe did not start"
         time.sleep(SETTLE)  # the start's own work (first polls, the sound device) settles
-        before = threads(proc.pid)
+        before, polls_before = threads(proc.pid), polls() if polls else 0
         time.sleep(seconds)
-        after = threads(proc.pid)
+        after, polls_after = threads(proc.pid), polls() if polls else 0
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -113,7 +126,12 @@ def measure(
         per_thread[f"{name}/{tid}"] += switches - switches0
         cpu_ns += nanoseconds - nanoseconds0
     wakeups = sum(per_thread.values())
+    extra: dict[str, object] = {}
+    if polls is not None:
+        extra["polls"] = polls_after - polls_before
+        extra["cpu_ms_per_poll"] = cpu_ns / 1e6 / max(1, polls_after - polls_before)
     return {
+        **extra,
         "kind": kind,
         "seconds": seconds,
         "cpu_ms_per_min": cpu_ns / 1e6 * 60 / seconds,
@@ -121,6 +139,36 @@ def measure(
         "threads": len(after),
         "per_thread_wakeups": dict(per_thread.most_common()),
     }
+
+
+def pagerduty_on_call(root: Path, seconds: float, env: dict[str, str]) -> dict[str, object]:
+    """The app with the local backend and a PagerDuty account on the stateful fake
+    (tests/fakes/pagerduty_server.py), on call: it polls every 5 s. CPU per poll is
+    the app's CPU over the window divided by the ``GET /incidents`` the fake served."""
+    sys.path.insert(0, str(ROOT))
+    from bench.pagerduty_budget import make_ca
+    from notifier.core.accounts import token_secret_name
+    from notifier.secrets import SecretStore
+    from tests.fakes.pagerduty_server import start_fake_pagerduty
+
+    ca = make_ca(root)
+    server = start_fake_pagerduty(ca)
+    try:
+        profile = root / "profile-pagerduty"
+        profile.mkdir()
+        (profile / "config.toml").write_text(
+            LOCAL.replace('store = "session"', 'store = "file"')
+            + PAGERDUTY.format(api_url=server.base_url, ca_bundle=ca.ca_bundle),
+            encoding="utf-8",
+        )
+        SecretStore("file", profile_root=profile).set(token_secret_name("work"), server.token)
+        result = measure(
+            "app+pagerduty", seconds, profile, env,
+            polls=lambda: len(server.requests_to("GET", "/incidents")),
+        )  # fmt: skip
+    finally:
+        server.stop()
+    return result
 
 
 @contextlib.contextmanager
@@ -164,9 +212,14 @@ def main(argv: list[str] | None = None) -> int:
             env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
             results = [measure("bare", opts.seconds, None, env)]
             results.append(measure("app", opts.seconds, profile, env))
+            if opts.pagerduty:
+                results.append(pagerduty_on_call(Path(tmp), opts.seconds, env))
     for r in results:
+        per_poll = (
+            f" ({r['polls']} polls, {r['cpu_ms_per_poll']:.1f} ms CPU each)" if "polls" in r else ""
+        )
         print(
-            f"{r['kind']:5} {r['cpu_ms_per_min']:7.1f} ms CPU/min  {r['wakeups_per_s']:5.2f} "
+            f"{r['kind']:5}{per_poll} {r['cpu_ms_per_min']:7.1f} ms CPU/min  {r['wakeups_per_s']:5.2f} "
             f"wake-ups/s  {r['threads']} threads  {r['per_thread_wakeups']}"
         )
     print(json.dumps({"bench": "idle", "results": results}))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +51,11 @@ def backends() -> list[int]:
     """Sound servers first (PipeWire answers as PulseAudio); never miniaudio's "null"
     backend, which would accept the alarm and play it to nobody."""
     if sys.platform.startswith("linux"):
-        return [lib.ma_backend_pulseaudio, lib.ma_backend_alsa, lib.ma_backend_jack]
+        # ALSA only with a sound card: without one it can only fail, and libasound says
+        # so on stderr, line after line, at every look for a device
+        alsa = [lib.ma_backend_alsa] if os.path.exists("/dev/snd") else []
+        # (not JACK: miniaudio's JACK backend crashed here with no JACK server)
+        return [lib.ma_backend_pulseaudio, *alsa]
     if sys.platform == "darwin":
         return [lib.ma_backend_coreaudio]
     if sys.platform == "win32":

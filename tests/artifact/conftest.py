@@ -75,6 +75,12 @@ class Installed:
     env: dict[str, str] = field(default_factory=dict)
 
     @property
+    def bundle_dir(self) -> Path:
+        """The frozen bundle's folder (a package's /usr/bin command links into it)."""
+        assert self.kind == "frozen"
+        return self.command.resolve().parent
+
+    @property
     def venv_python(self) -> Path:
         assert self.kind == "venv"
         return self.command.parent / "python"

@@ -34,7 +34,7 @@ def test_the_installed_command_runs_the_installed_package_not_the_tree(
     package, resources = _install_detail(installed, profile)
     for path in (package, resources):
         assert not path.resolve().is_relative_to(ROOT), f"{path} is in the checkout {ROOT}"
-    home = installed.command.parent.parent if installed.kind == "venv" else installed.command.parent
+    home = installed.command.parent.parent if installed.kind == "venv" else installed.bundle_dir
     assert package.resolve().is_relative_to(home.resolve()), (package, home)
     assert resources == package / "resources"
     if installed.kind == "venv":
@@ -64,7 +64,7 @@ def test_version_agrees_with_the_tree_and_the_installed_metadata(
         ).stdout.strip()  # fmt: skip
     else:
         # the bundle carries the package's metadata (copy_metadata in the spec)
-        found = list(installed.command.parent.glob("_internal/oncall_notifier-*.dist-info"))
+        found = list(installed.bundle_dir.glob("_internal/oncall_notifier-*.dist-info"))
         assert len(found) == 1, found
         text = (found[0] / "METADATA").read_text(encoding="utf-8")
         metadata = re.search(r"^Version: (\S+)$", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
@@ -177,7 +177,7 @@ def test_the_install_carries_pyside6_essentials_only(installed: Installed) -> No
         assert not ADDONS.search(installed_names), installed_names
         assert re.search(r"\bPySide6[-_]Essentials\b", installed_names, re.IGNORECASE)
     else:
-        bundle = installed.command.parent
+        bundle = installed.bundle_dir
         multimedia = [p.name for p in bundle.rglob("*Multimedia*")]
         assert multimedia == [], multimedia
         assert list(bundle.rglob("_miniaudio*.so")), "the alarm's player is not in the bundle"
