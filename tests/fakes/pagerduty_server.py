@@ -158,6 +158,22 @@ class Responder:
 
 
 @dataclass
+class Alert:
+    """One alert of an incident: what the monitoring tool sent (an Events API
+    v2 event): ``details`` is its ``custom_details``."""
+
+    id: str
+    at: datetime
+    summary: str
+    severity: str
+    source: str
+    details: Any  # an object, or a string (email integrations)
+    component: str = ""
+    links: list[str] = field(default_factory=list)
+    status: str = "triggered"
+
+
+@dataclass
 class Incident:
     id: str
     number: int
@@ -182,6 +198,8 @@ class Incident:
     #: user id -> the latest state of their responder request (PagerDuty's
     #: ``incidents_responders``); responders are not assignees
     responders: dict[str, Responder] = field(default_factory=dict)
+    #: the incident's alerts, oldest first (the first one triggered it)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -323,9 +341,12 @@ class PagerDutyState:
         urgency: str = "high",
         assignee_ids: Sequence[str] | None = None,
         incident_key: str = "",
+        alert_details: Any = None,
+        alert_links: Sequence[str] = (),
     ) -> Incident:
         """Trigger an incident, assigned to level 1 of the service's policy unless
-        ``assignee_ids`` says otherwise."""
+        ``assignee_ids`` says otherwise, with one alert (an Events API event
+        whose ``custom_details`` are ``alert_details``, ``{}`` by default)."""
         with self.lock:
             service = (
                 self.services[service_id] if service_id else next(iter(self.services.values()))
@@ -346,6 +367,17 @@ class PagerDutyState:
                 escalation_level=1,
                 assignee_ids=list(assignee_ids),
                 incident_key=incident_key or f"key-{next(self._ids)}",
+            )
+            incident.alerts.append(
+                Alert(
+                    id=self.next_id("A"),
+                    at=at,
+                    summary=title,
+                    severity="critical" if urgency == "high" else "warning",
+                    source=f"{service.name}-monitor",
+                    details={} if alert_details is None else alert_details,
+                    links=list(alert_links),
+                )
             )
             self.incidents[incident.id] = incident
             self._log(incident, "trigger_log_entry", "Triggered through the API.", None, at=at)
@@ -893,6 +925,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"/incidents/(?P<id>[^/]+)", "get_incident"),
         ("PUT", r"/incidents/(?P<id>[^/]+)", "update_incident"),
         ("GET", r"/incidents/(?P<id>[^/]+)/log_entries", "list_log_entries"),
+        ("GET", r"/incidents/(?P<id>[^/]+)/alerts", "list_alerts"),
         ("GET", r"/incidents/(?P<id>[^/]+)/notes", "list_notes"),
         ("POST", r"/incidents/(?P<id>[^/]+)/notes", "create_note"),
         ("POST", r"/incidents/(?P<id>[^/]+)/status_updates", "create_status_update"),
@@ -1380,6 +1413,47 @@ class _Api:
             rendered["message"] = entry.message
         return rendered
 
+    def alert(self, incident: Incident, alert: Alert) -> dict[str, Any]:
+        """An alert as PagerDuty lists it: an Events API v2 alert's body carries
+        the custom details in ``details`` and the whole normalised event (custom
+        details again, under ``details``) in ``cef_details``."""
+        service = self.state.services[incident.service_id]
+        cef: dict[str, Any] = {
+            "version": "1.0",
+            "message": alert.summary,
+            "severity": alert.severity,
+            "source_origin": alert.source,
+            "source_component": alert.component or None,
+            "dedup_key": incident.incident_key,
+            "details": alert.details,
+            "contexts": [{"type": "link", "href": href} for href in alert.links],
+        }
+        return {
+            "id": alert.id,
+            "type": "alert",
+            "summary": alert.summary,
+            "self": f"{self.base}/incidents/{incident.id}/alerts/{alert.id}",
+            "html_url": f"https://fake.pagerduty.com/alerts/{alert.id}",
+            "created_at": _iso(alert.at),
+            "status": alert.status,
+            "alert_key": incident.incident_key,
+            "service": {
+                "id": service.id,
+                "type": "service_reference",
+                "summary": service.name,
+                "self": f"{self.base}/services/{service.id}",
+            },
+            "incident": {"id": incident.id, "type": "incident_reference"},
+            "suppressed": False,
+            "severity": alert.severity,
+            "body": {
+                "type": "alert_body",
+                "contexts": [{"type": "link", "href": href} for href in alert.links],
+                "details": alert.details,
+                "cef_details": cef,
+            },
+        }
+
     def note(self, note: Note) -> dict[str, Any]:
         return {
             "id": note.id,
@@ -1469,6 +1543,20 @@ class _Api:
         self.enum("include[]", ("incidents", "services", "channels", "teams"))
         entries = sorted(incident.log, key=lambda e: e.at, reverse=True)  # newest first
         return self.page("log_entries", [self.log_entry(incident, e) for e in entries])
+
+    def list_alerts(self, body: Any, id: str) -> tuple[int, Any]:
+        incident = self.state.incident(id)
+        self.enum("include[]", ("services", "first_trigger_log_entries", "incidents"))
+        statuses = self.enum("statuses[]", ("triggered", "resolved"))
+        sort = self.value("sort_by") or "created_at"
+        if sort not in ("created_at", "created_at:asc", "created_at:desc"):
+            raise ApiError(400, "Invalid Input Provided", "sort_by not supported by the fake")
+        alerts = [a for a in incident.alerts if not statuses or a.status in statuses]
+        key = self.value("alert_key")
+        if key is not None:
+            alerts = [a for a in alerts if incident.incident_key == key]
+        alerts.sort(key=lambda a: a.at, reverse=sort == "created_at:desc")
+        return self.page("alerts", [self.alert(incident, a) for a in alerts])
 
     def list_notes(self, body: Any, id: str) -> tuple[int, Any]:
         incident = self.state.incident(id)

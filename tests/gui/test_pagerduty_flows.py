@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtCore import Qt
 
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app import OncallApp
@@ -354,3 +355,39 @@ def test_a_token_pasted_into_settings_is_checked_then_kept_as_login_keeps_it(
     assert pagerduty_server.token not in app.profile.config_path.read_text()
     # the app uses it at once: the account polls
     qtbot.waitUntil(lambda: app.monitor.health("work").last_success is not None, timeout=15000)
+
+
+def test_the_window_shows_the_first_alerts_body_in_the_details_as_plain_text(
+    qtbot, app: OncallApp, pagerduty_server: FakePagerDuty
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    custom = {
+        "free": "0.5%",
+        "runbook": "https://runbooks.example.com/disk-full",
+        "note": "<b>not bold</b>",
+    }
+    incident = state.new_incident(
+        "Disk full on db-1", service_id=world.checkout.id, alert_details=custom
+    )
+    ref = f"work:{incident.id}"
+    sync(qtbot, app)
+    app.open_window(ref)
+    window = app.window
+    tree = window.details_tree
+
+    def rows() -> dict[str, str]:
+        return {key: value for key, value, _depth in tree.rows()}
+
+    qtbot.waitUntil(lambda: rows().get("free") == "0.5%", timeout=15000)
+    assert window.details_pane.isVisible()
+    assert "first alert" in rows() and rows()["summary"] == "Disk full on db-1"
+    assert rows()["note"] == "<b>not bold</b>"  # shown as sent, never interpreted
+    opened: list[str] = []
+    window.open_url = lambda url: opened.append(url.toString())
+    link = tree.findItems("runbook", Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)[0]
+    tree.itemClicked.emit(link, 1)
+    assert opened == ["https://runbooks.example.com/disk-full"]
+
+    sync(qtbot, app)  # the next poll keeps the alert's details, without asking again
+    assert rows().get("free") == "0.5%"
+    assert len(pagerduty_server.requests_to("GET", f"/incidents/{incident.id}/alerts")) == 1

@@ -124,3 +124,18 @@ def test_a_failing_account_leaves_stdout_empty(profile: Path, pagerduty_server: 
     [line] = result.stderr.splitlines()
     assert line.endswith("(acknowledged before that: local:1)")
     assert json.loads(ok(profile, "show", "local:1", "--json"))["status"] == "acknowledged"
+
+
+def test_show_includes_the_first_alerts_body(profile: Path, pagerduty_server: FakePagerDuty):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    ok(profile, "login", "work", input=pagerduty_server.token + "\n")
+    custom = {"free": "0.5%", "runbook": "https://runbooks.example.com/disk"}
+    incident = state.new_incident("Disk full", service_id=world.checkout.id, alert_details=custom)
+    ref = f"work:{incident.id}"
+    shown = json.loads(ok(profile, "show", ref, "--json"))
+    alert = shown["details"]["first alert"]
+    assert alert["details"] == custom  # an object, not a JSON string
+    assert alert["summary"] == "Disk full"
+    text = ok(profile, "show", ref)
+    line = next(line for line in text.splitlines() if line.startswith("first alert:"))
+    assert '"free": "0.5%"' in line and "https://runbooks.example.com/disk" in line

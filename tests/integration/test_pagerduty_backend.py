@@ -6,6 +6,7 @@ description when the ``pagerduty_server`` fixture tears down.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from notifier.backends.pagerduty import PagerDutyBackend, verify_token
+from notifier.backends.pagerduty.backend import FIRST_ALERT
 from notifier.backends.pagerduty.client import ACCEPT
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from notifier.backends.port import (
@@ -820,3 +822,51 @@ def test_proxy_variables_are_honoured(
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert make_pagerduty_backend().me() == ADA
+
+
+def test_the_first_alert_body_is_read_once_when_opened_and_kept_for_snapshots(
+    pagerduty_server: FakePagerDuty, make_pagerduty_backend: Make
+):
+    state, world = pagerduty_server.state, pagerduty_server.world
+    custom = {"free": "0.5%", "runbook": "https://runbooks.example.com/disk", "hosts": ["db-1"]}
+    incident = state.new_incident(
+        "Disk full on db-1",
+        service_id=world.checkout.id,
+        alert_details=custom,
+        alert_links=["https://grafana.example.com/d/disk"],
+    )
+    backend = make_pagerduty_backend()
+    # a poll reads no alert: one request per incident per poll would eat the budget
+    polled = next(i for i in backend.open_incidents() if i.id == incident.id)
+    assert pagerduty_server.requests_to("GET", f"/incidents/{incident.id}/alerts") == []
+    assert FIRST_ALERT not in json.loads(polled.details_json or "{}")
+
+    opened = backend.incident(incident.id)
+    alert = json.loads(opened.details_json)[FIRST_ALERT]
+    assert alert["details"] == custom
+    assert alert["summary"] == "Disk full on db-1" and alert["severity"] == "critical"
+    assert alert["links"] == ["https://grafana.example.com/d/disk"]
+    assert alert["cef_details"]["source_origin"] == "Checkout API-monitor"
+    assert "details" not in alert["cef_details"]  # the custom details once, not twice
+    assert json.loads(dict(opened.details)[FIRST_ALERT])["details"] == custom  # `show`
+
+    backend.incident(incident.id)  # opened again: the alert is not asked for again
+    later = next(i for i in backend.open_incidents() if i.id == incident.id)
+    assert json.loads(later.details_json)[FIRST_ALERT]["details"] == custom
+    asked = pagerduty_server.requests_to("GET", f"/incidents/{incident.id}/alerts")
+    assert len(asked) == 1
+    assert asked[0].query["limit"] == ["1"]  # the first alert, not every alert
+
+
+def test_an_incident_whose_alerts_cannot_be_read_still_opens_and_retries_later(
+    pagerduty_server: FakePagerDuty, make_pagerduty_backend: Make
+):
+    state = pagerduty_server.state
+    incident = state.new_incident("Disk full", alert_details={"free": "1%"})
+    backend = make_pagerduty_backend()
+    pagerduty_server.fail_next(403, method="GET", path=f"/incidents/{incident.id}/alerts")
+    opened = backend.incident(incident.id)
+    assert opened.title == "Disk full" and opened.timeline  # shown without the alert
+    assert FIRST_ALERT not in json.loads(opened.details_json or "{}")
+    again = backend.incident(incident.id)
+    assert json.loads(again.details_json)[FIRST_ALERT]["details"] == {"free": "1%"}

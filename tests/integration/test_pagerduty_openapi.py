@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from notifier.backends.pagerduty import PagerDutyBackend
@@ -248,3 +250,23 @@ def test_every_request_of_a_full_workflow_conforms(
 
     assert len(server.requests) > 20
     assert check_requests(server.requests, spec) == []
+
+
+def test_the_fakes_alerts_answer_conforms_to_the_description(
+    spec: OpenApiSpec, pagerduty_server: FakePagerDuty
+) -> None:
+    """The fake serves an incident's alerts as the description says PagerDuty
+    does (the backend reads the first one's body for the window's details)."""
+    incident = pagerduty_server.state.new_incident(
+        "Disk full", alert_details={"free": "0.5%"}, alert_links=["https://grafana.example.com"]
+    )
+    answer = httpx.get(
+        f"{pagerduty_server.base_url}/incidents/{incident.id}/alerts",
+        params={"limit": 1, "sort_by": "created_at:asc"},
+        headers={**HEADERS, "authorization": f"Token token={pagerduty_server.token}"},
+        verify=ssl.create_default_context(cafile=pagerduty_server.ca_bundle),
+    )
+    assert answer.status_code == 200
+    pointer = "#/paths/~1incidents~1{id}~1alerts/get/responses/200/content/application~1json/schema"
+    assert [e.message for e in spec.validator(pointer).iter_errors(answer.json())] == []
+    assert answer.json()["alerts"][0]["body"]["details"] == {"free": "0.5%"}

@@ -23,6 +23,7 @@ through the account's :class:`~notifier.backends.pagerduty.budget.RequestBudget`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -50,6 +51,7 @@ from notifier.backends.pagerduty.parse import (
     Shape,
     escalation_policy_id,
     format_role_note,
+    parse_alert_body,
     parse_incident,
     parse_log_entry,
     parse_note,
@@ -59,6 +61,7 @@ from notifier.backends.pagerduty.parse import (
 )
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from notifier.backends.port import (
+    BackendError,
     Capability,
     InvalidResponseError,
     NotFoundError,
@@ -89,6 +92,8 @@ CUSTOM_FIELD_MAX = 200
 #: (and logged): 2,500 open incidents still page you, an incident's newest
 #: 1,000 log entries (PagerDuty lists the newest first) make its timeline.
 MAX_ITEMS = {"/incidents": 2_500, "log_entries": 1_000, "/oncalls": 1_000, "/users": 1_000}
+#: the key of the first alert's body in an incident's details (window, ``show``)
+FIRST_ALERT = "first alert"
 #: the most pages (requests) one listing reads
 MAX_PAGES = 25
 
@@ -177,6 +182,10 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
         self._from_set = settings.email is not None
         # incident id -> (commander, comms lead), as last read from its notes
         self._roles: dict[str, tuple[Person | None, Person | None]] = {}
+        # incident id -> its first alert's body as shown (None: it has no alert),
+        # read once when the incident is opened (not per poll: one request per
+        # incident would eat the request budget) and carried by later snapshots
+        self._alert_bodies: dict[str, dict[str, Any] | None] = {}
         # escalation policy id -> (fetched at, {user id: lowest on-call level})
         self._levels: dict[str, tuple[float, dict[str, int]]] = {}
         # email -> person, from every user seen: resolves the people in role notes
@@ -216,6 +225,9 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
             for incident_id in list(self._roles):
                 if incident_id not in open_ids:
                     del self._roles[incident_id]
+            for incident_id in list(self._alert_bodies):
+                if incident_id not in open_ids:
+                    del self._alert_bodies[incident_id]
         return Truncated(incidents, "; ".join(cuts)) if cuts else incidents
 
     def recent_incidents(self, limit: int = 100) -> list[Incident]:
@@ -265,6 +277,7 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
             self._roles[incident_id] = (commander, comms_lead)
         timeline.sort(key=lambda e: e.at)
         updates = [e.text for e in timeline if e.kind is EntryKind.STATUS_UPDATE]
+        self._read_first_alert(incident_id)
         incident = self._incidents([raw], where="incident")[0]
         return incident.with_changes(
             timeline=tuple(timeline), last_status_update=updates[-1] if updates else ""
@@ -638,6 +651,7 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
         levels = self._policy_levels({p for p in policies if p})
         with self._lock:
             roles = dict(self._roles)
+            bodies = dict(self._alert_bodies)
         result = []
         for item, incident, policy in zip(raw, plain, policies, strict=True):
             on_levels = levels.get(policy or "", {})
@@ -646,6 +660,9 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
             changes: dict[str, object] = {"commander": commander, "comms_lead": comms_lead}
             if found and "escalation_level" not in item:  # a server's own level wins
                 changes["escalation_level"] = min(found)
+            body = bodies.get(incident.id)
+            if body is not None:
+                changes.update(_with_alert_body(incident, body))
             result.append(incident.with_changes(**changes))
         return result
 
@@ -684,6 +701,30 @@ class PagerDutyBackend(UnsupportedSnooze, RemoteBackend):
         if not isinstance(notes, list):
             raise invalid_response(self.name, f"read the notes of incident {incident_id}")
         return shapes(notes, "notes", self.name)
+
+    def _read_first_alert(self, incident_id: str) -> None:
+        """Read (once per incident) the body of its first alert: what the
+        monitoring tool said. A failure is logged and tried again at the next
+        opening: the incident and its timeline still show without it."""
+        with self._lock:
+            if incident_id in self._alert_bodies:
+                return
+        action = f"read the first alert of incident {incident_id}"
+        try:
+            # oldest first, one item: a single request whatever the alert count
+            alerts = self._list(
+                f"{_incident_path(incident_id)}/alerts",
+                {"sort_by": "created_at:asc"},
+                action,
+                limit=1,
+                cap=1,
+            )
+            body = parse_alert_body(alerts[0], self.name) if alerts else None
+        except BackendError as exc:
+            log.warning("%s", exc)
+            return
+        with self._lock:
+            self._alert_bodies[incident_id] = body
 
     def _roles_from_notes(
         self, notes: list[Shape], timeline: list[TimelineEntry]
@@ -875,3 +916,16 @@ def _covers(entry: OnCallEntry, moment: datetime) -> bool:
     return (entry.start is None or entry.start <= moment) and (
         entry.end is None or moment < entry.end
     )
+
+
+def _with_alert_body(incident: Incident, body: Mapping[str, Any]) -> dict[str, object]:
+    """``details`` and ``details_json`` of ``incident`` with its first alert's body
+    added under :data:`FIRST_ALERT` (the tree in the window, ``--json``; a line of
+    JSON in ``show``)."""
+    structured: dict[str, Any] = dict(incident.details)
+    structured[FIRST_ALERT] = dict(body)
+    flat = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return {
+        "details": (*incident.details, (FIRST_ALERT, flat)),
+        "details_json": json.dumps(structured, ensure_ascii=False),
+    }

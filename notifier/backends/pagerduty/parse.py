@@ -197,6 +197,44 @@ def escalation_policy_id(value: object, *, account: str) -> str | None:
     return policy.string("id") if policy is not None else None
 
 
+# ---- alerts -----------------------------------------------------------------------
+
+
+def parse_alert_body(value: object, account: str) -> dict[str, Any]:
+    """What the first alert (``GET /incidents/{id}/alerts`` item) says, to show as
+    the incident's details: its summary and severity, the body's ``details``
+    (the event's custom details: an object, or a string for email integrations),
+    ``cef_details`` (PagerDuty's normalised event: source, component, class...,
+    without the custom details it repeats) and the links of its ``contexts``.
+    Values stay as sent (untrusted: shown as plain text, never interpreted)."""
+    shape = Shape(value, "alerts[0]", account)
+    shown: dict[str, Any] = {}
+    for key in ("summary", "severity"):
+        if shape.optional_string(key):
+            shown[key] = _one_line(shape.optional_string(key))
+    body = shape.optional_obj("body")
+    if body is None:
+        return shown
+    details = body.data.get("details")
+    if details not in (None, "", {}, []):
+        shown["details"] = details
+    cef = body.data.get("cef_details")
+    if isinstance(cef, Mapping):
+        rest = {k: v for k, v in cef.items() if v not in (None, "", {}, [])}
+        if rest.get("details") == details:
+            rest.pop("details", None)  # the custom details again
+        if rest:
+            shown["cef_details"] = rest
+    links = [
+        context.optional_string("href")
+        for context in body.objects("contexts")
+        if context.optional_string("type") == "link" and context.optional_string("href")
+    ]
+    if links:
+        shown["links"] = links
+    return shown
+
+
 # ---- roles ------------------------------------------------------------------------
 
 _ROLE_BY_LABEL = {role.label: role for role in Role}
