@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from notifier.backends.pagerduty.parse import (
     Shape,
     format_role_note,
+    parse_alert_body,
     parse_incident,
     parse_log_entry,
     parse_note,
@@ -376,3 +377,20 @@ def test_role_notes_round_trip(role: Role, name: str, email: str) -> None:
     person = Person("PU1", name, email)
     parsed = parse_role_note(format_role_note(role, person))
     assert parsed == (role, " ".join(name.split()), email)
+
+
+def test_an_alert_body_from_an_email_integration_keeps_its_text_details() -> None:
+    alert = {
+        "type": "alert",
+        "summary": "Backup\nfailed",
+        "body": {"type": "alert_body", "details": "The nightly backup failed.", "contexts": []},
+    }
+    assert parse_alert_body(alert, "work") == {
+        "summary": "Backup failed",  # one line
+        "details": "The nightly backup failed.",
+    }
+
+
+def test_an_alert_body_that_is_not_an_object_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidResponseError, match=r"alerts\[0\]\.body: expected an object"):
+        parse_alert_body({"type": "alert", "body": "<html>"}, "work")
