@@ -1,12 +1,16 @@
 """The alarm starting during a storm of pages on a StatusNotifierItem desktop.
 
-On the code before issue 22 (the alarm on QtMultimedia's QSoundEffect) this was seen
-to hang the app's GUI thread about one run in ten: Qt warned "QSocketNotifier: Socket
-notifiers cannot be enabled or disabled from another thread", then "Invalid socket N
-... disabling" without end, and the app stopped answering D-Bus (tray menu dead).
-The app must keep answering its tray host (DBusMenu ``GetLayout``, ``Event``), sound
-the alarm and stop it when the pages are acknowledged from the menu, and Qt must not
-complain about socket notifiers at all.
+On the code that played the alarm with QtMultimedia's QSoundEffect (before issue 22) this
+was seen to hang the app's GUI thread about one run in ten: Qt warned "QSocketNotifier:
+Socket notifiers cannot be enabled or disabled from another thread", then "Invalid socket
+N ... disabling" without end, and the app stopped answering D-Bus (tray menu dead). That
+signature fits QtMultimedia 6.11's own cross-thread socket notifier (QSoundEffect's
+QRtAudioEngine wakes the app thread through a QAutoResetEvent: an eventfd watched by a
+QSocketNotifier member that ``moveToThread`` does not move, whose fd the destructor closes
+before the notifier is unregistered), not our code; the alarm no longer uses QtMultimedia.
+The app must keep answering its tray host (DBusMenu ``GetLayout``, ``Event``), sound the
+alarm and stop it when the pages are acknowledged from the menu, and Qt must log no
+complaint about socket notifiers.
 """
 
 from __future__ import annotations
