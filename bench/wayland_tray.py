@@ -63,7 +63,7 @@ tray.setContextMenu(menu)
 tray.show()
 def page():
     sys.stdin.readline()
-    menu.insertAction(menu.actions()[1], QAction("Acknowledge  a page", menu))
+    menu.insertAction(menu.actions()[1], QAction("Acknowledge: a page", menu))
     tray.setIcon(icon("red"))
     tray.setToolTip("1 triggered")
 notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)

@@ -100,7 +100,7 @@ def test_a_page_is_notified_by_dunst_alarms_on_the_sink_and_the_menu_acknowledge
         wayland.screenshot(SCREENSHOT)
 
     item = wait_for(
-        lambda: menu.find(lambda label: label.startswith("Acknowledge  ")
+        lambda: menu.find(lambda label: label.startswith("Acknowledge: ")
                           and "Wayland checkout down" in label),
         "the incident in the DBusMenu layout",
         timeout=10,
