@@ -1,15 +1,24 @@
 """Make the README's screenshots: the real app, its tray menu and its window.
 
-    .venv/bin/python scripts/readme_screenshots.py [OUTDIR]   (default docs/screenshots)
+    .venv/bin/python scripts/readme_screenshots.py [--sni] [OUTDIR]   (default docs/screenshots)
 
-Needs an X display; with none, it runs itself under ``xvfb-run`` (Debian package
-xvfb). It starts ``trayer`` as tray host when available, so the tray icon is
-real, then pops the tray menu under the icon and grabs that part of the screen.
+Runs the app in a private desktop session (``tests/desktop/session.py``: Xvfb, D-Bus,
+dunst, a PulseAudio null sink, so the menu shows no "no sound output" line) with a
+real tray host:
+
+- default: ``trayer`` (XEmbed); pops the app's own tray menu under the icon and grabs
+  that part of the screen: ``tray-menu.png``, then the incident window: ``window.png``.
+- ``--sni``: xfce4-panel's systray (StatusNotifierItem); right-clicks the icon in the
+  panel with ``xdotool`` so the panel draws the menu from DBusMenu, grabs the screen with
+  ImageMagick's ``import -window root`` and crops it to the panel icon and the menu:
+  ``tray-menu-sni.png``.
+
+Debian packages: those of tests/desktop/README.md, plus xfce4-panel xfconf xdotool
+imagemagick for ``--sni``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,33 +29,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _reexec_under_xvfb() -> None:
-    if os.environ.get("DISPLAY") or sys.platform != "linux":
-        return
-    if not shutil.which("xvfb-run"):
-        sys.exit("no display: install xvfb (xvfb-run) or run this on a desktop")
-    os.execvp(
-        "xvfb-run",
-        ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24 -noreset", sys.executable, *sys.argv],
-    )
-
-
-def main(out: Path) -> None:
-    _reexec_under_xvfb()
+def main(out: Path, *, sni: bool) -> None:
     sys.path.insert(0, str(ROOT))
+    from tests.desktop.session import exported, start_session
+
     out.mkdir(parents=True, exist_ok=True)
-    tray_host = None
-    if shutil.which("trayer"):
-        tray_host = subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-             "--height", "24", "--transparent", "false", "--tint", "0xdddddd"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="oncall-shots-"))
     try:
-        _shoot(out)
+        # Qt picks XEmbed or StatusNotifierItem from the environment it starts in
+        with (
+            start_session(root / "desk", tray="sni" if sni else "xembed") as session,
+            exported(session.env),
+        ):
+            _shoot(out, root / "profile", session, sni=sni)
     finally:
-        if tray_host is not None:
-            tray_host.terminate()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _wait(app, condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +55,15 @@ def _wait(app, condition, seconds: float = 10.0) -> None:  # type: ignore[no-unt
         time.sleep(0.02)
 
 
-def _shoot(out: Path) -> None:
+def _pump(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """Keep the app's events flowing for ``seconds`` (for the grab, nothing to wait on)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QPoint, QRect
     from PySide6.QtWidgets import QApplication
 
@@ -70,7 +75,7 @@ def _shoot(out: Path) -> None:
     from notifier.secrets import SecretStore
 
     app = QApplication(["oncall-notifier"])
-    root = Path(tempfile.mkdtemp(prefix="oncall-readme-"))
+    root.mkdir()
     profile = Profile.locate(root)
     profile.config_path.write_text(
         '[local]\ningest = false\nuser_name = "Sam Oncall"\nuser_email = "sam@example.com"\n'
@@ -113,6 +118,16 @@ def _shoot(out: Path) -> None:
     oncall.start()
     _wait(app, lambda: len(oncall.bridge.incidents()) == 4)
 
+    # dunst's popups for the new pages would cover the menu
+    session.close_notifications()
+    if sni:
+        _wait(app, lambda: bool(session.sni_items()))
+        _shoot_sni_menu(app, session, out / "tray-menu-sni.png")
+        oncall.stop()
+        accounts.close()
+        print(f"screenshot in {out}")
+        return
+
     # the tray menu, popped up under the icon as a click would
     icon = oncall.tray.icon.geometry()
     anchor = QPoint(icon.right(), icon.bottom() + 1) if icon.isValid() else QPoint(1270, 26)
@@ -143,5 +158,104 @@ def _shoot(out: Path) -> None:
     print(f"screenshots in {out}")
 
 
+def _shoot_sni_menu(app, session, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Right-click the icon in xfce4-panel, let the panel draw the menu, grab and crop."""
+
+    def run(*args: str) -> str:
+        # the panel asks this process for the menu over D-Bus: keep its events flowing
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=session.child_env())
+        _wait(app, lambda: proc.poll() is not None, 30.0)
+        assert proc.stdout is not None
+        return proc.stdout.read().decode()
+
+    # the panel's top-level window spans the screen's top edge; the systray plugin is
+    # its only plugin, the app's icon the only item in it
+    deadline = time.monotonic() + 20
+    while True:  # the panel draws the icon a moment after the item registers
+        before = _root_grab(run, session.root / "before.png")
+        panel_h = _panel_height(before)
+        icon = _icon_box(before, panel_h)
+        if not icon.isNull():
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("no tray icon in xfce4-panel")
+        _pump(app, 0.5)
+    x, y = icon.center().x(), icon.center().y()
+    run("xdotool", "mousemove", str(x), str(y), "click", "3")
+    # the panel fetches the layout over D-Bus, then maps the menu: grab until two grabs
+    # in a row show the same, complete menu
+    deadline = time.monotonic() + 20
+    last = None
+    while True:
+        _pump(app, 0.3)
+        shot = _root_grab(run, session.root / "menu.png")
+        menu = _changed_box(before, shot, below=panel_h)
+        if not menu.isNull() and last is not None and shot == last:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("the panel showed no (steady) menu after the right click")
+        last = shot
+    area = menu.united(icon).adjusted(-8, -4, 8, 8).intersected(shot.rect())
+    area.setTop(0)
+    shot.copy(area).save(str(path))
+    run("xdotool", "key", "Escape")
+
+
+def _root_grab(run, path: Path):  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QImage
+
+    run("import", "-window", "root", str(path))
+    image = QImage(str(path))
+    if image.isNull():
+        raise SystemExit(f"import -window root wrote no image to {path}")
+    return image
+
+
+def _panel_height(image) -> int:  # type: ignore[no-untyped-def]
+    """Rows from the top whose left pixel differs from the root window's background."""
+    background = image.pixel(image.width() - 1, image.height() - 1)
+    h = 0
+    while h < image.height() and image.pixel(0, h) != background:
+        h += 1
+    return max(h, 1)
+
+
+def _icon_box(image, panel_h: int):  # type: ignore[no-untyped-def]
+    """The bounding box of the pixels in the panel that differ from the panel's colour."""
+    from PySide6.QtCore import QRect
+
+    panel = image.pixel(0, panel_h // 2)
+    xs = [
+        x
+        for x in range(image.width())
+        if any(image.pixel(x, y) != panel for y in range(2, panel_h - 2))
+    ]
+    if not xs:
+        return QRect()
+    return QRect(min(xs), 0, max(xs) - min(xs) + 1, panel_h)
+
+
+def _changed_box(before, after, *, below: int):  # type: ignore[no-untyped-def]
+    """The bounding box of what changed under the panel (the menu)."""
+    from PySide6.QtCore import QRect
+
+    rows = [
+        y
+        for y in range(below, after.height(), 2)
+        if any(after.pixel(x, y) != before.pixel(x, y) for x in range(0, after.width(), 4))
+    ]
+    if not rows:
+        return QRect()
+    cols = [
+        x
+        for x in range(after.width())
+        if any(after.pixel(x, y) != before.pixel(x, y) for y in rows)
+    ]
+    return QRect(min(cols), min(rows), max(cols) - min(cols) + 1, max(rows) - min(rows) + 3)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"))
+    args = sys.argv[1:]
+    sni = "--sni" in args
+    rest = [a for a in args if a != "--sni"]
+    main(Path(rest[0]) if rest else ROOT / "docs" / "screenshots", sni=sni)
