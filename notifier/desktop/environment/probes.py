@@ -5,8 +5,11 @@ from a worker thread (the app's watcher does) or from ``doctor``.
   /org/freedesktop/Notifications), the ``Inhibited`` property of
   ``org.freedesktop.Notifications`` (KDE Plasma and others), GNOME's
   ``org.gnome.desktop.notifications show-banners`` through ``gsettings`` (skipped
-  when that schema is not installed). QtDBus for the bus: no other D-Bus library in
-  this thread, and QDBusConnection may be used from any thread.
+  when that schema is not installed). Read with jeepney, not QtDBus: PySide6 holds
+  the GIL through a blocking ``QDBusConnection.call``, and a call from this worker
+  thread while the GUI thread waited for the GIL inside Qt (a disconnect, which
+  takes a lock QtDBus's own thread needed to answer) deadlocked the app: found
+  by the desktop suite, the chime test hung for good.
 - Sound output: ``pactl`` (PulseAudio, and PipeWire through pipewire-pulse), in the C
   locale so its words parse. ``pactl`` rather than a libpulse binding: no new
   dependency to freeze, the same commands a user would type to check, and
@@ -22,8 +25,6 @@ import logging
 import os
 import shutil
 import subprocess
-
-from PySide6.QtDBus import QDBusConnection, QDBusMessage, QDBusVariant
 
 from notifier.core.desktop_readiness import (
     Channel,
@@ -43,19 +44,26 @@ COMMAND_TIMEOUT_S = 3.0
 
 
 def _get_property(interface: str, name: str) -> object | None:
-    """A property of the notification server, or None when it has none (or no server)."""
-    bus = QDBusConnection.sessionBus()
-    if not bus.isConnected():
+    """A property of the notification server, or None when it has none (or no server,
+    or no session bus)."""
+    try:
+        from jeepney import DBusAddress, Properties
+        from jeepney.io.blocking import open_dbus_connection
+        from jeepney.wrappers import unwrap_msg
+    except ImportError:  # jeepney is a Linux dependency only
         return None
-    call = QDBusMessage.createMethodCall(
-        NOTIFICATIONS_SERVICE, NOTIFICATIONS_PATH, "org.freedesktop.DBus.Properties", "Get"
-    )
-    call.setArguments([interface, name])
-    reply = bus.call(call, timeout=int(COMMAND_TIMEOUT_S * 1000))
-    if reply.type() != QDBusMessage.MessageType.ReplyMessage or not reply.arguments():
+    address = DBusAddress(NOTIFICATIONS_PATH, bus_name=NOTIFICATIONS_SERVICE, interface=interface)
+    try:
+        with open_dbus_connection(bus="SESSION") as connection:
+            reply = connection.send_and_get_reply(
+                Properties(address).get(name), timeout=COMMAND_TIMEOUT_S
+            )
+            ((_signature, value),) = unwrap_msg(reply)
+    except Exception as exc:  # no bus, no server, no such property, a timeout: unknown
+        log.debug("%s.%s: %s", interface, name, exc)
         return None
-    value: object = reply.arguments()[0]
-    return value.variant() if isinstance(value, QDBusVariant) else value
+    found: object = value
+    return found
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str] | None:
