@@ -398,7 +398,7 @@ class OutboxRunner(QObject):
             self._items = None
             self._storage_failed(exc)
             return
-        self._items = items
+        self._items = self._last_items = items
         self.itemsChanged.emit(list(items))
 
     def _storage_failed(self, error: OutboxError) -> None:
