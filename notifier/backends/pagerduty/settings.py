@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from notifier.backends.poll_settings import (
     poll_interval_fixed,
@@ -23,6 +24,8 @@ from notifier.settings_schema import (
     Duration,
     Email,
     File,
+    Integer,
+    Invalid,
     ListOf,
     Name,
     Option,
@@ -35,6 +38,27 @@ from notifier.settings_schema import (
 
 US_API_URL = "https://api.pagerduty.com"
 EU_API_URL = "https://api.eu.pagerduty.com"
+# PagerDuty's authorization server (OAuth 2.0 with PKCE, `login --browser`)
+OAUTH_AUTHORIZE_URL = "https://identity.pagerduty.com/oauth/authorize"
+OAUTH_TOKEN_URL = "https://identity.pagerduty.com/oauth/token"
+OAUTH_REVOKE_URL = "https://identity.pagerduty.com/oauth/revoke"
+#: the redirect port registered with the app by default (PagerDuty matches it exactly)
+OAUTH_REDIRECT_PORT = 47811
+
+
+class _EndpointUrl(Url):
+    """An https endpoint of the authorization server; plain http only on this
+    machine (the tests' server), where nothing crosses the network."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"give the https URL of {what}", schemes=("https", "http"))
+
+    def check(self, text: str) -> str:
+        text = super().check(text)
+        parts = urlsplit(text)
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise Invalid(f"{text!r} is plain http, which would expose the sign-in; {self.hint}")
+        return text
 
 
 Scope = Literal["mine", "all"]
@@ -122,6 +146,48 @@ class PagerDutySettings:
         timedelta(seconds=20),
         label="Request timeout",
         help="how long to wait for one answer",
+    )
+    #: the organisation's PagerDuty app (App Registration, OAuth 2.0): `login --browser`
+    oauth_client_id: str | None = setting(
+        OrUnset(Text()),
+        None,
+        label="OAuth client ID",
+        help="the client ID of your organisation's PagerDuty app, to sign in with "
+        "`login --browser` instead of an API token",
+        doc_default="API token sign-in only",
+    )
+    oauth_redirect_port: int = setting(
+        Integer(1024, 65535),
+        OAUTH_REDIRECT_PORT,
+        label="OAuth redirect port",
+        help="the port of the redirect URI registered with the app, "
+        "http://127.0.0.1:PORT/callback (PagerDuty matches it exactly)",
+    )
+    oauth_scopes: tuple[str, ...] = setting(
+        ListOf(Text(), noun="scopes", example='["read", "write"]', allow_empty=False),
+        ("read", "write"),
+        label="OAuth scopes",
+        help="what the sign-in asks for: classic `read`/`write`, or Scoped OAuth "
+        "like `incidents.read`",
+    )
+    # Overridable so the tests can use an authorization server of their own.
+    oauth_authorize_url: str = setting(
+        _EndpointUrl("the authorization endpoint"),
+        OAUTH_AUTHORIZE_URL,
+        label="OAuth authorize URL",
+        help="for tests: another authorization server's endpoint",
+    )
+    oauth_token_url: str = setting(
+        _EndpointUrl("the token endpoint"),
+        OAUTH_TOKEN_URL,
+        label="OAuth token URL",
+        help="for tests: another authorization server's endpoint",
+    )
+    oauth_revoke_url: str = setting(
+        _EndpointUrl("the revocation endpoint"),
+        OAUTH_REVOKE_URL,
+        label="OAuth revoke URL",
+        help="for tests: another authorization server's endpoint",
     )
 
 
