@@ -50,6 +50,15 @@ class AccountKind:
     secret: str = "API token"
     secret_help: str = ""
     secret_required: bool = True
+    #: ``"module:function"`` taking ``(settings, secrets, profile_root)``: the backend
+    #: of an account signed in with the browser (OAuth), None when it is not
+    signed_in: str = ""
+    #: ``"module:function"`` taking ``(settings, secrets, open_browser=, timeout=)``:
+    #: sign in with the browser, keep the tokens, return the :class:`Person`, API base
+    browser_sign_in: str = ""
+    #: ``"module:function"`` taking ``(settings, secrets)``: revoke and delete a
+    #: browser sign-in; whether there was one
+    browser_sign_out: str = ""
 
     def parse_settings(self, entry: Mapping[str, Any], *, where: str) -> Any:
         function: Callable[..., Any] = _load(self.parse)
@@ -63,6 +72,22 @@ class AccountKind:
     def create_backend(self, settings: Any, secret: str | None) -> Backend:
         function: Callable[..., Backend] = _load(self.create)
         return function(settings, secret)
+
+    def signed_in_backend(self, settings: Any, secrets: Any, profile_root: Any) -> Backend | None:
+        if not self.signed_in:
+            return None
+        function: Callable[..., Backend | None] = _load(self.signed_in)
+        return function(settings, secrets, profile_root)
+
+    def sign_in(self, settings: Any, secrets: Any, **options: Any) -> tuple[Person, str]:
+        function: Callable[..., tuple[Person, str]] = _load(self.browser_sign_in)
+        return function(settings, secrets, **options)
+
+    def sign_out(self, settings: Any, secrets: Any) -> bool:
+        if not self.browser_sign_out:
+            return False
+        function: Callable[..., bool] = _load(self.browser_sign_out)
+        return function(settings, secrets)
 
     def verify_secret(self, settings: Any, secret: str) -> Person:
         function: Callable[..., Person] = _load(self.verify)
@@ -78,7 +103,11 @@ KINDS: dict[str, AccountKind] = {
         create="notifier.backends.pagerduty.backend:PagerDutyBackend",
         verify="notifier.backends.pagerduty.backend:verify_token",
         secret="API token",
-        secret_help="create one in PagerDuty under My Profile > User Settings",
+        secret_help="create one in PagerDuty under My Profile > User Settings, or sign in "
+        "in the browser with `login ACCOUNT --browser`",
+        signed_in="notifier.backends.pagerduty.oauth_tokens:create_signed_in_backend",
+        browser_sign_in="notifier.backends.pagerduty.oauth_tokens:sign_in_account",
+        browser_sign_out="notifier.backends.pagerduty.oauth_tokens:sign_out",
     ),
     "alertmanager": AccountKind(
         kind="alertmanager",

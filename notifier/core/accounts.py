@@ -138,6 +138,10 @@ class Accounts:
             backend = self._make_local()
         else:
             kind = account_kind(info.kind)
+            # a browser sign-in (OAuth) comes first; an API token otherwise
+            signed_in = kind.signed_in_backend(info.settings, self.secrets, self.profile.root)
+            if signed_in is not None:
+                return signed_in
             token = self.secrets.get(token_secret_name(name))
             if not token and kind.secret_required:
                 raise AuthenticationError(

@@ -85,12 +85,14 @@ def build_client(
     connect_timeout: float = CONNECT_TIMEOUT,
     read_timeout: float | None = None,
     retry_pause: float = RETRY_PAUSE,
+    make_client: Callable[..., pagerduty.RestApiV2Client] = pagerduty.RestApiV2Client,
 ) -> pagerduty.RestApiV2Client:
     """A REST API v2 client for ``settings``' account.
 
     Proxy variables (``HTTPS_PROXY``, ``NO_PROXY``...) and ``SSL_CERT_FILE`` are
     honoured because the client's ``trust_env`` stays on. ``ca_bundle``, when set,
-    replaces the system's CA certificates.
+    replaces the system's CA certificates. ``make_client``: the client class (a
+    browser sign-in's sends a Bearer token it renews).
     """
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle:
@@ -102,7 +104,7 @@ def build_client(
                 f"{settings.ca_bundle!r} ({_one_line(str(exc))}); give the path of a PEM file",
                 account=settings.name,
             ) from exc
-    client = pagerduty.RestApiV2Client(
+    client = make_client(
         token, default_from=settings.email, base_url=settings.api_url, verify=verify
     )
     client.headers["Accept"] = ACCEPT
