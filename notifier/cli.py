@@ -353,6 +353,8 @@ def cmd_login(ctx: Context) -> int:
     if info.kind == "local":
         raise UserError(f"{name!r} is the local account; it needs no login")
     kind = account_kind(info.kind)
+    if ctx.args.browser:
+        return _login_with_browser(ctx, name)
     if sys.stdin.isatty():
         import getpass
 
@@ -363,6 +365,42 @@ def cmd_login(ctx: Context) -> int:
     where = ctx.secrets.whereabouts()
     ctx.out(f"Logged in to {name!r} as {person}; the {kind.secret} is in {where}")
     return 0
+
+
+def _login_with_browser(ctx: Context, name: str) -> int:
+    # webbrowser honours $BROWSER, the way to use another browser than the default
+    print(
+        f"Opening the browser to sign in to {name!r}; finish there "
+        f"(waiting up to {ctx.args.timeout:g} seconds)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    person, api_url = actions.sign_in_with_browser(ctx.accounts, name, timeout=ctx.args.timeout)
+    where = ctx.secrets.whereabouts()
+    ctx.out(f"Signed in to {name!r} as {person} ({api_url}); the tokens are in {where}")
+    return 0
+
+
+def cmd_logout(ctx: Context) -> int:
+    name = ctx.args.account
+    removed = actions.logout(ctx.accounts, name)
+    if removed:
+        ctx.out(f"Logged out of {name!r}: removed {' and '.join(removed)}")
+    else:
+        ctx.out(f"{name!r} had no stored sign-in or token; nothing to remove")
+    return 0
+
+
+def _seconds(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
 
 
 def cmd_doctor(ctx: Context) -> int:
@@ -589,6 +627,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest-info", cmd_ingest_info, "print the ingest URLs, routing key and bearer token")
     p.add_argument("--json", action="store_true")
     p = add("login", cmd_login, "store and check an account's API token (keyring)")
+    p.add_argument("account")
+    p.add_argument(
+        "--browser",
+        action="store_true",
+        help="sign in with PagerDuty in the browser (OAuth) instead of pasting a token",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        help="with --browser, how long to wait for the browser (default 300 seconds)",
+    )
+    p = add("logout", cmd_logout, "revoke and delete an account's sign-in or API token")
     p.add_argument("account")
     p = add(
         "doctor", cmd_doctor, "check that this laptop can wake you, and say how to fix what cannot"

@@ -254,6 +254,45 @@ def login(
     return person
 
 
+def sign_in_with_browser(accounts: Accounts, name: str, **options: Any) -> tuple[Person, str]:
+    """Sign account ``name`` in through the browser (OAuth; ``login --browser`` and
+    the settings dialog's button): returns whom it acts as and the API base of its
+    region. ``options``: ``open_browser`` (a function of the URL), ``timeout``."""
+    from notifier.backends.kinds import account_kind
+
+    info = accounts.info(name)
+    kind = account_kind(info.kind) if info.kind != "local" else None
+    if kind is None or not kind.browser_sign_in:
+        raise UserError(
+            f"{name!r} is not an account that signs in with the browser; "
+            f"run `oncall-notifier login {name}`"
+        )
+    person, api_url = kind.sign_in(info.settings, accounts.secrets, **options)
+    accounts.forget(name)  # the next use builds a backend with the new tokens
+    return person, api_url
+
+
+def logout(accounts: Accounts, name: str) -> list[str]:
+    """Forget the credentials of account ``name``: a browser sign-in is revoked
+    where the provider allows it, then deleted; an API token is deleted. Returns
+    what was removed, for the user."""
+    from notifier.backends.kinds import account_kind
+    from notifier.core.accounts import token_secret_name
+
+    info = accounts.info(name)
+    if info.kind == "local":
+        raise UserError(f"{name!r} is the local account; it has no login")
+    kind = account_kind(info.kind)
+    removed = []
+    if kind.sign_out(info.settings, accounts.secrets):
+        removed.append("the browser sign-in (revoked)")
+    if accounts.secrets.get(token_secret_name(name)):
+        accounts.secrets.delete(token_secret_name(name))
+        removed.append(f"the {kind.secret}")
+    accounts.forget(name)
+    return removed
+
+
 def check_account(accounts: Accounts, name: str) -> Person:
     """Who the credential of account ``name`` acts as ("Test connection"), asked of a
     fresh backend: it reads the token `login` may have stored since."""
