@@ -261,11 +261,16 @@ class OpenApiSpec:
                 value
             ):
                 problems.append(f"header {param['name']!r}: {value!r}: {error.message}")
-        # The security scheme: "Authorization: Token token=<API_KEY>".
-        if "security" in self.document and not lower.get("authorization", "").startswith(
-            "Token token="
+        # The security scheme: "Authorization: Token token=<API_KEY>"; an OAuth app's
+        # access token goes as "Bearer <token>" (PagerDuty's OAuth documentation: the
+        # description declares only the API key scheme).
+        authorization = lower.get("authorization", "")
+        if "security" in self.document and not (
+            authorization.startswith("Token token=") or authorization.startswith("Bearer ")
         ):
-            problems.append("header 'Authorization' must be 'Token token=<API_KEY>'")
+            problems.append(
+                "header 'Authorization' must be 'Token token=<API_KEY>' or 'Bearer <ACCESS_TOKEN>'"
+            )
         accept = lower.get("accept", "")
         if not any(
             part.split(";")[0].strip() in ("application/json", "application/*", "*/*")

@@ -740,6 +740,9 @@ class FakePagerDuty:
         self.max_page_size = 100
         #: answer 406 when Accept does not admit application/json, as strict mocks do
         self.strict_accept = True
+        #: the PagerDuty user id of an OAuth access token (``Authorization: Bearer``),
+        #: None when it is not valid; unset, Bearer tokens are refused
+        self.bearer_user: Callable[[str], str | None] | None = None
         self.requests: list[RecordedRequest] = []
         #: the ids of the default world, when seeded by start_fake_pagerduty()
         self.world: World | None = None
@@ -1029,8 +1032,14 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         state = fake.state
         auth = request.header("authorization") or ""
-        user_id = state.tokens.get(auth.removeprefix("Token token=")) if auth else None
-        if not auth.startswith("Token token=") or user_id is None:
+        user_id = None
+        if auth.startswith("Token token="):
+            user_id = state.tokens.get(auth.removeprefix("Token token="))
+        elif auth.startswith("Bearer ") and fake.bearer_user is not None:
+            # an OAuth access token: the authorization server that issued it says
+            # whose it is (tests/fakes/oidc_provider.py introspects it)
+            user_id = fake.bearer_user(auth.removeprefix("Bearer "))
+        if user_id is None:
             raise ApiError(401, "Authentication failed", code=2006)
         accept = request.header("accept") or "*/*"
         if fake.strict_accept and not re.search(r"application/json|\*/\*|application/\*", accept):
