@@ -152,7 +152,16 @@ def backend_modules() -> list[str]:
     paths = (
         path
         for kind in KINDS.values()
-        for path in (kind.parse, kind.create, kind.verify, kind.settings)
+        for path in (
+            kind.parse,
+            kind.create,
+            kind.verify,
+            kind.settings,
+            kind.signed_in,
+            kind.browser_sign_in,
+            kind.browser_sign_out,
+        )
+        if path  # the browser sign-in hooks are optional
     )
     return sorted({path.partition(":")[0] for path in paths})
 

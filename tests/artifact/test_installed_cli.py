@@ -181,3 +181,31 @@ def test_the_install_carries_pyside6_essentials_only(installed: Installed) -> No
         multimedia = [p.name for p in bundle.rglob("*Multimedia*")]
         assert multimedia == [], multimedia
         assert list(bundle.rglob("_miniaudio*.so")), "the alarm's player is not in the bundle"
+
+
+def test_login_with_the_browser_runs_in_the_installed_app(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The sign-in's modules and Authlib are installed (the bundle imports them only
+    when a sign-in runs): the listener starts, the "browser" ($BROWSER, here one that
+    does nothing) never comes back, and the timeout is one line."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profile = tmp_path / "oauth-profile"
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[[accounts]]\nname = "work"\nkind = "pagerduty"\noauth_client_id = "app-id"\n'
+        f"oauth_redirect_port = {port}\n"
+    )
+    result = installed.run(
+        "login", "work", "--browser", "--timeout", "1", profile=profile, env={"BROWSER": "true %s"}
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "oncall-notifier: PagerDuty account 'work': the browser did not come back from "
+        "PagerDuty within 1 seconds (closed, or still on the sign-in page); run "
+        "`oncall-notifier login work --browser` and finish the sign-in in the browser"
+    )
