@@ -250,6 +250,8 @@ def login(
         raise UserError(f"no {kind.secret} given; {kind.secret_help}")
     person = kind.verify_secret(settings, secret)
     accounts.secrets.set(token_secret_name(name), secret)
+    # the latest login wins: a browser sign-in would otherwise be used before the token
+    kind.sign_out(settings, accounts.secrets)
     accounts.forget(name)  # the next use builds a backend with the new secret
     return person
 
@@ -268,6 +270,10 @@ def sign_in_with_browser(accounts: Accounts, name: str, **options: Any) -> tuple
             f"run `oncall-notifier login {name}`"
         )
     person, api_url = kind.sign_in(info.settings, accounts.secrets, **options)
+    # the latest login wins: an API token of the account is no longer used
+    from notifier.core.accounts import token_secret_name
+
+    accounts.secrets.delete(token_secret_name(name))
     accounts.forget(name)  # the next use builds a backend with the new tokens
     return person, api_url
 

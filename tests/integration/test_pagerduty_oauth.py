@@ -443,3 +443,28 @@ def test_cli_login_denied_is_one_line(cli_profile: Path, sign_in_browser: SignIn
         "oncall-notifier: PagerDuty account 'work': access was denied in the browser (consent "
         "declined); run `oncall-notifier login work --browser`"
     ]
+
+
+def test_cli_the_latest_login_wins(
+    cli_profile: Path,
+    oidc_provider: OidcProvider,
+    sign_in_browser: SignInBrowser,
+    pagerduty_server: FakePagerDuty,
+):
+    del sign_in_browser
+    store = SecretStore("keyring", profile_root=cli_profile)
+    token = run_cli(cli_profile, "login", "work", input=pagerduty_server.token + "\n")
+    assert token.returncode == 0, token.stderr
+    signed = run_cli(cli_profile, "login", "work", "--browser", env=browser("approve"))
+    assert signed.returncode == 0, signed.stderr
+    assert store.get("accounts/work/token") is None  # the pasted token is gone
+    tokens = stored(store)
+    again = run_cli(cli_profile, "login", "work", input=pagerduty_server.token + "\n")
+    assert again.returncode == 0, again.stderr
+    assert store.get(oauth_secret_name("work")) is None
+    assert not oidc_provider.introspect(tokens.refresh_token or "").get("active")
+    listed = run_cli(cli_profile, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert pagerduty_server.requests[-1].header("authorization") == (
+        f"Token token={pagerduty_server.token}"
+    )
