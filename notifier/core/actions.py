@@ -256,20 +256,31 @@ def login(
     return person
 
 
-def sign_in_with_browser(accounts: Accounts, name: str, **options: Any) -> tuple[Person, str]:
+def sign_in_with_browser(
+    accounts: Accounts, name: str, entry: Mapping[str, Any] | None = None, **options: Any
+) -> tuple[Person, str]:
     """Sign account ``name`` in through the browser (OAuth; ``login --browser`` and
     the settings dialog's button): returns whom it acts as and the API base of its
-    region. ``options``: ``open_browser`` (a function of the URL), ``timeout``."""
+    region. ``entry``: the account's settings as the dialog holds them (not saved
+    yet); otherwise the configuration's. ``options``: ``open_browser`` (a function
+    of the URL), ``timeout``."""
     from notifier.backends.kinds import account_kind
 
-    info = accounts.info(name)
-    kind = account_kind(info.kind) if info.kind != "local" else None
+    if entry is not None:
+        kind_name = str(entry.get("kind"))
+    else:
+        kind_name = accounts.info(name).kind
+    kind = account_kind(kind_name) if kind_name != "local" else None
     if kind is None or not kind.browser_sign_in:
         raise UserError(
             f"{name!r} is not an account that signs in with the browser; "
             f"run `oncall-notifier login {name}`"
         )
-    person, api_url = kind.sign_in(info.settings, accounts.secrets, **options)
+    if entry is not None:
+        settings = kind.parse_settings(entry, where=f"account {name!r}")
+    else:
+        settings = accounts.info(name).settings
+    person, api_url = kind.sign_in(settings, accounts.secrets, **options)
     # the latest login wins: an API token of the account is no longer used
     from notifier.core.accounts import token_secret_name
 
