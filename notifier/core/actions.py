@@ -266,10 +266,7 @@ def sign_in_with_browser(
     of the URL), ``timeout``."""
     from notifier.backends.kinds import account_kind
 
-    if entry is not None:
-        kind_name = str(entry.get("kind"))
-    else:
-        kind_name = accounts.info(name).kind
+    kind_name = str(entry.get("kind")) if entry is not None else accounts.info(name).kind
     kind = account_kind(kind_name) if kind_name != "local" else None
     if kind is None or not kind.browser_sign_in:
         raise UserError(

@@ -29,12 +29,12 @@ from notifier.backends.pagerduty.oauth_tokens import (
 )
 from notifier.backends.pagerduty.settings import EU_API_URL, US_API_URL, PagerDutySettings
 from notifier.backends.port import AuthenticationError
-from notifier.secrets import SecretStore
-from tests.fakes.oidc_provider import OidcProvider, SignInBrowser
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.cli import cli_env, run_cli
+from notifier.system.secrets import SecretStore
+from testing.fakes.oidc_provider import OidcProvider, SignInBrowser
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.cli import cli_env, run_cli
 
-pytest_plugins = ["tests.fakes.pagerduty_server", "tests.fakes.oidc_provider"]
+pytest_plugins = ["testing.fakes.pagerduty_server", "testing.fakes.oidc_provider"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -322,7 +322,7 @@ import json, os, sys, time
 from pathlib import Path
 from notifier.backends.pagerduty.oauth_tokens import TokenKeeper
 from notifier.backends.pagerduty.settings import PagerDutySettings
-from notifier.secrets import SecretStore
+from notifier.system.secrets import SecretStore
 
 settings = PagerDutySettings(**json.loads(sys.argv[1]))
 profile, go = Path(sys.argv[2]), Path(sys.argv[3])
@@ -405,7 +405,7 @@ def cli_profile(
 
 def browser(action: str) -> dict[str, str]:
     """$BROWSER: what `webbrowser` runs with the URL; here Chromium through Playwright."""
-    return {"BROWSER": f"{sys.executable} -m tests.fakes.oidc_provider {action} %s"}
+    return {"BROWSER": f"{sys.executable} -m testing.fakes.oidc_provider {action} %s"}
 
 
 def test_cli_login_with_the_browser_then_logout_revokes(

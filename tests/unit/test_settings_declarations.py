@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from notifier.backends.kinds import KINDS
 from notifier.config import Config, config_to_toml, escalation_policy, parse_config
 from notifier.errors import ConfigError
-from notifier.paths import resource
 from notifier.settings_schema import (
     REQUIRED,
     Boolean,
@@ -41,6 +40,7 @@ from notifier.settings_schema import (
     settings_of,
     walk,
 )
+from notifier.system.paths import resource
 
 WAV = str(resource("sounds", "alarm.wav"))
 US = timedelta(microseconds=1)

@@ -39,7 +39,7 @@ from notifier.backends.pagerduty.oauth import (
 from notifier.backends.pagerduty.settings import US_API_URL, PagerDutySettings
 from notifier.backends.port import AuthenticationError, Backend, UnavailableError
 from notifier.domain.model import Person
-from notifier.secrets import SecretStore
+from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.backends.pagerduty.oauth")
 
