@@ -53,6 +53,11 @@ class AuthenticationError(BackendError):
     """The credentials were refused (missing, revoked or insufficient token)."""
 
 
+class SignInAgainError(AuthenticationError):
+    """A browser sign-in that can no longer be renewed: the message says how to sign
+    in again, and the account's degraded notice offers to (issue 21)."""
+
+
 class RateLimitedError(BackendError):
     """The backend asked us to slow down."""
 

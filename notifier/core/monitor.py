@@ -223,9 +223,18 @@ class Monitor:
         self._merged = None
         return diff_snapshots(before, shown, self._me)
 
-    def failure(self, account: str, message: str, now: datetime, *, auth: bool = False) -> None:
-        """A failed sync: the account's last snapshot stands, its health drops."""
-        self.health(account).record_failure(now, message, auth=auth)
+    def failure(
+        self,
+        account: str,
+        message: str,
+        now: datetime,
+        *,
+        auth: bool = False,
+        auth_reason: str | None = None,
+    ) -> None:
+        """A failed sync: the account's last snapshot stands, its health drops.
+        ``auth_reason``: what to say of refused credentials instead of the generic line."""
+        self.health(account).record_failure(now, message, auth=auth, auth_reason=auth_reason)
         if auth:
             self._auth_failed_since.setdefault(account, now)
 

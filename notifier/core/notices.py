@@ -31,6 +31,17 @@ class NoticeKind(enum.Enum):
     RESTARTED = "restarted"  #: the app was restarted after a crash
 
 
+#: the button of a degraded account's notice whose browser sign-in must be started
+#: again (issue 21): (action id, label)
+SIGN_IN_AGAIN = ("sign-in", "Sign in again")
+
+
+def offers_sign_in(reason: str) -> bool:
+    """Whether a degraded account's reason asks for a new browser sign-in (the
+    one line of :class:`~notifier.backends.port.SignInAgainError`)."""
+    return "login" in reason and "--browser`" in reason
+
+
 @dataclass(frozen=True)
 class NoticeKey:
     """What a notification is about; :meth:`encode` gives its key,

@@ -41,6 +41,7 @@ from notifier.backends.port import (
     Backend,
     Capability,
     OnCallStatus,
+    SignInAgainError,
     Truncated,
     UnavailableError,
     Watch,
@@ -535,7 +536,9 @@ class Sync:
             self.account_problems[name] = text
         else:
             self.account_problems.pop(name, None)
-        self.monitor.failure(name, text, now, auth=auth)
+        # a browser sign-in that cannot be renewed says how to sign in again
+        again = text if isinstance(error, SignInAgainError) else None
+        self.monitor.failure(name, text, now, auth=auth, auth_reason=again)
         if auth:
             # the next attempt reads the token again: `login` may have fixed it
             with self._accounts_lock:

@@ -41,6 +41,9 @@ class AccountHealth:
     last_error: str | None = None
     last_error_at: datetime | None = None
     auth_failed: bool = False
+    #: what to do about refused credentials, when the backend said more than
+    #: "the token was refused" (a browser sign-in to start again)
+    auth_reason: str | None = None
     consecutive_failures: int = 0
     #: what a bound left out of the last good sync (a cluster of 50,000 alerts
     #: shown as its 1,000 most severe), or None: the account is degraded meanwhile
@@ -50,16 +53,22 @@ class AccountHealth:
         """Record a good sync; ``cut`` says what a bound left out of it, if anything."""
         self.last_success = now
         self.auth_failed = False
+        self.auth_reason = None
         self.consecutive_failures = 0
         self.cut = one_line(cut, _MAX_ERROR_LENGTH) if cut else None
 
-    def record_failure(self, now: datetime, message: str, *, auth: bool = False) -> None:
+    def record_failure(
+        self, now: datetime, message: str, *, auth: bool = False, auth_reason: str | None = None
+    ) -> None:
         """Record a failed sync. ``auth`` marks the credentials as refused; that
         sticks until a sync succeeds, because a later network error says
-        nothing about whether the token works again."""
+        nothing about whether the token works again. ``auth_reason``: the reason
+        to give instead of the generic one (how to sign in again)."""
         self.last_error = one_line(message, _MAX_ERROR_LENGTH)
         self.last_error_at = now
         self.auth_failed = self.auth_failed or auth
+        if auth and auth_reason:
+            self.auth_reason = one_line(auth_reason, _MAX_ERROR_LENGTH)
         self.consecutive_failures += 1
 
     def is_degraded(self, now: datetime) -> bool:
@@ -76,7 +85,10 @@ class AccountHealth:
         """One line for the user saying what is wrong and what to do; empty
         when the account is healthy."""
         if self.auth_failed:
-            return f"the token was refused; run `oncall-notifier login {self.account}`"
+            return (
+                self.auth_reason
+                or f"the token was refused; run `oncall-notifier login {self.account}`"
+            )
         stale_for = self._stale_for(now)
         if stale_for <= STALE_AFTER_INTERVALS * self.interval:
             return self.cut or ""

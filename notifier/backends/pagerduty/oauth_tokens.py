@@ -37,7 +37,7 @@ from notifier.backends.pagerduty.oauth import (
     sign_in,
 )
 from notifier.backends.pagerduty.settings import US_API_URL, PagerDutySettings
-from notifier.backends.port import AuthenticationError, Backend, UnavailableError
+from notifier.backends.port import Backend, SignInAgainError, UnavailableError
 from notifier.domain.model import Person
 from notifier.system.secrets import SecretStore
 
@@ -217,12 +217,12 @@ class TokenKeeper:
             session.close()
         return OAuthTokens.from_response(answer, self.clock(), previous=current)
 
-    def refused(self) -> AuthenticationError:
+    def refused(self) -> SignInAgainError:
         """The error of a fresh token that PagerDuty refuses all the same."""
         return self._sign_in_again("PagerDuty refused its sign-in")
 
-    def _sign_in_again(self, why: str) -> AuthenticationError:
-        return AuthenticationError(
+    def _sign_in_again(self, why: str) -> SignInAgainError:
+        return SignInAgainError(
             f"PagerDuty account '{self.account}': {why}; sign in again: run "
             f"`{SIGN_IN_AGAIN.format(account=self.account)}`",
             account=self.account,

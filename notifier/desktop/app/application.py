@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from notifier.core.actions import ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.local_ingest import RunningIngest, ingest_settings, start_for_app
 from notifier.core.monitor import AlertAction
-from notifier.core.notices import NoticeKey, NoticeKind
+from notifier.core.notices import SIGN_IN_AGAIN, NoticeKey, NoticeKind
 from notifier.core.status_text import Problem, user_message
 from notifier.core.sync import Sync
 from notifier.core.tray_view import tray_view
@@ -96,6 +96,8 @@ class OncallApp(QObject):
         self.problems: dict[str, Problem] = {}
         self._internal_errors: list[str] = []
         self.window: Any = None
+        #: opens a browser sign-in's page (None: ``webbrowser``); tests drive a real browser
+        self.open_browser: Callable[[str], object] | None = None
         self.outbox_panel: OutboxPanel | None = None
         self.ingest: RunningIngest | None = None
 
@@ -379,6 +381,8 @@ class OncallApp(QObject):
         notice = NoticeKey.parse(key)
         if notice.kind is NoticeKind.INCIDENT and action == "ack":
             self.acknowledge(notice.ref)
+        elif notice.kind is NoticeKind.HEALTH and action == SIGN_IN_AGAIN[0]:
+            self.sign_in_again(notice.subject)
         else:  # its incident, or the window as it is
             self.open_window(notice.opens)
 
@@ -420,6 +424,19 @@ class OncallApp(QObject):
             preview_sound=self.player.preview,
             poll_now=self.sync.poll_now,
             apply_config=self.apply_config,
+            **({"open_browser": self.open_browser} if self.open_browser else {}),
+        )
+
+    def sign_in_again(self, account: str) -> None:
+        """The degraded notice's "Sign in again": the browser sign-in of ``account``,
+        its outcome in a notification."""
+        from notifier.desktop.settings import controller
+
+        controller.sign_in(
+            self.settings_host(),
+            account,
+            None,
+            lambda text, ok: self.announce.sign_in_result(account, text, ok),
         )
 
     def open_settings(self) -> None:

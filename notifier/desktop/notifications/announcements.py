@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from notifier.core.actions import ActionRequest
-from notifier.core.notices import NoticeKey, NoticeKind
+from notifier.core.notices import SIGN_IN_AGAIN, NoticeKey, NoticeKind, offers_sign_in
 from notifier.core.status_text import Problem, notification_body
 from notifier.desktop.notifications.center import Notification, NotificationCenter
 from notifier.domain.escalation import Notify
@@ -69,7 +69,7 @@ class Announcements:
                         title=f"You may be missing pages from {name}",
                         body=reason,
                         urgency="high",
-                        actions=OPEN,
+                        actions=(SIGN_IN_AGAIN, *OPEN) if offers_sign_in(reason) else OPEN,
                     )
                 )
         for name in self._degraded_told - names:
@@ -92,6 +92,17 @@ class Announcements:
         for key in set(self._problems_told) - set(problems):
             self.center.withdraw(NoticeKey(NoticeKind.PROBLEM, key).encode())
         self._problems_told = dict(problems)
+
+    def sign_in_result(self, account: str, text: str, signed_in: bool) -> None:
+        """The outcome of a browser sign-in started from a notification (one line)."""
+        self.center.show(
+            Notification(
+                key=NoticeKey(NoticeKind.ERROR, f"sign-in {account}").encode(),
+                title=f"Signed in to {account}" if signed_in else f"Sign-in to {account} failed",
+                body=text,
+                urgency="low",
+            )
+        )
 
     def action_failed(self, request: ActionRequest, message: str) -> None:
         self.center.show(

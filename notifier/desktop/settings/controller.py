@@ -4,6 +4,7 @@ handful of narrow callables, so this area never imports the app object."""
 
 from __future__ import annotations
 
+import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ class SettingsHost:
     preview_sound: Callable[[str | None, float], None]
     poll_now: Callable[[str], None]
     apply_config: Callable[[Config], None]
+    #: opens the sign-in page, from a worker thread: ``webbrowser`` (which honours
+    #: $BROWSER), not QDesktopServices, which belongs to the GUI thread; tests
+    #: pass one that drives a real browser
+    open_browser: Callable[[str], object] = webbrowser.open
 
 
 def open_settings(host: SettingsHost) -> None:
@@ -54,6 +59,7 @@ def settings_dialog(host: SettingsHost) -> SettingsDialog:
         store_secret=lambda name, entry, secret, done: store_secret(
             host, name, entry, secret, done
         ),
+        sign_in=lambda name, entry, done: sign_in(host, name, entry, done),
     )
     dialog.saved.connect(host.apply_config)
     return dialog
@@ -90,3 +96,30 @@ def store_secret(
             done(f"Not kept: {user_message(error)}", False)
 
     host.run_in_background(lambda: actions.login(host.accounts, name, secret, entry), finished)
+
+
+def sign_in(
+    host: SettingsHost,
+    name: str,
+    entry: Mapping[str, Any] | None,
+    done: Callable[[str, bool], None],
+) -> None:
+    """Sign in with the browser off the GUI thread, exactly as ``login --browser``
+    does (``entry``: the account as the dialog holds it, unsaved; None: as saved);
+    one line back, and the account is polled at once when it worked."""
+
+    def finished(result: tuple[Person, str] | None, error: BaseException | None) -> None:
+        if error is None and result is not None:
+            person, _api_url = result
+            where = host.accounts.secrets.whereabouts()
+            done(f"Signed in: {name!r} acts as {person}; the tokens are in {where}.", True)
+            host.poll_now(name)
+        else:
+            done(f"Not signed in: {user_message(error or RuntimeError())}", False)
+
+    host.run_in_background(
+        lambda: actions.sign_in_with_browser(
+            host.accounts, name, entry, open_browser=host.open_browser
+        ),
+        finished,
+    )

@@ -423,6 +423,8 @@ def _set(doc: dict[str, Any], path: str, value: object) -> None:
 #: name, the account's settings as the dialog holds them, the secret, and what to
 #: call with the outcome (a line for the user, and whether it was stored)
 StoreSecret = Callable[[str, Mapping[str, Any], str, Callable[[str, bool], None]], None]
+#: sign_in(name, entry, done): the browser sign-in (issue 21), then done(one_line, ok)
+SignIn = Callable[[str, Mapping[str, Any], Callable[[str, bool], None]], None]
 
 
 class SettingsDialog(QDialog):
@@ -439,6 +441,7 @@ class SettingsDialog(QDialog):
         preview_sound: Callable[[str, float], None] | None = None,
         test_connection: Callable[[str], None] | None = None,
         store_secret: StoreSecret | None = None,
+        sign_in: SignIn | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``store_secret(name, entry, secret, done)``: check ``secret`` with the
@@ -446,6 +449,7 @@ class SettingsDialog(QDialog):
         the GUI thread, as ``login`` does; then ``done(one_line, stored)``."""
         super().__init__(parent)
         self._store_secret = store_secret
+        self._sign_in = sign_in
         self.setWindowTitle("Settings")
         self.config = config
         self.config_path = Path(config_path)
@@ -887,6 +891,51 @@ class SettingsDialog(QDialog):
         help_text = f"Kept in the OS keyring, never in config.toml; {kind.secret_help}"
         _add_row(self.account_form, label, row, help_text)
         self.account_form.addRow("", self.secret_status)
+        self.sign_in_button: QPushButton | None = None
+        if kind.browser_sign_in:
+            self._add_sign_in_row(name, kind)
+
+    def _add_sign_in_row(self, name: str, kind: AccountKind) -> None:
+        """ "Sign in with PagerDuty": the flow of ``login --browser`` (it needs the
+        account's oauth_client_id); its one line shows where the token field's does."""
+        button = QPushButton(f"Sign in with {kind.label}")
+        button.setAutoDefault(False)
+        self.sign_in_button = button
+        if self._sign_in is None:
+            button.setEnabled(False)
+            button.setToolTip(f"Not available here: use `oncall-notifier login {name} --browser`")
+        button.clicked.connect(lambda: self._start_sign_in(name, kind))
+        _add_row(
+            self.account_form,
+            "",
+            button,
+            f"Opens {kind.label}'s sign-in page in your browser instead of pasting a token; "
+            "needs the OAuth client ID of your organisation's app",
+        )
+
+    def _start_sign_in(self, name: str, kind: AccountKind) -> None:
+        button = self.sign_in_button
+        entry = self._selected_account()
+        if self._sign_in is None or button is None or entry is None:
+            return
+        if str(entry.get("name", "")) != name:
+            return
+        if not entry.get("oauth_client_id"):
+            self._secret_said(
+                f"Set the OAuth client ID first (from your organisation's {kind.label} app).",
+                error=True,
+            )
+            return
+        button.setEnabled(False)
+        self._secret_said(f"Finish the sign-in in your browser ({kind.label})…", error=False)
+
+        def done(text: str, ok: bool) -> None:
+            if button is not self.sign_in_button:  # another account's form by now
+                return
+            button.setEnabled(True)
+            self._secret_said(text, error=not ok)
+
+        self._sign_in(name, dict(entry), done)
 
     def _keep_secret(self, name: str, entry: Mapping[str, Any], kind: AccountKind) -> None:
         secret = self.secret_edit.text().strip()
