@@ -24,7 +24,7 @@ import time
 import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -216,12 +216,16 @@ class CallbackListener:
         self.answered = threading.Event()
         self._params: dict[str, str] = {}
         self._error: str | None = None
-        self._server: HTTPServer | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         try:
-            self._server = HTTPServer(("127.0.0.1", self.port), self._handler())
+            # threads: a browser's speculative connection that never sends a request
+            # must not hold up the real answer behind it
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            self._server.daemon_threads = True
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise SignInError(
@@ -270,6 +274,10 @@ class CallbackListener:
 
     def _answer(self, params: dict[str, str]) -> tuple[int, str]:
         """Decide on one request to the callback path: (status, page text)."""
+        with self._lock:
+            return self._decide(params)
+
+    def _decide(self, params: dict[str, str]) -> tuple[int, str]:
         if self.answered.is_set():
             return 409, "This sign-in is already finished. You can close this tab."
         if params.get("state") != self.state:
@@ -300,6 +308,8 @@ class CallbackListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30  # an idle connection is dropped, not kept for ever
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path != CALLBACK_PATH:
