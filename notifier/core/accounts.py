@@ -144,9 +144,11 @@ class Accounts:
                 return signed_in
             token = self.secrets.get(token_secret_name(name))
             if not token and kind.secret_required:
+                # an account set up for the browser sign-in is told to use it
+                browser = kind.browser_sign_in and getattr(info.settings, "oauth_client_id", None)
                 raise AuthenticationError(
                     f"account {name!r} has no {kind.secret} yet; "
-                    f"run `oncall-notifier login {name}`",
+                    f"run `oncall-notifier login {name}{' --browser' if browser else ''}`",
                     account=name,
                 )
             backend = kind.create_backend(info.settings, token or None)

@@ -440,7 +440,7 @@ def test_cli_login_with_the_browser_then_logout_revokes(
     assert not oidc_provider.introspect(tokens.refresh_token or "").get("active")
     assert not oidc_provider.is_active_access_token(tokens.access_token)
     after = run_cli(cli_profile, "list")
-    assert after.returncode == 1 and "oncall-notifier login work" in after.stderr
+    assert after.returncode == 1 and "run `oncall-notifier login work --browser`" in after.stderr
 
 
 def test_cli_login_denied_is_one_line(cli_profile: Path, sign_in_browser: SignInBrowser):
