@@ -9,7 +9,12 @@ import json
 
 import pytest
 
-from notifier.backends.pagerduty.oauth import id_token_claims, region_api_url
+from notifier.backends.pagerduty.oauth import (
+    SignInError,
+    check_scopes,
+    id_token_claims,
+    region_api_url,
+)
 from notifier.backends.pagerduty.oauth_tokens import OAuthTokens, effective_settings
 from notifier.backends.pagerduty.settings import (
     EU_API_URL,
@@ -85,3 +90,13 @@ def test_oauth_endpoints_are_https_except_on_this_machine():
     )
     assert local.oauth_token_url == "http://127.0.0.1:8080/token"
     assert local.oauth_scopes == ("read", "write") and local.oauth_client_id is None
+
+
+def test_the_granted_scopes_are_checked_when_the_answer_names_them():
+    check_scopes({"scope": "openid read write"}, ["read", "write"], account="work")
+    check_scopes({}, ["read", "write"], account="work")  # none named: as asked (RFC 6749)
+    with pytest.raises(SignInError) as raised:
+        check_scopes({"scope": "openid"}, ["read", "write"], account="work")
+    assert str(raised.value).startswith(
+        "PagerDuty account 'work': PagerDuty granted only openid, not read, write;"
+    )

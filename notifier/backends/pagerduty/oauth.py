@@ -146,8 +146,11 @@ def sign_in(
 
 def check_scopes(token: Mapping[str, Any], wanted: list[str], *, account: str) -> None:
     """PagerDuty downgrades a scope it does not grant to ``openid`` without an
-    error, and every API call then fails with 403: say what is missing now."""
-    granted = set(str(token.get("scope", "")).split())
+    error, and every API call then fails with 403: say what is missing now. An
+    answer without ``scope`` granted what was asked (RFC 6749, 5.1)."""
+    if "scope" not in token:
+        return
+    granted = set(str(token.get("scope") or "").split())
     missing = [scope for scope in wanted if scope not in granted]
     if missing:
         shown = ", ".join(sorted(granted)) or "nothing"
