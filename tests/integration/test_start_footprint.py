@@ -195,6 +195,8 @@ def test_each_remote_account_loads_its_client(tmp_path: Path) -> None:
         assert loaded(after, module), f"an account of kind {kind} did not load {module}"
     # secrets in a file: still no keyring
     assert not loaded(after, "keyring")
+    # the browser sign-in (issue 21) loads its OAuth library only when a sign-in runs
+    assert not loaded(after, "authlib")
 
 
 def test_a_start_reads_no_module_source(tmp_path: Path) -> None:

@@ -21,16 +21,17 @@ import json
 import logging
 import threading
 import time
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from notifier.backends.pagerduty.settings import EU_API_URL, US_API_URL, PagerDutySettings
 from notifier.backends.port import AuthenticationError
 from notifier.domain.text import one_line
+
+if TYPE_CHECKING:  # imported when a sign-in runs: every start builds the account's backend
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 log = logging.getLogger("notifier.backends.pagerduty.oauth")
 
@@ -83,11 +84,12 @@ def oauth_session(settings: PagerDutySettings, **kwargs: Any) -> Any:
 def sign_in(
     settings: PagerDutySettings,
     *,
-    open_browser: OpenBrowser = webbrowser.open,
+    open_browser: OpenBrowser | None = None,
     timeout: float = SIGN_IN_TIMEOUT,
 ) -> SignedIn:
-    """Run the whole sign-in: listen, open the browser, wait for the one answer,
-    exchange the code, check the scopes. Raises :class:`SignInError`."""
+    """Run the whole sign-in: listen, open the browser (``webbrowser``, which honours
+    $BROWSER, unless ``open_browser`` is given), wait for the one answer, exchange
+    the code, check the scopes. Raises :class:`SignInError`."""
     from authlib.common.security import generate_token
     from authlib.integrations.base_client.errors import OAuthError
 
@@ -108,6 +110,10 @@ def sign_in(
     url, state = session.create_authorization_url(
         settings.oauth_authorize_url, code_verifier=verifier
     )
+    if open_browser is None:
+        import webbrowser
+
+        open_browser = webbrowser.open
     listener = CallbackListener(settings.oauth_redirect_port, state, account=name)
     try:
         listener.start()
@@ -224,6 +230,8 @@ class CallbackListener:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        from http.server import ThreadingHTTPServer
+
         try:
             # threads: a browser's speculative connection that never sends a request
             # must not hold up the real answer behind it
@@ -308,6 +316,8 @@ class CallbackListener:
         return (200 if self._error is None else 400), page
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
+        from http.server import BaseHTTPRequestHandler
+
         listener = self
 
         class Handler(BaseHTTPRequestHandler):

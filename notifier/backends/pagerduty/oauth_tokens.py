@@ -330,9 +330,7 @@ def sign_in_account(
     from notifier.backends.pagerduty.backend import PagerDutyBackend
     from notifier.backends.pagerduty.client import build_client
 
-    signed = sign_in(
-        settings, timeout=timeout, **({"open_browser": open_browser} if open_browser else {})
-    )
+    signed = sign_in(settings, open_browser=open_browser, timeout=timeout)
     tokens = OAuthTokens.from_response(
         signed.token, clock(), api_url=signed.api_url, subdomain=signed.subdomain
     )
