@@ -7,6 +7,7 @@ checked against PagerDuty's OpenAPI description as usual."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -28,7 +29,7 @@ from notifier.backends.pagerduty.oauth_tokens import (
     sign_in_account,
 )
 from notifier.backends.pagerduty.settings import EU_API_URL, US_API_URL, PagerDutySettings
-from notifier.backends.port import AuthenticationError
+from notifier.backends.port import AuthenticationError, UnavailableError
 from notifier.system.secrets import SecretStore
 from testing.fakes.oidc_provider import OidcProvider, SignInBrowser
 from testing.fakes.pagerduty_server import FakePagerDuty
@@ -237,6 +238,22 @@ def test_the_eu_region_comes_from_the_id_token(
         backend.close()
 
 
+def test_a_token_endpoint_out_of_reach_says_so_and_keeps_nothing(
+    account: Callable[..., PagerDutySettings], secrets: SecretStore, sign_in_browser: SignInBrowser
+):
+    closed = f"http://127.0.0.1:{free_port()}/token"  # nothing listens there
+    with pytest.raises(SignInError) as raised:
+        sign_in_account(
+            account(oauth_token_url=closed), secrets, open_browser=sign_in_browser.approve()
+        )
+    assert str(raised.value).startswith(
+        "PagerDuty account 'work': could not reach 127.0.0.1:"
+    ) and str(raised.value).endswith(
+        "check the network and run `oncall-notifier login work --browser`"
+    )
+    assert secrets.get(oauth_secret_name("work")) is None
+
+
 # ---- the tokens afterwards ----------------------------------------------------------
 
 
@@ -324,6 +341,27 @@ def test_a_failed_refresh_says_sign_in_again(
         "PagerDuty account 'work': PagerDuty refused to renew its sign-in; sign in again: "
         "run `oncall-notifier login work --browser`"
     )
+
+
+def test_a_renewal_that_cannot_reach_the_server_keeps_the_tokens_and_retries(
+    account: Callable[..., PagerDutySettings],
+    secrets: SecretStore,
+    sign_in_browser: SignInBrowser,
+    tmp_path: Path,
+):
+    settings = account()
+    sign_in_account(settings, secrets, open_browser=sign_in_browser.approve())
+    tokens = stored(secrets)
+    clock = Clock()
+    clock.offset = tokens.expires_at - time.time() + 1  # a refresh is due
+    cut_off = dataclasses.replace(settings, oauth_token_url=f"http://127.0.0.1:{free_port()}/t")
+    backend = signed_in_backend(cut_off, secrets, tmp_path, clock)
+    try:
+        with pytest.raises(UnavailableError, match="it will retry"):
+            backend.open_incidents()
+    finally:
+        backend.close()
+    assert stored(secrets) == tokens  # nothing lost: the next poll renews them
 
 
 REFRESHER = """

@@ -128,6 +128,7 @@ def sign_in(
         params = listener.wait(timeout, again=again)
     finally:
         listener.stop()
+    host = urlsplit(settings.oauth_token_url).netloc
     try:
         token = session.fetch_token(
             settings.oauth_token_url, code=params["code"], code_verifier=verifier
@@ -136,10 +137,18 @@ def sign_in(
         raise _token_error(exc, name, again) from None
     except OSError as exc:  # requests' errors are OSErrors
         raise SignInError(
-            f"PagerDuty account '{name}': could not reach {urlsplit(settings.oauth_token_url).netloc} "
-            f"to finish the sign-in ({type(exc).__name__}); check the network and run `{again}`",
+            f"PagerDuty account '{name}': could not reach {host} to finish the sign-in "
+            f"({type(exc).__name__}); check the network and run `{again}`",
             account=name,
         ) from None
+    except ValueError:  # not the JSON of a token answer (a proxy's page, an outage)
+        raise SignInError(
+            f"PagerDuty account '{name}': {host} did not answer the sign-in with tokens; "
+            f"run `{again}` in a while",
+            account=name,
+        ) from None
+    finally:
+        session.close()
     check_scopes(token, scopes, account=name)
     claims = id_token_claims(token.get("id_token"))
     subdomain = claims.get("subdomain") or params.get("subdomain")

@@ -207,10 +207,11 @@ class TokenKeeper:
         except OAuthError as exc:
             log.info("refresh of %s refused: %s %s", self.account, exc.error, exc.description)
             raise self._sign_in_again("PagerDuty refused to renew its sign-in") from None
-        except OSError as exc:  # requests' errors: the network, not the sign-in
+        except (OSError, ValueError) as exc:  # the network or a page that is no answer,
+            # not the sign-in: the tokens stay as they are and the next poll tries again
             raise UnavailableError(
-                f"PagerDuty account '{self.account}': could not reach PagerDuty to renew "
-                f"the sign-in ({type(exc).__name__}); it will retry",
+                f"PagerDuty account '{self.account}': could not renew the sign-in with "
+                f"PagerDuty ({type(exc).__name__}); it will retry",
                 account=self.account,
             ) from None
         finally:
