@@ -23,6 +23,7 @@ from notifier.backends.pagerduty.settings import (
     parse_pagerduty_account,
 )
 from notifier.errors import ConfigError
+from notifier.system import redact
 
 
 def jwt(claims: dict[str, object]) -> str:
@@ -100,3 +101,14 @@ def test_the_granted_scopes_are_checked_when_the_answer_names_them():
     assert str(raised.value).startswith(
         "PagerDuty account 'work': PagerDuty granted only openid, not read, write;"
     )
+
+
+def test_the_tokens_of_a_sign_in_never_reach_a_log_line():
+    tokens = OAuthTokens.from_json(
+        json.dumps(
+            {"access_token": "acc-0123456789", "refresh_token": "ref-0123456789", "expires_at": 1.0}
+        )
+    )
+    assert tokens is not None
+    line = redact.redact("refresh with ref-0123456789 gave acc-0123456789")
+    assert line == f"refresh with {redact.MARK} gave {redact.MARK}"

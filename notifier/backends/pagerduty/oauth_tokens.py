@@ -39,6 +39,7 @@ from notifier.backends.pagerduty.oauth import (
 from notifier.backends.pagerduty.settings import US_API_URL, PagerDutySettings
 from notifier.backends.port import Backend, SignInAgainError, UnavailableError
 from notifier.domain.model import Person
+from notifier.system import redact
 from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.backends.pagerduty.oauth")
@@ -63,6 +64,11 @@ class OAuthTokens:
     api_url: str | None = None
     subdomain: str | None = None
     scope: str = ""
+
+    def __post_init__(self) -> None:
+        # the store registers the value it keeps (this JSON), not each token in it
+        redact.register(self.access_token)
+        redact.register(self.refresh_token)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
