@@ -515,3 +515,13 @@ def test_cli_the_latest_login_wins(
     assert pagerduty_server.requests[-1].header("authorization") == (
         f"Token token={pagerduty_server.token}"
     )
+
+
+def test_cli_logout_deletes_an_api_token_too(cli_profile: Path, pagerduty_server: FakePagerDuty):
+    token = run_cli(cli_profile, "login", "work", input=pagerduty_server.token + "\n")
+    assert token.returncode == 0, token.stderr
+    out = run_cli(cli_profile, "logout", "work")
+    assert out.stdout.strip() == "Logged out of 'work': removed the API token"
+    again = run_cli(cli_profile, "logout", "work")
+    assert again.stdout.strip() == "'work' had no stored sign-in or token; nothing to remove"
+    assert SecretStore("keyring", profile_root=cli_profile).get("accounts/work/token") is None
