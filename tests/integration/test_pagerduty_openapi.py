@@ -160,9 +160,12 @@ def test_required_headers(spec: OpenApiSpec) -> None:
     assert check(spec, "GET", "/users/me", headers={"content-type": None}) == [
         "GET /users/me: required header 'Content-Type' is missing"
     ]
-    assert check(spec, "GET", "/users/me", headers={"authorization": "Bearer x"}) == [
-        "GET /users/me: header 'Authorization' must be 'Token token=<API_KEY>'"
+    assert check(spec, "GET", "/users/me", headers={"authorization": "Basic x"}) == [
+        "GET /users/me: header 'Authorization' must be 'Token token=<API_KEY>' or "
+        "'Bearer <ACCESS_TOKEN>'"
     ]
+    # an OAuth app's access token (issue 21): PagerDuty's OAuth documentation
+    assert check(spec, "GET", "/users/me", headers={"authorization": "Bearer x"}) == []
     assert check(
         spec, "GET", "/users/me", headers={"accept": "application/vnd.pagerduty+json;version=2"}
     ) == [
