@@ -376,7 +376,17 @@ def _login_with_browser(ctx: Context, name: str) -> int:
         file=sys.stderr,
         flush=True,
     )
-    person, api_url = actions.sign_in_with_browser(ctx.accounts, name, timeout=ctx.args.timeout)
+
+    def open_browser(url: str) -> bool:
+        import webbrowser
+
+        if not webbrowser.open(url):  # no browser here (an SSH session): the user opens it
+            print(f"No browser could be started; open this address in one: {url}", file=sys.stderr)
+        return True
+
+    person, api_url = actions.sign_in_with_browser(
+        ctx.accounts, name, timeout=ctx.args.timeout, open_browser=open_browser
+    )
     where = ctx.secrets.whereabouts()
     ctx.out(f"Signed in to {name!r} as {person} ({api_url}); the tokens are in {where}")
     return 0

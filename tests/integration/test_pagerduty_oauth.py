@@ -525,3 +525,20 @@ def test_cli_logout_deletes_an_api_token_too(cli_profile: Path, pagerduty_server
     again = run_cli(cli_profile, "logout", "work")
     assert again.stdout.strip() == "'work' had no stored sign-in or token; nothing to remove"
     assert SecretStore("keyring", profile_root=cli_profile).get("accounts/work/token") is None
+
+
+def test_cli_login_without_a_browser_prints_the_address_to_open(cli_profile: Path):
+    # $BROWSER fails and there is no display or terminal browser: the user is given
+    # the address (an SSH session), and the wait ends with its one line
+    env = {"BROWSER": "false %s", "TERM": ""}
+    result = run_cli(cli_profile, "login", "work", "--browser", "--timeout", "1", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    shown = [line for line in lines if line.startswith("No browser could be started")]
+    assert len(shown) == 1 and "/auth?response_type=code&client_id=" in shown[0]
+    assert "code_challenge_method=S256" in shown[0]
+    assert lines[-1].endswith(
+        "did not come back from PagerDuty within 1 seconds (closed, or "
+        "still on the sign-in page); run `oncall-notifier login work "
+        "--browser` and finish the sign-in in the browser"
+    )

@@ -124,7 +124,7 @@ def sign_in(
             log.info("opening the browser failed: %r", exc)
             opened = False
         if opened is False and not listener.answered.is_set():
-            log.warning("no browser could be opened; open this address yourself: %s", url)
+            log.warning("no browser could be opened; open the sign-in address yourself")
         params = listener.wait(timeout, again=again)
     finally:
         listener.stop()
