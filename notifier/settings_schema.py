@@ -500,7 +500,9 @@ class Setting(Generic[T]):
     says in words what a computed or absent default is ("system CAs");
     ``fallback`` computes it when the key is missing or blank. ``suggestions``
     are ready values the settings dialog offers, as (label, value);
-    ``summary`` marks the setting an account list shows beside the name.
+    ``summary`` marks the setting an account list shows beside the name;
+    ``in_dialog`` False keeps it out of the settings dialog (config.toml and the
+    README only: the endpoints tests point elsewhere).
     """
 
     kind: Kind[T]
@@ -513,6 +515,7 @@ class Setting(Generic[T]):
     fallback: Callable[[], T] | None = None
     suggestions: tuple[tuple[str, str], ...] = ()
     summary: bool = False
+    in_dialog: bool = True
 
     @property
     def required(self) -> bool:
@@ -563,11 +566,22 @@ def setting(
     fallback: Callable[[], T] | None = None,
     suggestions: tuple[tuple[str, str], ...] = (),
     summary: bool = False,
+    in_dialog: bool = True,
 ) -> T:
     """Declare a dataclass field as a setting (pass :data:`REQUIRED` as the
     default of one that must be given)."""
     declared = Setting(
-        kind, default, label, help, key, example, doc_default, fallback, suggestions, summary
+        kind,
+        default,
+        label,
+        help,
+        key,
+        example,
+        doc_default,
+        fallback,
+        suggestions,
+        summary,
+        in_dialog,
     )
     meta = {_META: declared}
     # a dataclasses.Field, which @dataclass turns into the attribute's default

@@ -66,6 +66,9 @@ def test_sign_in_from_settings_then_sign_in_again_from_the_degraded_notice(
     dialog = settings_dialog(app.settings_host())
     qtbot.addWidget(dialog)
     dialog.accounts_table.selectRow(0)
+    # the client id and port are the user's to set; the endpoints only tests change
+    assert {"oauth_client_id", "oauth_redirect_port", "oauth_scopes"} <= set(dialog.account_fields)
+    assert not {"oauth_authorize_url", "oauth_token_url"} & set(dialog.account_fields)
     button = dialog.sign_in_button
     assert button is not None and button.text() == "Sign in with PagerDuty"
     button.click()

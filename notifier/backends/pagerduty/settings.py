@@ -176,18 +176,21 @@ class PagerDutySettings:
         OAUTH_AUTHORIZE_URL,
         label="OAuth authorize URL",
         help="for tests: another authorization server's endpoint",
+        in_dialog=False,
     )
     oauth_token_url: str = setting(
         _EndpointUrl("the token endpoint"),
         OAUTH_TOKEN_URL,
         label="OAuth token URL",
         help="for tests: another authorization server's endpoint",
+        in_dialog=False,
     )
     oauth_revoke_url: str = setting(
         _EndpointUrl("the revocation endpoint"),
         OAUTH_REVOKE_URL,
         label="OAuth revoke URL",
         help="for tests: another authorization server's endpoint",
+        in_dialog=False,
     )
 
 

@@ -855,7 +855,7 @@ class SettingsDialog(QDialog):
         kind = self._kind(entry)
         self.account_title.setText(f"{kind.label} account “{entry.get('name')}”")
         for key, declared in settings_of(kind.settings_class()).items():
-            if key == "name":  # the list shows it; a new name is a new account
+            if key == "name" or not declared.in_dialog:  # the list shows the name
                 continue
             editor = make_editor(declared, declared.label, optional=not declared.required)
             editor.set_raw(entry.get(key))
