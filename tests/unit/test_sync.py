@@ -38,44 +38,13 @@ from notifier.domain.model import Incident, Person, Status
 from notifier.domain.storm import Summary
 from testing.support.builders import make_incident
 from testing.support.clock import START, FakeClock
+from testing.support.scheduling import FakeScheduling
 
 INTERVAL = timedelta(seconds=15)
 ME = Person("PME", "Me")
 
 
 # ---- fakes ----------------------------------------------------------------------------
-
-
-class FakeScheduling:
-    """Jobs wait until :meth:`run_jobs`; the wake-up asked for is recorded."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]] = []
-        self.wake_in: float | None = None
-        self._wake: Callable[[], None] | None = None
-
-    def run(
-        self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
-    ) -> None:
-        self.jobs.append((job, done))
-
-    def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
-        self.wake_in = seconds
-        self._wake = wake
-
-    def run_jobs(self) -> int:
-        """Run every job queued (and those their outcomes queue); how many ran."""
-        ran = 0
-        while self.jobs:
-            job, done = self.jobs.pop(0)
-            ran += 1
-            try:
-                result = job()
-            except BaseException as exc:
-                done(None, exc)
-            else:
-                done(result, None)
-        return ran
 
 
 @dataclass

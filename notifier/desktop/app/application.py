@@ -152,11 +152,10 @@ class OncallApp(QObject):
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
         self.disk_watch.changed.connect(self.changed)
-        if self.outbox_runner is not None:
-            # room again: what waited goes out now, not at the next retry
-            self.disk_watch.cleared.connect(self.outbox_runner.resume)
-            self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
-            self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
+        # room again: what waited goes out now, not at the next retry
+        self.disk_watch.cleared.connect(self.outbox_runner.resume)
+        self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
+        self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
         self.bridge.actionSucceeded.connect(
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
@@ -197,8 +196,7 @@ class OncallApp(QObject):
         self._render_held = True  # each stage started asks for a render: one will do
         try:
             self.sync.start()
-            if self.outbox_runner is not None:
-                self.outbox_runner.start()  # delivers what a crashed run left behind
+            self.outbox_runner.start()  # delivers what a crashed run left behind
         finally:
             self._render_held = False
         if self.config.start_at_login and not autostart.is_enabled():
@@ -226,9 +224,8 @@ class OncallApp(QObject):
         self.disk_watch.stop()
         self.player.close()
         self.conditions.stop()
-        if self.outbox_runner is not None:
-            self.outbox_runner.stop()
-            self.outbox_runner.wait(5000)
+        self.outbox_runner.stop()
+        self.outbox_runner.wait(5000)
         self.notifications.withdraw_all()
         self.notifications.shutdown()
         self.sync.stop()
@@ -284,8 +281,7 @@ class OncallApp(QObject):
             self.healthAlarm.emit(step.started)
 
     def deliver_now(self) -> None:
-        if self.outbox_runner is not None:
-            self.outbox_runner.deliver_now()
+        self.outbox_runner.deliver_now()
 
     def internal_error(self, summary: str) -> None:
         self.internalError.emit(summary)
@@ -305,7 +301,7 @@ class OncallApp(QObject):
             problems=list(self.problems.values()),
             desktop=self.conditions.issues(sound_problem="sound" in self.problems),
             internal_errors=len(self._internal_errors),
-            outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
+            outbox=self.outbox_runner.items() if self.outbox_runner.durable else None,
         )
         self.tray.update(
             view.status,
@@ -396,7 +392,7 @@ class OncallApp(QObject):
 
             self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
             self.window.add_quit_action(self.quit)
-            if self.outbox_runner is not None:
+            if self.outbox_runner.durable:
                 self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)
             self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
             if not self.tray_available:
