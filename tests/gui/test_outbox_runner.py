@@ -20,6 +20,7 @@ import pytest
 from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import OutboxRunner
 from notifier.desktop.qt.background import BackgroundRunner
@@ -243,7 +244,7 @@ def test_an_escalation_records_the_level_the_window_showed(
 ) -> None:
     # an account without responder requests: engaging the 2nd level raises the level
     server.state.responder_requests_allowed = False
-    bridge.set_incidents(accounts.get("work").open_incidents())
+    bridge.show(listing(accounts.get("work").open_incidents(), bridge.clock()))
     runner, seen = make_runner()
     runner.start()
     request = ActionRequest(ActionKind.ESCALATE, f"work:{incident.id}")

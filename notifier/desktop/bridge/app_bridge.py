@@ -15,18 +15,19 @@ from PySide6.QtCore import QObject, Signal
 from notifier.backends.port import BackendError, Capability
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.state import SyncState
 from notifier.core.status_text import user_message
 from notifier.desktop.bridge.outbox_runner import OutboxRunner
 from notifier.desktop.qt.background import BackgroundRunner
 from notifier.domain.durations import check_pause
-from notifier.domain.model import Incident, Person, urgency_order
+from notifier.domain.model import Incident, Person
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.desktop.bridge.app_bridge")
 
 
 class AppBridge(QObject):
-    #: the merged open incidents of every account, most urgent first
+    #: the merged open incidents of every account, most urgent first (the state's)
     incidentsChanged = Signal(object)
     #: ref, Incident with its timeline
     incidentLoaded = Signal(str, object)
@@ -61,7 +62,8 @@ class AppBridge(QObject):
         self.outbox = outbox or OutboxRunner(
             None, accounts, self.runner, clock=self.clock, parent=self
         )
-        self._incidents: list[Incident] = []
+        #: the sync's state last published (frozen: the bridge keeps no list of its own)
+        self.state = SyncState(self.clock())
         self._pending: dict[str, ActionRequest] = {}
         self._me: dict[str, str] = {}  # account -> my person id there
         self.outbox.finished.connect(self.finish)
@@ -70,14 +72,15 @@ class AppBridge(QObject):
     # ---- incidents ----------------------------------------------------------------
 
     def incidents(self) -> list[Incident]:
-        return list(self._incidents)
+        return list(self.state.incidents)
 
-    def set_incidents(self, incidents: list[Incident]) -> None:
-        self._incidents = sorted(incidents, key=urgency_order)
+    def show(self, state: SyncState) -> None:
+        """The sync published ``state``: the window lists its incidents."""
+        self.state = state
         self.incidentsChanged.emit(self.incidents())
 
     def find(self, ref: str) -> Incident | None:
-        return next((i for i in self._incidents if i.ref == ref), None)
+        return self.state.find(ref)
 
     def capabilities(self, ref: str) -> frozenset[Capability]:
         try:
