@@ -11,6 +11,11 @@ through its ``watch``, the window opening, a wake-up). One poll per account runs
 at a time; one asked for meanwhile runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Monitor`,
 whose alert actions, and the health alarm's, go to the :class:`SyncListener`.
 
+The sync is the one owner of what the views show: after every change it publishes
+a frozen :class:`~notifier.core.state.SyncState` (incidents, tray view, on call,
+snooze, every problem); the desktop renders it and keeps no copy. The user's inputs
+(dismiss, snooze, acknowledge and its outcome) come in through :meth:`Sync.handle`.
+
 Deadlines are wall-clock moments and one timer wakes the sync at the earliest of
 them (polls, the escalation engine's next step, a storm summary update held back,
 health checks), at least every

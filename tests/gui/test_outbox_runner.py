@@ -19,7 +19,7 @@ import pytest
 
 from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
+from notifier.core.outbox_store import Outbox, OutboxItem, OutboxState
 from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import OutboxRunner
@@ -264,22 +264,21 @@ def test_when_the_outbox_cannot_be_written_the_action_is_sent_directly_and_said(
     incident: Incident,
     bridge: AppBridge,
     make_runner: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runner, seen = make_runner()
     runner.start()
     problems: list[str] = []
     runner.storageFailed.connect(problems.append)
-
-    def disk_full(request: ActionRequest, **_: Any) -> OutboxItem:
-        raise OutboxError(f"cannot write the outbox {runner.outbox.path}: database or disk is full")
-
-    monkeypatch.setattr(runner.outbox, "enqueue", disk_full)
+    outbox = runner.outbox
+    assert outbox is not None
+    for leftover in outbox.path.parent.glob(outbox.path.name + "-*"):
+        leftover.unlink()  # the journal
+    outbox.path.write_bytes(b"not a database " * 512)  # the file is unusable now
     request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
 
     bridge.submit(request)
 
-    assert problems == [f"cannot write the outbox {runner.outbox.path}: database or disk is full"]
+    assert problems and problems[0].startswith(f"the outbox {outbox.path} is damaged")
     qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
     with server.state.lock:
         assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]

@@ -3,9 +3,11 @@
 Data flows one way (see the engineering guide): the core's
 :class:`~notifier.core.sync.Sync` polls the accounts off the GUI thread and feeds
 the :class:`~notifier.core.monitor.Monitor`; its alert actions, the health alarm
-and every change come back here (this object is the sync's listener) and are
-rendered: tray, notifications, alarm, window. The user's intents go to the
-bridge (actions, through the outbox) or to the sync (snooze, poll now).
+and the state it publishes after every change (one frozen
+:class:`~notifier.core.state.SyncState`) come back here (this object is the sync's
+listener) and are rendered: tray, notifications, alarm, window. The user's intents
+go to the bridge (actions: the core's outbox runner sends them) or to
+:meth:`Sync.handle <notifier.core.sync.Sync.handle>` (dismiss, snooze, acknowledge).
 """
 
 from __future__ import annotations
