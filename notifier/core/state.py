@@ -12,8 +12,9 @@ the timer and publishes again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeAlias
 
@@ -75,10 +76,11 @@ class SyncState:
     problems: tuple[ProblemEntry, ...] = ()
     #: the pending, sending and failed actions; None without an outbox
     outbox: tuple[OutboxItem, ...] | None = None
-    _by_ref: Mapping[str, Incident] = field(default_factory=dict, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_ref", {i.ref: i for i in self.incidents})
+    @functools.cached_property
+    def _by_ref(self) -> Mapping[str, Incident]:
+        # made when first asked (the window's look-ups), not on every publish
+        return {i.ref: i for i in self.incidents}
 
     def find(self, ref: str) -> Incident | None:
         return self._by_ref.get(ref)
