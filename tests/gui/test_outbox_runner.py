@@ -1,7 +1,8 @@
 """The desktop outbox runner with the real bridge, the real background runner and
 the fake PagerDuty (offscreen Qt): a note submitted while PagerDuty fails waits
 in the outbox and is delivered once when it recovers; refusals reach the window
-with the text; a crashed run's leftovers are delivered, checked, at start."""
+with the text. The runner's decisions on a fake clock (and a crashed run's leftovers
+delivered, checked, at start): tests/integration/test_outbox_runner.py."""
 
 from __future__ import annotations
 
@@ -164,36 +165,6 @@ def test_a_refused_token_reaches_the_window_with_the_text_then_retry_delivers(
     assert seen.last_items() == []
     with server.state.lock:
         assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]
-
-
-def test_start_delivers_what_a_killed_run_left_and_checks_before_resending(
-    qtbot: Any,
-    server: FakePagerDuty,
-    incident: Incident,
-    profile_root: Path,
-    make_runner: Any,
-) -> None:
-    # a previous run: the note went out and was applied, then the app was killed;
-    # the acknowledge was still waiting for its retry
-    previous = Outbox(outbox_path(profile_root))
-    ref = f"work:{incident.id}"
-    note = previous.enqueue(ActionRequest(ActionKind.NOTE, ref, NOTE))
-    ack = previous.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
-    previous.mark_sending(note.id)
-    assert server.world is not None
-    server.state.add_note(incident.id, server.world.me.id, NOTE)
-
-    runner, seen = make_runner()
-    runner.start()
-
-    qtbot.waitUntil(lambda: len(seen.succeeded) == 2, timeout=20_000)
-    assert [r.id for r in seen.succeeded] == [note.id, ack.id]  # in the order given
-    assert server.requests_to("POST", f"/incidents/{incident.id}/notes") == []
-    with server.state.lock:
-        stored = server.state.incident(incident.id)
-        assert [n.content for n in stored.notes] == [NOTE]
-        assert stored.status == "acknowledged"
-    assert seen.last_items() == []
 
 
 def test_discarding_a_waiting_action_gives_its_text_back_and_it_is_never_sent(

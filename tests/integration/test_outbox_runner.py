@@ -161,17 +161,22 @@ def test_a_refused_token_fails_for_good_until_the_user_retries(
     assert rig.told.last_items() == []
 
 
-def test_start_delivers_what_a_killed_run_left(
+def test_start_delivers_what_a_killed_run_left_and_checks_before_resending(
     profile_root: Path,
     accounts: Accounts,
     clock: FakeClock,
     server: FakePagerDuty,
     incident: Incident,
 ) -> None:
+    # a previous run: the note went out and was applied, then the app was killed;
+    # the acknowledge was still waiting for its retry
     previous = Outbox(outbox_path(profile_root), clock=clock)
-    note = previous.enqueue(ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE))
-    previous.mark_sending(note.id)  # it went out, then the app was killed
-    server.state.add_note(incident.id, server.world.me.id if server.world else "", NOTE)
+    ref = f"work:{incident.id}"
+    note = previous.enqueue(ActionRequest(ActionKind.NOTE, ref, NOTE))
+    ack = previous.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
+    previous.mark_sending(note.id)
+    assert server.world is not None
+    server.state.add_note(incident.id, server.world.me.id, NOTE)
     scheduling, told = FakeScheduling(), Told()
     runner = OutboxRunner(
         Outbox(outbox_path(profile_root), clock=clock), accounts, scheduling, told, clock=clock
@@ -180,8 +185,13 @@ def test_start_delivers_what_a_killed_run_left(
     runner.start()
     scheduling.run_jobs()
 
-    assert [r.id for r, error in told.finished if error is None] == [note.id]
+    assert [r.id for r, error in told.finished if error is None] == [note.id, ack.id]
     assert server.requests_to("POST", f"/incidents/{incident.id}/notes") == []  # checked first
+    with server.state.lock:
+        stored = server.state.incident(incident.id)
+        assert [n.content for n in stored.notes] == [NOTE]
+        assert stored.status == "acknowledged"
+    assert told.last_items() == []
 
 
 def test_without_an_outbox_actions_go_out_directly_acknowledgements_batched(
