@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from notifier.config import Config, LocalSettings  # noqa: E402
 from notifier.core.accounts import Accounts  # noqa: E402
+from notifier.core.state import listing  # noqa: E402
 from notifier.desktop.bridge.app_bridge import AppBridge  # noqa: E402
 from notifier.desktop.window.incident_window import IncidentWindow  # noqa: E402
 from notifier.system.profile import Profile  # noqa: E402
@@ -103,7 +104,7 @@ def main(out: Path) -> None:
         )
         backend.add_note(checkout.id, "Latency follows deploy 4812; rolling back the canary.")
         bridge = AppBridge(accounts)
-        bridge.set_incidents(backend.open_incidents())
+        bridge.show(listing(backend.open_incidents(), bridge.clock()))
         window = IncidentWindow(bridge)
         window.resize(1200, 760)
         window.show()

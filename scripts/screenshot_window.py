@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 from notifier.config import Config, LocalSettings
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.settings.dialog import SettingsDialog
 from notifier.desktop.window.incident_window import IncidentWindow
@@ -96,7 +97,7 @@ def main(out: Path) -> None:
         author="Sam Oncall",
     )
     bridge = AppBridge(accounts)
-    bridge.set_incidents(accounts.local.open_incidents())
+    bridge.show(listing(accounts.local.open_incidents(), bridge.clock()))
     window = IncidentWindow(bridge)
     window.resize(1200, 760)  # the offscreen screen is 800 x 600: a laptop's window
     window.show()

@@ -17,7 +17,7 @@ retry, even after a crash, resumes at the first step not confirmed, and the
 backend checks that step's own effect before sending it again (never the whole
 action's: the note of a role change says nothing of its reassign).
 
-No Qt here: the desktop layer (:mod:`notifier.desktop.bridge.outbox_runner`) schedules
+No Qt here: :mod:`notifier.core.outbox_runner` schedules
 deliveries, the CLI or a test may call :func:`deliver` directly.
 """
 
@@ -39,7 +39,7 @@ from notifier.backends.port import (
     require,
 )
 from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionKind, ActionRequest, perform
+from notifier.core.actions import ActionKind, ActionRequest, acknowledge, perform
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
@@ -182,7 +182,6 @@ def deliver_acknowledgements(
     one request, not fifty. Each item still gets its own outcome."""
     outcomes: list[DeliveryOutcome] = []
     sending: list[tuple[OutboxItem, str]] = []
-    backend = None
     # one transaction for the batch's bookkeeping, before and after: 500 commits
     # synced to disk one by one took longer than the request itself
     marked = outbox.mark_sending_many([item.id for item in items])
@@ -207,9 +206,8 @@ def deliver_acknowledgements(
         sending.append((current, incident_id))
     if not sending:
         return outcomes
-    assert backend is not None
-    try:
-        backend.acknowledge([incident_id for _, incident_id in sending])
+    try:  # the one acknowledgement call, as the CLI's and the direct path's
+        acknowledge(accounts, [item.ref for item, _ in sending])
     except Exception as exc:
         return outcomes + [_failure(outbox, item, exc, now=now, rand=rand) for item, _ in sending]
     outbox.mark_delivered_many([item.id for item, _ in sending], now=now)

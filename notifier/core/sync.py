@@ -11,6 +11,11 @@ through its ``watch``, the window opening, a wake-up). One poll per account runs
 at a time; one asked for meanwhile runs right after it. Each answer goes to the :class:`~notifier.core.monitor.Monitor`,
 whose alert actions, and the health alarm's, go to the :class:`SyncListener`.
 
+The sync is the one owner of what the views show: after every change it publishes
+a frozen :class:`~notifier.core.state.SyncState` (incidents, tray view, on call,
+snooze, every problem); the desktop renders it and keeps no copy. The user's inputs
+(dismiss, snooze, acknowledge and its outcome) come in through :meth:`Sync.handle`.
+
 Deadlines are wall-clock moments and one timer wakes the sync at the earliest of
 them (polls, the escalation engine's next step, a storm summary update held back,
 health checks), at least every
@@ -51,6 +56,7 @@ from notifier.core import status_file
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarm, HealthAlarmStep
 from notifier.core.monitor import AlertAction, Monitor, PreparedSnapshot, policy_from_config
+from notifier.core.outbox_store import OutboxItem
 from notifier.core.polling import (
     PollIntervals,
     intervals_of,
@@ -59,7 +65,19 @@ from notifier.core.polling import (
     on_call_at,
     poll_interval,
 )
-from notifier.core.status_text import user_message
+from notifier.core.state import (
+    AcknowledgementLanded,
+    AcknowledgementRefused,
+    Acknowledging,
+    DesktopFacts,
+    Dismiss,
+    ProblemEntry,
+    Snooze,
+    SyncState,
+    UserInput,
+    build_state,
+)
+from notifier.core.status_text import Problem, user_message
 from notifier.domain.durations import format_duration
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident
@@ -130,8 +148,9 @@ class SyncListener(Protocol):
         """Sound, repeat or stop the health alarm."""
         ...
 
-    def changed(self) -> None:
-        """Incidents, health or on-call status changed: show them again."""
+    def changed(self, state: SyncState) -> None:
+        """Incidents, health, on-call status or a problem changed: ``state`` is
+        everything the views show, frozen."""
         ...
 
     def deliver_now(self) -> None:
@@ -209,7 +228,11 @@ class Sync:
         #: each account's on-call status, as last looked up
         self.oncall: dict[str, OnCallStatus] = {}
         #: accounts whose token cannot be read at all (one line each): degraded at once
-        self.account_problems: dict[str, str] = {}
+        self._account_problems: dict[str, str] = {}
+        #: what could not start (the ingest, the outbox, the sound, the disk), by key
+        self._problems: dict[str, Problem] = {}
+        self._desktop: Callable[[], DesktopFacts] = DesktopFacts
+        self._outbox_items: Callable[[], Sequence[OutboxItem]] | None = None
         self._expected_wake = now
         self._wake_at: datetime | None = None
 
@@ -323,37 +346,32 @@ class Sync:
         self.poll_now()
         self._refresh(now)
 
-    def snooze(self, duration: timedelta, refs: Collection[str] | None = None) -> None:
-        """The user snoozed the alarm: the incidents' and the health alarm's, or
-        only the alarm of the incidents ``refs`` (the window's snooze)."""
+    def handle(self, intent: UserInput) -> None:
+        """The one way the user's inputs reach the core: each changes the monitor
+        (or the health alarm), its alert actions are carried out, the timer is
+        armed again and, when what is shown may have changed, the state published."""
         now = self._clock()
-        if refs is None:
-            self.health_alarm.snooze(now, duration)
-        self._listener.alert(self.monitor.snooze(now, duration, refs))
+        match intent:
+            case Dismiss(key):
+                # the storm summary's schedule may change: the timer is armed again
+                self.monitor.dismissed(key)
+                if self._started and not self._stopped:
+                    self._arm(now)
+                return
+            case Snooze(duration, refs):
+                if refs is None:
+                    self.health_alarm.snooze(now, duration)
+                actions = self.monitor.snooze(now, duration, refs)
+            case Acknowledging(refs):
+                # shown acknowledged and silenced at once (see Monitor.acknowledging)
+                actions = self.monitor.acknowledging(refs, now)
+            case AcknowledgementLanded(ref):
+                self.monitor.acknowledgement_landed(ref, now)
+                return
+            case AcknowledgementRefused(refs):
+                actions = self.monitor.acknowledgement_refused(refs, now)
+        self._listener.alert(actions)
         self._refresh(now)
-
-    def acknowledging(self, refs: Collection[str]) -> None:
-        """The user acknowledged ``refs``: shown acknowledged and silenced at once,
-        before the backend answers (see :meth:`Monitor.acknowledging`)."""
-        now = self._clock()
-        self._listener.alert(self.monitor.acknowledging(refs, now))
-        self._refresh(now)
-
-    def acknowledgement_landed(self, ref: str) -> None:
-        self.monitor.acknowledgement_landed(ref, self._clock())
-
-    def acknowledgement_refused(self, refs: Collection[str]) -> None:
-        """The backend refused: ``refs`` show as last synced again, and alert."""
-        now = self._clock()
-        self._listener.alert(self.monitor.acknowledgement_refused(refs, now))
-        self._refresh(now)
-
-    def dismissed(self, key: str) -> None:
-        """The user closed the notification ``key``: the storm summary's schedule may
-        change, so the timer is armed again."""
-        self.monitor.dismissed(key)
-        if self._started and not self._stopped:
-            self._arm(self._clock())
 
     def set_config(self, config: Config, changed: Collection[str] = ()) -> None:
         """A new configuration while running (Settings saved): the escalation policy,
@@ -381,14 +399,14 @@ class Sync:
             log.info("%s is no longer configured: not polled any more", name)
             actions += self.monitor.remove_account(name, now)
             self.oncall.pop(name, None)
-            self.account_problems.pop(name, None)
+            self._account_problems.pop(name, None)
         for name in renewed:
             log.info("%s: polled with its new settings", name)
             state = self._bookkeeping(self.accounts.info(name))
             if name not in self.monitor.accounts():
                 self.monitor.add_account(name, self._first_health_interval(state), now)
             self.oncall.pop(name, None)
-            self.account_problems.pop(name, None)
+            self._account_problems.pop(name, None)
             with self._lock:
                 self._account[name] = state
             if self._started:
@@ -416,11 +434,58 @@ class Sync:
         """(account, one-line reason) for every account the user may be missing
         pages from: failing to sync, or its token cannot be read at all."""
         reasons = dict(self.monitor.degraded(now))
-        reasons.update(self.account_problems)
+        reasons.update(self._account_problems)
         return [(name, reasons[name]) for name in self.monitor.accounts() if name in reasons]
 
     def incidents(self) -> list[Incident]:
         return self.monitor.incidents()
+
+    def set_problem(self, key: str, problem: Problem | None) -> bool:
+        """Something of the app could not start (``problem``), or works again
+        (None); shown in the next state published (the caller publishes when this
+        returns True: it changed)."""
+        if self._problems.get(key) == problem:
+            return False
+        if problem is None:
+            del self._problems[key]
+        else:
+            self._problems[key] = problem
+        return True
+
+    def problem(self, key: str) -> Problem | None:
+        return self._problems.get(key)
+
+    def set_desktop(self, facts: Callable[[], DesktopFacts]) -> None:
+        """Where the state reads what the desktop observed (Do Not Disturb, a muted
+        output, internal errors)."""
+        self._desktop = facts
+
+    def set_outbox(self, items: Callable[[], Sequence[OutboxItem]] | None) -> None:
+        """Where the state reads the outbox's pending and failed actions (None:
+        there is no outbox)."""
+        self._outbox_items = items
+
+    def state(self) -> SyncState:
+        """Everything the views show, now."""
+        now = self._clock()
+        problems = [ProblemEntry(key, problem) for key, problem in self._problems.items()]
+        problems += [
+            ProblemEntry(name, Problem(name, f"Cannot read the token of {name}", text), name)
+            for name, text in self._account_problems.items()
+        ]
+        return build_state(
+            self.monitor,
+            now,
+            degraded=self.degraded(now),
+            oncall=self.oncall,
+            problems=problems,
+            desktop=self._desktop(),
+            outbox=self._outbox_items() if self._outbox_items is not None else None,
+        )
+
+    def publish(self) -> None:
+        """Hand the listener the state as it is now."""
+        self._listener.changed(self.state())
 
     # ---- polling ----------------------------------------------------------------------
 
@@ -510,7 +575,7 @@ class Sync:
             if me:
                 self.monitor.set_me(name, me)
                 state.me_known = True
-            self.account_problems.pop(name, None)
+            self._account_problems.pop(name, None)
             recovered = state.failures > 0
             state.failures = 0
             state.last_good = now
@@ -533,9 +598,9 @@ class Sync:
         log.warning("sync of %s failed: %s", name, text)
         if isinstance(error, SecretStoreError):
             # cannot fix itself (unlike a network outage): tell at once
-            self.account_problems[name] = text
+            self._account_problems[name] = text
         else:
-            self.account_problems.pop(name, None)
+            self._account_problems.pop(name, None)
         # a browser sign-in that cannot be renewed says how to sign in again
         again = text if isinstance(error, SignInAgainError) else None
         self.monitor.failure(name, text, now, auth=auth, auth_reason=again)
@@ -679,7 +744,7 @@ class Sync:
         )
         if step:
             self._listener.health_alarm(step)
-        self._listener.changed()
+        self.publish()
         self._arm(now)
 
     def _arm(self, now: datetime) -> None:

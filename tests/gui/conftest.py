@@ -22,6 +22,7 @@ from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.store import LocalStore
 from notifier.config import Config, LocalSettings
 from notifier.core.accounts import Accounts
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.domain.model import Incident, Person, Urgency
 from notifier.system.profile import Profile
@@ -106,7 +107,7 @@ def trigger(store: LocalStore, bridge: AppBridge) -> Callable[..., Incident]:
 
 def refresh_bridge(bridge: AppBridge, store: LocalStore) -> None:
     """What the app's poll does after a change: publish the open incidents."""
-    bridge.set_incidents(store.open_incidents())
+    bridge.show(listing(store.open_incidents(), bridge.clock()))
 
 
 # The offscreen platform warns whenever a shown top-level window's size

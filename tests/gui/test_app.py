@@ -20,7 +20,7 @@ import pytest
 from notifier.desktop.app.application import OncallApp
 from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
-from notifier.domain.model import Status
+from notifier.domain.model import Status, Urgency
 from notifier.domain.storm import SUMMARY_KEY
 from testing.support.cli import cli_ok
 from testing.support.clock import ShiftedClock
@@ -123,6 +123,29 @@ def test_snooze_from_the_tray_silences_and_shows_snoozed(
     assert seen(app, StopAlarm)
     assert app.tray.state is TrayState.SNOOZED
     assert any("snoozed until" in e.text for e in app.tray.entries())
+
+
+def test_the_tray_and_the_window_show_the_one_state_the_sync_published(qtbot, app: OncallApp):
+    store = app.accounts.local.store
+    low = store.trigger("Disk 80% on db-2", urgency=Urgency.LOW).incident
+    high = store.trigger("Checkout down").incident
+    queue = store.trigger("Queue backlog").incident
+    poll(qtbot, app)
+    app.open_window()
+    app.tray.acknowledgeRequested.emit(queue.ref)
+
+    state = app.state
+    shown = [i.ref for i in state.incidents]
+    # most urgent first: the triggered high page, the low one, the acknowledged one last
+    assert shown == [high.ref, low.ref, queue.ref]
+    assert state.incidents[-1].status is Status.ACKNOWLEDGED
+    assert [e.ref for e in app.tray.entries() if e.kind == "incident"] == shown
+    assert app.bridge.incidents() == list(state.incidents)  # the window's list is the state's
+    model = app.window.model
+    assert {model.incident(row).ref for row in range(model.rowCount())} == set(shown)
+    acked = model.incident(next(r for r in range(model.rowCount())
+                                if model.incident(r).ref == shown[-1]))  # fmt: skip
+    assert acked.status is Status.ACKNOWLEDGED  # at once, before the backend answers
 
 
 def test_acknowledge_all_triggered(qtbot, app: OncallApp):

@@ -66,7 +66,7 @@ def test_two_minutes_of_full_disk_are_survived_said_and_recovered_from(
         app.disk_watch.check()  # what its timer does every 15 s
         tooltip = app.tray.icon.toolTip()
         assert f"disk full: no space left for {app.profile.root}; free some space" in tooltip
-        assert app.problems["disk full"].title == (
+        assert app.state.app_problems()["disk full"].title == (
             "The disk is full: pages and actions cannot be saved"
         )
 
@@ -105,11 +105,11 @@ def test_two_minutes_of_full_disk_are_survived_said_and_recovered_from(
             let_time_pass(qtbot, app, clock, seconds=15)
             app.disk_watch.check()
         assert internal_errors == []
-        assert "disk full" in app.problems
+        assert "disk full" in app.state.app_problems()
 
         disk.free()
         app.disk_watch.check()
-        assert "disk full" not in app.problems
+        assert "disk full" not in app.state.app_problems()
         assert "disk full" not in app.tray.icon.toolTip()
         assert page(app, "after").status_code == 202
         let_time_pass(qtbot, app, clock, seconds=1)  # the ingest's poll, then the timer

@@ -101,7 +101,7 @@ def test_a_new_ingest_port_and_a_new_account_apply_without_a_restart(
                     timeout=15_000)  # fmt: skip
     assert "work" in app.monitor.accounts()
     assert app.tray.state is TrayState.TRIGGERED
-    assert not [p for p in app.problems.values()]  # nothing failed to apply
+    assert not app.state.app_problems()  # nothing failed to apply
 
 
 def test_an_account_removed_in_settings_is_no_longer_polled_and_its_pages_leave(

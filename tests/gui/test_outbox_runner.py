@@ -1,7 +1,8 @@
 """The desktop outbox runner with the real bridge, the real background runner and
 the fake PagerDuty (offscreen Qt): a note submitted while PagerDuty fails waits
 in the outbox and is delivered once when it recovers; refusals reach the window
-with the text; a crashed run's leftovers are delivered, checked, at start."""
+with the text. The runner's decisions on a fake clock (and a crashed run's leftovers
+delivered, checked, at start): tests/integration/test_outbox_runner.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 
 from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
+from notifier.core.outbox_store import Outbox, OutboxItem, OutboxState
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import OutboxRunner
 from notifier.desktop.qt.background import BackgroundRunner
@@ -165,36 +167,6 @@ def test_a_refused_token_reaches_the_window_with_the_text_then_retry_delivers(
         assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]
 
 
-def test_start_delivers_what_a_killed_run_left_and_checks_before_resending(
-    qtbot: Any,
-    server: FakePagerDuty,
-    incident: Incident,
-    profile_root: Path,
-    make_runner: Any,
-) -> None:
-    # a previous run: the note went out and was applied, then the app was killed;
-    # the acknowledge was still waiting for its retry
-    previous = Outbox(outbox_path(profile_root))
-    ref = f"work:{incident.id}"
-    note = previous.enqueue(ActionRequest(ActionKind.NOTE, ref, NOTE))
-    ack = previous.enqueue(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
-    previous.mark_sending(note.id)
-    assert server.world is not None
-    server.state.add_note(incident.id, server.world.me.id, NOTE)
-
-    runner, seen = make_runner()
-    runner.start()
-
-    qtbot.waitUntil(lambda: len(seen.succeeded) == 2, timeout=20_000)
-    assert [r.id for r in seen.succeeded] == [note.id, ack.id]  # in the order given
-    assert server.requests_to("POST", f"/incidents/{incident.id}/notes") == []
-    with server.state.lock:
-        stored = server.state.incident(incident.id)
-        assert [n.content for n in stored.notes] == [NOTE]
-        assert stored.status == "acknowledged"
-    assert seen.last_items() == []
-
-
 def test_discarding_a_waiting_action_gives_its_text_back_and_it_is_never_sent(
     qtbot: Any, server: FakePagerDuty, incident: Incident, bridge: AppBridge, make_runner: Any
 ) -> None:
@@ -243,7 +215,7 @@ def test_an_escalation_records_the_level_the_window_showed(
 ) -> None:
     # an account without responder requests: engaging the 2nd level raises the level
     server.state.responder_requests_allowed = False
-    bridge.set_incidents(accounts.get("work").open_incidents())
+    bridge.show(listing(accounts.get("work").open_incidents(), bridge.clock()))
     runner, seen = make_runner()
     runner.start()
     request = ActionRequest(ActionKind.ESCALATE, f"work:{incident.id}")
@@ -263,22 +235,21 @@ def test_when_the_outbox_cannot_be_written_the_action_is_sent_directly_and_said(
     incident: Incident,
     bridge: AppBridge,
     make_runner: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runner, seen = make_runner()
     runner.start()
     problems: list[str] = []
     runner.storageFailed.connect(problems.append)
-
-    def disk_full(request: ActionRequest, **_: Any) -> OutboxItem:
-        raise OutboxError(f"cannot write the outbox {runner.outbox.path}: database or disk is full")
-
-    monkeypatch.setattr(runner.outbox, "enqueue", disk_full)
+    outbox = runner.outbox
+    assert outbox is not None
+    for leftover in outbox.path.parent.glob(outbox.path.name + "-*"):
+        leftover.unlink()  # the journal
+    outbox.path.write_bytes(b"not a database " * 512)  # the file is unusable now
     request = ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE)
 
     bridge.submit(request)
 
-    assert problems == [f"cannot write the outbox {runner.outbox.path}: database or disk is full"]
+    assert problems and problems[0].startswith(f"the outbox {outbox.path} is damaged")
     qtbot.waitUntil(lambda: len(seen.succeeded) == 1, timeout=20_000)
     with server.state.lock:
         assert [n.content for n in server.state.incident(incident.id).notes] == [NOTE]

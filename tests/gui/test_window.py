@@ -17,6 +17,7 @@ from notifier.backends.local.store import LocalStore
 from notifier.backends.port import Capability, NotFoundError
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
 from notifier.desktop.window.incident_window import SHORTCUTS, IncidentWindow
@@ -569,7 +570,7 @@ def test_actions_the_account_lacks_are_disabled_with_the_reason(
 ) -> None:
     window, backend = limited
     incident = backend.store.trigger("Checkout down").incident
-    window.bridge.set_incidents(backend.open_incidents())
+    window.bridge.show(listing(backend.open_incidents(), window.bridge.clock()))
     open_incident(qtbot, window, incident)
 
     assert window.actions_by_name["acknowledge"].isEnabled()
@@ -616,7 +617,7 @@ def test_a_greyed_out_action_gives_the_accounts_own_reason_first(qtbot: Any, pro
     window.show()
     try:
         incident = backend.store.trigger("Checkout down").incident
-        window.bridge.set_incidents(backend.open_incidents())
+        window.bridge.show(listing(backend.open_incidents(), window.bridge.clock()))
         open_incident(qtbot, window, incident)
         assert window.buttons["escalate"].toolTip() == "This rota has no second level"
         # no note for roles: the generic reason
@@ -672,7 +673,7 @@ def test_the_title_column_keeps_the_room_a_long_ref_would_take(
         account="payments", id=long_ref.split(":", 1)[1]
     )
     assert incident.ref == long_ref
-    window.bridge.set_incidents([incident])
+    window.bridge.show(listing([incident], window.bridge.clock()))
     cap = window.table.fontMetrics().averageCharWidth() * window.REF_COLUMN_CHARS
     assert window.table.sizeHintForColumn(Column.REF) > cap  # it would take more
     assert header.sectionSize(Column.REF) == cap

@@ -17,6 +17,7 @@ from notifier.backends.local.backend import LocalBackend
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind
 from notifier.core.outbox_store import OutboxState
+from notifier.core.state import listing
 from notifier.desktop.app.application import OncallApp
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.incident_window import IncidentWindow
@@ -95,7 +96,7 @@ def test_snooze_from_the_window_goes_to_the_escalations_snooze(
     (respond,) = server.requests_to("POST", rf"/v2/escalations/{page.id}/actions/respond")
     assert respond.json()["response"] == "snooze"
     assert page.status == "snoozed" and page.snoozed_until == request.until
-    assert app.monitor.engine.snoozed_until() is not None  # the alarm here too, at once
+    assert app.state.alarm_snoozed_until is not None  # the alarm here too, at once
     assert window.action_info.isVisibleTo(window)
     assert window.action_info.text().startswith("Snoozed in account 'work' until ")
     assert window.action_info.text().endswith(": teammates see it")
@@ -224,7 +225,7 @@ def test_without_a_backend_snooze_the_window_snoozes_the_alarm_here_and_says_so(
     assert "teammates still see it triggered" in text and reason in text
 
     local.acknowledge([incident.id])
-    bridge.set_incidents(local.open_incidents())
+    bridge.show(listing(local.open_incidents(), bridge.clock()))
     qtbot.waitUntil(lambda: window.current_incident().status is Status.ACKNOWLEDGED, timeout=WAIT)
     unack = window.buttons["unacknowledge"]
     assert not unack.isEnabled()

@@ -79,7 +79,7 @@ class Quiet:
     def health_alarm(self, step: Any) -> None:
         pass
 
-    def changed(self) -> None:
+    def changed(self, state: object) -> None:
         pass
 
     def deliver_now(self) -> None:

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notifier.backends.port import (
     AuthenticationError,
@@ -24,6 +26,16 @@ from notifier.backends.port import (
 from notifier.config import parse_config
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarmStep
+from notifier.core.state import (
+    AcknowledgementLanded,
+    AcknowledgementRefused,
+    Acknowledging,
+    Dismiss,
+    Snooze,
+    SyncState,
+    UserInput,
+)
+from notifier.core.status_text import Problem
 from notifier.core.sync import (
     HEALTH_INTERVAL_FLOOR,
     HEARTBEAT,
@@ -34,48 +46,18 @@ from notifier.core.sync import (
     Sync,
 )
 from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
-from notifier.domain.model import Incident, Person, Status
+from notifier.domain.model import Incident, Person, Status, Urgency, urgency_order
 from notifier.domain.storm import Summary
+from notifier.system.secrets import SecretStoreError
 from testing.support.builders import make_incident
 from testing.support.clock import START, FakeClock
+from testing.support.scheduling import FakeScheduling
 
 INTERVAL = timedelta(seconds=15)
 ME = Person("PME", "Me")
 
 
 # ---- fakes ----------------------------------------------------------------------------
-
-
-class FakeScheduling:
-    """Jobs wait until :meth:`run_jobs`; the wake-up asked for is recorded."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]] = []
-        self.wake_in: float | None = None
-        self._wake: Callable[[], None] | None = None
-
-    def run(
-        self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
-    ) -> None:
-        self.jobs.append((job, done))
-
-    def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
-        self.wake_in = seconds
-        self._wake = wake
-
-    def run_jobs(self) -> int:
-        """Run every job queued (and those their outcomes queue); how many ran."""
-        ran = 0
-        while self.jobs:
-            job, done = self.jobs.pop(0)
-            ran += 1
-            try:
-                result = job()
-            except BaseException as exc:
-                done(None, exc)
-            else:
-                done(result, None)
-        return ran
 
 
 @dataclass
@@ -173,6 +155,8 @@ class Listener:
     alerts: list[Action] = field(default_factory=list)
     health: list[HealthAlarmStep] = field(default_factory=list)
     changes: int = 0
+    #: the state last published
+    state: SyncState | None = None
     deliveries: int = 0
     errors: list[str] = field(default_factory=list)
     fail_alert: bool = False
@@ -186,8 +170,9 @@ class Listener:
     def health_alarm(self, step: HealthAlarmStep) -> None:
         self.health.append(step)
 
-    def changed(self) -> None:
+    def changed(self, state: SyncState) -> None:
         self.changes += 1
+        self.state = state
 
     def deliver_now(self) -> None:
         self.deliveries += 1
@@ -709,7 +694,7 @@ def test_a_failing_account_sounds_the_alarm_while_on_call_and_a_snooze_silences_
     repeat = world.listener.health[-1]
     assert repeat.volume is not None and not repeat.started  # every alarm_repeat
     snoozed_at = clock.now
-    world.sync.snooze(timedelta(minutes=15))
+    world.sync.handle(Snooze(timedelta(minutes=15)))
     assert world.listener.health[-1].stopped and world.listener.health[-1].silence
     steps = len(world.listener.health)
     while len(world.listener.health) == steps:
@@ -815,3 +800,157 @@ def test_a_new_escalation_policy_applies_without_a_restart(clock: FakeClock) -> 
         world.wake_when_asked()
         world.scheduling.run_jobs()
     assert clock.now - start <= timedelta(seconds=31)
+
+
+# ---- the published state --------------------------------------------------------------
+
+
+def published(world: World) -> SyncState:
+    assert world.listener.state is not None, "no state was published"
+    return world.listener.state
+
+
+def test_the_state_lists_every_accounts_incidents_most_urgent_first_and_is_frozen(
+    clock: FakeClock,
+) -> None:
+    low = make_incident("L", account="ops", urgency=Urgency.LOW)
+    acked = make_incident("A", account="work", status=Status.ACKNOWLEDGED)
+    high = make_incident("H", account="work")
+    world = make_world(clock, FakeBackend("work", [acked, high]), FakeBackend("ops", [low]))
+    world.sync.start()
+    world.scheduling.run_jobs()
+
+    state = published(world)
+    # triggered before acknowledged, then high before low
+    assert [i.ref for i in state.incidents] == ["work:H", "ops:L", "work:A"]
+    assert state.find("ops:L") == low and state.find("ops:nope") is None
+    assert state.tray.status == "triggered"
+    with pytest.raises(AttributeError):
+        state.incidents = ()  # type: ignore[misc]
+
+    world.backend("work").incidents = []
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+    assert [i.ref for i in published(world).incidents] == ["ops:L"]
+    assert [i.ref for i in state.incidents] == ["work:H", "ops:L", "work:A"]  # as rendered
+
+
+def test_a_snooze_given_to_the_core_shows_in_the_state_and_arms_the_timer(world: World) -> None:
+    world.backend().incidents = [make_incident("1")]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.scheduling.wake_in = None
+
+    world.sync.handle(Snooze(timedelta(minutes=15)))
+
+    assert published(world).alarm_snoozed_until == world.clock.now + timedelta(minutes=15)
+    assert published(world).tray.status == "snoozed"
+    assert world.scheduling.wake_in is not None
+
+
+def test_a_dismissed_notification_re_arms_the_timer(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.scheduling.wake_in = None
+    world.sync.handle(Dismiss("work:1"))
+    assert world.scheduling.wake_in is not None
+
+
+def test_an_acknowledgement_shows_at_once_and_a_refusal_brings_the_alarm_back(
+    world: World,
+) -> None:
+    world.backend().incidents = [make_incident("1")]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    world.listener.alerts.clear()
+
+    world.sync.handle(Acknowledging(("work:1",)))
+    assert [i.status for i in published(world).incidents] == [Status.ACKNOWLEDGED]
+    assert published(world).tray.status == "acknowledged"
+
+    world.sync.handle(AcknowledgementRefused(("work:1",)))
+    assert [i.status for i in published(world).incidents] == [Status.TRIGGERED]
+    assert published(world).tray.status == "triggered"
+
+
+def test_every_problem_is_in_the_state_with_its_account(world: World) -> None:
+    world.sync.start()
+    world.scheduling.run_jobs()
+    port = Problem("Ingest", "Pages are not received", "port 47811 is in use; free it")
+    assert world.sync.set_problem("ingest", port)
+    assert not world.sync.set_problem("ingest", port)  # no change: nothing to publish
+    world.backend().errors = [SecretStoreError("the keyring is locked; unlock it")]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+
+    state = published(world)
+    assert [(e.key, e.account) for e in state.problems] == [("ingest", None), ("work", "work")]
+    assert state.app_problems() == {"ingest": port}
+    assert state.tray.status == "degraded"
+    assert any("port 47811 is in use" in line for line in state.tray.lines)
+    assert "the keyring is locked" in state.problems[1].problem.detail
+
+    world.sync.set_problem("ingest", None)
+    world.sync.publish()
+    assert published(world).app_problems() == {}
+
+
+# Any sequence of polls, the user's inputs and time passing: the state last published
+# is what the monitor holds.
+
+_REFS = [("work", "1"), ("work", "2"), ("ops", "3"), ("ops", "4")]
+_incident = st.builds(
+    lambda ref, status, urgency: make_incident(ref[1], account=ref[0], status=status,
+                                               urgency=urgency),
+    st.sampled_from(_REFS),
+    st.sampled_from([Status.TRIGGERED, Status.ACKNOWLEDGED]),
+    st.sampled_from(list(Urgency)),
+)  # fmt: skip
+_refs = st.lists(st.sampled_from([f"{a}:{i}" for a, i in _REFS]), min_size=1, unique=True).map(
+    tuple
+)
+_step = st.one_of(
+    st.tuples(st.just("poll"), st.sampled_from(["work", "ops"]), st.lists(_incident, max_size=4)),
+    st.tuples(st.just("wait"), st.integers(1, 400)),
+    st.tuples(st.just("input"), st.one_of(
+        st.builds(Snooze, st.integers(1, 60).map(lambda m: timedelta(minutes=m)),
+                  st.one_of(st.none(), _refs)),
+        st.builds(Acknowledging, _refs),
+        st.builds(AcknowledgementRefused, _refs),
+        st.builds(AcknowledgementLanded, st.sampled_from([f"{a}:{i}" for a, i in _REFS])),
+        st.builds(Dismiss, st.sampled_from(["work:1", "ops:3", "@storm"])),
+    )),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=25))
+def test_the_published_state_is_what_the_monitor_holds_after_any_sequence(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    clock = FakeClock()
+    world = make_world(clock, FakeBackend("work"), FakeBackend("ops"))
+    world.sync.start()
+    world.scheduling.run_jobs()
+    for step in steps:
+        match step:
+            case ("poll", account, incidents):
+                unique = {i.ref: i for i in incidents if i.account == account}
+                world.backend(account).incidents = list(unique.values())
+                world.sync.poll_now(account)
+                world.scheduling.run_jobs()
+            case ("wait", seconds):
+                clock.advance(seconds)
+                world.sync.wake()
+                world.scheduling.run_jobs()
+            case ("input", intent):
+                handled: UserInput = intent
+                world.sync.handle(handled)
+        state = published(world)
+        monitor = world.sync.monitor
+        assert state.incidents == tuple(sorted(monitor.incidents(), key=urgency_order))
+        assert state.alarm_snoozed_until == monitor.engine.snoozed_until()
+        assert state.tray.degraded == tuple(world.sync.degraded(clock.now))
+        if not state.tray.degraded:
+            assert state.tray.status == monitor.tray_status(clock.now)
+        assert world.scheduling.wake_in is not None  # never left without a wake-up

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, QTimer
 
 from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.state import AcknowledgementLanded, AcknowledgementRefused, Acknowledging
 from notifier.core.sync import Sync
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.notifications.announcements import Announcements
@@ -43,13 +44,13 @@ class Acknowledgements(QObject):
             return
         requests = [ActionRequest(ActionKind.ACKNOWLEDGE, ref) for ref in refs]
         self._mine.update(request.id for request in requests)
-        self.sync.acknowledging(refs)
+        self.sync.handle(Acknowledging(tuple(refs)))
         self.bridge.submit_many(requests)
 
     def landed(self, request: ActionRequest) -> None:
         if request.id in self._mine:
             self._mine.discard(request.id)
-            self.sync.acknowledgement_landed(request.ref)
+            self.sync.handle(AcknowledgementLanded(request.ref))
 
     def refused(self, request: ActionRequest, message: str) -> bool:
         """False when ``request`` was not made here (the window's: it shows the error)."""
@@ -64,7 +65,7 @@ class Acknowledgements(QObject):
         refused, self._refused = self._refused, []
         if not refused:
             return
-        self.sync.acknowledgement_refused([request.ref for request, _ in refused])
+        self.sync.handle(AcknowledgementRefused(tuple(request.ref for request, _ in refused)))
         if len(refused) == 1:
             self.announce.action_failed(*refused[0])
         else:

@@ -3,9 +3,11 @@
 Data flows one way (see the engineering guide): the core's
 :class:`~notifier.core.sync.Sync` polls the accounts off the GUI thread and feeds
 the :class:`~notifier.core.monitor.Monitor`; its alert actions, the health alarm
-and every change come back here (this object is the sync's listener) and are
-rendered: tray, notifications, alarm, window. The user's intents go to the
-bridge (actions, through the outbox) or to the sync (snooze, poll now).
+and the state it publishes after every change (one frozen
+:class:`~notifier.core.state.SyncState`) come back here (this object is the sync's
+listener) and are rendered: tray, notifications, alarm, window. The user's intents
+go to the bridge (actions: the core's outbox runner sends them) or to
+:meth:`Sync.handle <notifier.core.sync.Sync.handle>` (dismiss, snooze, acknowledge).
 """
 
 from __future__ import annotations
@@ -22,16 +24,16 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from notifier.backends.port import TriggerResult
 from notifier.config import Config
-from notifier.core import actions, status_text
+from notifier.core import actions
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionRequest
 from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.local_ingest import RunningIngest, ingest_settings, start_for_app
 from notifier.core.monitor import AlertAction
 from notifier.core.notices import SIGN_IN_AGAIN, NoticeKey, NoticeKind
-from notifier.core.status_text import Problem, user_message
+from notifier.core.state import DesktopFacts, Dismiss, Snooze, SyncState
+from notifier.core.status_text import user_message
 from notifier.core.sync import Sync
-from notifier.core.tray_view import tray_view
 from notifier.desktop.app.acknowledgements import Acknowledgements
 from notifier.desktop.app.disk_watch import DiskWatch
 from notifier.desktop.app.power import SleepWatcher
@@ -91,9 +93,8 @@ class OncallApp(QObject):
         super().__init__()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.profile, self.config, self.secrets, self.accounts = profile, config, secrets, accounts
-        # what could not start: the tray shows degraded and a notification says what
-        # to do until it works (key -> problem)
-        self.problems: dict[str, Problem] = {}
+        #: the state last rendered (the sync's, frozen): what every view shows
+        self.state = SyncState(self.clock())
         self._internal_errors: list[str] = []
         self.window: Any = None
         #: opens a browser sign-in's page (None: ``webbrowser``); tests drive a real browser
@@ -111,21 +112,26 @@ class OncallApp(QObject):
         # notification stack until an incident is seen: see readiness.py
         self.player = AlarmPlayer(self, prepare=False)
         self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
+        # what could not start is the sync's to hold (a problem the tray shows
+        # degraded, with a notification saying what to do until it works)
         self.ready = Readiness(
-            self.player, self.notifications, self.problems, require_sound=require_sound
+            self.player,
+            self.notifications,
+            lambda key, problem: self.sync.set_problem(key, problem),
+            require_sound=require_sound,
         )
         # Do Not Disturb and a muted output (issue 16): followed where a sound server is
         self.conditions = DesktopConditions(
-            self.changed, config.sound.unmute_output, follow=require_sound, parent=self
+            self.render, config.sound.unmute_output, follow=require_sound, parent=self
         )
 
         runner = BackgroundRunner(parent=self)
         self.outbox_runner, problem = open_outbox(
             profile.outbox_path, accounts, runner, clock=self.clock, parent=self
         )
-        if problem is not None:
-            self.problems["outbox"] = problem
-        self.disk_watch = DiskWatch(profile.root, self.problems, self)
+        self.disk_watch = DiskWatch(
+            profile.root, lambda key, problem: self.sync.set_problem(key, problem), self
+        )
         self.bridge = AppBridge(
             accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
         )
@@ -139,6 +145,10 @@ class OncallApp(QObject):
             status_path=profile.status_path,
         )
         self.monitor = self.sync.monitor
+        if problem is not None:
+            self.sync.set_problem("outbox", problem)
+        self.sync.set_outbox(self.outbox_runner.items if self.outbox_runner.durable else None)
+        self.sync.set_desktop(self._desktop_facts)
         self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
         self.sleep_watcher = SleepWatcher(self)
         self._connect()
@@ -150,21 +160,20 @@ class OncallApp(QObject):
 
     def _connect(self) -> None:
         self.notifications.actionInvoked.connect(self._notification_action)
-        self.notifications.dismissed.connect(self.sync.dismissed)
+        self.notifications.dismissed.connect(lambda key: self.sync.handle(Dismiss(key)))
         self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
         self.player.outputsChanged.connect(self._on_outputs_changed)
-        self.disk_watch.changed.connect(self.changed)
-        if self.outbox_runner is not None:
-            # room again: what waited goes out now, not at the next retry
-            self.disk_watch.cleared.connect(self.outbox_runner.resume)
-            self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
-            self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
+        self.disk_watch.changed.connect(self.render)
+        # room again: what waited goes out now, not at the next retry
+        self.disk_watch.cleared.connect(self.outbox_runner.resume)
+        self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
+        self.outbox_runner.itemsChanged.connect(lambda _items: self.render())
         self.bridge.actionSucceeded.connect(
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
-            lambda ref, duration: self.sync.snooze(duration, refs=[ref])
+            lambda ref, duration: self.sync.handle(Snooze(duration, refs=(ref,)))
         )
         self.internalError.connect(self._on_internal_error)
         self.tray.acknowledgeRequested.connect(self.acknowledge)
@@ -185,7 +194,7 @@ class OncallApp(QObject):
             lambda: self.sync.poll_now(name),
         )  # fmt: skip
         if problem is not None:
-            self.problems["ingest"] = problem
+            self.sync.set_problem("ingest", problem)
 
     # ---- start and stop -------------------------------------------------------------
 
@@ -199,21 +208,20 @@ class OncallApp(QObject):
         self._render_held = True  # each stage started asks for a render: one will do
         try:
             self.sync.start()
-            if self.outbox_runner is not None:
-                self.outbox_runner.start()  # delivers what a crashed run left behind
+            self.outbox_runner.start()  # delivers what a crashed run left behind
         finally:
             self._render_held = False
         if self.config.start_at_login and not autostart.is_enabled():
             with contextlib.suppress(UserError):
                 autostart.set_enabled(True)
         self.disk_watch.start()  # a full disk shows from the first render
-        self.changed()  # the icon's state, before it shows
+        self.render()  # the icon's state, before it shows
         self.tray.show()
         # The local ingest (waitress, its socket and threads: ~13 ms) right after the
         # icon rather than before it: listening before start() returns all the same.
         if self._ingest_wanted:
             self._start_ingest()
-            self.changed()  # a port in use is a problem the tray shows
+            self.render()  # a port in use is a problem the tray shows
         # right after the icon: the event loop's first turn, long before any alarm
         QTimer.singleShot(0, self, self._after_start)
 
@@ -221,16 +229,15 @@ class OncallApp(QObject):
         # the alarm's sound; not the notifications: desktop-notifier, dbus-fast,
         # asyncio (with ssl and OpenSSL) and their thread wait for an incident
         if self.ready.sound():
-            self.changed()
+            self.render()
         self.conditions.start()
 
     def stop(self) -> None:
         self.disk_watch.stop()
         self.player.close()
         self.conditions.stop()
-        if self.outbox_runner is not None:
-            self.outbox_runner.stop()
-            self.outbox_runner.wait(5000)
+        self.outbox_runner.stop()
+        self.outbox_runner.wait(5000)
         self.notifications.withdraw_all()
         self.notifications.shutdown()
         self.sync.stop()
@@ -243,7 +250,7 @@ class OncallApp(QObject):
 
     def alert(self, alert_actions: Sequence[AlertAction]) -> None:
         if self.ready.sound():  # done already, unless the event loop has not run yet
-            self.changed()
+            self.render()
         notify: list[Notify] = []
         summary: Summary | None = None
         alarm = False
@@ -275,7 +282,7 @@ class OncallApp(QObject):
 
     def health_alarm(self, step: HealthAlarmStep) -> None:
         if self.ready.sound():
-            self.changed()
+            self.render()
         if step.volume is not None:
             self.conditions.alarm(True)
             self.player.play(step.volume)
@@ -286,44 +293,50 @@ class OncallApp(QObject):
             self.healthAlarm.emit(step.started)
 
     def deliver_now(self) -> None:
-        if self.outbox_runner is not None:
-            self.outbox_runner.deliver_now()
+        self.outbox_runner.deliver_now()
 
     def internal_error(self, summary: str) -> None:
         self.internalError.emit(summary)
 
-    def changed(self) -> None:
-        """Render the state: tray, menu, tooltip, notices, the window's on-call line."""
+    def render(self) -> None:
+        """Something the state shows changed outside the sync (a problem, the
+        desktop's conditions, the outbox): the sync publishes it again."""
+        self.sync.publish()
+
+    def changed(self, state: SyncState) -> None:
+        """Render ``state``: tray, menu, tooltip, notices, the window."""
         if self._render_held:  # start() renders once its stages have started
             return
-        now = self.clock()
-        incidents = self.sync.incidents()
-        if incidents:  # an alarm or a notification may be due soon
-            self.ready.incidents_seen()
-        self.bridge.set_incidents(incidents)
-        view = tray_view(
-            self.sync,
-            now,
-            problems=list(self.problems.values()),
-            desktop=self.conditions.issues(sound_problem="sound" in self.problems),
-            internal_errors=len(self._internal_errors),
-            outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
-        )
+        if state.incidents and self.ready.incidents_seen():
+            # an alarm or a notification may be due soon: their stack is ready now,
+            # and the sound's problem changed: the newer state is the one to show
+            self.sync.publish()
+            return
+        self.state = state
+        self.bridge.show(state)
         self.tray.update(
-            view.status,
-            view.tooltip,
+            state.tray.status,
+            state.tray.tooltip,
             menu_entries(
-                incidents,
-                status_lines=view.lines,
-                alarm_snoozed_until=self.monitor.engine.snoozed_until(),
-                now=now,
+                state.incidents,
+                status_lines=state.tray.lines,
+                alarm_snoozed_until=state.alarm_snoozed_until,
+                now=state.at,
             ),
         )
-        self.announce.degraded(view.degraded)
-        self.announce.problems(self.problems)
+        self.announce.degraded(state.tray.degraded)
+        self.announce.problems(state.app_problems())
         if self.window is not None:
-            self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
-        self.refreshed.emit(view.status)
+            self.window.show_oncall(state.oncall_text)
+        self.refreshed.emit(state.tray.status)
+
+    def _desktop_facts(self) -> DesktopFacts:
+        # the player's own "no audio output" problem says it already: not twice
+        sound_problem = self.sync.problem("sound") is not None
+        return DesktopFacts(
+            tuple(self.conditions.issues(sound_problem=sound_problem)),
+            len(self._internal_errors),
+        )
 
     def _tray_icon_created(self) -> None:  # a tray host appeared after the start
         self.tray_available = True
@@ -336,7 +349,7 @@ class OncallApp(QObject):
 
     def _on_outputs_changed(self) -> None:
         if self.ready.check_sound():
-            self.changed()
+            self.render()
 
     def _on_internal_error(self, summary: str) -> None:
         first = not self._internal_errors
@@ -348,7 +361,7 @@ class OncallApp(QObject):
                 f"{summary}. It is still running, but may not alert you correctly; "
                 f"details are in {self.profile.log_dir / 'oncall-notifier.log'}",
             )
-        self.changed()
+        self.render()
 
     def _on_outbox_failed(self, text: str) -> None:
         self.disk_watch.check()  # a full disk is said as such, and clears by itself
@@ -362,11 +375,11 @@ class OncallApp(QObject):
 
     def acknowledge_all(self) -> None:
         self.acknowledgements.acknowledge(
-            [i.ref for i in self.sync.incidents() if i.status is Status.TRIGGERED]
+            [i.ref for i in self.state.incidents if i.status is Status.TRIGGERED]
         )
 
     def snooze(self, minutes: int) -> None:
-        self.sync.snooze(timedelta(minutes=minutes))
+        self.sync.handle(Snooze(timedelta(minutes=minutes)))
 
     def send_test_page(self) -> None:
         def done(result: TriggerResult | None, error: BaseException | None) -> None:
@@ -400,9 +413,9 @@ class OncallApp(QObject):
 
             self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
             self.window.add_quit_action(self.quit)
-            if self.outbox_runner is not None:
+            if self.outbox_runner.durable:
                 self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)
-            self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
+            self.window.show_oncall(self.state.oncall_text)
             if not self.tray_available:
                 self.window.minimise_on_close()
         self.window.show()
@@ -469,13 +482,13 @@ class OncallApp(QObject):
             changes is not None and config.local.name in changes.changed
         ):
             self._restart_ingest()
-        self.changed()
+        self.render()
 
     def _restart_ingest(self) -> None:
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None
-        self.problems.pop("ingest", None)
+        self.sync.set_problem("ingest", None)
         if self._ingest_wanted:
             self._start_ingest()
 
@@ -486,7 +499,7 @@ class OncallApp(QObject):
     def quit(self) -> None:
         from notifier.desktop.widgets.messages import confirm_quit
 
-        if confirm_quit(len(self.sync.incidents())):
+        if confirm_quit(len(self.state.incidents)):
             from notifier.desktop.app.termination import leave_event_loops
 
             leave_event_loops()  # not QApplication.quit: a minimise-on-close window refuses it

@@ -8,6 +8,7 @@ be refused) rather than only after a failure."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -22,19 +23,22 @@ CHECK_MS = 15_000
 
 
 class DiskWatch(QObject):
-    """Keeps the "disk full" entry of ``problems`` (the app's: what the tray shows)
-    up to date; emits :attr:`changed` when it comes or goes, :attr:`cleared` when
+    """Keeps the "disk full" problem up to date with ``set_problem`` (the sync's,
+    which holds what the tray shows); emits :attr:`changed` when it comes or goes, :attr:`cleared` when
     there is room again."""
 
     changed = Signal()
     cleared = Signal()
 
     def __init__(
-        self, folder: Path, problems: dict[str, Problem], parent: QObject | None = None
+        self,
+        folder: Path,
+        set_problem: Callable[[str, Problem | None], bool],
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.folder = folder
-        self.problems = problems
+        self.set_problem = set_problem
         self.problem: Problem | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_MS)
@@ -55,10 +59,10 @@ class DiskWatch(QObject):
         self.problem = problem
         if problem is not None:
             log.warning("%s", problem.detail)
-            self.problems[DISK_FULL] = problem
+            self.set_problem(DISK_FULL, problem)
         else:
             log.info("disk space is back where %s lives", self.folder)
-            self.problems.pop(DISK_FULL, None)
+            self.set_problem(DISK_FULL, None)
         self.changed.emit()
         if problem is None:
             self.cleared.emit()

@@ -11,6 +11,7 @@ missing audio output is a problem the tray shows until a device appears.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from notifier.core import status_text
 from notifier.core.status_text import Problem
@@ -25,11 +26,13 @@ class Readiness:
         self,
         player: AlarmPlayer,
         notifications: NotificationCenter,
-        problems: dict[str, Problem],
+        set_problem: Callable[[str, Problem | None], bool],
         *,
         require_sound: bool,
     ) -> None:
-        self.player, self.notifications, self.problems = player, notifications, problems
+        """``set_problem(key, problem or None)``: the sync's, which holds what the
+        tray shows; True when that changed."""
+        self.player, self.notifications, self.set_problem = player, notifications, set_problem
         self._require_sound = require_sound
         self._notifications_ready = False
 
@@ -57,10 +60,8 @@ class Readiness:
             return False
         ok, reason = self.player.available()
         if ok:
-            return self.problems.pop("sound", None) is not None
-        problem = status_text.sound_problem(reason)
-        changed = self.problems.get("sound") != problem
-        self.problems["sound"] = problem
+            return self.set_problem("sound", None)
+        changed = self.set_problem("sound", status_text.sound_problem(reason))
         if changed:
             log.error("alarm sound unavailable: %s", reason)
         return changed

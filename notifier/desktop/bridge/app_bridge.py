@@ -13,21 +13,21 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import QObject, Signal
 
 from notifier.backends.port import BackendError, Capability
-from notifier.core import actions
 from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionKind, ActionRequest, perform
+from notifier.core.actions import ActionKind, ActionRequest
+from notifier.core.state import SyncState
 from notifier.core.status_text import user_message
 from notifier.desktop.bridge.outbox_runner import OutboxRunner
 from notifier.desktop.qt.background import BackgroundRunner
 from notifier.domain.durations import check_pause
-from notifier.domain.model import Incident, Person, urgency_order
+from notifier.domain.model import Incident, Person
 from notifier.errors import UserError
 
 log = logging.getLogger("notifier.desktop.bridge.app_bridge")
 
 
 class AppBridge(QObject):
-    #: the merged open incidents of every account, most urgent first
+    #: the merged open incidents of every account, most urgent first (the state's)
     incidentsChanged = Signal(object)
     #: ref, Incident with its timeline
     incidentLoaded = Signal(str, object)
@@ -52,32 +52,35 @@ class AppBridge(QObject):
         outbox: OutboxRunner | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        """``outbox``: submissions are stored there before they are sent (the app's
-        way); without it they are sent directly. ``clock``: the app's, which the
-        views count ages with (the tray and the notifications do)."""
+        """``outbox``: the app's runner, which decides whether submissions are
+        stored before they are sent; without it they are sent directly. ``clock``:
+        the app's, which the views count ages with (the tray and the notifications do)."""
         super().__init__(parent)
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.accounts = accounts
         self.runner = runner or BackgroundRunner(parent=self)
-        self.outbox = outbox
-        self._incidents: list[Incident] = []
+        self.outbox = outbox or OutboxRunner(
+            None, accounts, self.runner, clock=self.clock, parent=self
+        )
+        #: the sync's state last published (frozen: the bridge keeps no list of its own)
+        self.state = SyncState(self.clock())
         self._pending: dict[str, ActionRequest] = {}
         self._me: dict[str, str] = {}  # account -> my person id there
-        if outbox is not None:
-            outbox.finished.connect(self.finish)
-            outbox.resumed.connect(self._started)
+        self.outbox.finished.connect(self.finish)
+        self.outbox.resumed.connect(self._started)
 
     # ---- incidents ----------------------------------------------------------------
 
     def incidents(self) -> list[Incident]:
-        return list(self._incidents)
+        return list(self.state.incidents)
 
-    def set_incidents(self, incidents: list[Incident]) -> None:
-        self._incidents = sorted(incidents, key=urgency_order)
+    def show(self, state: SyncState) -> None:
+        """The sync published ``state``: the window lists its incidents."""
+        self.state = state
         self.incidentsChanged.emit(self.incidents())
 
     def find(self, ref: str) -> Incident | None:
-        return next((i for i in self._incidents if i.ref == ref), None)
+        return self.state.find(ref)
 
     def capabilities(self, ref: str) -> frozenset[Capability]:
         try:
@@ -154,18 +157,12 @@ class AppBridge(QObject):
         return list(self._pending.values())
 
     def submit(self, request: ActionRequest) -> None:
-        """Carry out ``request`` off the GUI thread; the outcome arrives as
+        """Carry out ``request`` off the GUI thread (through the outbox when there
+        is one: the core runner decides); the outcome arrives as
         ``actionSucceeded`` or ``actionFailed`` (with the request, text intact)."""
         self._started(request)
-        if self.outbox is not None:
-            known = self.find(request.ref)
-            self.outbox.enqueue(request, escalation_level=known.escalation_level if known else None)
-            return
-
-        def done(_: object, error: BaseException | None) -> None:
-            self.finish(request, error)
-
-        self.runner.run(lambda: perform(self.accounts, request), done)
+        known = self.find(request.ref)
+        self.outbox.submit(request, escalation_level=known.escalation_level if known else None)
 
     def submit_many(self, requests: list[ActionRequest]) -> None:
         """Carry out several requests ("Acknowledge all"): stored in one
@@ -173,18 +170,7 @@ class AppBridge(QObject):
         account; each outcome arrives as for :meth:`submit`."""
         for request in requests:
             self._started(request)
-        if self.outbox is not None:
-            self.outbox.enqueue_many(requests)
-            return
-        for batch, job in actions.jobs(self.accounts, requests):
-
-            def done(
-                _: object, error: BaseException | None, batch: list[ActionRequest] = batch
-            ) -> None:
-                for request in batch:
-                    self.finish(request, error)
-
-            self.runner.run(job, done)
+        self.outbox.submit_many(requests)
 
     def finish(self, request: ActionRequest, error: BaseException | None) -> None:
         self._pending.pop(request.id, None)

@@ -19,14 +19,25 @@ class QtScheduling(QObject):
     """``timer=False``: no timer; the owner wakes the sync itself (a test that moves
     its clock by hand, so that no real timer takes the jump for a sleep)."""
 
-    def __init__(self, parent: QObject | None = None, *, timer: bool = True) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        timer: bool = True,
+        runner: BackgroundRunner | None = None,
+    ) -> None:
+        """``runner``: run the jobs there (the outbox shares the bridge's) instead
+        of on a pool of their own."""
         super().__init__(parent)
         self._use_timer = timer
         #: the wake-up last asked for, in seconds from when it was asked (None: none)
         self.wake_in: float | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(MAX_JOBS)
-        self._runner = BackgroundRunner(self._pool, parent=self)
+        self._pool: QThreadPool | None = None
+        if runner is None:
+            self._pool = QThreadPool(self)
+            self._pool.setMaxThreadCount(MAX_JOBS)
+            runner = BackgroundRunner(self._pool, parent=self)
+        self._runner = runner
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._fire)
@@ -51,6 +62,12 @@ class QtScheduling(QObject):
         """No more wake-ups; wait for the jobs under way (True if they all ended)."""
         self._timer.stop()
         self.wake_in = None
+        return self.wait(wait_ms)
+
+    def wait(self, wait_ms: int = 5000) -> bool:
+        """Wait for the jobs under way (True if they all ended)."""
+        if self._pool is None:
+            return self._runner.wait(wait_ms)
         return self._pool.waitForDone(wait_ms)
 
     def _fire(self) -> None:
