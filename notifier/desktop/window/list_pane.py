@@ -1,0 +1,272 @@
+"""The window's list of incidents: the filters, the search and the table.
+
+It shows what it is given (:meth:`ListPane.set_incidents`) and says which
+incident the user picked (:attr:`ListPane.picked`); what is shown beside it is the
+window's business.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolBar,
+)
+
+from notifier.desktop.window.action_controller import SHORTCUTS
+from notifier.desktop.window.models import (
+    Column,
+    IncidentFilterProxy,
+    IncidentTableModel,
+    StatusFilter,
+)
+from notifier.domain.model import Incident, Status, Urgency
+
+
+class ListPane(QObject):
+    """The filter bar (a tool bar the window docks) and the incidents table."""
+
+    #: the user (or :meth:`select_first`) picked incident ``ref`` in the table
+    picked = Signal(str)
+    #: a filter or the search changed what is shown
+    filtered = Signal()
+
+    #: the widest the Incident (ref) column grows, in average characters
+    REF_COLUMN_CHARS = 16
+
+    def __init__(self, model: IncidentTableModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = IncidentFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self._updating = False  # the list is being refreshed (see set_incidents)
+        self._build_filters()
+        self._build_table()
+
+    def _build_filters(self) -> None:
+        bar = QToolBar("Filters")
+        bar.setObjectName("filters")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        self.filter_bar = bar
+
+        self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Status filter")
+        for status in StatusFilter:
+            self.status_combo.addItem(status.value.capitalize(), status.value)
+        self.status_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_status_filter(self.status_combo.currentData())
+        )
+        self.urgency_combo = QComboBox()
+        self.urgency_combo.setAccessibleName("Urgency filter")
+        for text, value in (
+            ("All", "all"),
+            ("High", Urgency.HIGH.value),
+            ("Low", Urgency.LOW.value),
+        ):
+            self.urgency_combo.addItem(text, value)
+        self.urgency_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_urgency_filter(self.urgency_combo.currentData())
+        )
+        self.service_combo = QComboBox()
+        self.service_combo.setAccessibleName("Service filter")
+        self.service_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.service_combo.setMinimumContentsLength(12)
+        self.service_combo.addItem("All services", "")
+        self.service_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_service_filter(self.service_combo.currentData())
+        )
+        self.search_edit = QLineEdit()
+        self.search_edit.setAccessibleName("Search")
+        self.search_edit.setPlaceholderText(
+            f"Search title, service or ref ({QKeySequence(SHORTCUTS['search']).toString()})"
+        )
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(240)
+        self.search_edit.textChanged.connect(self.proxy.set_search_text)
+
+        for caption, widget in (
+            ("Status", self.status_combo),
+            ("Urgency", self.urgency_combo),
+            ("Service", self.service_combo),
+        ):
+            label = QLabel(f" {caption} ")
+            label.setBuddy(widget)
+            bar.addWidget(label)
+            bar.addWidget(widget)
+        bar.addSeparator()
+        bar.addWidget(self.search_edit)
+
+        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
+            combo.currentIndexChanged.connect(self.filtered)
+        self.search_edit.textChanged.connect(self.filtered)
+
+    def _build_table(self) -> None:
+        table = QTableView()
+        table.setModel(self.proxy)
+        table.setAccessibleName("Incidents")
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        table.verticalHeader().hide()
+        table.setShowGrid(False)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        for column in Column:
+            mode = QHeaderView.ResizeMode.ResizeToContents
+            if column is Column.TITLE:
+                mode = QHeaderView.ResizeMode.Stretch  # the title gets what is left
+            elif column is Column.REF:
+                mode = QHeaderView.ResizeMode.Interactive  # sized by _fit_ref_column
+            header.setSectionResizeMode(column, mode)
+        # a long ref (an Alertmanager group's) keeps its account and its end
+        self._ref_delegate = _ElideMiddle(table)
+        table.setItemDelegateForColumn(Column.REF, self._ref_delegate)
+        # the view asks the header which column to sort by: most urgent first
+        header.setSortIndicator(Column.URGENCY, Qt.SortOrder.AscendingOrder)
+        table.setSortingEnabled(True)
+        table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table = table
+
+    # ---- incidents in ------------------------------------------------------------------
+
+    def set_incidents(self, incidents: list[Incident]) -> None:
+        # removing the selected row moves Qt's selection to a neighbour: that is not
+        # the user's pick, so it is not reported (the window decides what is shown)
+        self._updating = True
+        try:
+            self.model.set_incidents(incidents)
+        finally:
+            self._updating = False
+        self._fit_ref_column()
+        self._update_services(incidents)
+
+    def _fit_ref_column(self) -> None:
+        """The ref column as wide as its refs, up to :attr:`REF_COLUMN_CHARS`
+        (longer ones are elided in the middle): the title column keeps the room."""
+        cap = self.table.fontMetrics().averageCharWidth() * self.REF_COLUMN_CHARS
+        header = self.table.horizontalHeader()
+        wanted = max(self.table.sizeHintForColumn(Column.REF), header.sectionSizeHint(Column.REF))
+        header.resizeSection(Column.REF, min(wanted, cap))
+
+    def _update_services(self, incidents: list[Incident]) -> None:
+        current = self.service_combo.currentData() or ""
+        services = sorted({i.service for i in incidents} | ({current} - {""}), key=str.casefold)
+        existing = [self.service_combo.itemData(n) for n in range(1, self.service_combo.count())]
+        if existing == services:
+            return
+        self.service_combo.blockSignals(True)
+        try:
+            while self.service_combo.count() > 1:
+                self.service_combo.removeItem(1)
+            for service in services:
+                self.service_combo.addItem(" ".join(service.split()), service)
+            self.service_combo.setCurrentIndex(max(0, self.service_combo.findData(current)))
+        finally:
+            self.service_combo.blockSignals(False)
+
+    # ---- selection ----------------------------------------------------------------------
+
+    def select(self, ref: str) -> bool:
+        """Select incident ``ref``'s row, clearing filters that hide it; False if it
+        is not in the list."""
+        row = self.model.row_of(ref)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            self.reset_filters()
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():  # e.g. resolved, hidden by "Open"
+            self.status_combo.setCurrentIndex(self.status_combo.findData(StatusFilter.ALL.value))
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self._select_index(index)
+        self.table.scrollTo(index)
+        return True
+
+    def select_first(self) -> None:
+        """The first (most urgent) row shown, if any."""
+        index = self.proxy.index(0, 0)
+        if index.isValid():
+            self._select_index(index)
+
+    def clear_selection(self) -> None:
+        self.table.clearSelection()
+
+    def _select_index(self, index: QModelIndex) -> None:
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+
+    def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        if self._updating:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return  # the window keeps showing the last incident (e.g. just resolved)
+        incident = rows[0].data(Qt.ItemDataRole.UserRole)
+        if isinstance(incident, Incident):
+            self.picked.emit(incident.ref)
+
+    # ---- filters ------------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def reset_filters(self) -> None:
+        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
+            combo.setCurrentIndex(0)
+        self.search_edit.clear()
+
+    def counts_text(self, pending: int) -> str:
+        """The status bar's summary: open incidents, what is shown, actions in flight."""
+        incidents = [i for i in self.model.incidents() if i.is_open]
+        if not incidents:
+            text = "No open incidents"
+        else:
+            triggered = sum(i.status is Status.TRIGGERED for i in incidents)
+            acknowledged = sum(i.status is Status.ACKNOWLEDGED for i in incidents)
+            high = sum(i.urgency is Urgency.HIGH for i in incidents)
+            text = (
+                f"{len(incidents)} open: {triggered} triggered, {acknowledged} acknowledged"
+                f" · {high} high urgency"
+            )
+        shown = self.proxy.rowCount()
+        if shown != self.model.rowCount():
+            text += f" · showing {shown} of {self.model.rowCount()}"
+        if pending:
+            text += f" · {pending} action{'s' if pending != 1 else ''} in progress"
+        return text
+
+
+class _ElideMiddle(QStyledItemDelegate):
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
