@@ -16,13 +16,14 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -31,12 +32,25 @@ from PySide6.QtWidgets import (
 
 from notifier.desktop.window.action_controller import SHORTCUTS
 from notifier.desktop.window.models import (
+    STATUS_TEXT,
+    URGENCY_TEXT,
     Column,
     IncidentFilterProxy,
     IncidentTableModel,
     StatusFilter,
 )
-from notifier.domain.model import Incident, Status, Urgency
+from notifier.domain.model import Incident, Severity, Status, Urgency
+
+#: the columns that show one of a few known texts: sized to the widest of them
+_FIXED_TEXTS: dict[Column, set[str]] = {
+    Column.STATUS: set(STATUS_TEXT.values()),
+    Column.URGENCY: set(URGENCY_TEXT.values())
+    | {f"{u} · {s.value.capitalize()}" for u in URGENCY_TEXT.values() for s in Severity},
+    # format_age's widest forms: two units at most
+    Column.AGE: {"59s", "59m", "23h 59m", "29d 23h", "999d 23h"},
+}
+#: the widest the columns of free text grow, in average characters
+_CAP_CHARS: dict[Column, int] = {Column.SERVICE: 18, Column.COMMANDER: 16}
 
 
 class ListPane(QObject):
@@ -132,13 +146,17 @@ class ListPane(QObject):
         header = table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
+        # no column sized by the view measuring its cells: with 500 rows that asked
+        # the model ~70,000 questions and took seconds (issue 22); see _fit_columns
         for column in Column:
-            mode = QHeaderView.ResizeMode.ResizeToContents
+            mode = QHeaderView.ResizeMode.Interactive  # sized by _fit_columns
             if column is Column.TITLE:
                 mode = QHeaderView.ResizeMode.Stretch  # the title gets what is left
-            elif column is Column.REF:
-                mode = QHeaderView.ResizeMode.Interactive  # sized by _fit_ref_column
+            elif column in _FIXED_TEXTS:
+                mode = QHeaderView.ResizeMode.Fixed  # a few known words
             header.setSectionResizeMode(column, mode)
+        # every row as high as the first: none is measured
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         # a long ref (an Alertmanager group's) keeps its account and its end
         self._ref_delegate = _ElideMiddle(table)
         table.setItemDelegateForColumn(Column.REF, self._ref_delegate)
@@ -158,16 +176,41 @@ class ListPane(QObject):
             self.model.set_incidents(incidents)
         finally:
             self._updating = False
-        self._fit_ref_column()
+        self._fit_columns()
         self._update_services(incidents)
 
-    def _fit_ref_column(self) -> None:
-        """The ref column as wide as its refs, up to :attr:`REF_COLUMN_CHARS`
-        (longer ones are elided in the middle): the title column keeps the room."""
-        cap = self.table.fontMetrics().averageCharWidth() * self.REF_COLUMN_CHARS
-        header = self.table.horizontalHeader()
-        wanted = max(self.table.sizeHintForColumn(Column.REF), header.sectionSizeHint(Column.REF))
-        header.resizeSection(Column.REF, min(wanted, cap))
+    def _fit_columns(self) -> None:
+        """Every column but the title as wide as its widest text in the bold of a
+        triggered row, from font metrics: Status, Urgency and Age from the words
+        they can show, Service, Commander and Incident (ref) from the incidents,
+        up to a cap in average characters (longer text is elided, whole in its
+        tooltip). The title column keeps the rest."""
+        table = self.table
+        bold = QFont(table.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
+        style = table.style()
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+        padding = 2 * margin + 6
+        average = table.fontMetrics().averageCharWidth()
+        header = table.horizontalHeader()
+        model = self.model
+        for column in Column:
+            if column is Column.TITLE:
+                continue
+            texts = _FIXED_TEXTS.get(column)
+            if texts is None:
+                texts = {model.display(row, column) for row in range(model.rowCount())}
+            widest = max((metrics.horizontalAdvance(t) for t in texts), default=0)
+            cap = _CAP_CHARS.get(column)
+            if column is Column.REF:
+                cap = self.REF_COLUMN_CHARS
+            width = widest + padding
+            if cap is not None:
+                width = min(width, average * cap)
+            width = max(width, header.sectionSizeHint(column))
+            if header.sectionSize(column) != width:
+                header.resizeSection(column, width)
 
     def _update_services(self, incidents: list[Incident]) -> None:
         current = self.service_combo.currentData() or ""
