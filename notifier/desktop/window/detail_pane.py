@@ -212,10 +212,13 @@ class DetailPane(QStackedWidget):
         self.detail_splitter.addWidget(self.details_pane)
         self.detail_splitter.addWidget(top)
         self.detail_splitter.addWidget(bottom)
-        self.detail_splitter.setStretchFactor(0, 2)
-        self.detail_splitter.setStretchFactor(1, 3)
+        # what the alert says gets the largest share (issue 23: it showed ~3 rows
+        # at 1,280 x 800), then the timeline; the composer keeps about its own height
+        self.detail_splitter.setStretchFactor(0, 3)
+        self.detail_splitter.setStretchFactor(1, 2)
         self.detail_splitter.setStretchFactor(2, 1)
-        self.detail_splitter.setSizes([160, 240, 200])
+        self._composer_part = bottom
+        self._timeline_part = top
 
         detail = QFrame()
         detail_layout = QVBoxLayout(detail)
@@ -226,6 +229,17 @@ class DetailPane(QStackedWidget):
 
         self.addWidget(self.placeholder)
         self.addWidget(detail)
+
+    def share_height(self) -> None:
+        """Once laid out (sizes set before the first layout do not hold): the composer
+        the least it needs, the timeline two fifths of the rest (or its least), the
+        details what remains: the most, where the alert's own words are."""
+        handles = self.detail_splitter.handleWidth() * (self.detail_splitter.count() - 1)
+        total = self.detail_splitter.height() - handles  # laid out even while hidden
+        composer = self._composer_part.minimumSizeHint().height()
+        rest = max(0, total - composer)
+        timeline = max(self._timeline_part.minimumSizeHint().height(), rest * 2 // 5)
+        self.detail_splitter.setSizes([max(0, rest - timeline), timeline, composer])
 
     # ---- what it shows ------------------------------------------------------------------
 

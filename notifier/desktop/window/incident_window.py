@@ -18,7 +18,14 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -69,6 +76,9 @@ class IncidentWindow(QMainWindow):
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self.selection = Selection()
         self._known_refs: set[str] = set()
+        self._shown_once = False
+        #: the divider was placed by the user (now or in an earlier run)
+        self._divider_placed = False
         #: the status bar's on-call line (see :meth:`show_oncall`)
         self.oncall_label: QLabel | None = None
 
@@ -98,8 +108,9 @@ class IncidentWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail_stack)
+        # the list has the larger share, growing with the window: the title needs it
         splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(1, 3)
         self.splitter = splitter
         self.setCentralWidget(splitter)
         self._state_path = state_path
@@ -107,7 +118,7 @@ class IncidentWindow(QMainWindow):
         self._save_soon.setSingleShot(True)
         self._save_soon.setInterval(500)  # once the drag is over, not at every pixel
         self._save_soon.timeout.connect(self._save_state)
-        splitter.splitterMoved.connect(lambda *_: self._save_soon.start())
+        splitter.splitterMoved.connect(self._divider_moved)
 
         self.counts_label = QLabel()
         self.counts_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -166,31 +177,49 @@ class IncidentWindow(QMainWindow):
     # ---- its layout between runs ----------------------------------------------------------
 
     def _fit_to_screen(self) -> None:
-        """A first size that uses a large screen (four fifths of it; 1,200 x 760 at
-        least, within the screen), the list getting what the details leave (it
-        had about 680 pixels on every screen); then the divider where the user
-        left it last time (kept in the profile)."""
-        width, height = 1200, 760
+        """A first size that uses the screen: four fifths of it, 1,280 x 800 at least
+        (a laptop's whole screen), within it; the list getting the larger share (see
+        :meth:`default_split`), or the divider where the user left it last time
+        (kept in the profile)."""
+        width, height = 1280, 800
         screen = self.screen()
         if screen is not None:
             room = screen.availableGeometry()
             width = min(max(width, room.width() * 4 // 5), room.width())
             height = min(max(height, room.height() * 4 // 5), room.height())
         self.resize(width, height)
-        details = max(520, width * 2 // 5)
-        self.splitter.setSizes([width - details, details])
-        self._restore_state()
+        self.splitter.setSizes(self.default_split(width))
+        self._divider_placed = self._restore_state()
 
-    def _restore_state(self) -> None:
+    def default_split(self, width: int) -> list[int]:
+        """The list and detail panes' widths in a window ``width`` wide: the details
+        three eighths, or the least their buttons need; the list the rest (at
+        1,280 px a typical title then shows whole: issue 23)."""
+        details = max(self.detail_stack.minimumSizeHint().width(), width * 3 // 8)
+        return [max(0, width - details), details]
+
+    def _divider_moved(self) -> None:
+        self._divider_placed = True  # the user's: kept from now on, and between runs
+        self._save_soon.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if not self._divider_placed:  # e.g. maximised: the list keeps its larger share
+            self.splitter.setSizes(self.default_split(self.splitter.width()))
+
+    def _restore_state(self) -> bool:
+        """The divider where the user left it; False if there is nothing to restore."""
         if self._state_path is None:
-            return
+            return False
         try:
             state = json.loads(self._state_path.read_text("utf-8"))
             sizes = [int(n) for n in state["splitter"]]
         except (OSError, ValueError, KeyError, TypeError):
-            return  # none yet, or unreadable: the default layout
+            return False  # none yet, or unreadable: the default layout
         if len(sizes) == 2 and min(sizes) > 0:
             self.splitter.setSizes(sizes)
+            return True
+        return False
 
     def _save_state(self) -> None:
         if self._state_path is None:
@@ -430,6 +459,11 @@ class IncidentWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._divider_placed:  # sizes set before the first layout do not hold
+                self.splitter.setSizes(self.default_split(self.splitter.width()))
+            self.detail_stack.share_height()
         if not event.spontaneous():  # shown again (not de-iconified): fetch afresh
             if self.selection.ref is None:  # opened on nothing: the most urgent, at a glance
                 self.list_pane.select_first()

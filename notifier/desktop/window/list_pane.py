@@ -32,22 +32,21 @@ from PySide6.QtWidgets import (
 
 from notifier.desktop.window.action_controller import SHORTCUTS
 from notifier.desktop.window.models import (
-    STATUS_TEXT,
-    URGENCY_TEXT,
+    STATUS_SHORT,
     Column,
     IncidentFilterProxy,
     IncidentTableModel,
     StatusFilter,
+    urgency_cell,
 )
 from notifier.domain.model import Incident, Severity, Status, Urgency
 
 #: the columns that show one of a few known texts: sized to the widest of them
 _FIXED_TEXTS: dict[Column, set[str]] = {
-    Column.STATUS: set(STATUS_TEXT.values()),
-    Column.URGENCY: set(URGENCY_TEXT.values())
-    | {f"{u} · {s.value.capitalize()}" for u in URGENCY_TEXT.values() for s in Severity},
+    Column.STATUS: set(STATUS_SHORT.values()),
+    Column.URGENCY: {urgency_cell(u, s) for u in Urgency for s in (None, *Severity)},
     # format_age's widest forms: two units at most
-    Column.AGE: {"59s", "59m", "23h 59m", "29d 23h", "999d 23h"},
+    Column.AGE: {"59s", "59m", "23h 59m", "99d 23h"},
 }
 #: the widest the columns of free text grow, in average characters
 _CAP_CHARS: dict[Column, int] = {Column.SERVICE: 18, Column.COMMANDER: 16}
@@ -163,6 +162,8 @@ class ListPane(QObject):
         # the view asks the header which column to sort by: most urgent first
         header.setSortIndicator(Column.URGENCY, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
+        # the sort mark moves to another caption: room for it there
+        header.sortIndicatorChanged.connect(lambda *_: self._fit_columns())
         table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table = table
 
@@ -184,16 +185,21 @@ class ListPane(QObject):
         triggered row, from font metrics: Status, Urgency and Age from the words
         they can show, Service, Commander and Incident (ref) from the incidents,
         up to a cap in average characters (longer text is elided, whole in its
-        tooltip). The title column keeps the rest."""
+        tooltip), and never narrower than its caption. The title keeps the rest."""
         table = self.table
         bold = QFont(table.font())
         bold.setBold(True)
         metrics = QFontMetrics(bold)
         style = table.style()
-        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
-        padding = 2 * margin + 6
+        # an item view elides text wider than its cell less a focus margin each side
+        padding = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1)
+        padding += 4  # and a little air between columns
         average = table.fontMetrics().averageCharWidth()
         header = table.horizontalHeader()
+        header_margin = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+        header_mark = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize, None, header)
+        header_metrics = header.fontMetrics()
+        sorted_by = header.sortIndicatorSection()
         model = self.model
         for column in Column:
             if column is Column.TITLE:
@@ -202,13 +208,15 @@ class ListPane(QObject):
             if texts is None:
                 texts = {model.display(row, column) for row in range(model.rowCount())}
             widest = max((metrics.horizontalAdvance(t) for t in texts), default=0)
-            cap = _CAP_CHARS.get(column)
-            if column is Column.REF:
-                cap = self.REF_COLUMN_CHARS
+            cap = self.REF_COLUMN_CHARS if column is Column.REF else _CAP_CHARS.get(column)
             width = widest + padding
             if cap is not None:
                 width = min(width, average * cap)
-            width = max(width, header.sectionSizeHint(column))
+            # the caption whole (and the sort mark beside it on the sorted column)
+            caption = header_metrics.horizontalAdvance(column.header) + 3 * header_margin
+            if column == sorted_by:
+                caption += header_mark + header_margin
+            width = max(width, caption)
             if header.sectionSize(column) != width:
                 header.resizeSection(column, width)
 

@@ -27,6 +27,7 @@ from notifier.domain.durations import format_age
 from notifier.domain.model import (
     EntryKind,
     Incident,
+    Severity,
     Status,
     TimelineEntry,
     Urgency,
@@ -73,6 +74,19 @@ STATUS_TEXT = {
     Status.RESOLVED: "✓ Resolved",
 }
 URGENCY_TEXT = {Urgency.HIGH: "‼ High", Urgency.LOW: "Low"}
+# The list's short forms (issue 23: at 1,280 px the title needs the room): the shape
+# and a short word; screen readers and the tooltip get the whole words.
+STATUS_SHORT = {
+    Status.TRIGGERED: "▲ Trig",
+    Status.ACKNOWLEDGED: "● Ack",
+    Status.RESOLVED: "✓ Res",
+}
+SEVERITY_SHORT = {
+    Severity.CRITICAL: "Crit",
+    Severity.ERROR: "Err",
+    Severity.WARNING: "Warn",
+    Severity.INFO: "Info",
+}
 _STATUS_COLOUR = {
     Status.TRIGGERED: QColor(196, 32, 32),
     Status.ACKNOWLEDGED: QColor(176, 112, 0),
@@ -90,8 +104,28 @@ ENTRY_KIND_TEXT = {
 }
 
 
-#: the columns whose text may be cut short: their tooltip shows all of it
-_ELIDED = frozenset({Column.TITLE, Column.SERVICE, Column.COMMANDER, Column.REF})
+#: the columns whose text may be cut short, or is short: their tooltip shows all of it
+_ELIDED = frozenset(
+    {Column.STATUS, Column.URGENCY, Column.TITLE, Column.SERVICE, Column.COMMANDER, Column.REF}
+)
+
+
+def urgency_cell(urgency: Urgency, severity: Severity | None) -> str:
+    """The Urgency column's text: ``"‼ High · Crit"``."""
+    text = URGENCY_TEXT[urgency]
+    return text if severity is None else f"{text} · {SEVERITY_SHORT[severity]}"
+
+
+def _spoken(incident: Incident, column: int) -> str | None:
+    """The whole words of a column shown short (None: its text is whole)."""
+    if column == Column.STATUS:
+        return incident.status.value.capitalize()
+    if column == Column.URGENCY:
+        urgency = f"{incident.urgency.value.capitalize()} urgency"
+        if incident.severity is None:
+            return urgency
+        return f"{urgency}, {incident.severity.value} severity"
+    return None
 
 
 def _utc_now() -> datetime:
@@ -136,12 +170,9 @@ def _cell_text(incident: Incident, column: int) -> str:
     """A cell's text, except the age (which depends on the moment)."""
     match column:
         case Column.STATUS:
-            return STATUS_TEXT[incident.status]
+            return STATUS_SHORT[incident.status]
         case Column.URGENCY:  # one column for both: the title keeps the room
-            urgency = URGENCY_TEXT[incident.urgency]
-            if incident.severity is None:
-                return urgency
-            return f"{urgency} · {incident.severity.value.capitalize()}"
+            return urgency_cell(incident.urgency, incident.severity)
         case Column.TITLE:
             return one_line(incident.title)
         case Column.SERVICE:
@@ -326,9 +357,9 @@ class IncidentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole:
             return _bold_font() if incident.status is Status.TRIGGERED else None
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self.display(row, column)
+            return _spoken(incident, column) or self.display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole and column in _ELIDED:
-            return plain_tooltip(self.display(row, column))
+            return plain_tooltip(_spoken(incident, column) or self.display(row, column))
         return None
 
     def display(self, row: int, column: int) -> str:
