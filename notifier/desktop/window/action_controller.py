@@ -295,9 +295,17 @@ class ActionController(QObject):
         return self.selection.ref is not None and self.actions_by_name[name].isEnabled()
 
     def acknowledge(self) -> None:
+        """In the app: silenced and shown acknowledged at once, like the tray's
+        acknowledge-all; a refusal brings it back with its error line here."""
         if self._can("acknowledge"):
-            assert self.selection.ref is not None
-            self._submit(ActionRequest(ActionKind.ACKNOWLEDGE, self.selection.ref))
+            ref = self.selection.ref
+            assert ref is not None
+            self.errors.pop(ref, None)
+            self.bridge.acknowledge([ref])
+
+    def acknowledging(self, ref: str) -> bool:
+        """Whether an acknowledgement of ``ref`` is on its way to the backend."""
+        return any(r.ref == ref and r.kind is ActionKind.ACKNOWLEDGE for r in self.pending.values())
 
     def snooze(self, minutes: int | None = None) -> None:
         """Snooze the incident for ``minutes``: in the backend when its account can

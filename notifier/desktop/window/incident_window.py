@@ -48,7 +48,7 @@ from notifier.desktop.window.composer import Composer
 from notifier.desktop.window.detail_pane import DetailPane
 from notifier.desktop.window.list_pane import ListPane
 from notifier.desktop.window.models import IncidentTableModel, TimelineModel
-from notifier.domain.model import Incident
+from notifier.domain.model import Incident, Status
 from notifier.system.atomic_file import write_atomically
 
 __all__ = ["SHORTCUTS", "SNOOZE_MINUTES", "WINDOW_TITLE", "IncidentWindow", "action_name"]
@@ -377,6 +377,14 @@ class IncidentWindow(QMainWindow):
         if not current.capabilities:  # the account was unavailable; it answers now
             current.capabilities = self.bridge.capabilities(ref)
             current.notes = self.bridge.capability_notes(ref)
+        listed = current.listed
+        if (
+            incident.status is Status.TRIGGERED
+            and listed is not None
+            and listed.status is Status.ACKNOWLEDGED
+            and self.action_controller.acknowledging(ref)
+        ):  # read before the backend took our acknowledgement: the list's (optimistic) word
+            incident = incident.with_changes(status=Status.ACKNOWLEDGED)
         current.incident = incident
         self.model.update_incident(incident)
         self.detail_stack.timeline_loaded(incident)
