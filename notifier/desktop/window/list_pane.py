@@ -206,7 +206,7 @@ class ListPane(QObject):
                 continue
             texts = _FIXED_TEXTS.get(column)
             if texts is None:
-                texts = {model.display(row, column) for row in range(model.rowCount())}
+                texts = model.column_texts(column)
             widest = max((metrics.horizontalAdvance(t) for t in texts), default=0)
             cap = self.REF_COLUMN_CHARS if column is Column.REF else _CAP_CHARS.get(column)
             width = widest + padding

@@ -370,6 +370,11 @@ class IncidentTableModel(QAbstractTableModel):
             return format_age(self.now() - incident.created_at)
         return self._cached(incident).cells[column]
 
+    def column_texts(self, column: int) -> set[str]:
+        """Every distinct text of ``column`` but the age (what sizes the column),
+        without building the rows' other cells."""
+        return {_cell_text(incident, column) for incident in self._rows}
+
     def sort_key_at(self, row: int, column: int) -> tuple[Any, ...]:
         """:func:`sort_key` of ``row``, computed once per version of the incident."""
         return self._cached(self._rows[row]).sort_key(column)
