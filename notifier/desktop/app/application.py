@@ -402,12 +402,10 @@ class OncallApp(QObject):
         if self.window is None:
             # the window and its panels load when first opened, not at start (issue 10)
             from notifier.desktop.window.incident_window import IncidentWindow
-            from notifier.desktop.window.outbox_panel import add_outbox_dock
 
             self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
             self.window.add_quit_action(self.quit)
-            if self.outbox_runner is not None:
-                self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)
+            self.outbox_panel = self.window.outbox_panel  # the bridge's outbox is ours
             self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
             if not self.tray_available:
                 self.window.minimise_on_close()

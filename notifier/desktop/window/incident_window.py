@@ -2,8 +2,8 @@
 
 It composes the list pane (filters, search, table), the detail pane (values,
 details tree, timeline), the action controller (the eight actions and their
-dialogs), the composer and, in the app, the outbox panel; it decides which
-incident is shown. It renders what :class:`~notifier.desktop.bridge.app_bridge.AppBridge`
+dialogs), the composer and, with the app's outbox, the outbox panel; it decides
+which incident is shown. It renders what :class:`~notifier.desktop.bridge.app_bridge.AppBridge`
 reports and forwards intents to it; it never calls a backend itself. Backend text
 is untrusted and is shown as plain text everywhere (labels are set to
 ``Qt.PlainText``, editors get ``setPlainText``, item views paint display text literally).
@@ -48,6 +48,7 @@ from notifier.desktop.window.composer import Composer
 from notifier.desktop.window.detail_pane import DetailPane
 from notifier.desktop.window.list_pane import ListPane
 from notifier.desktop.window.models import IncidentTableModel, TimelineModel
+from notifier.desktop.window.outbox_panel import OutboxPanel, add_outbox_dock
 from notifier.domain.model import Incident, Status
 from notifier.system.atomic_file import write_atomically
 
@@ -103,6 +104,10 @@ class IncidentWindow(QMainWindow):
         self._build_window_actions()
         self._build_menu()
         self.addToolBar(self.list_pane.filter_bar)
+        #: the actions not yet delivered (with the app's outbox; shown while there are any)
+        self.outbox_panel: OutboxPanel | None = (
+            add_outbox_dock(self, bridge.outbox) if bridge.outbox is not None else None
+        )
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
