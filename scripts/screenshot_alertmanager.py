@@ -106,7 +106,7 @@ def main(out: Path) -> None:
         bridge = AppBridge(accounts)
         bridge.show(listing(backend.open_incidents(), bridge.clock()))
         window = IncidentWindow(bridge)
-        window.resize(1200, 760)
+        window.resize(1280, 800)  # a laptop's screen, as scripts/screenshot_window.py
         window.show()
         window.select_ref(checkout.ref)
         pump(lambda: window.timeline_model.rowCount() >= 4)

@@ -129,6 +129,10 @@ class SessionError(RuntimeError):
     """A part of the desktop session did not start; the message says which and why."""
 
 
+#: Debian's at-spi2-core: the accessibility bus (see DesktopSession.start_accessibility)
+ATSPI_BUS_LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
+
+
 def missing_packages(tray: str | None = None) -> dict[str, str]:
     """``{binary: Debian package}`` for every required binary not on PATH (with
     what the ``tray`` kind needs)."""
@@ -458,6 +462,24 @@ class DesktopSession:
             timeout=timeout,
             alive=daemon,
             log=self.root / "gnome-keyring.log",
+        )
+
+    def start_accessibility(self, timeout: float = 15.0) -> None:
+        """The AT-SPI bus (``org.a11y.Bus``) on the session bus, for apps started after
+        it with ``QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1``; a no-op when it runs already.
+        Raises :class:`SessionError` when at-spi2-core is missing."""
+        if self.bus_name_owned("org.a11y.Bus", timeout=1):
+            return
+        launcher = Path(ATSPI_BUS_LAUNCHER)
+        if not launcher.exists():
+            raise SessionError(f"{launcher} is missing: apt-get install at-spi2-core")
+        proc = self._spawn("at-spi-bus-launcher", [str(launcher), "--launch-immediately"])
+        wait_for(
+            lambda: self.bus_name_owned("org.a11y.Bus"),
+            "the AT-SPI bus (org.a11y.Bus)",
+            timeout=timeout,
+            alive=proc,
+            log=self.root / "at-spi-bus-launcher.log",
         )
 
     # -- lifetime -----------------------------------------------------------------------

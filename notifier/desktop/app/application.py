@@ -149,7 +149,17 @@ class OncallApp(QObject):
             self.sync.set_problem("outbox", problem)
         self.sync.set_outbox(self.outbox_runner.items if self.outbox_runner.durable else None)
         self.sync.set_desktop(self._desktop_facts)
-        self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
+        self.acknowledgements = Acknowledgements(
+            self.sync,
+            self.bridge,
+            self.announce,
+            self,
+            window_shown=lambda: self.window is not None and self.window.isVisible(),
+        )
+        # the window's Acknowledge: at once, like the tray's (issue 23)
+        self.bridge.acknowledger = lambda refs: self.acknowledgements.acknowledge(
+            refs, from_window=True
+        )
         self.sleep_watcher = SleepWatcher(self)
         self._connect()
         # a run that died from a signal left files naming its PID
@@ -409,12 +419,10 @@ class OncallApp(QObject):
         if self.window is None:
             # the window and its panels load when first opened, not at start (issue 10)
             from notifier.desktop.window.incident_window import IncidentWindow
-            from notifier.desktop.window.outbox_panel import add_outbox_dock
 
             self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
             self.window.add_quit_action(self.quit)
-            if self.outbox_runner.durable:
-                self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)
+            self.outbox_panel = self.window.outbox_panel  # the bridge's outbox is ours
             self.window.show_oncall(self.state.oncall_text)
             if not self.tray_available:
                 self.window.minimise_on_close()
