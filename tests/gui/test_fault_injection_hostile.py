@@ -2,6 +2,8 @@
 badly, a local page still notifies, and the hostile account is polled again and
 told about.
 
+(The last test, a server dripping its headers, runs on a shifted clock instead.)
+
 The app runs on its own timers (the real clock): the Alertmanager account polls
 a :class:`~tests.fakes.hostile.HostileAlertmanager` that drips a byte at a time
 for ever, sends 200 MB, rate limits for 10^9 s, or fires 50,000 alerts; then a
@@ -22,12 +24,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
+from notifier.core.sync import HEALTH_INTERVAL_FLOOR
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
 from notifier.domain.escalation import Notify
 from notifier.domain.storm import Summary
 from tests.fakes.hostile import HostileAlertmanager, hostile_alertmanager, many_alerts
-from tests.support.desktop_app import AppMaker, actions_of
+from tests.support.clock import ShiftedClock
+from tests.support.desktop_app import AppMaker, actions_of, let_time_pass, poll
 
 #: a local page notifies at once; the Alertmanager account's warnings are low urgency
 CONFIG = (
@@ -107,4 +111,39 @@ def test_a_local_page_notifies_beside_a_cluster_of_50000_alerts_shown_degraded(
     assert reason.startswith("the cluster returned 50,000 alerts; showing the 1,000 most severe")
     status = next(e.text for e in app.tray.entries() if e.kind == "status")
     assert status.startswith("⚠ team:")
+    assert unhandled == []
+
+
+def test_an_alertmanager_dripping_its_headers_is_degraded_saying_why_and_polled_again(
+    qtbot, make_app: AppMaker, am: HostileAlertmanager, unhandled: list[str]
+) -> None:
+    # a status line, then a header byte every 0.2 s for ever: the account's 1 s
+    # deadline covers the whole exchange, so each poll ends; time is a shifted clock
+    clock = ShiftedClock()
+    am.mode = "drip_headers"
+    app = make_app(CONFIG.format(url=am.url), clock=clock)
+    poll(qtbot, app, "team")
+    assert am.alerts_asked() >= 1
+    error = app.monitor.health("team").last_error or ""
+    assert "did not send its whole answer within 1 s; it will retry" in error
+
+    page_notifies(qtbot, app)  # the local account pages meanwhile
+
+    for _ in range(2):
+        let_time_pass(qtbot, app, clock, HEALTH_INTERVAL_FLOOR)
+    assert app.tray.state is TrayState.DEGRADED
+    (reason,) = [r for name, r in app.sync.degraded(app.clock()) if name == "team"]
+    assert "did not send its whole answer within 1 s" in reason
+    status = next(e.text for e in app.tray.entries() if e.kind == "status")
+    assert status.startswith("⚠ team:")
+
+    # healthy again: the next poll works and the account is no longer degraded
+    asked, healed = am.alerts_asked(), app.clock()
+    am.mode = "ok"
+    let_time_pass(qtbot, app, clock, seconds=5)
+    assert am.alerts_asked() > asked
+    health = app.monitor.health("team")
+    assert health.last_success is not None and health.last_success > healed
+    assert not [name for name, _ in app.sync.degraded(app.clock()) if name == "team"]
+    assert app.tray.state is not TrayState.DEGRADED
     assert unhandled == []
