@@ -116,6 +116,12 @@ class Scheduling(Protocol):
         replacing the wake-up asked for before."""
         ...
 
+    def soon(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` on the owner's thread once what waits there (input,
+        painting, other outcomes) has been handled: one turn of its loop later,
+        whatever the clock says."""
+        ...
+
 
 class SyncListener(Protocol):
     """Where the sync's outcomes go (the desktop app renders them)."""
@@ -211,6 +217,7 @@ class Sync:
         self.account_problems: dict[str, str] = {}
         self._expected_wake = now
         self._wake_at: datetime | None = None
+        self._continuing = False  # a turn asked for to work through the engine's backlog
 
     @staticmethod
     def _bookkeeping(info: AccountInfo) -> _Account:
@@ -678,6 +685,22 @@ class Sync:
             self._listener.health_alarm(step)
         self._listener.changed()
         self._arm(now)
+        if self.monitor.backlog() and not self._continuing and not self._stopped:
+            # a huge sync's events go to the engine a slice per turn of the loop
+            self._continuing = True
+            self._scheduling.soon(self._continue)
+
+    def _continue(self) -> None:
+        """The engine's next slice of a huge sync (see :mod:`notifier.core.monitor`)."""
+        self._continuing = False
+        if self._stopped:
+            return
+        try:
+            now = self._clock()
+            self._listener.alert(self.monitor.tick(now))
+            self._refresh(now)
+        except Exception as exc:
+            self._survive(exc, "the escalation engine")
 
     def _arm(self, now: datetime) -> None:
         candidates = [now + HEARTBEAT]

@@ -23,11 +23,14 @@ from datetime import UTC, datetime, timedelta
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtCore import QTimer
 
+from notifier.core.monitor import ENGINE_SLICE
 from notifier.core.sync import HEALTH_INTERVAL_FLOOR
 from notifier.desktop.app import OncallApp
 from notifier.desktop.icons import TrayState
-from notifier.domain.escalation import Notify
+from notifier.domain.escalation import Notify, Show
+from notifier.domain.model import Urgency
 from notifier.domain.storm import Summary
 from tests.fakes.hostile import HostileAlertmanager, hostile_alertmanager, many_alerts
 from tests.support.clock import ShiftedClock
@@ -146,4 +149,42 @@ def test_an_alertmanager_dripping_its_headers_is_degraded_saying_why_and_polled_
     assert health.last_success is not None and health.last_success > healed
     assert not [name for name, _ in app.sync.degraded(app.clock()) if name == "team"]
     assert app.tray.state is not TrayState.DEGRADED
+    assert unhandled == []
+
+
+def test_a_huge_first_sync_reaches_the_engine_in_slices_and_the_loop_turns_between(
+    qtbot, make_app: AppMaker, am: HostileAlertmanager, unhandled: list[str]
+) -> None:
+    # 1,000 alerts (the listing's cap), one in four critical (high urgency): the
+    # engine takes them a slice per turn of the GUI thread's loop, the most urgent
+    # first, while the tray's own work (a zero timer here) and a local page go on
+    am.alerts = many_alerts(1_000, critical_every=4, at=datetime.now(UTC))
+    batches: list[list[Show]] = []
+    turned: list[int] = []  # how many batches had landed when each probe ran
+
+    def landed(actions: list[object]) -> None:
+        shows = [a for a in actions if isinstance(a, Show) and a.incident.account == "team"]
+        if not shows:
+            return
+        batches.append(shows)
+        QTimer.singleShot(0, lambda: turned.append(len(batches)))
+        if len(batches) == 1:
+            app.accounts.local.store.trigger("Disk full on db-1")
+
+    app = make_app(CONFIG.format(url=am.url), start=False)
+    app.alertActions.connect(landed)
+    app.start()
+    qtbot.waitUntil(lambda: sum(map(len, batches)) == 1_000, timeout=30_000)
+    qtbot.waitUntil(lambda: notified(app, "Disk full on db-1"), timeout=10_000)
+
+    assert len(batches) == 1_000 // ENGINE_SLICE
+    assert all(len(b) == ENGINE_SLICE for b in batches)
+    assert {s.incident.urgency for s in batches[0]} == {Urgency.HIGH}  # the 250 critical
+    assert {s.incident.urgency for b in batches[1:] for s in b} == {Urgency.LOW}
+    # the loop turned while the flood was being handed over: a zero timer posted
+    # during the first slice ran before the last slice (the timer's wake-ups take
+    # slices too, so not necessarily before the second)
+    assert turned[0] < len(batches)
+    assert app.monitor.backlog() == 0
+    assert len(app.monitor.engine.tracked()) >= 1_000
     assert unhandled == []

@@ -24,6 +24,7 @@ from notifier.backends.port import (
 from notifier.config import parse_config
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarmStep
+from notifier.core.monitor import ENGINE_SLICE
 from notifier.core.sync import (
     HEALTH_INTERVAL_FLOOR,
     HEARTBEAT,
@@ -33,8 +34,8 @@ from notifier.core.sync import (
     WAKE_GAP,
     Sync,
 )
-from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
-from notifier.domain.model import Incident, Person, Status
+from notifier.domain.escalation import Action, Alarm, Notify, Show, StopAlarm
+from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.domain.storm import Summary
 from tests.support.builders import make_incident
 from tests.support.clock import START, FakeClock
@@ -53,6 +54,8 @@ class FakeScheduling:
         self.jobs: list[tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]] = []
         self.wake_in: float | None = None
         self._wake: Callable[[], None] | None = None
+        #: calls asked for the next turn of the loop (:meth:`next_turn` runs one)
+        self.turns: list[Callable[[], None]] = []
 
     def run(
         self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
@@ -62,6 +65,16 @@ class FakeScheduling:
     def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
         self.wake_in = seconds
         self._wake = wake
+
+    def soon(self, call: Callable[[], None]) -> None:
+        self.turns.append(call)
+
+    def next_turn(self) -> bool:
+        """Run what was asked for the next turn of the loop (False: nothing was)."""
+        if not self.turns:
+            return False
+        self.turns.pop(0)()
+        return True
 
     def run_jobs(self) -> int:
         """Run every job queued (and those their outcomes queue); how many ran."""
@@ -815,3 +828,35 @@ def test_a_new_escalation_policy_applies_without_a_restart(clock: FakeClock) -> 
         world.wake_when_asked()
         world.scheduling.run_jobs()
     assert clock.now - start <= timedelta(seconds=31)
+
+
+# ---- a huge sync reaches the engine a slice per turn of the loop (issue 17) ----------
+
+
+def test_a_huge_first_sync_reaches_the_engine_a_slice_per_turn_and_a_page_goes_first(
+    clock: FakeClock,
+) -> None:
+    flood = [
+        make_incident(n, account="team", urgency=Urgency.LOW, created_at=clock.now)
+        for n in range(3 * ENGINE_SLICE + 10)
+    ]
+    world = make_world(clock, FakeBackend("team", flood), FakeBackend("local"), local="local")
+    world.sync.start()
+    world.scheduling.run_jobs()
+    shown = world.of(Show)
+    assert len(shown) == ENGINE_SLICE  # the first slice only, then back to the loop
+    assert len(world.scheduling.turns) == 1  # one more turn asked for, not a loop here
+
+    # meanwhile a page arrives elsewhere: it goes through at once
+    world.backend("local").incidents = [make_incident(1, account="local", created_at=clock.now)]
+    world.sync.poll_now("local")
+    world.scheduling.run_jobs()
+    assert [a.incident.ref for a in world.of(Show)[ENGINE_SLICE:]] == ["local:1"]
+
+    turns = 0
+    while world.scheduling.next_turn():
+        turns += 1
+    assert turns == 3  # 250, 250 and the last 10: one slice per turn
+    assert len(world.of(Show)) == len(flood) + 1
+    assert world.sync.monitor.backlog() == 0
+    assert world.listener.errors == []
