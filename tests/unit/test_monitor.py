@@ -391,3 +391,15 @@ def test_the_users_acknowledgements_silence_at_once_whatever_their_number(
     stop = monitor.acknowledging([i.ref for i in incidents], clock.advance(1))
     assert any(isinstance(a, StopAlarm) for a in stop)  # in this call, not a slice later
     assert monitor.backlog() == 0
+
+
+def test_a_second_flood_joins_the_backlog_behind_the_first(clock: FakeClock) -> None:
+    monitor = make(clock, team=15, other=15)
+    monitor.snapshot("team", flood(1_000), clock.now)
+    second = flood(600, account="other")
+    update = monitor.snapshot("other", second, clock.advance(1), prepared=None)
+    assert all(i.account == "team" for i in shown(update.actions))  # the first flood's turn
+    assert monitor.backlog() == 1_000 + 600 - 2 * ENGINE_SLICE
+    while monitor.backlog():
+        monitor.tick(clock.now)
+    assert len(monitor.engine.tracked()) == 1_600
