@@ -81,7 +81,7 @@ ONCALL_REFRESH = timedelta(minutes=5)
 HEALTH_INTERVAL_FLOOR = timedelta(seconds=15)
 #: a poll under way this long (at least; 3 request timeouts for an account that
 #: sets one) is given up: every request has a deadline, but should one hang
-#: anyway (a server dripping its headers), the account must not wait for ever
+#: anyway (a stack whose socket waits escape the deadline), the account must not wait for ever
 POLL_WATCHDOG = timedelta(minutes=2)
 
 
