@@ -79,12 +79,19 @@ class AnswerTooLarge(AnswerRefused):
 
 class ExchangeDeadline:
     """The deadline of one request, ``seconds`` after it starts (a monotonic
-    time), for the whole exchange: connect, send, headers and body."""
+    time), for the whole exchange: connect, send, headers and body.
+
+    A server that sent nothing by then did not answer in time: the HTTP stack's
+    own timeout error says so (and its client may try once more, as for any
+    timeout). One that sent something, but not all, is slow on purpose or broken:
+    :class:`AnswerTooSlow`, which no client retries."""
 
     def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
         self.until = clock() + seconds
+        #: whether the server has sent anything yet (the network layer says)
+        self.received = False
 
     def remaining(self) -> float:
         return self.until - self._clock()
@@ -92,14 +99,26 @@ class ExchangeDeadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def given_up(self) -> bool:
+        """Past the deadline with part of an answer: :class:`AnswerTooSlow`."""
+        return self.received and self.expired()
+
     def bound(self, timeout: float | None) -> float:
         """The timeout of the next socket operation: ``timeout`` (None: none) or
-        what is left of the deadline, whichever is shorter. Raises
-        :class:`AnswerTooSlow` when nothing is left."""
+        what is left of the deadline, whichever is shorter. Once nothing is left:
+        :class:`AnswerTooSlow` if the server sent something, else a last look
+        (:data:`LAST_LOOK`) for the stack's own timeout to end it."""
         left = self.remaining()
         if left <= 0:
-            raise AnswerTooSlow(self.seconds)
+            if self.received:
+                raise AnswerTooSlow(self.seconds)
+            left = LAST_LOOK
         return left if timeout is None else min(timeout, left)
+
+
+#: the timeout of an operation started past the deadline of a silent server: a
+#: socket timeout of 0 would mean "do not block" (another error), not "time is up"
+LAST_LOOK = 0.001
 
 
 _active = threading.local()
@@ -132,19 +151,23 @@ _T = TypeVar("_T")
 def under_deadline(operation: Callable[[float | None], _T], timeout: float | None) -> _T:
     """``operation(timeout)`` (a socket operation taking its timeout), with the
     timeout cut to what is left of the active deadline; a failure once the
-    deadline has passed (the cut timeout firing, whatever the stack calls it)
-    is :class:`AnswerTooSlow`."""
+    deadline has passed with part of an answer (the cut timeout firing, whatever
+    the stack calls it) is :class:`AnswerTooSlow`. What it returns, if not empty,
+    counts as received."""
     deadline = active_deadline()
     if deadline is None:
         return operation(timeout)
     try:
-        return operation(deadline.bound(timeout))
+        result = operation(deadline.bound(timeout))
     except AnswerTooSlow:
         raise
     except Exception:
-        if deadline.expired():
+        if deadline.given_up():
             raise AnswerTooSlow(deadline.seconds) from None
         raise
+    if isinstance(result, bytes) and result:
+        deadline.received = True
+    return result
 
 
 class BoundedBody:

@@ -91,13 +91,15 @@ class _DeadlineReader(io.RawIOBase):
         self._sock.settimeout(self._deadline.bound(timeout))
         try:
             count: int = self._raw.readinto(buffer)
-            return count
         except TimeoutError:
-            if self._deadline.expired():
+            if self._deadline.given_up():  # part of an answer, then too slow
                 raise AnswerTooSlow(self._deadline.seconds) from None
-            raise
+            raise  # nothing at all: requests says it did not answer in time
         finally:
             self._sock.settimeout(timeout)
+        if count:
+            self._deadline.received = True
+        return count
 
     def close(self) -> None:
         self._raw.close()
