@@ -136,6 +136,66 @@ def bench_escalation_scale(opts: Options) -> dict[str, float]:
     }
 
 
+#: issue 17: a first sync of a big account, handed to the engine on the GUI thread
+FIRST_SYNC_SIZES = (2_500, 50_000)
+
+
+def _first_sync_stalls(n: int, engine_slice: int, quick: bool) -> tuple[float, float, int]:
+    """The GUI thread's calls while a first sync of ``n`` incidents (one in ten
+    high urgency) lands through the Monitor as the app does: the diff made on
+    the poll's thread (not counted), then ``snapshot`` and the ``tick`` of each
+    later turn of the loop until the engine's backlog is empty. The longest call
+    and the 95th percentile (the longest may hold a full collection of Python's
+    garbage collector, which 50,000 incidents make long: it can fall in any call),
+    each the best of a few runs (least disturbed by the machine), and how many
+    calls it took."""
+    from notifier.core.monitor import Monitor
+
+    fleet = [
+        i.with_changes(urgency=Urgency.HIGH if int(i.id) % 10 == 0 else Urgency.LOW)
+        for i in incidents(n)
+    ]
+    now = START + timedelta(seconds=10)
+    longest, p95, count = [], [], 0
+    for _ in range(2 if quick else 3):
+        monitor = Monitor(
+            EscalationPolicy(), {"work": timedelta(seconds=15)}, START, engine_slice=engine_slice
+        )
+        prepared = monitor.prepare("work", fleet)  # the poll's thread
+        started = timeit.default_timer()
+        monitor.snapshot("work", fleet, now, prepared=prepared)
+        calls = [timeit.default_timer() - started]
+        while monitor.backlog():
+            started = timeit.default_timer()
+            monitor.tick(now)
+            calls.append(timeit.default_timer() - started)
+        calls.sort()
+        longest.append(calls[-1])
+        p95.append(calls[min(len(calls) - 1, int(len(calls) * 0.95))])
+        count = len(calls)
+    return min(longest), min(p95), count
+
+
+def bench_first_sync(opts: Options) -> dict[str, float]:
+    """The longest GUI-thread stall while a first sync of 2,500 and of 50,000
+    incidents reaches the engine in slices (issue 17), against the same handed
+    over in one call (as before), in this run."""
+    from notifier.core.monitor import ENGINE_SLICE
+
+    figures: dict[str, float] = {}
+    for n in FIRST_SYNC_SIZES:
+        longest, p95, calls = _first_sync_stalls(n, ENGINE_SLICE, opts.quick)
+        whole, _, _ = _first_sync_stalls(n, n + 1, opts.quick)
+        figures[f"stall_{n}"] = longest
+        figures[f"p95_{n}"] = p95
+        figures[f"calls_{n}"] = calls
+        figures[f"before_stall_{n}"] = whole
+        figures[f"ratio_{n}"] = longest / whole
+    figures["seconds"] = figures[f"stall_{FIRST_SYNC_SIZES[-1]}"]
+    figures["ratio"] = figures[f"ratio_{FIRST_SYNC_SIZES[-1]}"]
+    return figures
+
+
 def bench_local_store(opts: Options) -> dict[str, float]:
     import sqlite3
 
@@ -245,6 +305,7 @@ BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "diff": bench_diff,
     "escalation": bench_escalation,
     "escalation_scale": bench_escalation_scale,
+    "first_sync": bench_first_sync,
     "local_store": bench_local_store,
     "idle": bench_idle,
     "ack_all": bench_ack_all,

@@ -100,7 +100,7 @@ ONCALL_REFRESH = timedelta(minutes=5)
 HEALTH_INTERVAL_FLOOR = timedelta(seconds=15)
 #: a poll under way this long (at least; 3 request timeouts for an account that
 #: sets one) is given up: every request has a deadline, but should one hang
-#: anyway (a server dripping its headers), the account must not wait for ever
+#: anyway (a stack whose socket waits escape the deadline), the account must not wait for ever
 POLL_WATCHDOG = timedelta(minutes=2)
 
 
@@ -133,6 +133,12 @@ class Scheduling(Protocol):
     def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
         """Call ``wake()`` on the owner's thread once, ``seconds`` from now,
         replacing the wake-up asked for before."""
+        ...
+
+    def soon(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` on the owner's thread once what waits there (input,
+        painting, other outcomes) has been handled: one turn of its loop later,
+        whatever the clock says."""
         ...
 
 
@@ -235,6 +241,7 @@ class Sync:
         self._outbox_items: Callable[[], Sequence[OutboxItem]] | None = None
         self._expected_wake = now
         self._wake_at: datetime | None = None
+        self._continuing = False  # a turn asked for to work through the engine's backlog
 
     @staticmethod
     def _bookkeeping(info: AccountInfo) -> _Account:
@@ -746,6 +753,22 @@ class Sync:
             self._listener.health_alarm(step)
         self.publish()
         self._arm(now)
+        if self.monitor.backlog() and not self._continuing and not self._stopped:
+            # a huge sync's events go to the engine a slice per turn of the loop
+            self._continuing = True
+            self._scheduling.soon(self._continue)
+
+    def _continue(self) -> None:
+        """The engine's next slice of a huge sync (see :mod:`notifier.core.monitor`)."""
+        self._continuing = False
+        if self._stopped:
+            return
+        try:
+            now = self._clock()
+            self._listener.alert(self.monitor.tick(now))
+            self._refresh(now)
+        except Exception as exc:
+            self._survive(exc, "the escalation engine")
 
     def _arm(self, now: datetime) -> None:
         candidates = [now + HEARTBEAT]

@@ -4,12 +4,14 @@ What a broken or hostile server does that a per-read timeout does not catch:
 
 - :func:`send_drip`: a 200 with a huge ``Content-Length``, then one byte every
   ``interval`` seconds, for ever (until the client leaves or the server stops);
+- :func:`send_drip_headers`: a status line, then one byte of a header every
+  ``interval`` seconds, for ever: the header block never ends;
 - :func:`send_huge`: a 200 whose body is ``size`` bytes of JSON, streamed fast;
 - a ``Retry-After`` of 10^9 seconds (:data:`GIANT_RETRY_AFTER`);
 - pagination that never ends (fresh cursors on every page: see the incident.io
   fake's ``"endless_pages"`` fault).
 
-The PagerDuty and incident.io fakes take ``"drip"`` and ``"huge"`` as fault kinds
+The PagerDuty and incident.io fakes take ``"drip"``, ``"drip_headers"`` and ``"huge"`` as fault kinds
 (``server.fail_next("drip", path=...)``); :class:`HostileAlertmanager` is an
 Alertmanager API of its own (``/api/v2/status`` and ``/api/v2/alerts``) that can
 answer any of these, or a cluster of 50,000 alerts (:func:`many_alerts`).
@@ -48,6 +50,23 @@ def send_drip(
         handler.wfile.flush()
         while not stopping.wait(interval):
             handler.wfile.write(b" ")
+            handler.wfile.flush()
+    except OSError:
+        pass
+
+
+def send_drip_headers(
+    handler: BaseHTTPRequestHandler, stopping: threading.Event, *, interval: float = 2.0
+) -> None:
+    """``HTTP/1.1 200 OK``, the start of a header, then one more byte of it every
+    ``interval`` seconds until the client hangs up or ``stopping`` is set: the
+    header block never ends, so no client ever sees a response to time."""
+    handler.close_connection = True
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Drip: ")
+        handler.wfile.flush()
+        while not stopping.wait(interval):
+            handler.wfile.write(b"x")
             handler.wfile.flush()
     except OSError:
         pass
@@ -129,6 +148,7 @@ Mode = str
 MODES = (
     "ok",  # the alerts in ``alerts`` (bytes of JSON)
     "drip",  # a byte every ``drip_interval`` seconds, for ever
+    "drip_headers",  # a status line, then a header byte every ``drip_interval`` s
     "huge",  # a body of ``huge_size`` bytes
     "retry_after",  # 429 with a Retry-After of 10^9 s
     "redirect",  # a 302 to ``redirect_to``
@@ -180,6 +200,8 @@ class HostileAlertmanager:
                     self._send(404, b'"not found"')
                 elif mode == "drip":
                     send_drip(self, fake._stopping, interval=fake.drip_interval)
+                elif mode == "drip_headers":
+                    send_drip_headers(self, fake._stopping, interval=fake.drip_interval)
                 elif mode == "huge":
                     send_huge(self, fake.huge_size)
                 elif mode == "retry_after":

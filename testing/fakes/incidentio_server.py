@@ -52,7 +52,7 @@ import trustme
 from notifier.backends.incidentio.backend import IncidentIoBackend
 from notifier.backends.incidentio.client import IncidentIoClient
 from notifier.backends.incidentio.settings import IncidentIoSettings
-from testing.fakes.hostile import send_drip, send_huge
+from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
 from testing.fakes.incidentio_check import Exchange, check_exchanges, load_incidentio_spec
 from testing.fakes.openapi_check import CheckedRequest
 
@@ -63,9 +63,10 @@ ME_EMAIL = "ada@example.com"
 FAULT_KINDS = (
     "status", "html", "truncated", "wrong_types", "empty", "json", "slow", "reset",
     # hostile (testing/fakes/hostile.py): a 200 then a byte every `delay` s (default 2);
+    # a status line then a header byte every `delay` s, the headers never ending;
     # a body of `body` bytes (default 200 MB); the real page again and again with a
     # fresh cursor and fresh ids, whatever `after` asks (pagination that never ends)
-    "drip", "huge", "endless_pages",
+    "drip", "drip_headers", "huge", "endless_pages",
 )  # fmt: skip
 
 
@@ -913,6 +914,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drip":
             fake._record(Exchange(request, 200, b"", faulted=True))
             send_drip(self, fake._stopping, interval=fault.delay or 2.0)
+            return
+        if fault is not None and fault.kind == "drip_headers":
+            fake._record(Exchange(request, 200, b"", faulted=True))
+            send_drip_headers(self, fake._stopping, interval=fault.delay or 2.0)
             return
         if fault is not None and fault.kind == "huge":
             fake._record(Exchange(request, 200, b"", faulted=True))

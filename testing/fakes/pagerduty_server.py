@@ -57,7 +57,7 @@ from notifier.backends.pagerduty.backend import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.pagerduty.client import build_client
 from notifier.backends.pagerduty.settings import PagerDutySettings
-from testing.fakes.hostile import send_drip, send_huge
+from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
 from testing.fakes.openapi_check import CheckedRequest, check_requests, load_spec
 
 DEFAULT_TOKEN = "u+fake-token-0123456789abcdef"
@@ -676,8 +676,10 @@ FAULT_KINDS = (
     # a 3xx (``status``, default 302) to ``location`` (an absolute URL or a path)
     "redirect",
     # hostile (testing/fakes/hostile.py): a 200 then a byte every `delay` s (default 2),
-    # for ever; a body of `body` bytes (default 200 MB)
+    # for ever; a status line then a header byte every `delay` s, the headers never
+    # ending; a body of `body` bytes (default 200 MB)
     "drip",
+    "drip_headers",
     "huge",
 )
 
@@ -991,6 +993,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drip":
             send_drip(self, fake._stopping, interval=fault.delay or 2.0)
             return
+        if fault is not None and fault.kind == "drip_headers":
+            send_drip_headers(self, fake._stopping, interval=fault.delay or 2.0)
+            return
         if fault is not None and fault.kind == "huge":
             send_huge(self, fault.body or 200 * 1024 * 1024)
             return
@@ -1037,7 +1042,7 @@ class _Handler(BaseHTTPRequestHandler):
             user_id = state.tokens.get(auth.removeprefix("Token token="))
         elif auth.startswith("Bearer ") and fake.bearer_user is not None:
             # an OAuth access token: the authorization server that issued it says
-            # whose it is (tests/fakes/oidc_provider.py introspects it)
+            # whose it is (testing/fakes/oidc_provider.py introspects it)
             user_id = fake.bearer_user(auth.removeprefix("Bearer "))
         if user_id is None:
             raise ApiError(401, "Authentication failed", code=2006)

@@ -15,6 +15,8 @@ class FakeScheduling:
         self.jobs: list[tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]] = []
         self.wake_in: float | None = None
         self.asked: Callable[[], None] | None = None
+        #: calls asked for the next turn of the loop (:meth:`next_turn` runs one)
+        self.turns: list[Callable[[], None]] = []
 
     def run(
         self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
@@ -24,6 +26,16 @@ class FakeScheduling:
     def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
         self.wake_in = seconds
         self.asked = wake
+
+    def soon(self, call: Callable[[], None]) -> None:
+        self.turns.append(call)
+
+    def next_turn(self) -> bool:
+        """Run what was asked for the next turn of the loop (False: nothing was)."""
+        if not self.turns:
+            return False
+        self.turns.pop(0)()
+        return True
 
     def run_jobs(self) -> int:
         """Run every job queued (and those their outcomes queue); how many ran."""

@@ -59,6 +59,9 @@ FAULTS: dict[str, dict[str, Any]] = {
     # hostile (issue 17): a 200 then a byte every 0.2 s for ever, which no per-read
     # timeout ends (the whole answer has the 0.5 s request_timeout); a 40 MB body
     "drip": {"kind": "drip", "delay": 0.2},
+    # a status line then a header byte every 0.2 s, the headers never ending: the
+    # deadline covers the whole exchange, from connect to the last byte
+    "drip headers": {"kind": "drip_headers", "delay": 0.2},
     "huge body": {"kind": "huge", "body": 40 * 1024 * 1024},
 }
 
@@ -175,6 +178,13 @@ def test_local_database_breaking_and_coming_back(
         assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
     shutil.copy(database, saved)
     database.write_bytes(b"garbage" * 1000)  # damaged under the running app
+    # A poll that read the database before the damage may still be under way: the
+    # database's watch (its own thread) sees the trigger's commit whenever it gets
+    # the CPU and polls then. Landing after the clock moved, its success would count
+    # as recent and the account would not be degraded in time (a flake under load).
+    # Polling now, before time moves, waits for it (one under way is polled again
+    # after it, from the damaged file); every poll after this one starts after the damage.
+    poll(qtbot, app, "local")
     interval = app.sync.interval("local")
     for _ in range(2):
         clock.advance(interval)

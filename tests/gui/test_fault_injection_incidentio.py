@@ -46,6 +46,9 @@ FAULTS: dict[str, dict[str, Any]] = {
     # hostile (issue 17): a 200 then a byte every 0.2 s for ever, which no per-read
     # timeout ends (the whole answer has the 0.5 s request_timeout); a 40 MB body
     "drip": {"kind": "drip", "delay": 0.2},
+    # a status line then a header byte every 0.2 s, the headers never ending: the
+    # deadline covers the whole exchange, from connect to the last byte
+    "drip headers": {"kind": "drip_headers", "delay": 0.2},
     "huge body": {"kind": "huge", "body": 40 * 1024 * 1024},
 }
 

@@ -35,7 +35,7 @@ from testing.fakes.hostile import (
     hostile_alertmanager,
     many_alerts,
 )
-from testing.fakes.incidentio_server import FakeIncidentIo
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 from testing.fakes.incidentio_server import fast_client_factory as incidentio_client
 from testing.fakes.pagerduty_server import FakePagerDuty
 from testing.fakes.pagerduty_server import fast_client_factory as pagerduty_client
@@ -268,3 +268,134 @@ def test_incidentio_pagination_that_never_ends_stops_at_its_bound_saying_so(
         f"incident.io's list of escalations did not end (stopped at {MAX_PAGES} pages, "
         f"{MAX_PAGES:,} kept); the rest is not shown"
     )
+
+
+# ---- headers that never end (every backend, the backend and the CLI) ------------------------
+#
+# A status line, then one byte of a header every 0.2 s: each read gets a byte well
+# within the 1 s read timeout, and the header block never ends. The deadline
+# covers the whole exchange, from connect to the last byte: the request is given
+# up at 1 s, not retried, and the next one works.
+
+
+def test_alertmanager_headers_that_never_end_are_given_up_at_the_deadline(
+    am: HostileAlertmanager,
+) -> None:
+    am.mode = "drip_headers"
+    backend = alertmanager(am)
+    with pytest.raises(UnavailableError) as caught:
+        backend.open_incidents()
+    assert str(caught.value) == (
+        f"Alertmanager account 'team': {am.url.removeprefix('http://')} did not send its "
+        "whole answer within 1 s; it will retry"
+    )
+    assert am.alerts_asked() == 1
+    am.mode = "ok"
+    assert backend.open_incidents() == []
+
+
+def test_pagerduty_headers_that_never_end_are_given_up_at_the_deadline(
+    pagerduty: PagerDutyBackend, pagerduty_server: FakePagerDuty
+) -> None:
+    pagerduty_server.fail_next("drip_headers", times=FOREVER, path="^/incidents$", delay=0.2)
+    with pytest.raises(UnavailableError) as caught:
+        pagerduty.open_incidents()
+    host = pagerduty_server.base_url.removeprefix("https://")
+    assert str(caught.value) == (
+        f"PagerDuty account 'work': {host} did not send its whole answer within 1 s; it will retry"
+    )
+    assert len(pagerduty_server.requests_to("GET", "/incidents")) == 1
+    pagerduty_server.clear_faults()
+    assert pagerduty.open_incidents() == []
+
+
+def test_incidentio_headers_that_never_end_are_given_up_at_the_deadline(
+    incidentio: IncidentIoBackend, incidentio_server: FakeIncidentIo
+) -> None:
+    incidentio_server.fail_next("drip_headers", times=FOREVER, path="^/v2/escalations$", delay=0.2)
+    with pytest.raises(UnavailableError) as caught:
+        incidentio.open_incidents()
+    host = incidentio_server.base_url.removeprefix("https://")
+    assert str(caught.value).endswith(
+        f"{host} did not send its whole answer within 1 s; it will retry"
+    )
+    assert len(incidentio_server.requests_to("GET", "/v2/escalations")) == 1
+    incidentio_server.clear_faults()
+    assert incidentio.open_incidents() == []
+
+
+def cli_gives_up_in_one_line(profile: Path, *command: str) -> None:
+    """``command`` ends (the subprocess timeout is the bound: the drip alone would
+    last for ever) failing with one line that names the deadline (on stderr, or
+    in doctor's report)."""
+    result = run_cli(profile, *command, timeout=60)
+    assert result.returncode != 0, command
+    lines = (result.stdout + result.stderr).splitlines()
+    assert "Traceback" not in result.stderr, command
+    assert any("did not send its whole answer within 1 s" in line for line in lines), (
+        command,
+        result.stdout,
+        result.stderr,
+    )
+
+
+def test_cli_on_an_alertmanager_dripping_its_headers_ends_with_one_line(
+    am: HostileAlertmanager, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[local]\nenabled = false\n[secrets]\nstore = "file"\n[[accounts]]\n'
+        f'name = "team"\nkind = "alertmanager"\nurls = ["{am.url}"]\nuser = "Ada"\n'
+        'request_timeout = "1s"\n'
+    )
+    am.alerts = many_alerts(1, critical_every=None)
+    (listed,) = json.loads(run_cli(profile, "list", "--json").stdout)
+    am.mode = "drip_headers"
+    for command in (("list",), ("doctor",), ("ack", listed["ref"])):
+        cli_gives_up_in_one_line(profile, *command)
+
+
+def test_cli_on_a_pagerduty_dripping_its_headers_ends_with_one_line(
+    pagerduty_server: FakePagerDuty, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[local]\nenabled = false\n[secrets]\nstore = "file"\n[[accounts]]\n'
+        f'name = "work"\nkind = "pagerduty"\napi_url = "{pagerduty_server.base_url}"\n'
+        f'ca_bundle = "{pagerduty_server.ca_bundle}"\nrequest_timeout = "1s"\n'
+    )
+    assert run_cli(profile, "login", "work", input=pagerduty_server.token + "\n").returncode == 0
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Checkout errors", service_id=world.checkout.id)
+    pagerduty_server.fail_next("drip_headers", times=FOREVER, method="GET", delay=0.2)
+    for command in (("list",), ("doctor",)):
+        cli_gives_up_in_one_line(profile, *command)
+    pagerduty_server.clear_faults()
+    pagerduty_server.fail_next("drip_headers", times=FOREVER, method="PUT", delay=0.2)
+    cli_gives_up_in_one_line(profile, "ack", f"work:{incident.id}")
+    assert state.incident(incident.id).status == "triggered"
+
+
+def test_cli_on_an_incidentio_dripping_its_headers_ends_with_one_line(
+    incidentio_server: FakeIncidentIo, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.toml").write_text(
+        '[local]\nenabled = false\n[secrets]\nstore = "file"\n[[accounts]]\n'
+        f'name = "work"\nkind = "incidentio"\nemail = "{ME_EMAIL}"\n'
+        f'api_url = "{incidentio_server.base_url}"\n'
+        f'ca_bundle = "{incidentio_server.ca_bundle}"\nrequest_timeout = "1s"\n'
+    )
+    assert run_cli(profile, "login", "work", input=incidentio_server.key + "\n").returncode == 0
+    state, world = incidentio_server.state, incidentio_server.world
+    page = state.page("Checkout 5xx", path=world.primary)
+    incidentio_server.fail_next("drip_headers", times=FOREVER, method="GET", delay=0.2)
+    for command in (("list",), ("doctor",)):
+        cli_gives_up_in_one_line(profile, *command)
+    incidentio_server.clear_faults()
+    incidentio_server.fail_next("drip_headers", times=FOREVER, method="POST", delay=0.2)
+    cli_gives_up_in_one_line(profile, "ack", f"work:esc-{page.id}")
+    assert page.status != "acked"

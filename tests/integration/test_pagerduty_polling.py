@@ -44,6 +44,9 @@ class InlineScheduling:
     def wake_after(self, seconds: float, wake: Callable[[], None]) -> None:
         self.wake_in = seconds
 
+    def soon(self, call: Callable[[], None]) -> None:
+        call()  # the next turn of a loop there is not: now
+
     def drain(self) -> None:
         while self.jobs:
             job, done = self.jobs.pop(0)

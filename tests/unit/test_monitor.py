@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from notifier.config import parse_config
-from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
-from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
-from notifier.domain.model import Incident, Person, Status
+from notifier.core.monitor import ENGINE_SLICE, Monitor, TrayStatus, policy_from_config
+from notifier.domain.escalation import Alarm, Notify, Show, Stage, StopAlarm, Withdraw
+from notifier.domain.model import Incident, Person, Status, Urgency
 from notifier.domain.storm import SUMMARY_KEY, Summary
 from testing.support.builders import make_incident
 from testing.support.clock import FakeClock
@@ -298,3 +299,107 @@ def test_a_snapshot_diffed_off_the_gui_thread_is_used_while_current(clock: FakeC
     update = monitor.snapshot("local", third, clock.now, prepared=late)
     assert update.events is not late.events  # diffed again, against `second`
     assert [(e.kind.value, e.incident.ref) for e in update.events] == [("resolved", "local:1")]
+
+
+# ---- a huge sync reaches the engine in slices (issue 17) --------------------------------
+
+
+def flood(count: int, *, high_every: int = 25, account: str = "team") -> list[Incident]:
+    """``count`` triggered incidents, one in ``high_every`` of high urgency (the
+    rest low), ids in an order unrelated to their urgency."""
+    return [
+        make_incident(
+            n,
+            account=account,
+            urgency=Urgency.HIGH if n % high_every == 7 % high_every else Urgency.LOW,
+        )
+        for n in range(count)
+    ]
+
+
+def shown(actions: Iterable[object]) -> list[Incident]:
+    return [a.incident for a in actions if isinstance(a, Show)]
+
+
+def test_a_huge_first_sync_reaches_the_engine_a_slice_per_call_most_urgent_first(
+    clock: FakeClock,
+) -> None:
+    monitor = make(clock, team=15)
+    incidents = flood(2_500)  # 100 high urgency
+    prepared = monitor.prepare("team", incidents)  # off the GUI thread, in the app
+    update = monitor.snapshot("team", incidents, clock.now, prepared=prepared)
+    first = shown(update.actions)
+    assert len(first) == ENGINE_SLICE  # not the 2,500
+    assert [i.urgency for i in first[:100]] == [Urgency.HIGH] * 100  # the most urgent first
+    assert monitor.backlog() == 2_500 - ENGINE_SLICE
+    # the tray shows every incident at once: only the engine's work is spread
+    assert len(monitor.incidents()) == 2_500
+
+    slices = [first]
+    while monitor.backlog():
+        slices.append(shown(monitor.tick(clock.now)))
+    assert [len(s) for s in slices] == [ENGINE_SLICE] * 10
+    assert {i.ref for s in slices for i in s} == {i.ref for i in incidents}
+    assert len(monitor.engine.tracked()) == 2_500
+    assert monitor.tick(clock.now) == []  # drained: a tick is a tick again
+
+
+def test_a_page_from_elsewhere_is_handled_at_once_while_a_backlog_waits(
+    clock: FakeClock,
+) -> None:
+    monitor = make(clock, team=15, local=5)
+    monitor.snapshot("team", flood(2_500), clock.now)
+    waiting = monitor.backlog()
+    page = monitor.snapshot("local", [incident(1)], clock.advance(1))
+    assert [i.ref for i in shown(page.actions)] == ["local:1"]
+    assert monitor.backlog() == waiting  # the page did not wait for the flood, nor hurry it
+
+
+def test_events_of_an_incident_waiting_in_the_backlog_keep_their_order(
+    clock: FakeClock,
+) -> None:
+    monitor = make(clock, team=15)
+    incidents = flood(2_500)
+    monitor.snapshot("team", incidents, clock.now)
+    last = incidents[-1]  # low urgency, ref order last: deep in the backlog
+    assert monitor.engine.stage(last.ref) is None
+    # the next sync says it was acknowledged; the user acknowledges another one
+    later = [*incidents[:-1], last.with_changes(status=Status.ACKNOWLEDGED)]
+    monitor.snapshot("team", later, clock.advance(15))
+    other = incidents[-2]
+    monitor.acknowledging([other.ref], clock.now)
+    while monitor.backlog():
+        monitor.tick(clock.now)
+    # NEW then ACKNOWLEDGED, in that order: done, never alerting later
+    assert monitor.engine.stage(last.ref) is Stage.DONE
+    assert monitor.engine.stage(other.ref) is Stage.DONE
+    actions = monitor.tick(clock.advance(minutes=30))
+    refs = {a.incident.ref for a in actions if isinstance(a, Notify)}
+    assert last.ref not in refs and other.ref not in refs
+
+
+def test_the_users_acknowledgements_silence_at_once_whatever_their_number(
+    clock: FakeClock,
+) -> None:
+    monitor = make(clock, team=15)
+    incidents = flood(600, high_every=1)  # all high urgency
+    monitor.snapshot("team", incidents, clock.now)
+    while monitor.backlog():
+        monitor.tick(clock.now)
+    actions = monitor.tick(clock.advance(minutes=6))
+    assert any(isinstance(a, Alarm) for a in actions)
+    stop = monitor.acknowledging([i.ref for i in incidents], clock.advance(1))
+    assert any(isinstance(a, StopAlarm) for a in stop)  # in this call, not a slice later
+    assert monitor.backlog() == 0
+
+
+def test_a_second_flood_joins_the_backlog_behind_the_first(clock: FakeClock) -> None:
+    monitor = make(clock, team=15, other=15)
+    monitor.snapshot("team", flood(1_000), clock.now)
+    second = flood(600, account="other")
+    update = monitor.snapshot("other", second, clock.advance(1), prepared=None)
+    assert all(i.account == "team" for i in shown(update.actions))  # the first flood's turn
+    assert monitor.backlog() == 1_000 + 600 - 2 * ENGINE_SLICE
+    while monitor.backlog():
+        monitor.tick(clock.now)
+    assert len(monitor.engine.tracked()) == 1_600

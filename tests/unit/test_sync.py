@@ -26,6 +26,7 @@ from notifier.backends.port import (
 from notifier.config import parse_config
 from notifier.core.accounts import AccountInfo
 from notifier.core.health_alarm import HealthAlarmStep
+from notifier.core.monitor import ENGINE_SLICE
 from notifier.core.state import (
     AcknowledgementLanded,
     AcknowledgementRefused,
@@ -45,7 +46,7 @@ from notifier.core.sync import (
     WAKE_GAP,
     Sync,
 )
-from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
+from notifier.domain.escalation import Action, Alarm, Notify, Show, StopAlarm
 from notifier.domain.model import Incident, Person, Status, Urgency, urgency_order
 from notifier.domain.storm import Summary
 from notifier.system.secrets import SecretStoreError
@@ -954,3 +955,35 @@ def test_the_published_state_is_what_the_monitor_holds_after_any_sequence(
         if not state.tray.degraded:
             assert state.tray.status == monitor.tray_status(clock.now)
         assert world.scheduling.wake_in is not None  # never left without a wake-up
+
+
+# ---- a huge sync reaches the engine a slice per turn of the loop (issue 17) ----------
+
+
+def test_a_huge_first_sync_reaches_the_engine_a_slice_per_turn_and_a_page_goes_first(
+    clock: FakeClock,
+) -> None:
+    flood = [
+        make_incident(n, account="team", urgency=Urgency.LOW, created_at=clock.now)
+        for n in range(3 * ENGINE_SLICE + 10)
+    ]
+    world = make_world(clock, FakeBackend("team", flood), FakeBackend("local"), local="local")
+    world.sync.start()
+    world.scheduling.run_jobs()
+    shown = world.of(Show)
+    assert len(shown) == ENGINE_SLICE  # the first slice only, then back to the loop
+    assert len(world.scheduling.turns) == 1  # one more turn asked for, not a loop here
+
+    # meanwhile a page arrives elsewhere: it goes through at once
+    world.backend("local").incidents = [make_incident(1, account="local", created_at=clock.now)]
+    world.sync.poll_now("local")
+    world.scheduling.run_jobs()
+    assert [a.incident.ref for a in world.of(Show)[ENGINE_SLICE:]] == ["local:1"]
+
+    turns = 0
+    while world.scheduling.next_turn():
+        turns += 1
+    assert turns == 3  # 250, 250 and the last 10: one slice per turn
+    assert len(world.of(Show)) == len(flood) + 1
+    assert world.sync.monitor.backlog() == 0
+    assert world.listener.errors == []

@@ -23,7 +23,6 @@ import logging
 import re
 import ssl
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +33,15 @@ import requests
 import urllib3.exceptions
 
 from notifier import __version__
+from notifier.backends.alertmanager.deadline_adapter import DeadlineAdapter
 from notifier.backends.alertmanager.settings import AlertmanagerSettings
 from notifier.backends.limits import (
     AnswerRefused,
     BoundedBody,
+    ExchangeDeadline,
     capped_retry_after,
     retry_when,
+    within,
 )
 from notifier.backends.port import (
     AuthenticationError,
@@ -98,6 +100,9 @@ class ClusterClient:
         self._preferred = 0
         self._down: dict[str, PeerFailure] = {}
         session = requests.Session()
+        # every request within one deadline, from connect to the answer's last byte
+        session.mount("http://", DeadlineAdapter())
+        session.mount("https://", DeadlineAdapter())
         session.headers["Accept"] = "application/json"
         session.headers["User-Agent"] = f"oncall-notifier/{__version__}"
         if secret and settings.basic_auth_user:
@@ -211,25 +216,28 @@ class ClusterClient:
     ) -> Any:
         url = f"{base}{API_PREFIX}{path}"
         host = host_of(base)
-        deadline = self._timeout[1]
+        # The read timeout bounds each read, not the answer: a peer dripping a byte
+        # of its headers or its body every few seconds would hold the poll for
+        # ever. The whole exchange gets as long as one read may wait, and the
+        # answer a size cap.
+        deadline = ExchangeDeadline(self._timeout[1])
         try:
-            started = time.monotonic()
-            with self.session.request(
-                method,
-                url,
-                params=params,
-                json=body,
-                timeout=self._timeout,
-                allow_redirects=False,
-                verify=self._verify,
-                stream=True,
-            ) as response:
-                # The read timeout bounds each read, not the answer: a peer dripping
-                # a byte every few seconds would hold the poll for ever. The whole
-                # answer gets as long as one read may wait, and a size cap.
+            with (
+                within(deadline),
+                self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    verify=self._verify,
+                    stream=True,
+                ) as response,
+            ):
                 content = BoundedBody(
-                    _chunks(response), deadline=deadline, max_bytes=MAX_ANSWER_BYTES,
-                    started=started,
+                    _chunks(response), deadline=deadline.seconds, max_bytes=MAX_ANSWER_BYTES,
+                    started=deadline.until - deadline.seconds,
                 ).read()  # fmt: skip
         except AnswerRefused as exc:
             raise PeerUnavailableError(

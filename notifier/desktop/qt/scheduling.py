@@ -42,6 +42,12 @@ class QtScheduling(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._fire)
         self._wake: Callable[[], None] | None = None
+        # soon(): a zero timer fires once the events already queued are handled
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self._call_soon)
+        self._soon_calls: list[Callable[[], None]] = []
 
     def run(
         self, job: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
@@ -54,6 +60,15 @@ class QtScheduling(QObject):
         if self._use_timer:
             self._timer.start(max(0, int(seconds * 1000)))
 
+    def soon(self, call: Callable[[], None]) -> None:
+        self._soon_calls.append(call)
+        self._soon.start()
+
+    def _call_soon(self) -> None:
+        calls, self._soon_calls = self._soon_calls, []
+        for call in calls:
+            call()
+
     def wake_pending(self) -> bool:
         """Whether a wake-up is asked for (the sync is never left without one)."""
         return self._timer.isActive() if self._use_timer else self.wake_in is not None
@@ -61,6 +76,8 @@ class QtScheduling(QObject):
     def stop(self, wait_ms: int = 5000) -> bool:
         """No more wake-ups; wait for the jobs under way (True if they all ended)."""
         self._timer.stop()
+        self._soon.stop()
+        self._soon_calls.clear()
         self.wake_in = None
         return self.wait(wait_ms)
 
