@@ -350,10 +350,9 @@ def cmd_login(ctx: Context) -> int:
     from notifier.backends.kinds import account_kind
 
     name = ctx.args.account
-    info = ctx.accounts.info(name)
-    if info.kind == "local":
-        raise UserError(f"{name!r} is the local account; it needs no login")
-    kind = account_kind(info.kind)
+    kind = account_kind(ctx.accounts.info(name).kind)
+    if not kind.takes_secret:
+        raise UserError(f"{name!r} is the {kind.label} account; it needs no login")
     if sys.stdin.isatty():
         import getpass
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import tomli_w
 
-from notifier.backends.kinds import KINDS
+from notifier.backends.kinds import KINDS, accounts_kinds
 from notifier.backends.local.settings import LocalSettings
 from notifier.domain.durations import format_duration
 from notifier.domain.escalation import (
@@ -61,7 +61,7 @@ from notifier.settings_schema import (
 )
 from notifier.system.atomic_file import write_atomically
 
-ACCOUNT_KINDS = ("local", *KINDS)
+ACCOUNT_KINDS = tuple(KINDS)
 
 
 def _percent(fraction: float) -> str:
@@ -227,7 +227,7 @@ class AccountEntry:
     )
 
     def _not_local(self, name: Namer) -> None:
-        if self.kind == "local":
+        if not KINDS[self.kind].in_accounts:
             raise Invalid("the local account is configured in [local], not [[accounts]]")
 
     RULES: ClassVar = (Rule("kind", _not_local),)
@@ -267,7 +267,7 @@ SECRET_STORES = _SECRET_STORE.values
 
 
 def _kind_labels() -> str:
-    labels = [k.label for k in KINDS.values()]
+    labels = [k.label for k in accounts_kinds().values()]
     return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else "".join(labels)
 
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from notifier.backends.kinds import KINDS
+from notifier.backends.kinds import KINDS, accounts_kinds
 from notifier.config import Config, load_config
 from notifier.desktop.settings.dialog import SettingsDialog
 from notifier.settings_schema import (
@@ -390,7 +390,7 @@ def test_every_global_setting_has_an_editor_made_from_its_declaration(
             assert items == list(kind.values)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(accounts_kinds()))
 def test_an_account_of_every_kind_can_be_added_edited_and_saved(
     qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path, kind: str
 ) -> None:

@@ -81,6 +81,7 @@ def test_dedup_key_updates_the_open_incident(profile: Path) -> None:
         (("trigger", "x", "--urgency", "medium"), 2, "invalid choice"),
         (("frobnicate",), 2, "invalid choice"),
         (("login", "nobody"), 1, "no account named 'nobody'"),
+        (("login", "local"), 1, "'local' is the local account; it needs no login"),
         ((), 1, "no display"),
     ],
 )

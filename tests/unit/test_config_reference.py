@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 
-from notifier.backends.kinds import KINDS
+from notifier.backends.kinds import accounts_kinds
 from notifier.backends.local.ingest import IngestServer
 from notifier.config import Config, escalation_policy
 from notifier.domain.durations import format_duration
@@ -63,7 +63,7 @@ def test_every_global_setting_is_in_the_readme_with_its_table() -> None:
 
 
 def test_every_account_setting_is_in_its_kinds_table() -> None:
-    for kind in KINDS.values():
+    for kind in accounts_kinds().values():
         text = block(kind.kind)
         for key, declared in settings_of(kind.settings_class()).items():
             if key == "name":

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from notifier.backends.kinds import KINDS
 from notifier.backends.port import (
     AuthenticationError,
     Capability,
@@ -27,7 +28,6 @@ from notifier.core.health_alarm import HealthAlarmStep
 from notifier.core.sync import (
     HEALTH_INTERVAL_FLOOR,
     HEARTBEAT,
-    LOCAL_POLL,
     ONCALL_REFRESH,
     POLL_WATCHDOG,
     WAKE_GAP,
@@ -285,7 +285,9 @@ def test_the_local_account_falls_back_to_a_slow_poll_and_has_no_rota(clock: Fake
     world = make_world(clock, FakeBackend("local"), local="local")
     world.sync.start()
     assert world.scheduling.run_jobs() == 1  # no on-call lookup
-    assert world.sync.next_poll_at("local") == clock.now + LOCAL_POLL
+    local_poll = KINDS["local"].fixed_poll
+    assert local_poll is not None
+    assert world.sync.next_poll_at("local") == clock.now + local_poll
     assert not world.sync.monitor.engine.on_call  # quiet hours apply as set
 
 

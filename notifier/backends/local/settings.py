@@ -4,9 +4,21 @@ reference and the settings dialog are made from it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from notifier.settings_schema import Boolean, Host, Integer, ListOf, Name, Text, setting
+from notifier.settings_schema import (
+    Boolean,
+    Host,
+    Integer,
+    ListOf,
+    Name,
+    Text,
+    read_table,
+    setting,
+)
 
 DEFAULT_INGEST_HOST = "127.0.0.1"
 DEFAULT_INGEST_PORT = 47811
@@ -65,3 +77,27 @@ class LocalSettings:
         label="Colleagues",
         help='colleagues for role hand-over: ["Ada Lovelace <ada@example.com>"]',
     )
+
+
+def parse_local_settings(table: Mapping[str, Any], *, where: str) -> LocalSettings:
+    """Validate a ``[local]`` table (``where`` names it in messages)."""
+    return read_table(LocalSettings, table, where=where)
+
+
+@dataclass(frozen=True)
+class LocalAccount:
+    """What the local backend is built from: ``[local]`` less its ingest, which the app
+    runs on its own (a new ingest port restarts the ingest, not the backend), and the
+    profile's database."""
+
+    name: str
+    database: Path
+    user_name: str = ""
+    user_email: str = ""
+    people: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: LocalSettings, database: Path) -> LocalAccount:
+        return cls(
+            settings.name, database, settings.user_name, settings.user_email, tuple(settings.people)
+        )
