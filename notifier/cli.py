@@ -487,7 +487,7 @@ def _local_time(dt: datetime) -> str:
 
 
 #: what the parser makes of no arguments at all: the tray app, as a desktop launcher and
-#: the supervisor start it (tests/unit/test_cli_parser.py keeps the two the same)
+#: the supervisor start it (tests/unit/cli/test_cli_parser.py keeps the two the same)
 NO_ARGUMENTS: dict[str, Any] = {
     "profile": None,
     "verbose": False,

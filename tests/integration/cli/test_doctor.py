@@ -11,7 +11,7 @@ from notifier.core.accounts import Accounts
 from notifier.doctor import Check, run_checks
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
-from tests.integration.test_cli import run
+from tests.integration.cli.test_cli import run
 
 FAILING_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
