@@ -318,12 +318,19 @@ def test_an_unreadable_ca_bundle_is_reported_when_the_backend_is_built(
 
 
 def test_every_error_is_a_backend_error_with_the_account(
-    backend: IncidentIoBackend, server: FakeIncidentIo
+    make_incidentio_backend: Make, server: FakeIncidentIo
 ) -> None:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    bucket = TokenBucket(clock=lambda: clock[0], sleep=sleep)
+    backend = make_incidentio_backend(client_factory=fast_client_factory(bucket=bucket))
     for fault in (401, 429, 500, "html", "reset"):
         server.fail_next(fault, times=3, retry_after="30")
         with pytest.raises(BackendError) as caught:
             backend.identity()
         assert caught.value.account == "work"
         server.clear_faults()
-        backend._client.bucket = TokenBucket()  # forget the 429's pause
+        clock[0] += 60  # the 429's pause is over
