@@ -15,11 +15,6 @@ import requests
 from testing.support.cli import run_cli as run
 
 
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    return tmp_path / "profile"
-
-
 def test_whole_incident_lifecycle(profile: Path) -> None:
     r = run(profile, "trigger", "Checkout failing", "--service", "shop", "--severity", "critical")
     assert r.returncode == 0, r.stderr

@@ -63,12 +63,11 @@ def fails_cleanly(r: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in r.stderr
 
 
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    profile = tmp_path / "profile"
+@pytest.fixture(autouse=True)
+def an_incident(profile: Path) -> None:
+    """Each test's profile has one open incident."""
     r = run(profile, "trigger", "Disk full on db-1", "--service", "db")
     assert r.returncode == 0, r.stderr
-    return profile
 
 
 @contextlib.contextmanager

@@ -69,22 +69,12 @@ def role_accounts(role_profile: Path) -> Iterator[Accounts]:
     accounts.close()
 
 
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
-@pytest.fixture
-def outbox(role_profile: Path, clock: ShiftedClock) -> Outbox:
-    return Outbox(outbox_harness.outbox_path(role_profile), clock=clock)
-
-
 def commander_me(incident: Incident) -> ActionRequest:
     return ActionRequest(ActionKind.SET_ROLE, f"work:{incident.id}", role=Role.COMMANDER)
 
 
-def only_due(outbox: Outbox, clock: ShiftedClock) -> OutboxItem:
-    (item,) = outbox.due(clock())
+def only_due(outbox: Outbox, shifted_clock: ShiftedClock) -> OutboxItem:
+    (item,) = outbox.due(shifted_clock())
     return item
 
 
@@ -125,7 +115,7 @@ def test_a_role_change_whose_reassign_failed_stays_pending_and_resumes_at_the_re
     search_incident: Incident,
     role_accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     item = outbox.enqueue(commander_me(search_incident))
     server.fail_next(
@@ -133,7 +123,7 @@ def test_a_role_change_whose_reassign_failed_stays_pending_and_resumes_at_the_re
     )
     writes = Writes(server, search_incident)
 
-    first = deliver(outbox, role_accounts, item, now=clock(), rand=lambda: 0.0)
+    first = deliver(outbox, role_accounts, item, now=shifted_clock(), rand=lambda: 0.0)
 
     assert first.result is DeliveryResult.RETRY
     assert writes.count() == {"note": 1, "role_field": 1, "reassign": 1, "acknowledge": 0}
@@ -144,8 +134,8 @@ def test_a_role_change_whose_reassign_failed_stays_pending_and_resumes_at_the_re
     assert stored(server, search_incident).assignee_ids == [world.linus.id]
 
     # the retry: only the remaining steps, and then it is delivered
-    clock.advance(5)
-    second = deliver(outbox, role_accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(5)
+    second = deliver(outbox, role_accounts, only_due(outbox, shifted_clock), now=shifted_clock())
 
     assert second.result is DeliveryResult.DELIVERED
     assert not second.already_applied
@@ -165,7 +155,7 @@ def test_a_role_change_whose_acknowledge_failed_resumes_at_the_acknowledge(
     search_incident: Incident,
     role_accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     item = outbox.enqueue(commander_me(search_incident))
     server.fail_next(
@@ -173,12 +163,12 @@ def test_a_role_change_whose_acknowledge_failed_resumes_at_the_acknowledge(
     )
     writes = Writes(server, search_incident)
 
-    assert deliver(outbox, role_accounts, item, now=clock()).result is DeliveryResult.RETRY
+    assert deliver(outbox, role_accounts, item, now=shifted_clock()).result is DeliveryResult.RETRY
     (pending,) = outbox.visible()
     assert pending.progress() == "3 of 4 done; pending: acknowledge"
 
-    clock.advance(5)
-    second = deliver(outbox, role_accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(5)
+    second = deliver(outbox, role_accounts, only_due(outbox, shifted_clock), now=shifted_clock())
 
     assert second.result is DeliveryResult.DELIVERED
     assert writes.count() == {"note": 1, "role_field": 1, "reassign": 1, "acknowledge": 2}
@@ -191,7 +181,7 @@ def test_a_step_applied_before_its_answer_was_lost_is_not_sent_again(
     search_incident: Incident,
     role_accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     """The reassign reaches PagerDuty, which applies it (and pages the new
     assignee), but its answer is too late: sent again, it would page again."""
@@ -205,13 +195,13 @@ def test_a_step_applied_before_its_answer_was_lost_is_not_sent_again(
     )
     writes = Writes(server, search_incident)
 
-    first = deliver(outbox, role_accounts, item, now=clock())
+    first = deliver(outbox, role_accounts, item, now=shifted_clock())
     assert first.result is DeliveryResult.RETRY
     assert "did not answer in time" in first.message
     wait_for(lambda: stored(server, search_incident).assignee_ids == [world.me.id])
 
-    clock.advance(5)
-    second = deliver(outbox, role_accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(5)
+    second = deliver(outbox, role_accounts, only_due(outbox, shifted_clock), now=shifted_clock())
 
     assert second.result is DeliveryResult.DELIVERED
     assert writes.count() == {"note": 1, "role_field": 1, "reassign": 1, "acknowledge": 1}
@@ -223,20 +213,20 @@ def test_a_resolve_whose_note_landed_resumes_at_the_resolve(
     search_incident: Incident,
     role_accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     ref = f"work:{search_incident.id}"
     item = outbox.enqueue(ActionRequest(ActionKind.RESOLVE, ref, "Rolled back the deploy"))
     server.fail_next(502, method="PUT", path=f"^/incidents/{search_incident.id}$")
 
-    assert deliver(outbox, role_accounts, item, now=clock()).result is DeliveryResult.RETRY
+    assert deliver(outbox, role_accounts, item, now=shifted_clock()).result is DeliveryResult.RETRY
     (pending,) = outbox.visible()
     assert pending.progress() == "1 of 2 done; pending: resolve"
 
-    clock.advance(5)
-    assert deliver(outbox, role_accounts, only_due(outbox, clock), now=clock()).result is (
-        DeliveryResult.DELIVERED
-    )
+    shifted_clock.advance(5)
+    assert deliver(
+        outbox, role_accounts, only_due(outbox, shifted_clock), now=shifted_clock()
+    ).result is (DeliveryResult.DELIVERED)
     final = stored(server, search_incident)
     assert final.status == "resolved"
     assert [n.content for n in final.notes] == ["Rolled back the deploy"]

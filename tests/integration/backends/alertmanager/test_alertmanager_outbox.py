@@ -56,16 +56,11 @@ def write_profile(root: Path, urls: list[str]) -> None:
 
 
 @pytest.fixture
-def accounts(am_cluster: Cluster, tmp_path: Path) -> Iterator[Accounts]:
-    write_profile(tmp_path / "profile", am_cluster.urls)
-    accounts = open_accounts(tmp_path / "profile")
+def accounts(am_cluster: Cluster, profile_dir: Path) -> Iterator[Accounts]:
+    write_profile(profile_dir, am_cluster.urls)
+    accounts = open_accounts(profile_dir)
     yield accounts
     accounts.close()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "profile" / "outbox.sqlite3")
 
 
 def backend_of(accounts: Accounts) -> AlertmanagerBackend:

@@ -24,18 +24,8 @@ Make = Callable[..., IncidentIoBackend]
 
 
 @pytest.fixture
-def server(incidentio_server: FakeIncidentIo) -> FakeIncidentIo:
-    return incidentio_server
-
-
-@pytest.fixture
 def world(server: FakeIncidentIo) -> World:
     return server.world
-
-
-@pytest.fixture
-def backend(make_incidentio_backend: Make) -> IncidentIoBackend:
-    return make_incidentio_backend()
 
 
 def me(world: World) -> Person:

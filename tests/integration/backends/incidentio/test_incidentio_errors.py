@@ -34,16 +34,6 @@ AUTH_MESSAGE = (
 )
 
 
-@pytest.fixture
-def server(incidentio_server: FakeIncidentIo) -> FakeIncidentIo:
-    return incidentio_server
-
-
-@pytest.fixture
-def backend(make_incidentio_backend: Make) -> IncidentIoBackend:
-    return make_incidentio_backend()
-
-
 def one_line_without(error: BaseException, key: str) -> None:
     text = str(error)
     assert "\n" not in text

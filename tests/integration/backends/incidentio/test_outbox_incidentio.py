@@ -38,19 +38,12 @@ def write_incidentio_profile(root: Path, server: FakeIncidentIo, **extra: str) -
 
 
 @pytest.fixture
-def accounts(tmp_path: Path, incidentio_server: FakeIncidentIo) -> Iterator[Accounts]:
-    profile = write_incidentio_profile(
-        tmp_path / "profile", incidentio_server, request_timeout="300ms"
-    )
+def accounts(profile_dir: Path, incidentio_server: FakeIncidentIo) -> Iterator[Accounts]:
+    profile = write_incidentio_profile(profile_dir, incidentio_server, request_timeout="300ms")
     config = load_config(profile.config_path)
     accounts = Accounts(profile, config, SecretStore("file", profile_root=profile.root))
     yield accounts
     accounts.close()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "outbox.sqlite3")
 
 
 def lost_then_checked(

@@ -43,7 +43,6 @@ from notifier.backends.port import UnavailableError
 from notifier.domain.model import Severity, Status, Urgency
 from notifier.system.secrets import SecretStore
 from testing.support.environment import skip_or_fail
-from testing.support.keyring_backend import ENV_VAR, FileKeyring
 from tests.conftest import SPECS
 
 SPEC_PATH = SPECS / "pagerduty" / "events-v2.openapi.json"
@@ -88,17 +87,6 @@ def error_schema(spec: dict[str, Any]) -> jsonschema.Draft4Validator:
     # the spec's 400 has only a description (naming a missing ArgumentError); the
     # Error response is the shape PagerDuty answers 400s with
     return validator(spec, "/components/responses/Error/content/application~1json/schema")
-
-
-@pytest.fixture
-def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretStore]:
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "keyring.json"))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring())
-    try:
-        yield SecretStore("keyring", profile_root=tmp_path / "profile")
-    finally:
-        keyring.set_keyring(previous)
 
 
 @dataclass

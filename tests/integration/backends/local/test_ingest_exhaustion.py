@@ -24,14 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 import requests
 
 from notifier.backends.local.ingest import IngestServer
 from notifier.backends.local.store import LocalStore
 from notifier.system.secrets import SecretStore
-from testing.support.keyring_backend import ENV_VAR, FileKeyring
 
 #: a desktop session's usual soft limit of open files
 DESKTOP_FD_LIMIT = 1024
@@ -291,17 +289,6 @@ def test_running_out_of_file_descriptors_does_not_lock_out_a_page(
 
 
 # ---- deadlines, in-process ---------------------------------------------------------------
-
-
-@pytest.fixture
-def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretStore]:
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "keyring.json"))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring())
-    try:
-        yield SecretStore("keyring", profile_root=tmp_path / "profile")
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ GRACE = Person(id="grace@example.com", name="Grace Hopper", email="grace@example
 
 
 @pytest.fixture
-def profile(tmp_path: Path) -> Profile:
-    return Profile.locate(tmp_path / "profile")
+def profile(profile_dir: Path) -> Profile:
+    return Profile.locate(profile_dir)
 
 
 @pytest.fixture
@@ -50,11 +50,6 @@ def accounts(profile: Profile) -> Iterator[Accounts]:
 @pytest.fixture
 def store(accounts: Accounts) -> LocalStore:
     return accounts.local.store
-
-
-@pytest.fixture
-def outbox(profile: Profile) -> Outbox:
-    return Outbox(profile.root / "outbox.sqlite3")
 
 
 @pytest.fixture

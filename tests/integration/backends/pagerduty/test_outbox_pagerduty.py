@@ -31,16 +31,6 @@ from tests.conftest import ROOT
 pytest_plugins = ["testing.support.pagerduty_accounts"]
 
 
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
-@pytest.fixture
-def outbox(profile_root: Path, clock: ShiftedClock) -> Outbox:
-    return Outbox(outbox_harness.outbox_path(profile_root), clock=clock)
-
-
 def notes_path(incident: Incident) -> str:
     return f"/incidents/{incident.id}/notes"
 
@@ -55,8 +45,8 @@ def me_id(server: FakePagerDuty) -> str:
     return server.world.me.id
 
 
-def only_due(outbox: Outbox, clock: ShiftedClock) -> OutboxItem:
-    (item,) = outbox.due(clock())
+def only_due(outbox: Outbox, shifted_clock: ShiftedClock) -> OutboxItem:
+    (item,) = outbox.due(shifted_clock())
     return item
 
 
@@ -69,24 +59,24 @@ def test_a_note_refused_with_a_server_error_is_retried_and_delivered_once(
     incident: Incident,
     accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
     status: int,
 ) -> None:
     item = outbox.enqueue(ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE))
     # writes are never resent by the HTTP client itself: one POST per delivery
     server.fail_next(status, times=1, method="POST", path="/notes$")
 
-    first = deliver(outbox, accounts, item, now=clock(), rand=lambda: 0.5)
+    first = deliver(outbox, accounts, item, now=shifted_clock(), rand=lambda: 0.5)
     assert first.result is DeliveryResult.RETRY
     assert f"HTTP {status}" in first.message
     assert first.next_attempt_at is not None
-    assert first.next_attempt_at <= clock() + timedelta(seconds=1)
+    assert first.next_attempt_at <= shifted_clock() + timedelta(seconds=1)
     assert note_texts(server, incident) == []
     failed_posts = len(server.requests_to("POST", notes_path(incident)))
     assert failed_posts == 1
 
-    clock.advance(1)
-    second = deliver(outbox, accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(1)
+    second = deliver(outbox, accounts, only_due(outbox, shifted_clock), now=shifted_clock())
     assert second.result is DeliveryResult.DELIVERED
     assert not second.already_applied
     assert len(server.requests_to("POST", notes_path(incident))) - failed_posts == 1
@@ -99,21 +89,21 @@ def test_a_rate_limited_note_waits_for_ratelimit_reset_then_is_delivered_once(
     incident: Incident,
     accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     item = outbox.enqueue(ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE))
     server.fail_next(429, times=2, reset=42, method="POST", path="/notes$")
 
-    started = clock()
+    started = shifted_clock()
     first = deliver(outbox, accounts, item, now=started, rand=lambda: 0.0)
     assert first.result is DeliveryResult.RETRY
     assert first.next_attempt_at == started + timedelta(seconds=42)
     assert "rate limited" in first.message
 
-    clock.advance(41)
-    assert outbox.due(clock()) == []  # not before PagerDuty said
-    clock.advance(2)
-    second = deliver(outbox, accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(41)
+    assert outbox.due(shifted_clock()) == []  # not before PagerDuty said
+    shifted_clock.advance(2)
+    second = deliver(outbox, accounts, only_due(outbox, shifted_clock), now=shifted_clock())
     assert second.result is DeliveryResult.DELIVERED
     posts = server.requests_to("POST", notes_path(incident))
     assert len(posts) == 3  # two refused (the client retries a 429 once), one delivered
@@ -125,19 +115,19 @@ def test_an_action_applied_before_a_crash_is_not_sent_again(
     incident: Incident,
     accounts: Accounts,
     profile_root: Path,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     # The app sent the note, PagerDuty applied it, and the app died before it
     # learnt the outcome: the item is left `sending`.
     path = outbox_harness.outbox_path(profile_root)
-    item = Outbox(path, clock=clock).enqueue(
+    item = Outbox(path, clock=shifted_clock).enqueue(
         ActionRequest(ActionKind.NOTE, f"work:{incident.id}", f"  {NOTE}\n")
     )
-    Outbox(path, clock=clock).mark_sending(item.id)
+    Outbox(path, clock=shifted_clock).mark_sending(item.id)
     server.state.add_note(incident.id, me_id(server), NOTE)
 
-    restarted = Outbox(path, clock=clock)
-    outcome = deliver(restarted, accounts, only_due(restarted, clock), now=clock())
+    restarted = Outbox(path, clock=shifted_clock)
+    outcome = deliver(restarted, accounts, only_due(restarted, shifted_clock), now=shifted_clock())
     assert outcome.result is DeliveryResult.DELIVERED
     assert outcome.already_applied
     assert server.requests_to("POST", notes_path(incident)) == []
@@ -149,7 +139,7 @@ def test_a_status_update_whose_answer_was_lost_is_not_posted_again(
     incident: Incident,
     accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     # The connection drops before the answer, but the request had reached
     # PagerDuty and was applied (the test applies it on the fake by hand).
@@ -157,13 +147,13 @@ def test_a_status_update_whose_answer_was_lost_is_not_posted_again(
         ActionRequest(ActionKind.STATUS_UPDATE, f"work:{incident.id}", STATUS_UPDATE)
     )
     server.fail_next("reset", times=1, method="POST", path="/status_updates$")
-    first = deliver(outbox, accounts, item, now=clock())
+    first = deliver(outbox, accounts, item, now=shifted_clock())
     assert first.result is DeliveryResult.RETRY
     assert "could not reach" in first.message
     server.state.post_status_update(incident.id, me_id(server), STATUS_UPDATE)
 
-    clock.advance(5)
-    second = deliver(outbox, accounts, only_due(outbox, clock), now=clock())
+    shifted_clock.advance(5)
+    second = deliver(outbox, accounts, only_due(outbox, shifted_clock), now=shifted_clock())
     assert second.result is DeliveryResult.DELIVERED
     assert second.already_applied
     assert len(server.requests_to("POST", f"/incidents/{incident.id}/status_updates")) == 1
@@ -175,16 +165,16 @@ def test_a_status_update_whose_answer_was_lost_is_not_posted_again(
 
 
 def test_a_note_on_an_unknown_incident_fails_with_its_text_intact(
-    server: FakePagerDuty, accounts: Accounts, outbox: Outbox, clock: ShiftedClock
+    server: FakePagerDuty, accounts: Accounts, outbox: Outbox, shifted_clock: ShiftedClock
 ) -> None:
     item = outbox.enqueue(ActionRequest(ActionKind.NOTE, "work:QNOSUCH", NOTE))
-    outcome = deliver(outbox, accounts, item, now=clock())
+    outcome = deliver(outbox, accounts, item, now=shifted_clock())
     assert outcome.result is DeliveryResult.FAILED
     (failed,) = outbox.visible()
     assert failed.state is OutboxState.FAILED
     assert failed.text == NOTE
     assert "PagerDuty does not know it" in failed.last_error
-    assert outbox.due(clock() + timedelta(hours=1)) == []
+    assert outbox.due(shifted_clock() + timedelta(hours=1)) == []
 
 
 def test_a_refused_token_fails_until_login_then_the_retry_is_delivered_once(
@@ -193,11 +183,11 @@ def test_a_refused_token_fails_until_login_then_the_retry_is_delivered_once(
     profile_root: Path,
     accounts: Accounts,
     outbox: Outbox,
-    clock: ShiftedClock,
+    shifted_clock: ShiftedClock,
 ) -> None:
     accounts.secrets.set(token_secret_name("work"), "u+revoked-token")
     item = outbox.enqueue(ActionRequest(ActionKind.NOTE, f"work:{incident.id}", NOTE))
-    outcome = deliver(outbox, accounts, item, now=clock())
+    outcome = deliver(outbox, accounts, item, now=shifted_clock())
     assert outcome.result is DeliveryResult.FAILED
     assert outcome.message.endswith("log in again, then retry")
     assert "revoked" not in outcome.message
@@ -206,7 +196,7 @@ def test_a_refused_token_fails_until_login_then_the_retry_is_delivered_once(
     accounts.secrets.set(token_secret_name("work"), server.token)
     accounts.forget("work")
     assert outbox.retry(item.id) is not None
-    again = deliver(outbox, accounts, only_due(outbox, clock), now=clock())
+    again = deliver(outbox, accounts, only_due(outbox, shifted_clock), now=shifted_clock())
     assert again.result is DeliveryResult.DELIVERED
     assert note_texts(server, incident) == [NOTE]
 

@@ -44,17 +44,6 @@ def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
     return pagerduty_server
 
 
-@pytest.fixture
-def world(pagerduty_server: FakePagerDuty) -> World:
-    assert pagerduty_server.world is not None
-    return pagerduty_server.world
-
-
-@pytest.fixture
-def backend(make_pagerduty_backend: Make) -> PagerDutyBackend:
-    return make_pagerduty_backend()
-
-
 # ---- identity ------------------------------------------------------------------
 
 

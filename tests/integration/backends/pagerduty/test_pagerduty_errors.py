@@ -41,11 +41,6 @@ def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
     return pagerduty_server
 
 
-@pytest.fixture
-def backend(make_pagerduty_backend: Make) -> PagerDutyBackend:
-    return make_pagerduty_backend()
-
-
 def assert_one_line_without_token(error: BaseException, token: str) -> None:
     text = str(error)
     assert "\n" not in text

@@ -42,11 +42,6 @@ def server(pagerduty_server: FakePagerDuty) -> FakePagerDuty:
     return pagerduty_server
 
 
-@pytest.fixture
-def backend(make_pagerduty_backend: Make) -> PagerDutyBackend:
-    return make_pagerduty_backend()
-
-
 def incident_lists(server: FakePagerDuty) -> int:
     return len(server.requests_to("GET", "/incidents"))
 
@@ -179,30 +174,18 @@ def test_a_listing_stops_at_its_item_cap(
 # ---- the CLI: one line on stderr, nothing on stdout --------------------------------------
 
 
-@pytest.fixture
-def profile(tmp_path: Path, server: FakePagerDuty) -> Path:
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    (profile / "config.toml").write_text(
-        '[secrets]\nstore = "file"\n'
-        "[[accounts]]\n"
-        'name = "work"\nkind = "pagerduty"\n'
-        f'api_url = "{server.base_url}"\n'
-        f'ca_bundle = "{server.ca_bundle}"\n'
-    )
-    return profile
-
-
-def cli(profile: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return run_cli(profile, *args, input=input, env={"PYTHONWARNINGS": "default"})
+def cli(
+    pagerduty_profile: Path, *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(pagerduty_profile, *args, input=input, env={"PYTHONWARNINGS": "default"})
 
 
 @pytest.mark.parametrize("fault", ["empty_claiming_more", "stuck_page"])
 @pytest.mark.parametrize("json_output", [False, True])
 def test_list_on_a_lying_pagerduty_fails_in_one_line_with_nothing_on_stdout(
-    profile: Path, server: FakePagerDuty, fault: str, json_output: bool
+    pagerduty_profile: Path, server: FakePagerDuty, fault: str, json_output: bool
 ) -> None:
-    assert cli(profile, "login", "work", input=server.token + "\n").returncode == 0
+    assert cli(pagerduty_profile, "login", "work", input=server.token + "\n").returncode == 0
     for n in range(100):
         server.state.new_incident(f"Incident {n}")
     if fault == "stuck_page":
@@ -210,7 +193,7 @@ def test_list_on_a_lying_pagerduty_fails_in_one_line_with_nothing_on_stdout(
     else:
         server.fail_next("json", times=FOREVER, path="^/incidents$", body=EMPTY_CLAIMING_MORE)
 
-    result = cli(profile, "list", *(["--json"] if json_output else []))
+    result = cli(pagerduty_profile, "list", *(["--json"] if json_output else []))
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -220,11 +203,13 @@ def test_list_on_a_lying_pagerduty_fails_in_one_line_with_nothing_on_stdout(
     assert incident_lists(server) <= 2
 
 
-def test_doctor_on_a_lying_pagerduty_names_the_reason(profile: Path, server: FakePagerDuty) -> None:
-    assert cli(profile, "login", "work", input=server.token + "\n").returncode == 0
+def test_doctor_on_a_lying_pagerduty_names_the_reason(
+    pagerduty_profile: Path, server: FakePagerDuty
+) -> None:
+    assert cli(pagerduty_profile, "login", "work", input=server.token + "\n").returncode == 0
     server.fail_next("json", times=FOREVER, path="^/incidents$", body=EMPTY_CLAIMING_MORE)
 
-    result = cli(profile, "doctor", "--json")
+    result = cli(pagerduty_profile, "doctor", "--json")
 
     checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert checks["account work"]["ok"] is False
@@ -404,14 +389,14 @@ def test_the_budget_is_shared_by_the_accounts_backends(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fault", [500, 429, "reset", "html"])
 def test_list_when_pagerduty_fails_says_it_in_one_line(
-    profile: Path, server: FakePagerDuty, fault: int | str
+    pagerduty_profile: Path, server: FakePagerDuty, fault: int | str
 ) -> None:
     """The HTTP client's own log lines (its retries, "server error!") are details
     for the log file: the terminal gets the one-line message only."""
-    assert cli(profile, "login", "work", input=server.token + "\n").returncode == 0
+    assert cli(pagerduty_profile, "login", "work", input=server.token + "\n").returncode == 0
     server.fail_next(fault, times=FOREVER, reset=0 if fault == 429 else None)
 
-    result = cli(profile, "list")
+    result = cli(pagerduty_profile, "list")
 
     assert result.returncode == 1 and result.stdout == ""
     (line,) = result.stderr.splitlines()
