@@ -108,7 +108,6 @@ def test_a_long_link_ends_in_an_ellipsis_and_shows_whole_in_its_tooltip(
     trigger("Checkout down", link=link)
     window = shown(qtbot, bridge)
     edit = window.link_edit
-    assert edit.full_text() == link
     assert edit.text().endswith("…") and len(edit.text()) < len(link)
     tooltip = QTextDocument()
     tooltip.setHtml(edit.toolTip())

@@ -56,7 +56,6 @@ def test_the_interval_follows_the_state(
 def test_a_pinned_interval_ignores_the_state(on_call: bool | None) -> None:
     pinned = PollIntervals.pinned(timedelta(seconds=30))
     assert poll_interval(pinned, on_call=on_call, mine=False) == timedelta(seconds=30)
-    assert not pinned.adaptive and ADAPTIVE.adaptive
 
 
 def test_the_settings_give_adaptive_intervals_unless_poll_interval_is_set() -> None:
