@@ -235,14 +235,16 @@ def _cls(kind: str) -> type[Any]:
 @given(key=_names.filter(lambda k: k not in {"kind", "name"}))
 def test_an_unknown_key_is_one_line_naming_it(table: str, key: str) -> None:
     doc = _nest(table + key, 1)
+    known = {p.path for p in walk(Config)} | {"escalation.notify_after"}
+    known |= {"escalation.alarm_after", "escalation.alarm_repeat"}
     try:
         parse_config(doc)
     except ConfigError as error:
         _assert_one_line_naming(error, table + key)
-        assert "unknown key" in error.problem
+        # a table's name given a number ("ui = 1") is told to be a table instead
+        if not any(path.startswith(f"{table}{key}.") for path in known):
+            assert "unknown key" in error.problem
     else:  # the key happens to be declared there
-        known = {p.path for p in walk(Config)} | {"escalation.notify_after"}
-        known |= {"escalation.alarm_after", "escalation.alarm_repeat"}
         assert any(path.startswith(table + key) for path in known)
 
 
