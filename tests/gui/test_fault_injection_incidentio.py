@@ -6,9 +6,6 @@ every action the user took meanwhile exactly once."""
 from __future__ import annotations
 
 import os
-import sys
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -48,16 +45,6 @@ FAULTS: dict[str, dict[str, Any]] = {
     "drip": {"kind": "drip", "delay": 0.2},
     "huge body": {"kind": "huge", "body": 40 * 1024 * 1024},
 }
-
-
-@pytest.fixture
-def unhandled() -> Iterator[list[str]]:
-    seen: list[str] = []
-    old_thread, old_sys = threading.excepthook, sys.excepthook
-    threading.excepthook = lambda args: seen.append(repr(args.exc_value))
-    sys.excepthook = lambda kind, value, tb: seen.append(repr(value))
-    yield seen
-    threading.excepthook, sys.excepthook = old_thread, old_sys
 
 
 @pytest.fixture
