@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from datetime import time, timedelta
+from datetime import UTC, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from notifier.backends.kinds import KINDS, accounts_kinds
-from notifier.config import Config, load_config
+from notifier.backends.local.ingest import IngestServer
+from notifier.config import Config, escalation_policy, load_config
 from notifier.desktop.settings.dialog import SettingsDialog
+from notifier.domain.escalation import EscalationPolicy
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
@@ -353,6 +356,29 @@ def test_cancel_writes_nothing(
     with qtbot.assertNotEmitted(dialog.saved):
         dialog.reject()
     assert not path.exists()
+
+
+def test_a_fresh_dialog_shows_and_saves_the_domains_defaults(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog]
+) -> None:
+    """The dialog, the escalation engine and the ingest agree on every default."""
+    dialog = make_dialog()
+    policy = EscalationPolicy()
+    shown = {
+        path: editor.setting.kind.parse(editor.raw()) for path, editor in dialog.editors.items()
+    }
+    for urgency, domain in (("high", policy.high), ("low", policy.low)):
+        assert shown[f"escalation.{urgency}.notify_after"] == domain.notify_after
+        assert shown[f"escalation.{urgency}.alarm_after"] == domain.alarm_after
+        assert shown[f"escalation.{urgency}.alarm_repeat"] == domain.alarm_repeat
+    assert (shown["sound.start_volume"], shown["sound.volume"]) == (
+        policy.volume_start,
+        policy.volume_max,
+    )
+    assert shown["local.ingest_port"] == inspect.signature(IngestServer).parameters["port"].default
+    with qtbot.waitSignal(dialog.saved) as saved:
+        save(qtbot, dialog)
+    assert escalation_policy(saved.args[0], tz=UTC) == policy
 
 
 # ---- the editors are made from the declarations ---------------------------------------
