@@ -11,7 +11,7 @@ from notifier.core.accounts import Accounts
 from notifier.doctor import Check, run_checks
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
-from tests.integration.cli.test_cli import run
+from testing.support.cli import run_cli as run
 
 FAILING_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
