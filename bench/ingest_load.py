@@ -38,7 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.test_ingest_exhaustion import SlowClients  # noqa: E402
+from testing.fakes.slow_clients import SlowClients  # noqa: E402
 
 SERVE = """
 import resource, runpy, sys

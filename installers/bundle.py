@@ -161,7 +161,7 @@ def backend_modules() -> list[str]:
             kind.browser_sign_in,
             kind.browser_sign_out,
         )
-        if path  # the browser sign-in hooks are optional
+        if path  # a kind that keeps no secret verifies none; the sign-in hooks are optional
     )
     return sorted({path.partition(":")[0] for path in paths})
 

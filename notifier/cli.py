@@ -351,9 +351,9 @@ def cmd_login(ctx: Context) -> int:
 
     name = ctx.args.account
     info = ctx.accounts.info(name)
-    if info.kind == "local":
-        raise UserError(f"{name!r} is the local account; it needs no login")
     kind = account_kind(info.kind)
+    if not kind.takes_secret:
+        raise UserError(f"{name!r} is the {kind.label} account; it needs no login")
     if ctx.args.browser:
         return _login_with_browser(ctx, name)
     if sys.stdin.isatty():
@@ -536,7 +536,7 @@ def _local_time(dt: datetime) -> str:
 
 
 #: what the parser makes of no arguments at all: the tray app, as a desktop launcher and
-#: the supervisor start it (tests/unit/test_cli_parser.py keeps the two the same)
+#: the supervisor start it (tests/unit/cli/test_cli_parser.py keeps the two the same)
 NO_ARGUMENTS: dict[str, Any] = {
     "profile": None,
     "verbose": False,

@@ -21,9 +21,20 @@ from typing import Any, ClassVar
 
 import tomli_w
 
-from notifier.backends.kinds import KINDS
+from notifier.backends.kinds import KINDS, accounts_kinds
+from notifier.backends.local.settings import LocalSettings
 from notifier.domain.durations import format_duration
-from notifier.domain.escalation import EscalationPolicy, QuietHours, UrgencyPolicy
+from notifier.domain.escalation import (
+    DEFAULT_ALARM_AFTER,
+    DEFAULT_ALARM_REPEAT,
+    DEFAULT_NOTIFY_AFTER,
+    DEFAULT_VOLUME_MAX,
+    DEFAULT_VOLUME_START,
+    VOLUME_RAMP_REPEATS,
+    EscalationPolicy,
+    QuietHours,
+    UrgencyPolicy,
+)
 from notifier.errors import ConfigError
 from notifier.settings_schema import (
     REQUIRED,
@@ -33,17 +44,13 @@ from notifier.settings_schema import (
     DurationOrOff,
     File,
     Fraction,
-    Host,
-    Integer,
     Invalid,
     Kind,
-    ListOf,
     Name,
     Namer,
     Option,
     Override,
     Rule,
-    Text,
     TimeOfDay,
     optional_section,
     read_table,
@@ -54,8 +61,7 @@ from notifier.settings_schema import (
 )
 from notifier.system.atomic_file import write_atomically
 
-DEFAULT_INGEST_PORT = 47811
-ACCOUNT_KINDS = ("local", *KINDS)
+ACCOUNT_KINDS = tuple(KINDS)
 
 
 def _percent(fraction: float) -> str:
@@ -68,19 +74,19 @@ class UrgencySettings:
 
     notify_after: timedelta = setting(
         Duration(),
-        timedelta(minutes=2),
+        DEFAULT_NOTIFY_AFTER,
         label="Notify after",
         help="gentle notification once triggered this long",
     )
     alarm_after: timedelta | None = setting(
         DurationOrOff(above_zero=True),
-        timedelta(minutes=5),
+        DEFAULT_ALARM_AFTER,
         label="Alarm after",
         help='loud alarm once unacknowledged this long ("off": never)',
     )
     alarm_repeat: timedelta = setting(
         Duration(minimum=timedelta(seconds=1)),
-        timedelta(seconds=30),
+        DEFAULT_ALARM_REPEAT,
         label="Repeat alarm every",
         help="the alarm repeats, louder each time",
     )
@@ -152,9 +158,14 @@ class SoundSettings:
         help="a WAV file; empty: the bundled alarm",
     )
     volume: float = setting(
-        Fraction(), 1.0, label="Maximum volume", help="the loudest the rising alarm gets"
+        Fraction(),
+        DEFAULT_VOLUME_MAX,
+        label="Maximum volume",
+        help="the loudest the rising alarm gets",
     )
-    start_volume: float = setting(Fraction(), 0.5, label="Start volume", help="its first round")
+    start_volume: float = setting(
+        Fraction(), DEFAULT_VOLUME_START, label="Start volume", help="its first round"
+    )
     chime: bool = setting(
         Boolean(),
         True,
@@ -188,58 +199,6 @@ class SoundSettings:
 
 
 @dataclass(frozen=True)
-class LocalSettings:
-    enabled: bool = setting(
-        Boolean(),
-        True,
-        label="Keep incidents on this computer (local account)",
-        help="the embedded local backend",
-    )
-    name: str = setting(
-        Name(), "local", label="Local account name", help="its account name, the prefix of its refs"
-    )
-    ingest: bool = setting(
-        Boolean(),
-        True,
-        label="Accept alerts from monitoring over HTTP (ingest)",
-        help="run the loopback ingest with the app",
-    )
-    ingest_host: str = setting(
-        Host(),
-        "127.0.0.1",
-        label="Ingest address",
-        help="the address it listens on; 127.0.0.1 is this computer only",
-    )
-    ingest_port: int = setting(
-        Integer(0, 65535, note=" (0 picks a free one)"),
-        DEFAULT_INGEST_PORT,
-        label="Ingest port",
-        help="0 picks a free port; ingest-info prints the real one",
-    )
-    ingest_max_body: int = setting(
-        Integer(1024, 64 * 1024 * 1024, unit="bytes"),
-        512 * 1024,
-        label="Largest ingest request",
-        help="bigger request bodies get 413",
-    )
-    user_name: str = setting(
-        Text(),
-        "",
-        label="Your name",
-        help="who you are on the local backend (default: your login name)",
-    )
-    user_email: str = setting(
-        Text(), "", label="Your email", help="your email on the local backend"
-    )
-    people: tuple[str, ...] = setting(
-        ListOf(Text(), noun="people", example='["Ada Lovelace <ada@example.com>"]'),
-        (),
-        label="Colleagues",
-        help='colleagues for role hand-over: ["Ada Lovelace <ada@example.com>"]',
-    )
-
-
-@dataclass(frozen=True)
 class HealthSettings:
     alarm_after: timedelta | None = setting(
         DurationOrOff(),
@@ -268,7 +227,7 @@ class AccountEntry:
     )
 
     def _not_local(self, name: Namer) -> None:
-        if self.kind == "local":
+        if not KINDS[self.kind].in_accounts:
             raise Invalid("the local account is configured in [local], not [[accounts]]")
 
     RULES: ClassVar = (Rule("kind", _not_local),)
@@ -308,7 +267,7 @@ SECRET_STORES = _SECRET_STORE.values
 
 
 def _kind_labels() -> str:
-    labels = [k.label for k in KINDS.values()]
+    labels = [k.label for k in accounts_kinds().values()]
     return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else "".join(labels)
 
 
@@ -414,7 +373,7 @@ def escalation_policy(config: Config, tz: tzinfo | None = None) -> EscalationPol
         high=config.escalation.high.policy(),
         low=config.escalation.low.policy(),
         volume_start=min(start, top),
-        volume_step=max(0.0, (top - start) / 5),  # full volume after five repeats
+        volume_step=max(0.0, (top - start) / VOLUME_RAMP_REPEATS),
         volume_max=top,
         quiet_hours=quiet,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from notifier import __version__
+from notifier.backends.kinds import account_kind
 from notifier.backends.port import BackendError
 from notifier.config import Config
 from notifier.core.accounts import Accounts
@@ -108,7 +109,9 @@ def _guarded(name: str, section: Callable[[], Iterator[Check]]) -> Iterator[Chec
 
 def _secrets(secrets: SecretStore, accounts: Accounts) -> Iterator[Check]:
     ok, detail = secrets.check()
-    if not ok and all(accounts.info(name).kind == "local" for name in accounts.names()):
+    if not ok and not any(
+        account_kind(accounts.info(name).kind).takes_secret for name in accounts.names()
+    ):
         # a fresh install: only the local account, which keeps no secret; nothing
         # is wrong until an account with a token is added (then this fails)
         yield Check(

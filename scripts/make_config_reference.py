@@ -8,7 +8,7 @@ between marker comments in README.md::
     <!-- end generated: config -->
 
 and are made from :mod:`notifier.config` and each kind's settings dataclass
-(:data:`notifier.backends.kinds.KINDS`). Run it after changing a setting;
+(:func:`notifier.backends.kinds.accounts_kinds`). Run it after changing a setting;
 ``--check`` only says whether the README is up to date (tests/unit/test_config_reference.py
 fails when it is not).
 """
@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from notifier.backends.kinds import KINDS
+from notifier.backends.kinds import accounts_kinds
 from notifier.config import Config
 from notifier.settings_schema import account_label, markdown_table, required_keys, toml_reference
 
@@ -40,7 +40,7 @@ def _and(words: list[str]) -> str:
 def sections() -> dict[str, str]:
     """Each generated block by its marker name: ``config`` and every account kind."""
     blocks = {"config": f"```toml\n{toml_reference(Config)}```\n"}
-    for kind in KINDS.values():
+    for kind in accounts_kinds().values():
         cls = kind.settings_class()
         others = [k for k in required_keys(cls) if k != "name"]
         needed = _and([f"`{k}`" for k in ["name", "kind", *others]])

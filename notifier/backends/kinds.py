@@ -1,10 +1,11 @@
-"""The kinds of remote account, one entry each: how to read its settings, build its
-backend and check a credential.
+"""The kinds of account, one entry each: how to read its settings, build its
+backend and check a credential, and what it can tell (on-call state) or needs (a secret).
 
 Everything is named by dotted path and imported only when an account of that kind
 exists, so a profile without, say, a PagerDuty account never loads PagerDuty's
 client. A new backend adds one :class:`AccountKind` to :data:`KINDS`; config
-validation, :class:`~notifier.core.accounts.Accounts`, ``login`` and ``doctor`` follow.
+validation, :class:`~notifier.core.accounts.Accounts`, the sync, ``login`` and ``doctor``
+follow, asking the kind's properties rather than its name.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from notifier.backends.port import Backend
 from notifier.domain.model import Person
+from notifier.errors import UserError
 
 
 def _load(path: str) -> Any:
@@ -36,9 +39,15 @@ class AccountKind:
     from it); ``create`` takes
     ``(settings, secret)`` and returns a :class:`~notifier.backends.port.Backend`;
     ``verify`` takes ``(settings, secret)`` and returns the :class:`Person` the
-    credential belongs to (``login`` and "Test connection"). ``secret`` names the
-    credential as the user knows it ("API token"), ``secret_help`` says where to get
-    one; ``secret_required`` False means the account also works without one.
+    credential belongs to (``login`` and "Test connection"); a kind without ``verify``
+    keeps no secret at all. ``secret`` names the credential as the user knows it ("API
+    token"), ``secret_help`` says where to get one; ``secret_required`` False means the
+    account also works without one.
+
+    ``in_accounts`` False: the account is configured in a table of its own (``[local]``),
+    never in ``[[accounts]]``; ``has_oncall`` False: it has no rota to say whether I am
+    on call; ``fixed_poll``: it is read this often whatever the on-call state;
+    ``takes_unlisted_people``: a role may go to someone it does not list, as typed.
     """
 
     kind: str
@@ -46,10 +55,14 @@ class AccountKind:
     parse: str
     settings: str
     create: str
-    verify: str
+    verify: str | None
     secret: str = "API token"
     secret_help: str = ""
     secret_required: bool = True
+    in_accounts: bool = True
+    has_oncall: bool = True
+    fixed_poll: timedelta | None = None
+    takes_unlisted_people: bool = False
     #: ``"module:function"`` taking ``(settings, secrets, profile_root)``: the backend
     #: of an account signed in with the browser (OAuth), None when it is not
     signed_in: str = ""
@@ -59,6 +72,11 @@ class AccountKind:
     #: ``"module:function"`` taking ``(settings, secrets)``: revoke and delete a
     #: browser sign-in; whether there was one
     browser_sign_out: str = ""
+
+    @property
+    def takes_secret(self) -> bool:
+        """Whether accounts of this kind log in with a secret kept in the store."""
+        return self.verify is not None
 
     def parse_settings(self, entry: Mapping[str, Any], *, where: str) -> Any:
         function: Callable[..., Any] = _load(self.parse)
@@ -90,11 +108,28 @@ class AccountKind:
         return function(settings, secrets)
 
     def verify_secret(self, settings: Any, secret: str) -> Person:
+        if self.verify is None:
+            raise UserError(f"a {self.label} account needs no login")
         function: Callable[..., Person] = _load(self.verify)
         return function(settings, secret)
 
 
 KINDS: dict[str, AccountKind] = {
+    "local": AccountKind(
+        kind="local",
+        label="local",
+        parse="notifier.backends.local.settings:parse_local_settings",
+        settings="notifier.backends.local.settings:LocalSettings",
+        # takes the LocalAccount that notifier.core.accounts makes of [local] and the profile
+        create="notifier.backends.local.backend:create_local_backend",
+        verify=None,
+        secret_required=False,
+        in_accounts=False,
+        has_oncall=False,
+        # its database is watched for changes; this poll only catches what the watch missed
+        fixed_poll=timedelta(seconds=30),
+        takes_unlisted_people=True,
+    ),
     "pagerduty": AccountKind(
         kind="pagerduty",
         label="PagerDuty",
@@ -132,6 +167,11 @@ KINDS: dict[str, AccountKind] = {
         secret_help="create one in incident.io under Settings > API keys",
     ),
 }
+
+
+def accounts_kinds() -> dict[str, AccountKind]:
+    """The kinds an ``[[accounts]]`` table may name (all but the local one)."""
+    return {name: kind for name, kind in KINDS.items() if kind.in_accounts}
 
 
 def account_kind(kind: str) -> AccountKind:

@@ -6,18 +6,19 @@ accounts with the same rules.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from notifier.backends.kinds import account_kind
+from notifier.backends.kinds import KINDS, account_kind
 from notifier.backends.local.backend import LocalBackend
+from notifier.backends.local.settings import LocalAccount
 from notifier.backends.port import AuthenticationError, Backend, NotFoundError
 from notifier.config import Config
-from notifier.domain.model import Person, make_ref, person_from_text, split_ref
+from notifier.domain.model import make_ref, split_ref
 from notifier.errors import UserError
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
@@ -33,7 +34,7 @@ def token_secret_name(account: str) -> str:
 class AccountInfo:
     name: str
     kind: str
-    settings: Any  # the backend's parsed settings (the [local] section for local)
+    settings: Any  # the backend's parsed settings (a LocalAccount for the local one)
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,13 @@ class AccountChanges:
         return bool(self.added or self.removed or self.changed)
 
 
-def _local_identity(config: Config) -> Any:
-    """What the local backend is built from: a change rebuilds it (the ingest's own
-    settings do not; the app restarts the ingest for those)."""
-    local = config.local
-    return (local.user_name, local.user_email, tuple(local.people))
-
-
-def account_infos(config: Config) -> dict[str, AccountInfo]:
-    """Every account ``config`` declares, the local one first; raises UserError
-    naming the entry that does not parse."""
+def account_infos(config: Config, database: Path) -> dict[str, AccountInfo]:
+    """Every account ``config`` declares, the local one (kept in ``database``) first;
+    raises UserError naming the entry that does not parse."""
     infos: dict[str, AccountInfo] = {}
     if config.local.enabled:
-        infos[config.local.name] = AccountInfo(config.local.name, "local", _local_identity(config))
+        local = LocalAccount.of(config.local, database)
+        infos[local.name] = AccountInfo(local.name, KINDS["local"].kind, local)
     for index, entry in enumerate(config.accounts):
         kind = account_kind(entry["kind"])
         settings = kind.parse_settings(entry, where=f"accounts[{index}]")
@@ -78,7 +73,7 @@ class Accounts:
         self._backends: dict[str, Backend] = {}
         self._retired: list[Backend] = []
         self._lock = threading.RLock()
-        self._infos = account_infos(config)
+        self._infos = account_infos(config, profile.database_path)
 
     def reconfigure(self, config: Config, secrets: SecretStore | None = None) -> AccountChanges:
         """Take a new configuration (saved in Settings) while running: accounts
@@ -87,7 +82,7 @@ class Accounts:
         are dropped, so the next :meth:`get` builds them from the new settings and
         reads their token again. Raises UserError (nothing changed) when an
         account entry does not parse."""
-        infos = account_infos(config)
+        infos = account_infos(config, self.profile.database_path)
         with self._lock:
             old = self._infos
             store_changed = secrets is not None and secrets is not self.secrets
@@ -96,7 +91,11 @@ class Accounts:
             changed = tuple(
                 n
                 for n in infos
-                if n in old and (infos[n] != old[n] or (store_changed and infos[n].kind != "local"))
+                if n in old
+                and (
+                    infos[n] != old[n]
+                    or (store_changed and account_kind(infos[n].kind).takes_secret)
+                )
             )
             self.config = config
             if secrets is not None:
@@ -133,26 +132,21 @@ class Accounts:
     def build(self, name: str) -> Backend:
         """A new backend for ``name``, not cached (the caller closes it)."""
         info = self.info(name)
-        backend: Backend
-        if info.kind == "local":
-            backend = self._make_local()
-        else:
-            kind = account_kind(info.kind)
-            # a browser sign-in (OAuth) comes first; an API token otherwise
-            signed_in = kind.signed_in_backend(info.settings, self.secrets, self.profile.root)
-            if signed_in is not None:
-                return signed_in
-            token = self.secrets.get(token_secret_name(name))
-            if not token and kind.secret_required:
-                # an account set up for the browser sign-in is told to use it
-                browser = kind.browser_sign_in and getattr(info.settings, "oauth_client_id", None)
-                raise AuthenticationError(
-                    f"account {name!r} has no {kind.secret} yet; "
-                    f"run `oncall-notifier login {name}{' --browser' if browser else ''}`",
-                    account=name,
-                )
-            backend = kind.create_backend(info.settings, token or None)
-        return backend
+        kind = account_kind(info.kind)
+        # a browser sign-in (OAuth) comes first; an API token otherwise
+        signed_in = kind.signed_in_backend(info.settings, self.secrets, self.profile.root)
+        if signed_in is not None:
+            return signed_in
+        token = self.secrets.get(token_secret_name(name)) if kind.takes_secret else None
+        if not token and kind.secret_required:
+            # an account set up for the browser sign-in is told to use it
+            browser = kind.browser_sign_in and getattr(info.settings, "oauth_client_id", None)
+            raise AuthenticationError(
+                f"account {name!r} has no {kind.secret} yet; "
+                f"run `oncall-notifier login {name}{' --browser' if browser else ''}`",
+                account=name,
+            )
+        return kind.create_backend(info.settings, token or None)
 
     def forget(self, name: str) -> None:
         """Drop a cached backend (after ``login`` stored a new token); the next
@@ -182,13 +176,6 @@ class Accounts:
         backend = self.get(self.config.local.name)
         assert isinstance(backend, LocalBackend)
         return backend
-
-    def _make_local(self) -> LocalBackend:
-        local = self.config.local
-        name = local.user_name or getpass.getuser()
-        me = Person(id=local.user_email or name, name=name, email=local.user_email)
-        people = [person_from_text(p) for p in local.people]
-        return LocalBackend(self.profile.database_path, name=local.name, me=me, people=people)
 
     def resolve(self, ref: str) -> tuple[Backend, str]:
         """``"work:Q1AB"`` -> (work's backend, "Q1AB"). A bare id is accepted when

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from notifier.backends.kinds import account_kind
 from notifier.backends.port import Backend, Capability, StepLog, TriggerResult, require
 from notifier.core.accounts import Accounts
 from notifier.domain.durations import check_pause
@@ -181,7 +182,7 @@ def find_person(accounts: Accounts, ref: str, who: str) -> Person:
         if len(matches) > 1:
             names = ", ".join(str(p) for p in matches[:5])
             raise UserError(f"{who!r} matches several people ({names}); be more specific")
-        if backend.name != "local" and accounts.info(backend.name).kind != "local":
+        if not account_kind(accounts.info(backend.name).kind).takes_unlisted_people:
             raise UserError(f"nobody called {who!r} in account {backend.name!r}")
     return person_from_text(who)
 
@@ -234,7 +235,6 @@ def login(
     ``entry``: the account's settings as the dialog holds them (not saved yet);
     otherwise the configuration's. Returns whom the secret acts as; raises the
     backend's typed errors (nothing is stored then)."""
-    from notifier.backends.kinds import account_kind
     from notifier.core.accounts import token_secret_name
 
     if entry is not None:
@@ -242,9 +242,9 @@ def login(
         settings = kind.parse_settings(entry, where=f"account {name!r}")
     else:
         info = accounts.info(name)
-        if info.kind == "local":
-            raise UserError(f"{name!r} is the local account; it needs no login")
         kind, settings = account_kind(info.kind), info.settings
+        if not kind.takes_secret:
+            raise UserError(f"{name!r} is the {kind.label} account; it needs no login")
     secret = secret.strip()
     if not secret:
         raise UserError(f"no {kind.secret} given; {kind.secret_help}")
@@ -267,8 +267,8 @@ def sign_in_with_browser(
     from notifier.backends.kinds import account_kind
 
     kind_name = str(entry.get("kind")) if entry is not None else accounts.info(name).kind
-    kind = account_kind(kind_name) if kind_name != "local" else None
-    if kind is None or not kind.browser_sign_in:
+    kind = account_kind(kind_name)
+    if not kind.browser_sign_in:
         raise UserError(
             f"{name!r} is not an account that signs in with the browser; "
             f"run `oncall-notifier login {name}`"
@@ -294,9 +294,9 @@ def logout(accounts: Accounts, name: str) -> list[str]:
     from notifier.core.accounts import token_secret_name
 
     info = accounts.info(name)
-    if info.kind == "local":
-        raise UserError(f"{name!r} is the local account; it has no login")
     kind = account_kind(info.kind)
+    if not kind.takes_secret:
+        raise UserError(f"{name!r} is the {kind.label} account; it has no login")
     removed = []
     if kind.sign_out(info.settings, accounts.secrets):
         removed.append("the browser sign-in (revoked)")

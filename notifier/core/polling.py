@@ -42,10 +42,6 @@ class PollIntervals:
     def pinned(cls, interval: timedelta) -> PollIntervals:
         return cls(interval, interval, interval)
 
-    @property
-    def adaptive(self) -> bool:
-        return self.fixed is None
-
 
 def intervals_of(settings: Any, default: timedelta) -> PollIntervals:
     """An account's intervals from its settings: ``poll_interval`` when set pins

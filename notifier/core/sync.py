@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
+from notifier.backends.kinds import account_kind
 from notifier.backends.port import (
     AuthenticationError,
     Backend,
@@ -85,9 +86,6 @@ from notifier.system.secrets import SecretStoreError
 
 log = logging.getLogger("notifier.core.sync")
 
-#: a fallback only: the local backend's watch and the ingest poll the local
-#: account the moment something changes
-LOCAL_POLL = timedelta(seconds=30)
 DEFAULT_POLL = timedelta(seconds=15)
 #: the longest the sync sleeps between looks; a longer gap in wall-clock time
 #: means the machine was asleep (timers do not count during sleep)
@@ -245,12 +243,13 @@ class Sync:
 
     @staticmethod
     def _bookkeeping(info: AccountInfo) -> _Account:
+        kind = account_kind(info.kind)
         timeout = getattr(info.settings, "request_timeout", None)
         return _Account(
-            intervals=PollIntervals.pinned(LOCAL_POLL)
-            if info.kind == "local"
+            intervals=PollIntervals.pinned(kind.fixed_poll)
+            if kind.fixed_poll is not None
             else intervals_of(info.settings, DEFAULT_POLL),
-            has_oncall=info.kind != "local",
+            has_oncall=kind.has_oncall,
             watchdog=max(POLL_WATCHDOG, 3 * timeout)
             if isinstance(timeout, timedelta)
             else POLL_WATCHDOG,

@@ -30,6 +30,15 @@ from notifier.domain.model import Incident, Status, Urgency, urgency_order
 
 # ---- policy ---------------------------------------------------------------------
 
+# The defaults, written once: config.toml's declarations (notifier/config.py) use them.
+DEFAULT_NOTIFY_AFTER = timedelta(minutes=2)
+DEFAULT_ALARM_AFTER = timedelta(minutes=5)
+DEFAULT_ALARM_REPEAT = timedelta(seconds=30)
+DEFAULT_VOLUME_START = 0.5
+DEFAULT_VOLUME_MAX = 1.0
+#: the alarm rises from its start volume to the maximum over this many repeats
+VOLUME_RAMP_REPEATS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class UrgencyPolicy:
@@ -40,9 +49,9 @@ class UrgencyPolicy:
     ``alarm_after=None`` means never sound the alarm.
     """
 
-    notify_after: timedelta = timedelta(minutes=2)
-    alarm_after: timedelta | None = timedelta(minutes=5)
-    alarm_repeat: timedelta = timedelta(seconds=30)
+    notify_after: timedelta = DEFAULT_NOTIFY_AFTER
+    alarm_after: timedelta | None = DEFAULT_ALARM_AFTER
+    alarm_repeat: timedelta = DEFAULT_ALARM_REPEAT
 
     def __post_init__(self) -> None:
         # Invariants only: the settings declarations (notifier/config.py) check what
@@ -108,9 +117,9 @@ class EscalationPolicy:
 
     high: UrgencyPolicy = UrgencyPolicy()
     low: UrgencyPolicy = UrgencyPolicy(alarm_after=None)
-    volume_start: float = 0.5
-    volume_step: float = 0.1
-    volume_max: float = 1.0
+    volume_start: float = DEFAULT_VOLUME_START
+    volume_step: float = (DEFAULT_VOLUME_MAX - DEFAULT_VOLUME_START) / VOLUME_RAMP_REPEATS
+    volume_max: float = DEFAULT_VOLUME_MAX
     quiet_hours: QuietHours | None = None
 
     def __post_init__(self) -> None:

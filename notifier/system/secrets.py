@@ -120,20 +120,6 @@ class SecretStore:
             except keyring.errors.KeyringError as exc:
                 raise self._unavailable(exc) from None
 
-    def get_or_create(self, name: str, *, nbytes: int = 16) -> str:
-        """The secret ``name``, generated (hex) and stored on first use."""
-        value = self.get(name)
-        if value:
-            return value
-        with self._lock:
-            value = self.get(name)
-            if not value:
-                import secrets as _random  # loads OpenSSL: only when a secret is made
-
-                value = _random.token_hex(nbytes)
-                self.set(name, value)
-        return value
-
     def check(self) -> tuple[bool, str]:
         """Whether secrets can be stored, and a one-line description."""
         if self.mode == "session":

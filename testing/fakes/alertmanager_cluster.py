@@ -41,9 +41,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from testing.fakes.openapi_check import shared_specs
 from testing.fakes.swagger_check import RecordedRequest, check_requests, load_check
 from testing.support.environment import skip_or_fail
-from tests.conftest import SPECS
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
 APT_HINT = "apt-get install prometheus-alertmanager"
@@ -469,7 +469,7 @@ def start_cluster(binary: str, root: Path, size: int = 2) -> Iterator[Cluster]:
 
 def spec_checks() -> list[Any]:
     """Both of Alertmanager's API descriptions, or none when ../shared/specs is absent."""
-    folder = SPECS / "alertmanager"
+    folder = shared_specs() / "alertmanager"
     return [load_check(folder / name) for name in SPEC_FILES if (folder / name).is_file()]
 
 

@@ -30,21 +30,16 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import json
 import re
-import socket
 import ssl
-import struct
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import trustme
@@ -53,6 +48,7 @@ from notifier.backends.incidentio.backend import IncidentIoBackend
 from notifier.backends.incidentio.client import IncidentIoClient
 from notifier.backends.incidentio.settings import IncidentIoSettings
 from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
+from testing.fakes.https_server import FakeHttpsHandler, FakeHttpsServer
 from testing.fakes.incidentio_check import Exchange, check_exchanges, load_incidentio_spec
 from testing.fakes.openapi_check import CheckedRequest
 
@@ -660,16 +656,16 @@ class RecordedRequest(CheckedRequest):
         return self.headers.get(name.lower())
 
 
-class FakeIncidentIo:
+class FakeIncidentIo(FakeHttpsServer):
     """The fake server. ``base_url`` and ``ca_bundle`` go into the account settings
     (:meth:`settings`); ``key`` is a valid API key."""
 
     def __init__(
         self, ssl_context: ssl.SSLContext, ca_bundle: str, *, key: str = DEFAULT_KEY
     ) -> None:
+        super().__init__(ssl_context, ca_bundle, _Handler, thread_name="fake-incidentio")
         self.state = IncidentIoState()
         self.key = key
-        self.ca_bundle = ca_bundle
         self.world = seed_default_world(self.state, key)
         #: the most items a page holds, whatever ``page_size`` asks
         self.max_page_size = 250
@@ -680,33 +676,7 @@ class FakeIncidentIo:
         self.arrived: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._cursor = 0
-        self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._ssl_context = ssl_context
-        self._httpd = _Server(self)
-        self.base_url = f"https://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=functools.partial(self._httpd.serve_forever, poll_interval=0.02),
-            name="fake-incidentio",
-            daemon=True,
-        )
-
-    def start(self) -> FakeIncidentIo:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
 
     # ---- for tests -------------------------------------------------------------------
 
@@ -816,37 +786,6 @@ class FakeIncidentIo:
             if not self._answered.wait_for(done, timeout):
                 raise TimeoutError(f"{method} {path} was not answered {count} time(s)")
 
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            (self._connections.add if add else self._connections.discard)(conn)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, fake: FakeIncidentIo) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(10)
-        try:
-            conn = self.fake._ssl_context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        self.fake._track(conn, True)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            self.fake._track(conn, False)
-            conn.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (method, re.compile("^" + pattern + "$"), handler)
@@ -872,45 +811,23 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
+class _Handler(FakeHttpsHandler):
+    @property
+    def fake(self) -> FakeIncidentIo:
         fake = self.server.fake
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(
-            method=self.command,
-            path=unquote(url.path),
-            query=dict(parse_qs(url.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
+        assert isinstance(fake, FakeIncidentIo)
+        return fake
+
+    def serve_request(self) -> None:
+        fake = self.fake
+        request = self.read_request(RecordedRequest)
         fault = fake._fault_for(request)
         if fault is not None and fault.kind == "reset":
             fake._record(Exchange(request, 0, b"", faulted=True))
-            self._reset()
+            self.reset()
             return
         if fault is not None and fault.kind == "slow":
-            fake._stopping.wait(fault.delay)
+            fake._wait(fault.delay)
         if fault is not None and fault.kind == "drip":
             fake._record(Exchange(request, 200, b"", faulted=True))
             send_drip(self, fake._stopping, interval=fault.delay or 2.0)
@@ -935,7 +852,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = json.dumps(ApiError(fault.status, "Injected fault").body).encode()
                 content_type = "application/json"
             fake._record(Exchange(request, fault.status, payload, faulted=True))
-            self._send(fault.status, payload, content_type, fault.headers)
+            self.send_payload(fault.status, payload, content_type, fault.headers)
             return
         try:
             if fault is not None and fault.kind == "endless_pages":
@@ -962,10 +879,10 @@ class _Handler(BaseHTTPRequestHandler):
             "X-RateLimit-Remaining": str(fake.rate_limit_remaining),
             "X-RateLimit-Used": str(max(0, 1200 - fake.rate_limit_remaining)),
         }
-        self._send(status, payload, "application/json", headers)
+        self.send_payload(status, payload, "application/json", headers)
 
     def _answer(self, request: RecordedRequest) -> tuple[int, Any]:
-        state = self.server.fake.state
+        state = self.fake.state
         auth = request.header("authorization") or ""
         key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
         with state.lock:
@@ -989,42 +906,10 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(request.body)
             except ValueError:
                 raise ApiError(400, "The body is not JSON") from None
-        api = _Api(self.server.fake, request, key_name)
+        api = _Api(self.fake, request, key_name)
         with state.lock:
             handler: Callable[..., tuple[int, Any]] = getattr(api, route)
             return handler(body, **match.groupdict())
-
-    def _send(
-        self, status: int, payload: bytes, content_type: str, headers: Mapping[str, str] = {}
-    ) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
-        except (OSError, ssl.SSLError):
-            self.close_connection = True
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            raw = self.connection
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            socket.socket(fileno=raw.detach()).close()
-        except OSError:
-            pass
-
-    def handle(self) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
-            super().handle()
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError, ValueError):
-            super().finish()
 
 
 def _endless(answer: Any, n: int) -> tuple[int, Any]:

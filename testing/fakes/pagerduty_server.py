@@ -33,22 +33,17 @@ registers it, which assertion rewriting would warn about (and warnings are error
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import json
 import re
-import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import trustme
@@ -58,6 +53,7 @@ from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.pagerduty.client import build_client
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
+from testing.fakes.https_server import FakeHttpsHandler, FakeHttpsServer
 from testing.fakes.openapi_check import CheckedRequest, check_requests, load_spec
 
 DEFAULT_TOKEN = "u+fake-token-0123456789abcdef"
@@ -723,7 +719,7 @@ class RecordedRequest(CheckedRequest):
 # ---- the server ----------------------------------------------------------------------
 
 
-class FakePagerDuty:
+class FakePagerDuty(FakeHttpsServer):
     """The fake server. ``base_url`` and ``ca_bundle`` go into the account settings
     (:meth:`settings` builds them); ``token`` is a valid API token for me."""
 
@@ -735,9 +731,9 @@ class FakePagerDuty:
         state: PagerDutyState | None = None,
         token: str = DEFAULT_TOKEN,
     ) -> None:
+        super().__init__(ssl_context, ca_bundle, _Handler, thread_name="fake-pagerduty")
         self.state = state or PagerDutyState()
         self.token = token
-        self.ca_bundle = ca_bundle
         #: the most items a page holds, whatever ``limit`` asks (PagerDuty: 100)
         self.max_page_size = 100
         #: answer 406 when Accept does not admit application/json, as strict mocks do
@@ -749,42 +745,6 @@ class FakePagerDuty:
         #: the ids of the default world, when seeded by start_fake_pagerduty()
         self.world: World | None = None
         self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._ssl_context = ssl_context
-        self._httpd = _Server(self)
-        port = self._httpd.server_address[1]
-        self.base_url = f"https://127.0.0.1:{port}"
-        self._thread = threading.Thread(
-            # a short poll interval: shutdown() waits for one poll
-            target=functools.partial(self._httpd.serve_forever, poll_interval=0.02),
-            name="fake-pagerduty",
-            daemon=True,
-        )
-
-    # ---- lifecycle ---------------------------------------------------------------
-
-    def start(self) -> FakePagerDuty:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes slow answers
-        self._httpd.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # unblocks handlers waiting on keep-alive connections
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._httpd.server_close()  # joins the handler threads
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakePagerDuty:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- for tests ---------------------------------------------------------------
 
@@ -880,45 +840,6 @@ class FakePagerDuty:
                     return fault
         return None
 
-    def _wait(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins handler threads: no stray sockets
-    block_on_close = True
-
-    def __init__(self, fake: FakePagerDuty) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # TLS in the connection's thread, so a client that never finishes the
-        # handshake (or rejects our certificate) cannot stall the accept loop.
-        request.settimeout(10)
-        try:
-            conn = self.fake._ssl_context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        self.fake._track(conn, True)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            self.fake._track(conn, False)
-            conn.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that went away mid-answer; nothing to report
-
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (method, re.compile("^" + pattern + "$"), handler)
@@ -945,48 +866,21 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 _NEEDS_FROM = {"update_incidents", "update_incident", "create_note", "create_status_update"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
-    # Headers and body go out in two writes: without this, Nagle's algorithm and
-    # the client's delayed ACK add 40 ms to every answer.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: tests read server.requests instead
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
+class _Handler(FakeHttpsHandler):
+    @property
+    def fake(self) -> FakePagerDuty:
+        fake = self.server.fake
+        assert isinstance(fake, FakePagerDuty)
+        return fake
 
     # ---- one request -------------------------------------------------------------
 
-    def _serve(self) -> None:
-        fake = self.server.fake
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(
-            method=self.command,
-            path=unquote(url.path),
-            query={k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()},
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
+    def serve_request(self) -> None:
+        fake = self.fake
+        request = self.read_request(RecordedRequest)
         fault = fake._record(request)
         if fault is not None and fault.kind == "reset":
-            self._reset()
+            self.reset()
             return
         if fault is not None and fault.kind == "slow":
             fake._wait(fault.delay)
@@ -1000,17 +894,17 @@ class _Handler(BaseHTTPRequestHandler):
             send_huge(self, fault.body or 200 * 1024 * 1024)
             return
         if fault is not None and fault.kind == "status":
-            self._send_json(fault.status, _error_body(fault.status), fault.headers)
+            self.send_json(fault.status, _error_body(fault.status), fault.headers)
             return
         if fault is not None and fault.kind == "json":
-            self._send_json(fault.status, fault.body, fault.headers)
+            self.send_json(fault.status, fault.body, fault.headers)
             return
         if fault is not None and fault.kind == "html":
             page = b"<!DOCTYPE html><html><body><h1>Sign in to the proxy</h1></body></html>"
-            self._send(fault.status, page, "text/html; charset=utf-8")
+            self.send_payload(fault.status, page, "text/html; charset=utf-8")
             return
         if fault is not None and fault.kind == "redirect":
-            self._send(fault.status, b"", "text/plain", fault.headers)
+            self.send_payload(fault.status, b"", "text/plain", fault.headers)
             return
         try:
             if fault is not None and fault.kind == "stuck_page":
@@ -1026,15 +920,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "wrong_types":
             answer = _wrong_types(answer)
         if fault is not None and fault.kind == "empty":
-            self._send(fault.status, b"", "application/json")
+            self.send_payload(fault.status, b"", "application/json")
             return
         payload = json.dumps(answer).encode()
         if fault is not None and fault.kind == "truncated":
             payload = payload[: max(1, len(payload) // 2)]
-        self._send(status, payload, "application/json")
+        self.send_payload(status, payload, "application/json")
 
     def _answer(self, request: RecordedRequest) -> tuple[int, Any]:
-        fake = self.server.fake
+        fake = self.fake
         state = fake.state
         auth = request.header("authorization") or ""
         user_id = None
@@ -1078,48 +972,6 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             handler: Callable[..., tuple[int, Any]] = getattr(api, name)
             return handler(body, **match.groupdict())
-
-    # ---- sending -----------------------------------------------------------------
-
-    def _send_json(self, status: int, body: Any, headers: Mapping[str, str] = {}) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json", headers)
-
-    def _send(
-        self,
-        status: int,
-        payload: bytes,
-        content_type: str,
-        headers: Mapping[str, str] = {},
-    ) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
-        except (OSError, ssl.SSLError):
-            self.close_connection = True
-
-    def _reset(self) -> None:
-        # SO_LINGER 0: close() sends a TCP RST instead of a FIN.
-        self.close_connection = True
-        try:
-            raw = self.connection
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            socket.socket(fileno=raw.detach()).close()
-        except OSError:
-            pass
-
-    def handle(self) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
-            super().handle()
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError, ValueError):
-            super().finish()
 
 
 def _responder_requests_refused(status: int) -> ApiError:

@@ -1,6 +1,6 @@
 """The escalation engine as it was before issue 17 (it scanned and sorted every
 tracked incident on every call), kept unchanged as the specification the
-heap-based engine is checked against: see tests/unit/test_escalation_oracle.py.
+heap-based engine is checked against: see tests/unit/domain/test_escalation_oracle.py.
 
 Original docstring:
 The escalation engine: incident events and the time in, alert actions out.

@@ -8,6 +8,8 @@ degraded."""
 from __future__ import annotations
 
 import os
+import sys
+import threading
 
 # before anything can create a QApplication: no display is needed or used
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -121,3 +123,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture
+def unhandled() -> Iterator[list[str]]:
+    """Every exception that escapes a thread or a slot, as a list the test checks."""
+    seen: list[str] = []
+    old_thread, old_sys = threading.excepthook, sys.excepthook
+    threading.excepthook = lambda args: seen.append(repr(args.exc_value))
+    sys.excepthook = lambda kind, value, tb: seen.append(repr(value))
+    yield seen
+    threading.excepthook, sys.excepthook = old_thread, old_sys

@@ -14,9 +14,6 @@ import contextlib
 import os
 import shutil
 import sqlite3
-import sys
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,17 +61,6 @@ FAULTS: dict[str, dict[str, Any]] = {
     "drip headers": {"kind": "drip_headers", "delay": 0.2},
     "huge body": {"kind": "huge", "body": 40 * 1024 * 1024},
 }
-
-
-@pytest.fixture
-def unhandled() -> Iterator[list[str]]:
-    """Every exception that escapes a thread or a slot."""
-    seen: list[str] = []
-    old_thread, old_sys = threading.excepthook, sys.excepthook
-    threading.excepthook = lambda args: seen.append(repr(args.exc_value))
-    sys.excepthook = lambda kind, value, tb: seen.append(repr(value))
-    yield seen
-    threading.excepthook, sys.excepthook = old_thread, old_sys
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ cluster keep the GUI thread in the escalation engine, and no notification come.
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -44,16 +42,6 @@ CONFIG = (
     'name = "team"\nkind = "alertmanager"\nurls = ["{url}"]\nuser = "Me"\n'
     'request_timeout = "1s"\npoll_interval = "5s"\n'
 )
-
-
-@pytest.fixture
-def unhandled() -> Iterator[list[str]]:
-    seen: list[str] = []
-    old_thread, old_sys = threading.excepthook, sys.excepthook
-    threading.excepthook = lambda args: seen.append(repr(args.exc_value))
-    sys.excepthook = lambda kind, value, tb: seen.append(repr(value))
-    yield seen
-    threading.excepthook, sys.excepthook = old_thread, old_sys
 
 
 @pytest.fixture

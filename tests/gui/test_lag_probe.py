@@ -43,12 +43,15 @@ def test_a_blocked_gui_thread_shows_as_a_stall_with_its_time(qtbot) -> None:
 def test_percentiles_count_every_tick() -> None:
     probe = LagProbe()
     assert probe.percentile(0.99) == 0.0  # no tick yet
-    probe.ticks = 100
-    probe._histogram[1] = 90
-    probe._histogram[40] = 10
+    for _ in range(90):
+        probe.record(1.4, at=1000.0)
+    for _ in range(10):
+        probe.record(40.2, at=1001.0)
+    assert probe.ticks == 100
     assert probe.percentile(0.5) == 1.0
     assert probe.percentile(0.9) == 1.0
     assert probe.percentile(0.95) == 40.0
+    assert probe.stalls == [(1001.0, 40.2)] * 10  # later than STALL_MS: listed one by one
 
 
 def test_without_the_variable_there_is_no_probe() -> None:

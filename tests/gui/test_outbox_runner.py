@@ -2,7 +2,7 @@
 the fake PagerDuty (offscreen Qt): a note submitted while PagerDuty fails waits
 in the outbox and is delivered once when it recovers; refusals reach the window
 with the text. The runner's decisions on a fake clock (and a crashed run's leftovers
-delivered, checked, at start): tests/integration/test_outbox_runner.py."""
+delivered, checked, at start): tests/integration/core/test_outbox_runner.py."""
 
 from __future__ import annotations
 

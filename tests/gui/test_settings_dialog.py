@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from datetime import time, timedelta
+from datetime import UTC, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from notifier.backends.kinds import KINDS
-from notifier.config import Config, load_config
+from notifier.backends.kinds import KINDS, accounts_kinds
+from notifier.backends.local.ingest import IngestServer
+from notifier.config import Config, escalation_policy, load_config
 from notifier.desktop.settings.dialog import SettingsDialog
+from notifier.domain.escalation import EscalationPolicy
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
@@ -355,6 +358,29 @@ def test_cancel_writes_nothing(
     assert not path.exists()
 
 
+def test_a_fresh_dialog_shows_and_saves_the_domains_defaults(
+    qtbot: Any, make_dialog: Callable[..., SettingsDialog]
+) -> None:
+    """The dialog, the escalation engine and the ingest agree on every default."""
+    dialog = make_dialog()
+    policy = EscalationPolicy()
+    shown = {
+        path: editor.setting.kind.parse(editor.raw()) for path, editor in dialog.editors.items()
+    }
+    for urgency, domain in (("high", policy.high), ("low", policy.low)):
+        assert shown[f"escalation.{urgency}.notify_after"] == domain.notify_after
+        assert shown[f"escalation.{urgency}.alarm_after"] == domain.alarm_after
+        assert shown[f"escalation.{urgency}.alarm_repeat"] == domain.alarm_repeat
+    assert (shown["sound.start_volume"], shown["sound.volume"]) == (
+        policy.volume_start,
+        policy.volume_max,
+    )
+    assert shown["local.ingest_port"] == inspect.signature(IngestServer).parameters["port"].default
+    with qtbot.waitSignal(dialog.saved) as saved:
+        save(qtbot, dialog)
+    assert escalation_policy(saved.args[0], tz=UTC) == policy
+
+
 # ---- the editors are made from the declarations ---------------------------------------
 
 
@@ -390,7 +416,7 @@ def test_every_global_setting_has_an_editor_made_from_its_declaration(
             assert items == list(kind.values)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(accounts_kinds()))
 def test_an_account_of_every_kind_can_be_added_edited_and_saved(
     qtbot: Any, make_dialog: Callable[..., SettingsDialog], path: Path, kind: str
 ) -> None:

@@ -130,3 +130,10 @@ def test_save_refuses_an_invalid_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         save_config(bad, path)
     assert path.read_text(encoding="utf-8") == "# mine\n"  # untouched
+
+
+def test_the_local_account_is_configured_in_its_own_table_not_in_accounts() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"accounts": [{"name": "box", "kind": "local"}]})
+    assert caught.value.key == "accounts[0].kind"
+    assert "configured in [local], not [[accounts]]" in str(caught.value)

@@ -4,12 +4,17 @@ cannot drift from them."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 
-from notifier.backends.kinds import KINDS
-from notifier.config import Config
+from notifier.backends.kinds import accounts_kinds
+from notifier.backends.local.ingest import IngestServer
+from notifier.config import Config, escalation_policy
+from notifier.domain.durations import format_duration
+from notifier.domain.escalation import EscalationPolicy
 from notifier.settings_schema import settings_of, walk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +63,7 @@ def test_every_global_setting_is_in_the_readme_with_its_table() -> None:
 
 
 def test_every_account_setting_is_in_its_kinds_table() -> None:
-    for kind in KINDS.values():
+    for kind in accounts_kinds().values():
         text = block(kind.kind)
         for key, declared in settings_of(kind.settings_class()).items():
             if key == "name":
@@ -74,3 +79,27 @@ def test_the_script_mends_a_stale_reference() -> None:
     assert stale != README
     assert script.render(stale) == README
     assert script.main(["--check"]) == 0
+
+
+def test_the_domain_the_ingest_and_the_readme_agree_on_every_default() -> None:
+    # A config.toml that sets nothing gives exactly the domain's own default policy...
+    assert escalation_policy(Config(), tz=UTC) == EscalationPolicy()
+    # ...and the ingest listens where the README says when [local] sets nothing.
+    server = inspect.signature(IngestServer).parameters
+    local = Config().local
+    assert (server["host"].default, server["port"].default, server["max_body"].default) == (
+        local.ingest_host,
+        local.ingest_port,
+        local.ingest_max_body,
+    )
+    text = block("config")
+    high = EscalationPolicy().high
+    for key, default in (
+        ("notify_after", high.notify_after),
+        ("alarm_after", high.alarm_after),
+        ("alarm_repeat", high.alarm_repeat),
+    ):
+        assert default is not None
+        assert re.search(rf'^{key} = "{format_duration(default)}"', text, re.MULTILINE), key
+    assert re.search(rf"^start_volume = {EscalationPolicy().volume_start}\b", text, re.MULTILINE)
+    assert re.search(rf"^ingest_port = {local.ingest_port}\b", text, re.MULTILINE)

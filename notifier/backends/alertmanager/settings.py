@@ -20,6 +20,7 @@ from notifier.backends.alertmanager.matchers import (
     format_matcher,
     parse_matcher,
 )
+from notifier.backends.http_settings import ca_bundle, request_timeout
 from notifier.backends.poll_settings import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL
 from notifier.domain.durations import LONGEST_PAUSE
 from notifier.settings_schema import (
@@ -132,13 +133,7 @@ class AlertmanagerSettings:
         help="basic auth user; the password is what `login` stores. Unset: a stored secret "
         "is sent as a bearer token",
     )
-    ca_bundle: str | None = setting(
-        OrUnset(File("a PEM file of CA certificates")),
-        None,
-        label="CA bundle",
-        help="a PEM file of CAs to trust",
-        doc_default="system CAs",
-    )
+    ca_bundle: str | None = ca_bundle()
     client_cert: str | None = setting(
         OrUnset(File("a PEM file with your client certificate")),
         None,
@@ -172,12 +167,7 @@ class AlertmanagerSettings:
         label="Acknowledge for",
         help="how long an acknowledgement silence lasts",
     )
-    request_timeout: timedelta = setting(
-        Duration(timedelta(milliseconds=100), timedelta(minutes=2)),
-        DEFAULT_REQUEST_TIMEOUT,
-        label="Request timeout",
-        help="how long to wait for one answer",
-    )
+    request_timeout: timedelta = request_timeout(DEFAULT_REQUEST_TIMEOUT)
     #: the label that gives the urgency and severity
     severity_label: str = setting(
         LabelName(),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from notifier.backends.http_settings import ca_bundle, request_timeout
 from notifier.backends.poll_settings import (
     poll_interval_fixed,
     poll_interval_off_call,
@@ -21,9 +22,7 @@ from notifier.backends.poll_settings import (
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
-    Duration,
     Email,
-    File,
     ListOf,
     Name,
     Option,
@@ -36,7 +35,6 @@ from notifier.settings_schema import (
 
 API_URL = "https://api.incident.io"
 
-DEFAULT_REQUEST_TIMEOUT = timedelta(seconds=20)
 
 Scope = Literal["mine", "all"]
 
@@ -72,13 +70,7 @@ class IncidentIoSettings:
         help="any https URL (a proxy)",
         summary=True,
     )
-    ca_bundle: str | None = setting(
-        OrUnset(File("a PEM file of CA certificates")),
-        None,
-        label="CA bundle",
-        help="a PEM file to trust, for TLS-inspecting corporate proxies",
-        doc_default="system CAs",
-    )
+    ca_bundle: str | None = ca_bundle()
     poll_interval_on_call: timedelta = poll_interval_on_call("incident.io")
     poll_interval_off_call: timedelta = poll_interval_off_call("incident.io")
     #: set: one interval, on call or not (the two above are then unused)
@@ -154,12 +146,7 @@ class IncidentIoSettings:
         doc_default="the path that paged",
     )
     #: how long to wait for incident.io's answer to one request
-    request_timeout: timedelta = setting(
-        Duration(timedelta(milliseconds=100), timedelta(minutes=2)),
-        DEFAULT_REQUEST_TIMEOUT,
-        label="Request timeout",
-        help="how long to wait for one answer",
-    )
+    request_timeout: timedelta = request_timeout()
 
 
 def parse_incidentio_account(entry: Mapping[str, Any], *, where: str) -> IncidentIoSettings:

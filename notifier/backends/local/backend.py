@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from notifier.backends.local.settings import LocalAccount
 from notifier.backends.local.store import LocalStore
 from notifier.backends.local.watch import DatabaseWatch
 from notifier.backends.port import (
@@ -20,7 +21,16 @@ from notifier.backends.port import (
     UnsupportedSnooze,
     Watch,
 )
-from notifier.domain.model import EntryKind, Incident, Person, Role, Severity, Status, Urgency
+from notifier.domain.model import (
+    EntryKind,
+    Incident,
+    Person,
+    Role,
+    Severity,
+    Status,
+    Urgency,
+    person_from_text,
+)
 
 
 class LocalBackend(UnsupportedSnooze):
@@ -158,3 +168,12 @@ class LocalBackend(UnsupportedSnooze):
         for watch in self._watches:
             watch.close()  # closing twice is harmless
         self._watches.clear()
+
+
+def create_local_backend(account: LocalAccount, secret: str | None = None) -> LocalBackend:
+    """The local account's backend (its kind's ``create``; it keeps no secret): who I
+    am is ``user_name`` (by default my login name) and ``user_email``."""
+    name = account.user_name or getpass.getuser()
+    me = Person(id=account.user_email or name, name=name, email=account.user_email)
+    people = [person_from_text(p) for p in account.people]
+    return LocalBackend(account.database, name=account.name, me=me, people=people)

@@ -55,6 +55,11 @@ from notifier.backends.local.ingest_keys import (
     IngestKeyPair,
     IngestKeys,
 )
+from notifier.backends.local.settings import (
+    DEFAULT_INGEST_HOST,
+    DEFAULT_INGEST_MAX_BODY,
+    DEFAULT_INGEST_PORT,
+)
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import RefusedError, UnavailableError
 from notifier.domain.model import Status, make_ref
@@ -75,7 +80,7 @@ __all__ = [
 
 log = logging.getLogger("notifier.ingest")
 
-DEFAULT_PORT = 47811
+DEFAULT_PORT = DEFAULT_INGEST_PORT
 #: open connections at most; a new one beyond closes the oldest still sending
 DEFAULT_MAX_CONNECTIONS = 100
 
@@ -156,9 +161,9 @@ class IngestServer:
         store: LocalStore,
         keys: IngestKeys | SecretStore,
         *,
-        host: str = "127.0.0.1",
+        host: str = DEFAULT_INGEST_HOST,
         port: int = DEFAULT_PORT,
-        max_body: int = 512 * 1024,
+        max_body: int = DEFAULT_INGEST_MAX_BODY,
         author: str = "ingest",
         on_change: Callable[[], None] | None = None,
         runtime_file: Path | None = None,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from notifier.backends.http_settings import ca_bundle, request_timeout
 from notifier.backends.poll_settings import (
     poll_interval_fixed,
     poll_interval_off_call,
@@ -21,9 +22,7 @@ from notifier.backends.poll_settings import (
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
-    Duration,
     Email,
-    File,
     Integer,
     Invalid,
     ListOf,
@@ -81,13 +80,7 @@ class PagerDutySettings:
         suggestions=(("US service region", US_API_URL), ("EU service region", EU_API_URL)),
         summary=True,
     )
-    ca_bundle: str | None = setting(
-        OrUnset(File("a PEM file of CA certificates")),
-        None,
-        label="CA bundle",
-        help="a PEM file to trust, for TLS-inspecting corporate proxies",
-        doc_default="system CAs",
-    )
+    ca_bundle: str | None = ca_bundle()
     poll_interval_on_call: timedelta = poll_interval_on_call("PagerDuty")
     poll_interval_off_call: timedelta = poll_interval_off_call("PagerDuty")
     #: set: one interval, on call or not (the two above are then unused)
@@ -141,12 +134,7 @@ class PagerDutySettings:
         doc_default="from `/users/me`",
     )
     #: how long to wait for PagerDuty's answer to one request
-    request_timeout: timedelta = setting(
-        Duration(timedelta(milliseconds=100), timedelta(minutes=2)),
-        timedelta(seconds=20),
-        label="Request timeout",
-        help="how long to wait for one answer",
-    )
+    request_timeout: timedelta = request_timeout()
     #: the organisation's PagerDuty app (App Registration, OAuth 2.0): `login --browser`
     oauth_client_id: str | None = setting(
         OrUnset(Text()),

@@ -67,13 +67,16 @@ class LagProbe(QObject):
         self._timer.start(self.interval_ms)
 
     def _tick(self) -> None:
-        late_ms = max(0.0, (time.monotonic() - self._due) * 1000)
+        self.record(max(0.0, (time.monotonic() - self._due) * 1000), time.time())
+        self._arm()
+
+    def record(self, late_ms: float, at: float) -> None:
+        """Count one tick that ran ``late_ms`` late, at wall-clock time ``at``."""
         self.ticks += 1
         self.max_ms = max(self.max_ms, late_ms)
         self._histogram[min(int(late_ms), HISTOGRAM_MS)] += 1
         if late_ms > STALL_MS and len(self.stalls) < MAX_STALLS:
-            self.stalls.append((time.time(), round(late_ms, 1)))
-        self._arm()
+            self.stalls.append((at, round(late_ms, 1)))
 
     def percentile(self, fraction: float) -> float:
         """The lateness (ms, to the millisecond below) that ``fraction`` of ticks

@@ -11,7 +11,7 @@ The answer only matters to modules that use such features elsewhere: a module fo
 to use PySide gets the default selection "no feature" (0), any other is ignored (-1),
 and the two behave alike while no module selects a feature. Nothing here does (the
 import contract keeps PySide6 inside ``notifier.desktop``, and no module of it
-imports ``__feature__``; ``tests/unit/test_pyside_import.py`` checks the tree), so
+imports ``__feature__``; ``tests/unit/desktop/test_pyside_import.py`` checks the tree), so
 every module is ignored without reading its source. A module that does select a
 feature still gets it: that goes through ``__feature__``'s own import, untouched.
 

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.backends.kinds import KINDS, AccountKind
+from notifier.backends.kinds import KINDS, AccountKind, accounts_kinds
 from notifier.config import Config, config_to_toml, parse_config, save_config
 from notifier.errors import ConfigError
 from notifier.settings_schema import (
@@ -559,7 +559,7 @@ class SettingsDialog(QDialog):
         self.new_name.setAccessibleName("New account name")
         self.new_kind = QComboBox()
         self.new_kind.setAccessibleName("New account kind")
-        for kind in KINDS.values():
+        for kind in accounts_kinds().values():
             self.new_kind.addItem(kind.label, kind.kind)
         self.add_button = QPushButton("Add account")
         self.add_button.setAutoDefault(False)

@@ -58,9 +58,6 @@ class ElidedLineEdit(QLineEdit):
         self.setStyleSheet("QLineEdit { background: transparent; }")
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
-    def full_text(self) -> str:
-        return self._full
-
     def set_full_text(self, text: str) -> None:
         self._full = text
         self.setToolTip(plain_tooltip(text))
