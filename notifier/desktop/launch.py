@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 from notifier import __version__
 from notifier.config import Config
 from notifier.core.accounts import Accounts
-from notifier.desktop.app import OncallApp
 from notifier.desktop.crash import install_excepthook
 from notifier.desktop.log_setup import setup_logging
 from notifier.desktop.single_instance import (
@@ -66,7 +65,17 @@ def run_app(
         return 0
     server = InstanceServer(channel.address)
 
-    oncall = OncallApp(profile, config, secrets, accounts)
+    # The icon first (issue 22): a user sees the app start at once, the rest of it
+    # (its modules, the stores, the sync) is built after. No event loop runs until
+    # the app is built and started, so nothing can be clicked or delivered meanwhile.
+    from notifier.desktop.tray import TrayController
+    from notifier.desktop.tray_host import must_wait_for_host
+
+    tray = TrayController(wait_for_host=must_wait_for_host())
+    tray.show_starting("oncall-notifier: starting…")
+    from notifier.desktop.app import OncallApp
+
+    oncall = OncallApp(profile, config, secrets, accounts, tray=tray)
     install_excepthook(oncall.internalError.emit)
     server.messageReceived.connect(oncall.handle_message)
     oncall.start()
