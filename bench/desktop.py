@@ -200,7 +200,8 @@ def _loop_started(kind: str, launched: Launched, probe: Path) -> float | None:
             if line.startswith(LOOP_STARTED + " "):
                 return float(line.split()[1]) - launched.started
         return None
-    with contextlib.suppress(OSError, ValueError, TypeError):
+    # an app from before issue 22's figure has none (KeyError)
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
         return float(json.loads(probe.read_text())["loop_started_monotonic"]) - launched.started
     return None
 
