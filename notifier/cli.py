@@ -13,27 +13,27 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from notifier import __version__
-from notifier.backends.port import BackendError, Capability, Truncated, require
-from notifier.config import Config, load_config
-from notifier.core import actions
-from notifier.core.accounts import Accounts
-from notifier.core.actions import ActionKind, ActionRequest
-from notifier.domain.durations import check_pause, format_age, parse_duration
-from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
-from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
 from notifier.system import redact
 from notifier.system.profile import HOME_VARIABLE, PRIVATE_UMASK, Profile
-from notifier.system.secrets import SecretStore
-from notifier.system.serialize import incident_to_dict
 
+# The tray app shows its icon before it reads its configuration (issue 22): what the
+# commands use (the configuration, the accounts, the backends' port, the domain) is
+# imported where it is used, never when this module is.
 if TYPE_CHECKING:
     import argparse
+
+    from notifier.backends.port import Capability
+    from notifier.config import Config
+    from notifier.core.accounts import Accounts
+    from notifier.core.actions import ActionKind
+    from notifier.domain.model import Incident, Role
+    from notifier.system.secrets import SecretStore
 
 PROG = "oncall-notifier"
 log = logging.getLogger("notifier.cli")
@@ -42,9 +42,13 @@ log = logging.getLogger("notifier.cli")
 class Context:
     """What every command needs, built lazily so ``--help`` stays instant."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, profile: Profile | None = None) -> None:
+        from notifier.config import load_config
+        from notifier.core.accounts import Accounts
+        from notifier.system.secrets import SecretStore
+
         self.args = args
-        self.profile = Profile.locate(args.profile)
+        self.profile = profile or Profile.locate(args.profile)
         self.config: Config = load_config(self.profile.config_path)
         self.secrets = SecretStore(self.config.secrets_store, profile_root=self.profile.root)
         self.accounts = Accounts(self.profile, self.config, self.secrets)
@@ -60,6 +64,10 @@ class Context:
 
 
 def cmd_trigger(ctx: Context) -> int:
+    from notifier.core import actions
+    from notifier.domain.model import Severity, Urgency
+    from notifier.system.serialize import incident_to_dict
+
     a = ctx.args
     result = actions.trigger(
         ctx.accounts,
@@ -78,6 +86,12 @@ def cmd_trigger(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
+    from notifier.backends.port import BackendError, Truncated
+    from notifier.domain.durations import format_age
+    from notifier.domain.model import urgency_order
+    from notifier.domain.text import one_line as _one_line
+    from notifier.system.serialize import incident_to_dict
+
     incidents: list[Incident] = []
     errors: list[str] = []
     notes: list[str] = []
@@ -130,6 +144,10 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_show(ctx: Context) -> int:
+    from notifier.domain.durations import format_age
+    from notifier.domain.text import one_line as _one_line
+    from notifier.system.serialize import incident_to_dict
+
     backend, incident_id = ctx.accounts.resolve(ctx.args.ref)
     incident = backend.incident(incident_id)
     if ctx.args.json:
@@ -173,12 +191,18 @@ def cmd_show(ctx: Context) -> int:
 def _resolved_ref(ctx: Context, ref: str, capability: Capability) -> str:
     """``ref`` as ACCOUNT:ID, once its account is known to be able to act: a
     wrong ref or account fails before anything is sent."""
+    from notifier.backends.port import require
+    from notifier.domain.model import make_ref
+
     backend, incident_id = ctx.accounts.resolve(ref)
     require(backend, capability)
     return make_ref(backend.name, incident_id)
 
 
 def _act(ctx: Context, kind: ActionKind, done: str, text: str = "") -> int:
+    from notifier.core import actions
+    from notifier.core.actions import ActionRequest
+
     ref = _resolved_ref(ctx, ctx.args.ref, kind.capability)
     actions.perform(ctx.accounts, ActionRequest(kind, ref, text=text))
     ctx.out(f"{done} {ref}")
@@ -187,6 +211,9 @@ def _act(ctx: Context, kind: ActionKind, done: str, text: str = "") -> int:
 
 def cmd_ack(ctx: Context) -> int:
     """Acknowledge one or more incidents: one request per account."""
+    from notifier.backends.port import BackendError, Capability
+    from notifier.core import actions
+
     refs = [_resolved_ref(ctx, ref, Capability.ACKNOWLEDGE) for ref in ctx.args.refs]
     done: list[str] = []
     for batch in actions.acknowledgement_batches(refs, ref=lambda ref: ref):
@@ -206,6 +233,10 @@ def cmd_ack(ctx: Context) -> int:
 def cmd_resolve(ctx: Context) -> int:
     """Resolve one or more incidents (each with the note, when one is given); every
     ref is checked before anything is sent, as ``ack`` does."""
+    from notifier.backends.port import BackendError, Capability
+    from notifier.core import actions
+    from notifier.core.actions import ActionKind, ActionRequest
+
     refs = [_resolved_ref(ctx, ref, Capability.RESOLVE) for ref in ctx.args.refs]
     done: list[str] = []
     for ref in refs:
@@ -224,15 +255,23 @@ def cmd_resolve(ctx: Context) -> int:
 
 
 def cmd_note(ctx: Context) -> int:
+    from notifier.core.actions import ActionKind
+
     return _act(ctx, ActionKind.NOTE, "Added a note to", _text_arg(ctx.args.text))
 
 
 def cmd_update(ctx: Context) -> int:
+    from notifier.core.actions import ActionKind
+
     text = _text_arg(ctx.args.text)
     return _act(ctx, ActionKind.STATUS_UPDATE, "Posted a status update to", text)
 
 
 def _role(ctx: Context, role: Role, who: str | None) -> int:
+    from notifier.backends.port import Capability
+    from notifier.core import actions
+    from notifier.core.actions import ActionKind, ActionRequest
+
     ref = _resolved_ref(ctx, ctx.args.ref, Capability.ROLES)
     backend, _ = ctx.accounts.resolve(ref)
     person = backend.me() if who is None else actions.find_person(ctx.accounts, ref, who)
@@ -242,20 +281,31 @@ def _role(ctx: Context, role: Role, who: str | None) -> int:
 
 
 def cmd_commander(ctx: Context) -> int:
+    from notifier.domain.model import Role
+
     return _role(ctx, Role.COMMANDER, ctx.args.person)
 
 
 def cmd_comms_lead(ctx: Context) -> int:
+    from notifier.domain.model import Role
+
     return _role(ctx, Role.COMMS_LEAD, ctx.args.person)
 
 
 def cmd_escalate(ctx: Context) -> int:
+    from notifier.core.actions import ActionKind
+
     return _act(ctx, ActionKind.ESCALATE, "Escalated")
 
 
 def cmd_snooze(ctx: Context) -> int:
     """Snooze in the backend (teammates see it), as the window does; an account
     without a snooze of its own is refused with its reason."""
+    from notifier.backends.port import Capability
+    from notifier.core import actions
+    from notifier.core.actions import ActionKind, ActionRequest
+    from notifier.domain.durations import check_pause, parse_duration
+
     try:
         duration = parse_duration(ctx.args.duration)
     except ValueError as exc:
@@ -276,6 +326,8 @@ def cmd_snooze(ctx: Context) -> int:
 
 
 def cmd_unack(ctx: Context) -> int:
+    from notifier.core.actions import ActionKind
+
     return _act(ctx, ActionKind.UNACKNOWLEDGE, "Un-acknowledged")
 
 
@@ -348,6 +400,7 @@ def cmd_start_at_login(ctx: Context) -> int:
 
 def cmd_login(ctx: Context) -> int:
     from notifier.backends.kinds import account_kind
+    from notifier.core import actions
 
     name = ctx.args.account
     info = ctx.accounts.info(name)
@@ -384,6 +437,8 @@ def _login_with_browser(ctx: Context, name: str) -> int:
             print(f"No browser could be started; open this address in one: {url}", file=sys.stderr)
         return True
 
+    from notifier.core import actions
+
     person, api_url = actions.sign_in_with_browser(
         ctx.accounts, name, timeout=ctx.args.timeout, open_browser=open_browser
     )
@@ -393,6 +448,8 @@ def _login_with_browser(ctx: Context, name: str) -> int:
 
 
 def cmd_logout(ctx: Context) -> int:
+    from notifier.core import actions
+
     name = ctx.args.account
     removed = actions.logout(ctx.accounts, name)
     if removed:
@@ -449,13 +506,27 @@ def cmd_doctor(ctx: Context) -> int:
     return 1 if failed or desktop is None else 0
 
 
-def cmd_app(ctx: Context) -> int:
+def run_tray_app(args: argparse.Namespace) -> int:
+    """The tray app (no command). Its icon shows before the configuration is read
+    (issue 22): the configuration, secret store and accounts are read right after."""
     problem = display_problem()
     if problem:
         raise UserError(problem)
-    from notifier.desktop.app.launch import run_app
+    from notifier.desktop.app.launch import start_app
 
-    return run_app(ctx.profile, ctx.config, ctx.secrets, ctx.accounts, demo=False)
+    profile = Profile.locate(args.profile)
+    read: list[Context] = []
+
+    def load() -> tuple[Config, SecretStore, Accounts]:
+        ctx = Context(args, profile)
+        read.append(ctx)
+        return ctx.config, ctx.secrets, ctx.accounts
+
+    try:
+        return start_app(profile, load, demo=False)
+    finally:
+        for ctx in read:
+            ctx.accounts.close()
 
 
 def cmd_demo(ctx: Context) -> int:
@@ -467,17 +538,21 @@ def cmd_demo(ctx: Context) -> int:
     return run_demo()
 
 
-#: system libraries Qt's X11 plugin loads, with the Debian/Ubuntu package of each
+#: system libraries Qt's X11 plugin loads: the name ``find_library`` takes, with the
+#: soname the plugin links to and the Debian/Ubuntu package of each
 XCB_LIBRARIES = {
-    "xcb-cursor": "libxcb-cursor0",
-    "xcb-icccm": "libxcb-icccm4",
-    "xcb-keysyms": "libxcb-keysyms1",
-    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "xcb-cursor": ("libxcb-cursor.so.0", "libxcb-cursor0"),
+    "xcb-icccm": ("libxcb-icccm.so.4", "libxcb-icccm4"),
+    "xcb-keysyms": ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+    "xkbcommon-x11": ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
 }
 
 
-def display_problem() -> str | None:
-    """Why a GUI cannot start here, or None. Qt would abort (exit 134) instead."""
+def display_problem(
+    libraries: Mapping[str, tuple[str, str]] = XCB_LIBRARIES,
+) -> str | None:
+    """Why a GUI cannot start here, or None. Qt would abort (exit 134) instead.
+    ``libraries``: what Qt's X11 support needs (see :data:`XCB_LIBRARIES`)."""
     if os.environ.get("QT_QPA_PLATFORM"):
         return None
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
@@ -488,7 +563,7 @@ def display_problem() -> str | None:
                 "headless ingest"
             )
         if not os.environ.get("WAYLAND_DISPLAY"):
-            missing = missing_xcb_libraries()
+            missing = missing_xcb_libraries(libraries)
             if missing:
                 return (
                     "Qt's X11 support needs system libraries that are missing "
@@ -498,10 +573,24 @@ def display_problem() -> str | None:
     return None
 
 
-def missing_xcb_libraries() -> list[str]:
+def missing_xcb_libraries(
+    libraries: Mapping[str, tuple[str, str]] = XCB_LIBRARIES,
+) -> list[str]:
+    """The packages of ``libraries`` this system lacks. Each is loaded by its soname
+    first (Qt's X11 plugin loads it next anyway): ``find_library`` runs ``ldconfig``, a
+    process of its own per call, ~20-40 ms of every start (issue 22); it is asked only
+    when the soname is not found, for a system that names the library otherwise."""
+    import ctypes
     import ctypes.util
 
-    return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+    missing = []
+    for name, (soname, package) in libraries.items():
+        try:
+            ctypes.CDLL(soname)
+        except OSError:
+            if ctypes.util.find_library(name) is None:
+                missing.append(package)
+    return missing
 
 
 # ---- helpers ------------------------------------------------------------------------
@@ -558,6 +647,8 @@ def parse_arguments(argv: Sequence[str] | None) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     import argparse
+
+    from notifier.domain.model import Severity
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -727,14 +818,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the terminal gets warnings (or everything with -v); the app's log file
         # gets INFO and up on its own handler
         handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    func = getattr(args, "func", cmd_app)
+    func: Callable[[Context], int] | None = getattr(args, "func", None)
     try:
+        if func is None:
+            return run_tray_app(args)
         ctx = Context(args)
         try:
             return func(ctx)
         finally:
             ctx.accounts.close()
-    except (UserError, BackendError) as exc:
+    except UserError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -745,7 +838,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except Exception as exc:  # last resort: one line for the user, the traceback in the log
+    except Exception as exc:
+        from notifier.backends.port import BackendError
+
+        if isinstance(exc, BackendError):  # says what happened and what to do
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 1
+        # last resort: one line for the user, the traceback in the log
         log.debug("unexpected error", exc_info=True)
         print(
             f"{PROG}: unexpected error: {exc.__class__.__name__}: {exc} "

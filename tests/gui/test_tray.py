@@ -10,7 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from notifier.desktop.tray.controller import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
-from notifier.desktop.widgets.icons import TrayState
+from notifier.desktop.widgets.icons import TrayState, app_icon, tray_icon
 from notifier.domain.model import Incident, Status
 from testing.support.builders import make_incident
 
@@ -121,6 +121,51 @@ def test_icon_changes_with_state(qtbot) -> None:
     assert tray.state is TrayState.DEGRADED
     assert before != after
     assert tray.icon.toolTip() == "work: unreachable"
+
+
+def test_an_icon_shown_before_the_state_is_known_says_starting_until_the_first_update(
+    qtbot,
+) -> None:
+    # issue 22: the launch shows the icon before it builds the app; until the app's
+    # first render it must not claim a state (an all-clear green would be a lie)
+    def pixels(tray: TrayController):
+        return tray.icon.icon().pixmap(22, 22).toImage()
+
+    tray = TrayController()
+    tray.show_starting("oncall-notifier: starting…")
+    assert tray.icon.isVisible()
+    assert pixels(tray) == app_icon().pixmap(22, 22).toImage()
+    assert pixels(tray) != tray_icon(TrayState.CLEAR).pixmap(22, 22).toImage()
+    assert tray.icon.toolTip() == "oncall-notifier: starting…"
+    assert [(a.text(), a.isEnabled()) for a in tray.shown_actions()] == [
+        ("oncall-notifier: starting…", False)
+    ]
+    # the first state replaces all three, even the state the controller began with
+    entries = menu_entries([], status_lines=["On call"], alarm_snoozed_until=None, now=NOW)
+    tray.update("clear", "All clear", entries)
+    assert pixels(tray) == tray_icon(TrayState.CLEAR).pixmap(22, 22).toImage()
+    assert tray.icon.toolTip() == "All clear"
+    assert [a.text() for a in tray.shown_actions() if not a.isSeparator()][:2] == [
+        "On call",
+        "No open incidents",
+    ]
+
+
+def test_an_icon_made_once_a_tray_host_appears_is_still_starting_if_no_state_came(
+    qtbot,
+) -> None:
+    tray = TrayController(wait_for_host=True)  # offscreen: no host, no icon yet
+    assert tray.icon is None
+    tray.show_starting("oncall-notifier: starting…")
+    tray.host_watcher.appeared.emit("sni")  # what the watcher says when a panel appears
+    assert tray.icon is not None and tray.icon.isVisible()
+    assert tray.icon.icon().pixmap(22, 22).toImage() == app_icon().pixmap(22, 22).toImage()
+    tray.update("triggered", "1 triggered", [])
+    assert tray.state is TrayState.TRIGGERED
+    assert (
+        tray.icon.icon().pixmap(22, 22).toImage()
+        == tray_icon(TrayState.TRIGGERED).pixmap(22, 22).toImage()
+    )
 
 
 def test_spoofed_titles_reach_the_menu_and_tooltip_clean() -> None:

@@ -67,7 +67,8 @@ log = logging.getLogger("notifier.desktop.app.application")
 class OncallApp(QObject):
     """The running tray app. ``require_sound=False`` only for test processes that
     have no sound server: otherwise a missing audio output turns the tray degraded.
-    ``clock`` and ``scheduling``: what tests that move time by hand give it."""
+    ``clock`` and ``scheduling``: what tests that move time by hand give it. ``tray``:
+    the icon the launch showed before building the app (:func:`launch.run_app`)."""
 
     #: every batch of escalation actions carried out (for the log view and tests)
     alertActions = Signal(object)
@@ -89,6 +90,7 @@ class OncallApp(QObject):
         clock: Any = None,
         require_sound: bool = True,
         scheduling: QtScheduling | None = None,
+        tray: TrayController | None = None,
     ) -> None:
         super().__init__()
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -102,7 +104,11 @@ class OncallApp(QObject):
         self.outbox_panel: OutboxPanel | None = None
         self.ingest: RunningIngest | None = None
 
-        self.tray = TrayController(self, wait_for_host=must_wait_for_host())  # no panel yet?
+        if tray is None:
+            tray = TrayController(self, wait_for_host=must_wait_for_host())  # no panel yet?
+        else:  # shown already by the launch, before this app was built (issue 22)
+            tray.setParent(self)
+        self.tray = tray
         self.tray_available = self.tray.icon is not None and QSystemTrayIcon.isSystemTrayAvailable()
         self.notifications = NotificationCenter(
             self.tray.icon, self, ledger=profile.notifications_path

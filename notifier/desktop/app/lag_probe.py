@@ -7,7 +7,11 @@ that long, and no click, repaint or signal could be handled meanwhile. When the
 application quits, the figures are written to that file as JSON:
 
 ``{"interval_ms", "ticks", "max_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
-"stalls": [[unix time, lateness ms], ...]}``
+"stalls": [[unix time, lateness ms], ...], "loop_started_monotonic"}``
+
+``loop_started_monotonic`` is ``time.monotonic()`` when the event loop first ran:
+from the start of the process, how long until the app could paint its icon and answer
+a click (``bench/``'s startup benchmark compares it with its own clock).
 
 ``stalls`` lists every tick later than :data:`STALL_MS` with the wall-clock time
 it ran, so a benchmark can look at one window (a storm) and leave out the start.
@@ -51,12 +55,15 @@ class LagProbe(QObject):
         self.stalls: list[tuple[float, float]] = []
         self._histogram = [0] * (HISTOGRAM_MS + 1)
         self._due = 0.0
+        self.loop_started: float | None = None
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._tick)
 
     def start(self) -> None:
+        if self.loop_started is None:
+            self.loop_started = time.monotonic()
         self._arm()
 
     def stop(self) -> None:
@@ -101,6 +108,7 @@ class LagProbe(QObject):
             "p99_ms": self.percentile(0.99),
             "p999_ms": self.percentile(0.999),
             "stalls": self.stalls,
+            "loop_started_monotonic": self.loop_started,
         }
 
     def write(self, path: Path) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QApplication
 
 from notifier import __version__
-from notifier.config import Config
-from notifier.core.accounts import Accounts
-from notifier.desktop.app.application import OncallApp
 from notifier.desktop.app.crash import install_excepthook
 from notifier.desktop.app.log_setup import setup_logging
 from notifier.desktop.app.single_instance import (
@@ -22,7 +20,11 @@ from notifier.desktop.app.single_instance import (
 )
 from notifier.desktop.app.termination import StopDeadline, quit_on_termination
 from notifier.system.profile import Profile
-from notifier.system.secrets import SecretStore
+
+if TYPE_CHECKING:  # read after the icon shows (issue 22): see start_app
+    from notifier.config import Config
+    from notifier.core.accounts import Accounts
+    from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.desktop.app.launch")
 
@@ -37,6 +39,26 @@ def run_app(
     argv: list[str] | None = None,
     after_start: Any = None,
 ) -> int:
+    return start_app(
+        profile,
+        lambda: (config, secrets, accounts),
+        demo=demo,
+        argv=argv,
+        after_start=after_start,
+    )
+
+
+def start_app(
+    profile: Profile,
+    load: Callable[[], tuple[Config, SecretStore, Accounts]],
+    *,
+    demo: bool = False,
+    argv: list[str] | None = None,
+    after_start: Any = None,
+) -> int:
+    """Run the tray app on ``profile`` until it quits; ``load`` reads its configuration,
+    secret store and accounts once the icon shows (it raises what reading them
+    raises: a broken configuration is one line on stderr, as before)."""
     existing = QApplication.instance()
     app = (
         existing
@@ -66,7 +88,18 @@ def run_app(
         return 0
     server = InstanceServer(channel.address)
 
-    oncall = OncallApp(profile, config, secrets, accounts)
+    # The icon first (issue 22): a user sees the app start at once, the rest of it
+    # (its configuration, modules, stores, the sync) is read and built after. No event loop runs until
+    # the app is built and started, so nothing can be clicked or delivered meanwhile.
+    from notifier.desktop.tray.controller import TrayController
+    from notifier.desktop.tray.host import must_wait_for_host
+
+    tray = TrayController(wait_for_host=must_wait_for_host())
+    tray.show_starting("oncall-notifier: starting…")
+    config, secrets, accounts = load()
+    from notifier.desktop.app.application import OncallApp
+
+    oncall = OncallApp(profile, config, secrets, accounts, tray=tray)
     install_excepthook(oncall.internalError.emit)
     server.messageReceived.connect(oncall.handle_message)
     oncall.start()

@@ -20,7 +20,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from notifier.desktop.tray.host import TrayHostWatcher
-from notifier.desktop.widgets.icons import TrayState, tray_icon
+from notifier.desktop.widgets.icons import TrayState, app_icon, tray_icon
 from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Status
 
@@ -208,6 +208,7 @@ class TrayController(QObject):
         self.snooze_menu.setToolTipsVisible(True)
         self.menu.aboutToHide.connect(self._apply_pending_later)
         self._state = TrayState.CLEAR
+        self._starting = False  # the app's own icon until the first state (show_starting)
         self._tooltip = ""
         self._shown_wanted = False
         self._entries: list[MenuEntry] = []
@@ -234,7 +235,7 @@ class TrayController(QObject):
         icon = QSystemTrayIcon(self.parent())
         icon.setContextMenu(self.menu)
         icon.activated.connect(self._activated)
-        icon.setIcon(tray_icon(self._state))
+        icon.setIcon(app_icon() if self._starting else tray_icon(self._state))
         icon.setToolTip(self._tooltip)
         self.icon = icon
         if self._shown_wanted:
@@ -260,6 +261,18 @@ class TrayController(QObject):
         if self.icon is not None:
             self.icon.show()
 
+    def show_starting(self, text: str) -> None:
+        """Show the icon before any state is known (issue 22: the icon first, the rest
+        of the start after it): the application's own icon, not a state's, with ``text``
+        as its tooltip and its menu's one line. The first :meth:`update` replaces them."""
+        self._starting = True
+        self._tooltip = text
+        if self.icon is not None:
+            self.icon.setIcon(app_icon())
+            self.icon.setToolTip(text)
+        self._render([MenuEntry("status", text, enabled=False)])
+        self.show()
+
     def hide(self) -> None:
         self._shown_wanted = False
         if self.icon is not None:
@@ -267,8 +280,8 @@ class TrayController(QObject):
 
     def update(self, state: str, tooltip: str, entries: list[MenuEntry]) -> None:
         new_state = TrayState(state)
-        if new_state != self._state:
-            self._state = new_state
+        if new_state != self._state or self._starting:
+            self._state, self._starting = new_state, False
             if self.icon is not None:
                 self.icon.setIcon(tray_icon(new_state))
         if tooltip != self._tooltip:  # SNI: every set is a NewToolTip signal

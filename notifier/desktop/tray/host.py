@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+from collections.abc import Iterator
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -42,21 +43,28 @@ def sni_host_present() -> bool:
     return bool(reply.isValid() and reply.value())
 
 
+def _x11_names() -> Iterator[str]:
+    yield "libX11.so.6"
+    # asked only when the soname is not there: find_library runs ldconfig (a process:
+    # ~15 ms at every start)
+    found = ctypes.util.find_library("X11")
+    if found:
+        yield found
+
+
 @functools.cache
 def _libx11() -> ctypes.CDLL | None:
-    # by soname first: find_library runs ldconfig (a process: ~15 ms at every start)
-    for name in ("libX11.so.6", ctypes.util.find_library("X11")):
-        if name:
-            with contextlib.suppress(OSError):
-                x11 = ctypes.CDLL(name)
-                x11.XOpenDisplay.restype = ctypes.c_void_p
-                x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-                x11.XInternAtom.restype = ctypes.c_ulong
-                x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-                x11.XGetSelectionOwner.restype = ctypes.c_ulong
-                x11.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-                x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-                return x11
+    for name in _x11_names():
+        with contextlib.suppress(OSError):
+            x11 = ctypes.CDLL(name)
+            x11.XOpenDisplay.restype = ctypes.c_void_p
+            x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+            x11.XInternAtom.restype = ctypes.c_ulong
+            x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+            x11.XGetSelectionOwner.restype = ctypes.c_ulong
+            x11.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+            x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+            return x11
     return None
 
 

@@ -100,6 +100,20 @@ def test_broken_config_is_one_line_naming_the_key(profile: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_the_tray_app_with_a_broken_config_says_one_line_too(profile: Path) -> None:
+    # the tray app reads its configuration after its icon shows (issue 22): the same
+    # one line, the same exit status, no traceback, nothing left running
+    profile.mkdir(parents=True)
+    (profile / "config.toml").write_text('[escalation]\nnotify_after = "soon"\n')
+    r = run(profile, env={"QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 1, r.stderr
+    assert "escalation.notify_after" in r.stderr and "soon" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert [line for line in r.stderr.splitlines() if "notify_after" in line] == [
+        r.stderr.strip().splitlines()[-1]
+    ]
+
+
 def test_profile_option_wins_over_the_environment(tmp_path: Path) -> None:
     env_profile, cli_profile = tmp_path / "env", tmp_path / "cli"
     r = run(env_profile, "--profile", str(cli_profile), "trigger", "x")
