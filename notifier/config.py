@@ -23,6 +23,7 @@ import tomli_w
 
 from notifier.atomic_file import write_atomically
 from notifier.backends.kinds import KINDS
+from notifier.channels.settings import ChannelList, ChannelSettings
 from notifier.domain.durations import format_duration
 from notifier.domain.escalation import EscalationPolicy, QuietHours, UrgencyPolicy
 from notifier.errors import ConfigError
@@ -349,6 +350,14 @@ class Config:
         (),
         label="Accounts",
         help=f"see {_kind_labels()} above",
+    )
+    #: where status updates go beyond the backend (issue 19)
+    stakeholders: tuple[ChannelSettings, ...] = setting(
+        ChannelList(),
+        (),
+        label="Stakeholder channels",
+        help="email, Slack, Teams, Mattermost and Matrix channels for status updates; "
+        "see Stakeholder channels above",
     )
     path: Path | None = field(default=None, compare=False)
 
