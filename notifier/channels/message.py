@@ -184,8 +184,8 @@ def teams_payload(message: StatusMessage) -> dict[str, Any]:
             {
                 "type": "TextBlock",
                 "text": card_text(message.heading),
-                "weight": "Bolder",
-                "size": "Medium",
+                "weight": "bolder",
+                "size": "medium",
                 "wrap": True,
             },
             {"type": "TextBlock", "text": card_text(message.text), "wrap": True},
