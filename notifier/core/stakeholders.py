@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at TEXT NOT NULL,
     delivered_at TEXT
 );
+CREATE TABLE IF NOT EXISTS backend_only (
+    update_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_ref ON deliveries(ref, seq);
 """
@@ -255,6 +259,24 @@ class DeliveryQueue:
                 for r in rows
             ]
         return [_row(r) for r in found if r is not None]
+
+    def keep_from_stakeholders(self, update_id: str) -> None:
+        """The user posts this update to the backend only: recorded before the
+        update is queued in the outbox, so no later delivery sends it."""
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO backend_only (update_id, created_at) VALUES (?, ?)",
+                (update_id, _ts(self.clock())),
+            )
+
+    def backend_only(self, update_id: str) -> bool:
+        with self._db.read() as conn:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM backend_only WHERE update_id = ?", (update_id,)
+                ).fetchone()
+                is not None
+            )
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -454,6 +476,21 @@ def queue_update(
         message = StatusMessage.of(incident, request.text, final=final)
     matching = channels_for(tuple(channels), message.account, message.service, message.urgency)
     return queue.enqueue(request.id, message, matching) if matching else []
+
+
+def tell_stakeholders(accounts: Accounts, request: ActionRequest) -> list[Delivery]:
+    """The outbox's hook: once the backend confirmed ``request``, queue it for the
+    configured channels (nothing when none is configured, the request is no
+    status update or resolve with a note, or the user chose "backend only")."""
+    # an accounts object without settings (a test's stand-in for a backend) has none
+    config = getattr(accounts, "config", None)
+    channels = config.stakeholders if config is not None else ()
+    if not channels or request.kind not in (ActionKind.STATUS_UPDATE, ActionKind.RESOLVE):
+        return []
+    queue = DeliveryQueue(accounts.profile.stakeholders_path)
+    if queue.backend_only(request.id):
+        return []
+    return queue_update(queue, accounts, channels, request)
 
 
 def matching_channels(
