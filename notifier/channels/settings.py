@@ -196,7 +196,8 @@ class ChannelSettings:
         if (
             key == "room_id"
             and present
-            and (not self.room_id.startswith("!") or ":" not in self.room_id)
+            # rooms of version 12 have ids without ":server" (a hash): only "!" is sure
+            and (not self.room_id.startswith("!") or len(self.room_id) < 2)
         ):
             raise Invalid(
                 f'{self.room_id!r} is not a room id; write it like "!abc:example.org" '
