@@ -2,7 +2,7 @@
 
 The app runs offscreen in a child process of its own, on the local backend with
 500 triggered pages (``notify_after`` 0 s, ``alarm_after`` 1 s, so the alarm is
-sounding), its lag probe on (``notifier.desktop.lag_probe``). The child emits the
+sounding), its lag probe on (``notifier.desktop.app.lag_probe``). The child emits the
 tray menu's "Acknowledge all triggered" signal (what the menu item does) and
 measures:
 
@@ -40,13 +40,13 @@ from PySide6.QtWidgets import QApplication
 from notifier.config import load_config
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
-from notifier.desktop.lag_probe import LagProbe
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
+from notifier.desktop.app.lag_probe import LagProbe
 from notifier.domain.escalation import Alarm, StopAlarm
 from notifier.domain.model import Status
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 mode, pages = sys.argv[1], int(sys.argv[2])
 qt = QApplication(["bench"])

@@ -1,5 +1,5 @@
 """The app as a user runs it: a process of its own in a real X session with a tray
-host and a notification daemon (``tests/desktop/session.py``), watched from outside.
+host and a notification daemon (``testing/desktop/session.py``), watched from outside.
 
 - ``startup``: launch -> tray icon docked in trayer; the app against a bare
   PySide6 tray icon with a one-entry menu, launches alternating, median of each.
@@ -58,10 +58,10 @@ from bench.observe import (
     process_memory,
 )
 from notifier.domain.storm import StormCoalescer
-from tests.desktop.app_harness import tray_icon_geometry
-from tests.desktop.session import DesktopSession, start_session
+from testing.desktop.app_harness import tray_icon_geometry
+from testing.desktop.session import DesktopSession, start_session
 
-APP_NAME = "On-call Notifier"  # notifier.desktop.notify.APP_NAME, as the bus sees it
+APP_NAME = "On-call Notifier"  # notifier.desktop.notifications.center.APP_NAME, as the bus sees it
 LAG_PROBE_VARIABLE = "ONCALL_NOTIFIER_LAG_PROBE"
 
 IDLE_CONFIG = """\
@@ -88,7 +88,7 @@ store = "file"
 
 #: heavy dependencies, each imported alone after bare QtWidgets (memory breakdown)
 HEAVY_IMPORTS = (
-    "notifier.desktop.app",
+    "notifier.desktop.app.application",
     "pagerduty",
     "apscheduler.schedulers.qt",
     "keyring",

@@ -56,9 +56,9 @@ if sys.argv[1] == "bare":
 else:
     from notifier.core.accounts import Accounts
     from notifier.config import load_config
-    from notifier.desktop.app import OncallApp
-    from notifier.profile import Profile
-    from notifier.secrets import SecretStore
+    from notifier.desktop.app.application import OncallApp
+    from notifier.system.profile import Profile
+    from notifier.system.secrets import SecretStore
     profile = Profile.locate(Path(sys.argv[2]))
     config = load_config(profile.config_path)
     secrets = SecretStore(config.secrets_store, profile_root=profile.root)
@@ -143,13 +143,13 @@ def measure(
 
 def pagerduty_on_call(root: Path, seconds: float, env: dict[str, str]) -> dict[str, object]:
     """The app with the local backend and a PagerDuty account on the stateful fake
-    (tests/fakes/pagerduty_server.py), on call: it polls every 5 s. CPU per poll is
+    (testing/fakes/pagerduty_server.py), on call: it polls every 5 s. CPU per poll is
     the app's CPU over the window divided by the ``GET /incidents`` the fake served."""
     sys.path.insert(0, str(ROOT))
     from bench.pagerduty_budget import make_ca
     from notifier.core.accounts import token_secret_name
-    from notifier.secrets import SecretStore
-    from tests.fakes.pagerduty_server import start_fake_pagerduty
+    from notifier.system.secrets import SecretStore
+    from testing.fakes.pagerduty_server import start_fake_pagerduty
 
     ca = make_ca(root)
     server = start_fake_pagerduty(ca)

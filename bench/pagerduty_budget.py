@@ -2,7 +2,7 @@
 sees a new page, on call and off call.
 
 The app runs as a user runs it (its own process, in a real X session) with one
-PagerDuty account on the stateful fake (``tests/fakes/pagerduty_server.py``,
+PagerDuty account on the stateful fake (``testing/fakes/pagerduty_server.py``,
 real HTTPS on 127.0.0.1) at the default poll intervals (5 s on call or with a
 page of mine open, 60 s otherwise), and ``notify_after = "0s"`` so that a page
 it has seen is on screen at once. Two phases in real time, each on a fresh fake
@@ -51,8 +51,8 @@ from notifier.backends.poll_settings import (
     DEFAULT_POLL_INTERVAL_ON_CALL,
 )
 from notifier.core.accounts import token_secret_name
-from notifier.secrets import SecretStore
-from tests.fakes.pagerduty_server import FakeCA, RecordedRequest, start_fake_pagerduty
+from notifier.system.secrets import SecretStore
+from testing.fakes.pagerduty_server import FakeCA, RecordedRequest, start_fake_pagerduty
 
 ONCALL_LOOKUP_PERIOD_S = 300.0
 #: off call, before the pages: three slow polls (default interval 60 s)

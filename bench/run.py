@@ -120,7 +120,7 @@ def _engine_work(engine_class: type, policy: object, n: int, quick: bool) -> flo
 def bench_escalation_scale(opts: Options) -> dict[str, float]:
     """The engine's work per wake-up at 50,000 incidents against the same at 500,
     in this run; the engine before issue 17 too, for comparison."""
-    from tests.support import reference_escalation as before
+    from testing.support import reference_escalation as before
 
     small = _engine_work(EscalationEngine, EscalationPolicy(), SCALE_SMALL, opts.quick)
     large = _engine_work(EscalationEngine, EscalationPolicy(), SCALE_LARGE, opts.quick)
@@ -167,9 +167,9 @@ app = QApplication(["bench"])
 if sys.argv[1] == "app":
     from notifier.core.accounts import Accounts
     from notifier.config import load_config
-    from notifier.desktop.app import OncallApp
-    from notifier.profile import Profile
-    from notifier.secrets import SecretStore
+    from notifier.desktop.app.application import OncallApp
+    from notifier.system.profile import Profile
+    from notifier.system.secrets import SecretStore
     profile = Profile.locate(Path(tempfile.mkdtemp()))
     profile.config_path.write_text('[local]\\ningest_port = 0\\n[secrets]\\nstore = "session"\\n')
     config = load_config(profile.config_path)
@@ -240,7 +240,7 @@ def bench_ingest(opts: Options) -> Figures:
 
 
 #: name -> benchmark; the desktop ones need the real X session's programs
-#: (tests/desktop/session.py) and busctl
+#: (testing/desktop/session.py) and busctl
 BENCHMARKS: dict[str, Callable[[Options], Figures]] = {
     "diff": bench_diff,
     "escalation": bench_escalation,

@@ -1,9 +1,9 @@
 """A soak run (issue 9, item 13): the app under a steady trickle for a long time.
 
 The real app runs as its own process (``python -m notifier -v``, not supervised) in a
-real desktop session (``tests/desktop/session.py``: Xvfb, D-Bus, trayer, dunst,
+real desktop session (``testing/desktop/session.py``: Xvfb, D-Bus, trayer, dunst,
 PulseAudio null sink) on a throw-away profile with two accounts: a PagerDuty account on
-the fake PagerDuty (``tests/fakes/pagerduty_server.py``, TLS with a private CA, polled
+the fake PagerDuty (``testing/fakes/pagerduty_server.py``, TLS with a private CA, polled
 every 5 s) and the local backend with its Events API v2 ingest. Escalation is short
 (notify at once, alarm after 3 s, every 3 s), so every page is notified and most ring
 the alarm before they are acknowledged.
@@ -75,11 +75,11 @@ from pathlib import Path
 from typing import Any
 
 from notifier.core.accounts import token_secret_name
-from notifier.secrets import SecretStore
-from tests.desktop.app_process import AppProcess
-from tests.desktop.session import DesktopSession, SessionError, start_session, wait_for
-from tests.fakes.openapi_check import check_requests, load_spec
-from tests.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
+from notifier.system.secrets import SecretStore
+from testing.desktop.app_process import AppProcess
+from testing.desktop.session import DesktopSession, SessionError, start_session, wait_for
+from testing.fakes.openapi_check import check_requests, load_spec
+from testing.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
 
 #: the PagerDuty account's name (refs look like ``work:Q000012``)
 ACCOUNT = "work"
@@ -814,7 +814,7 @@ class Soak:
         displayed = self.app.session.dunst_count("displayed")
         if displayed:
             lost.append(f"{displayed} notifications still on screen after every page closed")
-        alarms = self.app.output().count("INFO notifier.desktop.app: alarm (repeat")
+        alarms = self.app.output().count("INFO notifier.desktop.app.application: alarm (repeat")
 
         unclosed = sum(not p.closed for p in self.pages)
         if unclosed:

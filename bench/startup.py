@@ -6,7 +6,7 @@ For each command: the median of N runs of
 - ``--version`` (to exit): how long the CLI takes to answer, no Qt;
 - ``list --json`` (to exit): a real CLI command on a local profile;
 - the tray app, from exec until its tray icon is docked in a real X session's tray
-  (``tests/desktop/session.py``: Xvfb, trayer, dunst, PulseAudio null sink).
+  (``testing/desktop/session.py``: Xvfb, trayer, dunst, PulseAudio null sink).
 
 Each run uses a fresh profile; the first run of each command is a warm-up (the page
 cache), not counted. Run on a quiet machine::
@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.desktop.app_harness import RunningApp, tray_icon_geometry
-from tests.desktop.session import DesktopSession, start_session, wait_for
+from testing.desktop.app_harness import RunningApp, tray_icon_geometry
+from testing.desktop.session import DesktopSession, start_session, wait_for
 
 CONFIG = '[local]\ningest_port = 0\n\n[secrets]\nstore = "file"\n'
 CLEAN = ("PYTHONPATH", "PYTHON_KEYRING_BACKEND", "ONCALL_TEST_KEYRING_FILE", "VIRTUAL_ENV")

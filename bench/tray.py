@@ -23,9 +23,9 @@ from pathlib import Path
 
 from bench.harness import BARE_TRAY, Figures, Launched, Options, poll_until, write_profile
 from bench.observe import TrayWatcher
-from tests.desktop.app_process import AppProcess
-from tests.desktop.session import DesktopSession, start_session
-from tests.desktop.sni_host import SignalCounter, SniHost
+from testing.desktop.app_process import AppProcess
+from testing.desktop.session import DesktopSession, start_session
+from testing.desktop.sni_host import SignalCounter, SniHost
 
 QUIET_CONFIG = """\
 [escalation]

@@ -1,7 +1,7 @@
 """Dock time and menu churn of the tray on Wayland (StatusNotifierItem through waybar),
 beside a bare PySide6 tray in the same session (issue 16, item 6).
 
-In the Wayland session of ``tests/desktop/wayland_session.py`` (sway headless,
+In the Wayland session of ``testing/desktop/wayland_session.py`` (sway headless,
 waybar's tray as the SNI watcher, dunst, a null sink; every program as nobody):
 
 - **dock time**: from spawning the process until waybar's watcher lists its item in
@@ -29,8 +29,8 @@ from pathlib import Path
 from jeepney import MatchRule, message_bus
 from jeepney.io.blocking import Proxy, open_dbus_connection
 
-from tests.desktop.session import wait_for
-from tests.desktop.wayland_session import (
+from testing.desktop.session import wait_for
+from testing.desktop.wayland_session import (
     GID,
     UID,
     WAYLAND_CONFIG,

@@ -5,7 +5,7 @@ The specs ``exec`` nothing of their own about the app: they import this module
 what PyInstaller's import analysis cannot see. Run the specs in an environment where
 oncall-notifier is installed (the built wheel, or an editable install) with
 pyinstaller: the package is frozen from there, the resources from the installed
-package (``notifier.paths.resources_dir()``), so the bundle holds what the wheel holds.
+package (``notifier.system.paths.resources_dir()``), so the bundle holds what the wheel holds.
 
 What PyInstaller misses, and why each entry is here:
 
@@ -53,7 +53,7 @@ _HIDDEN = {
         "jeepney",
         "dbus_fast",
         "dbus_fast.aio",
-        "PySide6.QtDBus",  # notifier/desktop/tray_host.py: is a tray host on the bus yet?
+        "PySide6.QtDBus",  # notifier/desktop/tray/host.py: is a tray host on the bus yet?
     ],
     "darwin": [
         "plyer.platforms.macosx.notification",
@@ -73,7 +73,7 @@ _HIDDEN = {
 _COMMON_HIDDEN = [
     "desktop_notifier.resources",
     "PySide6.QtSvg",
-    "notifier.desktop.audio_output",
+    "notifier.desktop.sound.output",
     "_miniaudio",
     "_cffi_backend",
 ]
@@ -171,7 +171,7 @@ def datas() -> list[tuple[str, str]]:
     from PyInstaller.utils.hooks import collect_data_files, copy_metadata
 
     import notifier
-    from notifier.paths import resources_dir
+    from notifier.system.paths import resources_dir
 
     for what, found in (
         ("package", notifier.__version__),

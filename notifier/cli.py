@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from notifier import __version__, redact
+from notifier import __version__
 from notifier.backends.port import BackendError, Capability, Truncated, require
 from notifier.config import Config, load_config
 from notifier.core import actions
@@ -27,9 +27,10 @@ from notifier.domain.durations import check_pause, format_age, parse_duration
 from notifier.domain.model import Incident, Role, Severity, Urgency, make_ref, urgency_order
 from notifier.domain.text import one_line as _one_line
 from notifier.errors import UserError
-from notifier.profile import HOME_VARIABLE, PRIVATE_UMASK, Profile
-from notifier.secrets import SecretStore
-from notifier.serialize import incident_to_dict
+from notifier.system import redact
+from notifier.system.profile import HOME_VARIABLE, PRIVATE_UMASK, Profile
+from notifier.system.secrets import SecretStore
+from notifier.system.serialize import incident_to_dict
 
 if TYPE_CHECKING:
     import argparse
@@ -436,8 +437,8 @@ def cmd_serve(ctx: Context) -> int:
 def cmd_start_at_login(ctx: Context) -> int:
     import dataclasses
 
-    from notifier import autostart
     from notifier.config import save_config
+    from notifier.system import autostart
 
     state = ctx.args.state
     if state is None:
@@ -480,7 +481,7 @@ def cmd_doctor(ctx: Context) -> int:
     checks = []
     problem = display_problem()
     if problem is None:
-        from notifier.desktop.diagnostics import desktop_checks
+        from notifier.desktop.app.diagnostics import desktop_checks
 
         desktop = functools.partial(desktop_checks, unmute_for_alarm=ctx.config.sound.unmute_output)
     else:
@@ -512,7 +513,7 @@ def cmd_app(ctx: Context) -> int:
     problem = display_problem()
     if problem:
         raise UserError(problem)
-    from notifier.desktop.launch import run_app
+    from notifier.desktop.app.launch import run_app
 
     return run_app(ctx.profile, ctx.config, ctx.secrets, ctx.accounts, demo=False)
 
@@ -521,7 +522,7 @@ def cmd_demo(ctx: Context) -> int:
     problem = display_problem()
     if problem:
         raise UserError(problem)
-    from notifier.desktop.demo import run_demo
+    from notifier.desktop.app.demo import run_demo
 
     return run_demo()
 

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 
 import tomli_w
 
-from notifier.atomic_file import write_atomically
 from notifier.backends.kinds import KINDS
 from notifier.channels.settings import ChannelList, ChannelSettings
 from notifier.domain.durations import format_duration
@@ -54,6 +53,7 @@ from notifier.settings_schema import (
     settings_of,
     write_table,
 )
+from notifier.system.atomic_file import write_atomically
 
 DEFAULT_INGEST_PORT = 47811
 ACCOUNT_KINDS = ("local", *KINDS)

@@ -2,7 +2,7 @@
 
 Each check says what is fine, or what is wrong and how to fix it. Qt-free
 checks live here; the desktop ones (tray, notifications, sound) come from
-:mod:`notifier.desktop.diagnostics` when a display is available.
+:mod:`notifier.desktop.app.diagnostics` when a display is available.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from notifier.backends.port import BackendError
 from notifier.config import Config
 from notifier.core.accounts import Accounts
 from notifier.errors import UserError
-from notifier.paths import resources_dir
-from notifier.profile import Profile
-from notifier.runtime_files import pid_alive
-from notifier.secrets import SecretStore
+from notifier.system.paths import resources_dir
+from notifier.system.profile import Profile
+from notifier.system.runtime_files import pid_alive
+from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.doctor")
 

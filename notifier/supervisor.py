@@ -51,7 +51,7 @@ STOP_GRACE = 20.0
 #: how often the wait for the app looks at the clock (the stop grace)
 WAIT_STEP = 0.25
 
-#: what a running app writes into its profile naming its PID (see notifier.runtime_files)
+#: what a running app writes into its profile naming its PID (see notifier.system.runtime_files)
 RUNTIME_FILES = ("ingest.json", "status.json")
 
 PROG = "oncall-notifier"

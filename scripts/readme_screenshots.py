@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/readme_screenshots.py [--sni] [OUTDIR]   (default docs/screenshots)
 
-Runs the app in a private desktop session (``tests/desktop/session.py``: Xvfb, D-Bus,
+Runs the app in a private desktop session (``testing/desktop/session.py``: Xvfb, D-Bus,
 dunst, a PulseAudio null sink, so the menu shows no "no sound output" line) with a
 real tray host:
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(out: Path, *, sni: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.desktop.session import exported, start_session
+    from testing.desktop.session import exported, start_session
 
     out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="oncall-shots-"))
@@ -69,10 +69,10 @@ def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignor
 
     from notifier.config import load_config
     from notifier.core.accounts import Accounts
-    from notifier.desktop.app import OncallApp
+    from notifier.desktop.app.application import OncallApp
     from notifier.domain.model import EntryKind, Person, Role, Severity, Urgency
-    from notifier.profile import Profile
-    from notifier.secrets import SecretStore
+    from notifier.system.profile import Profile
+    from notifier.system.secrets import SecretStore
 
     app = QApplication(["oncall-notifier"])
     root.mkdir()

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from notifier.config import Config, LocalSettings  # noqa: E402
 from notifier.core.accounts import Accounts  # noqa: E402
-from notifier.desktop.bridge import AppBridge  # noqa: E402
-from notifier.desktop.window import IncidentWindow  # noqa: E402
-from notifier.profile import Profile  # noqa: E402
-from notifier.secrets import SecretStore  # noqa: E402
-from tests.fakes.alertmanager_cluster import (  # noqa: E402
+from notifier.desktop.bridge.app_bridge import AppBridge  # noqa: E402
+from notifier.desktop.window.incident_window import IncidentWindow  # noqa: E402
+from notifier.system.profile import Profile  # noqa: E402
+from notifier.system.secrets import SecretStore  # noqa: E402
+from testing.fakes.alertmanager_cluster import (  # noqa: E402
     AlertmanagerProcess,
     alert,
     find_binary,

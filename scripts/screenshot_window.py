@@ -21,12 +21,12 @@ from PySide6.QtWidgets import QApplication
 from notifier.config import Config, LocalSettings
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.desktop.bridge import AppBridge
-from notifier.desktop.settings_dialog import SettingsDialog
-from notifier.desktop.window import IncidentWindow
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.settings.dialog import SettingsDialog
+from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.domain.model import EntryKind, Person, Role, Severity, Status, Urgency
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 
 def wait_until(condition, timeout_ms: int = 5000) -> None:  # type: ignore[no-untyped-def]

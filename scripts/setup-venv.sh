@@ -29,7 +29,7 @@ print(digest.hexdigest())' "$extras")"
   printf '%s\n' "$want" > "$stamp"
 }
 
-# A Matrix homeserver for the stakeholder tests (tests/support/synapse.py, issue 19):
+# A Matrix homeserver for the stakeholder tests (testing/support/synapse.py, issue 19):
 # Synapse from PyPI in a venv of its own (.synapse-venv; it pins its own Twisted), made
 # once; ~4 minutes on a 2-core machine from an empty pip cache.
 setup_synapse() {

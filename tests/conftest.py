@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.openapi_check import shared_specs
-from tests.support.clock import FakeClock
+from testing.fakes.openapi_check import shared_specs
+from testing.support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = shared_specs(ROOT)
 
 _keyring_dir = tempfile.mkdtemp(prefix="oncall-test-keyring-")
-os.environ["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.FileKeyring"
+os.environ["PYTHON_KEYRING_BACKEND"] = "testing.support.keyring_backend.FileKeyring"
 os.environ["ONCALL_TEST_KEYRING_FILE"] = str(Path(_keyring_dir) / "keyring.json")
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p

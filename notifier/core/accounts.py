@@ -19,8 +19,8 @@ from notifier.backends.port import AuthenticationError, Backend, NotFoundError
 from notifier.config import Config
 from notifier.domain.model import Person, make_ref, person_from_text, split_ref
 from notifier.errors import UserError
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.core.accounts")
 

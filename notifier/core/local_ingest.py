@@ -11,8 +11,8 @@ from notifier.config import Config
 from notifier.core import status_text
 from notifier.core.accounts import Accounts
 from notifier.core.status_text import Problem, user_message
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.core.local_ingest")
 

@@ -17,7 +17,7 @@ retry, even after a crash, resumes at the first step not confirmed, and the
 backend checks that step's own effect before sending it again (never the whole
 action's: the note of a role change says nothing of its reassign).
 
-No Qt here: the desktop layer (:mod:`notifier.desktop.outbox_runner`) schedules
+No Qt here: the desktop layer (:mod:`notifier.desktop.bridge.outbox_runner`) schedules
 deliveries, the CLI or a test may call :func:`deliver` directly.
 """
 

@@ -29,7 +29,7 @@ from notifier.core.actions import ActionKind, ActionRequest
 from notifier.domain.model import Person, Role
 from notifier.domain.text import one_line
 from notifier.errors import UserError
-from notifier.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.outbox")
 

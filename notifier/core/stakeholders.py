@@ -45,8 +45,8 @@ from notifier.domain.health import backoff_delay
 from notifier.domain.model import split_ref
 from notifier.domain.text import one_line
 from notifier.errors import UserError
-from notifier.secrets import SecretStore
-from notifier.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.secrets import SecretStore
+from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.stakeholders")
 

@@ -1,6 +1,6 @@
 """``<profile>/status.json``: each account's sync health, written after every poll
 by the running app and read by ``oncall-notifier doctor`` (a runtime file naming
-the app's PID: see :mod:`notifier.runtime_files`)."""
+the app's PID: see :mod:`notifier.system.runtime_files`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import logging
 import os
 from pathlib import Path
 
-from notifier import runtime_files
-from notifier.atomic_file import write_atomically
 from notifier.core.monitor import Monitor
+from notifier.system import runtime_files
+from notifier.system.atomic_file import write_atomically
 
 log = logging.getLogger("notifier.core.status_file")
 

@@ -15,7 +15,7 @@ from notifier.core.outbox_store import OutboxItem, OutboxState
 from notifier.domain.durations import format_age
 from notifier.domain.model import Incident, Urgency
 from notifier.errors import UserError
-from notifier.sqlite_file import DISK_FULL, disk_full, disk_full_reason
+from notifier.system.sqlite_file import DISK_FULL, disk_full, disk_full_reason
 
 log = logging.getLogger("notifier.core.status_text")
 

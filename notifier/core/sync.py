@@ -62,7 +62,7 @@ from notifier.core.status_text import user_message
 from notifier.domain.durations import format_duration
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident
-from notifier.secrets import SecretStoreError
+from notifier.system.secrets import SecretStoreError
 
 log = logging.getLogger("notifier.core.sync")
 

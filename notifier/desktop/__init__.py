@@ -6,7 +6,7 @@ decisions (when to notify, when to ring, how loud) belong to the escalation engi
 
 import PySide6  # noqa: F401  (installs PySide6's import hook, trimmed next)
 
-from notifier.desktop.pyside_import import skip_feature_scan
+from notifier.desktop.qt.pyside_import import skip_feature_scan
 
 # before anything else of the desktop layer, and what it imports, is loaded
 skip_feature_scan()

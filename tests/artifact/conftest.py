@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.session import DesktopSession, SessionError, missing_packages, start_session
-from tests.support.environment import skip_or_fail
+from testing.desktop.session import DesktopSession, SessionError, missing_packages, start_session
+from testing.support.environment import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIABLE = "ONCALL_NOTIFIER_UNDER_TEST"

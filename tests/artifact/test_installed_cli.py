@@ -141,7 +141,7 @@ def test_list_on_a_server_that_never_finishes_its_answer_ends_at_the_deadline(
 ) -> None:
     # issue 17: a 200 with a huge Content-Length, then a byte every 0.2 s, held
     # `list` for ever; the installed command gives up at the account's 1 s deadline
-    from tests.fakes.hostile import hostile_alertmanager
+    from testing.fakes.hostile import hostile_alertmanager
 
     with hostile_alertmanager() as server:
         server.mode, server.drip_interval = "drip", 0.2

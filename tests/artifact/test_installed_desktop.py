@@ -1,7 +1,7 @@
 """The installed app in a real X session: what a user sees, hears and gets from doctor.
 
 The same checks as ``tests/desktop/test_app_e2e.py`` (shared in
-``tests/desktop/app_harness.py``), with the installed command instead of the tree."""
+``testing/desktop/app_harness.py``), with the installed command instead of the tree."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.artifact.conftest import Installed
-from tests.desktop.app_harness import (
+from testing.desktop.app_harness import (
     RunningApp,
     assert_icon_docked,
     assert_page_escalates_and_cli_ack_silences,
     running_app,
 )
-from tests.desktop.session import (
+from testing.desktop.session import (
     DesktopSession,
     SessionError,
     exported,
@@ -27,11 +26,12 @@ from tests.desktop.session import (
     start_session,
     wait_for,
 )
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.environment import skip_or_fail
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.environment import skip_or_fail
+from tests.artifact.conftest import Installed
 
 pytestmark = pytest.mark.desktop
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trustme
 
+from testing.support.stakeholder_receivers import PASSWORD, USER, SmtpReceiver
 from tests.artifact.conftest import FILE_SECRETS, Installed
-from tests.support.stakeholder_receivers import PASSWORD, USER, SmtpReceiver
 
 
 @pytest.fixture

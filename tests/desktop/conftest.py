@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.session import (
+from testing.desktop.session import (
     TRAY_KINDS,
     DesktopSession,
     SessionError,
     missing_packages,
     start_session,
 )
-from tests.support.environment import skip_or_fail as _skip_or_fail
+from testing.support.environment import skip_or_fail as _skip_or_fail
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.desktop.app_harness import AUDIBLE_DB
-from tests.desktop.app_process import FAST_CONFIG, app_process_running, crash_report
-from tests.desktop.session import DesktopSession, wait_for
+from testing.desktop.app_harness import AUDIBLE_DB
+from testing.desktop.app_process import FAST_CONFIG, app_process_running, crash_report
+from testing.desktop.session import DesktopSession, wait_for
 
 PAGES = 120
 #: the menu's enabled rows before "Acknowledge all triggered": the six most urgent
 #: pages' one-click Acknowledge, "114 more…" and "Open incidents…" (see
-#: notifier/desktop/tray.py);
+#: notifier/desktop/tray/controller.py);
 #: a wrong row leaves pages triggered, so the test cannot pass by mistake
 ROWS_BEFORE_ACK_ALL = 8
 

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from notifier.backends.alertmanager.incidents import group_id
-from tests.desktop.app_harness import (
+from testing.desktop.app_harness import (
     AUDIBLE_DB,
     CONFIG,
     RunningApp,
     running_app,
     tray_icon_geometry,
 )
-from tests.desktop.session import DesktopSession, wait_for
-from tests.fakes.alertmanager_cluster import (
+from testing.desktop.session import DesktopSession, wait_for
+from testing.fakes.alertmanager_cluster import (
     Cluster,
     alert,
     alertmanager_binary_or_skip,

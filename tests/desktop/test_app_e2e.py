@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_harness import (
+from testing.desktop.app_harness import (
     RunningApp,
     assert_icon_docked,
     assert_page_escalates_and_cli_ack_silences,
     running_app,
 )
-from tests.desktop.session import DesktopSession, wait_for
+from testing.desktop.session import DesktopSession, wait_for
 
 
 @pytest.fixture

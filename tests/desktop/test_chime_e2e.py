@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from notifier.desktop.app import OncallApp
+from notifier.desktop.app.application import OncallApp
 from notifier.domain.escalation import Alarm, Notify
-from tests.desktop.session import DesktopSession
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker, actions_of, let_time_pass
+from testing.desktop.session import DesktopSession
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker, actions_of, let_time_pass
 
 LOUD_DB = -20.0  # the alarm at its start volume measures about -10 dBFS RMS
 SILENT_DB = -60.0  # digital silence reads -inf

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from notifier.desktop.icons import TrayState
-from tests.desktop.app_harness import AUDIBLE_DB, CONFIG, running_app
-from tests.desktop.session import DesktopSession, exported, wait_for
-from tests.support.desktop_app import AppMaker
+from notifier.desktop.widgets.icons import TrayState
+from testing.desktop.app_harness import AUDIBLE_DB, CONFIG, running_app
+from testing.desktop.session import DesktopSession, exported, wait_for
+from testing.support.desktop_app import AppMaker
 
 SHOWN_WITHIN_MS = 10_000  # "within seconds" (events carry it: ~0.1 s here; slack for a loaded CI)
 

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 
 from notifier.core.accounts import token_secret_name
-from notifier.secrets import SecretStore
-from tests.desktop.app_harness import (
+from notifier.system.secrets import SecretStore
+from testing.desktop.app_harness import (
     AUDIBLE_DB,
     CONFIG,
     RunningApp,
     running_app,
     tray_icon_geometry,
 )
-from tests.desktop.session import DesktopSession, wait_for
-from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from testing.desktop.session import DesktopSession, wait_for
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 POLL_INTERVAL_S = 5
 

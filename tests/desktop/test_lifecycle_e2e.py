@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_process import app_process_running
-from tests.desktop.session import DesktopSession, wait_for
+from testing.desktop.app_process import app_process_running
+from testing.desktop.session import DesktopSession, wait_for
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.desktop.app_harness import assert_icon_docked, running_app
-from tests.desktop.session import DesktopSession
-from tests.support.linux_install import ROOT, desktop_exec_argv, install_sh, user_environment
+from testing.desktop.app_harness import assert_icon_docked, running_app
+from testing.desktop.session import DesktopSession
+from testing.support.linux_install import ROOT, desktop_exec_argv, install_sh, user_environment
 
 
 def test_the_autostart_entry_of_the_linux_installer_starts_the_tray_app(

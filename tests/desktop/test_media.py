@@ -24,8 +24,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon, QWidget
 
-from notifier.desktop.icons import TrayState, tray_icon
-from notifier.desktop.notify import (
+from notifier.desktop.notifications.center import (
     DesktopNotifierAdapter,
     Notification,
     NotificationAdapter,
@@ -33,10 +32,11 @@ from notifier.desktop.notify import (
     PlyerAdapter,
     TrayBalloonAdapter,
 )
-from notifier.desktop.sound import AlarmPlayer
+from notifier.desktop.sound.player import AlarmPlayer
+from notifier.desktop.widgets.icons import TrayState, tray_icon
 from notifier.domain.storm import SUMMARY_KEY
-from notifier.paths import resource
-from tests.desktop.session import DesktopSession
+from notifier.system.paths import resource
+from testing.desktop.session import DesktopSession
 
 LOUD_DB = -20.0  # the alarm at full volume measures about -4 dBFS RMS
 SILENT_DB = -60.0  # digital silence reads -inf
@@ -152,7 +152,7 @@ import sys
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
 from PySide6.QtWidgets import QApplication
 app = QApplication(["oncall-notifier"])
-from notifier.desktop.sound import AlarmPlayer
+from notifier.desktop.sound.player import AlarmPlayer
 
 def qt_multimedia_loaded():
     with open("/proc/self/maps") as maps:
@@ -204,7 +204,7 @@ import sys
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
 from PySide6.QtWidgets import QApplication
 app = QApplication(["oncall-notifier"])
-from notifier.desktop.sound import AlarmPlayer
+from notifier.desktop.sound.player import AlarmPlayer
 
 def turn_until(condition, ms):
     deadline = QDeadlineTimer(ms)
@@ -608,8 +608,8 @@ def test_center_without_dbus_falls_back_to_the_balloon_offscreen(tmp_path: Path)
         logging.basicConfig(level=logging.INFO, stream=sys.stdout)
         from PySide6.QtWidgets import QApplication, QSystemTrayIcon
         app = QApplication([])
-        from notifier.desktop.icons import TrayState, tray_icon
-        from notifier.desktop.notify import Notification, NotificationCenter
+        from notifier.desktop.widgets.icons import TrayState, tray_icon
+        from notifier.desktop.notifications.center import Notification, NotificationCenter
         tray = QSystemTrayIcon(tray_icon(TrayState.TRIGGERED))
         tray.show()
         center = NotificationCenter(tray)

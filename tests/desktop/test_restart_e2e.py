@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from notifier.core.accounts import token_secret_name
-from notifier.secrets import SecretStore
-from tests.desktop.app_harness import tray_icon_geometry
-from tests.desktop.session import DesktopSession, wait_for
-from tests.fakes.pagerduty_server import FakePagerDuty
+from notifier.system.secrets import SecretStore
+from testing.desktop.app_harness import tray_icon_geometry
+from testing.desktop.session import DesktopSession, wait_for
+from testing.fakes.pagerduty_server import FakePagerDuty
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
 @pytest.fixture

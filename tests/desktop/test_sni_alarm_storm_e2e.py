@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_harness import AUDIBLE_DB
-from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.tray_driver import TrayDriver
+from testing.desktop.app_harness import AUDIBLE_DB
+from testing.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, wait_for
+from testing.desktop.tray_driver import TrayDriver
 
 
 @pytest.fixture

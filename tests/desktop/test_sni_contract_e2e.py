@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.sni_host import SignalCounter, SniHost
+from testing.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, wait_for
+from testing.desktop.sni_host import SignalCounter, SniHost
 
 #: the most LayoutUpdated signals one page may cause: a row inserted, and a reused
 #: row taken out first (measured: 1; before issue 16: 25)

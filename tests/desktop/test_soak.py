@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from bench.soak import Report, Soak, SoakSettings
-from tests.desktop.app_process import AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, SessionError, wait_for
-from tests.fakes.openapi_check import SPEC_PATH, load_spec
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.environment import skip_or_fail
+from testing.desktop.app_process import AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, SessionError, wait_for
+from testing.fakes.openapi_check import SPEC_PATH, load_spec
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.environment import skip_or_fail
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 SOAK_SECONDS = float(os.environ.get("ONCALL_SOAK_SECONDS", "75"))
 

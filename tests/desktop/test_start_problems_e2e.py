@@ -7,9 +7,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from notifier.desktop.icons import TrayState
-from tests.desktop.session import DesktopSession
-from tests.support.desktop_app import AppMaker
+from notifier.desktop.widgets.icons import TrayState
+from testing.desktop.session import DesktopSession
+from testing.support.desktop_app import AppMaker
 
 
 def test_an_ingest_port_in_use_turns_the_tray_degraded_and_says_how_to_fix_it(

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.desktop.app_process import AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, wait_for
+from testing.desktop.app_process import AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, wait_for
 
 CONFIG = """\
 [escalation]

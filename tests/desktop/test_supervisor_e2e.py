@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from notifier.runtime_files import pid_alive
-from tests.desktop.app_harness import AUDIBLE_DB, tray_icon_geometry
-from tests.desktop.app_process import AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, wait_for
+from notifier.system.runtime_files import pid_alive
+from testing.desktop.app_harness import AUDIBLE_DB, tray_icon_geometry
+from testing.desktop.app_process import AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, wait_for
 
 RESTARTED_TITLE = "oncall-notifier restarted after a crash"
 

@@ -4,7 +4,7 @@ StatusNotifierItem (xfce4-panel's systray, the menu over DBusMenu).
 Each test runs once per kind (the ``tray_session`` fixture); the app runs as its own
 process, paged over real HTTP, its alarm measured on the null sink, its state read
 from its database. The menu is opened and chosen from as a user would on that kind
-of desktop (:mod:`tests.desktop.tray_driver`).
+of desktop (:mod:`testing.desktop.tray_driver`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_harness import AUDIBLE_DB
-from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
-from tests.desktop.session import DesktopSession, wait_for
-from tests.desktop.tray_driver import TrayDriver
+from testing.desktop.app_harness import AUDIBLE_DB
+from testing.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running
+from testing.desktop.session import DesktopSession, wait_for
+from testing.desktop.tray_driver import TrayDriver
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_harness import AUDIBLE_DB, tray_icon_geometry
-from tests.desktop.app_process import app_process_running
-from tests.desktop.session import (
+from testing.desktop.app_harness import AUDIBLE_DB, tray_icon_geometry
+from testing.desktop.app_process import app_process_running
+from testing.desktop.session import (
     TRAY_KINDS,
     DesktopSession,
     SessionError,
@@ -24,7 +24,7 @@ from tests.desktop.session import (
     start_session,
     wait_for,
 )
-from tests.support.environment import skip_or_fail
+from testing.support.environment import skip_or_fail
 
 WAITING_TITLE = "Waiting for a system tray"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running, crash_report
-from tests.desktop.session import DesktopSession, wait_for
+from testing.desktop.app_process import FAST_CONFIG, AppProcess, app_process_running, crash_report
+from testing.desktop.session import DesktopSession, wait_for
 
 STORM_SUMMARY = re.compile(r"\((\d+) new incidents? in the last ")  # "1 new incident"
 

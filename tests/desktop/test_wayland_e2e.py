@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.app_harness import AUDIBLE_DB
-from tests.desktop.session import SessionError, wait_for
-from tests.desktop.wayland_session import (
+from testing.desktop.app_harness import AUDIBLE_DB
+from testing.desktop.session import SessionError, wait_for
+from testing.desktop.wayland_session import (
     WaylandApp,
     WaylandSession,
     close,
@@ -24,8 +24,8 @@ from tests.desktop.wayland_session import (
     start_wayland_session,
     wait_registered,
 )
-from tests.support.dbusmenu import DBusMenuClient
-from tests.support.environment import skip_or_fail
+from testing.support.dbusmenu import DBusMenuClient
+from testing.support.environment import skip_or_fail
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "wayland-sway.png"
 

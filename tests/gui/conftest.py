@@ -22,11 +22,11 @@ from notifier.backends.local.backend import LocalBackend
 from notifier.backends.local.store import LocalStore
 from notifier.config import Config, LocalSettings
 from notifier.core.accounts import Accounts
-from notifier.desktop.bridge import AppBridge
+from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.domain.model import Incident, Person, Urgency
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
-from tests.support.desktop_app import AppMaker
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
+from testing.support.desktop_app import AppMaker
 
 ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
 COLLEAGUES = ("Ada Lovelace <ada@example.com>", "Grace Hopper <grace@example.com>")
@@ -76,7 +76,7 @@ def store(local: LocalBackend) -> LocalStore:
 @pytest.fixture
 def make_app(qtbot: Any, tmp_path: Path) -> Iterator[AppMaker]:
     """``make_app(config_text, clock=..., tokens=...)``: the tray app, started, on a
-    fresh profile; stopped after the test (see tests/support/desktop_app.py)."""
+    fresh profile; stopped after the test (see testing/support/desktop_app.py)."""
     maker = AppMaker(tmp_path)
     yield maker
     maker.close()

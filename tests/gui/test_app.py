@@ -17,14 +17,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify, StopAlarm
 from notifier.domain.model import Status
 from notifier.domain.storm import SUMMARY_KEY
-from tests.support.cli import cli_ok
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass, poll
+from testing.support.cli import cli_ok
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass, poll
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_after_a_sleep_overdue_notification_and_alarm_fire_at_once_on_wake(
 def test_an_exception_in_a_slot_is_logged_shown_and_the_app_carries_on(
     qtbot, app: OncallApp, caplog
 ):
-    from notifier.desktop.crash import install_excepthook
+    from notifier.desktop.app.crash import install_excepthook
 
     old_hooks = sys.excepthook, threading.excepthook
     install_excepthook(app.internalError.emit)

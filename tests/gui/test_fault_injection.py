@@ -26,14 +26,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker, let_time_pass
-from tests.support.desktop_app import poll as poll_now_and_wait
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker, let_time_pass
+from testing.support.desktop_app import poll as poll_now_and_wait
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 INTERVAL = timedelta(seconds=15)
 

@@ -3,7 +3,7 @@ badly, a local page still notifies, and the hostile account is polled again and
 told about.
 
 The app runs on its own timers (the real clock): the Alertmanager account polls
-a :class:`~tests.fakes.hostile.HostileAlertmanager` that drips a byte at a time
+a :class:`~testing.fakes.hostile.HostileAlertmanager` that drips a byte at a time
 for ever, sends 200 MB, rate limits for 10^9 s, or fires 50,000 alerts; then a
 page arrives on the local account, and its notification must be carried out
 within 2 s (a generous bound: it takes milliseconds). The issue saw a 50,000-alert
@@ -22,12 +22,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.escalation import Notify
 from notifier.domain.storm import Summary
-from tests.fakes.hostile import HostileAlertmanager, hostile_alertmanager, many_alerts
-from tests.support.desktop_app import AppMaker, actions_of
+from testing.fakes.hostile import HostileAlertmanager, hostile_alertmanager, many_alerts
+from testing.support.desktop_app import AppMaker, actions_of
 
 #: a local page notifies at once; the Alertmanager account's warnings are low urgency
 CONFIG = (

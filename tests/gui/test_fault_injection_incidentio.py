@@ -17,19 +17,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
-from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker
 from tests.gui.test_fault_injection import (
     INTERVAL,
     one_interval_later,
     poll,
     scheduled_within_one_interval,
 )
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 FAULTS: dict[str, dict[str, Any]] = {
     "500": {"kind": 500},

@@ -21,13 +21,13 @@ import pytest
 import requests
 
 from notifier.backends.local.ingest_info import ingest_info
-from notifier.desktop.app import OncallApp
-from notifier.desktop.log_setup import QuietFileHandler
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.app.log_setup import QuietFileHandler
 from notifier.domain.escalation import Notify
-from tests.support.cli import run_cli
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass
-from tests.support.small_disk import SmallDisk, small_disk
+from testing.support.cli import run_cli
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pass
+from testing.support.small_disk import SmallDisk, small_disk
 
 WAIT = 20_000
 CONFIG = LOCAL.replace("[local]\n", '[escalation]\nnotify_after = "0s"\n[local]\n')
@@ -155,7 +155,7 @@ def test_the_log_fails_quietly_on_a_full_disk_and_resumes(
 CRASH_LOOP = """
 import sys
 from PySide6.QtCore import QCoreApplication, QObject, Signal
-from notifier.desktop.crash import install_excepthook
+from notifier.desktop.app.crash import install_excepthook
 
 class Reporter(QObject):
     internalError = Signal(str)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPalette
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
-from notifier.desktop.icons import (
+from notifier.desktop.widgets.icons import (
     APP_ICON_NAME,
     PNG_SIZES,
     TrayState,
@@ -25,7 +25,7 @@ from notifier.desktop.icons import (
     panel_is_dark,
     tray_icon,
 )
-from notifier.paths import resource
+from notifier.system.paths import resource
 
 TRAY_SIZES = (16, 22)
 VARIANTS = (False, True)  # dark=False: light panel; dark=True: dark panel

@@ -17,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from notifier.desktop.lag_probe import ENV_VARIABLE, LagProbe, install_from_environment
+from notifier.desktop.app.lag_probe import ENV_VARIABLE, LagProbe, install_from_environment
 
 DEADLINE = 60
 
@@ -62,7 +62,7 @@ QUITTING_APP = """
 import sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from notifier.desktop.lag_probe import install_from_environment
+from notifier.desktop.app.lag_probe import install_from_environment
 app = QApplication(["oncall-notifier"])
 assert install_from_environment(app) is not None
 QTimer.singleShot(50, lambda: time.sleep(0.3))

@@ -18,14 +18,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from notifier.backends.local.ingest_keys import IngestKeys
-from notifier.desktop.app import OncallApp
-from notifier.desktop.dialogs.settings import settings_dialog
-from notifier.desktop.icons import TrayState
-from notifier.desktop.settings_dialog import SettingsDialog
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.desktop_app import AppMaker, poll
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.settings.controller import settings_dialog
+from notifier.desktop.settings.dialog import SettingsDialog
+from notifier.desktop.widgets.icons import TrayState
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.desktop_app import AppMaker, poll
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 LOCAL_ON_A_FREE_PORT = '[local]\ningest_port = 0\nuser_name = "Me"\n[secrets]\nstore = "session"\n'
 
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 def open_dialog(qtbot: Any, app: OncallApp) -> SettingsDialog:
-    dialog = settings_dialog(app)
+    dialog = settings_dialog(app.settings_host())
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)

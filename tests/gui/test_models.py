@@ -11,7 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QTableView
 
-from notifier.desktop.models import (
+from notifier.desktop.window.models import (
     INCIDENT_ROLE,
     Column,
     IncidentFilterProxy,
@@ -27,7 +27,7 @@ from notifier.domain.model import (
     Urgency,
     urgency_order,
 )
-from tests.support.builders import make_incident
+from testing.support.builders import make_incident
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

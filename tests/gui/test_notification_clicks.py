@@ -13,11 +13,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.status_text import Problem
-from notifier.desktop.app import OncallApp
+from notifier.desktop.app.application import OncallApp
 from notifier.domain.model import Status
 from notifier.domain.storm import Summary
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker, let_time_pass, poll
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker, let_time_pass, poll
 
 CONFIG = (
     '[local]\nname = "failed"\ningest_port = 0\nuser_name = "Me"\n'

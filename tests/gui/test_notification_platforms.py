@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.desktop.notify import (
+from notifier.desktop.notifications.center import (
     DesktopNotifierAdapter,
     Notification,
     NotificationAdapter,

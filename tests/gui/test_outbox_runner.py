@@ -20,13 +20,13 @@ import pytest
 from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem, OutboxState
-from notifier.desktop.background import BackgroundRunner
-from notifier.desktop.bridge import AppBridge
-from notifier.desktop.outbox_runner import OutboxRunner
-from tests.fakes.pagerduty_server import FakePagerDuty, Incident
-from tests.support.outbox_harness import NOTE, open_accounts, outbox_path
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.bridge.outbox_runner import OutboxRunner
+from notifier.desktop.qt.background import BackgroundRunner
+from testing.fakes.pagerduty_server import FakePagerDuty, Incident
+from testing.support.outbox_harness import NOTE, open_accounts, outbox_path
 
-pytest_plugins = ["tests.support.pagerduty_accounts"]
+pytest_plugins = ["testing.support.pagerduty_accounts"]
 
 
 @dataclass

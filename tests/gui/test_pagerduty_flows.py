@@ -12,15 +12,16 @@ import pytest
 from PySide6.QtCore import Qt
 
 from notifier.core.actions import ActionKind, ActionRequest
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.settings.controller import test_connection
+from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify
 from notifier.domain.model import Role
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker, actions_of, let_time_pass, poll
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker, actions_of, let_time_pass, poll
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
 @pytest.fixture
@@ -201,14 +202,14 @@ def test_test_connection_reports_who_the_token_belongs_to(
         boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
         return "\n".join(b.text() for b in boxes if b.isVisible())
 
-    app.test_connection("work")
+    test_connection(app.settings_host(), "work")
     qtbot.waitUntil(lambda: "Connected to work as" in box_text(), timeout=10000)
     assert pagerduty_server.world.me.email in box_text()
     for w in QApplication.topLevelWidgets():
         if isinstance(w, QMessageBox):
             w.close()
     pagerduty_server.fail_next(401, times=5)
-    app.test_connection("work")
+    test_connection(app.settings_host(), "work")
     qtbot.waitUntil(lambda: "refused the API token" in box_text(), timeout=10000)
     assert pagerduty_server.token not in box_text()
 
@@ -319,8 +320,8 @@ def test_a_token_pasted_into_settings_is_checked_then_kept_as_login_keeps_it(
     qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty
 ):
     from notifier.core.accounts import token_secret_name
-    from notifier.desktop.dialogs.settings import store_secret
-    from notifier.desktop.settings_dialog import SettingsDialog
+    from notifier.desktop.settings.controller import store_secret
+    from notifier.desktop.settings.dialog import SettingsDialog
 
     # no token yet: the account cannot be polled
     app = make_app(pagerduty_config(pagerduty_server))
@@ -328,7 +329,9 @@ def test_a_token_pasted_into_settings_is_checked_then_kept_as_login_keeps_it(
     dialog = SettingsDialog(
         app.config,
         app.profile.config_path,
-        store_secret=lambda name, entry, secret, done: store_secret(app, name, entry, secret, done),
+        store_secret=lambda name, entry, secret, done: store_secret(
+            app.settings_host(), name, entry, secret, done
+        ),
     )
     qtbot.addWidget(dialog)
     dialog.accounts_table.selectRow(0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from notifier.desktop.dialogs.messages import confirm_quit, quit_box
+from notifier.desktop.widgets.messages import confirm_quit, quit_box
 
 
 def test_the_question_counts_in_words_and_its_buttons_say_quit_or_keep_running(qtbot) -> None:

@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 
 from notifier.backends.kinds import KINDS
 from notifier.config import Config, load_config
-from notifier.desktop.settings_dialog import SettingsDialog
-from notifier.paths import resource
+from notifier.desktop.settings.dialog import SettingsDialog
 from notifier.settings_schema import (
     REQUIRED,
     Choice,
@@ -33,6 +32,7 @@ from notifier.settings_schema import (
     settings_of,
     walk,
 )
+from notifier.system.paths import resource
 
 EU = "https://api.eu.pagerduty.com"
 

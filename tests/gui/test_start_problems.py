@@ -14,8 +14,8 @@ import keyring
 import keyring.backends.fail
 import pytest
 
-from notifier.desktop.app import OncallApp
-from notifier.desktop.icons import TrayState
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.widgets.icons import TrayState
 
 
 def status_lines(app: OncallApp) -> list[str]:

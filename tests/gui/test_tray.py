@@ -9,10 +9,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from notifier.desktop.icons import TrayState
-from notifier.desktop.tray import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
+from notifier.desktop.tray.controller import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
+from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.model import Incident, Status
-from tests.support.builders import make_incident
+from testing.support.builders import make_incident
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -273,7 +273,7 @@ def test_middle_click_opens_the_most_urgent_incident_and_left_click_the_window(q
 
 
 def test_offscreen_never_waits_for_a_tray_host() -> None:
-    from notifier.desktop.tray_host import must_wait_for_host, tray_host_present
+    from notifier.desktop.tray.host import must_wait_for_host, tray_host_present
 
     assert tray_host_present() in ("", "sni")  # no X11 here; a test bus may have a watcher
     assert must_wait_for_host() is False  # offscreen: the icon is created at once, as before

@@ -17,10 +17,10 @@ from notifier.backends.local.store import LocalStore
 from notifier.backends.port import Capability, NotFoundError
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind
-from notifier.desktop.bridge import AppBridge
-from notifier.desktop.dialogs.incident import PersonPickerDialog, ResolveDialog
-from notifier.desktop.models import Column
-from notifier.desktop.window import SHORTCUTS, IncidentWindow
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
+from notifier.desktop.window.incident_window import SHORTCUTS, IncidentWindow
+from notifier.desktop.window.models import Column
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, Urgency, split_ref
 from tests.gui.conftest import ME, refresh_bridge
 

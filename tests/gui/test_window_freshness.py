@@ -12,9 +12,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from notifier.desktop.app import OncallApp
-from tests.support.cli import cli_ok
-from tests.support.desktop_app import AppMaker
+from notifier.desktop.app.application import OncallApp
+from testing.support.cli import cli_ok
+from testing.support.desktop_app import AppMaker
 
 WAIT = 10_000
 

@@ -17,16 +17,16 @@ from notifier.backends.local.backend import LocalBackend
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind
 from notifier.core.outbox_store import OutboxState
-from notifier.desktop.app import OncallApp
-from notifier.desktop.bridge import AppBridge
-from notifier.desktop.window import IncidentWindow
+from notifier.desktop.app.application import OncallApp
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.domain.model import Incident, Status
-from tests.fakes.alertmanager_cluster import Cluster, alert
-from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
-from tests.support.clock import ShiftedClock
-from tests.support.desktop_app import AppMaker, poll
+from testing.fakes.alertmanager_cluster import Cluster, alert
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from testing.support.clock import ShiftedClock
+from testing.support.desktop_app import AppMaker, poll
 
-pytest_plugins = ["tests.fakes.incidentio_server", "tests.fakes.alertmanager_cluster"]
+pytest_plugins = ["testing.fakes.incidentio_server", "testing.fakes.alertmanager_cluster"]
 
 WAIT = 20_000
 

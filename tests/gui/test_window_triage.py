@@ -14,9 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
 
 from notifier.backends.local.store import LocalStore
-from notifier.desktop.bridge import AppBridge
-from notifier.desktop.models import Column
-from notifier.desktop.window import IncidentWindow
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.window.incident_window import IncidentWindow
+from notifier.desktop.window.models import Column
 from notifier.domain.model import Incident, Severity, Status, Urgency
 from tests.gui.conftest import refresh_bridge
 

@@ -29,8 +29,7 @@ from notifier.backends.port import (
     require,
 )
 from notifier.domain.model import EntryKind, Person, Severity, Status, Urgency
-from tests.conftest import spec_path
-from tests.fakes.alertmanager_cluster import (
+from testing.fakes.alertmanager_cluster import (
     Cluster,
     Fault,
     RecordingProxy,
@@ -39,8 +38,9 @@ from tests.fakes.alertmanager_cluster import (
     free_port,
     wait_until,
 )
+from tests.conftest import spec_path
 
-pytest_plugins = ["tests.fakes.alertmanager_cluster"]
+pytest_plugins = ["testing.fakes.alertmanager_cluster"]
 
 Make = Callable[..., AlertmanagerBackend]
 

@@ -21,10 +21,10 @@ from notifier.core.monitor import Monitor, policy_from_config
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox, OutboxState
 from notifier.domain.model import Status
-from tests.fakes.alertmanager_cluster import Cluster, Fault, alert, wait_until
-from tests.support.outbox_harness import open_accounts
+from testing.fakes.alertmanager_cluster import Cluster, Fault, alert, wait_until
+from testing.support.outbox_harness import open_accounts
 
-pytest_plugins = ["tests.fakes.alertmanager_cluster"]
+pytest_plugins = ["testing.fakes.alertmanager_cluster"]
 
 CHECKOUT = alert("CheckoutDown", summary="Checkout is down", service="checkout", team="payments")
 PAYMENTS = alert("PaymentsSlow", summary="Payments are slow", service="payments", team="payments")

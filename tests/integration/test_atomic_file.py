@@ -1,4 +1,4 @@
-"""The one whole-file write (notifier.atomic_file), on real files."""
+"""The one whole-file write (notifier.system.atomic_file), on real files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from notifier.atomic_file import write_atomically
+from notifier.system.atomic_file import write_atomically
 
 
 def test_writes_text_replacing_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:

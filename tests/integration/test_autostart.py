@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier import autostart
 from notifier.errors import UserError
-from tests.support.fake_winreg import REG_SZ, FakeWinreg
+from notifier.system import autostart
+from testing.support.fake_winreg import REG_SZ, FakeWinreg
 
 
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="the XDG entry is for Linux/BSD")

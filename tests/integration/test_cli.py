@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.cli import run_cli as run
+from testing.support.cli import run_cli as run
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def test_no_working_keyring_is_said_plainly_with_the_explicit_choices(profile: P
 
 
 def test_file_secret_store_is_private_to_the_user(tmp_path: Path) -> None:
-    from notifier.secrets import SecretStore
+    from notifier.system.secrets import SecretStore
 
     profile = tmp_path / "profile"
     profile.mkdir()
@@ -339,7 +339,7 @@ def test_json_gives_custom_details_as_an_object(profile: Path) -> None:
 def test_list_all_says_when_there_are_more_than_it_shows(profile: Path) -> None:
     # issue 17: 250 open showed 200 rows and said nothing of the rest
     from notifier.backends.local.store import LocalStore
-    from notifier.profile import Profile
+    from notifier.system.profile import Profile
 
     assert run(profile, "trigger", "first").returncode == 0
     store = LocalStore(Profile(profile.resolve()).database_path)

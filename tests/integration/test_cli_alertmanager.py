@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from notifier.backends.alertmanager.incidents import group_id
-from tests.fakes.alertmanager_cluster import Cluster, SecuredAlertmanager, alert, wait_until
-from tests.support.cli import run_cli
+from testing.fakes.alertmanager_cluster import Cluster, SecuredAlertmanager, alert, wait_until
+from testing.support.cli import run_cli
 
-pytest_plugins = ["tests.fakes.alertmanager_cluster"]
+pytest_plugins = ["testing.fakes.alertmanager_cluster"]
 
 CHECKOUT = alert(
     "CheckoutDown", summary="Checkout is down", service="checkout", team="payments",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
-from tests.support.cli import cli_ok as ok
-from tests.support.cli import run_cli as cli
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from testing.support.cli import cli_ok as ok
+from testing.support.cli import run_cli as cli
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.support.cli import cli_ok as ok
-from tests.support.cli import run_cli as cli
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.support.cli import cli_ok as ok
+from testing.support.cli import run_cli as cli
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import run_cli
+from testing.support.cli import run_cli
 
 DEADLINE = 60.0
 

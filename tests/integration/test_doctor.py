@@ -9,8 +9,8 @@ from pathlib import Path
 from notifier.config import load_config
 from notifier.core.accounts import Accounts
 from notifier.doctor import Check, run_checks
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 from tests.integration.test_cli import run
 
 FAILING_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

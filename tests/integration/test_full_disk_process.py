@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app_subprocess import AppSubprocess, wait_for
-from tests.support.small_disk import SmallDisk, small_disk
+from testing.support.app_subprocess import AppSubprocess, wait_for
+from testing.support.small_disk import SmallDisk, small_disk
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ and says what a cap left out.
 
 The servers are real (threads on 127.0.0.1): the PagerDuty and incident.io fakes
 with their ``"drip"``, ``"huge"`` and ``"endless_pages"`` faults, and an
-Alertmanager API of our own (:class:`tests.fakes.hostile.HostileAlertmanager`)
+Alertmanager API of our own (:class:`testing.fakes.hostile.HostileAlertmanager`)
 that can drip, flood, redirect, rate limit for 10^9 s or fire 50,000 alerts.
 No wall-clock assertion: a drip never ends, so without the deadline these
 tests would hang until pytest's or the subprocess's timeout.
@@ -29,19 +29,19 @@ from notifier.backends.port import (
     UnavailableError,
 )
 from notifier.domain.model import Severity
-from tests.fakes.hostile import (
+from testing.fakes.hostile import (
     GIANT_RETRY_AFTER,
     HostileAlertmanager,
     hostile_alertmanager,
     many_alerts,
 )
-from tests.fakes.incidentio_server import FakeIncidentIo
-from tests.fakes.incidentio_server import fast_client_factory as incidentio_client
-from tests.fakes.pagerduty_server import FakePagerDuty
-from tests.fakes.pagerduty_server import fast_client_factory as pagerduty_client
-from tests.support.cli import run_cli
+from testing.fakes.incidentio_server import FakeIncidentIo
+from testing.fakes.incidentio_server import fast_client_factory as incidentio_client
+from testing.fakes.pagerduty_server import FakePagerDuty
+from testing.fakes.pagerduty_server import fast_client_factory as pagerduty_client
+from testing.support.cli import run_cli
 
-pytest_plugins = ["tests.fakes.pagerduty_server", "tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server", "testing.fakes.incidentio_server"]
 
 FOREVER = 100_000
 #: the request timeout of the accounts here: the deadline of a whole answer

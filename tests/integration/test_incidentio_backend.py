@@ -16,9 +16,9 @@ from notifier.backends.incidentio.backend import IncidentIoBackend, verify_api_k
 from notifier.backends.port import AuthenticationError, Backend, Capability, RefusedError
 from notifier.domain.diff import EventKind, diff_snapshots
 from notifier.domain.model import EntryKind, Person, Role, Severity, Status, Urgency
-from tests.fakes.incidentio_server import FakeIncidentIo, World
+from testing.fakes.incidentio_server import FakeIncidentIo, World
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 Make = Callable[..., IncidentIoBackend]
 
@@ -379,7 +379,7 @@ def test_handing_over_commander_and_assigning_the_comms_lead_by_email(
 def test_configured_role_names_are_used(
     make_incidentio_backend: Make, server: FakeIncidentIo, world: World
 ) -> None:
-    from tests.fakes.incidentio_server import Named
+    from testing.fakes.incidentio_server import Named
 
     scribe = Named(server.state.new_id(), "Scribe", role_type="custom")
     server.state.roles[scribe.id] = scribe

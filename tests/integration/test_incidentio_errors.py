@@ -22,9 +22,9 @@ from notifier.backends.port import (
     RefusedError,
     UnavailableError,
 )
-from tests.fakes.incidentio_server import FakeIncidentIo, fast_client_factory
+from testing.fakes.incidentio_server import FakeIncidentIo, fast_client_factory
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 Make = Callable[..., IncidentIoBackend]
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import spec_path
-from tests.fakes.incidentio_check import (
+from testing.fakes.incidentio_check import (
     Exchange,
     IncidentIoSpec,
     check_exchanges,
     load_incidentio_spec,
 )
-from tests.fakes.openapi_check import CheckedRequest
+from testing.fakes.openapi_check import CheckedRequest
+from tests.conftest import spec_path
 
 AUTH = {"authorization": "Bearer inc_key", "accept": "application/json"}
 

@@ -41,10 +41,10 @@ from notifier.backends.local.ingest_keys import IngestKeys
 from notifier.backends.local.store import LocalStore
 from notifier.backends.port import UnavailableError
 from notifier.domain.model import Severity, Status, Urgency
-from notifier.secrets import SecretStore
+from notifier.system.secrets import SecretStore
+from testing.support.environment import skip_or_fail
+from testing.support.keyring_backend import ENV_VAR, FileKeyring
 from tests.conftest import SPECS
-from tests.support.environment import skip_or_fail
-from tests.support.keyring_backend import ENV_VAR, FileKeyring
 
 SPEC_PATH = SPECS / "pagerduty" / "events-v2.openapi.json"
 SPEC_URI = "urn:pagerduty:events-v2"
@@ -1106,7 +1106,7 @@ def test_a_refused_body_is_drained_only_so_far(ingest: Ingest) -> None:
 
 
 def test_custom_details_stay_an_object_and_a_repeat_adds_to_them(ingest: Ingest) -> None:
-    from notifier.serialize import incident_to_dict
+    from notifier.system.serialize import incident_to_dict
 
     payload = {
         "summary": "Disk full",

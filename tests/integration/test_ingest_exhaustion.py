@@ -30,8 +30,8 @@ import requests
 
 from notifier.backends.local.ingest import IngestServer
 from notifier.backends.local.store import LocalStore
-from notifier.secrets import SecretStore
-from tests.support.keyring_backend import ENV_VAR, FileKeyring
+from notifier.system.secrets import SecretStore
+from testing.support.keyring_backend import ENV_VAR, FileKeyring
 
 #: a desktop session's usual soft limit of open files
 DESKTOP_FD_LIMIT = 1024

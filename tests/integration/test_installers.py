@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.environment import skip_or_fail
-from tests.support.linux_install import (
+from testing.support.environment import skip_or_fail
+from testing.support.linux_install import (
     ROOT,
     desktop_exec_argv,
     install_sh,
@@ -49,7 +49,7 @@ def test_install_from_the_checkout_then_uninstall_leaves_home_as_it_was(tmp_path
     version = subprocess.run([str(command), "--version"], capture_output=True, text=True, env=env)
     assert version.returncode == 0 and version.stdout.startswith("oncall-notifier "), version
     where = subprocess.run(
-        [str(venv / "bin/python"), "-c", "import notifier.paths as p; print(p.resources_dir())"],
+        [str(venv / "bin/python"), "-c", "import notifier.system.paths as p; print(p.resources_dir())"],
         capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
     ).stdout.strip()  # fmt: skip
     assert Path(where).is_relative_to(venv) and not Path(where).is_relative_to(ROOT), where

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.cli import cli_ok as cli
+from testing.support.cli import cli_ok as cli
 
 
 def test_page_with_events_v2_follow_with_the_cli(tmp_path: Path) -> None:

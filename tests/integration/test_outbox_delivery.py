@@ -39,8 +39,8 @@ from notifier.domain.model import (
     TimelineEntry,
 )
 from notifier.errors import UserError
-from tests.support.builders import make_incident
-from tests.support.clock import START, FakeClock
+from testing.support.builders import make_incident
+from testing.support.clock import START, FakeClock
 
 ME = Person("PME", "Me Myself", "me@example.com")
 GRACE = Person("PGRACE", "Grace Hopper", "grace@example.com")

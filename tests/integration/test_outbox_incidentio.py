@@ -16,11 +16,11 @@ from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox
 from notifier.domain.model import Person, Role
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
-from tests.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
+from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 
-pytest_plugins = ["tests.fakes.incidentio_server"]
+pytest_plugins = ["testing.fakes.incidentio_server"]
 
 
 def write_incidentio_profile(root: Path, server: FakeIncidentIo, **extra: str) -> Profile:

@@ -18,8 +18,8 @@ from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox, OutboxState
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
 GRACE = Person(id="grace@example.com", name="Grace Hopper", email="grace@example.com")

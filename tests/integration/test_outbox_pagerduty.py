@@ -22,13 +22,13 @@ from notifier.core.accounts import Accounts, token_secret_name
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox, OutboxItem, OutboxState
+from testing.fakes.pagerduty_server import FakePagerDuty, Incident
+from testing.support import outbox_harness
+from testing.support.clock import ShiftedClock
+from testing.support.outbox_harness import NOTE, STATUS_UPDATE
 from tests.conftest import ROOT
-from tests.fakes.pagerduty_server import FakePagerDuty, Incident
-from tests.support import outbox_harness
-from tests.support.clock import ShiftedClock
-from tests.support.outbox_harness import NOTE, STATUS_UPDATE
 
-pytest_plugins = ["tests.support.pagerduty_accounts"]
+pytest_plugins = ["testing.support.pagerduty_accounts"]
 
 
 @pytest.fixture
@@ -215,7 +215,7 @@ def test_a_refused_token_fails_until_login_then_the_retry_is_delivered_once(
 
 
 def harness(profile_root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tests.support.outbox_harness", str(profile_root), *args]
+    return [sys.executable, "-m", "testing.support.outbox_harness", str(profile_root), *args]
 
 
 def start_harness(profile_root: Path, *args: str) -> subprocess.Popen[str]:

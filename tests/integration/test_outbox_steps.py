@@ -24,13 +24,13 @@ from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox, OutboxItem
 from notifier.domain.model import Role
+from testing.fakes.pagerduty_server import FakePagerDuty, Incident, World
+from testing.support import outbox_harness
+from testing.support.clock import ShiftedClock
+from testing.support.outbox_harness import open_accounts, write_profile
 from tests.conftest import ROOT
-from tests.fakes.pagerduty_server import FakePagerDuty, Incident, World
-from tests.support import outbox_harness
-from tests.support.clock import ShiftedClock
-from tests.support.outbox_harness import open_accounts, write_profile
 
-pytest_plugins = ["tests.support.pagerduty_accounts"]
+pytest_plugins = ["testing.support.pagerduty_accounts"]
 
 REASSIGN = r'"assignments"'
 ACKNOWLEDGE = r'"status":\s*"acknowledged"'
@@ -246,7 +246,7 @@ def test_a_resolve_whose_note_landed_resumes_at_the_resolve(
 
 
 def harness(profile_root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tests.support.outbox_harness", str(profile_root), *args]
+    return [sys.executable, "-m", "testing.support.outbox_harness", str(profile_root), *args]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> None:

@@ -28,10 +28,10 @@ from notifier.backends.port import (
     UnavailableError,
 )
 from notifier.domain.model import EntryKind, Person, Role, Status, Urgency
-from tests.fakes.pagerduty_server import FakePagerDuty, World, fast_client_factory
+from testing.fakes.pagerduty_server import FakePagerDuty, World, fast_client_factory
 
 # The fixtures pagerduty_ca, pagerduty_server and make_pagerduty_backend.
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 Make = Callable[..., PagerDutyBackend]
 

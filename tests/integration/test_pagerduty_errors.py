@@ -19,14 +19,14 @@ from notifier.backends.port import (
     RefusedError,
     UnavailableError,
 )
-from tests.fakes.pagerduty_server import (
+from testing.fakes.pagerduty_server import (
     FakeCA,
     FakePagerDuty,
     fast_client_factory,
 )
 
 # The fixtures pagerduty_ca, pagerduty_server and make_pagerduty_backend.
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 Make = Callable[..., PagerDutyBackend]
 

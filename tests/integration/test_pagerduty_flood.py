@@ -25,11 +25,11 @@ from notifier.backends.port import (
     RateLimitedError,
     Truncated,
 )
-from tests.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
-from tests.support.cli import run_cli
-from tests.support.clock import FakeMonotonicClock
+from testing.fakes.pagerduty_server import FakeCA, FakePagerDuty, start_fake_pagerduty
+from testing.support.cli import run_cli
+from testing.support.clock import FakeMonotonicClock
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 Make = Callable[..., PagerDutyBackend]
 
@@ -387,7 +387,7 @@ def test_polls_cannot_take_the_reserve_kept_for_the_users_actions(
 
 def test_the_budget_is_shared_by_the_accounts_backends(tmp_path: Path) -> None:
     """One budget per account: a backend rebuilt after `login` keeps using it."""
-    from tests.support.outbox_harness import open_accounts, write_profile
+    from testing.support.outbox_harness import open_accounts, write_profile
 
     write_profile(tmp_path / "p", api_url="https://127.0.0.1:9", ca_bundle="", token="u+t")
     accounts = open_accounts(tmp_path / "p")

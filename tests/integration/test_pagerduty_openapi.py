@@ -19,7 +19,7 @@ import pytest
 
 from notifier.backends.pagerduty import PagerDutyBackend
 from notifier.domain.model import Role
-from tests.fakes.openapi_check import (
+from testing.fakes.openapi_check import (
     BODY_SCHEMA_OVERRIDES,
     SPEC_PATH,
     CheckedRequest,
@@ -28,10 +28,10 @@ from tests.fakes.openapi_check import (
     load_spec,
     spec_or_skip,
 )
-from tests.fakes.pagerduty_server import FakePagerDuty
+from testing.fakes.pagerduty_server import FakePagerDuty
 
 # The fixtures pagerduty_ca, pagerduty_server and make_pagerduty_backend.
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 HEADERS = {
     "accept": "application/vnd.pagerduty+json;version=2, application/json",

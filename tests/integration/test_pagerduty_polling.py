@@ -21,10 +21,10 @@ from notifier.backends.poll_settings import (
 from notifier.config import parse_config
 from notifier.core.accounts import AccountInfo
 from notifier.core.sync import Sync
-from tests.fakes.pagerduty_server import FakePagerDuty, Shift
-from tests.support.clock import FakeClock
+from testing.fakes.pagerduty_server import FakePagerDuty, Shift
+from testing.support.clock import FakeClock
 
-pytest_plugins = ["tests.fakes.pagerduty_server"]
+pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 MINUTES = 10
 

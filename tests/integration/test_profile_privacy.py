@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import cli_env, run_cli
+from testing.support.cli import cli_env, run_cli
 
 DEADLINE = 60.0
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from notifier.desktop.termination import STOP_DEADLINE_S
-from notifier.runtime_files import pid_alive
-from tests.support.app_subprocess import AppSubprocess, wait_for
-from tests.support.environment import skip_or_fail
+from notifier.desktop.app.termination import STOP_DEADLINE_S
+from notifier.system.runtime_files import pid_alive
+from testing.support.app_subprocess import AppSubprocess, wait_for
+from testing.support.environment import skip_or_fail
 
 #: how long a quit may take here: the app's own deadline plus room for a loaded machine
 #: (a refusing window ran for ever; a hung daemon took 55 s)
@@ -72,7 +72,7 @@ def hanging_daemon(tmp_path: Path) -> Iterator[dict[str, str]]:
     assert bus.stdout is not None
     env = {"DBUS_SESSION_BUS_ADDRESS": bus.stdout.readline().strip()}
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.hanging_notifications"],
+        [sys.executable, "-m", "testing.support.hanging_notifications"],
         env={**os.environ, **env}, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from notifier.runtime_files import owner, pid_alive, remove_if_ours, remove_if_stale
+from notifier.system.runtime_files import owner, pid_alive, remove_if_ours, remove_if_stale
 
 
 def dead_pid() -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.profile import Profile
-from tests.support.app_subprocess import AppSubprocess, wait_for
-from tests.support.environment import skip_or_fail
+from notifier.system.profile import Profile
+from testing.support.app_subprocess import AppSubprocess, wait_for
+from testing.support.environment import skip_or_fail
 
 NOBODY = 65534
 

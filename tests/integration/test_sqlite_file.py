@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.sqlite_file import SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import SqliteErrors, SqliteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, text TEXT NOT NULL);

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from notifier.channels.senders import transaction_id
-from tests.support.cli import cli_env, run_cli
-from tests.support.stakeholder_receivers import MATRIX_OK, SLACK_OK, WebhookReceiver
+from testing.support.cli import cli_env, run_cli
+from testing.support.stakeholder_receivers import MATRIX_OK, SLACK_OK, WebhookReceiver
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.support.cli import run_cli
-from tests.support.stakeholder_receivers import PASSWORD, USER, SmtpReceiver
+from testing.support.cli import run_cli
+from testing.support.stakeholder_receivers import PASSWORD, USER, SmtpReceiver
 
 HOSTILE_TITLE = "Checkout <!channel> @everyone [click](https://evil.example) <b>bold</b>"
 

@@ -15,8 +15,8 @@ from notifier.channels.senders import ChannelError, send
 from notifier.channels.settings import ChannelSettings, secret_name
 from notifier.config import parse_config
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due
-from notifier.secrets import SecretStore
-from tests.support.synapse import Synapse, User, synapse_python
+from notifier.system.secrets import SecretStore
+from testing.support.synapse import Synapse, User, synapse_python
 
 HOSTILE = "DB down @room <b>bold</b> [link](https://evil.example)"
 

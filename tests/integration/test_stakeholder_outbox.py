@@ -15,9 +15,9 @@ from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
-from tests.support.stakeholder_receivers import SmtpReceiver
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
+from testing.support.stakeholder_receivers import SmtpReceiver
 
 
 @pytest.fixture

@@ -27,11 +27,11 @@ from notifier.channels.settings import ChannelSettings, secret_name
 from notifier.config import parse_config
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due
 from notifier.domain.model import Person, Severity
-from notifier.redact import redact
-from notifier.secrets import SecretStore
-from tests.support.builders import make_incident
-from tests.support.clock import FakeClock
-from tests.support.stakeholder_receivers import (
+from notifier.system.redact import redact
+from notifier.system.secrets import SecretStore
+from testing.support.builders import make_incident
+from testing.support.clock import FakeClock
+from testing.support.stakeholder_receivers import (
     MATRIX_BAD_TOKEN,
     MATRIX_OK,
     SLACK_BAD_TOKEN,
@@ -43,7 +43,9 @@ from tests.support.stakeholder_receivers import (
     WebhookReceiver,
 )
 
-SCHEMA = Path(__file__).resolve().parent.parent / "fakes" / "schemas" / "adaptive-card.json"
+SCHEMA = (
+    Path(__file__).resolve().parents[2] / "testing" / "fakes" / "schemas" / "adaptive-card.json"
+)
 HOSTILE = "DB <!channel> @here @everyone [click](https://evil.example) <b>x</b> **bold** & co"
 TOKEN = "syt_matrix_token_0123456789"
 

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 from notifier.backends.local.ingest_keys import IngestKeys
-from notifier.profile import Profile
+from notifier.system.profile import Profile
 
 #: (what it stands for, the module that says it was loaded)
 REMOTE_CLIENTS = {
@@ -34,12 +34,12 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
 from PySide6.QtWidgets import QApplication
 qapp = QApplication(["oncall-notifier"])
-import notifier.cli, notifier.desktop.launch  # what the app command imports
+import notifier.cli, notifier.desktop.app.launch  # what the app command imports
 from notifier.config import load_config
 from notifier.core.accounts import Accounts
-from notifier.desktop.app import OncallApp
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.desktop.app.application import OncallApp
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 profile = Profile.locate(Path(sys.argv[1]))
 config = load_config(profile.config_path)
@@ -128,7 +128,7 @@ def test_the_first_notification_loads_the_notification_stack(tmp_path: Path) -> 
     _, after = start_app(
         local_profile(tmp_path / "p"),
         after="""
-        from notifier.desktop.notify import Notification
+        from notifier.desktop.notifications.center import Notification
         app.notifications.show(Notification("k", "a page"))
         app.notifications.withdraw("k")
         """,
@@ -199,10 +199,10 @@ def test_each_remote_account_loads_its_client(tmp_path: Path) -> None:
 
 def test_a_start_reads_no_module_source(tmp_path: Path) -> None:
     # PySide6's import hook would read every module imported after it with
-    # inspect.getsource (into linecache): ~30 ms and 8 MiB (notifier.desktop.pyside_import)
+    # inspect.getsource (into linecache): ~30 ms and 8 MiB (notifier.desktop.qt.pyside_import)
     # (this script imports PySide6 before notifier: what comes between is read still)
     found = run_start(local_profile(tmp_path / "p"))
-    assert "notifier.desktop.notify" in found["BUILT"]
+    assert "notifier.desktop.notifications.center" in found["BUILT"]
     after_the_desktop_layer = ("/notifier/desktop/", "/waitress/", "/asyncio/", "/dbus_fast/")
     read = [path for path in found["SOURCES"] if any(p in path for p in after_the_desktop_layer)]
     assert [Path(path).name for path in read] == ["pyside_import.py"]  # the one that turns it off

@@ -121,7 +121,7 @@ import time:      1000 |       1600 |   pagerduty
 import time:        50 |         50 |     pagerduty.util
 import time:       400 |        450 |   pagerduty.rest
 import time:      2000 |       2000 |   PySide6.QtWidgets
-import time:        10 |       4560 | notifier.desktop.app
+import time:        10 |       4560 | notifier.desktop.app.application
 something else on stderr
 """
 
@@ -129,7 +129,7 @@ something else on stderr
 def test_importtime_lines_and_their_depth() -> None:
     lines = parse_importtime(IMPORTTIME)
     assert lines[1] == ImportLine("httpx2._models", 300, 300, 3)
-    assert lines[-1] == ImportLine("notifier.desktop.app", 10, 4560, 0)
+    assert lines[-1] == ImportLine("notifier.desktop.app.application", 10, 4560, 0)
     assert len(lines) == 8
 
 

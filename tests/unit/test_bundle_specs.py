@@ -12,8 +12,9 @@ from types import ModuleType
 
 import pytest
 
-from notifier import __version__, autostart
+from notifier import __version__
 from notifier.cli import build_parser
+from notifier.system import autostart
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "installers").glob("*/oncall-notifier.spec"))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from notifier.domain.diff import EventKind, IncidentEvent, diff_snapshots
 from notifier.domain.model import Incident, Person, Role, Status, Urgency
-from tests.support.builders import make_incident as incident
+from testing.support.builders import make_incident as incident
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 ME = Person("u-me", "Me", "me@example.com")

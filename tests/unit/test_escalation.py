@@ -30,10 +30,10 @@ from notifier.domain.escalation import (
     Withdraw,
 )
 from notifier.domain.model import Incident, Person, Status, Urgency
-from tests.support.builders import make_incident
+from testing.support.builders import make_incident
 
 if TYPE_CHECKING:
-    from tests.support.clock import FakeClock
+    from testing.support.clock import FakeClock
 
 ME = Person("u-me", "Me")
 OTHER = Person("u-other", "Other")

@@ -4,7 +4,7 @@ what the engine before it did: both run in lockstep on random histories (pages,
 acknowledgements, resolutions, re-triggers, urgency changes, snoozes, quiet
 hours, going off call, policy changes, time passing) and must give the same
 actions, deadlines and states at every step. The old engine is kept unchanged in
-``tests/support/reference_escalation.py`` as the specification."""
+``testing/support/reference_escalation.py`` as the specification."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from notifier.domain import escalation as new
 from notifier.domain.diff import EventKind, IncidentEvent
 from notifier.domain.model import Incident, Status, Urgency
-from tests.support import reference_escalation as old
+from testing.support import reference_escalation as old
 
 START = datetime(2026, 3, 1, 21, 50, tzinfo=UTC)
 REFS = [str(n) for n in range(6)]

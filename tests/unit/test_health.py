@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from notifier.domain.health import MAX_RETRY_AFTER, AccountHealth, backoff_delay
 
 if TYPE_CHECKING:
-    from tests.support.clock import FakeClock
+    from testing.support.clock import FakeClock
 
 INTERVAL = timedelta(seconds=30)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from notifier.core.health_alarm import NOTHING, HealthAlarm, HealthAlarmStep
-from tests.support.clock import FakeClock
+from testing.support.clock import FakeClock
 
 AFTER = timedelta(minutes=10)
 REPEAT = timedelta(seconds=30)

@@ -28,7 +28,7 @@ from notifier.backends.incidentio.parse import (
 )
 from notifier.backends.port import InvalidResponseError
 from notifier.domain.model import EntryKind, Incident, Role, Severity, Status, Urgency
-from tests.fakes.incidentio_server import IncidentIoState, seed_default_world
+from testing.fakes.incidentio_server import IncidentIoState, seed_default_world
 
 ACCOUNT = "work"
 

@@ -9,8 +9,8 @@ from notifier.core.monitor import Monitor, TrayStatus, policy_from_config
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Incident, Person, Status
 from notifier.domain.storm import SUMMARY_KEY, Summary
-from tests.support.builders import make_incident
-from tests.support.clock import FakeClock
+from testing.support.builders import make_incident
+from testing.support.clock import FakeClock
 
 
 def incident(n: int, status: Status = Status.TRIGGERED, account: str = "local") -> Incident:

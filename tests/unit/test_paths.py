@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notifier import paths
+from notifier.system import paths
 
 
 def _package(root: Path, pyproject: str | None) -> Path:

@@ -19,8 +19,8 @@ from notifier.core.polling import (
     poll_interval,
 )
 from notifier.domain.model import Person, Status
-from tests.support.builders import make_incident
-from tests.support.clock import START
+from testing.support.builders import make_incident
+from testing.support.clock import START
 
 FAST, SLOW = timedelta(seconds=5), timedelta(seconds=60)
 ADAPTIVE = PollIntervals(FAST, SLOW)

@@ -1,5 +1,5 @@
 """No module of the app selects a PySide6 feature: what lets the desktop layer turn
-off PySide6's per-import source scan (notifier.desktop.pyside_import)."""
+off PySide6's per-import source scan (notifier.desktop.qt.pyside_import)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from notifier import redact
-from notifier.secrets import SecretStore
+from notifier.system import redact
+from notifier.system.secrets import SecretStore
 
 
 def test_secrets_never_reach_a_log_file(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from notifier.backends.pagerduty.budget import (
     current_priority,
 )
 from notifier.backends.port import RateLimitedError, UnavailableError
-from tests.support.clock import FakeMonotonicClock
+from testing.support.clock import FakeMonotonicClock
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from notifier.backends.kinds import KINDS
 from notifier.channels.settings import ChannelList, ChannelSettings
 from notifier.config import Config, config_to_toml, escalation_policy, parse_config
 from notifier.errors import ConfigError
-from notifier.paths import resource
 from notifier.settings_schema import (
     REQUIRED,
     Boolean,
@@ -42,6 +41,7 @@ from notifier.settings_schema import (
     settings_of,
     walk,
 )
+from notifier.system.paths import resource
 
 WAV = str(resource("sounds", "alarm.wav"))
 US = timedelta(microseconds=1)

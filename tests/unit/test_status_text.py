@@ -16,8 +16,8 @@ from notifier.core.status_text import (
     user_message,
 )
 from notifier.domain.model import Person, Urgency
-from tests.support.builders import make_incident
-from tests.support.clock import START
+from testing.support.builders import make_incident
+from testing.support.clock import START
 
 ADA, GRACE = Person("PADA", "Ada"), Person("PGRACE", "Grace")
 MONDAY_9 = datetime(2024, 3, 4, 9, 0).astimezone()

@@ -9,8 +9,8 @@ import json
 import pytest
 from openapi_spec_validator import validate
 
+from testing.fakes.swagger_check import RecordedRequest, load_check
 from tests.conftest import spec_path
-from tests.fakes.swagger_check import RecordedRequest, load_check
 
 JSON = {"accept": "application/json", "content-type": "application/json"}
 SILENCE = {

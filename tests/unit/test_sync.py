@@ -36,8 +36,8 @@ from notifier.core.sync import (
 from notifier.domain.escalation import Action, Alarm, Notify, StopAlarm
 from notifier.domain.model import Incident, Person, Status
 from notifier.domain.storm import Summary
-from tests.support.builders import make_incident
-from tests.support.clock import START, FakeClock
+from testing.support.builders import make_incident
+from testing.support.clock import START, FakeClock
 
 INTERVAL = timedelta(seconds=15)
 ME = Person("PME", "Me")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from notifier.domain.model import EntryKind, Incident, Person, TimelineEntry
 from notifier.domain.text import one_line, plain_text
-from tests.support.builders import make_incident
+from testing.support.builders import make_incident
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}

@@ -40,7 +40,6 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NoReturn
 
-from notifier.atomic_file import write_atomically
 from notifier.backends.local.events import (
     EventAction,
     IncidentChange,
@@ -60,8 +59,9 @@ from notifier.backends.local.store import LocalStore
 from notifier.backends.port import RefusedError, UnavailableError
 from notifier.domain.model import Status, make_ref
 from notifier.errors import UserError
-from notifier.secrets import SecretStore
-from notifier.sqlite_file import DISK_FULL
+from notifier.system.atomic_file import write_atomically
+from notifier.system.secrets import SecretStore
+from notifier.system.sqlite_file import DISK_FULL
 
 __all__ = [
     "ALERTMANAGER_TOKEN_SECRET",

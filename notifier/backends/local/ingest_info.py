@@ -7,8 +7,8 @@ import os
 from typing import Any
 
 from notifier.backends.local.ingest_keys import IngestKeys
-from notifier.profile import Profile
-from notifier.secrets import SecretStore
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
 
 
 def _running(profile: Profile) -> dict[str, Any] | None:

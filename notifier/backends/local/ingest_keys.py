@@ -21,9 +21,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from notifier.atomic_file import write_atomically
 from notifier.errors import UserError
-from notifier.secrets import SecretStore
+from notifier.system.atomic_file import write_atomically
+from notifier.system.secrets import SecretStore
 
 log = logging.getLogger("notifier.ingest")
 

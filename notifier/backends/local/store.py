@@ -26,7 +26,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
-from notifier.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
 SCHEMA_VERSION = 1
 

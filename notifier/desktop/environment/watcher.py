@@ -25,8 +25,8 @@ from PySide6.QtCore import SLOT, QObject, QProcess, QThreadPool, QTimer, Signal,
 from PySide6.QtDBus import QDBusConnection, QDBusMessage
 
 from notifier.core.desktop_readiness import DesktopState
-from notifier.desktop.background import BackgroundRunner
 from notifier.desktop.environment import probes
+from notifier.desktop.qt.background import BackgroundRunner
 
 log = logging.getLogger("notifier.desktop.environment")
 

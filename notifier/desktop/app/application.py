@@ -1,0 +1,475 @@
+"""The tray application: wires the core to the desktop, and renders.
+
+Data flows one way (see the engineering guide): the core's
+:class:`~notifier.core.sync.Sync` polls the accounts off the GUI thread and feeds
+the :class:`~notifier.core.monitor.Monitor`; its alert actions, the health alarm
+and every change come back here (this object is the sync's listener) and are
+rendered: tray, notifications, alarm, window. The user's intents go to the
+bridge (actions, through the outbox) or to the sync (snooze, poll now).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from notifier.backends.port import TriggerResult
+from notifier.config import Config
+from notifier.core import actions, status_text
+from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionRequest
+from notifier.core.health_alarm import HealthAlarmStep
+from notifier.core.local_ingest import RunningIngest, ingest_settings, start_for_app
+from notifier.core.monitor import AlertAction
+from notifier.core.notices import NoticeKey, NoticeKind
+from notifier.core.status_text import Problem, user_message
+from notifier.core.sync import Sync
+from notifier.core.tray_view import tray_view
+from notifier.desktop.app.acknowledgements import Acknowledgements
+from notifier.desktop.app.disk_watch import DiskWatch
+from notifier.desktop.app.power import SleepWatcher
+from notifier.desktop.app.readiness import Readiness
+from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.bridge.outbox_runner import open_outbox
+from notifier.desktop.environment.conditions import DesktopConditions
+from notifier.desktop.notifications.announcements import Announcements
+from notifier.desktop.notifications.center import NotificationCenter
+from notifier.desktop.qt.background import BackgroundRunner
+from notifier.desktop.qt.scheduling import QtScheduling
+from notifier.desktop.sound.player import AlarmPlayer
+from notifier.desktop.tray.controller import TrayController, menu_entries
+from notifier.desktop.tray.host import must_wait_for_host
+from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
+from notifier.domain.model import Status, split_ref
+from notifier.domain.storm import Summary
+from notifier.errors import UserError
+from notifier.supervisor import RESTARTED_VARIABLE
+from notifier.system import autostart, runtime_files
+from notifier.system.profile import Profile
+from notifier.system.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from notifier.desktop.settings.controller import SettingsHost
+    from notifier.desktop.window.outbox_panel import OutboxPanel
+
+log = logging.getLogger("notifier.desktop.app.application")
+
+
+class OncallApp(QObject):
+    """The running tray app. ``require_sound=False`` only for test processes that
+    have no sound server: otherwise a missing audio output turns the tray degraded.
+    ``clock`` and ``scheduling``: what tests that move time by hand give it."""
+
+    #: every batch of escalation actions carried out (for the log view and tests)
+    alertActions = Signal(object)
+    #: the tray state after each refresh
+    refreshed = Signal(str)
+    #: the alarm sounds (True) or stops (False) because an account is failing while on call
+    healthAlarm = Signal(bool)
+    #: an exception escaped somewhere (logged); a one-line summary for the user
+    internalError = Signal(str)
+
+    def __init__(
+        self,
+        profile: Profile,
+        config: Config,
+        secrets: SecretStore,
+        accounts: Accounts,
+        *,
+        start_ingest: bool = True,
+        clock: Any = None,
+        require_sound: bool = True,
+        scheduling: QtScheduling | None = None,
+    ) -> None:
+        super().__init__()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.profile, self.config, self.secrets, self.accounts = profile, config, secrets, accounts
+        # what could not start: the tray shows degraded and a notification says what
+        # to do until it works (key -> problem)
+        self.problems: dict[str, Problem] = {}
+        self._internal_errors: list[str] = []
+        self.window: Any = None
+        self.outbox_panel: OutboxPanel | None = None
+        self.ingest: RunningIngest | None = None
+
+        self.tray = TrayController(self, wait_for_host=must_wait_for_host())  # no panel yet?
+        self.tray_available = self.tray.icon is not None and QSystemTrayIcon.isSystemTrayAvailable()
+        self.notifications = NotificationCenter(
+            self.tray.icon, self, ledger=profile.notifications_path
+        )
+        self.announce = Announcements(self.notifications)
+        # QtMultimedia and the sound server wait until the tray icon is up, the
+        # notification stack until an incident is seen: see readiness.py
+        self.player = AlarmPlayer(self, prepare=False)
+        self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
+        self.ready = Readiness(
+            self.player, self.notifications, self.problems, require_sound=require_sound
+        )
+        # Do Not Disturb and a muted output (issue 16): followed where a sound server is
+        self.conditions = DesktopConditions(
+            self.changed, config.sound.unmute_output, follow=require_sound, parent=self
+        )
+
+        runner = BackgroundRunner(parent=self)
+        self.outbox_runner, problem = open_outbox(
+            profile.outbox_path, accounts, runner, clock=self.clock, parent=self
+        )
+        if problem is not None:
+            self.problems["outbox"] = problem
+        self.disk_watch = DiskWatch(profile.root, self.problems, self)
+        self.bridge = AppBridge(
+            accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
+        )
+        self.scheduling = scheduling or QtScheduling(self)
+        self.sync = Sync(
+            accounts,
+            config,
+            self.scheduling,
+            self,
+            clock=self.clock,
+            status_path=profile.status_path,
+        )
+        self.monitor = self.sync.monitor
+        self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
+        self.sleep_watcher = SleepWatcher(self)
+        self._connect()
+        # a run that died from a signal left files naming its PID
+        for path in (profile.ingest_runtime_path, profile.status_path):
+            runtime_files.remove_if_stale(path)
+        self._ingest_wanted = start_ingest  # started by start(), right after the icon
+        self._render_held = False
+
+    def _connect(self) -> None:
+        self.notifications.actionInvoked.connect(self._notification_action)
+        self.notifications.dismissed.connect(self.sync.dismissed)
+        self.player.failed.connect(lambda reason: log.error("alarm sound failed: %s", reason))
+        self.player.outputsChanged.connect(self._on_outputs_changed)
+        self.disk_watch.changed.connect(self.changed)
+        if self.outbox_runner is not None:
+            # room again: what waited goes out now, not at the next retry
+            self.disk_watch.cleared.connect(self.outbox_runner.resume)
+            self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
+            self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
+        self.bridge.actionSucceeded.connect(
+            lambda request: self.sync.poll_now(split_ref(request.ref)[0])
+        )
+        self.bridge.actionFailed.connect(self._action_failed)
+        self.bridge.localSnoozeRequested.connect(
+            lambda ref, duration: self.sync.snooze(duration, refs=[ref])
+        )
+        self.internalError.connect(self._on_internal_error)
+        self.tray.acknowledgeRequested.connect(self.acknowledge)
+        self.tray.acknowledgeAllRequested.connect(self.acknowledge_all)
+        self.tray.snoozeRequested.connect(self.snooze)
+        self.tray.openRequested.connect(self.open_window)
+        self.tray.testPageRequested.connect(self.send_test_page)
+        self.tray.settingsRequested.connect(self.open_settings)
+        self.tray.quitRequested.connect(self.quit)
+        self.tray.iconCreated.connect(self._tray_icon_created)
+        self.tray.hostMissing.connect(self._no_tray_host)
+        self.sleep_watcher.resumed.connect(lambda: self.sync.resumed("the system woke up"))
+
+    def _start_ingest(self) -> None:
+        name = self.config.local.name
+        self.ingest, problem = start_for_app(
+            self.accounts, self.config, self.secrets, self.profile,
+            lambda: self.sync.poll_now(name),
+        )  # fmt: skip
+        if problem is not None:
+            self.problems["ingest"] = problem
+
+    # ---- start and stop -------------------------------------------------------------
+
+    def start(self) -> None:
+        # first, before anything new shows: what a crashed run left on screen
+        self.notifications.withdraw_stale()
+        why = os.environ.pop(RESTARTED_VARIABLE, "")
+        if why:  # started again by the supervisor after the last run died: say so, once
+            log.warning("restarted by the supervisor: the previous run %s", why)
+            self.announce.restarted(why, self.profile.log_dir / "oncall-notifier.log")
+        self._render_held = True  # each stage started asks for a render: one will do
+        try:
+            self.sync.start()
+            if self.outbox_runner is not None:
+                self.outbox_runner.start()  # delivers what a crashed run left behind
+        finally:
+            self._render_held = False
+        if self.config.start_at_login and not autostart.is_enabled():
+            with contextlib.suppress(UserError):
+                autostart.set_enabled(True)
+        self.disk_watch.start()  # a full disk shows from the first render
+        self.changed()  # the icon's state, before it shows
+        self.tray.show()
+        # The local ingest (waitress, its socket and threads: ~13 ms) right after the
+        # icon rather than before it: listening before start() returns all the same.
+        if self._ingest_wanted:
+            self._start_ingest()
+            self.changed()  # a port in use is a problem the tray shows
+        # right after the icon: the event loop's first turn, long before any alarm
+        QTimer.singleShot(0, self, self._after_start)
+
+    def _after_start(self) -> None:
+        # the alarm's sound; not the notifications: desktop-notifier, dbus-fast,
+        # asyncio (with ssl and OpenSSL) and their thread wait for an incident
+        if self.ready.sound():
+            self.changed()
+        self.conditions.start()
+
+    def stop(self) -> None:
+        self.disk_watch.stop()
+        self.player.close()
+        self.conditions.stop()
+        if self.outbox_runner is not None:
+            self.outbox_runner.stop()
+            self.outbox_runner.wait(5000)
+        self.notifications.withdraw_all()
+        self.notifications.shutdown()
+        self.sync.stop()
+        self.scheduling.stop()
+        if self.ingest is not None:
+            self.ingest.stop()
+        self.tray.hide()
+
+    # ---- the sync's listener: rendering ------------------------------------------------
+
+    def alert(self, alert_actions: Sequence[AlertAction]) -> None:
+        if self.ready.sound():  # done already, unless the event loop has not run yet
+            self.changed()
+        notify: list[Notify] = []
+        summary: Summary | None = None
+        alarm = False
+        for action in alert_actions:
+            if isinstance(action, Notify):
+                notify.append(action)
+            elif isinstance(action, Alarm):
+                alarm = True
+                log.info("alarm (repeat %d, volume %.2f)", action.repeat, action.volume)
+                self.conditions.alarm(True)  # the opt-in unmute, undone when it stops
+                self.player.play(action.volume)
+            elif isinstance(action, StopAlarm):
+                log.info("alarm stopped: %s", action.reason)
+                self.player.stop()
+                self.conditions.alarm(False)
+            elif isinstance(action, Withdraw):
+                self.notifications.withdraw(action.ref)
+            elif isinstance(action, Summary):
+                summary = action
+        if notify and not alarm and self.config.sound.chime:
+            # the gentle step: one short, quiet chime with the notifications (once per
+            # batch); quiet hours and snooze never produce the Notify in the first place
+            self.player.chime()
+        self.announce.incidents(notify, self.clock())
+        if summary is not None:
+            self.announce.storm(summary)
+        if alert_actions:
+            self.alertActions.emit(list(alert_actions))
+
+    def health_alarm(self, step: HealthAlarmStep) -> None:
+        if self.ready.sound():
+            self.changed()
+        if step.volume is not None:
+            self.conditions.alarm(True)
+            self.player.play(step.volume)
+        if step.stopped and step.silence:
+            self.player.stop()
+            self.conditions.alarm(False)
+        if step.started or step.stopped:
+            self.healthAlarm.emit(step.started)
+
+    def deliver_now(self) -> None:
+        if self.outbox_runner is not None:
+            self.outbox_runner.deliver_now()
+
+    def internal_error(self, summary: str) -> None:
+        self.internalError.emit(summary)
+
+    def changed(self) -> None:
+        """Render the state: tray, menu, tooltip, notices, the window's on-call line."""
+        if self._render_held:  # start() renders once its stages have started
+            return
+        now = self.clock()
+        incidents = self.sync.incidents()
+        if incidents:  # an alarm or a notification may be due soon
+            self.ready.incidents_seen()
+        self.bridge.set_incidents(incidents)
+        view = tray_view(
+            self.sync,
+            now,
+            problems=list(self.problems.values()),
+            desktop=self.conditions.issues(sound_problem="sound" in self.problems),
+            internal_errors=len(self._internal_errors),
+            outbox=self.outbox_runner.items() if self.outbox_runner is not None else None,
+        )
+        self.tray.update(
+            view.status,
+            view.tooltip,
+            menu_entries(
+                incidents,
+                status_lines=view.lines,
+                alarm_snoozed_until=self.monitor.engine.snoozed_until(),
+                now=now,
+            ),
+        )
+        self.announce.degraded(view.degraded)
+        self.announce.problems(self.problems)
+        if self.window is not None:
+            self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
+        self.refreshed.emit(view.status)
+
+    def _tray_icon_created(self) -> None:  # a tray host appeared after the start
+        self.tray_available = True
+        self.notifications.set_tray(self.tray.icon)
+        self.announce.no_tray(False)
+
+    def _no_tray_host(self) -> None:  # still none after the grace period: say so
+        self.announce.no_tray(True)
+        self.open_window("")  # something to act from meanwhile
+
+    def _on_outputs_changed(self) -> None:
+        if self.ready.check_sound():
+            self.changed()
+
+    def _on_internal_error(self, summary: str) -> None:
+        first = not self._internal_errors
+        self._internal_errors.append(summary)
+        if first:  # once is enough to tell; the log has every one
+            # never "it keeps alerting": after an unexpected error nobody knows that
+            self.announce.error(
+                "oncall-notifier hit an internal error",
+                f"{summary}. It is still running, but may not alert you correctly; "
+                f"details are in {self.profile.log_dir / 'oncall-notifier.log'}",
+            )
+        self.changed()
+
+    def _on_outbox_failed(self, text: str) -> None:
+        self.disk_watch.check()  # a full disk is said as such, and clears by itself
+        if self.disk_watch.problem is None:
+            self.announce.error("Actions are not being saved", text)
+
+    # ---- user intents ----------------------------------------------------------------------
+
+    def acknowledge(self, ref: str) -> None:
+        self.acknowledgements.acknowledge([ref])
+
+    def acknowledge_all(self) -> None:
+        self.acknowledgements.acknowledge(
+            [i.ref for i in self.sync.incidents() if i.status is Status.TRIGGERED]
+        )
+
+    def snooze(self, minutes: int) -> None:
+        self.sync.snooze(timedelta(minutes=minutes))
+
+    def send_test_page(self) -> None:
+        def done(result: TriggerResult | None, error: BaseException | None) -> None:
+            if error is not None or result is None:
+                self.announce.error("Test page failed", user_message(error or RuntimeError()))
+            else:
+                self.sync.poll_now(result.incident.account)
+
+        self.bridge.runner.run(lambda: actions.send_test_page(self.accounts), done)
+
+    def _notification_action(self, key: str, action: str) -> None:
+        notice = NoticeKey.parse(key)
+        if notice.kind is NoticeKind.INCIDENT and action == "ack":
+            self.acknowledge(notice.ref)
+        else:  # its incident, or the window as it is
+            self.open_window(notice.opens)
+
+    def _action_failed(self, request: ActionRequest, message_text: str) -> None:
+        if self.acknowledgements.refused(request, message_text):
+            return  # shown acknowledged already: told whatever the window shows
+        if self.window is None or not self.window.isVisible():
+            self.announce.action_failed(request, message_text)
+
+    def open_window(self, ref: str = "") -> None:
+        if self.window is None:
+            # the window and its panels load when first opened, not at start (issue 10)
+            from notifier.desktop.window.incident_window import IncidentWindow
+            from notifier.desktop.window.outbox_panel import add_outbox_dock
+
+            self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
+            self.window.add_quit_action(self.quit)
+            if self.outbox_runner is not None:
+                self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)
+            self.window.show_oncall(status_text.oncall_summary(self.sync.oncall))
+            if not self.tray_available:
+                self.window.minimise_on_close()
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+        if ref:
+            self.window.select_ref(ref)
+        self.sync.poll_now()
+
+    def settings_host(self) -> SettingsHost:
+        """What the settings area may use of the running app: narrow callables."""
+        from notifier.desktop.settings.controller import SettingsHost
+
+        return SettingsHost(
+            config=lambda: self.config,
+            config_path=self.profile.config_path,
+            accounts=self.accounts,
+            run_in_background=self.bridge.runner.run,
+            preview_sound=self.player.preview,
+            poll_now=self.sync.poll_now,
+            apply_config=self.apply_config,
+        )
+
+    def open_settings(self) -> None:
+        from notifier.desktop.settings import controller
+
+        controller.open_settings(self.settings_host())
+
+    def apply_config(self, config: Config) -> None:
+        """Settings were saved: everything applies now, without a restart. Accounts
+        added, removed or changed start or stop polling (their tokens read again),
+        the ingest listens again where the new settings say, and the escalation,
+        quiet hours, health alarm and sounds apply to what is open already."""
+        old, self.config = self.config, config
+        if config.start_at_login != old.start_at_login:
+            try:
+                autostart.set_enabled(config.start_at_login)
+            except UserError as exc:
+                self.announce.error("Start at login", str(exc))
+        if config.secrets_store != old.secrets_store:
+            self.secrets = SecretStore(config.secrets_store, profile_root=self.profile.root)
+        try:
+            changes = self.accounts.reconfigure(config, self.secrets)
+        except UserError as exc:  # the dialog checks entries first: a file edited meanwhile
+            self.announce.error("Accounts not applied", str(exc))
+            changes = None
+        self.conditions.set_unmute_for_alarm(config.sound.unmute_output)
+        self.player.use_sounds(config.sound.alarm, config.sound.chime_file)
+        self.sync.set_config(config, changes.changed if changes is not None else ())
+        if ingest_settings(config) != ingest_settings(old) or (
+            changes is not None and config.local.name in changes.changed
+        ):
+            self._restart_ingest()
+        self.changed()
+
+    def _restart_ingest(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()
+            self.ingest = None
+        self.problems.pop("ingest", None)
+        if self._ingest_wanted:
+            self._start_ingest()
+
+    def handle_message(self, request: dict[str, Any]) -> None:
+        """A second launch handed over its request."""
+        self.open_window(str(request.get("ref", "")))
+
+    def quit(self) -> None:
+        from notifier.desktop.widgets.messages import confirm_quit
+
+        if confirm_quit(len(self.sync.incidents())):
+            from notifier.desktop.app.termination import leave_event_loops
+
+            leave_event_loops()  # not QApplication.quit: a minimise-on-close window refuses it

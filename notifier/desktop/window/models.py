@@ -1,0 +1,465 @@
+"""Qt item models over the incident list and one incident's timeline.
+
+Everything a backend wrote (titles, services, timeline text) reaches the views
+through ``Qt.DisplayRole`` only; item views paint display text as plain text, so
+markup in a title is shown literally. No backend text goes into a tooltip, because
+tooltips auto-detect rich text.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont
+
+from notifier.desktop.widgets.plain_labels import plain_tooltip
+from notifier.domain.durations import format_age
+from notifier.domain.model import (
+    EntryKind,
+    Incident,
+    Status,
+    TimelineEntry,
+    Urgency,
+    urgency_order,
+)
+from notifier.domain.text import one_line
+
+#: the Incident behind a row of :class:`IncidentTableModel`
+INCIDENT_ROLE = Qt.ItemDataRole.UserRole
+#: the TimelineEntry behind a row of :class:`TimelineModel`
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    STATUS = 0
+    URGENCY = 1  # with the severity, when the incident has one
+    TITLE = 2
+    SERVICE = 3
+    AGE = 4
+    COMMANDER = 5
+    REF = 6
+
+    @property
+    def header(self) -> str:
+        return _HEADERS[self]
+
+
+_HEADERS = {
+    Column.STATUS: "Status",
+    Column.URGENCY: "Urgency",
+    Column.TITLE: "Title",
+    Column.SERVICE: "Service",
+    Column.AGE: "Age",
+    Column.COMMANDER: "Commander",
+    Column.REF: "Incident",
+}
+
+# A shape and a word for each state, so nothing depends on telling colours apart.
+STATUS_TEXT = {
+    Status.TRIGGERED: "▲ Triggered",
+    Status.ACKNOWLEDGED: "● Acknowledged",
+    Status.RESOLVED: "✓ Resolved",
+}
+URGENCY_TEXT = {Urgency.HIGH: "‼ High", Urgency.LOW: "Low"}
+_STATUS_COLOUR = {
+    Status.TRIGGERED: QColor(196, 32, 32),
+    Status.ACKNOWLEDGED: QColor(176, 112, 0),
+    Status.RESOLVED: QColor(40, 130, 60),
+}
+_HIGH_COLOUR = QColor(196, 32, 32)
+
+ENTRY_KIND_TEXT = {
+    EntryKind.STATUS: "Status",
+    EntryKind.NOTE: "Note",
+    EntryKind.STATUS_UPDATE: "Status update",
+    EntryKind.ROLE: "Role",
+    EntryKind.ESCALATION: "Escalation",
+    EntryKind.ASSIGNMENT: "Assignment",
+}
+
+
+#: the columns whose text may be cut short: their tooltip shows all of it
+_ELIDED = frozenset({Column.TITLE, Column.SERVICE, Column.COMMANDER, Column.REF})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_when(at: datetime, now: datetime) -> str:
+    """A timeline time in local time: ``"14:03"`` today, else ``"Mon 3 Jun 14:03"``."""
+    local = at.astimezone()
+    if local.date() == now.astimezone().date():
+        return local.strftime("%H:%M")
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
+
+
+def sort_key(column: int, incident: Incident) -> tuple[Any, ...]:
+    """The ascending sort key of ``incident`` in ``column``; ties fall back to
+    the urgency order, so the most urgent comes first within equal values."""
+    urgent = urgency_order(incident)
+    match column:
+        case Column.STATUS:
+            return (urgent[0], urgent, incident.ref)
+        case Column.TITLE:
+            return (incident.title.casefold(), urgent, incident.ref)
+        case Column.SERVICE:
+            return (incident.service.casefold(), urgent, incident.ref)
+        case Column.AGE:  # youngest first
+            return (-incident.created_at.timestamp(), urgent, incident.ref)
+        case Column.COMMANDER:
+            name = incident.commander.name.casefold() if incident.commander else "\uffff"
+            return (name, urgent, incident.ref)
+        case Column.REF:
+            return (incident.account, _natural(incident.id), urgent)
+        case _:  # URGENCY and anything else: most urgent first
+            return (urgent, incident.ref)
+
+
+def _natural(text: str) -> tuple[int, int | str]:
+    return (0, int(text)) if text.isdigit() else (1, text)
+
+
+class IncidentTableModel(QAbstractTableModel):
+    """The open incidents, one row each.
+
+    :meth:`set_incidents` updates rows in place by ref (changed rows emit
+    ``dataChanged``, vanished rows are removed, new rows appended), so a view's
+    selection and scroll position survive every refresh.
+    """
+
+    def __init__(self, parent: Any = None, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        super().__init__(parent)
+        self._rows: list[Incident] = []
+        self._clock = clock
+        self._now: datetime | None = None  # see now()
+
+    # ---- the data ------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        return list(self._rows)
+
+    def incident(self, row: int) -> Incident:
+        return self._rows[row]
+
+    def row_of(self, ref: str) -> int | None:
+        return next((n for n, i in enumerate(self._rows) if i.ref == ref), None)
+
+    def set_incidents(self, incidents: Sequence[Incident]) -> None:
+        self._now = self._clock()  # a poll: ages counted to now, for every row
+        wanted = {i.ref: i for i in incidents}
+        # 1. remove vanished rows, in contiguous blocks from the bottom up
+        row = len(self._rows) - 1
+        while row >= 0:
+            if self._rows[row].ref in wanted:
+                row -= 1
+                continue
+            last = row
+            while row >= 0 and self._rows[row].ref not in wanted:
+                row -= 1
+            self.beginRemoveRows(QModelIndex(), row + 1, last)
+            del self._rows[row + 1 : last + 1]
+            self.endRemoveRows()
+        # 2. update the rows that stayed
+        for n, old in enumerate(self._rows):
+            new = wanted.pop(old.ref)
+            if new != old or new.timeline != old.timeline:
+                self._rows[n] = new
+                self._row_changed(n)
+        # 3. append the new ones, most urgent first
+        if wanted:
+            added = sorted(wanted.values(), key=urgency_order)
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            self._rows.extend(added)
+            self.endInsertRows()
+
+    def update_incident(self, incident: Incident) -> bool:
+        """Replace the row of ``incident.ref`` (a fresher copy, e.g. just loaded);
+        False when no row has that ref."""
+        row = self.row_of(incident.ref)
+        if row is None:
+            return False
+        self._rows[row] = incident.with_changes(timeline=())
+        self._row_changed(row)
+        return True
+
+    def now(self) -> datetime:
+        """The moment ages are counted to, until the next :meth:`refresh_ages`."""
+        if self._now is None:
+            self._now = self._clock()
+        return self._now
+
+    def refresh_ages(self) -> datetime:
+        """Count ages to now and repaint the Age column (call it every few seconds);
+        returns that now, for the ages shown elsewhere."""
+        self._now = self._clock()
+        if self._rows:
+            top = self.index(0, Column.AGE)
+            bottom = self.index(len(self._rows) - 1, Column.AGE)
+            self.dataChanged.emit(top, bottom, [Qt.ItemDataRole.DisplayRole])
+        return self._now
+
+    def _row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    # ---- QAbstractTableModel ------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return Column(section).header if 0 <= section < len(Column) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        incident = self._rows[index.row()]
+        column = index.column()
+        if role == INCIDENT_ROLE:
+            return incident
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(incident, column)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == Column.STATUS:
+                return _STATUS_COLOUR[incident.status]
+            if column == Column.URGENCY and incident.urgency is Urgency.HIGH:
+                return _HIGH_COLOUR
+        if role == Qt.ItemDataRole.FontRole and incident.status is Status.TRIGGERED:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._display(incident, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column in _ELIDED:
+            return plain_tooltip(self._display(incident, column))
+        return None
+
+    def _display(self, incident: Incident, column: int) -> str:
+        match column:
+            case Column.STATUS:
+                return STATUS_TEXT[incident.status]
+            case Column.URGENCY:  # one column for both: the title keeps the room
+                urgency = URGENCY_TEXT[incident.urgency]
+                if incident.severity is None:
+                    return urgency
+                return f"{urgency} · {incident.severity.value.capitalize()}"
+            case Column.TITLE:
+                return one_line(incident.title)
+            case Column.SERVICE:
+                return one_line(incident.service)
+            case Column.AGE:
+                return format_age(self.now() - incident.created_at)
+            case Column.COMMANDER:
+                return one_line(incident.commander.name) if incident.commander else "—"
+            case Column.REF:
+                return incident.ref
+        return ""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Reorder the rows themselves (views over a proxy sort in the proxy)."""
+        self.layoutAboutToBeChanged.emit()
+        old_persistent = self.persistentIndexList()
+        old_refs = [self._rows[i.row()].ref for i in old_persistent]
+        self._rows.sort(
+            key=lambda i: sort_key(column, i),
+            reverse=order == Qt.SortOrder.DescendingOrder,
+        )
+        new_rows = {i.ref: n for n, i in enumerate(self._rows)}
+        self.changePersistentIndexList(
+            old_persistent,
+            [
+                self.index(new_rows[ref], i.column())
+                for ref, i in zip(old_refs, old_persistent, strict=True)
+            ],
+        )
+        self.layoutChanged.emit()
+
+
+class StatusFilter(enum.StrEnum):
+    OPEN = "open"
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    ALL = "all"
+
+    def accepts(self, status: Status) -> bool:
+        if self is StatusFilter.ALL:
+            return True
+        if self is StatusFilter.OPEN:
+            return status.is_open
+        return status.value == self.value
+
+
+class IncidentFilterProxy(QSortFilterProxyModel):
+    """Filters by status, urgency, service and free text; sorts most urgent first.
+
+    The search matches every word of the text, case-insensitively, anywhere in
+    the title, the service or the ref.
+    """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._status = StatusFilter.OPEN
+        self._urgency: Urgency | None = None
+        self._service = ""
+        self._words: tuple[str, ...] = ()
+        self.setDynamicSortFilter(True)
+        self.sort(Column.URGENCY, Qt.SortOrder.AscendingOrder)
+
+    # ---- the filters --------------------------------------------------------------
+
+    @property
+    def status_filter(self) -> StatusFilter:
+        return self._status
+
+    def set_status_filter(self, value: StatusFilter | str) -> None:
+        self._change(lambda: setattr(self, "_status", StatusFilter(value)))
+
+    @property
+    def urgency_filter(self) -> Urgency | None:
+        return self._urgency
+
+    def set_urgency_filter(self, value: Urgency | str | None) -> None:
+        """``"high"``, ``"low"``, or ``None``/``""``/``"all"`` for every urgency."""
+        urgency = None if value in (None, "", "all") else Urgency(value)
+        self._change(lambda: setattr(self, "_urgency", urgency))
+
+    @property
+    def service_filter(self) -> str:
+        return self._service
+
+    def set_service_filter(self, service: str | None) -> None:
+        """Exact service name; empty or None for every service."""
+        self._change(lambda: setattr(self, "_service", service or ""))
+
+    @property
+    def search_text(self) -> str:
+        return " ".join(self._words)
+
+    def set_search_text(self, text: str) -> None:
+        self._change(lambda: setattr(self, "_words", tuple(text.casefold().split())))
+
+    def clear_filters(self) -> None:
+        def reset() -> None:
+            self._status = StatusFilter.ALL
+            self._urgency = None
+            self._service = ""
+            self._words = ()
+
+        self._change(reset)
+
+    def accepts(self, incident: Incident) -> bool:
+        if not self._status.accepts(incident.status):
+            return False
+        if self._urgency is not None and incident.urgency is not self._urgency:
+            return False
+        if self._service and incident.service != self._service:
+            return False
+        if self._words:
+            haystack = "\n".join((incident.title, incident.service, incident.ref)).casefold()
+            return all(word in haystack for word in self._words)
+        return True
+
+    def _change(self, apply: Callable[[], None]) -> None:
+        self.beginFilterChange()
+        apply()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    # ---- QSortFilterProxyModel ----------------------------------------------------------
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+        source = self.sourceModel()
+        incident = source.index(source_row, 0, source_parent).data(INCIDENT_ROLE)
+        return isinstance(incident, Incident) and self.accepts(incident)
+
+    def lessThan(self, left: _Index, right: _Index) -> bool:
+        a = left.data(INCIDENT_ROLE)
+        b = right.data(INCIDENT_ROLE)
+        if not isinstance(a, Incident) or not isinstance(b, Incident):
+            return False
+        return sort_key(left.column(), a) < sort_key(left.column(), b)
+
+    # ---- convenience ------------------------------------------------------------------
+
+    def incident_at(self, row: int) -> Incident:
+        value = self.index(row, 0).data(INCIDENT_ROLE)
+        assert isinstance(value, Incident)
+        return value
+
+    def visible_incidents(self) -> list[Incident]:
+        return [self.incident_at(r) for r in range(self.rowCount())]
+
+
+class TimelineModel(QAbstractTableModel):
+    """One incident's timeline, oldest first: time, kind, author, text (plain)."""
+
+    HEADERS = ("Time", "Kind", "Author", "Text")
+
+    def __init__(self, parent: Any = None, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        super().__init__(parent)
+        self._entries: list[TimelineEntry] = []
+        self._clock = clock
+
+    def entries(self) -> list[TimelineEntry]:
+        return list(self._entries)
+
+    def set_entries(self, entries: Sequence[TimelineEntry]) -> None:
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section] if 0 <= section < len(self.HEADERS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        if role == ENTRY_ROLE:
+            return entry
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            match index.column():
+                case 0:
+                    return format_when(entry.at, self._clock())
+                case 1:
+                    return ENTRY_KIND_TEXT.get(entry.kind, entry.kind.value)
+                case 2:
+                    return one_line(entry.author) or "—"
+                case 3:
+                    return entry.text
+        if role == Qt.ItemDataRole.FontRole and entry.kind is EntryKind.STATUS_UPDATE:
+            font = QFont()
+            font.setBold(index.column() == 1)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() < 3:
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        return None
