@@ -316,7 +316,8 @@ def cmd_stakeholders(ctx: Context) -> int:
 def cmd_channel_secret(ctx: Context) -> int:
     """Store a channel's secret (webhook URL, SMTP password, Matrix token) in the
     keyring: read from a prompt or stdin, never from the command line."""
-    from notifier.channels.senders import ChannelError, check_secret
+    from notifier.channels.errors import ChannelError
+    from notifier.channels.senders import check_secret
     from notifier.channels.settings import channel_named, secret_name
 
     channel = channel_named(ctx.config.stakeholders, ctx.args.channel)

@@ -13,11 +13,11 @@ import hashlib
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from notifier.channels.errors import ChannelError
 from notifier.channels.message import (
     StatusMessage,
     email_message,
@@ -30,24 +30,6 @@ from notifier.domain.text import one_line
 
 #: one attempt's patience; the queue retries later with backoff
 TIMEOUT_S = 20.0
-
-#: kinds whose service drops a repeated send (Matrix: the transaction id), so a
-#: delivery that may have gone out before a crash is simply sent again
-IDEMPOTENT_KINDS = frozenset({"matrix"})
-
-
-@dataclass
-class ChannelError(Exception):
-    """A delivery that did not happen. ``permanent``: retrying cannot help
-    until the user fixes what ``message`` says; ``retry_after``: the service's
-    own wait, in seconds."""
-
-    message: str
-    permanent: bool = False
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def check_secret(channel: ChannelSettings, secret: str) -> str:

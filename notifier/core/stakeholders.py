@@ -36,8 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier.backends.port import BackendError
+from notifier.channels.errors import IDEMPOTENT_KINDS, ChannelError
 from notifier.channels.message import StatusMessage
-from notifier.channels.senders import IDEMPOTENT_KINDS, ChannelError, send
 from notifier.channels.settings import ChannelSettings, channels_for, secret_name
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
@@ -536,6 +536,8 @@ def _deliver_one(
                 permanent=True,
             )
         secret = secrets.get(secret_name(channel.name)) if channel.needs_secret else None
+        from notifier.channels.senders import send  # its HTTP clients load when first used
+
         send(
             channel,
             secret,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from notifier.channels.errors import ChannelError
 from notifier.channels.message import StatusMessage
-from notifier.channels.senders import ChannelError, send
+from notifier.channels.senders import send
 from notifier.channels.settings import ChannelSettings, secret_name
 from notifier.config import parse_config
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due

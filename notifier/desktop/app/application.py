@@ -38,6 +38,7 @@ from notifier.desktop.app.power import SleepWatcher
 from notifier.desktop.app.readiness import Readiness
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import open_outbox
+from notifier.desktop.bridge.stakeholder_runner import StakeholderRunner
 from notifier.desktop.environment.conditions import DesktopConditions
 from notifier.desktop.notifications.announcements import Announcements
 from notifier.desktop.notifications.center import NotificationCenter
@@ -124,6 +125,8 @@ class OncallApp(QObject):
         if problem is not None:
             self.problems["outbox"] = problem
         self.disk_watch = DiskWatch(profile.root, self.problems, self)
+        # status updates to the stakeholder channels (issue 19)
+        self.stakeholders = StakeholderRunner(accounts, runner, clock=self.clock, parent=self)
         self.bridge = AppBridge(
             accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
         )
@@ -157,6 +160,8 @@ class OncallApp(QObject):
             self.disk_watch.cleared.connect(self.outbox_runner.resume)
             self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
             self.outbox_runner.itemsChanged.connect(lambda _items: self.changed())
+            # a status update the backend confirmed is queued for its channels: send it
+            self.outbox_runner.finished.connect(lambda *_: self.stakeholders.kick())
         self.bridge.actionSucceeded.connect(
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
@@ -199,6 +204,7 @@ class OncallApp(QObject):
             self.sync.start()
             if self.outbox_runner is not None:
                 self.outbox_runner.start()  # delivers what a crashed run left behind
+            self.stakeholders.start()  # and the updates it had not sent to stakeholders
         finally:
             self._render_held = False
         if self.config.start_at_login and not autostart.is_enabled():
@@ -229,6 +235,7 @@ class OncallApp(QObject):
         if self.outbox_runner is not None:
             self.outbox_runner.stop()
             self.outbox_runner.wait(5000)
+        self.stakeholders.stop()
         self.notifications.withdraw_all()
         self.notifications.shutdown()
         self.sync.stop()
@@ -394,7 +401,11 @@ class OncallApp(QObject):
             from notifier.desktop.window.incident_window import IncidentWindow
             from notifier.desktop.window.outbox_panel import add_outbox_dock
 
-            self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
+            self.window = IncidentWindow(
+                self.bridge,
+                state_path=self.profile.root / "window.json",
+                stakeholders=self.stakeholders,
+            )
             self.window.add_quit_action(self.quit)
             if self.outbox_runner is not None:
                 self.outbox_panel = add_outbox_dock(self.window, self.outbox_runner)

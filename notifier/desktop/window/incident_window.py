@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.bridge.stakeholder_runner import StakeholderRunner
 from notifier.desktop.widgets.plain_labels import ElidedLineEdit, bold, error_label, plain_label
 from notifier.desktop.window.composer import NO_NOTES, Composer, missing_reason
 from notifier.desktop.window.details_tree import DetailsTree
@@ -69,6 +70,7 @@ from notifier.desktop.window.models import (
     TimelineModel,
     format_when,
 )
+from notifier.desktop.window.stakeholder_strip import StakeholderStrip
 from notifier.domain.durations import format_age, format_duration
 from notifier.domain.model import Incident, Person, Role, Status, Urgency, split_ref
 from notifier.system.atomic_file import write_atomically
@@ -198,11 +200,18 @@ class IncidentWindow(QMainWindow):
     AGE_REFRESH_MS = 5_000
 
     def __init__(
-        self, bridge: AppBridge, parent: QWidget | None = None, *, state_path: Path | None = None
+        self,
+        bridge: AppBridge,
+        parent: QWidget | None = None,
+        *,
+        state_path: Path | None = None,
+        stakeholders: StakeholderRunner | None = None,
     ) -> None:
-        """``state_path``: a file where the window keeps its layout between runs."""
+        """``state_path``: a file where the window keeps its layout between runs;
+        ``stakeholders``: the channels status updates also go to (issue 19)."""
         super().__init__(parent)
         self.bridge = bridge
+        self.stakeholders = stakeholders
         #: how links are opened (the app or a test may replace it)
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._ref: str | None = None
@@ -599,7 +608,12 @@ class IncidentWindow(QMainWindow):
         composer_caption = QLabel("Post an update")
         composer_caption.setFont(bold(composer_caption.font()))
         self.composer = Composer()
-        self.composer.postRequested.connect(self.bridge.submit)
+        self.composer.postRequested.connect(self._post)
+        # where a status update goes beyond the backend (issue 19)
+        self.stakeholder_strip = StakeholderStrip()
+        self.composer.kind_combo.currentIndexChanged.connect(self._show_stakeholders)
+        if self.stakeholders is not None:
+            self.stakeholders.changed.connect(self._show_stakeholders)
 
         # the header keeps its full height; the splitter shares the rest
         header = QVBoxLayout()
@@ -622,6 +636,7 @@ class IncidentWindow(QMainWindow):
         bottom_layout.setContentsMargins(0, 6, 0, 0)
         bottom_layout.addWidget(composer_caption)
         bottom_layout.addWidget(self.composer, 1)
+        bottom_layout.addWidget(self.stakeholder_strip)
 
         # what the alert says: hidden when the backend says nothing more
         self.details_pane = QWidget()
@@ -757,6 +772,31 @@ class IncidentWindow(QMainWindow):
         self.timeline_model.set_entries([])
         self._load_current()
         self._show_detail()
+        self._show_stakeholders()
+
+    def _post(self, request: ActionRequest) -> None:
+        """A composer post, after its "backend only" choice is recorded."""
+        if (
+            self.stakeholders is not None
+            and request.kind is ActionKind.STATUS_UPDATE
+            and self.stakeholder_strip.backend_only.isChecked()
+        ):
+            self.stakeholders.keep_from_stakeholders(request.id)
+        self.stakeholder_strip.backend_only.setChecked(False)  # the choice is per post
+        self.bridge.submit(request)
+
+    def _show_stakeholders(self, *_: object) -> None:
+        incident = self._incident
+        if self.stakeholders is None or incident is None:
+            self.stakeholder_strip.show_targets([], applies=False)
+            self.stakeholder_strip.show_deliveries([])
+            return
+        channels = self.stakeholders.channels_for(
+            incident.account, incident.service, incident.urgency.value
+        )
+        applies = self.composer.kind() is ActionKind.STATUS_UPDATE
+        self.stakeholder_strip.show_targets(channels, applies=applies)
+        self.stakeholder_strip.show_deliveries(self.stakeholders.deliveries(incident.ref))
 
     def _load_current(self) -> None:
         if self._ref is None:
