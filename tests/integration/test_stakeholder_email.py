@@ -4,6 +4,7 @@ TLS, and a plain relay on loopback; the CLI as a user runs it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,23 @@ def test_backend_only_sends_nothing(smtp: SmtpReceiver, ca_file: Path, tmp_path:
     assert result.returncode == 0, result.stderr
     assert "Email" not in result.stdout
     assert smtp.messages == []
+
+
+@pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
+def test_doctor_says_which_channel_lacks_its_secret(
+    smtp: SmtpReceiver, ca_file: Path, tmp_path: Path
+) -> None:
+    profile = _profile(tmp_path, smtp)
+
+    def check() -> dict[str, object]:
+        out = _cli(profile, ca_file, "doctor", "--json").stdout
+        return next(c for c in json.loads(out) if c["check"] == "stakeholders status-email")
+
+    missing = check()
+    assert missing["ok"] is False
+    assert missing["detail"] == (
+        "no SMTP password stored; run `oncall-notifier channel-secret status-email`"
+    )
+    _cli(profile, ca_file, "channel-secret", "status-email", input=PASSWORD + "\n")
+    assert check()["ok"] is True
+    assert smtp.messages == []  # the doctor posts nothing to the channel
