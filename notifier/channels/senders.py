@@ -70,7 +70,7 @@ def send(
     ``ssl_context``: whom to trust (default: the system's CAs)."""
     if channel.needs_secret and not secret:
         raise ChannelError(
-            f"{channel.label}: no {channel.secret_label} stored; run "
+            f"no {channel.secret_label} stored; run "
             f"`oncall-notifier channel-secret {channel.name}`",
             permanent=True,
         )
@@ -88,7 +88,7 @@ def send(
             assert secret is not None
             _put_matrix(channel, secret, message, delivery_id, context)
         case _:  # pragma: no cover - the settings admit no other kind
-            raise ChannelError(f"{channel.label}: unknown kind {channel.kind!r}", permanent=True)
+            raise ChannelError(f"unknown kind {channel.kind!r}", permanent=True)
 
 
 # ---- email --------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def _send_email(
 ) -> None:
     assert channel.sender is not None
     mail = email_message(message, sender=channel.sender, to=channel.to, delivery_id=delivery_id)
-    where = f"{channel.label} ({channel.smtp_host}:{channel.port})"
+    where = f"{channel.smtp_host}:{channel.port}"
     try:
         smtp: smtplib.SMTP
         if channel.tls == "implicit":
@@ -201,7 +201,7 @@ def _send_slack(channel: ChannelSettings, url: str, message: StatusMessage) -> N
             if isinstance(reason, socket.timeout | TimeoutError)
             else one_line(str(reason) or exc.__class__.__name__, 120)
         )
-        raise ChannelError(f"{channel.label}: {text}") from None
+        raise ChannelError(text) from None
     _judge_http(channel, response.status_code, response.body or "", response.headers)
 
 
@@ -212,7 +212,7 @@ def _judge_http(channel: ChannelSettings, status: int, body: str, headers: objec
     word = one_line(body, 80)
     if status == 429 or status >= 500 or status == 408:
         raise ChannelError(
-            f"{channel.label}: {'rate limited' if status == 429 else f'HTTP {status} {word}'.strip()}",
+            "rate limited" if status == 429 else f"HTTP {status} {word}".strip(),
             retry_after=_retry_after(headers),
         )
     fix = _SLACK_FIXES.get(word.strip()) if channel.kind == "slack" else None
@@ -225,7 +225,7 @@ def _judge_http(channel: ChannelSettings, status: int, body: str, headers: objec
         }.get(status, "the service refused the message; check the channel")
     shown = f"HTTP {status} {word}".strip()
     raise ChannelError(
-        f"{channel.label}: {shown}: {fix} (`oncall-notifier channel-secret {channel.name}`)",
+        f"{shown}: {fix} (`oncall-notifier channel-secret {channel.name}`)",
         permanent=True,
     )
 
@@ -248,9 +248,9 @@ def _retry_after(headers: object) -> float | None:
 
 def _http_failure(channel: ChannelSettings, exc: httpx.HTTPError) -> ChannelError:
     if isinstance(exc, httpx.TimeoutException):
-        return ChannelError(f"{channel.label}: timeout")
+        return ChannelError("timeout")
     # str(exc) may hold the URL (a secret): say only what kind of failure
-    return ChannelError(f"{channel.label}: {exc.__class__.__name__}")
+    return ChannelError(exc.__class__.__name__)
 
 
 def _post_teams(
@@ -296,13 +296,13 @@ def _put_matrix(
     if status == 429 or code == "M_LIMIT_EXCEEDED":
         wait = error.get("retry_after_ms") if isinstance(error, dict) else None
         raise ChannelError(
-            f"{channel.label}: rate limited",
+            "rate limited",
             retry_after=wait / 1000
             if isinstance(wait, int | float)
             else _retry_after(response.headers),
         )
     if status >= 500:
-        raise ChannelError(f"{channel.label}: HTTP {status} {code}".strip())
+        raise ChannelError(f"HTTP {status} {code}".strip())
     fix = {
         "M_UNKNOWN_TOKEN": "the access token is invalid or expired; store a new one",
         "M_MISSING_TOKEN": "no access token was sent; store one",
@@ -310,7 +310,6 @@ def _put_matrix(
         "M_NOT_FOUND": "no such room; check room_id",
     }.get(code, "the homeserver refused the message; check homeserver and room_id")
     raise ChannelError(
-        f"{channel.label}: HTTP {status} {code}: {fix} "
-        f"(`oncall-notifier channel-secret {channel.name}`)",
+        f"HTTP {status} {code}: {fix} (`oncall-notifier channel-secret {channel.name}`)",
         permanent=True,
     )

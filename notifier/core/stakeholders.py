@@ -29,11 +29,11 @@ import logging
 import os
 import random
 import sqlite3
-import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notifier.backends.port import BackendError
 from notifier.channels.errors import IDEMPOTENT_KINDS, ChannelError
@@ -48,9 +48,15 @@ from notifier.errors import UserError
 from notifier.system.secrets import SecretStore
 from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
 
+if TYPE_CHECKING:
+    import ssl  # OpenSSL loads when a channel sends, not with an idle app (issue 10)
+
 log = logging.getLogger("notifier.stakeholders")
 
 SCHEMA_VERSION = 1
+
+#: delivered updates (and "backend only" marks) are forgotten after this long
+KEEP_DELIVERED = timedelta(days=7)
 
 #: backoff between attempts: full jitter, doubling from 5 s up to 10 minutes
 BACKOFF_BASE = 5.0
@@ -318,10 +324,15 @@ class DeliveryQueue:
         """The deliveries due now, marked ``sending`` by this process (durably,
         before anything is sent). Deliveries left ``sending`` by a process that
         died are settled first: sent again where the channel is idempotent,
-        ``unsure`` otherwise."""
+        ``unsure`` otherwise. Deliveries delivered over a week ago are forgotten."""
         moment = _ts(now or self.clock())
+        forget = _ts((now or self.clock()) - KEEP_DELIVERED)
         me = _this_process()
         with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?", (forget,)
+            )
+            conn.execute("DELETE FROM backend_only WHERE created_at < ?", (forget,))
             for row in conn.execute(
                 "SELECT id, owner, channel_kind, channel_label FROM deliveries"
                 " WHERE state = 'sending'"

@@ -185,7 +185,7 @@ def test_rate_limited_waits_as_told_then_delivers_once(
     channel = _channel("slack")
     assert _send(queue, secrets, channel, receiver.url()) is DeliveryState.PENDING
     (delivery,) = queue.all()
-    assert delivery.describe() == "pending, retrying (Slack slack: rate limited)"
+    assert delivery.describe() == "pending, retrying (rate limited)"
     assert (delivery.next_attempt_at - clock.now).total_seconds() >= 30  # Retry-After: 30
     clock.advance(29)
     assert deliver_due(queue, [channel], secrets) == []
@@ -194,6 +194,10 @@ def test_rate_limited_waits_as_told_then_delivers_once(
     assert outcome.state is DeliveryState.DELIVERED
     assert len(receiver.requests) == 2
     assert deliver_due(queue, [channel], secrets) == []
+    assert queue.all()[0].state is DeliveryState.DELIVERED
+    clock.advance(hours=7 * 24 + 1)
+    assert deliver_due(queue, [channel], secrets) == []
+    assert queue.all() == []  # forgotten after a week
 
 
 def test_an_outage_is_retried_with_backoff_until_it_ends(
