@@ -59,8 +59,8 @@ SECRET_OF = {
     "matrix": "access token",
 }
 
-_EMAIL_KEYS = ("smtp_host", "smtp_port", "tls", "username", "from", "to")
-_MATRIX_KEYS = ("homeserver", "room_id")
+EMAIL_KEYS = ("smtp_host", "smtp_port", "tls", "username", "from", "to")
+MATRIX_KEYS = ("homeserver", "room_id")
 #: keys someone might write a secret under: refused with where it goes instead
 _SECRET_KEYS = frozenset(
     {"webhook", "webhook_url", "url", "password", "smtp_password", "token", "access_token"}
@@ -184,7 +184,7 @@ class ChannelSettings:
         }
 
     def _needs(self, key: str, name: Namer) -> None:
-        own = {"email": _EMAIL_KEYS, "matrix": _MATRIX_KEYS}.get(self.kind, ())
+        own = {"email": EMAIL_KEYS, "matrix": MATRIX_KEYS}.get(self.kind, ())
         present = self._given()[key]
         if present and key not in own:
             raise Invalid(f"is not a setting of {_a(self.kind)} channel; remove it")
@@ -209,7 +209,7 @@ class ChannelSettings:
                 '"starttls" or "implicit", or a relay on 127.0.0.1'
             )
 
-    RULES: ClassVar = tuple(Rule(key, _rule_for(key)) for key in (*_EMAIL_KEYS, *_MATRIX_KEYS))
+    RULES: ClassVar = tuple(Rule(key, _rule_for(key)) for key in (*EMAIL_KEYS, *MATRIX_KEYS))
 
     @property
     def port(self) -> int:
@@ -282,8 +282,8 @@ class ChannelList(Kind[tuple[ChannelSettings, ...]]):
     def to_toml(self, value: tuple[ChannelSettings, ...]) -> object:
         out = []
         for channel in value:
-            own = {"email": _EMAIL_KEYS, "matrix": _MATRIX_KEYS}.get(channel.kind, ())
-            others = set(_EMAIL_KEYS + _MATRIX_KEYS) - set(own)
+            own = {"email": EMAIL_KEYS, "matrix": MATRIX_KEYS}.get(channel.kind, ())
+            others = set(EMAIL_KEYS + MATRIX_KEYS) - set(own)
             out.append({k: v for k, v in write_table(channel).items() if k not in others})
         return out
 
