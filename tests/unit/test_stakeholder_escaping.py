@@ -7,7 +7,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.channels.message import (
@@ -25,6 +25,8 @@ _specials = st.sampled_from(
     ["<", ">", "&", "@here", "@channel", "@everyone", "@room", "<!channel>", "<@U1>", "[a](b)",
      "**", "_", "`", "\r\n", "\n", "\r", "#", "<script>", "&amp;", "\\", "|", "\u2028"]
 )  # fmt: skip
+#: no deadline: the machine is shared, and a slow example is no failure
+relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 texts = st.lists(st.text(max_size=8) | _specials, max_size=12).map("".join)
 _MENTION = re.compile(r"@(here|channel|everyone|room)\b", re.IGNORECASE)
 
@@ -33,6 +35,7 @@ def _unescape_slack(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+@relaxed
 @given(texts)
 def test_slack_text_has_no_control_sequence_and_reads_the_same(text: str) -> None:
     escaped = slack_mrkdwn(text)
@@ -45,6 +48,7 @@ def test_slack_text_has_no_control_sequence_and_reads_the_same(text: str) -> Non
 _CARD_SPECIAL = set("\\`*_{}[]()#+-.!~>|<")
 
 
+@relaxed
 @given(texts)
 def test_card_text_escapes_every_markdown_character(text: str) -> None:
     escaped = card_text(text)
@@ -76,6 +80,7 @@ class _Tags(HTMLParser):
         self.data.append(data)
 
 
+@relaxed
 @given(texts)
 def test_html_text_makes_no_tag_but_line_breaks(text: str) -> None:
     escaped = html_text(text)
@@ -88,6 +93,7 @@ def test_html_text_makes_no_tag_but_line_breaks(text: str) -> None:
     )
 
 
+@relaxed
 @given(texts)
 def test_a_header_value_is_one_line(text: str) -> None:
     value = header_text(text)
@@ -102,6 +108,7 @@ def _message(title: str, text: str) -> StatusMessage:
     )  # fmt: skip
 
 
+@relaxed
 @given(texts, texts)
 def test_an_email_of_any_title_has_exactly_its_own_headers(title: str, text: str) -> None:
     mail = email_message(
@@ -116,6 +123,7 @@ def test_an_email_of_any_title_has_exactly_its_own_headers(title: str, text: str
     )  # fmt: skip
 
 
+@relaxed
 @given(texts, texts)
 def test_matrix_formatted_body_holds_only_our_markup(title: str, text: str) -> None:
     content = matrix_content(_message(title, text))
