@@ -169,7 +169,13 @@ class File(Text):
     def check(self, text: str) -> str:
         if not text and self.blank_ok:
             return ""
-        path = Path(text).expanduser()
+        try:
+            path = Path(text).expanduser()
+        except RuntimeError:  # "~name" of a user this machine does not have
+            raise Invalid(
+                f"{text!r} names a home directory this machine does not have; "
+                f"give the full path of {self.of_what}"
+            ) from None
         if not path.is_file():
             raise Invalid(f"{text!r} is not a file; give the path of {self.of_what}")
         return str(path) if self.expand else text

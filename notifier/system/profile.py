@@ -39,7 +39,13 @@ class Profile:
             root = Path(os.environ[HOME_VARIABLE])
         else:
             root = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-        root = root.expanduser()
+        try:
+            root = root.expanduser()
+        except RuntimeError:  # "~name" of a user this machine does not have
+            raise UserError(
+                f"the profile directory {str(root)!r} names a home directory this machine "
+                f"does not have; give a full path with --profile DIR or ${HOME_VARIABLE}"
+            ) from None
         try:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.app.application import OncallApp
-from notifier.desktop.settings.controller import test_connection
+from notifier.desktop.settings.controller import check_connection
 from notifier.desktop.widgets.icons import TrayState
 from notifier.domain.escalation import Alarm, Notify
 from notifier.domain.model import Role
@@ -202,14 +202,14 @@ def test_test_connection_reports_who_the_token_belongs_to(
         boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
         return "\n".join(b.text() for b in boxes if b.isVisible())
 
-    test_connection(app.settings_host(), "work")
+    check_connection(app.settings_host(), "work")
     qtbot.waitUntil(lambda: "Connected to work as" in box_text(), timeout=10000)
     assert pagerduty_server.world.me.email in box_text()
     for w in QApplication.topLevelWidgets():
         if isinstance(w, QMessageBox):
             w.close()
     pagerduty_server.fail_next(401, times=5)
-    test_connection(app.settings_host(), "work")
+    check_connection(app.settings_host(), "work")
     qtbot.waitUntil(lambda: "refused the API token" in box_text(), timeout=10000)
     assert pagerduty_server.token not in box_text()
 

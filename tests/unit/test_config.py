@@ -70,6 +70,11 @@ end = "07:00"
         ("[local]\nfoo = 1", "local.foo", "unknown key"),
         ("[sound]\nvolume = 1.5", "sound.volume", "out of range"),
         ('[sound]\nalarm = "/nonexistent.wav"', "sound.alarm", "not a file"),
+        (  # "~name" of a user the machine does not have: Path.expanduser raises
+            '[sound]\nalarm = "~no-such-user-here/alarm.wav"',
+            "sound.alarm",
+            "names a home directory this machine does not have",
+        ),
         ('[quiet_hours]\nstart = "25:00"\nend = "07:00"', "quiet_hours.start", "time of day"),
         ('[secrets]\nstore = "plaintext"', "secrets.store", "not one of"),
         ('[[accounts]]\nname = "w"\nkind = "opsgenie"', "accounts[0].kind", "not one of"),

@@ -50,7 +50,7 @@ def settings_dialog(host: SettingsHost) -> SettingsDialog:
         host.config(),
         host.config_path,
         preview_sound=lambda path, volume: host.preview_sound(path or None, volume),
-        test_connection=lambda name: test_connection(host, name),
+        test_connection=lambda name: check_connection(host, name),
         store_secret=lambda name, entry, secret, done: store_secret(
             host, name, entry, secret, done
         ),
@@ -59,7 +59,7 @@ def settings_dialog(host: SettingsHost) -> SettingsDialog:
     return dialog
 
 
-def test_connection(host: SettingsHost, name: str) -> None:
+def check_connection(host: SettingsHost, name: str) -> None:
     """Check an account's reachability and token off the GUI thread; the answer pops up."""
 
     def done(person: Person | None, error: BaseException | None) -> None:
