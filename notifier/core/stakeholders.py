@@ -501,6 +501,9 @@ def tell_stakeholders(accounts: Accounts, request: ActionRequest) -> list[Delive
     queue = DeliveryQueue(accounts.profile.stakeholders_path)
     if queue.backend_only(request.id):
         return []
+    queued = queue.of_update(request.id)
+    if queued:  # queued already (the outbox's retry, or the desktop's second look)
+        return queued
     return queue_update(queue, accounts, channels, request)
 
 

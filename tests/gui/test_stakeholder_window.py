@@ -102,3 +102,25 @@ def test_backend_only_keeps_one_post_from_the_stakeholders(
     )
     assert "channel-secret search-team" in strip.status_label.text()
     assert len(relay.messages) == 1
+
+
+def test_an_update_sent_around_a_broken_outbox_still_reaches_the_channel(
+    qtbot: Any, make_app: AppMaker, relay: SmtpReceiver
+) -> None:
+    def damage_outbox(profile: Any) -> None:
+        profile.root.mkdir(parents=True, exist_ok=True)
+        profile.outbox_path.write_bytes(b"not a database" * 100)
+
+    app = make_app(
+        '[local]\ningest = false\n[secrets]\nstore = "file"\n\n'
+        "[[stakeholders]]\n"
+        'name = "status"\nkind = "email"\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {relay.port}\ntls = "none"\n'
+        'from = "oncall@example.com"\nto = ["status@example.com"]\n',
+        prepare=damage_outbox,
+    )
+    assert app.outbox_runner is None  # actions go out directly, the tray says so
+    ref = _open(qtbot, app, "Payments slow", "payments")
+    _post(qtbot, app, "Provider degraded; retrying")
+    qtbot.waitUntil(lambda: len(relay.messages) == 1, timeout=WAIT)
+    assert relay.messages[0]["Subject"] == f"[{ref}] Status update: Payments slow"

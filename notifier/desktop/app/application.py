@@ -165,6 +165,9 @@ class OncallApp(QObject):
         self.bridge.actionSucceeded.connect(
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
+        # an update sent around the outbox (its file unusable) is queued here instead;
+        # one the outbox queued already is not queued twice
+        self.bridge.actionSucceeded.connect(self.stakeholders.sent_directly)
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.snooze(duration, refs=[ref])

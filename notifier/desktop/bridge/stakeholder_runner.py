@@ -17,12 +17,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from notifier.channels.settings import ChannelSettings
 from notifier.core.accounts import Accounts
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.core.stakeholders import (
     Delivery,
     DeliveryQueue,
     QueueError,
     deliver_due,
     matching_channels,
+    tell_stakeholders,
 )
 from notifier.desktop.qt.background import BackgroundRunner
 
@@ -91,6 +93,22 @@ class StakeholderRunner(QObject):
         queue = self._open()
         if queue is not None:
             queue.keep_from_stakeholders(update_id)
+
+    def sent_directly(self, request: ActionRequest) -> None:
+        """An action the backend confirmed without the outbox (its file could not
+        be used): queue it for the channels as the outbox would, then send."""
+        if not self.channels() or request.kind not in (
+            ActionKind.STATUS_UPDATE,
+            ActionKind.RESOLVE,
+        ):
+            return
+
+        def queued(_: object, error: BaseException | None) -> None:
+            if error is not None:
+                log.error("queuing %s for stakeholders failed: %s", request.describe(), error)
+            self.kick()
+
+        self._runner.run(lambda: tell_stakeholders(self._accounts, request), queued)
 
     # ---- delivering ----------------------------------------------------------------------
 
