@@ -127,9 +127,9 @@ class Delivery:
     updated_at: datetime
     delivered_at: datetime | None
 
-    def describe(self, tz: object = None) -> str:
-        """``"delivered 14:02"``, ``"pending: retrying (timeout)"``, ``"failed: …"``
-        (local time)."""
+    def describe(self) -> str:
+        """``"delivered 14:02"`` (local time), ``"pending, retrying (timeout)"``,
+        ``"failed: …"``, ``"unsure: …"``."""
         match self.state:
             case DeliveryState.DELIVERED:
                 assert self.delivered_at is not None
