@@ -345,9 +345,10 @@ def _role(ctx: Context, role: Role, who: str | None) -> int:
     ref = _resolved_ref(ctx, ctx.args.ref, Capability.ROLES)
     backend, _ = ctx.accounts.resolve(ref)
     person = backend.me() if who is None else actions.find_person(ctx.accounts, ref, who)
-    actions.perform(ctx.accounts, ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person))
+    request = ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person)
+    actions.perform(ctx.accounts, request)
     ctx.out(f"{role.label} of {ref}: {person}")
-    return 0
+    return _tell_stakeholders(ctx, [request])  # "we are on it", where a channel asks
 
 
 def cmd_commander(ctx: Context) -> int:

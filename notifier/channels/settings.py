@@ -15,6 +15,7 @@ from typing import ClassVar
 from notifier.errors import ConfigError, UserError
 from notifier.settings_schema import (
     REQUIRED,
+    Boolean,
     Choice,
     Email,
     Integer,
@@ -125,6 +126,12 @@ class ChannelSettings:
         (),
         label="Urgencies",
         help="only incidents of these urgencies; empty: all",
+    )
+    on_commander: bool = setting(
+        Boolean(),
+        False,
+        label="Say “we are on it”",
+        help="a first message when someone takes incident commander",
     )
     smtp_host: str = setting(
         Text(), "", label="SMTP server", help="email: the server's host name", example="smtp.example.com"

@@ -42,7 +42,7 @@ from notifier.channels.settings import ChannelSettings, channels_for, secret_nam
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest
 from notifier.domain.health import backoff_delay
-from notifier.domain.model import split_ref
+from notifier.domain.model import Role, split_ref
 from notifier.domain.text import one_line
 from notifier.errors import UserError
 from notifier.system.secrets import SecretStore
@@ -447,21 +447,38 @@ class ChannelOutcome:
     retry_in: float | None = None
 
 
+#: the first message when someone takes incident commander (channels with
+#: ``on_commander = true``): what a communication lead would send by hand
+ON_IT_TEMPLATE = "We are on it: {commander} is leading the response. Next update soon."
+
+
+def says_something(request: ActionRequest) -> bool:
+    """Whether ``request``, once confirmed, has something for stakeholders: a
+    status update, a resolve with a note (the final update), taking commander."""
+    if request.kind in (ActionKind.STATUS_UPDATE, ActionKind.RESOLVE):
+        return bool(request.text.strip())
+    return request.kind is ActionKind.SET_ROLE and request.role is Role.COMMANDER
+
+
 def queue_update(
     queue: DeliveryQueue,
     accounts: Accounts,
     channels: Sequence[ChannelSettings],
     request: ActionRequest,
 ) -> list[Delivery]:
-    """After the backend confirmed ``request`` (a status update, or a resolve
-    with a note: the final update), queue it for the channels that match its
-    incident. Returns the deliveries (none: no channel matches, or nothing to
-    say). The incident is read again so the message says how it stands now."""
+    """After the backend confirmed ``request`` (a status update; a resolve with a
+    note: the final update; taking commander: "we are on it", for the channels
+    that ask for it), queue it for the channels that match its incident. Returns
+    the deliveries (none: no channel matches, or nothing to say). The incident is
+    read again so the message says how it stands now."""
+    if not channels or not says_something(request):
+        return []
     final = request.kind is ActionKind.RESOLVE
-    if not channels or not request.text.strip():
-        return []
-    if request.kind not in (ActionKind.STATUS_UPDATE, ActionKind.RESOLVE):
-        return []
+    on_it = request.kind is ActionKind.SET_ROLE
+    if on_it:
+        channels = [c for c in channels if c.on_commander]
+        if not channels:
+            return []
     account, _ = split_ref(request.ref)
     try:
         backend, incident_id = accounts.resolve(request.ref)
@@ -470,21 +487,27 @@ def queue_update(
         # the update is in the backend already: the stakeholders still hear of it,
         # with what is known, rather than not at all
         log.warning("reading %s for its stakeholder update failed: %s", request.ref, exc)
+        commander = str(request.person) if on_it and request.person else ""
+        text = ON_IT_TEMPLATE.format(commander=commander or "an incident commander")
         message = StatusMessage(
             ref=request.ref,
             title=request.ref,
             status="resolved" if final else "",
             severity="",
             urgency="",
-            commander="",
+            commander=commander,
             comms_lead="",
             link="",
-            text=request.text,
+            text=text if on_it else request.text,
             final=final,
             account=account or "",
         )
     else:
-        message = StatusMessage.of(incident, request.text, final=final)
+        text = request.text
+        if on_it:
+            who = incident.commander or request.person
+            text = ON_IT_TEMPLATE.format(commander=(who.name or str(who)) if who else "someone")
+        message = StatusMessage.of(incident, text, final=final)
     matching = channels_for(tuple(channels), message.account, message.service, message.urgency)
     return queue.enqueue(request.id, message, matching) if matching else []
 
@@ -496,7 +519,7 @@ def tell_stakeholders(accounts: Accounts, request: ActionRequest) -> list[Delive
     # an accounts object without settings (a test's stand-in for a backend) has none
     config = getattr(accounts, "config", None)
     channels = config.stakeholders if config is not None else ()
-    if not channels or request.kind not in (ActionKind.STATUS_UPDATE, ActionKind.RESOLVE):
+    if not channels or not says_something(request):
         return []
     queue = DeliveryQueue(accounts.profile.stakeholders_path)
     if queue.backend_only(request.id):

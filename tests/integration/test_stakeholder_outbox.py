@@ -4,6 +4,7 @@ the app's path, on real SQLite, the real local backend and a real SMTP relay."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from notifier.core.actions import ActionKind, ActionRequest, perform
 from notifier.core.outbox_delivery import DeliveryResult, deliver
 from notifier.core.outbox_store import Outbox
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due
+from notifier.domain.model import Role
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
 from testing.support.stakeholder_receivers import SmtpReceiver
@@ -115,3 +117,33 @@ def test_a_resolve_with_a_note_is_the_final_update(accounts: Accounts, tmp_path:
     (delivery,) = DeliveryQueue(accounts.profile.stakeholders_path).all()
     assert delivery.message.final and delivery.message.status == "resolved"
     assert delivery.message.heading == "Resolved: Checkout failing"
+
+
+def test_taking_commander_says_we_are_on_it_where_a_channel_asks(
+    accounts: Accounts, tmp_path: Path, relay: SmtpReceiver
+) -> None:
+    ref = _incident(accounts)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    queue = DeliveryQueue(accounts.profile.stakeholders_path)
+    take = ActionRequest(ActionKind.SET_ROLE, ref, role=Role.COMMANDER)
+    assert deliver(outbox, accounts, outbox.enqueue(take)).result is DeliveryResult.DELIVERED
+    assert queue.all() == []  # no channel asked for it
+
+    asking = replace(
+        accounts.config,
+        stakeholders=tuple(
+            replace(c, on_commander=True) if c.name == "status" else c
+            for c in accounts.config.stakeholders
+        ),
+    )
+    accounts.config = asking
+    again = ActionRequest(ActionKind.SET_ROLE, ref, role=Role.COMMANDER)
+    assert deliver(outbox, accounts, outbox.enqueue(again)).result is DeliveryResult.DELIVERED
+    (delivery,) = queue.all()
+    assert delivery.message.text == (
+        "We are on it: Casey Comms is leading the response. Next update soon."
+    )
+    assert delivery.message.commander.startswith("Casey Comms")
+    (outcome,) = deliver_due(queue, asking.stakeholders, accounts.secrets)
+    assert outcome.state is DeliveryState.DELIVERED
+    assert "We are on it: Casey Comms" in relay.messages[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -235,7 +236,9 @@ class StakeholdersPage(QWidget):
             self.changed.emit()
 
         editor.on_change(changed)
-        self._add_row(self.form, declared.label, editor.row, declared.help)
+        # a check box carries its own label
+        label = "" if isinstance(editor.row, QCheckBox) else declared.label
+        self._add_row(self.form, label, editor.row, declared.help)
         self.fields[key] = editor
 
     def _add(self) -> None:
