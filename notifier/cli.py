@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from notifier.backends.port import Capability
     from notifier.config import Config
     from notifier.core.accounts import Accounts
-    from notifier.core.actions import ActionKind
+    from notifier.core.actions import ActionKind, ActionRequest
     from notifier.domain.model import Incident, Role
     from notifier.system.secrets import SecretStore
 
@@ -251,6 +251,11 @@ def cmd_resolve(ctx: Context) -> int:
         done.append(ref)
     for ref in done:
         ctx.out(f"Resolved {ref}")
+    if ctx.args.note and ctx.args.note.strip() and not ctx.args.backend_only:
+        # a resolve with a note is the final update the stakeholders hear
+        return _tell_stakeholders(
+            ctx, [ActionRequest(ActionKind.RESOLVE, ref, ctx.args.note) for ref in done]
+        )
     return 0
 
 
@@ -261,10 +266,116 @@ def cmd_note(ctx: Context) -> int:
 
 
 def cmd_update(ctx: Context) -> int:
-    from notifier.core.actions import ActionKind
+    from notifier.backends.port import Capability
+    from notifier.core import actions
+    from notifier.core.actions import ActionKind, ActionRequest
 
     text = _text_arg(ctx.args.text)
-    return _act(ctx, ActionKind.STATUS_UPDATE, "Posted a status update to", text)
+    ref = _resolved_ref(ctx, ctx.args.ref, Capability.STATUS_UPDATES)
+    request = ActionRequest(ActionKind.STATUS_UPDATE, ref, text=text)
+    actions.perform(ctx.accounts, request)
+    ctx.out(f"Posted a status update to {ref}")
+    if ctx.args.backend_only:
+        return 0
+    return _tell_stakeholders(ctx, [request])
+
+
+def _stakeholder_queue(ctx: Context) -> Any:
+    from notifier.core.stakeholders import DeliveryQueue
+
+    ctx.profile.root.mkdir(parents=True, exist_ok=True)
+    return DeliveryQueue(ctx.profile.stakeholders_path)
+
+
+def _tell_stakeholders(ctx: Context, requests: Sequence[ActionRequest]) -> int:
+    """Queue the updates the backend confirmed for their channels and send what
+    is due; one line per channel. A failed channel makes the exit status 1 (the
+    backend has the update all the same: stdout said so)."""
+    from notifier.core.stakeholders import DeliveryState, deliver_due, queue_update
+
+    channels = ctx.config.stakeholders
+    if not channels:
+        return 0
+    queue = _stakeholder_queue(ctx)
+    queued = [d for r in requests for d in queue_update(queue, ctx.accounts, channels, r)]
+    if not queued:
+        return 0
+    deliver_due(queue, channels, ctx.secrets)
+    failed = False
+    for delivery in queued:
+        now = queue.get(delivery.id)
+        if now is None:
+            continue
+        line = f"  {now.channel_label}: {now.describe()}"
+        if now.state is DeliveryState.FAILED:
+            failed = True
+            print(f"{PROG}: {now.channel_label}: {now.last_error}", file=sys.stderr)
+        elif now.state is DeliveryState.PENDING:
+            line += "; the tray app or `oncall-notifier stakeholders --send` sends it"
+        ctx.out(line)
+    return 1 if failed else 0
+
+
+def cmd_stakeholders(ctx: Context) -> int:
+    """List the updates on their way to stakeholder channels; ``--send`` sends
+    those due, ``--retry ID`` makes a failed or unsure one due again."""
+    from notifier.core.stakeholders import deliver_due
+
+    queue = _stakeholder_queue(ctx)
+    if ctx.args.retry and not queue.retry(ctx.args.retry):
+        raise UserError(f"no failed or waiting delivery {ctx.args.retry!r}; see `stakeholders`")
+    if ctx.args.send or ctx.args.retry:
+        deliver_due(queue, ctx.config.stakeholders, ctx.secrets)
+    deliveries = [d for d in queue.all() if not ctx.args.ref or d.ref == ctx.args.ref]
+    if ctx.args.json:
+        ctx.json(
+            [
+                {
+                    "id": d.id,
+                    "ref": d.ref,
+                    "channel": d.channel,
+                    "state": d.state.value,
+                    "attempts": d.attempts,
+                    "error": d.last_error,
+                    "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+                }
+                for d in deliveries
+            ]
+        )
+        return 0
+    if not deliveries:
+        ctx.out("No status updates for stakeholders.")
+    for d in deliveries:
+        ctx.out(f"{d.id}  {d.ref}  {d.channel_label}: {d.describe()}")
+    return 0
+
+
+def cmd_channel_secret(ctx: Context) -> int:
+    """Store a channel's secret (webhook URL, SMTP password, Matrix token) in the
+    keyring: read from a prompt or stdin, never from the command line."""
+    from notifier.channels.errors import ChannelError
+    from notifier.channels.senders import check_secret
+    from notifier.channels.settings import channel_named, secret_name
+
+    channel = channel_named(ctx.config.stakeholders, ctx.args.channel)
+    if not channel.needs_secret:
+        raise UserError(
+            f"{channel.label} logs in as nobody (no username): it needs no secret; "
+            "set username in config.toml first"
+        )
+    if sys.stdin.isatty():
+        import getpass
+
+        secret = getpass.getpass(f"{channel.secret_label} of {channel.label}: ")
+    else:
+        secret = sys.stdin.readline()
+    try:
+        secret = check_secret(channel, secret)
+    except ChannelError as exc:
+        raise UserError(f"{channel.label}: {exc}") from None
+    ctx.secrets.set(secret_name(channel.name), secret)
+    ctx.out(f"Stored the {channel.secret_label} of {channel.label} in {ctx.secrets.whereabouts()}")
+    return 0
 
 
 def _role(ctx: Context, role: Role, who: str | None) -> int:
@@ -275,9 +386,10 @@ def _role(ctx: Context, role: Role, who: str | None) -> int:
     ref = _resolved_ref(ctx, ctx.args.ref, Capability.ROLES)
     backend, _ = ctx.accounts.resolve(ref)
     person = backend.me() if who is None else actions.find_person(ctx.accounts, ref, who)
-    actions.perform(ctx.accounts, ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person))
+    request = ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person)
+    actions.perform(ctx.accounts, request)
     ctx.out(f"{role.label} of {ref}: {person}")
-    return 0
+    return _tell_stakeholders(ctx, [request])  # "we are on it", where a channel asks
 
 
 def cmd_commander(ctx: Context) -> int:
@@ -703,12 +815,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("resolve", cmd_resolve, "resolve incidents")
     p.add_argument("refs", nargs="+", metavar="REF")
     p.add_argument("--note", help="a resolution note added to the timeline")
+    p.add_argument(
+        "--backend-only",
+        action="store_true",
+        help="do not send the note to the stakeholder channels as the final update",
+    )
     p = add("note", cmd_note, "add an internal note (a finding) to an incident")
     p.add_argument("ref")
     p.add_argument("text", nargs="+", help="the note; - reads it from stdin")
     p = add("update", cmd_update, "post a status update for stakeholders")
     p.add_argument("ref")
     p.add_argument("text", nargs="+", help="the update; - reads it from stdin")
+    p.add_argument(
+        "--backend-only",
+        action="store_true",
+        help="post it to the incident only, not to the stakeholder channels",
+    )
+    p = add(
+        "stakeholders",
+        cmd_stakeholders,
+        "list status updates on their way to stakeholder channels; send or retry them",
+    )
+    p.add_argument("ref", nargs="?", help="only this incident's")
+    p.add_argument("--send", action="store_true", help="send those due now")
+    p.add_argument("--retry", metavar="ID", help="send a failed or unsure one again")
+    p.add_argument("--json", action="store_true")
+    p = add(
+        "channel-secret",
+        cmd_channel_secret,
+        "store a stakeholder channel's webhook URL, password or token (keyring; read from stdin)",
+    )
+    p.add_argument("channel", metavar="NAME")
     p = add("commander", cmd_commander, "make someone (default: me) incident commander")
     p.add_argument("ref")
     p.add_argument("person", nargs="?", help='name, email or "Name <email>"')

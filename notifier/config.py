@@ -23,6 +23,7 @@ import tomli_w
 
 from notifier.backends.kinds import KINDS, accounts_kinds
 from notifier.backends.local.settings import LocalSettings
+from notifier.channels.settings import ChannelList, ChannelSettings
 from notifier.domain.durations import format_duration
 from notifier.domain.escalation import (
     DEFAULT_ALARM_AFTER,
@@ -308,6 +309,14 @@ class Config:
         (),
         label="Accounts",
         help=f"see {_kind_labels()} above",
+    )
+    #: where status updates go beyond the backend (issue 19)
+    stakeholders: tuple[ChannelSettings, ...] = setting(
+        ChannelList(),
+        (),
+        label="Stakeholder channels",
+        help="email, Slack, Teams, Mattermost and Matrix channels for status updates; "
+        "see Stakeholder channels above",
     )
     path: Path | None = field(default=None, compare=False)
 

@@ -90,6 +90,8 @@ def run_checks(
     sections.append(("sync", lambda: _sync(profile, now)))
     if config.local.enabled and config.local.ingest:
         sections.append(("local ingest", lambda: _ingest(profile, config, secrets)))
+    if config.stakeholders:
+        sections.append(("stakeholders", lambda: _stakeholders(profile, config, secrets)))
     for name, section in sections:
         yield from _guarded(name, section)
 
@@ -122,6 +124,46 @@ def _secrets(secrets: SecretStore, accounts: Accounts) -> Iterator[Check]:
         )
         return
     yield Check("secrets", ok, detail)
+
+
+def _stakeholders(profile: Profile, config: Config, secrets: SecretStore) -> Iterator[Check]:
+    """Each stakeholder channel has its secret (nothing is sent to check it: that
+    would post to the channel), and no update waits for the user (issue 19)."""
+    from notifier.channels.settings import secret_name
+    from notifier.core.stakeholders import DeliveryQueue, DeliveryState
+
+    for channel in config.stakeholders:
+        name = f"stakeholders {channel.name}"
+        if channel.needs_secret and not secrets.get(secret_name(channel.name)):
+            yield Check(
+                name,
+                False,
+                f"no {channel.secret_label} stored; run "
+                f"`oncall-notifier channel-secret {channel.name}`",
+            )
+        elif channel.kind == "email":
+            yield Check(
+                name,
+                True,
+                f"{channel.smtp_host}:{channel.port} ({channel.tls}) to {len(channel.to)} "
+                "address(es)",
+            )
+        else:
+            yield Check(name, True, f"{channel.secret_label} stored")
+    if profile.stakeholders_path.exists():
+        stuck = [
+            d
+            for d in DeliveryQueue(profile.stakeholders_path).all()
+            if d.state in (DeliveryState.FAILED, DeliveryState.UNSURE)
+        ]
+        if stuck:
+            yield Check(
+                "stakeholder updates",
+                False,
+                f"{len(stuck)} not delivered ({stuck[0].channel_label}: {stuck[0].describe()}); "
+                "see `oncall-notifier stakeholders`",
+                warning=True,
+            )
 
 
 def _account(accounts: Accounts, name: str) -> Iterator[Check]:

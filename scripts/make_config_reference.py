@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from notifier.backends.kinds import accounts_kinds
+from notifier.channels.settings import ChannelSettings
 from notifier.config import Config
 from notifier.settings_schema import account_label, markdown_table, required_keys, toml_reference
 
@@ -48,6 +49,10 @@ def sections() -> dict[str, str]:
             f"Settings of {account_label(kind.label)} (all optional but {needed}):\n\n"
             + markdown_table(cls, skip=("name",))
         )
+    blocks["stakeholders"] = (
+        "Settings of a `[[stakeholders]]` channel (`name` and `kind` required; the email and "
+        "matrix keys only for those kinds):\n\n" + markdown_table(ChannelSettings)
+    )
     return blocks
 
 

@@ -28,3 +28,15 @@ print(digest.hexdigest())' "$extras")"
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
   printf '%s\n' "$want" > "$stamp"
 }
+
+# A Matrix homeserver for the stakeholder tests (testing/support/synapse.py, issue 19):
+# Synapse from PyPI in a venv of its own (.synapse-venv; it pins its own Twisted), made
+# once; ~4 minutes on a 2-core machine from an empty pip cache.
+setup_synapse() {
+  if [ -x .synapse-venv/bin/python ] && .synapse-venv/bin/python -c "import synapse" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf .synapse-venv
+  "${PYTHON:-python3}" -m venv .synapse-venv
+  .synapse-venv/bin/python -m pip install -q --disable-pip-version-check "matrix-synapse>=1.100,<2"
+}

@@ -41,6 +41,7 @@ from notifier.backends.port import (
 from notifier.core.accounts import Accounts
 from notifier.core.actions import ActionKind, ActionRequest, acknowledge, perform
 from notifier.core.outbox_store import Outbox, OutboxError, OutboxItem
+from notifier.core.stakeholders import tell_stakeholders
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status
 from notifier.domain.text import one_line, plain_text
@@ -152,6 +153,7 @@ def deliver(
         if current.may_have_been_sent and not current.steps:
             effect = _took_effect(backend, incident_id, current)
             if effect is _Effect.FULL:
+                tell_stakeholders(accounts, request)  # the crash may have come first
                 outbox.mark_delivered(current.id, now=now)
                 log.info("%s had already taken effect; not sent again", current.describe())
                 return DeliveryOutcome(DeliveryResult.DELIVERED, current, already_applied=True)
@@ -163,6 +165,9 @@ def deliver(
             level = backend.incident(incident_id).escalation_level
             outbox.set_baseline(current.id, {**(current.baseline or {}), "escalation_level": level})
         perform(accounts, request, steps=_ItemSteps(outbox, current))
+        # queued before the item is marked delivered: a crash in between makes the
+        # retry find the update applied and queue it then (issue 19)
+        tell_stakeholders(accounts, current.request)
     except Exception as exc:
         return _failure(outbox, current, exc, now=now, rand=rand)
     outbox.mark_delivered(current.id, now=now)

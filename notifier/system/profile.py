@@ -95,6 +95,11 @@ class Profile:
         return self.root / "outbox.sqlite3"
 
     @property
+    def stakeholders_path(self) -> Path:
+        """Status updates on their way to stakeholder channels (survives crashes)."""
+        return self.root / "stakeholders.sqlite3"
+
+    @property
     def status_path(self) -> Path:
         """Written by the running app: each account's sync health (for ``doctor``)."""
         return self.root / "status.json"

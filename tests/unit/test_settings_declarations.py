@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.backends.kinds import KINDS, accounts_kinds
+from notifier.channels.settings import ChannelList, ChannelSettings
 from notifier.config import Config, config_to_toml, escalation_policy, parse_config
 from notifier.errors import ConfigError
 from notifier.settings_schema import (
@@ -87,6 +88,27 @@ def values(kind: Kind[Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from(["", WAV] if kind.blank_ok else [WAV])
     if isinstance(kind, Text):
         return st.just("") | _texts
+    if isinstance(kind, ChannelList):  # [[stakeholders]]: one channel of each shape
+        channel = st.one_of(
+            st.builds(
+                ChannelSettings,
+                name=_names,
+                kind=st.sampled_from(["slack", "teams", "mattermost"]),
+                services=st.lists(_names, max_size=2, unique=True).map(tuple),
+                urgencies=st.sampled_from([(), ("high",), ("low",)]),
+            ),
+            st.builds(
+                ChannelSettings,
+                name=_names,
+                kind=st.just("email"),
+                smtp_host=st.just("smtp.example.com"),
+                smtp_port=st.sampled_from([0, 587]),
+                tls=st.sampled_from(["starttls", "implicit"]),
+                sender=st.just("oncall@example.com"),
+                to=st.just(("status@example.com",)),
+            ),
+        )
+        return st.lists(channel, max_size=3, unique_by=lambda c: c.name).map(tuple)
     if kind.table_array:  # [[accounts]]: raw entries, names unique (see the Config rule)
         entry = st.fixed_dictionaries(
             {"kind": st.sampled_from(sorted(accounts_kinds())), "name": _names},

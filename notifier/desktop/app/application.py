@@ -40,6 +40,7 @@ from notifier.desktop.app.power import SleepWatcher
 from notifier.desktop.app.readiness import Readiness
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import open_outbox
+from notifier.desktop.bridge.stakeholder_runner import StakeholderRunner
 from notifier.desktop.environment.conditions import DesktopConditions
 from notifier.desktop.notifications.announcements import Announcements
 from notifier.desktop.notifications.center import NotificationCenter
@@ -138,6 +139,8 @@ class OncallApp(QObject):
         self.disk_watch = DiskWatch(
             profile.root, lambda key, problem: self.sync.set_problem(key, problem), self
         )
+        # status updates to the stakeholder channels (issue 19)
+        self.stakeholders = StakeholderRunner(accounts, runner, clock=self.clock, parent=self)
         self.bridge = AppBridge(
             accounts, runner, parent=self, outbox=self.outbox_runner, clock=self.clock
         )
@@ -184,9 +187,14 @@ class OncallApp(QObject):
         self.disk_watch.cleared.connect(self.outbox_runner.resume)
         self.outbox_runner.storageFailed.connect(self._on_outbox_failed)
         self.outbox_runner.itemsChanged.connect(lambda _items: self.render())
+        # a status update the backend confirmed is queued for its channels: send it
+        self.outbox_runner.finished.connect(lambda *_: self.stakeholders.kick())
         self.bridge.actionSucceeded.connect(
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
+        # an update sent around the outbox (its file unusable) is queued here instead;
+        # one the outbox queued already is not queued twice
+        self.bridge.actionSucceeded.connect(self.stakeholders.sent_directly)
         self.bridge.actionFailed.connect(self._action_failed)
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.handle(Snooze(duration, refs=(ref,)))
@@ -225,6 +233,7 @@ class OncallApp(QObject):
         try:
             self.sync.start()
             self.outbox_runner.start()  # delivers what a crashed run left behind
+            self.stakeholders.start()  # and the updates it had not sent to stakeholders
         finally:
             self._render_held = False
         if self.config.start_at_login and not autostart.is_enabled():
@@ -254,6 +263,7 @@ class OncallApp(QObject):
         self.conditions.stop()
         self.outbox_runner.stop()
         self.outbox_runner.wait(5000)
+        self.stakeholders.stop()
         self.notifications.withdraw_all()
         self.notifications.shutdown()
         self.sync.stop()
@@ -426,7 +436,11 @@ class OncallApp(QObject):
             # the window and its panels load when first opened, not at start (issue 10)
             from notifier.desktop.window.incident_window import IncidentWindow
 
-            self.window = IncidentWindow(self.bridge, state_path=self.profile.root / "window.json")
+            self.window = IncidentWindow(
+                self.bridge,
+                state_path=self.profile.root / "window.json",
+                stakeholders=self.stakeholders,
+            )
             self.window.add_quit_action(self.quit)
             self.outbox_panel = self.window.outbox_panel  # the bridge's outbox is ours
             self.window.show_oncall(self.state.oncall_text)

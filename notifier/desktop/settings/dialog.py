@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 
 from notifier.backends.kinds import KINDS, AccountKind, accounts_kinds
 from notifier.config import Config, config_to_toml, parse_config, save_config
+from notifier.desktop.settings.stakeholders_page import StakeholdersPage
 from notifier.errors import ConfigError
 from notifier.settings_schema import (
     Boolean,
@@ -474,6 +475,12 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._sounds_tab(), "Sounds")
         self.tabs.addTab(self._quiet_tab(), "Quiet hours")
         self.tabs.addTab(self._this_computer_tab(), "This computer")
+        # the [[stakeholders]] channels status updates also go to (issue 19)
+        self.stakeholders_page = StakeholdersPage(
+            config.stakeholders, make_editor=make_editor, add_row=_add_row
+        )
+        self.stakeholders_page.changed.connect(self._validate_inline)
+        self.tabs.addTab(self.stakeholders_page, "Stakeholders")
         self.start_at_login = self._widget("ui.start_at_login", QCheckBox)
         self.tabs.addTab(self._advanced_tab(), "Advanced")
 
@@ -1100,6 +1107,7 @@ class SettingsDialog(QDialog):
             if raw is not None:
                 _set(doc, path, raw)
         doc["accounts"] = [dict(a) for a in self._accounts]
+        doc["stakeholders"] = self.stakeholders_page.entries()
         return doc
 
     def _name_key(self, path: str) -> str:

@@ -55,7 +55,10 @@ class DetailPane(QStackedWidget):
         composer: Composer,
         open_url: Callable[[QUrl], object],
         parent: QWidget | None = None,
+        *,
+        below_composer: QWidget | None = None,
     ) -> None:
+        """``below_composer``: shown under the composer (where updates also go)."""
         super().__init__(parent)
         self.timeline_model = timeline_model
         self.buttons: dict[str, QToolButton] = {}
@@ -196,6 +199,8 @@ class DetailPane(QStackedWidget):
         bottom_layout.setContentsMargins(0, 6, 0, 0)
         bottom_layout.addWidget(composer_caption)
         bottom_layout.addWidget(self.composer, 1)
+        if below_composer is not None:
+            bottom_layout.addWidget(below_composer)
 
         # what the alert says: hidden when the backend says nothing more
         self.details_pane = QWidget()

@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.bridge.stakeholder_runner import StakeholderRunner
 from notifier.desktop.window.action_controller import (
     SHORTCUTS,
     SNOOZE_MINUTES,
@@ -49,6 +51,7 @@ from notifier.desktop.window.detail_pane import DetailPane
 from notifier.desktop.window.list_pane import ListPane
 from notifier.desktop.window.models import IncidentTableModel, TimelineModel
 from notifier.desktop.window.outbox_panel import OutboxPanel, add_outbox_dock
+from notifier.desktop.window.stakeholder_strip import StakeholderStrip
 from notifier.domain.model import Incident, Status
 from notifier.system.atomic_file import write_atomically
 
@@ -68,11 +71,18 @@ class IncidentWindow(QMainWindow):
     REF_COLUMN_CHARS = ListPane.REF_COLUMN_CHARS
 
     def __init__(
-        self, bridge: AppBridge, parent: QWidget | None = None, *, state_path: Path | None = None
+        self,
+        bridge: AppBridge,
+        parent: QWidget | None = None,
+        *,
+        state_path: Path | None = None,
+        stakeholders: StakeholderRunner | None = None,
     ) -> None:
-        """``state_path``: a file where the window keeps its layout between runs."""
+        """``state_path``: a file where the window keeps its layout between runs;
+        ``stakeholders``: the channels status updates also go to (issue 19)."""
         super().__init__(parent)
         self.bridge = bridge
+        self.stakeholders = stakeholders
         #: how links are opened (the app or a test may replace it)
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self.selection = Selection()
@@ -87,7 +97,12 @@ class IncidentWindow(QMainWindow):
         self.model = IncidentTableModel(self, clock=bridge.clock)
         self.timeline_model = TimelineModel(self, clock=bridge.clock)
         self.composer = Composer()
-        self.composer.postRequested.connect(bridge.submit)
+        self.composer.postRequested.connect(self._post)
+        # where a status update goes beyond the backend (issue 19)
+        self.stakeholder_strip = StakeholderStrip()
+        self.composer.kind_combo.currentIndexChanged.connect(self._show_stakeholders)
+        if self.stakeholders is not None:
+            self.stakeholders.changed.connect(self._show_stakeholders)
 
         self.action_controller = ActionController(
             bridge, self.selection, self.composer, self, open_url=lambda url: self.open_url(url)
@@ -98,6 +113,7 @@ class IncidentWindow(QMainWindow):
             self.timeline_model,
             self.composer,
             lambda url: self.open_url(url),
+            below_composer=self.stakeholder_strip,
         )
         self.action_controller.snooze_anchor = self.detail_stack.buttons["snooze"]
         self._expose_parts()
@@ -345,6 +361,7 @@ class IncidentWindow(QMainWindow):
         self.selection.ref = self.selection.incident = self.selection.listed = None
         self.list_pane.clear_selection()
         self._show_detail()
+        self._show_stakeholders()
         self.list_pane.select_first()  # the most urgent one left, if any
 
     def _on_picked(self, ref: str) -> None:
@@ -368,6 +385,31 @@ class IncidentWindow(QMainWindow):
         self.detail_stack.clear_timeline()
         self._load_current()
         self._show_detail()
+        self._show_stakeholders()
+
+    def _post(self, request: ActionRequest) -> None:
+        """A composer post, after its "backend only" choice is recorded."""
+        if (
+            self.stakeholders is not None
+            and request.kind is ActionKind.STATUS_UPDATE
+            and self.stakeholder_strip.backend_only.isChecked()
+        ):
+            self.stakeholders.keep_from_stakeholders(request.id)
+        self.stakeholder_strip.backend_only.setChecked(False)  # the choice is per post
+        self.bridge.submit(request)
+
+    def _show_stakeholders(self, *_: object) -> None:
+        incident = self.selection.incident
+        if self.stakeholders is None or incident is None:
+            self.stakeholder_strip.show_targets([], applies=False)
+            self.stakeholder_strip.show_deliveries([])
+            return
+        channels = self.stakeholders.channels_for(
+            incident.account, incident.service, incident.urgency.value
+        )
+        applies = self.composer.kind() is ActionKind.STATUS_UPDATE
+        self.stakeholder_strip.show_targets(channels, applies=applies)
+        self.stakeholder_strip.show_deliveries(self.stakeholders.deliveries(incident.ref))
 
     def _load_current(self) -> None:
         if self.selection.ref is None:
