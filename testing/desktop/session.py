@@ -460,6 +460,26 @@ class DesktopSession:
             log=self.root / "gnome-keyring.log",
         )
 
+    # -- accessibility ------------------------------------------------------------------
+
+    def start_accessibility_bus(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """The AT-SPI accessibility bus, as a desktop with a screen reader has it:
+        ``/usr/libexec/at-spi-bus-launcher --launch-immediately`` (it starts the
+        a11y bus and at-spi2-registryd); ready when ``org.a11y.Bus`` is owned. Start
+        it BEFORE the app: Qt looks for the bus when it starts. Debian package
+        at-spi2-core; reading the tree: :mod:`testing.desktop.accessibility`."""
+        launcher = "/usr/libexec/at-spi-bus-launcher"
+        if not Path(launcher).exists():
+            raise SessionError(f"{launcher} is missing (Debian package at-spi2-core)")
+        proc = self._spawn("at-spi", [launcher, "--launch-immediately"])
+        wait_for(
+            lambda: self.bus_name_owned("org.a11y.Bus"),
+            "at-spi-bus-launcher on org.a11y.Bus",
+            timeout=timeout,
+            alive=proc,
+            log=self.root / "at-spi.log",
+        )
+
     # -- lifetime -----------------------------------------------------------------------
 
     def _spawn(

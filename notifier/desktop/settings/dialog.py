@@ -465,6 +465,7 @@ class SettingsDialog(QDialog):
         self.error_label = _error_label()
         self.error_label.setAccessibleName("Error")
         self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Settings pages")  # it takes focus: readers name it
         self.tabs.addTab(self._accounts_tab(), "Accounts")
         self.tabs.addTab(self._escalation_tab(), "Escalation")
         self.tabs.addTab(self._sounds_tab(), "Sounds")

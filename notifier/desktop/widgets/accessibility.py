@@ -1,0 +1,98 @@
+"""What assistive technology (Orca, NVDA, VoiceOver) hears of the app beyond its widgets.
+
+Qt describes the application object with the path of the executable, which for us
+is the Python interpreter: a screen reader listing applications would read
+"/usr/bin/python3". :func:`describe_application` puts a sentence there instead.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRect, Qt
+from PySide6.QtGui import QAccessible, QAccessibleInterface, QAccessibleObject, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+
+class _ApplicationAccessible(QAccessibleObject):
+    """Qt's own application interface (QAccessibleApplication, not in PySide6), with
+    a description: the top-level windows are its children, as in Qt."""
+
+    def __init__(self, application: QApplication, description: str) -> None:
+        super().__init__(application)
+        self._description = description
+
+    def _windows(self) -> list[QAccessibleInterface]:
+        found = []
+        for widget in QApplication.topLevelWidgets():
+            # as Qt: popups (menus) and the desktop are not the application's windows
+            if widget.windowType() in (Qt.WindowType.Popup, Qt.WindowType.Desktop):
+                continue
+            interface = QAccessible.queryAccessibleInterface(widget)
+            if interface is not None:
+                found.append(interface)
+        return found
+
+    def childCount(self) -> int:
+        return len(self._windows())
+
+    def child(self, index: int) -> QAccessibleInterface | None:  # type: ignore[override]
+        windows = self._windows()
+        return windows[index] if 0 <= index < len(windows) else None
+
+    def indexOfChild(self, child: QAccessibleInterface) -> int:
+        target = child.object()
+        for index, interface in enumerate(self._windows()):
+            if interface.object() is target:
+                return index
+        return -1
+
+    def parent(self) -> QAccessibleInterface | None:  # type: ignore[override]
+        return None
+
+    def focusChild(self) -> QAccessibleInterface | None:  # type: ignore[override]
+        window = QApplication.activeWindow()
+        return QAccessible.queryAccessibleInterface(window) if window is not None else None
+
+    def childAt(self, x: int, y: int) -> QAccessibleInterface | None:  # type: ignore[override]
+        for interface in self._windows():
+            if interface.rect().contains(x, y):
+                return interface
+        return None
+
+    def text(self, kind: QAccessible.Text) -> str:
+        if kind == QAccessible.Text.Name:
+            return QGuiApplication.applicationDisplayName()
+        if kind == QAccessible.Text.Description:
+            return self._description
+        return ""
+
+    def setText(self, kind: QAccessible.Text, text: str) -> None:
+        pass  # read-only, as Qt's
+
+    def role(self) -> QAccessible.Role:
+        return QAccessible.Role.Application
+
+    def state(self) -> QAccessible.State:
+        return QAccessible.State()
+
+    def rect(self) -> QRect:
+        return QRect()
+
+    def window(self) -> None:  # type: ignore[override]
+        return None
+
+
+_installed: list[_ApplicationAccessible] = []  # Qt caches the interface; Python keeps it
+
+
+def describe_application(application: QApplication, description: str) -> None:
+    """Give the application's accessible object ``description`` (instead of the
+    interpreter's path). Call once, before any window shows."""
+
+    def factory(_class_name: str, obj: QObject) -> QAccessibleInterface | None:
+        if obj is application:
+            if not _installed:
+                _installed.append(_ApplicationAccessible(application, description))
+            return _installed[0]
+        return None
+
+    QAccessible.installFactory(factory)
