@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from notifier.desktop.tray.host import TrayHostWatcher
 from notifier.desktop.widgets.icons import TrayState, tray_icon
-from notifier.domain.durations import format_age
+from notifier.domain.durations import spoken_age
 from notifier.domain.model import Incident, Status
 
 MAX_INCIDENTS_IN_MENU = 6
@@ -73,8 +73,11 @@ def menu_entries(
     if not incidents:
         entries.append(MenuEntry("status", "No open incidents", enabled=False))
     for incident in incidents[:MAX_INCIDENTS_IN_MENU]:
-        label = f"{incident.urgency.value.upper()} · {incident.service}: {incident.title}"
-        label = f"{_menu_text(label)} · {format_age(now - incident.created_at)}"
+        # On SNI desktops this label is exactly what a screen reader says (the menu
+        # lives in the panel, over DBusMenu): words and commas, no symbols, no
+        # abbreviations ("12m"), urgency first as it decides what to do first.
+        label = f"{incident.urgency.value} urgency, {incident.service}, {incident.title}"
+        label = f"{_menu_text(label)}, {spoken_age(now - incident.created_at)}"
         # the verb first says what a click does; an acknowledged row only opens it
         if incident.status is Status.TRIGGERED:
             entries.append(
