@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.desktop.accessibility import APP_ENV, AccessibleApp, Node, unreadable
+from testing.desktop.accessibility import APP_ENV, AccessibleApp, EventListener, Node, unreadable
 from testing.desktop.app_process import AppProcess, app_process_running
 from testing.desktop.session import DesktopSession
 
@@ -122,3 +122,38 @@ def test_the_settings_dialog_names_every_control_on_every_tab(app: AppProcess) -
         assert unreadable(dialog) == [], f"tab {tab.name!r}:\n{dialog.outline()}"
     reader.action(dialog.find("push button", "Cancel"), "Press")
     reader.wait_tree(lambda t: not t.find_all("dialog", "Settings"), "the dialog closing")
+
+
+def announced(event: dict[str, object], *words: str) -> bool:
+    text = str(event.get("any_data") or "")
+    return event["app"] == "oncall-notifier" and all(w in text for w in words)
+
+
+def test_pages_acknowledgements_and_actions_are_announced(app: AppProcess) -> None:
+    """With the window open, what happens out of the reader's focus is announced:
+    Qt's announcement event, AT-SPI ``object:announcement``, as Orca hears it."""
+    app.cli("trigger", "Disk full", "--service", "web")
+    reader = AccessibleApp(app.session)
+    window = open_window(app, reader, "Disk full")
+    with EventListener(app.session, "object:announcement") as listener:
+        # pages arriving while the window is open: a low-urgency one waits its turn
+        # (AT-SPI politeness 1), a high-urgency one interrupts (2)
+        app.send_event("trigger", "cpu", "CPU hot", severity="warning")
+        low = listener.wait(lambda e: announced(e, "New page", "CPU hot"), "the page announced")
+        assert low["detail1"] == 1, low
+        app.send_event("trigger", "db", "DB down", severity="critical")
+        high = listener.wait(lambda e: announced(e, "New page", "DB down"), "the page announced")
+        assert high["detail1"] == 2, high
+        # a teammate acknowledges it (through the Events API: not this window)
+        app.send_event("acknowledge", "cpu")
+        listener.wait(
+            lambda e: announced(e, "Acknowledged elsewhere", "CPU hot"),
+            "the acknowledgement announced",
+        )
+        # the user acknowledges from the window: told once the backend took it
+        reader.action(window.find("push button", "Acknowledge"), "Press")
+        listener.wait(lambda e: announced(e, "Acknowledged: Disk full"), "the action announced")
+        app.send_event("trigger", "after", "Sentinel")  # in order: all of the above is in
+        listener.wait(lambda e: announced(e, "Sentinel"), "the last page announced")
+    # the user's own acknowledgement is not told as one made elsewhere
+    assert not [e for e in listener.seen if announced(e, "elsewhere", "Disk full")], listener.seen

@@ -36,6 +36,7 @@ from notifier.desktop.app.acknowledgements import Acknowledgements
 from notifier.desktop.app.disk_watch import DiskWatch
 from notifier.desktop.app.power import SleepWatcher
 from notifier.desktop.app.readiness import Readiness
+from notifier.desktop.app.spoken_announcements import SpokenAnnouncements
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import open_outbox
 from notifier.desktop.environment.conditions import DesktopConditions
@@ -46,6 +47,7 @@ from notifier.desktop.qt.scheduling import QtScheduling
 from notifier.desktop.sound.player import AlarmPlayer
 from notifier.desktop.tray.controller import TrayController, menu_entries
 from notifier.desktop.tray.host import must_wait_for_host
+from notifier.domain.diff import IncidentEvent
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Status, split_ref
 from notifier.domain.storm import Summary
@@ -138,6 +140,7 @@ class OncallApp(QObject):
         )
         self.monitor = self.sync.monitor
         self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
+        self.spoken = SpokenAnnouncements(lambda: self.window, self.sync.incidents)
         self.sleep_watcher = SleepWatcher(self)
         self._connect()
         # a run that died from a signal left files naming its PID
@@ -161,6 +164,8 @@ class OncallApp(QObject):
             lambda request: self.sync.poll_now(split_ref(request.ref)[0])
         )
         self.bridge.actionFailed.connect(self._action_failed)
+        self.bridge.actionStarted.connect(self.spoken.started)
+        self.bridge.actionSucceeded.connect(lambda request: self.spoken.action(request, None))
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.snooze(duration, refs=[ref])
         )
@@ -383,10 +388,14 @@ class OncallApp(QObject):
             self.open_window(notice.opens)
 
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
+        self.spoken.action(request, message_text)
         if self.acknowledgements.refused(request, message_text):
             return  # shown acknowledged already: told whatever the window shows
         if self.window is None or not self.window.isVisible():
             self.announce.action_failed(request, message_text)
+
+    def incident_events(self, events: Sequence[IncidentEvent]) -> None:
+        self.spoken.events(events)
 
     def open_window(self, ref: str = "") -> None:
         if self.window is None:

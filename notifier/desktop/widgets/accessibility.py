@@ -3,13 +3,21 @@
 Qt describes the application object with the path of the executable, which for us
 is the Python interpreter: a screen reader listing applications would read
 "/usr/bin/python3". :func:`describe_application` puts a sentence there instead.
+:func:`announce` says something that happened out of the user's focus (a new page,
+a failed action): Qt's announcement event (Qt 6.8; AT-SPI ``Object:Announcement``).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QRect, Qt
-from PySide6.QtGui import QAccessible, QAccessibleInterface, QAccessibleObject, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleAnnouncementEvent,
+    QAccessibleInterface,
+    QAccessibleObject,
+    QGuiApplication,
+)
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 class _ApplicationAccessible(QAccessibleObject):
@@ -96,3 +104,19 @@ def describe_application(application: QApplication, description: str) -> None:
         return None
 
     QAccessible.installFactory(factory)
+
+
+def announce(widget: QWidget, text: str, *, assertive: bool) -> None:
+    """Have screen readers say ``text`` now, from ``widget`` (a shown window):
+    ``assertive`` interrupts what the reader is saying (a page that needs the user, a
+    failure), polite waits its turn. Nothing happens when no assistive technology
+    listens."""
+    if not QAccessible.isActive():
+        return
+    event = QAccessibleAnnouncementEvent(widget, text)
+    event.setPoliteness(
+        QAccessible.AnnouncementPoliteness.Assertive
+        if assertive
+        else QAccessible.AnnouncementPoliteness.Polite
+    )
+    QAccessible.updateAccessibility(event)
