@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QAccessibleAnnouncementEvent,
     QAccessibleInterface,
     QAccessibleObject,
+    QColor,
     QGuiApplication,
 )
 from PySide6.QtWidgets import QApplication, QWidget
@@ -120,3 +121,39 @@ def announce(widget: QWidget, text: str, *, assertive: bool) -> None:
         else QAccessible.AnnouncementPoliteness.Polite
     )
     QAccessible.updateAccessibility(event)
+
+
+#: WCAG 2 AA for normal text
+READABLE_CONTRAST = 4.5
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG's contrast ratio of two colours, 1 (same) to 21 (black on white)."""
+
+    def luminance(colour: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        r, g, b = (channel(colour.redF()), channel(colour.greenF()), channel(colour.blueF()))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable_on(colour: QColor, background: QColor) -> QColor:
+    """``colour``, or the nearest shade of it (lighter on a dark background, darker on
+    a light one) that reads on ``background``: our reds and ambers were picked for
+    light themes and vanish on a high-contrast black one."""
+    if contrast(colour, background) >= READABLE_CONTRAST:
+        return colour
+    dark_background = background.lightnessF() < 0.5
+    hue, saturation = colour.hslHueF(), colour.hslSaturationF()
+    lightness, alpha = colour.lightnessF(), colour.alphaF()
+    shade = QColor(colour)
+    for step in range(1, 21):
+        change = step * 0.05 if dark_background else -step * 0.05
+        shade = QColor.fromHslF(hue, saturation, min(1.0, max(0.0, lightness + change)), alpha)
+        if contrast(shade, background) >= READABLE_CONTRAST:
+            break
+    return shade

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,6 +27,16 @@ from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.widgets.plain_labels import bold, error_label, plain_label
 from notifier.desktop.window.composer import NO_NOTES, missing_reason
 from notifier.domain.model import Incident, Person, person_from_text
+
+
+def _fit_text(dialog: QDialog) -> None:
+    """At least as big as its text needs: with large text (200 %) the sizes above
+    would cut off a wrapped label; the layout's minimum knows its height for a width."""
+    layout = dialog.layout()
+    assert layout is not None  # called once the dialog has its layout
+    width = max(dialog.width(), layout.minimumSize().width())
+    height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else 0
+    dialog.resize(width, max(dialog.height(), height, layout.minimumSize().height()))
 
 
 class ResolveDialog(QDialog):
@@ -54,10 +65,16 @@ class ResolveDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(what)
-        layout.addWidget(QLabel("Resolution note (optional):"))
+        caption = QLabel("Resolution &note (optional):")
+        caption.setBuddy(self.note)  # Alt+N, and a reader says the caption with the note
+        layout.addWidget(caption)
         layout.addWidget(self.note)
+        # Return in the note is a new line: Ctrl+Enter resolves (as it posts an update)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self).activated.connect(self.resolve_button.click)
         layout.addWidget(buttons)
         self.resize(460, 240)
+        _fit_text(self)
 
     def note_text(self) -> str:
         return self.note.toPlainText().strip()
@@ -116,6 +133,7 @@ class PersonPickerDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self.resize(420, 380)
+        _fit_text(self)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
