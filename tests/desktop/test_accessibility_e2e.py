@@ -157,3 +157,22 @@ def test_pages_acknowledgements_and_actions_are_announced(app: AppProcess) -> No
         listener.wait(lambda e: announced(e, "Sentinel"), "the last page announced")
     # the user's own acknowledgement is not told as one made elsewhere
     assert not [e for e in listener.seen if announced(e, "elsewhere", "Disk full")], listener.seen
+
+
+def test_the_xembed_tray_menu_reads_its_rows_aloud(app: AppProcess) -> None:
+    """On an XEmbed tray the menu is ours: a reader says the item that takes the
+    focus, as the arrow keys move over it (on SNI the panel reads the DBusMenu label,
+    the same string: test_sni_contract_e2e)."""
+    app.send_event("trigger", "disk", "Disk full")
+    reader = AccessibleApp(app.session)
+    reader.wait_tree(lambda t: t.role == "application", "the app on the AT-SPI bus")
+    with EventListener(app.session, "object:state-changed:focused") as listener:
+        app.open_menu()
+        app.session.run("xdotool", "key", "Down")
+        item = listener.wait(
+            lambda e: e["role"] == "menu item" and e["detail1"] == 1 and "Disk full" in e["name"],
+            "the first row taking the focus",
+        )
+        app.session.run("xdotool", "key", "Escape")
+    assert item["name"].startswith("Acknowledge: high urgency, stress, Disk full, "), item
+    assert "·" not in item["name"] and "  " not in item["name"], item
