@@ -88,8 +88,20 @@ def test_the_window_dialogs_name_every_control(app: AppProcess, button: str) -> 
         lambda t: {d.name for d in t.find_all("dialog")} - before, f"a dialog after {button!r}"
     )
     dialog = next(d for d in tree.find_all("dialog") if d.name not in before)
-
     assert unreadable(dialog) == [], dialog.outline()
+    fields = dialog.find_all("text", "Person")
+    if fields:  # the person picker: typed into, its clear button shows; named too
+        reader.set_text(fields[0], "grace")
+        tree = reader.wait_tree(
+            lambda t: any(
+                n.role == "push button" and "Clear" in n.name
+                for d in t.find_all("dialog", dialog.name)
+                for n in d.walk()
+            ),
+            "the clear button showing",
+        )
+        dialog = tree.find("dialog", dialog.name)
+        assert unreadable(dialog) == [], dialog.outline()
     buttons = dialog.find_all("push button")
     assert buttons, dialog.outline()
     cancel = dialog.find("push button", "Cancel")

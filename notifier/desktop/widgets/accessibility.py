@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QColor,
     QGuiApplication,
 )
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QToolBar, QToolButton, QWidget
 
 
 class _ApplicationAccessible(QAccessibleObject):
@@ -157,3 +157,19 @@ def readable_on(colour: QColor, background: QColor) -> QColor:
         if contrast(shade, background) >= READABLE_CONTRAST:
             break
     return shade
+
+
+def name_builtin_buttons(root: QWidget) -> None:
+    """Name the buttons Qt adds on its own under ``root``, which a reader would
+    announce as an unnamed button: a line edit's clear button ("Clear search") and a
+    toolbar's overflow button, which shows when the toolbar does not fit (large text)."""
+    edits = [root] if isinstance(root, QLineEdit) else root.findChildren(QLineEdit)
+    for edit in edits:
+        for button in edit.findChildren(QToolButton):
+            if not button.accessibleName():
+                button.setAccessibleName(f"Clear {edit.accessibleName() or 'the text'}".strip())
+    bars = [root] if isinstance(root, QToolBar) else root.findChildren(QToolBar)
+    for bar in bars:
+        overflow = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if overflow is not None and not overflow.accessibleName():
+            overflow.setAccessibleName(f"More {bar.windowTitle().lower()}".strip())

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from notifier.backends.port import Capability
 from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.widgets.accessibility import name_builtin_buttons
 from notifier.desktop.widgets.plain_labels import bold, error_label, plain_label
 from notifier.desktop.window.composer import NO_NOTES, missing_reason
 from notifier.domain.model import Incident, Person, person_from_text
@@ -113,6 +114,7 @@ class PersonPickerDialog(QDialog):
         self.filter_edit.setPlaceholderText("Filter by name or email, or type Name <email>")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName("Person")
+        name_builtin_buttons(self.filter_edit)  # its clear button: "Clear Person"
         self.list = QListWidget()
         self.list.setAccessibleName("People")
         self.status_label = plain_label(selectable=False)
