@@ -298,3 +298,26 @@ def test_without_a_host_the_icon_waits_and_comes_with_the_current_state(qtbot) -
     finally:
         if tray.host_watcher is not None:
             tray.host_watcher.deleteLater()
+
+
+def test_a_row_too_wide_for_the_screen_at_double_text_keeps_its_verb_and_age(qtbot) -> None:
+    """At 200 % text a long title made the row wider than the screen (the age, last,
+    fell off it: seen in the --large screenshot): it is cut in the middle instead."""
+    from PySide6.QtGui import QFont, QFontMetrics, QGuiApplication
+
+    tray = TrayController()
+    font = QFont(tray.menu.font())
+    font.setPointSizeF(font.pointSizeF() * 2)
+    tray.menu.setFont(font)
+    long_title = "Checkout latency p99 above 2s in eu-west-1 for every customer in Europe"
+    tray.update(
+        "triggered",
+        "",
+        menu_entries([incident(1, title=long_title)], status_lines=[], alarm_snoozed_until=None,
+                     now=NOW),
+    )  # fmt: skip
+    row = next(a for a in tray.shown_actions() if a.text().startswith("Acknowledge: "))
+    screen = QGuiApplication.primaryScreen().availableGeometry().width()
+    assert QFontMetrics(font).horizontalAdvance(row.text()) <= screen
+    assert row.text().startswith("Acknowledge: high urgency, db, ")
+    assert row.text().endswith(", 7 minutes") and "…" in row.text()
