@@ -73,8 +73,12 @@ def main(out: Path) -> None:
         details={
             "source": "prometheus-eu-1",
             "component": "checkout-api",
+            "group": "checkout",
+            "class": "latency",
             "custom_details": {
                 "p99": "2.4s",
+                "threshold": "2s",
+                "region": "eu-west-1",
                 "runbook": "https://runbooks.example.com/checkout-latency",
             },
         },
@@ -98,7 +102,7 @@ def main(out: Path) -> None:
     bridge = AppBridge(accounts)
     bridge.set_incidents(accounts.local.open_incidents())
     window = IncidentWindow(bridge)
-    window.resize(1200, 760)  # the offscreen screen is 800 x 600: a laptop's window
+    window.resize(1280, 800)  # the offscreen screen is 800 x 600: a laptop's screen
     window.show()
     window.select_ref(checkout.ref)
     wait_until(lambda: window.timeline_model.rowCount() >= 3)
@@ -140,7 +144,7 @@ def main(out: Path) -> None:
         urgency=Urgency.LOW,
     ).incident
     store.set_status(long.id, Status.RESOLVED, author="Sam Oncall", note="Fixed by <b>x</b>")
-    window.resize(1200, 760)
+    window.resize(1280, 800)
     window.select_ref(long.ref)
     wait_until(lambda: window.timeline_model.rowCount() >= 3)
     window.grab().save(str(out / "window-long.png"))

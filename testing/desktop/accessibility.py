@@ -1,6 +1,6 @@
 """The app as a screen reader meets it: its AT-SPI tree, read and driven from outside.
 
-The session needs the accessibility bus (:meth:`DesktopSession.start_accessibility_bus`,
+The session needs the accessibility bus (:meth:`DesktopSession.start_accessibility`,
 started before the app) and the app ``QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1`` on xcb
 (:data:`APP_ENV`; offscreen has no AT-SPI). The tree is read by ``atspi_agent.py``
 under Debian's ``/usr/bin/python3`` (python3-pyatspi; the project's interpreter has

@@ -129,6 +129,10 @@ class SessionError(RuntimeError):
     """A part of the desktop session did not start; the message says which and why."""
 
 
+#: Debian's at-spi2-core: the accessibility bus (see DesktopSession.start_accessibility)
+ATSPI_BUS_LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
+
+
 def missing_packages(tray: str | None = None) -> dict[str, str]:
     """``{binary: Debian package}`` for every required binary not on PATH (with
     what the ``tray`` kind needs)."""
@@ -460,24 +464,22 @@ class DesktopSession:
             log=self.root / "gnome-keyring.log",
         )
 
-    # -- accessibility ------------------------------------------------------------------
-
-    def start_accessibility_bus(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """The AT-SPI accessibility bus, as a desktop with a screen reader has it:
-        ``/usr/libexec/at-spi-bus-launcher --launch-immediately`` (it starts the
-        a11y bus and at-spi2-registryd); ready when ``org.a11y.Bus`` is owned. Start
-        it BEFORE the app: Qt looks for the bus when it starts. Debian package
-        at-spi2-core; reading the tree: :mod:`testing.desktop.accessibility`."""
-        launcher = "/usr/libexec/at-spi-bus-launcher"
-        if not Path(launcher).exists():
-            raise SessionError(f"{launcher} is missing (Debian package at-spi2-core)")
-        proc = self._spawn("at-spi", [launcher, "--launch-immediately"])
+    def start_accessibility(self, timeout: float = 15.0) -> None:
+        """The AT-SPI bus (``org.a11y.Bus``) on the session bus, for apps started after
+        it with ``QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1``; a no-op when it runs already.
+        Raises :class:`SessionError` when at-spi2-core is missing."""
+        if self.bus_name_owned("org.a11y.Bus", timeout=1):
+            return
+        launcher = Path(ATSPI_BUS_LAUNCHER)
+        if not launcher.exists():
+            raise SessionError(f"{launcher} is missing: apt-get install at-spi2-core")
+        proc = self._spawn("at-spi-bus-launcher", [str(launcher), "--launch-immediately"])
         wait_for(
             lambda: self.bus_name_owned("org.a11y.Bus"),
-            "at-spi-bus-launcher on org.a11y.Bus",
+            "the AT-SPI bus (org.a11y.Bus)",
             timeout=timeout,
             alive=proc,
-            log=self.root / "at-spi.log",
+            log=self.root / "at-spi-bus-launcher.log",
         )
 
     # -- lifetime -----------------------------------------------------------------------

@@ -164,7 +164,7 @@ def a11y_session(
         _skip_or_fail(f"the accessibility tests need {absent}")
     try:
         session = start_session(tmp_path_factory.mktemp("desktop-a11y"))
-        session.start_accessibility_bus()
+        session.start_accessibility()
     except SessionError as exc:
         _skip_or_fail(f"could not start the accessibility session: {exc}")
     try:

@@ -100,7 +100,10 @@ def test_status_and_urgency_are_shown_with_words_and_shapes(qapp: Any) -> None:
     assert row is not None
     status = model.index(row, Column.STATUS).data()
     urgency = model.index(row, Column.URGENCY).data()
-    assert "Acknowledged" in status and status[0] in "●▲✓"
+    assert status == "● Ack" and status[0] in "●▲✓"  # short: the title needs the room
+    assert model.index(row, Column.STATUS).data(Qt.ItemDataRole.AccessibleTextRole) == (
+        "Acknowledged"
+    )
     assert "High" in urgency
     assert model.index(row, Column.REF).data() == "local:1"
     assert model.index(row, 0).data(INCIDENT_ROLE) == MIXED[0]
@@ -233,7 +236,9 @@ def test_backend_text_is_display_text_only(qapp: Any) -> None:
     doc = QTextDocument()
     doc.setHtml(tooltip)
     assert doc.toPlainText() == markup + " second line"  # what the tooltip shows
-    assert model.index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole) is None
+    assert model.index(0, Column.AGE).data(Qt.ItemDataRole.ToolTipRole) is None  # never cut
+    # the list's short status word comes whole in its tooltip (our text, not the backend's)
+    assert model.index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole) == "<qt>Triggered</qt>"
 
 
 def test_timeline_model_rows(qapp: Any) -> None:
@@ -264,9 +269,9 @@ def test_severity_shows_with_the_urgency_and_sorts_with_it(qapp: Any) -> None:
         model.index(r, Column.REF).data(): model.index(r, Column.URGENCY).data() for r in range(3)
     }
     assert shown == {
-        "local:1": "‼ High · Error",
+        "local:1": "‼ High · Err",
         "local:2": "‼ High",
-        "local:3": "‼ High · Critical",
+        "local:3": "‼ High · Crit",
     }
     model.sort(Column.URGENCY)  # most urgent, then most severe, first
     assert [model.index(r, Column.REF).data() for r in range(3)] == [

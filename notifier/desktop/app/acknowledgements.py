@@ -9,7 +9,7 @@ refusals are one notification, not 500).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -24,12 +24,22 @@ class Acknowledgements(QObject):
     acknowledgements go to :meth:`landed` and :meth:`refused`."""
 
     def __init__(
-        self, sync: Sync, bridge: AppBridge, announce: Announcements, parent: QObject
+        self,
+        sync: Sync,
+        bridge: AppBridge,
+        announce: Announcements,
+        parent: QObject,
+        *,
+        window_shown: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``window_shown``: whether the incident window is on screen (a refusal of
+        an acknowledgement made there is told there, not in a notification)."""
         super().__init__(parent)
         self.sync, self.bridge, self.announce = sync, bridge, announce
+        self._window_shown = window_shown
         self._refused: list[tuple[ActionRequest, str]] = []
         self._mine: set[str] = set()  # ids of the requests made here, not yet answered
+        self._from_window: set[str] = set()  # of those, the ones the window's button made
         # the refusals of one batch arrive one by one in the same turn of the event
         # loop: told and reverted together on the next one
         self._flush = QTimer(self)
@@ -38,17 +48,20 @@ class Acknowledgements(QObject):
         self._flush.timeout.connect(self._refusals)
         bridge.actionSucceeded.connect(self.landed)  # refusals: the app asks refused()
 
-    def acknowledge(self, refs: Sequence[str]) -> None:
+    def acknowledge(self, refs: Sequence[str], *, from_window: bool = False) -> None:
         if not refs:
             return
         requests = [ActionRequest(ActionKind.ACKNOWLEDGE, ref) for ref in refs]
         self._mine.update(request.id for request in requests)
+        if from_window:
+            self._from_window.update(request.id for request in requests)
         self.sync.acknowledging(refs)
         self.bridge.submit_many(requests)
 
     def landed(self, request: ActionRequest) -> None:
         if request.id in self._mine:
             self._mine.discard(request.id)
+            self._from_window.discard(request.id)
             self.sync.acknowledgement_landed(request.ref)
 
     def refused(self, request: ActionRequest, message: str) -> bool:
@@ -65,6 +78,12 @@ class Acknowledgements(QObject):
         if not refused:
             return
         self.sync.acknowledgement_refused([request.ref for request, _ in refused])
+        window = {request.id for request, _ in refused} & self._from_window
+        self._from_window -= window
+        if window and self._window_shown():  # the window says it, in one line
+            refused = [(request, text) for request, text in refused if request.id not in window]
+            if not refused:
+                return
         if len(refused) == 1:
             self.announce.action_failed(*refused[0])
         else:

@@ -139,7 +139,17 @@ class OncallApp(QObject):
             status_path=profile.status_path,
         )
         self.monitor = self.sync.monitor
-        self.acknowledgements = Acknowledgements(self.sync, self.bridge, self.announce, self)
+        self.acknowledgements = Acknowledgements(
+            self.sync,
+            self.bridge,
+            self.announce,
+            self,
+            window_shown=lambda: self.window is not None and self.window.isVisible(),
+        )
+        # the window's Acknowledge: at once, like the tray's (issue 23)
+        self.bridge.acknowledger = lambda refs: self.acknowledgements.acknowledge(
+            refs, from_window=True
+        )
         self.spoken = SpokenAnnouncements(lambda: self.window, self.sync.incidents)
         self.sleep_watcher = SleepWatcher(self)
         self._connect()

@@ -7,7 +7,7 @@ which runs the call off the GUI thread and answers with a signal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QObject, Signal
@@ -63,6 +63,9 @@ class AppBridge(QObject):
         self._incidents: list[Incident] = []
         self._pending: dict[str, ActionRequest] = {}
         self._me: dict[str, str] = {}  # account -> my person id there
+        #: how the app acknowledges (optimistically: silenced and shown acknowledged
+        #: at once, then stored and sent, a refusal reverting them); None: submitted
+        self.acknowledger: Callable[[Sequence[str]], object] | None = None
         if outbox is not None:
             outbox.finished.connect(self.finish)
             outbox.resumed.connect(self._started)
@@ -152,6 +155,15 @@ class AppBridge(QObject):
 
     def pending(self) -> list[ActionRequest]:
         return list(self._pending.values())
+
+    def acknowledge(self, refs: Sequence[str]) -> None:
+        """Acknowledge ``refs`` the app's way (see :attr:`acknowledger`); the
+        outcomes arrive as for :meth:`submit`."""
+        if self.acknowledger is not None:
+            self.acknowledger(refs)
+            return
+        for ref in refs:
+            self.submit(ActionRequest(ActionKind.ACKNOWLEDGE, ref))
 
     def submit(self, request: ActionRequest) -> None:
         """Carry out ``request`` off the GUI thread; the outcome arrives as

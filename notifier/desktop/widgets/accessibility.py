@@ -145,6 +145,16 @@ def readable_on(colour: QColor, background: QColor) -> QColor:
     """``colour``, or the nearest shade of it (lighter on a dark background, darker on
     a light one) that reads on ``background``: our reds and ambers were picked for
     light themes and vanish on a high-contrast black one."""
+    key = (colour.rgba(), background.rgba())
+    if key not in _readable:  # a view asks at every paint: a handful of colours, cached
+        _readable[key] = _readable_shade(colour, background)
+    return QColor(_readable[key])
+
+
+_readable: dict[tuple[int, int], QColor] = {}
+
+
+def _readable_shade(colour: QColor, background: QColor) -> QColor:
     if contrast(colour, background) >= READABLE_CONTRAST:
         return colour
     dark_background = background.lightnessF() < 0.5

@@ -1,194 +1,61 @@
 """The incidents window: the list, one incident's details, and acting on it.
 
-It renders what :class:`~notifier.desktop.bridge.app_bridge.AppBridge` reports and forwards
-intents to it; it never calls a backend itself. Backend text is untrusted and is
-shown as plain text everywhere (labels are set to ``Qt.PlainText``, editors get
-``setPlainText``, item views paint display text literally).
+It composes the list pane (filters, search, table), the detail pane (values,
+details tree, timeline), the action controller (the eight actions and their
+dialogs), the composer and, in the app, the outbox panel; it decides which
+incident is shown. It renders what :class:`~notifier.desktop.bridge.app_bridge.AppBridge`
+reports and forwards intents to it; it never calls a backend itself. Backend text
+is untrusted and is shown as plain text everywhere (labels are set to
+``Qt.PlainText``, editors get ``setPlainText``, item views paint display text literally).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QEvent,
-    QItemSelection,
-    QItemSelectionModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    QUrl,
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDialog,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QSplitter,
-    QStackedWidget,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
-    QToolBar,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from notifier.backends.port import Capability
-from notifier.core.actions import ActionKind, ActionRequest
 from notifier.desktop.bridge.app_bridge import AppBridge
-from notifier.desktop.widgets.plain_labels import ElidedLineEdit, bold, error_label, plain_label
-from notifier.desktop.window.composer import NO_NOTES, Composer, missing_reason
-from notifier.desktop.window.details_tree import DetailsTree
-from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog, escalation_box
-from notifier.desktop.window.models import (
-    STATUS_TEXT,
-    URGENCY_TEXT,
-    Column,
-    IncidentFilterProxy,
-    IncidentTableModel,
-    StatusFilter,
-    TimelineModel,
-    format_when,
+from notifier.desktop.window.action_controller import (
+    SHORTCUTS,
+    SNOOZE_MINUTES,
+    ActionController,
+    Selection,
+    action_name,
 )
-from notifier.domain.durations import format_age, format_duration
-from notifier.domain.model import Incident, Person, Role, Status, Urgency, split_ref
+from notifier.desktop.window.composer import Composer
+from notifier.desktop.window.detail_pane import DetailPane
+from notifier.desktop.window.list_pane import ListPane
+from notifier.desktop.window.models import IncidentTableModel, TimelineModel
+from notifier.domain.model import Incident, Status
 from notifier.system.atomic_file import write_atomically
+
+__all__ = ["SHORTCUTS", "SNOOZE_MINUTES", "WINDOW_TITLE", "IncidentWindow", "action_name"]
 
 log = logging.getLogger("notifier.desktop.window.incident_window")
 
 WINDOW_TITLE = "On-call incidents"
-
-#: every keyboard shortcut of the window, by action name (QKeySequence text)
-SHORTCUTS: dict[str, str] = {
-    "acknowledge": "Ctrl+Shift+A",
-    "snooze": "Ctrl+Shift+S",
-    "unacknowledge": "Ctrl+Shift+U",
-    "resolve": "Ctrl+Shift+R",
-    "take_commander": "Ctrl+Shift+I",  # I = incident commander
-    "hand_commander": "Ctrl+Shift+H",
-    "comms_lead": "Ctrl+Shift+L",
-    "escalate": "Ctrl+Shift+E",
-    "open_in_browser": "Ctrl+Shift+O",
-    "post": "Ctrl+Return",  # in the composer; Ctrl+Enter on the keypad too
-    "search": "Ctrl+F",
-    "close": "Ctrl+W",
-}
-
-# name, label, label while the request is in flight, tooltip when available
-_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("acknowledge", "Acknowledge", "Acknowledging…", "Acknowledge: stop the escalation, I'm on it"),
-    (
-        "snooze",
-        "Snooze…",
-        "Snoozing…",
-        "Snooze: pause the paging for a while, for everyone (a snooze in the backend)",
-    ),
-    (
-        "unacknowledge",
-        "Un-acknowledge",
-        "Un-acknowledging…",
-        "Take the acknowledgement back: the incident pages again",
-    ),
-    ("resolve", "Resolve…", "Resolving…", "Resolve the incident, with an optional note"),
-    (
-        "take_commander",
-        "Take commander",
-        "Taking command…",
-        "Become incident commander (acknowledges it if still triggered)",
-    ),
-    (
-        "hand_commander",
-        "Hand commander…",
-        "Handing over…",
-        "Hand the incident commander role to a colleague",
-    ),
-    (
-        "comms_lead",
-        "Assign comms lead…",
-        "Assigning…",
-        "Choose who keeps stakeholders informed (communication lead)",
-    ),
-    ("escalate", "Engage 2nd level", "Engaging…", "Page the next level of the escalation policy"),
-    ("open_in_browser", "Open in browser", "", "Open the incident's page in your web browser"),
-)
-#: the window's snooze durations, in minutes
-SNOOZE_MINUTES = (15, 30, 60, 120, 240)
-
-_CAPABILITY = {
-    "acknowledge": Capability.ACKNOWLEDGE,
-    "unacknowledge": Capability.UNACKNOWLEDGE,
-    "resolve": Capability.RESOLVE,
-    "take_commander": Capability.ROLES,
-    "hand_commander": Capability.ROLES,
-    "comms_lead": Capability.ROLES,
-    "escalate": Capability.ESCALATE,
-}
-_WEB_SCHEMES = ("http", "https")
-
-
-def action_name(request: ActionRequest) -> str | None:
-    """Which window action ``request`` belongs to (None: a composer post)."""
-    match request.kind:
-        case ActionKind.ACKNOWLEDGE:
-            return "acknowledge"
-        case ActionKind.SNOOZE:
-            return "snooze"
-        case ActionKind.UNACKNOWLEDGE:
-            return "unacknowledge"
-        case ActionKind.RESOLVE:
-            return "resolve"
-        case ActionKind.ESCALATE:
-            return "escalate"
-        case ActionKind.SET_ROLE if request.role is Role.COMMS_LEAD:
-            return "comms_lead"
-        case ActionKind.SET_ROLE:
-            return "take_commander" if request.person is None else "hand_commander"
-    return None
-
-
-def _web_url(link: str) -> QUrl | None:
-    url = QUrl(link.strip())
-    if url.isValid() and url.scheme().lower() in _WEB_SCHEMES and url.host():
-        return url
-    return None
-
-
-def _person(person: Person | None) -> str:
-    return str(person) if person else "—"
-
-
-def _minutes_text(minutes: int) -> str:
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minutes"
-
-
-def _account_of(ref: str) -> str:
-    account, _ = split_ref(ref)
-    return f"account '{account}'" if account else "the backend"
-
-
-# ---- the window ------------------------------------------------------------------------
 
 
 class IncidentWindow(QMainWindow):
@@ -196,6 +63,8 @@ class IncidentWindow(QMainWindow):
 
     #: how often ages are redrawn: "49s" ticks on, as in the tray and the CLI
     AGE_REFRESH_MS = 5_000
+    #: the widest the Incident (ref) column grows, in average characters
+    REF_COLUMN_CHARS = ListPane.REF_COLUMN_CHARS
 
     def __init__(
         self, bridge: AppBridge, parent: QWidget | None = None, *, state_path: Path | None = None
@@ -205,43 +74,43 @@ class IncidentWindow(QMainWindow):
         self.bridge = bridge
         #: how links are opened (the app or a test may replace it)
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
-        self._ref: str | None = None
-        self._incident: Incident | None = None
-        #: the selected incident as the open-incidents list last showed it: when the
-        #: list shows it changed (by anyone), its details and timeline are reloaded
-        self._listed: Incident | None = None
-        self._capabilities: frozenset[Capability] = frozenset()
-        self._notes: Mapping[Capability, str] = NO_NOTES
-        self._pending: dict[str, ActionRequest] = {r.id: r for r in bridge.pending()}
-        self._errors: dict[str, str] = {}  # ref -> the last failed action's message
-        self._infos: dict[str, str] = {}  # ref -> what the last snooze did
-        self._resolve_notes: dict[str, str] = {}  # ref -> a note whose resolve failed
+        self.selection = Selection()
         self._known_refs: set[str] = set()
-        self._updating_list = False  # the list is being refreshed (see _on_incidents_changed)
-        self._dialog: QDialog | QMessageBox | None = None
+        self._shown_once = False
+        #: the divider was placed by the user (now or in an earlier run)
+        self._divider_placed = False
         #: the status bar's on-call line (see :meth:`show_oncall`)
         self.oncall_label: QLabel | None = None
 
         self.setWindowTitle(WINDOW_TITLE)
         self.model = IncidentTableModel(self, clock=bridge.clock)
-        self.proxy = IncidentFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
         self.timeline_model = TimelineModel(self, clock=bridge.clock)
+        self.composer = Composer()
+        self.composer.postRequested.connect(bridge.submit)
 
-        self.actions_by_name: dict[str, QAction] = {}
-        self.buttons: dict[str, QToolButton] = {}
-        self._build_actions()
-        self._build_filters()
-        self._build_list()
-        self._build_detail()
+        self.action_controller = ActionController(
+            bridge, self.selection, self.composer, self, open_url=lambda url: self.open_url(url)
+        )
+        self.list_pane = ListPane(self.model, self)
+        self.detail_stack = DetailPane(
+            self.action_controller.actions_by_name,
+            self.timeline_model,
+            self.composer,
+            lambda url: self.open_url(url),
+        )
+        self.action_controller.snooze_anchor = self.detail_stack.buttons["snooze"]
+        self._expose_parts()
+        self._build_window_actions()
         self._build_menu()
+        self.addToolBar(self.list_pane.filter_bar)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail_stack)
+        # the list has the larger share, growing with the window: the title needs it
         splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(1, 3)
         self.splitter = splitter
         self.setCentralWidget(splitter)
         self._state_path = state_path
@@ -249,18 +118,20 @@ class IncidentWindow(QMainWindow):
         self._save_soon.setSingleShot(True)
         self._save_soon.setInterval(500)  # once the drag is over, not at every pixel
         self._save_soon.timeout.connect(self._save_state)
-        splitter.splitterMoved.connect(lambda *_: self._save_soon.start())
+        splitter.splitterMoved.connect(self._divider_moved)
 
         self.counts_label = QLabel()
         self.counts_label.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addWidget(self.counts_label, 1)
 
+        self.list_pane.picked.connect(self._on_picked)
+        self.list_pane.filtered.connect(self._update_counts)
+        self.detail_stack.retryRequested.connect(self._load_current)
+        self.action_controller.changed.connect(self._on_actions_changed)
+        self.action_controller.succeeded.connect(self._on_action_succeeded)
         bridge.incidentsChanged.connect(self._on_incidents_changed)
         bridge.incidentLoaded.connect(self._on_incident_loaded)
         bridge.incidentLoadFailed.connect(self._on_incident_load_failed)
-        bridge.actionStarted.connect(self._on_action_started)
-        bridge.actionSucceeded.connect(self._on_action_succeeded)
-        bridge.actionFailed.connect(self._on_action_failed)
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(self.AGE_REFRESH_MS)
@@ -271,34 +142,84 @@ class IncidentWindow(QMainWindow):
         self._on_incidents_changed(bridge.incidents())
         self._show_detail()
 
+    def _expose_parts(self) -> None:
+        """The parts' widgets under the names the app, scripts and tests know."""
+        lp, dp, ac = self.list_pane, self.detail_stack, self.action_controller
+        self.proxy = lp.proxy
+        self.table = lp.table
+        self.status_combo = lp.status_combo
+        self.urgency_combo = lp.urgency_combo
+        self.service_combo = lp.service_combo
+        self.search_edit = lp.search_edit
+        self.actions_by_name = ac.actions_by_name
+        self.snooze_menu = ac.snooze_menu
+        self.buttons = dp.buttons
+        self.placeholder = dp.placeholder
+        self.detail = dp.detail
+        self.title_label = dp.title_label
+        self.ref_label = dp.ref_label
+        self.field_labels = dp.field_labels
+        self.link_edit = dp.link_edit
+        self.action_error = dp.action_error
+        self.action_info = dp.action_info
+        self.timeline_state = dp.timeline_state
+        self.timeline_retry = dp.timeline_retry
+        self.timeline_view = dp.timeline_view
+        self.details_pane = dp.details_pane
+        self.details_tree = dp.details_tree
+        self.detail_splitter = dp.detail_splitter
+
+    @property
+    def escalate_confirm_button(self) -> QPushButton | None:
+        """The last escalation confirmation's "Engage" button."""
+        return self.action_controller.escalate_confirm_button
+
     # ---- its layout between runs ----------------------------------------------------------
 
     def _fit_to_screen(self) -> None:
-        """A first size that uses a large screen (four fifths of it; 1,200 x 760 at
-        least, within the screen), the list getting what the details leave (it
-        had about 680 pixels on every screen); then the divider where the user
-        left it last time (kept in the profile)."""
-        width, height = 1200, 760
+        """A first size that uses the screen: four fifths of it, 1,280 x 800 at least
+        (a laptop's whole screen), within it; the list getting the larger share (see
+        :meth:`default_split`), or the divider where the user left it last time
+        (kept in the profile)."""
+        width, height = 1280, 800
         screen = self.screen()
         if screen is not None:
             room = screen.availableGeometry()
             width = min(max(width, room.width() * 4 // 5), room.width())
             height = min(max(height, room.height() * 4 // 5), room.height())
         self.resize(width, height)
-        details = max(520, width * 2 // 5)
-        self.splitter.setSizes([width - details, details])
-        self._restore_state()
+        self.splitter.setSizes(self.default_split(width))
+        self._divider_placed = self._restore_state()
 
-    def _restore_state(self) -> None:
+    def default_split(self, width: int) -> list[int]:
+        """The list and detail panes' widths in a window ``width`` wide: the details
+        three eighths, or the least their buttons need; the list the rest (at
+        1,280 px a typical title then shows whole: issue 23)."""
+        details = max(self.detail_stack.minimumSizeHint().width(), width * 3 // 8)
+        return [max(0, width - details), details]
+
+    def _divider_moved(self) -> None:
+        self._divider_placed = True  # the user's: kept from now on, and between runs
+        self._save_soon.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if not self._divider_placed:  # e.g. maximised: the list keeps its larger share
+            self.splitter.setSizes(self.default_split(self.splitter.width()))
+
+    def _restore_state(self) -> bool:
+        """The divider where the user left it; False if there is nothing to restore."""
         if self._state_path is None:
-            return
+            return False
         try:
             state = json.loads(self._state_path.read_text("utf-8"))
             sizes = [int(n) for n in state["splitter"]]
         except (OSError, ValueError, KeyError, TypeError):
-            return  # none yet, or unreadable: the default layout
+            return False  # none yet, or unreadable: the default layout
         if len(sizes) == 2 and min(sizes) > 0:
             self.splitter.setSizes(sizes)
+            return True
+        return False
 
     def _save_state(self) -> None:
         if self._state_path is None:
@@ -312,70 +233,60 @@ class IncidentWindow(QMainWindow):
     # ---- public ---------------------------------------------------------------------
 
     def current_ref(self) -> str | None:
-        return self._ref
+        return self.selection.ref
 
     def current_incident(self) -> Incident | None:
-        return self._incident
+        return self.selection.incident
 
     def select_ref(self, ref: str) -> None:
         """Show incident ``ref`` (the tray's "Open"): select its row, clearing
         filters that hide it; an incident not in the list is loaded on its own."""
-        row = self.model.row_of(ref)
-        if row is not None:
-            index = self.proxy.mapFromSource(self.model.index(row, 0))
-            if not index.isValid():
-                self._reset_filters()
-                index = self.proxy.mapFromSource(self.model.index(row, 0))
-            if not index.isValid():  # e.g. resolved, hidden by "Open"
-                self.status_combo.setCurrentIndex(
-                    self.status_combo.findData(StatusFilter.ALL.value)
-                )
-                index = self.proxy.mapFromSource(self.model.index(row, 0))
-            if index.isValid():
-                self.table.selectionModel().setCurrentIndex(
-                    index,
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-                self.table.scrollTo(index)
-                if self._ref != ref:  # selection did not change: still show it
-                    self._show_incident(ref)
-                return
-        self.table.clearSelection()
+        if self.list_pane.select(ref):
+            if self.selection.ref != ref:  # selection did not change: still show it
+                self._show_incident(ref)
+            return
+        self.list_pane.clear_selection()
         self._show_incident(ref)
+
+    # the actions (the menu, the buttons and the shortcuts trigger the same)
+
+    def acknowledge(self) -> None:
+        self.action_controller.acknowledge()
+
+    def snooze(self, minutes: int | None = None) -> None:
+        self.action_controller.snooze(minutes)
+
+    def unacknowledge(self) -> None:
+        self.action_controller.unacknowledge()
+
+    def resolve(self) -> None:
+        self.action_controller.resolve()
+
+    def take_commander(self) -> None:
+        self.action_controller.take_commander()
+
+    def hand_commander(self) -> None:
+        self.action_controller.hand_commander()
+
+    def assign_comms_lead(self) -> None:
+        self.action_controller.assign_comms_lead()
+
+    def escalate(self) -> None:
+        self.action_controller.escalate()
+
+    def open_in_browser(self) -> None:
+        self.action_controller.open_in_browser()
+
+    def active_dialog(self) -> QDialog | QMessageBox | None:
+        """The dialog an action opened and that is still open (for tests and the app)."""
+        return self.action_controller.active_dialog()
 
     # ---- building ---------------------------------------------------------------------
 
-    def _build_actions(self) -> None:
-        for name, label, _pending, tip in _ACTIONS:
-            action = QAction(label, self)
-            action.setShortcut(QKeySequence(SHORTCUTS[name]))
-            action.setToolTip(tip)
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            self.addAction(action)
-            self.actions_by_name[name] = action
-        self.snooze_menu = QMenu("Snooze for", self)
-        for minutes in SNOOZE_MINUTES:
-            choice = self.snooze_menu.addAction(_minutes_text(minutes))
-            choice.setData(minutes)
-            choice.triggered.connect(lambda _=False, m=minutes: self.snooze(m))
-        connect = {
-            "acknowledge": self.acknowledge,
-            "snooze": self.snooze,
-            "unacknowledge": self.unacknowledge,
-            "resolve": self.resolve,
-            "take_commander": self.take_commander,
-            "hand_commander": self.hand_commander,
-            "comms_lead": self.assign_comms_lead,
-            "escalate": self.escalate,
-            "open_in_browser": self.open_in_browser,
-        }
-        for name, slot in connect.items():
-            self.actions_by_name[name].triggered.connect(lambda _=False, s=slot: s())
-
+    def _build_window_actions(self) -> None:
         self.search_action = QAction("Search", self)
         self.search_action.setShortcut(QKeySequence(SHORTCUTS["search"]))
-        self.search_action.triggered.connect(self._focus_search)
+        self.search_action.triggered.connect(self.list_pane.focus_search)
         self.addAction(self.search_action)
         self.close_action = QAction("Close window", self)
         self.close_action.setShortcut(QKeySequence(SHORTCUTS["close"]))
@@ -396,300 +307,25 @@ class IncidentWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         view.addAction(self.search_action)
 
-    def _build_filters(self) -> None:
-        bar = QToolBar("Filters")
-        bar.setObjectName("filters")
-        bar.setMovable(False)
-        bar.setFloatable(False)
-        self.addToolBar(bar)
-
-        self.status_combo = QComboBox()
-        self.status_combo.setAccessibleName("Status filter")
-        for status in StatusFilter:
-            self.status_combo.addItem(status.value.capitalize(), status.value)
-        self.status_combo.currentIndexChanged.connect(
-            lambda: self.proxy.set_status_filter(self.status_combo.currentData())
-        )
-        self.urgency_combo = QComboBox()
-        self.urgency_combo.setAccessibleName("Urgency filter")
-        for text, value in (
-            ("All", "all"),
-            ("High", Urgency.HIGH.value),
-            ("Low", Urgency.LOW.value),
-        ):
-            self.urgency_combo.addItem(text, value)
-        self.urgency_combo.currentIndexChanged.connect(
-            lambda: self.proxy.set_urgency_filter(self.urgency_combo.currentData())
-        )
-        self.service_combo = QComboBox()
-        self.service_combo.setAccessibleName("Service filter")
-        self.service_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.service_combo.setMinimumContentsLength(12)
-        self.service_combo.addItem("All services", "")
-        self.service_combo.currentIndexChanged.connect(
-            lambda: self.proxy.set_service_filter(self.service_combo.currentData())
-        )
-        self.search_edit = QLineEdit()
-        self.search_edit.setAccessibleName("Search")
-        self.search_edit.setPlaceholderText(
-            f"Search title, service or ref ({QKeySequence(SHORTCUTS['search']).toString()})"
-        )
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setMinimumWidth(240)
-        self.search_edit.textChanged.connect(self.proxy.set_search_text)
-
-        for caption, widget in (
-            ("Status", self.status_combo),
-            ("Urgency", self.urgency_combo),
-            ("Service", self.service_combo),
-        ):
-            label = QLabel(f" {caption} ")
-            label.setBuddy(widget)
-            bar.addWidget(label)
-            bar.addWidget(widget)
-        bar.addSeparator()
-        bar.addWidget(self.search_edit)
-
-        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
-            combo.currentIndexChanged.connect(self._update_counts)
-        self.search_edit.textChanged.connect(self._update_counts)
-
-    def _build_list(self) -> None:
-        table = QTableView()
-        table.setModel(self.proxy)
-        table.setAccessibleName("Incidents")
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        table.setWordWrap(False)
-        table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        table.verticalHeader().hide()
-        table.setShowGrid(False)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(False)
-        for column in Column:
-            mode = QHeaderView.ResizeMode.ResizeToContents
-            if column is Column.TITLE:
-                mode = QHeaderView.ResizeMode.Stretch  # the title gets what is left
-            elif column is Column.REF:
-                mode = QHeaderView.ResizeMode.Interactive  # sized by _fit_ref_column
-            header.setSectionResizeMode(column, mode)
-        # a long ref (an Alertmanager group's) keeps its account and its end
-        self._ref_delegate = _ElideMiddle(table)
-        table.setItemDelegateForColumn(Column.REF, self._ref_delegate)
-        # the view asks the header which column to sort by: most urgent first
-        header.setSortIndicator(Column.URGENCY, Qt.SortOrder.AscendingOrder)
-        table.setSortingEnabled(True)
-        table.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        self.table = table
-
-    def _build_detail(self) -> None:
-        self.placeholder = plain_label(
-            "Select an incident to see its details and act on it.", selectable=False
-        )
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setEnabled(False)
-
-        self.title_label = plain_label(shrink=True)
-        self.title_label.setFont(bold(self.title_label.font(), 1.3))
-        self.title_label.setAccessibleName("Title")
-        self.ref_label = plain_label(shrink=True)
-
-        self.field_labels: dict[str, QLabel] = {}
-        fields = QGridLayout()
-        fields.setHorizontalSpacing(10)
-        fields.setVerticalSpacing(4)
-        layout_of_fields = (
-            ("status", "Status", 0, 0),
-            ("urgency", "Urgency", 0, 2),
-            ("service", "Service", 1, 0),
-            ("age", "Age", 1, 2),
-            ("commander", "Commander", 2, 0),
-            ("comms_lead", "Comms lead", 2, 2),
-            ("assignees", "Assignees", 3, 0),
-            ("escalation", "Escalation", 3, 2),
-        )
-        for key, caption, row, column in layout_of_fields:
-            caption_label = QLabel(f"{caption}:")
-            caption_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            value = plain_label(shrink=True)
-            value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-            value.setAccessibleName(caption)
-            fields.addWidget(caption_label, row, column)
-            fields.addWidget(value, row, column + 1)
-            self.field_labels[key] = value
-        link_name = QLabel("Link:")
-        link_name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        # a long URL ends in an ellipsis, shows whole in its tooltip, and copies whole
-        self.link_edit = ElidedLineEdit()
-        self.link_edit.setAccessibleName("Link")
-        fields.addWidget(
-            link_name, 4, 0, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
-        )
-        fields.addWidget(self.link_edit, 4, 1, 1, 2)
-        fields.setColumnStretch(1, 1)
-        fields.setColumnStretch(3, 1)
-
-        for name, *_rest in _ACTIONS:
-            button = QToolButton()
-            button.setDefaultAction(self.actions_by_name[name])
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            self.buttons[name] = button
-        self.buttons["open_in_browser"].setSizePolicy(
-            QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed
-        )
-        fields.addWidget(self.buttons["open_in_browser"], 4, 3, Qt.AlignmentFlag.AlignRight)
-        # rows of their own (not a grid): the short labels of the first row share
-        # the width five ways, the long role labels three ways
-        buttons = QVBoxLayout()
-        buttons.setSpacing(6)
-        rows = (
-            ("acknowledge", "snooze", "unacknowledge", "resolve", "escalate"),
-            ("take_commander", "hand_commander", "comms_lead"),
-        )
-        for names in rows:
-            line = QHBoxLayout()
-            line.setSpacing(6)
-            for name in names:
-                line.addWidget(self.buttons[name])
-            buttons.addLayout(line)
-        self.action_error = error_label()
-        self.action_error.setAccessibleName("Action error")
-        #: what the last snooze did: in the backend, or on this laptop only
-        self.action_info = plain_label(shrink=True)
-        self.action_info.setAccessibleName("Action outcome")
-        self.action_info.hide()
-
-        # the timeline
-        timeline_caption = QLabel("Timeline")
-        timeline_caption.setFont(bold(timeline_caption.font()))
-        self.timeline_state = plain_label(shrink=True)
-        self.timeline_retry = QPushButton("Retry")
-        self.timeline_retry.setAutoDefault(False)
-        self.timeline_retry.clicked.connect(self._load_current)
-        self.timeline_retry.hide()
-        caption_row = QHBoxLayout()
-        caption_row.addWidget(timeline_caption)
-        caption_row.addWidget(self.timeline_state, 1)
-        caption_row.addWidget(self.timeline_retry)
-        self.timeline_view = QTableView()
-        self.timeline_view.setMinimumHeight(110)
-        self.timeline_view.setAccessibleName("Timeline")
-        self.timeline_view.setModel(self.timeline_model)
-        self.timeline_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.timeline_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.timeline_view.setWordWrap(True)
-        self.timeline_view.setShowGrid(False)
-        self.timeline_view.setAlternatingRowColors(True)
-        self.timeline_view.verticalHeader().hide()
-        self.timeline_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        theader = self.timeline_view.horizontalHeader()
-        theader.setHighlightSections(False)
-        for section in range(3):
-            theader.setSectionResizeMode(section, QHeaderView.ResizeMode.ResizeToContents)
-        theader.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        theader.sectionResized.connect(
-            lambda *_: QTimer.singleShot(0, self.timeline_view.resizeRowsToContents)
-        )
-
-        # the composer
-        composer_caption = QLabel("Post an update")
-        composer_caption.setFont(bold(composer_caption.font()))
-        self.composer = Composer()
-        self.composer.postRequested.connect(self.bridge.submit)
-
-        # the header keeps its full height; the splitter shares the rest
-        header = QVBoxLayout()
-        header.addWidget(self.title_label)
-        header.addWidget(self.ref_label)
-        header.addLayout(fields)
-        header.addSpacing(4)
-        header.addLayout(buttons)
-        header.addWidget(self.action_error)
-        header.addWidget(self.action_info)
-
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 6, 0, 0)
-        top_layout.addLayout(caption_row)
-        top_layout.addWidget(self.timeline_view, 1)
-
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 6, 0, 0)
-        bottom_layout.addWidget(composer_caption)
-        bottom_layout.addWidget(self.composer, 1)
-
-        # what the alert says: hidden when the backend says nothing more
-        self.details_pane = QWidget()
-        details_layout = QVBoxLayout(self.details_pane)
-        details_layout.setContentsMargins(0, 6, 0, 0)
-        details_caption = QLabel("Details")
-        details_caption.setFont(bold(details_caption.font()))
-        details_layout.addWidget(details_caption)
-        self.details_tree = DetailsTree(lambda url: self.open_url(url))
-        details_layout.addWidget(self.details_tree, 1)
-        self._details_of: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
-
-        self.detail_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.detail_splitter.setChildrenCollapsible(False)
-        self.detail_splitter.addWidget(self.details_pane)
-        self.detail_splitter.addWidget(top)
-        self.detail_splitter.addWidget(bottom)
-        self.detail_splitter.setStretchFactor(0, 2)
-        self.detail_splitter.setStretchFactor(1, 3)
-        self.detail_splitter.setStretchFactor(2, 1)
-        self.detail_splitter.setSizes([160, 240, 200])
-
-        detail = QFrame()
-        detail_layout = QVBoxLayout(detail)
-        detail_layout.setContentsMargins(8, 4, 4, 4)
-        detail_layout.addLayout(header)
-        detail_layout.addWidget(self.detail_splitter, 1)
-        self.detail = detail
-
-        self.detail_stack = QStackedWidget()
-        self.detail_stack.addWidget(self.placeholder)
-        self.detail_stack.addWidget(detail)
-
     # ---- incidents in ------------------------------------------------------------------
 
-    #: the widest the Incident (ref) column grows, in average characters
-    REF_COLUMN_CHARS = 16
-
-    def _fit_ref_column(self) -> None:
-        """The ref column as wide as its refs, up to :attr:`REF_COLUMN_CHARS`
-        (longer ones are elided in the middle): the title column keeps the room."""
-        cap = self.table.fontMetrics().averageCharWidth() * self.REF_COLUMN_CHARS
-        header = self.table.horizontalHeader()
-        wanted = max(self.table.sizeHintForColumn(Column.REF), header.sectionSizeHint(Column.REF))
-        header.resizeSection(Column.REF, min(wanted, cap))
-
     def _on_incidents_changed(self, incidents: list[Incident]) -> None:
-        # removing the shown row moves Qt's selection to a neighbour: this method
-        # decides what is shown instead (see _left_the_list)
-        self._updating_list = True
-        try:
-            self.model.set_incidents(incidents)
-        finally:
-            self._updating_list = False
-        self._fit_ref_column()
-        self._update_services(incidents)
+        # removing the shown row moves Qt's selection to a neighbour: the list pane
+        # does not report that; this method decides what is shown (see _left_the_list)
+        self.list_pane.set_incidents(incidents)
         refs = {i.ref for i in incidents}
-        if self._ref is not None:
-            fresh = next((i for i in incidents if i.ref == self._ref), None)
+        current = self.selection
+        if current.ref is not None:
+            fresh = next((i for i in incidents if i.ref == current.ref), None)
             if fresh is not None:
-                changed = self._listed is not None and fresh != self._listed
-                self._listed = fresh
-                self._incident = fresh
+                changed = current.listed is not None and fresh != current.listed
+                current.listed = fresh
+                current.incident = fresh
                 self._show_detail()
                 if changed:  # acknowledged, noted, updated... here or elsewhere
                     self._load_current()
-            elif self._ref in self._known_refs:
-                self._left_the_list(self._ref)
+            elif current.ref in self._known_refs:
+                self._left_the_list(current.ref)
         self._known_refs = refs
         self._update_counts()
 
@@ -701,452 +337,110 @@ class IncidentWindow(QMainWindow):
             self._load_current()  # its final state
             return
         self.statusBar().showMessage(f"{ref} closed", 10_000)
-        self._ref = self._incident = self._listed = None
-        self.table.clearSelection()
+        self.selection.ref = self.selection.incident = self.selection.listed = None
+        self.list_pane.clear_selection()
         self._show_detail()
-        self._select_first()  # the most urgent one left, if any
+        self.list_pane.select_first()  # the most urgent one left, if any
 
-    def _select_first(self) -> None:
-        index = self.proxy.index(0, 0)
-        if index.isValid():
-            self.table.selectionModel().setCurrentIndex(
-                index,
-                QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows,
-            )
-
-    def _update_services(self, incidents: list[Incident]) -> None:
-        current = self.service_combo.currentData() or ""
-        services = sorted({i.service for i in incidents} | ({current} - {""}), key=str.casefold)
-        existing = [self.service_combo.itemData(n) for n in range(1, self.service_combo.count())]
-        if existing == services:
-            return
-        self.service_combo.blockSignals(True)
-        try:
-            while self.service_combo.count() > 1:
-                self.service_combo.removeItem(1)
-            for service in services:
-                self.service_combo.addItem(" ".join(service.split()), service)
-            self.service_combo.setCurrentIndex(max(0, self.service_combo.findData(current)))
-        finally:
-            self.service_combo.blockSignals(False)
-
-    def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
-        if self._updating_list:
-            return
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return  # keep showing the last incident (e.g. it was just resolved)
-        incident = rows[0].data(Qt.ItemDataRole.UserRole)
-        if isinstance(incident, Incident) and incident.ref != self._ref:
-            self._show_incident(incident.ref)
+    def _on_picked(self, ref: str) -> None:
+        if ref != self.selection.ref:
+            self._show_incident(ref)
 
     def _show_incident(self, ref: str) -> None:
-        self._ref = ref
+        current = self.selection
+        current.ref = ref
         row = self.model.row_of(ref)
-        self._incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
-        self._listed = self.bridge.find(ref)
-        self._capabilities = self.bridge.capabilities(ref)
-        self._notes = self.bridge.capability_notes(ref)
+        current.incident = self.model.incident(row) if row is not None else self.bridge.find(ref)
+        current.listed = self.bridge.find(ref)
+        current.capabilities = self.bridge.capabilities(ref)
+        current.notes = self.bridge.capability_notes(ref)
         self.composer.switch_to(
             ref,
-            service=self._incident.service if self._incident else "",
-            capabilities=self._capabilities,
-            notes=self._notes,
+            service=current.incident.service if current.incident else "",
+            capabilities=current.capabilities,
+            notes=current.notes,
         )
-        self.timeline_model.set_entries([])
+        self.detail_stack.clear_timeline()
         self._load_current()
         self._show_detail()
 
     def _load_current(self) -> None:
-        if self._ref is None:
+        if self.selection.ref is None:
             return
-        self.timeline_state.setStyleSheet("")
-        self.timeline_state.setText("Loading…")
-        self.timeline_retry.hide()
-        self.bridge.load_incident(self._ref)
+        self.detail_stack.timeline_loading()
+        self.bridge.load_incident(self.selection.ref)
 
     def _on_incident_loaded(self, ref: str, incident: Incident) -> None:
-        if ref != self._ref:
+        current = self.selection
+        if ref != current.ref:
             return
-        if not self._capabilities:  # the account was unavailable; it answers now
-            self._capabilities = self.bridge.capabilities(ref)
-            self._notes = self.bridge.capability_notes(ref)
-        self._incident = incident
+        if not current.capabilities:  # the account was unavailable; it answers now
+            current.capabilities = self.bridge.capabilities(ref)
+            current.notes = self.bridge.capability_notes(ref)
+        listed = current.listed
+        if (
+            incident.status is Status.TRIGGERED
+            and listed is not None
+            and listed.status is Status.ACKNOWLEDGED
+            and self.action_controller.acknowledging(ref)
+        ):  # read before the backend took our acknowledgement: the list's (optimistic) word
+            incident = incident.with_changes(status=Status.ACKNOWLEDGED)
+        current.incident = incident
         self.model.update_incident(incident)
-        self.timeline_state.setText("")
-        self.timeline_retry.hide()
-        self.timeline_model.set_entries(incident.timeline)
-        self.timeline_view.resizeRowsToContents()
-        self.timeline_view.scrollToBottom()
+        self.detail_stack.timeline_loaded(incident)
         self._show_detail()
 
     def _on_incident_load_failed(self, ref: str, message: str) -> None:
-        if ref != self._ref:
-            return
-        self.timeline_state.setStyleSheet("color: #b00020;")
-        self.timeline_state.setText(f"Could not load the timeline: {message}")
-        self.timeline_retry.show()
+        if ref == self.selection.ref:
+            self.detail_stack.timeline_failed(message)
 
     # ---- the detail pane ------------------------------------------------------------
 
     def _show_detail(self) -> None:
-        if self._ref is None:
-            self.detail_stack.setCurrentWidget(self.placeholder)
-            self._sync_actions()
+        current = self.selection
+        if current.ref is None:
+            self.detail_stack.show_nothing()
+            self.action_controller.sync()
             return
-        self.detail_stack.setCurrentWidget(self.detail)
-        incident = self._incident
-        f = self.field_labels
-        if incident is None:
-            self.title_label.setText(self._ref)
-            self.ref_label.setText("")
-            for label in f.values():
-                label.setText("…")
-            self.link_edit.set_full_text("")
-        else:
-            self.title_label.setText(incident.title)
-            number = incident.number is not None and str(incident.number) != incident.id
-            self.ref_label.setText(
-                f"{incident.ref} · #{incident.number}" if number else incident.ref
-            )
-            f["status"].setText(STATUS_TEXT[incident.status])
-            f["urgency"].setText(
-                URGENCY_TEXT[incident.urgency]
-                + (f" · {incident.severity.value}" if incident.severity else "")
-            )
-            f["service"].setText(incident.service)
-            f["commander"].setText(_person(incident.commander))
-            f["comms_lead"].setText(_person(incident.comms_lead))
-            f["assignees"].setText(", ".join(str(p) for p in incident.assignees) or "—")
-            f["escalation"].setText(f"level {incident.escalation_level}")
-            self.link_edit.set_full_text(incident.link or "—")
-            self._show_details(incident)
-            self._refresh_age()
+        incident = current.incident
+        self.detail_stack.show_incident(
+            current.ref,
+            incident,
+            error=self.action_controller.error_of(current.ref),
+            info=self.action_controller.info_of(current.ref),
+            now=self.model.now(),
+        )
         self.composer.update_context(
             service=incident.service if incident else "",
-            capabilities=self._capabilities,
-            notes=self._notes,
+            capabilities=current.capabilities,
+            notes=current.notes,
         )
-        error = self._errors.get(self._ref, "")
-        self.action_error.setText(error)
-        self.action_error.setVisible(bool(error))
-        info = self._infos.get(self._ref, "")
-        self.action_info.setText(info)
-        self.action_info.setVisible(bool(info))
-        self._sync_actions()
-
-    def _show_details(self, incident: Incident) -> None:
-        shown = (incident.ref, incident.details_json, incident.details)
-        if shown == self._details_of:  # unchanged: keep where the reader is
-            return
-        self._details_of = shown
-        self.details_pane.setVisible(self.details_tree.show_incident(incident) > 0)
-
-    def _refresh_age(self, now: datetime | None = None) -> None:
-        if self._incident is None:
-            return
-        now = now or self.model.now()
-        created = self._incident.created_at
-        self.field_labels["age"].setText(
-            f"{format_age(now - created)} (since {format_when(created, now)})"
-        )
+        self.action_controller.sync()
 
     def _refresh_ages(self) -> None:
         # one "now" for the list and the details: they never disagree by a tick
         now = self.model.refresh_ages()
         self._refresh_age(now)
 
-    def _sync_actions(self) -> None:
-        """Enable, label and explain every action for the current incident."""
-        incident = self._incident
-        pending = {action_name(r): r for r in self._pending.values() if r.ref == self._ref}
-        for name, label, pending_label, tip in _ACTIONS:
-            action = self.actions_by_name[name]
-            shortcut = QKeySequence(SHORTCUTS[name]).toString(
-                QKeySequence.SequenceFormat.NativeText
-            )
-            text = label
-            if name == "escalate" and incident is not None and incident.escalation_level > 1:
-                text = f"Engage level {incident.escalation_level + 1}"
-            reason = self._why_not(name, incident)
-            if name == "snooze" and reason is None:
-                # available either way: in the backend, or this laptop's alarm only
-                local = missing_reason(Capability.SNOOZE, self._capabilities, self._notes)
-                if local is not None:
-                    tip = f"Snooze the alarm on this laptop only ({local})"
-            if name in pending:
-                text = pending_label
-                reason = "Waiting for the backend to confirm…"
-            action.setText(text)
-            action.setIconText(text)
-            action.setEnabled(reason is None)
-            action.setToolTip(reason if reason else f"{tip} ({shortcut})")
-
-    def _why_not(self, name: str, incident: Incident | None) -> str | None:
-        """Why action ``name`` is unavailable for ``incident``; None if it is available."""
-        if self._ref is None:
-            return "Select an incident first"
-        if name == "open_in_browser":
-            if incident is None or not incident.link:
-                return "This incident has no web link"
-            if _web_url(incident.link) is None:
-                return "The incident's link is not a web (http or https) address"
-            return None
-        if name in _CAPABILITY:  # a snooze falls back to this laptop's alarm
-            reason = missing_reason(_CAPABILITY[name], self._capabilities, self._notes)
-            if reason is not None:
-                return reason
-        if incident is None:
-            return "Loading the incident…"
-        status = incident.status
-        if name == "acknowledge" and status is Status.ACKNOWLEDGED:
-            return "Already acknowledged"
-        if name == "snooze" and status is Status.ACKNOWLEDGED:
-            return "Acknowledged: it does not page, there is nothing to snooze"
-        if name == "unacknowledge" and status is Status.TRIGGERED:
-            return "Not acknowledged"
-        if (
-            name == "take_commander"
-            and status is not Status.RESOLVED
-            and incident.commander is not None
-            and incident.commander.id == self.bridge.my_id(incident.account)
-        ):
-            return "You are the incident commander already"
-        if status is Status.RESOLVED:
-            if name in ("acknowledge", "resolve", "snooze", "unacknowledge"):
-                return "Already resolved"
-            if name == "escalate":
-                return "A resolved incident cannot be escalated"
-            return "Roles can change only while the incident is open"
-        return None
-
-    # ---- actions out --------------------------------------------------------------------
-
-    def _submit(self, request: ActionRequest) -> None:
-        self._errors.pop(request.ref, None)
-        self.bridge.submit(request)
-
-    def _can(self, name: str) -> bool:
-        return self._ref is not None and self.actions_by_name[name].isEnabled()
-
-    def acknowledge(self) -> None:
-        if self._can("acknowledge"):
-            assert self._ref is not None
-            self._submit(ActionRequest(ActionKind.ACKNOWLEDGE, self._ref))
-
-    def snooze(self, minutes: int | None = None) -> None:
-        """Snooze the incident for ``minutes``: in the backend when its account can
-        (teammates see it; through the outbox), and its alarm on this laptop at
-        once. Without ``minutes`` (the button, the shortcut): the durations menu."""
-        if not self._can("snooze"):
-            return
-        ref = self._ref
-        assert ref is not None
-        if minutes is None:
-            button = self.buttons["snooze"]
-            self.snooze_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
-            return
-        duration = timedelta(minutes=minutes)
-        until = (datetime.now(UTC) + duration).astimezone().strftime("%H:%M")
-        self._errors.pop(ref, None)
-        try:
-            request = self.bridge.snooze(ref, duration)
-        except ValueError as exc:  # beyond the longest snooze: one line, nothing snoozed
-            self._errors[ref] = f"Snooze refused: {exc}"
-            self._show_detail()
-            return
-        if request is None:
-            reason = missing_reason(Capability.SNOOZE, self._capabilities, self._notes)
-            self._infos[ref] = (
-                f"Snoozed on this laptop only, until {until}: its alarm is silent for "
-                f"{format_duration(duration)}; teammates still see it triggered ({reason})"
-            )
-        else:
-            self._infos[ref] = (
-                f"Snoozing in {_account_of(ref)} until {until} (teammates see it); "
-                "its alarm here is silent meanwhile"
-            )
-        self._show_detail()
-
-    def unacknowledge(self) -> None:
-        if self._can("unacknowledge"):
-            assert self._ref is not None
-            self._submit(ActionRequest(ActionKind.UNACKNOWLEDGE, self._ref))
-
-    def resolve(self) -> None:
-        """Ask for an optional resolution note, then resolve."""
-        if not self._can("resolve"):
-            return
-        ref = self._ref
-        assert ref is not None
-        dialog = ResolveDialog(self._incident, ref, self._resolve_notes.get(ref, ""), self)
-
-        def done(result: int) -> None:
-            if result == QDialog.DialogCode.Accepted:
-                note = dialog.note_text()
-                self._resolve_notes.pop(ref, None)
-                self._submit(ActionRequest(ActionKind.RESOLVE, ref, text=note))
-            elif dialog.note_text():
-                self._resolve_notes[ref] = dialog.note_text()  # typed, then cancelled
-            self._dialog_finished(dialog)
-
-        self._open_dialog(dialog, done)
-
-    def take_commander(self) -> None:
-        if self._can("take_commander"):
-            assert self._ref is not None
-            self._submit(
-                ActionRequest(ActionKind.SET_ROLE, self._ref, role=Role.COMMANDER, person=None)
-            )
-
-    def hand_commander(self) -> None:
-        if self._can("hand_commander"):
-            self._pick_person(
-                Role.COMMANDER,
-                title="Hand incident commander to…",
-                prompt="Who takes over as incident commander?",
-                accept_label="Hand over",
-            )
-
-    def assign_comms_lead(self) -> None:
-        if self._can("comms_lead"):
-            self._pick_person(
-                Role.COMMS_LEAD,
-                title="Assign communication lead",
-                prompt="Who keeps stakeholders informed?",
-                accept_label="Assign",
-            )
-
-    def _pick_person(self, role: Role, *, title: str, prompt: str, accept_label: str) -> None:
-        ref = self._ref
-        assert ref is not None
-        dialog = PersonPickerDialog(
-            self.bridge,
-            ref,
-            title=title,
-            prompt=prompt,
-            accept_label=accept_label,
-            can_list=Capability.PEOPLE in self._capabilities,
-            notes=self._notes,
-            parent=self,
-        )
-
-        def done(result: int) -> None:
-            person = dialog.selected_person()
-            if result == QDialog.DialogCode.Accepted and person is not None:
-                self._submit(ActionRequest(ActionKind.SET_ROLE, ref, role=role, person=person))
-            self._dialog_finished(dialog)
-
-        self._open_dialog(dialog, done)
-
-    def escalate(self) -> None:
-        """Confirm, then engage the next escalation level (it pages someone)."""
-        if not self._can("escalate"):
-            return
-        ref = self._ref
-        assert ref is not None
-        box, engage = escalation_box(self, ref, self._incident)
-        self.escalate_confirm_button = engage
-
-        def done(_result: int) -> None:
-            if box.clickedButton() is engage:
-                self._submit(ActionRequest(ActionKind.ESCALATE, ref))
-            self._dialog_finished(box)
-
-        self._open_dialog(box, done)
-
-    def open_in_browser(self) -> None:
-        if self._incident is None or not self._can("open_in_browser"):
-            return
-        url = _web_url(self._incident.link)
-        if url is not None:
-            self.open_url(url)
-
-    def active_dialog(self) -> QDialog | QMessageBox | None:
-        """The dialog an action opened and that is still open (for tests and the app)."""
-        return self._dialog
-
-    def _open_dialog(self, dialog: QDialog, done: Callable[[int], None]) -> None:
-        if self._dialog is not None:
-            self._dialog.reject()
-        self._dialog = dialog
-        dialog.finished.connect(done)
-        dialog.open()  # window-modal, without a nested event loop
-
-    def _dialog_finished(self, dialog: QDialog) -> None:
-        if self._dialog is dialog:
-            self._dialog = None
-        dialog.deleteLater()
-
-    def _focus_search(self) -> None:
-        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_edit.selectAll()
-
-    def _reset_filters(self) -> None:
-        for combo in (self.status_combo, self.urgency_combo, self.service_combo):
-            combo.setCurrentIndex(0)
-        self.search_edit.clear()
+    def _refresh_age(self, now: datetime) -> None:
+        if self.selection.incident is not None:
+            self.detail_stack.refresh_age(self.selection.incident, now)
 
     # ---- action outcomes ----------------------------------------------------------------
 
-    def _on_action_started(self, request: ActionRequest) -> None:
-        self._pending[request.id] = request
-        self._after_action_change(request)
-
-    def _on_action_succeeded(self, request: ActionRequest) -> None:
-        self._pending.pop(request.id, None)
-        if request.kind in (ActionKind.NOTE, ActionKind.STATUS_UPDATE):
-            self.composer.post_succeeded(request)
-        else:
-            self._errors.pop(request.ref, None)
-        if request.kind is ActionKind.SNOOZE and request.until is not None:
-            until = request.until.astimezone().strftime("%H:%M")
-            self._infos[request.ref] = (
-                f"Snoozed in {_account_of(request.ref)} until {until}: teammates see it"
-            )
-        if request.ref == self._ref:
+    def _on_action_succeeded(self, ref: str) -> None:
+        if ref == self.selection.ref:
             self._load_current()  # show the new state and timeline entry
-        self._after_action_change(request)
 
-    def _on_action_failed(self, request: ActionRequest, message: str) -> None:
-        self._pending.pop(request.id, None)
-        if request.kind in (ActionKind.NOTE, ActionKind.STATUS_UPDATE):
-            self.composer.post_failed(request, message)
-        else:
-            if request.kind is ActionKind.RESOLVE and request.text:
-                self._resolve_notes[request.ref] = request.text  # offered again next time
-            self._errors[request.ref] = f"{request.kind.label} failed: {message}"
-            if request.kind is ActionKind.SNOOZE:
-                self._infos.pop(request.ref, None)
-        self._after_action_change(request)
-
-    def _after_action_change(self, request: ActionRequest) -> None:
-        if request.ref == self._ref:
+    def _on_actions_changed(self, ref: str) -> None:
+        if ref == self.selection.ref:
             self._show_detail()
         self._update_counts()
 
     # ---- status bar -------------------------------------------------------------------
 
     def _update_counts(self) -> None:
-        incidents = [i for i in self.model.incidents() if i.is_open]
-        if not incidents:
-            text = "No open incidents"
-        else:
-            triggered = sum(i.status is Status.TRIGGERED for i in incidents)
-            acknowledged = sum(i.status is Status.ACKNOWLEDGED for i in incidents)
-            high = sum(i.urgency is Urgency.HIGH for i in incidents)
-            text = (
-                f"{len(incidents)} open: {triggered} triggered, {acknowledged} acknowledged"
-                f" · {high} high urgency"
-            )
-        shown = self.proxy.rowCount()
-        if shown != self.model.rowCount():
-            text += f" · showing {shown} of {self.model.rowCount()}"
-        if self._pending:
-            count = len(self._pending)
-            text += f" · {count} action{'s' if count != 1 else ''} in progress"
-        self.counts_label.setText(text)
+        self.counts_label.setText(self.list_pane.counts_text(len(self.action_controller.pending)))
 
     # ---- what the app adds ---------------------------------------------------------------
 
@@ -1173,24 +467,20 @@ class IncidentWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._divider_placed:  # sizes set before the first layout do not hold
+                self.splitter.setSizes(self.default_split(self.splitter.width()))
+            self.detail_stack.share_height()
         if not event.spontaneous():  # shown again (not de-iconified): fetch afresh
-            if self._ref is None:  # opened on nothing: the most urgent, at a glance
-                self._select_first()
+            if self.selection.ref is None:  # opened on nothing: the most urgent, at a glance
+                self.list_pane.select_first()
             else:
                 self._load_current()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._dialog is not None:
-            self._dialog.reject()
+        self.action_controller.close_dialog()
         super().closeEvent(event)
-
-
-class _ElideMiddle(QStyledItemDelegate):
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class _MinimiseOnClose(QObject):
