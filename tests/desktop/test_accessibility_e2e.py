@@ -69,6 +69,33 @@ def spoken(window: Node) -> list[str]:
     return said
 
 
+def test_the_window_names_every_control_and_reads_every_value(app: AppProcess) -> None:
+    app.cli("trigger", "Disk full", "--service", "web")
+    reader = AccessibleApp(app.session)
+    window = open_window(app, reader, "Disk full")
+
+    assert unreadable(window) == [], window.outline()
+    said = spoken(window)
+    # the detail pane: each value read with its caption ("Status: Triggered"), never
+    # the caption alone (before: the value labels were named after their captions)
+    for caption, value in (
+        ("Status", "Triggered"),
+        ("Urgency", "High"),
+        ("Service", "web"),
+    ):
+        assert any(caption in line and value in line for line in said), (caption, said)
+    assert any("Disk full" in line for line in said), said
+    assert any("local:1" in line for line in said), said
+
+    # typed into, the search field shows its clear button: named too
+    reader.set_text(window.find("text", "Search"), "Disk")
+    tree = reader.wait_tree(
+        lambda t: any(n.name == "Clear Search" for n in t.walk()), "the clear button showing"
+    )
+    window = tree.find("frame", WINDOW_TITLE)
+    assert unreadable(window) == [], window.outline()
+
+
 def test_the_application_describes_itself_not_the_interpreter(app: AppProcess) -> None:
     reader = AccessibleApp(app.session)
     tree = reader.wait_tree(lambda t: t.role == "application", "the app on the AT-SPI bus")

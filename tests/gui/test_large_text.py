@@ -29,6 +29,7 @@ from notifier.desktop.widgets.accessibility import READABLE_CONTRAST, contrast
 from notifier.desktop.widgets.icons import TrayState, tray_icon
 from notifier.desktop.widgets.plain_labels import error_label
 from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
+from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.desktop.window.models import Column, IncidentTableModel
 from notifier.domain.model import Incident, Status, Urgency
 from testing.support.builders import make_incident
@@ -80,6 +81,22 @@ def clipped(root: QWidget) -> list[str]:
 
 def settle(qtbot: Any) -> None:
     qtbot.wait(50)  # layouts apply on the next turn of the event loop (no condition to wait on)
+
+
+def test_the_window_at_double_text_cuts_nothing(
+    qtbot: Any, large_text: QFont, bridge: AppBridge, trigger: Callable[..., Incident]
+) -> None:
+    incident = trigger("Checkout latency p99 above 2s in eu-west-1", service="checkout-api")
+    trigger("Disk 91% full on db-7", service="postgres")
+    window = IncidentWindow(bridge)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.waitSignal(bridge.incidentLoaded, timeout=WAIT):
+        window.select_ref(incident.ref)
+    settle(qtbot)
+    assert clipped(window) == []
 
 
 @pytest.mark.parametrize("which", ["resolve", "picker"])

@@ -61,7 +61,6 @@ class ResolveDialog(QDialog):
         self.note.setAccessibleName("Resolution note")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.resolve_button = buttons.addButton("Resolve", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.resolve_button.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -74,6 +73,9 @@ class ResolveDialog(QDialog):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self).activated.connect(self.resolve_button.click)
         layout.addWidget(buttons)
+        # default once inside the dialog: set before, it did not hold, and Qt made the
+        # first button (Cancel) the default: Enter cancelled
+        self.resolve_button.setDefault(True)
         self.resize(460, 240)
         _fit_text(self)
 
@@ -123,7 +125,6 @@ class PersonPickerDialog(QDialog):
         self.accept_button = self.buttons.addButton(
             accept_label, QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.accept_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -134,6 +135,8 @@ class PersonPickerDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
+        # default once inside the dialog (see ResolveDialog): Enter picks, not cancels
+        self.accept_button.setDefault(True)
         self.resize(420, 380)
         _fit_text(self)
 
