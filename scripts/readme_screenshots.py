@@ -1,6 +1,7 @@
 """Make the README's screenshots: the real app, its tray menu and its window.
 
-    .venv/bin/python scripts/readme_screenshots.py [--sni] [OUTDIR]   (default docs/screenshots)
+    .venv/bin/python scripts/readme_screenshots.py [--sni] [--large] [--high-contrast] [OUTDIR]
+    (default OUTDIR docs/screenshots)
 
 Runs the app in a private desktop session (``testing/desktop/session.py``: Xvfb, D-Bus,
 dunst, a PulseAudio null sink, so the menu shows no "no sound output" line) with a
@@ -13,12 +14,18 @@ real tray host:
   ImageMagick's ``import -window root`` and crops it to the panel icon and the menu:
   ``tray-menu-sni.png``.
 
+Accessibility (issue 20): ``--large`` runs the app at ``QT_SCALE_FACTOR=2`` (what a
+200 % display setting does) and names the files ``*-large.png``; ``--high-contrast``
+gives the app a high-contrast palette (white on black, as GNOME's and KDE's
+high-contrast themes hand to Qt) and names them ``*-high-contrast.png``.
+
 Debian packages: those of tests/desktop/README.md, plus xfce4-panel xfconf xdotool
 imagemagick for ``--sni``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,8 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(out: Path, *, sni: bool) -> None:
+def main(out: Path, *, sni: bool, large: bool = False, high_contrast: bool = False) -> None:
     sys.path.insert(0, str(ROOT))
+    if large:
+        os.environ["QT_SCALE_FACTOR"] = "2"  # before the QApplication: Qt reads it once
     from testing.desktop.session import exported, start_session
 
     out.mkdir(parents=True, exist_ok=True)
@@ -41,7 +50,10 @@ def main(out: Path, *, sni: bool) -> None:
             start_session(root / "desk", tray="sni" if sni else "xembed") as session,
             exported(session.env),
         ):
-            _shoot(out, root / "profile", session, sni=sni)
+            suffix = "-large" if large else "-high-contrast" if high_contrast else ""
+            _shoot(
+                out, root / "profile", session, sni=sni, suffix=suffix, high_contrast=high_contrast
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -63,7 +75,9 @@ def _pump(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.02)
 
 
-def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignore[no-untyped-def]
+def _shoot(
+    out: Path, root: Path, session, *, sni: bool, suffix: str = "", high_contrast: bool = False
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QPoint, QRect
     from PySide6.QtWidgets import QApplication
 
@@ -75,6 +89,11 @@ def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignor
     from notifier.system.secrets import SecretStore
 
     app = QApplication(["oncall-notifier"])
+    if high_contrast:
+        app.setStyle("Fusion")  # the style that draws with the palette it is given
+        from testing.support.palettes import high_contrast_palette
+
+        app.setPalette(high_contrast_palette())
     root.mkdir()
     profile = Profile.locate(root)
     profile.config_path.write_text(
@@ -122,7 +141,7 @@ def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignor
     session.close_notifications()
     if sni:
         _wait(app, lambda: bool(session.sni_items()))
-        _shoot_sni_menu(app, session, out / "tray-menu-sni.png")
+        _shoot_sni_menu(app, session, out / f"tray-menu-sni{suffix}.png")
         oncall.stop()
         accounts.close()
         print(f"screenshot in {out}")
@@ -140,7 +159,7 @@ def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignor
     area = menu.geometry().united(icon if icon.isValid() else QRect()).adjusted(-8, -4, 8, 8)
     screen = app.primaryScreen()
     screen.grabWindow(0, area.x(), area.y(), area.width(), area.height()).save(
-        str(out / "tray-menu.png")
+        str(out / f"tray-menu{suffix}.png")
     )
     menu.hide()
 
@@ -152,7 +171,7 @@ def _shoot(out: Path, root: Path, session, *, sni: bool) -> None:  # type: ignor
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
-    window.grab().save(str(out / "window.png"))
+    window.grab().save(str(out / f"window{suffix}.png"))
     oncall.stop()
     accounts.close()
     print(f"screenshots in {out}")
@@ -256,6 +275,11 @@ def _changed_box(before, after, *, below: int):  # type: ignore[no-untyped-def]
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sni = "--sni" in args
-    rest = [a for a in args if a != "--sni"]
-    main(Path(rest[0]) if rest else ROOT / "docs" / "screenshots", sni=sni)
+    flags = {"--sni", "--large", "--high-contrast"}
+    rest = [a for a in args if a not in flags]
+    main(
+        Path(rest[0]) if rest else ROOT / "docs" / "screenshots",
+        sni="--sni" in args,
+        large="--large" in args,
+        high_contrast="--high-contrast" in args,
+    )

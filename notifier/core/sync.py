@@ -79,6 +79,7 @@ from notifier.core.state import (
     build_state,
 )
 from notifier.core.status_text import Problem, user_message
+from notifier.domain.diff import IncidentEvent
 from notifier.domain.durations import format_duration
 from notifier.domain.health import backoff_delay
 from notifier.domain.model import Incident
@@ -163,6 +164,12 @@ class SyncListener(Protocol):
 
     def internal_error(self, summary: str) -> None:
         """A bug was caught (and logged); the sync carries on."""
+        ...
+
+    def incident_events(self, events: Sequence[IncidentEvent]) -> None:
+        """What a sync changed about the incidents (new, acknowledged...), in the
+        order the snapshot diff gives: the desktop announces some to assistive
+        technology while its window is open."""
         ...
 
 
@@ -593,6 +600,8 @@ class Sync:
             self._schedule_poll(name, now + interval)
             if recovered:
                 self._listener.deliver_now()  # the account is back
+            if update.events:
+                self._listener.incident_events(update.events)
             self._listener.alert(update.actions)
         self._refresh(now)
         if self._status_path is not None and not self._stopped:

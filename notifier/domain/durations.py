@@ -117,6 +117,28 @@ def format_age(age: timedelta) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
+def spoken_age(age: timedelta) -> str:
+    """An incident's age in words, for text a screen reader reads aloud ("12m" is
+    read "12 meters"): ``"under a minute"``, ``"1 minute"``, ``"3 hours 5 minutes"``,
+    ``"2 days 4 hours"`` (two units at most, like :func:`format_age`; under a minute
+    it does not count seconds, so a menu entry does not change every second)."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 60:
+        return "under a minute"
+    minutes = seconds // 60
+    if minutes < 60:
+        return _count(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _count(hours, "hour") + (f" {_count(minutes, 'minute')}" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return _count(days, "day") + (f" {_count(hours, 'hour')}" if hours else "")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
 def _from_seconds_number(seconds: int | float) -> timedelta:
     if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError(f"{seconds} is not a duration; {_HOW_TO}")

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from testing.desktop.app_harness import TREE_COMMAND, RunningApp, tray_icon_geometry
@@ -40,10 +40,15 @@ class AppProcess(RunningApp):
     ``faulthandler`` on, plus what drives it from outside: Events API v2 pages over
     HTTP, the tray menu through xdotool, the database read directly."""
 
-    def __init__(self, session: DesktopSession, profile: Path, args: tuple[str, ...] = ()) -> None:
-        super().__init__(
-            session, profile, (*TREE_COMMAND, *args), env={**os.environ, "PYTHONFAULTHANDLER": "1"}
-        )
+    def __init__(
+        self,
+        session: DesktopSession,
+        profile: Path,
+        args: tuple[str, ...] = (),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(extra_env or {})}
+        super().__init__(session, profile, (*TREE_COMMAND, *args), env=env)
         self._ingest: dict[str, str] | None = None
         self._clicks = 0
 
@@ -165,14 +170,19 @@ def crash_report(app: AppProcess) -> str:
 
 @contextlib.contextmanager
 def app_process_running(
-    session: DesktopSession, tmp_path: Path, config: str = FAST_CONFIG, args: tuple[str, ...] = ()
+    session: DesktopSession,
+    tmp_path: Path,
+    config: str = FAST_CONFIG,
+    args: tuple[str, ...] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[AppProcess]:
     """The app started on a fresh profile; ready once its ingest published its address.
-    Stopped (SIGTERM, then SIGKILL) and its notifications closed afterwards."""
+    Stopped (SIGTERM, then SIGKILL) and its notifications closed afterwards.
+    ``extra_env``: added to the app's environment (e.g. accessibility.APP_ENV)."""
     profile = tmp_path / "profile"
     profile.mkdir()
     (profile / "config.toml").write_text(config)
-    app = AppProcess(session, profile, args)
+    app = AppProcess(session, profile, args, extra_env)
     try:
         wait_for(
             lambda: (profile / "ingest.json").exists(),

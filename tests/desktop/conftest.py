@@ -146,3 +146,28 @@ def tray_session(request: pytest.FixtureRequest, desktop_session: DesktopSession
         return desktop_session
     session: DesktopSession = request.getfixturevalue("sni_session")
     return session
+
+
+@pytest.fixture(scope="session")
+def a11y_session(
+    desktop_session: DesktopSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DesktopSession]:
+    """A session of its own with the AT-SPI accessibility bus (started before any app,
+    as on a desktop with a screen reader on) and an XEmbed tray; started the first
+    time a test asks for it. Only apps run as their own process use it (this
+    process's QApplication belongs to the first session). Debian packages
+    at-spi2-core, python3-pyatspi (see testing/desktop/accessibility.py)."""
+    from testing.desktop import accessibility
+
+    absent = accessibility.missing()
+    if absent:
+        _skip_or_fail(f"the accessibility tests need {absent}")
+    try:
+        session = start_session(tmp_path_factory.mktemp("desktop-a11y"))
+        session.start_accessibility()
+    except SessionError as exc:
+        _skip_or_fail(f"could not start the accessibility session: {exc}")
+    try:
+        yield session
+    finally:
+        session.close()

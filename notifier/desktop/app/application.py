@@ -38,6 +38,7 @@ from notifier.desktop.app.acknowledgements import Acknowledgements
 from notifier.desktop.app.disk_watch import DiskWatch
 from notifier.desktop.app.power import SleepWatcher
 from notifier.desktop.app.readiness import Readiness
+from notifier.desktop.app.spoken_announcements import SpokenAnnouncements
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.bridge.outbox_runner import open_outbox
 from notifier.desktop.bridge.stakeholder_runner import StakeholderRunner
@@ -49,6 +50,7 @@ from notifier.desktop.qt.scheduling import QtScheduling
 from notifier.desktop.sound.player import AlarmPlayer
 from notifier.desktop.tray.controller import TrayController, menu_entries
 from notifier.desktop.tray.host import must_wait_for_host
+from notifier.domain.diff import IncidentEvent
 from notifier.domain.escalation import Alarm, Notify, StopAlarm, Withdraw
 from notifier.domain.model import Status, split_ref
 from notifier.domain.storm import Summary
@@ -169,6 +171,7 @@ class OncallApp(QObject):
         self.bridge.acknowledger = lambda refs: self.acknowledgements.acknowledge(
             refs, from_window=True
         )
+        self.spoken = SpokenAnnouncements(lambda: self.window, self.sync.incidents)
         self.sleep_watcher = SleepWatcher(self)
         self._connect()
         # a run that died from a signal left files naming its PID
@@ -196,6 +199,8 @@ class OncallApp(QObject):
         # one the outbox queued already is not queued twice
         self.bridge.actionSucceeded.connect(self.stakeholders.sent_directly)
         self.bridge.actionFailed.connect(self._action_failed)
+        self.bridge.actionStarted.connect(self.spoken.started)
+        self.bridge.actionSucceeded.connect(lambda request: self.spoken.action(request, None))
         self.bridge.localSnoozeRequested.connect(
             lambda ref, duration: self.sync.handle(Snooze(duration, refs=(ref,)))
         )
@@ -426,10 +431,14 @@ class OncallApp(QObject):
             self.open_window(notice.opens)
 
     def _action_failed(self, request: ActionRequest, message_text: str) -> None:
+        self.spoken.action(request, message_text)
         if self.acknowledgements.refused(request, message_text):
             return  # shown acknowledged already: told whatever the window shows
         if self.window is None or not self.window.isVisible():
             self.announce.action_failed(request, message_text)
+
+    def incident_events(self, events: Sequence[IncidentEvent]) -> None:
+        self.spoken.events(events)
 
     def open_window(self, ref: str = "") -> None:
         if self.window is None:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # read after the icon shows (issue 22): see start_app
     from notifier.core.accounts import Accounts
     from notifier.system.secrets import SecretStore
 
+#: what a screen reader says of the application (the package's summary, shorter)
+DESCRIPTION = "On-call pager: wakes you for pages and escalates until acknowledged"
+
 log = logging.getLogger("notifier.desktop.app.launch")
 
 
@@ -69,6 +72,10 @@ def start_app(
 
     install_from_environment(app)  # for bench/: off unless ONCALL_NOTIFIER_LAG_PROBE is set
     app.setApplicationName("oncall-notifier")
+    from notifier.desktop.widgets.accessibility import describe_application
+
+    # screen readers list applications by name and description: not the interpreter's path
+    describe_application(app, DESCRIPTION)
     # before any window: the Wayland app_id and X11's _GTK_APPLICATION_ID name the
     # desktop file (resources/desktop/), so docks and compositor rules match it
     app.setDesktopFileName("oncall-notifier")

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 from notifier.backends.kinds import KINDS, AccountKind, accounts_kinds
 from notifier.config import Config, config_to_toml, parse_config, save_config
 from notifier.desktop.settings.stakeholders_page import StakeholdersPage
+from notifier.desktop.widgets.plain_labels import error_style
 from notifier.errors import ConfigError
 from notifier.settings_schema import (
     Boolean,
@@ -90,7 +91,7 @@ def _error_label() -> QLabel:
     label = QLabel()
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
-    label.setStyleSheet("color: #b00020;")
+    label.setStyleSheet(error_style())
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.hide()
     return label
@@ -470,6 +471,7 @@ class SettingsDialog(QDialog):
         self.error_label = _error_label()
         self.error_label.setAccessibleName("Error")
         self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Settings pages")  # it takes focus: readers name it
         self.tabs.addTab(self._accounts_tab(), "Accounts")
         self.tabs.addTab(self._escalation_tab(), "Escalation")
         self.tabs.addTab(self._sounds_tab(), "Sounds")
@@ -970,7 +972,7 @@ class SettingsDialog(QDialog):
 
     def _secret_said(self, text: str, *, error: bool) -> None:
         self.secret_status.setText(text)
-        self.secret_status.setStyleSheet("color: #b00020;" if error else "")
+        self.secret_status.setStyleSheet(error_style() if error else "")
         self.secret_status.setVisible(bool(text))
 
     def _account_slot(self, key: str, editor: Editor) -> Callable[[], None]:

@@ -11,17 +11,18 @@ new item id and a ``LayoutUpdated`` signal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from notifier.desktop.tray.host import TrayHostWatcher
 from notifier.desktop.widgets.icons import TrayState, app_icon, tray_icon
-from notifier.domain.durations import format_age
+from notifier.domain.durations import spoken_age
 from notifier.domain.model import Incident, Status
 
 MAX_INCIDENTS_IN_MENU = 6
@@ -37,6 +38,8 @@ class MenuEntry:
     enabled: bool = True
     minutes: int = 0
     tooltip: str = ""
+    #: the part of ``text`` that may be cut short to fit the screen (an incident's title)
+    title: str = ""
 
     @property
     def key(self) -> str:
@@ -51,11 +54,15 @@ class MenuEntry:
         return ""  # status lines and separators: numbered by place (see _keys)
 
 
+#: the longest title (or service) a menu row shows; the row is cut further to fit the screen
+MENU_TITLE_CHARS = 48
+
+
 def _menu_text(text: str) -> str:
     # '&' marks a mnemonic in menu text; backend text must show literally
     flat = " ".join(text.split())
-    if len(flat) > 60:
-        flat = flat[:59] + "…"
+    if len(flat) > MENU_TITLE_CHARS:
+        flat = flat[: MENU_TITLE_CHARS - 1] + "…"
     return flat.replace("&", "&&")
 
 
@@ -73,18 +80,23 @@ def menu_entries(
     if not incidents:
         entries.append(MenuEntry("status", "No open incidents", enabled=False))
     for incident in incidents[:MAX_INCIDENTS_IN_MENU]:
-        label = f"{incident.urgency.value.upper()} · {incident.service}: {incident.title}"
-        label = f"{_menu_text(label)} · {format_age(now - incident.created_at)}"
+        # On SNI desktops this label is exactly what a screen reader says (the menu
+        # lives in the panel, over DBusMenu): words and commas, no symbols, no
+        # abbreviations ("12m"), urgency first as it decides what to do first.
+        title = _menu_text(incident.title)
+        label = f"{incident.urgency.value} urgency, {_menu_text(incident.service)}, {title}"
+        label = f"{label}, {spoken_age(now - incident.created_at)}"
         # the verb first says what a click does; an acknowledged row only opens it
         if incident.status is Status.TRIGGERED:
             entries.append(
                 MenuEntry("incident", f"Acknowledge: {label}", incident.ref, "ack",
-                          tooltip="Acknowledge this incident (stops its alarm)")
+                          tooltip="Acknowledge this incident (stops its alarm)", title=title)
             )  # fmt: skip
         else:
             entries.append(
                 MenuEntry("incident", f"Open (acknowledged): {label}", incident.ref, "open",
-                          tooltip="Acknowledged already: opens it in the incident window")
+                          tooltip="Acknowledged already: opens it in the incident window",
+                          title=title)
             )  # fmt: skip
     hidden = len(incidents) - MAX_INCIDENTS_IN_MENU
     if hidden > 0:
@@ -375,10 +387,30 @@ class TrayController(QObject):
         # QAction's setters change nothing (and tell no host) when the value is the same
         self._entry_of[action] = entry
         action.setSeparator(entry.kind == "separator")
-        action.setText(entry.text)
+        action.setText(self._fitting(entry))
         action.setToolTip(entry.tooltip)
         action.setEnabled(entry.enabled)
         action.setVisible(True)
+
+    def _fitting(self, entry: MenuEntry) -> str:
+        """An incident row's text, its title cut short when the row is wider than most
+        of the screen (200 % text): the verb, urgency and service at its start and the
+        age at its end stay; the window has the whole title. The same string goes to an
+        SNI panel, drawn with the desktop's font: near enough to ours."""
+        screen = QGuiApplication.primaryScreen()
+        at = entry.text.rfind(entry.title) if entry.title else -1
+        if screen is None or at < 0:
+            return entry.text
+        metrics = QFontMetrics(self.menu.font())
+        room = int(screen.availableGeometry().width() * 0.8)
+        if metrics.horizontalAdvance(entry.text) <= room:
+            return entry.text
+        before, after = entry.text[:at], entry.text[at + len(entry.title) :]
+        left = room - metrics.horizontalAdvance(before + after)
+        title = metrics.elidedText(entry.title, Qt.TextElideMode.ElideRight, max(left, 0))
+        if re.search(r"(?<!&)&(?:&&)*…$", title):  # half of an escaped "&&" left
+            title = title[:-2] + "…"
+        return before + (title or "…") + after
 
     def _new_action(self) -> QAction:
         action = QAction(self)  # owned by the controller, never deleted before it

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFocusEvent, QFont, QResizeEvent
-from PySide6.QtWidgets import QLabel, QLineEdit, QSizePolicy
+from PySide6.QtGui import QColor, QFocusEvent, QFont, QPalette, QResizeEvent
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QSizePolicy
 
 
 def plain_label(
@@ -30,9 +30,22 @@ def plain_label(
     return label
 
 
+#: the colour of what went wrong, on a light theme
+ERROR_COLOUR = "#b00020"
+
+
+def error_style() -> str:
+    """The style sheet of an error text: our red, or a shade of it that reads on the
+    theme's window colour (a high-contrast black theme, issue 20)."""
+    from notifier.desktop.widgets.accessibility import readable_on
+
+    background = QApplication.palette().color(QPalette.ColorRole.Window)
+    return f"color: {readable_on(QColor(ERROR_COLOUR), background).name()};"
+
+
 def error_label() -> QLabel:
     label = plain_label(shrink=True)
-    label.setStyleSheet("color: #b00020;")
+    label.setStyleSheet(error_style())
     label.hide()
     return label
 

@@ -462,6 +462,9 @@ class ActionController(QObject):
         if self._dialog is dialog:
             self._dialog = None
         dialog.deleteLater()
+        # the keyboard comes back to the window (a window manager may give it to no
+        # one; without a window manager, X does): the next shortcut must reach it
+        self._parent.activateWindow()
 
     # ---- action outcomes ----------------------------------------------------------------
 

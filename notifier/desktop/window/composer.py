@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from notifier.backends.port import Capability
 from notifier.core.actions import ActionKind, ActionRequest
+from notifier.desktop.widgets.plain_labels import error_style
 
 #: why an action is greyed out when the incident's account lacks a capability
 CAPABILITY_MISSING = {
@@ -198,7 +199,7 @@ class Composer(QWidget):
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.setStyleSheet(error_style())
         self.error_label.setSizePolicy(_shrinking())
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()

@@ -29,7 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notifier.desktop.widgets.plain_labels import ElidedLineEdit, bold, error_label, plain_label
+from notifier.desktop.widgets.plain_labels import (
+    ElidedLineEdit,
+    bold,
+    error_label,
+    error_style,
+    plain_label,
+)
 from notifier.desktop.window.action_controller import ACTIONS
 from notifier.desktop.window.composer import Composer
 from notifier.desktop.window.details_tree import DetailsTree
@@ -72,10 +78,10 @@ class DetailPane(QStackedWidget):
 
         self.title_label = plain_label(shrink=True)
         self.title_label.setFont(bold(self.title_label.font(), 1.3))
-        self.title_label.setAccessibleName("Title")
         self.ref_label = plain_label(shrink=True)
 
         self.field_labels: dict[str, QLabel] = {}
+        self._captions: dict[str, str] = {}
         fields = QGridLayout()
         fields.setHorizontalSpacing(10)
         fields.setVerticalSpacing(4)
@@ -94,7 +100,9 @@ class DetailPane(QStackedWidget):
             caption_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             value = plain_label(shrink=True)
             value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-            value.setAccessibleName(caption)
+            # named "Status: Triggered" as it shows (see _name_values): a reader
+            # must hear the value, not only its caption
+            self._captions[key] = caption
             fields.addWidget(caption_label, row, column)
             fields.addWidget(value, row, column + 1)
             self.field_labels[key] = value
@@ -145,6 +153,7 @@ class DetailPane(QStackedWidget):
         timeline_caption = QLabel("Timeline")
         timeline_caption.setFont(bold(timeline_caption.font()))
         self.timeline_state = plain_label(shrink=True)
+        self.timeline_state.hide()  # shown with something to say: no empty label on screen
         self.timeline_retry = QPushButton("Retry")
         self.timeline_retry.setAutoDefault(False)
         self.timeline_retry.clicked.connect(self.retryRequested)
@@ -156,6 +165,7 @@ class DetailPane(QStackedWidget):
         self.timeline_view = QTableView()
         self.timeline_view.setMinimumHeight(110)
         self.timeline_view.setAccessibleName("Timeline")
+        self.timeline_view.setTabKeyNavigation(False)  # Tab leaves it (arrows move inside)
         self.timeline_view.setModel(timeline_model)
         self.timeline_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.timeline_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -170,7 +180,11 @@ class DetailPane(QStackedWidget):
             theader.setSectionResizeMode(section, QHeaderView.ResizeMode.ResizeToContents)
         theader.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         theader.sectionResized.connect(
-            lambda *_: QTimer.singleShot(0, self.timeline_view.resizeRowsToContents)
+            # the view as context: a resize queued as the window closes must not run
+            # on a deleted view
+            lambda *_: QTimer.singleShot(
+                0, self.timeline_view, self.timeline_view.resizeRowsToContents
+            )
         )
 
         # the composer
@@ -283,10 +297,15 @@ class DetailPane(QStackedWidget):
             self.link_edit.set_full_text(incident.link or "—")
             self._show_details(incident)
             self.refresh_age(incident, now)
+        self._name_values()
         self.action_error.setText(error)
         self.action_error.setVisible(bool(error))
         self.action_info.setText(info)
         self.action_info.setVisible(bool(info))
+
+    def _name_values(self) -> None:
+        for key, label in self.field_labels.items():
+            label.setAccessibleName(f"{self._captions[key]}: {label.text()}")
 
     def _show_details(self, incident: Incident) -> None:
         shown = (incident.ref, incident.details_json, incident.details)
@@ -297,9 +316,9 @@ class DetailPane(QStackedWidget):
 
     def refresh_age(self, incident: Incident, now: datetime) -> None:
         created = incident.created_at
-        self.field_labels["age"].setText(
-            f"{format_age(now - created)} (since {format_when(created, now)})"
-        )
+        age = self.field_labels["age"]
+        age.setText(f"{format_age(now - created)} (since {format_when(created, now)})")
+        age.setAccessibleName(f"{self._captions['age']}: {age.text()}")
 
     # ---- the timeline -------------------------------------------------------------------
 
@@ -309,16 +328,19 @@ class DetailPane(QStackedWidget):
     def timeline_loading(self) -> None:
         self.timeline_state.setStyleSheet("")
         self.timeline_state.setText("Loading…")
+        self.timeline_state.show()
         self.timeline_retry.hide()
 
     def timeline_loaded(self, incident: Incident) -> None:
         self.timeline_state.setText("")
+        self.timeline_state.hide()
         self.timeline_retry.hide()
         self.timeline_model.set_entries(incident.timeline)
         self.timeline_view.resizeRowsToContents()
         self.timeline_view.scrollToBottom()
 
     def timeline_failed(self, message: str) -> None:
-        self.timeline_state.setStyleSheet("color: #b00020;")
+        self.timeline_state.setStyleSheet(error_style())
         self.timeline_state.setText(f"Could not load the timeline: {message}")
+        self.timeline_state.show()
         self.timeline_retry.show()

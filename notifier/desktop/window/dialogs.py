@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,9 +24,20 @@ from PySide6.QtWidgets import (
 
 from notifier.backends.port import Capability
 from notifier.desktop.bridge.app_bridge import AppBridge
+from notifier.desktop.widgets.accessibility import name_builtin_buttons
 from notifier.desktop.widgets.plain_labels import bold, error_label, plain_label
 from notifier.desktop.window.composer import NO_NOTES, missing_reason
 from notifier.domain.model import Incident, Person, person_from_text
+
+
+def _fit_text(dialog: QDialog) -> None:
+    """At least as big as its text needs: with large text (200 %) the sizes above
+    would cut off a wrapped label; the layout's minimum knows its height for a width."""
+    layout = dialog.layout()
+    assert layout is not None  # called once the dialog has its layout
+    width = max(dialog.width(), layout.minimumSize().width())
+    height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else 0
+    dialog.resize(width, max(dialog.height(), height, layout.minimumSize().height()))
 
 
 class ResolveDialog(QDialog):
@@ -49,15 +61,23 @@ class ResolveDialog(QDialog):
         self.note.setAccessibleName("Resolution note")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.resolve_button = buttons.addButton("Resolve", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.resolve_button.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(what)
-        layout.addWidget(QLabel("Resolution note (optional):"))
+        caption = QLabel("Resolution &note (optional):")
+        caption.setBuddy(self.note)  # Alt+N, and a reader says the caption with the note
+        layout.addWidget(caption)
         layout.addWidget(self.note)
+        # Return in the note is a new line: Ctrl+Enter resolves (as it posts an update)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self).activated.connect(self.resolve_button.click)
         layout.addWidget(buttons)
+        # default once inside the dialog: set before, it did not hold, and Qt made the
+        # first button (Cancel) the default: Enter cancelled
+        self.resolve_button.setDefault(True)
         self.resize(460, 240)
+        _fit_text(self)
 
     def note_text(self) -> str:
         return self.note.toPlainText().strip()
@@ -96,6 +116,7 @@ class PersonPickerDialog(QDialog):
         self.filter_edit.setPlaceholderText("Filter by name or email, or type Name <email>")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName("Person")
+        name_builtin_buttons(self.filter_edit)  # its clear button: "Clear Person"
         self.list = QListWidget()
         self.list.setAccessibleName("People")
         self.status_label = plain_label(selectable=False)
@@ -104,7 +125,6 @@ class PersonPickerDialog(QDialog):
         self.accept_button = self.buttons.addButton(
             accept_label, QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.accept_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -115,7 +135,10 @@ class PersonPickerDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
+        # default once inside the dialog (see ResolveDialog): Enter picks, not cancels
+        self.accept_button.setDefault(True)
         self.resize(420, 380)
+        _fit_text(self)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)

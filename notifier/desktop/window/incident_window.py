@@ -506,6 +506,7 @@ class IncidentWindow(QMainWindow):
             self.oncall_label.setTextFormat(Qt.TextFormat.PlainText)
             self.statusBar().addPermanentWidget(self.oncall_label)
         self.oncall_label.setText(text)
+        self.oncall_label.setVisible(bool(text))  # an empty label would be read as nothing
 
     def minimise_on_close(self) -> None:
         """With no tray to bring it back from, closing only minimises the window."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from notifier.desktop.widgets.accessibility import name_builtin_buttons
 from notifier.desktop.window.action_controller import SHORTCUTS
 from notifier.desktop.window.models import (
     STATUS_SHORT,
@@ -113,6 +114,8 @@ class ListPane(QObject):
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMinimumWidth(240)
         self.search_edit.textChanged.connect(self.proxy.set_search_text)
+        # keyboard: Enter opens the first match and moves to the list (issue 20)
+        self.search_edit.returnPressed.connect(self._open_first_match)
 
         for caption, widget in (
             ("Status", self.status_combo),
@@ -125,6 +128,7 @@ class ListPane(QObject):
             bar.addWidget(widget)
         bar.addSeparator()
         bar.addWidget(self.search_edit)
+        name_builtin_buttons(bar)  # the search's clear button, the overflow button
 
         for combo in (self.status_combo, self.urgency_combo, self.service_combo):
             combo.currentIndexChanged.connect(self.filtered)
@@ -134,6 +138,9 @@ class ListPane(QObject):
         table = QTableView()
         table.setModel(self.proxy)
         table.setAccessibleName("Incidents")
+        # Tab leaves the list for the details (the arrows move inside it); with Qt's
+        # default, Tab walked cell by cell and never left: a keyboard trap
+        table.setTabKeyNavigation(False)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -262,6 +269,12 @@ class ListPane(QObject):
         index = self.proxy.index(0, 0)
         if index.isValid():
             self._select_index(index)
+
+    def _open_first_match(self) -> None:
+        index = self.proxy.index(0, 0)
+        if index.isValid():
+            self._select_index(index)
+            self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def clear_selection(self) -> None:
         self.table.clearSelection()

@@ -20,8 +20,10 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
 
+from notifier.desktop.widgets.accessibility import readable_on
 from notifier.desktop.widgets.plain_labels import plain_tooltip
 from notifier.domain.durations import format_age
 from notifier.domain.model import (
@@ -349,10 +351,12 @@ class IncidentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display(row, column)
         if role == Qt.ItemDataRole.ForegroundRole:
+            # picked for light themes: a readable shade on any other (high contrast)
+            base = QApplication.palette().color(QPalette.ColorRole.Base)
             if column == Column.STATUS:
-                return _STATUS_COLOUR[incident.status]
+                return readable_on(_STATUS_COLOUR[incident.status], base)
             if column == Column.URGENCY and incident.urgency is Urgency.HIGH:
-                return _HIGH_COLOUR
+                return readable_on(_HIGH_COLOUR, base)
             return None
         if role == Qt.ItemDataRole.FontRole:
             return _bold_font() if incident.status is Status.TRIGGERED else None

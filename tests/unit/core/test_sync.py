@@ -161,6 +161,7 @@ class Listener:
     deliveries: int = 0
     errors: list[str] = field(default_factory=list)
     fail_alert: bool = False
+    events: list[Any] = field(default_factory=list)
 
     def alert(self, actions: Any) -> None:
         if self.fail_alert:
@@ -180,6 +181,9 @@ class Listener:
 
     def internal_error(self, summary: str) -> None:
         self.errors.append(summary)
+
+    def incident_events(self, events: Any) -> None:
+        self.events.extend(events)
 
 
 @dataclass
@@ -580,6 +584,21 @@ def test_a_new_incident_is_notified_then_alarmed_at_its_deadlines(world: World) 
     world.sync.poll_now("work")
     world.scheduling.run_jobs()
     assert world.of(StopAlarm)
+
+
+def test_each_poll_hands_what_changed_to_the_listener(world: World) -> None:
+    """The desktop announces pages and acknowledgements made elsewhere (issue 20)."""
+    world.backend().incidents = [make_incident("Q1", assignees=(ME,))]
+    world.sync.start()
+    world.scheduling.run_jobs()
+    assert [(e.kind.value, e.ref) for e in world.listener.events] == [("new", "work:Q1")]
+    world.backend().incidents = [make_incident("Q1", status=Status.ACKNOWLEDGED, assignees=(ME,))]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()
+    assert [e.kind.value for e in world.listener.events] == ["new", "acknowledged"]
+    world.sync.poll_now("work")
+    world.scheduling.run_jobs()  # nothing changed: nothing more
+    assert len(world.listener.events) == 2
 
 
 def test_the_timer_wakes_for_the_storm_summary_it_held_back(clock: FakeClock) -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.domain.durations import format_age, format_duration, parse_duration
+from notifier.domain.durations import format_age, format_duration, parse_duration, spoken_age
 
 
 @pytest.mark.parametrize(
@@ -159,3 +159,15 @@ def test_a_pause_is_bounded_by_720h_and_the_refusal_names_the_bound() -> None:
             check_pause(too_long)
     with pytest.raises(ValueError, match="must last some time"):
         check_pause(timedelta(0))
+
+
+def test_spoken_age_reads_aloud_in_words() -> None:
+    # "12m" is read "12 meters" by a screen reader; the tray menu says it in words
+    assert spoken_age(timedelta(seconds=42)) == "under a minute"
+    assert spoken_age(timedelta(minutes=1, seconds=5)) == "1 minute"
+    assert spoken_age(timedelta(minutes=12)) == "12 minutes"
+    assert spoken_age(timedelta(hours=1)) == "1 hour"
+    assert spoken_age(timedelta(hours=3, minutes=1)) == "3 hours 1 minute"
+    assert spoken_age(timedelta(days=1, hours=4, minutes=59)) == "1 day 4 hours"
+    assert spoken_age(timedelta(days=2)) == "2 days"
+    assert spoken_age(timedelta(seconds=-5)) == "under a minute"

@@ -91,6 +91,9 @@ class Quiet:
     def internal_error(self, summary: str) -> None:
         raise AssertionError(summary)
 
+    def incident_events(self, events: Any) -> None:
+        pass
+
 
 @pytest.fixture
 def clock() -> FakeClock:
