@@ -63,11 +63,6 @@ FAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
 def pagerduty_config(server: FakePagerDuty) -> str:
     return (
         '[local]\nenabled = false\n[secrets]\nstore = "session"\n'

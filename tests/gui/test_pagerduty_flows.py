@@ -24,11 +24,6 @@ from testing.support.desktop_app import AppMaker, actions_of, let_time_pass, pol
 pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
 def pagerduty_config(server: FakePagerDuty) -> str:
     return (
         "[local]\nenabled = false\n"

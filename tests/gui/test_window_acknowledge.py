@@ -24,11 +24,6 @@ WAIT = 20_000
 
 
 @pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
-@pytest.fixture
 def app(make_app: AppMaker, clock: ShiftedClock) -> OncallApp:
     return make_app(LOCAL, clock=clock)
 
