@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def pagerduty_config(server: FakePagerDuty) -> str:
 def app(
     qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty, clock: ShiftedClock
 ) -> OncallApp:
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    pagerduty_server.state.catch_up()
     oncall = make_app(
         pagerduty_config(pagerduty_server), clock=clock, tokens={"work": pagerduty_server.token}
     )

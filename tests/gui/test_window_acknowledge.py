@@ -4,7 +4,6 @@ written or sent; a refusal brings the incident back, with one line saying why.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -73,7 +72,7 @@ def test_the_window_acknowledges_at_the_click_and_the_backend_follows(
 def pagerduty_app(
     qtbot: Any, make_app: AppMaker, server: FakePagerDuty, clock: ShiftedClock
 ) -> OncallApp:
-    server.state._clock = datetime.now(UTC).replace(microsecond=0)  # fresh pages
+    server.state.catch_up()  # fresh pages
     config = (
         "[local]\nenabled = false\n"
         '[secrets]\nstore = "session"\n'
