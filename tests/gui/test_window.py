@@ -23,6 +23,7 @@ from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
 from notifier.desktop.window.incident_window import SHORTCUTS, IncidentWindow
 from notifier.desktop.window.models import Column
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, Urgency, split_ref
+from testing.support.table import shown_incidents
 from tests.gui.conftest import ME, refresh_bridge
 
 WAIT = 10_000
@@ -88,7 +89,7 @@ def test_incidents_are_listed_most_urgent_first(
 ) -> None:
     low = trigger("Disk 80% full", service="db", urgency=Urgency.LOW)
     high = trigger("Checkout down", service="checkout")
-    shown = window.proxy.visible_incidents()
+    shown = shown_incidents(window.proxy)
     assert [i.ref for i in shown] == [high.ref, low.ref]
     assert window.counts_label.text() == "2 open: 2 triggered, 0 acknowledged · 1 high urgency"
     services = [window.service_combo.itemText(n) for n in range(window.service_combo.count())]
@@ -101,7 +102,7 @@ def test_clicking_a_row_loads_its_timeline(
     trigger("Other incident")
     incident = trigger("Checkout latency", service="checkout")
     store.add_entry(incident.id, EntryKind.NOTE, "Started after deploy 4812", author="Ada")
-    row = [i.ref for i in window.proxy.visible_incidents()].index(incident.ref)
+    row = [i.ref for i in shown_incidents(window.proxy)].index(incident.ref)
     rect = window.table.visualRect(window.proxy.index(row, Column.TITLE))
     with qtbot.waitSignal(window.bridge.incidentLoaded, timeout=WAIT) as loaded:
         qtbot.mouseClick(
@@ -137,7 +138,7 @@ def test_select_ref_clears_filters_that_hide_it(
     hidden = trigger("Disk full", service="db", urgency=Urgency.LOW)
     trigger("Checkout down", service="checkout")
     qtbot.keyClicks(window.search_edit, "checkout")
-    assert [i.ref for i in window.proxy.visible_incidents()] != [hidden.ref]
+    assert [i.ref for i in shown_incidents(window.proxy)] != [hidden.ref]
     assert "showing 1 of 2" in window.counts_label.text()
     open_incident(qtbot, window, hidden)
     assert window.search_edit.text() == ""
@@ -149,12 +150,12 @@ def test_filter_combos(window: IncidentWindow, trigger: Callable[..., Incident])
     trigger("A", service="db", urgency=Urgency.LOW)
     trigger("B", service="checkout")
     window.service_combo.setCurrentIndex(window.service_combo.findData("db"))
-    assert [i.title for i in window.proxy.visible_incidents()] == ["A"]
+    assert [i.title for i in shown_incidents(window.proxy)] == ["A"]
     window.service_combo.setCurrentIndex(0)
     window.urgency_combo.setCurrentIndex(window.urgency_combo.findData("high"))
-    assert [i.title for i in window.proxy.visible_incidents()] == ["B"]
+    assert [i.title for i in shown_incidents(window.proxy)] == ["B"]
     window.status_combo.setCurrentIndex(window.status_combo.findData("acknowledged"))
-    assert window.proxy.visible_incidents() == []
+    assert shown_incidents(window.proxy) == []
 
 
 def test_markup_in_backend_text_is_shown_literally(

@@ -531,16 +531,6 @@ class IncidentFilterProxy(QSortFilterProxyModel):
             return False
         return sort_key(column, a) < sort_key(column, b)
 
-    # ---- convenience ------------------------------------------------------------------
-
-    def incident_at(self, row: int) -> Incident:
-        value = self.index(row, 0).data(INCIDENT_ROLE)
-        assert isinstance(value, Incident)
-        return value
-
-    def visible_incidents(self) -> list[Incident]:
-        return [self.incident_at(r) for r in range(self.rowCount())]
-
 
 class TimelineModel(QAbstractTableModel):
     """One incident's timeline, oldest first: time, kind, author, text (plain)."""
