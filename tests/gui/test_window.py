@@ -21,9 +21,9 @@ from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
 from notifier.desktop.window.incident_window import SHORTCUTS, IncidentWindow
-from notifier.desktop.window.models import Column
+from notifier.desktop.window.models import STATUS_TEXT, Column
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, Urgency, split_ref
-from testing.support.table import shown_incidents
+from testing.support.table import shown_incidents, shown_ref
 from tests.gui.conftest import ME, refresh_bridge
 
 WAIT = 10_000
@@ -62,11 +62,9 @@ def act(qtbot: Any, window: IncidentWindow, trigger: Callable[[], None]) -> Any:
     return request
 
 
-def wait_reloaded(qtbot: Any, window: IncidentWindow, check: Callable[[Incident], bool]) -> None:
-    qtbot.waitUntil(
-        lambda: window.current_incident() is not None and check(window.current_incident()),
-        timeout=WAIT,
-    )
+def wait_shown(qtbot: Any, window: IncidentWindow, field: str, text: str) -> None:
+    """Wait until the detail pane's ``field`` reads ``text`` (the incident reloaded)."""
+    qtbot.waitUntil(lambda: window.field_labels[field].text() == text, timeout=WAIT)
 
 
 def timeline_texts(window: IncidentWindow) -> list[tuple[EntryKind, str]]:
@@ -109,7 +107,7 @@ def test_clicking_a_row_loads_its_timeline(
             window.table.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.center())
         )
     assert loaded.args[0] == incident.ref
-    assert window.current_ref() == incident.ref
+    assert shown_ref(window) == incident.ref
     assert window.title_label.text() == "Checkout latency"
     assert window.field_labels["service"].text() == "checkout"
     assert window.field_labels["status"].text().endswith("Triggered")
@@ -197,7 +195,7 @@ def test_acknowledge_button(
 
     act(qtbot, window, press)
     assert store.incident(incident.id).status is Status.ACKNOWLEDGED
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.ACKNOWLEDGED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.ACKNOWLEDGED])
     assert button.text() == "Acknowledge"
     assert not button.isEnabled()
     assert window.actions_by_name["acknowledge"].toolTip() == "Already acknowledged"
@@ -240,9 +238,9 @@ def test_resolve_with_a_note(
     assert (EntryKind.NOTE, "Rolled back deploy 4812") in [
         (e.kind, e.text) for e in stored.timeline
     ]
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.RESOLVED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.RESOLVED])
     # still shown after leaving the open list, with nothing left to do but look
-    assert window.current_ref() == incident.ref
+    assert shown_ref(window) == incident.ref
     assert window.actions_by_name["resolve"].toolTip() == "Already resolved"
     assert not window.actions_by_name["escalate"].isEnabled()
 
@@ -277,7 +275,7 @@ def test_take_commander_makes_me_commander_and_acknowledges(
     stored = store.incident(incident.id)
     assert stored.commander == ME
     assert stored.status is Status.ACKNOWLEDGED
-    wait_reloaded(qtbot, window, lambda i: i.commander == ME)
+    wait_shown(qtbot, window, "commander", str(ME))
     assert window.field_labels["commander"].text() == str(ME)
     # I am the commander now: nothing to take; handing it on still works
     take = window.buttons["take_commander"]
@@ -338,7 +336,7 @@ def test_assign_comms_lead_with_the_picker(
     act(qtbot, window, lambda: click(qtbot, dialog.accept_button))
     grace = Person("grace@example.com", "Grace Hopper", "grace@example.com")
     assert store.incident(incident.id).comms_lead == grace
-    wait_reloaded(qtbot, window, lambda i: i.comms_lead == grace)
+    wait_shown(qtbot, window, "comms_lead", "Grace Hopper <grace@example.com>")
     assert window.field_labels["comms_lead"].text() == "Grace Hopper <grace@example.com>"
 
 
@@ -369,7 +367,7 @@ def test_engage_second_level(
     assert isinstance(box, QMessageBox)
     act(qtbot, window, lambda: click(qtbot, window.escalate_confirm_button))
     assert store.incident(incident.id).escalation_level == 2
-    wait_reloaded(qtbot, window, lambda i: i.escalation_level == 2)
+    wait_shown(qtbot, window, "escalation", "level 2")
     assert window.field_labels["escalation"].text() == "level 2"
     assert window.buttons["escalate"].text() == "Engage level 3"
 
@@ -657,7 +655,7 @@ def test_actions_started_elsewhere_show_as_pending(
         assert window.buttons["acknowledge"].text() == "Acknowledging…"
         assert "1 action in progress" in window.counts_label.text()
     refresh_bridge(window.bridge, store)
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.ACKNOWLEDGED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.ACKNOWLEDGED])
     assert "in progress" not in window.counts_label.text()
 
 
