@@ -621,7 +621,7 @@ class Soak:
                 # The fake's clock moves one second per change; keep it at the real
                 # time, so a new incident is new to the app (not hours overdue).
                 now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-                state._clock = max(state._clock, now)
+                state.catch_up(now)
                 incident = state.new_incident(title, service_id=world.checkout.id)
             page = Page(n, ACCOUNT, title, incident.id, plan, time.monotonic())
             page.ref = f"{ACCOUNT}:{incident.id}"

@@ -50,6 +50,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A clock the test moves by hand (tests of the app's timing shift real time
-    instead: they define their own ``clock``)."""
+    """A clock the test moves by hand (the GUI tests shift real time
+    instead: tests/gui/conftest.py overrides ``clock``)."""
     return FakeClock()

@@ -282,11 +282,6 @@ class Sync:
             mine=mine_open(self.monitor.open_incidents_of(name), self.monitor.me(name)),
         )
 
-    def next_poll_at(self, name: str) -> datetime | None:
-        """When ``name`` is next polled on schedule (None: a poll is under way)."""
-        with self._lock:
-            return self._account[name].next_poll
-
     def polling(self, name: str) -> bool:
         """Whether a poll of ``name`` asked for has not landed yet."""
         with self._lock:

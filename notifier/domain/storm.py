@@ -153,10 +153,6 @@ class StormCoalescer:
         self._summary_dirty = self._summary_dirty or self._storm_since is not None
         return False
 
-    @property
-    def storming(self) -> bool:
-        return self._storm_since is not None
-
     # ---- internals ---------------------------------------------------------------
 
     def _fold(self, page: Page) -> None:

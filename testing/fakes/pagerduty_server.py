@@ -239,6 +239,13 @@ class PagerDutyState:
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
 
+    def catch_up(self, now: datetime | None = None) -> None:
+        """Bring the event clock up to ``now`` (default: the real time, to the
+        second) if it is behind: the next incident is a fresh page, not hours old."""
+        now = now or datetime.now(UTC).replace(microsecond=0)
+        with self.lock:
+            self._clock = max(self._clock, now)
+
     def tick(self) -> datetime:
         with self.lock:
             self._clock += timedelta(seconds=1)

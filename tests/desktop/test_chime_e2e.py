@@ -48,7 +48,7 @@ def make_app(session: DesktopSession, tmp_path: Path) -> Iterator[AppMaker]:
 def started(qtbot: Any, make_app: AppMaker, clock: ShiftedClock, *, chime: bool) -> OncallApp:
     app = make_app(CONFIG.format(chime=str(chime).lower()), clock=clock, require_sound=True)
     # the alarm (and the chime) decoded right after the start, before any page
-    qtbot.waitUntil(app.player.alarm_loaded, timeout=10_000)
+    qtbot.waitUntil(lambda: app.player.prepared, timeout=10_000)
     return app
 
 

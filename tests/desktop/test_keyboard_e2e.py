@@ -18,12 +18,14 @@ from PySide6.QtWidgets import QApplication, QWidget
 from notifier.backends.local.store import LocalStore
 from notifier.config import Config, LocalSettings
 from notifier.core.accounts import Accounts
+from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.domain.model import Incident, Person, Urgency
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
 from testing.desktop.session import DesktopSession
+from testing.support.table import shown_loaded, shown_ref
 
 WAIT = 15_000
 ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
@@ -143,7 +145,7 @@ def test_the_on_call_journey_with_the_keyboard_alone(
     status update, resolve: keys only, into whatever has the focus."""
     store.trigger("Disk full", service="web", urgency=Urgency.HIGH)
     page = store.trigger("Checkout down", service="shop", urgency=Urgency.HIGH).incident
-    bridge.set_incidents(store.open_incidents())
+    bridge.show(listing(store.open_incidents(), bridge.clock()))
     keyboard.until(lambda: window.table.model().rowCount() == 2)
 
     def stored() -> Incident:
@@ -156,11 +158,11 @@ def test_the_on_call_journey_with_the_keyboard_alone(
     keyboard.until(lambda: window.table.model().rowCount() == 1)
     keyboard.key("Return")
     keyboard.focused(named("Incidents"), "Enter in the search field")
-    keyboard.until(lambda: (i := window.current_incident()) is not None and i.ref == page.ref)
+    keyboard.until(lambda: shown_loaded(window) and shown_ref(window) == page.ref)
 
     keyboard.key("ctrl+shift+a")
     keyboard.until(lambda: stored().status.value == "acknowledged", "acknowledged")
-    bridge.set_incidents(store.open_incidents())  # what the app's poll does
+    bridge.show(listing(store.open_incidents(), bridge.clock()))  # what the app's poll does
 
     keyboard.key("ctrl+shift+i")
     keyboard.until(lambda: stored().commander == ME, "commander taken")
@@ -198,10 +200,10 @@ def test_tab_follows_the_reading_order_and_stops_only_where_a_user_can_act(
     keyboard: Keyboard, window: IncidentWindow, bridge: AppBridge, store: LocalStore
 ) -> None:
     page = store.trigger("Disk full", service="web", urgency=Urgency.HIGH).incident
-    bridge.set_incidents(store.open_incidents())
+    bridge.show(listing(store.open_incidents(), bridge.clock()))
     keyboard.until(lambda: window.table.model().rowCount() == 1)
     window.select_ref(page.ref)
-    keyboard.until(lambda: (i := window.current_incident()) is not None and i.timeline)
+    keyboard.until(lambda: shown_loaded(window) and window.timeline_view.model().rowCount() > 0)
     keyboard.key("ctrl+f")
     first = keyboard.focused(named("Search"), "Ctrl+F")
     stops = keyboard.tab_to(lambda w: w is first, "round the window back to the search")

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,7 +80,7 @@ def test_an_acknowledge_from_the_tray_survives_sigkill_and_is_delivered_once(
     desktop_session: DesktopSession, profile: Path, pagerduty_server: FakePagerDuty, apps
 ) -> None:
     state, world = pagerduty_server.state, pagerduty_server.world
-    state._clock = datetime.now(UTC).replace(microsecond=0)  # a fresh page
+    state.catch_up()  # a fresh page
     incident = state.new_incident("Checkout 500s", service_id=world.checkout.id)
     # PagerDuty refuses every change (reads still work, so the menu shows the page)
     pagerduty_server.fail_next(503, times=100_000, method="PUT")

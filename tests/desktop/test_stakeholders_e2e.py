@@ -17,6 +17,7 @@ from notifier.core.actions import ActionKind
 from testing.desktop.session import DesktopSession
 from testing.support.desktop_app import AppMaker
 from testing.support.stakeholder_receivers import SmtpReceiver
+from testing.support.table import shown_loaded
 
 WAIT = 30_000
 
@@ -52,7 +53,7 @@ def test_a_status_update_posted_in_the_window_reaches_email_and_says_delivered(
     window = app.window
     assert window is not None
     qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.current_incident() is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: shown_loaded(window), timeout=WAIT)
     window.composer.set_kind(ActionKind.STATUS_UPDATE)
     strip = window.stakeholder_strip
     assert strip.targets_label.isVisible()

@@ -29,10 +29,18 @@ from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.domain.model import Incident, Person, Urgency
 from notifier.system.profile import Profile
 from notifier.system.secrets import SecretStore
+from testing.support.clock import ShiftedClock
 from testing.support.desktop_app import AppMaker
 
 ME = Person(id="me@example.com", name="Me Myself", email="me@example.com")
 COLLEAGUES = ("Ada Lovelace <ada@example.com>", "Grace Hopper <grace@example.com>")
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    """The app runs on real Qt timers here: the tests shift real time forward
+    rather than replace it."""
+    return ShiftedClock()
 
 
 @pytest.fixture

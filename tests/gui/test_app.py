@@ -28,11 +28,6 @@ from testing.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pa
 
 
 @pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
-@pytest.fixture
 def app(make_app: AppMaker, clock: ShiftedClock) -> OncallApp:
     return make_app(LOCAL, clock=clock)
 
@@ -292,25 +287,36 @@ def test_with_only_the_local_backend_quiet_hours_apply_as_set(
     assert oncall.tray.state is TrayState.TRIGGERED  # still shown in the tray
 
 
-def test_a_bug_in_the_escalation_step_never_silences_the_pager(
-    qtbot, app: OncallApp, clock: ShiftedClock, monkeypatch
-):
+class BrokenOnce(ShiftedClock):
+    """The injected clock, failing on the next read after :meth:`break_next`: a
+    fault inside the escalation timer, with no patching of the app's own code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failure: Exception | None = None
+
+    def break_next(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def __call__(self) -> datetime:
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
+        return super().__call__()
+
+
+def test_a_bug_in_the_escalation_step_never_silences_the_pager(qtbot, make_app: AppMaker):
+    clock = BrokenOnce()
+    app = make_app(LOCAL, clock=clock)
     errors: list[str] = []
     app.internalError.connect(errors.append)
-    calls = {"n": 0}
-    real_tick = app.monitor.tick
-
-    def flaky_tick(now):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("a bug")
-        return real_tick(now)
-
-    monkeypatch.setattr(app.monitor, "tick", flaky_tick)
     app.scheduling.stop()  # no wake-up asked for...
+    clock.break_next(RuntimeError("a bug"))
     app.sync.wake()
-    assert errors and "a bug" in errors[0]
-    assert app.scheduling.wake_pending()  # ...and still armed: the next step will come
+    assert errors and "the escalation timer" in errors[0] and "a bug" in errors[0]
+    # ...and one asked for again: the timer-less scheduling's owner (this test) is
+    # told when to wake, so the next step will come
+    assert app.scheduling.wake_in is not None
     app.accounts.local.store.trigger("Still paged")
     app.sync.poll_now()
     qtbot.waitUntil(lambda: app.tray.state is TrayState.TRIGGERED, timeout=5000)

@@ -51,11 +51,6 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
-@pytest.fixture
 def app(
     qtbot: Any, make_app: AppMaker, incidentio_server: FakeIncidentIo, clock: ShiftedClock
 ) -> OncallApp:

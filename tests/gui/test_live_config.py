@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -77,7 +76,7 @@ def test_a_new_ingest_port_and_a_new_account_apply_without_a_restart(
     app = make_app(LOCAL_ON_A_FREE_PORT, tokens={"work": pagerduty_server.token})
     assert app.ingest is not None
     old_url = app.ingest.url
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    pagerduty_server.state.catch_up()
     page = pagerduty_server.state.new_incident(
         "Checkout latency p99 > 2s", service_id=pagerduty_server.world.checkout.id
     )
@@ -112,7 +111,7 @@ def test_an_account_removed_in_settings_is_no_longer_polled_and_its_pages_leave(
         f'name = "work"\nkind = "pagerduty"\napi_url = "{pagerduty_server.base_url}"\n'
         f'ca_bundle = "{pagerduty_server.ca_bundle}"\npoll_interval = "15s"\n'
     )
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    pagerduty_server.state.catch_up()
     page = pagerduty_server.state.new_incident(
         "Checkout latency p99 > 2s", service_id=pagerduty_server.world.checkout.id
     )

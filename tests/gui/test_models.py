@@ -28,6 +28,7 @@ from notifier.domain.model import (
     urgency_order,
 )
 from testing.support.builders import make_incident
+from testing.support.table import shown_incidents
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -59,7 +60,7 @@ def proxy_over(incidents: list[Incident]) -> tuple[IncidentTableModel, IncidentF
 
 
 def refs(proxy: IncidentFilterProxy) -> list[str]:
-    return [i.ref for i in proxy.visible_incidents()]
+    return [i.ref for i in shown_incidents(proxy)]
 
 
 def test_most_urgent_first_by_default(qapp: Any) -> None:

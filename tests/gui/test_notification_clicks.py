@@ -18,6 +18,7 @@ from notifier.domain.model import Status
 from notifier.domain.storm import Summary
 from testing.support.clock import ShiftedClock
 from testing.support.desktop_app import AppMaker, let_time_pass, poll
+from testing.support.table import shown_ref
 
 CONFIG = (
     '[local]\nname = "failed"\ningest_port = 0\nuser_name = "Me"\n'
@@ -66,10 +67,10 @@ def test_every_kind_of_notification_leads_where_it_says(qtbot: Any, make_app: Ap
 
     # an incident's "Open" opens that incident
     click(qtbot, app, shown.keys["Disk full on db-1"])
-    assert app.window.current_ref() == "failed:1"
+    assert shown_ref(app.window) == "failed:1"
     # a failed action's "Open" opens the incident it was for, not an incident "failed:<id>"
     click(qtbot, app, shown.keys["Resolve failed"])
-    assert app.window.current_ref() == "failed:2"
+    assert shown_ref(app.window) == "failed:2"
     # the rest open the window as it is
     app.window.close()
     for title in (
@@ -80,7 +81,7 @@ def test_every_kind_of_notification_leads_where_it_says(qtbot: Any, make_app: Ap
         next(t for t in shown.keys if t.startswith("3 new incidents")),
     ):
         click(qtbot, app, shown.keys[title])
-        assert app.window.current_ref() == "failed:2", title  # nothing else selected
+        assert shown_ref(app.window) == "failed:2", title  # nothing else selected
         app.window.close()
     # an incident's "Acknowledge" acknowledges it
     app.notifications.actionInvoked.emit(shown.keys["Queue backlog"], "ack")

@@ -24,11 +24,6 @@ from testing.support.desktop_app import AppMaker, actions_of, let_time_pass, pol
 pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
-
-
 def pagerduty_config(server: FakePagerDuty) -> str:
     return (
         "[local]\nenabled = false\n"
@@ -45,7 +40,7 @@ def app(
     qtbot, make_app: AppMaker, pagerduty_server: FakePagerDuty, clock: ShiftedClock
 ) -> OncallApp:
     # the fake's world starts six hours ago; pages in these flows are fresh
-    pagerduty_server.state._clock = datetime.now(UTC).replace(microsecond=0)
+    pagerduty_server.state.catch_up()
     oncall = make_app(
         pagerduty_config(pagerduty_server), clock=clock, tokens={"work": pagerduty_server.token}
     )

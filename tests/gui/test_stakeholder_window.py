@@ -19,6 +19,7 @@ from notifier.core.actions import ActionKind
 from notifier.desktop.app.application import OncallApp
 from testing.support.desktop_app import AppMaker
 from testing.support.stakeholder_receivers import SmtpReceiver
+from testing.support.table import shown_loaded
 
 WAIT = 20_000
 
@@ -47,7 +48,7 @@ def _open(qtbot: Any, app: OncallApp, title: str, service: str) -> str:
     app.sync.poll_now()
     qtbot.waitUntil(lambda: app.bridge.find(ref) is not None, timeout=WAIT)
     app.open_window(ref)
-    qtbot.waitUntil(lambda: app.window is not None and app.window.current_incident() is not None)
+    qtbot.waitUntil(lambda: app.window is not None and shown_loaded(app.window))
     return ref
 
 

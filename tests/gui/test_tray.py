@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtGui import QAction
 
 from notifier.desktop.tray.controller import MAX_INCIDENTS_IN_MENU, TrayController, menu_entries
 from notifier.desktop.widgets.icons import TrayState, app_icon, tray_icon
@@ -22,6 +23,11 @@ def incident(n: int, status: Status = Status.TRIGGERED, title: str = "") -> Inci
         n, account="local", status=status, title=title or f"incident {n}", service="db",
         created_at=NOW - timedelta(minutes=7), updated_at=NOW,
     )  # fmt: skip
+
+
+def shown(tray: TrayController) -> list[QAction]:
+    """The actions a user sees in the tray's menu, in order."""
+    return [a for a in tray.menu.actions() if a.isVisible()]
 
 
 def texts(entries) -> list[str]:
@@ -103,12 +109,12 @@ def test_controller_builds_the_menu_before_the_first_click(qtbot) -> None:
     )
     tray.update("triggered", "1 triggered", entries)
     assert tray.state is TrayState.TRIGGERED
-    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    labels = [a.text() for a in shown(tray) if not a.isSeparator()]
     assert labels[0] == "On call"
     assert labels[1].startswith("Acknowledge: high urgency, ")
     assert "Snooze alarm" in labels
     with qtbot.waitSignal(tray.acknowledgeRequested) as blocker:
-        tray.shown_actions()[2].trigger()
+        shown(tray)[2].trigger()
     assert blocker.args == ["local:1"]
     snooze = next(a for a in tray.menu.actions() if a.text() == "Snooze alarm").menu()
     with qtbot.waitSignal(tray.snoozeRequested) as blocker:
@@ -140,7 +146,7 @@ def test_an_icon_shown_before_the_state_is_known_says_starting_until_the_first_u
     assert pixels(tray) == app_icon().pixmap(22, 22).toImage()
     assert pixels(tray) != tray_icon(TrayState.CLEAR).pixmap(22, 22).toImage()
     assert tray.icon.toolTip() == "oncall-notifier: starting…"
-    assert [(a.text(), a.isEnabled()) for a in tray.shown_actions()] == [
+    assert [(a.text(), a.isEnabled()) for a in shown(tray)] == [
         ("oncall-notifier: starting…", False)
     ]
     # the first state replaces all three, even the state the controller began with
@@ -148,7 +154,7 @@ def test_an_icon_shown_before_the_state_is_known_says_starting_until_the_first_u
     tray.update("clear", "All clear", entries)
     assert pixels(tray) == tray_icon(TrayState.CLEAR).pixmap(22, 22).toImage()
     assert tray.icon.toolTip() == "All clear"
-    assert [a.text() for a in tray.shown_actions() if not a.isSeparator()][:2] == [
+    assert [a.text() for a in shown(tray) if not a.isSeparator()][:2] == [
         "On call",
         "No open incidents",
     ]
@@ -201,7 +207,7 @@ def test_updates_reuse_the_menu_actions_and_never_delete_one(qtbot) -> None:
     tray.update("triggered", "", _entries(incident(4), incident(5), incident(6)))
     assert destroyed == []
     assert set(before) <= set(tray.menu.actions())  # the same objects, reused
-    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    labels = [a.text() for a in shown(tray) if not a.isSeparator()]
     assert labels[1].startswith("Acknowledge: high urgency, db, incident 4,")
 
 
@@ -211,17 +217,17 @@ def test_an_update_while_the_menu_is_open_waits_until_the_choice_is_delivered(qt
     tray.update("triggered", "", _entries(incident(1), incident(2)))
     tray.menu.popup(tray.menu.pos())
     qtbot.waitUntil(tray.menu.isVisible)
-    ack_first = next(a for a in tray.shown_actions() if "incident 1" in a.text())
+    ack_first = next(a for a in shown(tray) if "incident 1" in a.text())
 
     tray.update("triggered", "", _entries(incident(2)))  # incident 1 resolved meanwhile
-    assert any("incident 1" in a.text() for a in tray.shown_actions()), "changed while open"
+    assert any("incident 1" in a.text() for a in shown(tray)), "changed while open"
 
     # what QMenu does on Return: hide (aboutToHide), then trigger the chosen action
     tray.menu.hide()
     with qtbot.waitSignal(tray.acknowledgeRequested) as chosen:
         ack_first.trigger()
     assert chosen.args == ["local:1"], "the entry the user saw, not whatever replaced it"
-    qtbot.waitUntil(lambda: not any("incident 1" in a.text() for a in tray.shown_actions()))
+    qtbot.waitUntil(lambda: not any("incident 1" in a.text() for a in shown(tray)))
 
 
 def _insertions(tray: TrayController) -> list[object]:
@@ -252,7 +258,7 @@ def test_a_new_page_inserts_one_row_and_keeps_every_other_action_in_place(qtbot)
 
     assert len(inserted) == 1 and "incident 3" in inserted[0].text()
     assert [a for a in tray.menu.actions() if a is not inserted[0]] == before
-    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    labels = [a.text() for a in shown(tray) if not a.isSeparator()]
     assert [label.split(", ")[2] for label in labels[1:4]] == [
         "incident 1", "incident 2", "incident 3",
     ]  # fmt: skip
@@ -274,14 +280,14 @@ def test_an_incident_keeps_its_action_while_shown_and_a_reused_row_is_inserted_a
 ) -> None:
     tray = TrayController()
     tray.update("triggered", "", _entries(incident(1), incident(2)))
-    row_1 = next(a for a in tray.shown_actions() if "incident 1" in a.text())
-    row_2 = next(a for a in tray.shown_actions() if "incident 2" in a.text())
+    row_1 = next(a for a in shown(tray) if "incident 1" in a.text())
+    row_2 = next(a for a in shown(tray) if "incident 2" in a.text())
     inserted = _insertions(tray)
 
     # incident 1 acknowledged: same action, new text and meaning, no insertion
     tray.update("triggered", "", _entries(incident(2), incident(1, Status.ACKNOWLEDGED)))
     assert row_1.text().startswith("Open (acknowledged): ") and row_1.isVisible()
-    assert [a for a in tray.shown_actions() if a in (row_1, row_2)] == [row_2, row_1]
+    assert [a for a in shown(tray) if a in (row_1, row_2)] == [row_2, row_1]
     assert len(inserted) == 1 and inserted[0] in (row_1, row_2)  # the fewest moves: one
     inserted.clear()
 
@@ -289,9 +295,9 @@ def test_an_incident_keeps_its_action_while_shown_and_a_reused_row_is_inserted_a
     # again (a new id on DBusMenu), so a click on what the host knew as row 1 does not
     # acknowledge incident 3
     tray.update("triggered", "", _entries(incident(2), incident(3)))
-    row_3 = next(a for a in tray.shown_actions() if "incident 3" in a.text())
+    row_3 = next(a for a in shown(tray) if "incident 3" in a.text())
     assert inserted == [row_3]
-    assert not any("incident 1" in a.text() for a in tray.shown_actions())
+    assert not any("incident 1" in a.text() for a in shown(tray))
     with qtbot.waitSignal(tray.acknowledgeRequested) as chosen:
         row_2.trigger()
     assert chosen.args == ["local:2"]
@@ -303,7 +309,7 @@ def test_rows_that_go_are_hidden_in_place_and_the_menu_does_not_grow(qtbot) -> N
         tray.update("triggered", "", _entries(*(incident(n + k) for k in range(3))))
     tray.update("clear", "", _entries())
     assert len(tray.menu.actions()) < 30
-    labels = [a.text() for a in tray.shown_actions() if not a.isSeparator()]
+    labels = [a.text() for a in shown(tray) if not a.isSeparator()]
     assert labels[:3] == ["On call", "No open incidents", "Open incidents…"]
 
 
@@ -333,7 +339,7 @@ def test_without_a_host_the_icon_waits_and_comes_with_the_current_state(qtbot) -
         assert tray.icon is None
         tray.update("triggered", "1 triggered", _entries(incident(1)))
         tray.show()
-        assert any("incident 1" in a.text() for a in tray.shown_actions())  # menu ready
+        assert any("incident 1" in a.text() for a in shown(tray))  # menu ready
         assert tray.host_watcher is not None
         with qtbot.waitSignal(tray.iconCreated):
             tray.host_watcher.appeared.emit("sni")  # what the watcher says when one comes
@@ -361,7 +367,7 @@ def test_a_row_too_wide_for_the_screen_at_double_text_keeps_its_verb_and_age(qtb
         menu_entries([incident(1, title=long_title)], status_lines=[], alarm_snoozed_until=None,
                      now=NOW),
     )  # fmt: skip
-    row = next(a for a in tray.shown_actions() if a.text().startswith("Acknowledge: "))
+    row = next(a for a in shown(tray) if a.text().startswith("Acknowledge: "))
     screen = QGuiApplication.primaryScreen().availableGeometry().width()
     assert QFontMetrics(font).horizontalAdvance(row.text()) <= screen
     assert row.text().startswith("Acknowledge: high urgency, db, ")

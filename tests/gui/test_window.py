@@ -21,8 +21,9 @@ from notifier.core.state import listing
 from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.dialogs import PersonPickerDialog, ResolveDialog
 from notifier.desktop.window.incident_window import SHORTCUTS, IncidentWindow
-from notifier.desktop.window.models import Column
+from notifier.desktop.window.models import STATUS_TEXT, Column
 from notifier.domain.model import EntryKind, Incident, Person, Role, Status, Urgency, split_ref
+from testing.support.table import shown_incidents, shown_ref
 from tests.gui.conftest import ME, refresh_bridge
 
 WAIT = 10_000
@@ -61,11 +62,9 @@ def act(qtbot: Any, window: IncidentWindow, trigger: Callable[[], None]) -> Any:
     return request
 
 
-def wait_reloaded(qtbot: Any, window: IncidentWindow, check: Callable[[Incident], bool]) -> None:
-    qtbot.waitUntil(
-        lambda: window.current_incident() is not None and check(window.current_incident()),
-        timeout=WAIT,
-    )
+def wait_shown(qtbot: Any, window: IncidentWindow, field: str, text: str) -> None:
+    """Wait until the detail pane's ``field`` reads ``text`` (the incident reloaded)."""
+    qtbot.waitUntil(lambda: window.field_labels[field].text() == text, timeout=WAIT)
 
 
 def timeline_texts(window: IncidentWindow) -> list[tuple[EntryKind, str]]:
@@ -88,7 +87,7 @@ def test_incidents_are_listed_most_urgent_first(
 ) -> None:
     low = trigger("Disk 80% full", service="db", urgency=Urgency.LOW)
     high = trigger("Checkout down", service="checkout")
-    shown = window.proxy.visible_incidents()
+    shown = shown_incidents(window.proxy)
     assert [i.ref for i in shown] == [high.ref, low.ref]
     assert window.counts_label.text() == "2 open: 2 triggered, 0 acknowledged · 1 high urgency"
     services = [window.service_combo.itemText(n) for n in range(window.service_combo.count())]
@@ -101,14 +100,14 @@ def test_clicking_a_row_loads_its_timeline(
     trigger("Other incident")
     incident = trigger("Checkout latency", service="checkout")
     store.add_entry(incident.id, EntryKind.NOTE, "Started after deploy 4812", author="Ada")
-    row = [i.ref for i in window.proxy.visible_incidents()].index(incident.ref)
+    row = [i.ref for i in shown_incidents(window.proxy)].index(incident.ref)
     rect = window.table.visualRect(window.proxy.index(row, Column.TITLE))
     with qtbot.waitSignal(window.bridge.incidentLoaded, timeout=WAIT) as loaded:
         qtbot.mouseClick(
             window.table.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.center())
         )
     assert loaded.args[0] == incident.ref
-    assert window.current_ref() == incident.ref
+    assert shown_ref(window) == incident.ref
     assert window.title_label.text() == "Checkout latency"
     assert window.field_labels["service"].text() == "checkout"
     assert window.field_labels["status"].text().endswith("Triggered")
@@ -137,7 +136,7 @@ def test_select_ref_clears_filters_that_hide_it(
     hidden = trigger("Disk full", service="db", urgency=Urgency.LOW)
     trigger("Checkout down", service="checkout")
     qtbot.keyClicks(window.search_edit, "checkout")
-    assert [i.ref for i in window.proxy.visible_incidents()] != [hidden.ref]
+    assert [i.ref for i in shown_incidents(window.proxy)] != [hidden.ref]
     assert "showing 1 of 2" in window.counts_label.text()
     open_incident(qtbot, window, hidden)
     assert window.search_edit.text() == ""
@@ -149,12 +148,12 @@ def test_filter_combos(window: IncidentWindow, trigger: Callable[..., Incident])
     trigger("A", service="db", urgency=Urgency.LOW)
     trigger("B", service="checkout")
     window.service_combo.setCurrentIndex(window.service_combo.findData("db"))
-    assert [i.title for i in window.proxy.visible_incidents()] == ["A"]
+    assert [i.title for i in shown_incidents(window.proxy)] == ["A"]
     window.service_combo.setCurrentIndex(0)
     window.urgency_combo.setCurrentIndex(window.urgency_combo.findData("high"))
-    assert [i.title for i in window.proxy.visible_incidents()] == ["B"]
+    assert [i.title for i in shown_incidents(window.proxy)] == ["B"]
     window.status_combo.setCurrentIndex(window.status_combo.findData("acknowledged"))
-    assert window.proxy.visible_incidents() == []
+    assert shown_incidents(window.proxy) == []
 
 
 def test_markup_in_backend_text_is_shown_literally(
@@ -196,7 +195,7 @@ def test_acknowledge_button(
 
     act(qtbot, window, press)
     assert store.incident(incident.id).status is Status.ACKNOWLEDGED
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.ACKNOWLEDGED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.ACKNOWLEDGED])
     assert button.text() == "Acknowledge"
     assert not button.isEnabled()
     assert window.actions_by_name["acknowledge"].toolTip() == "Already acknowledged"
@@ -239,9 +238,9 @@ def test_resolve_with_a_note(
     assert (EntryKind.NOTE, "Rolled back deploy 4812") in [
         (e.kind, e.text) for e in stored.timeline
     ]
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.RESOLVED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.RESOLVED])
     # still shown after leaving the open list, with nothing left to do but look
-    assert window.current_ref() == incident.ref
+    assert shown_ref(window) == incident.ref
     assert window.actions_by_name["resolve"].toolTip() == "Already resolved"
     assert not window.actions_by_name["escalate"].isEnabled()
 
@@ -276,7 +275,7 @@ def test_take_commander_makes_me_commander_and_acknowledges(
     stored = store.incident(incident.id)
     assert stored.commander == ME
     assert stored.status is Status.ACKNOWLEDGED
-    wait_reloaded(qtbot, window, lambda i: i.commander == ME)
+    wait_shown(qtbot, window, "commander", str(ME))
     assert window.field_labels["commander"].text() == str(ME)
     # I am the commander now: nothing to take; handing it on still works
     take = window.buttons["take_commander"]
@@ -337,7 +336,7 @@ def test_assign_comms_lead_with_the_picker(
     act(qtbot, window, lambda: click(qtbot, dialog.accept_button))
     grace = Person("grace@example.com", "Grace Hopper", "grace@example.com")
     assert store.incident(incident.id).comms_lead == grace
-    wait_reloaded(qtbot, window, lambda i: i.comms_lead == grace)
+    wait_shown(qtbot, window, "comms_lead", "Grace Hopper <grace@example.com>")
     assert window.field_labels["comms_lead"].text() == "Grace Hopper <grace@example.com>"
 
 
@@ -368,7 +367,7 @@ def test_engage_second_level(
     assert isinstance(box, QMessageBox)
     act(qtbot, window, lambda: click(qtbot, window.escalate_confirm_button))
     assert store.incident(incident.id).escalation_level == 2
-    wait_reloaded(qtbot, window, lambda i: i.escalation_level == 2)
+    wait_shown(qtbot, window, "escalation", "level 2")
     assert window.field_labels["escalation"].text() == "level 2"
     assert window.buttons["escalate"].text() == "Engage level 3"
 
@@ -656,7 +655,7 @@ def test_actions_started_elsewhere_show_as_pending(
         assert window.buttons["acknowledge"].text() == "Acknowledging…"
         assert "1 action in progress" in window.counts_label.text()
     refresh_bridge(window.bridge, store)
-    wait_reloaded(qtbot, window, lambda i: i.status is Status.ACKNOWLEDGED)
+    wait_shown(qtbot, window, "status", STATUS_TEXT[Status.ACKNOWLEDGED])
     assert "in progress" not in window.counts_label.text()
 
 

@@ -4,7 +4,6 @@ written or sent; a refusal brings the incident back, with one line saying why.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,11 +20,6 @@ from testing.support.desktop_app import LOCAL, AppMaker, actions_of, let_time_pa
 pytest_plugins = ["testing.fakes.pagerduty_server"]
 
 WAIT = 20_000
-
-
-@pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
 
 
 @pytest.fixture
@@ -78,7 +72,7 @@ def test_the_window_acknowledges_at_the_click_and_the_backend_follows(
 def pagerduty_app(
     qtbot: Any, make_app: AppMaker, server: FakePagerDuty, clock: ShiftedClock
 ) -> OncallApp:
-    server.state._clock = datetime.now(UTC).replace(microsecond=0)  # fresh pages
+    server.state.catch_up()  # fresh pages
     config = (
         "[local]\nenabled = false\n"
         '[secrets]\nstore = "session"\n'

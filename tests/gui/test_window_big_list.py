@@ -14,6 +14,7 @@ from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.desktop.window.models import IncidentTableModel
 from notifier.domain.model import Urgency
+from testing.support.table import shown_incidents
 from tests.gui.conftest import refresh_bridge
 
 INCIDENTS = 500
@@ -70,14 +71,14 @@ def test_a_poll_that_changes_nothing_does_not_reorder_the_list_and_a_search_stay
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
-    first = window.proxy.incident_at(0).ref
-    assert window.proxy.incident_at(0).urgency is Urgency.HIGH  # most urgent first
+    first = shown_incidents(window.proxy)[0].ref
+    assert shown_incidents(window.proxy)[0].urgency is Urgency.HIGH  # most urgent first
     reordered: list[object] = []
     window.model.layoutChanged.connect(lambda *_: reordered.append(1))
     refresh_bridge(bridge, store)  # the next poll, nothing new
     refresh_bridge(bridge, store)
     assert reordered == []
-    assert window.proxy.incident_at(0).ref == first
+    assert shown_incidents(window.proxy)[0].ref == first
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -85,6 +86,6 @@ def test_a_poll_that_changes_nothing_does_not_reorder_the_list_and_a_search_stay
     window.grab()
     profiler.disable()
     assert 0 < window.proxy.rowCount() < INCIDENTS
-    assert all("host-7" in i.title for i in window.proxy.visible_incidents())
+    assert all("host-7" in i.title for i in shown_incidents(window.proxy))
     assert data_calls(profiler) <= MOST_DATA_CALLS
     bridge.runner.wait(10_000)

@@ -26,6 +26,7 @@ from testing.fakes.alertmanager_cluster import Cluster, alert
 from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 from testing.support.clock import ShiftedClock
 from testing.support.desktop_app import AppMaker, poll
+from testing.support.table import shown_status
 
 pytest_plugins = ["testing.fakes.incidentio_server", "testing.fakes.alertmanager_cluster"]
 
@@ -47,8 +48,7 @@ def reloaded(qtbot: Any, app: OncallApp, window: IncidentWindow, status: Status)
 
     def shown() -> bool:
         poll(qtbot, app)
-        incident = window.current_incident()
-        return incident is not None and incident.status is status
+        return shown_status(window) is status
 
     qtbot.waitUntil(shown, timeout=WAIT)
 
@@ -226,7 +226,7 @@ def test_without_a_backend_snooze_the_window_snoozes_the_alarm_here_and_says_so(
 
     local.acknowledge([incident.id])
     bridge.show(listing(local.open_incidents(), bridge.clock()))
-    qtbot.waitUntil(lambda: window.current_incident().status is Status.ACKNOWLEDGED, timeout=WAIT)
+    qtbot.waitUntil(lambda: shown_status(window) is Status.ACKNOWLEDGED, timeout=WAIT)
     unack = window.buttons["unacknowledge"]
     assert not unack.isEnabled()
     assert unack.toolTip() == local.capability_notes[Capability.UNACKNOWLEDGE]

@@ -19,6 +19,7 @@ from notifier.desktop.bridge.app_bridge import AppBridge
 from notifier.desktop.window.incident_window import IncidentWindow
 from notifier.desktop.window.models import Column
 from notifier.domain.model import Incident, Severity, Status, Urgency
+from testing.support.table import shown_ref, shown_status
 from tests.gui.conftest import refresh_bridge
 
 WAIT = 10_000
@@ -38,7 +39,7 @@ def test_the_window_opens_on_the_most_urgent_incident(
     trigger("Slow reports", urgency=Urgency.LOW)
     urgent = trigger("Checkout down", service="checkout")
     window = shown(qtbot, bridge)
-    assert window.current_ref() == urgent.ref
+    assert shown_ref(window) == urgent.ref
     assert window.table.selectionModel().selectedRows()[0].data() is not None
     assert window.title_label.text() == "Checkout down"
     qtbot.waitUntil(lambda: bool(window.timeline_model.entries()), timeout=WAIT)
@@ -54,22 +55,19 @@ def test_a_closed_incident_leaves_the_detail_pane_unless_a_draft_is_in_it(
     window.select_ref(second.ref)
     window.composer.editor.setPlainText("Draining the queue by hand")
     window.select_ref(first.ref)
-    assert window.current_ref() == first.ref
+    assert shown_ref(window) == first.ref
     store.set_status(first.id, Status.RESOLVED)
     refresh_bridge(bridge, store)  # the next poll: it is gone from the open list
     # on to the most urgent one left (the one with the draft, here)
-    assert window.current_ref() == second.ref
+    assert shown_ref(window) == second.ref
     assert window.statusBar().currentMessage() == f"{first.ref} closed"
     assert window.composer.text() == "Draining the queue by hand"
     store.set_status(second.id, Status.RESOLVED)
     refresh_bridge(bridge, store)
     # what was typed stays in front of the user, with the incident's final state
-    assert window.current_ref() == second.ref
+    assert shown_ref(window) == second.ref
     qtbot.waitUntil(
-        lambda: (
-            window.current_incident() is not None
-            and window.current_incident().status is Status.RESOLVED
-        ),
+        lambda: shown_status(window) is Status.RESOLVED,
         timeout=WAIT,
     )
     assert window.composer.text() == "Draining the queue by hand"
@@ -79,7 +77,7 @@ def test_a_closed_incident_leaves_the_detail_pane_unless_a_draft_is_in_it(
     store.set_status(third.id, Status.RESOLVED)
     refresh_bridge(bridge, store)
     # the list is empty: the pane says so rather than showing a closed incident
-    assert window.current_ref() is None
+    assert shown_ref(window) is None
     assert window.detail_stack.currentWidget() is window.placeholder
     bridge.runner.wait(WAIT)
 

@@ -158,11 +158,6 @@ class ClusterClient:
         with self._lock:
             return [self._down[u] for u in self.peers if u in self._down]
 
-    @property
-    def current_peer(self) -> str:
-        with self._lock:
-            return self.peers[self._preferred]
-
     def close(self) -> None:
         self.session.close()
 

@@ -139,13 +139,6 @@ class OutboxRunner(QObject):
     def delivering(self) -> frozenset[str]:
         return self.core.delivering()
 
-    def next_attempt_in_ms(self) -> int | None:
-        """Milliseconds until the runner looks again, or None when it is idle."""
-        when = self.core.next_attempt_at
-        if when is None:
-            return None
-        return max(0, int((when - self._clock()).total_seconds() * 1000))
-
     def submit(self, request: ActionRequest, *, escalation_level: int | None = None) -> None:
         self.core.submit(request, escalation_level=escalation_level)
 

@@ -69,10 +69,6 @@ class QtScheduling(QObject):
         for call in calls:
             call()
 
-    def wake_pending(self) -> bool:
-        """Whether a wake-up is asked for (the sync is never left without one)."""
-        return self._timer.isActive() if self._use_timer else self.wake_in is not None
-
     def stop(self, wait_ms: int = 5000) -> bool:
         """No more wake-ups; wait for the jobs under way (True if they all ended)."""
         self._timer.stop()

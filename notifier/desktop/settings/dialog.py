@@ -1224,7 +1224,3 @@ class SettingsDialog(QDialog):
         widget.setFocus(Qt.FocusReason.OtherFocusReason)
         if isinstance(widget, QLineEdit):
             widget.selectAll()
-
-    def error_text(self) -> str:
-        """The reason shown for the last refused OK ("" when none)."""
-        return self.error_label.text() if self.error_label.isVisibleTo(self) else ""

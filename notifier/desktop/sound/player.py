@@ -175,11 +175,6 @@ class AlarmPlayer(QObject):
         one) and the alarm decoded."""
         return self._prepared
 
-    def alarm_loaded(self) -> bool:
-        """Whether the alarm is decoded in memory and the device open: ready to sound
-        at once."""
-        return self._device is not None and self._sound_path in self._decoded
-
     def use_sounds(self, alarm: str, chime: str) -> None:
         """The configured alarm and chime files ("": the bundled ones)."""
         self.sound_path = alarm or None
@@ -290,9 +285,6 @@ class AlarmPlayer(QObject):
         self._watchdog.stop()
         self._retry.stop()
         self._close_device()
-
-    def is_playing(self) -> bool:
-        return self._voice is not None
 
     def available(self) -> tuple[bool, str]:
         """``(True, device name)`` when the output device is open, else ``(False, what

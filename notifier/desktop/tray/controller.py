@@ -261,10 +261,6 @@ class TrayController(QObject):
     def entries(self) -> list[MenuEntry]:
         return list(self._entries)
 
-    def shown_actions(self, menu: QMenu | None = None) -> list[QAction]:
-        """The actions a user sees in ``menu`` (default: the top one), in order."""
-        return [a for a in (menu or self.menu).actions() if a.isVisible()]
-
     def tooltip(self) -> str:
         return self._tooltip
 

@@ -78,11 +78,6 @@ def icon_file(name: str, size: int = 64) -> Path:
     return png if png.is_file() else resource("icons", f"{name}.svg")
 
 
-def clear_icon_cache() -> None:
-    """Forget cached icons (tests, or before the QGuiApplication goes away)."""
-    _load_icon.cache_clear()
-
-
 @functools.cache
 def _load_icon(name: str) -> QIcon:
     # Prefer the pre-rendered PNGs: they need no SVG icon-engine plugin (often missing

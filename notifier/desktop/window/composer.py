@@ -337,10 +337,6 @@ class Composer(QWidget):
         draft = self._drafts.get(ref)
         return draft is not None and (bool(draft.text.strip()) or draft.pending is not None)
 
-    def is_pending(self, ref: str | None = None) -> bool:
-        draft = self._drafts.get(ref or self._ref or "")
-        return draft is not None and draft.pending is not None
-
     def post_succeeded(self, request: ActionRequest) -> None:
         draft = self._drafts.get(request.ref)
         if draft is None or draft.pending is None or draft.pending.id != request.id:
@@ -365,10 +361,6 @@ class Composer(QWidget):
         what = "status update" if request.kind is ActionKind.STATUS_UPDATE else "note"
         draft.error = f"Could not post the {what}; your text is kept. {message}"
         self._refresh()
-
-    def error_text(self) -> str:
-        draft = self._current()
-        return draft.error if draft else ""
 
     # ---- internals -------------------------------------------------------------------
 

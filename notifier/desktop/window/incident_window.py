@@ -253,12 +253,6 @@ class IncidentWindow(QMainWindow):
 
     # ---- public ---------------------------------------------------------------------
 
-    def current_ref(self) -> str | None:
-        return self.selection.ref
-
-    def current_incident(self) -> Incident | None:
-        return self.selection.incident
-
     def select_ref(self, ref: str) -> None:
         """Show incident ``ref`` (the tray's "Open"): select its row, clearing
         filters that hide it; an incident not in the list is loaded on its own."""

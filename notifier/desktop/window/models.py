@@ -470,45 +470,20 @@ class IncidentFilterProxy(QSortFilterProxyModel):
 
     # ---- the filters --------------------------------------------------------------
 
-    @property
-    def status_filter(self) -> StatusFilter:
-        return self._status
-
     def set_status_filter(self, value: StatusFilter | str) -> None:
         self._change(lambda: setattr(self, "_status", StatusFilter(value)))
-
-    @property
-    def urgency_filter(self) -> Urgency | None:
-        return self._urgency
 
     def set_urgency_filter(self, value: Urgency | str | None) -> None:
         """``"high"``, ``"low"``, or ``None``/``""``/``"all"`` for every urgency."""
         urgency = None if value in (None, "", "all") else Urgency(value)
         self._change(lambda: setattr(self, "_urgency", urgency))
 
-    @property
-    def service_filter(self) -> str:
-        return self._service
-
     def set_service_filter(self, service: str | None) -> None:
         """Exact service name; empty or None for every service."""
         self._change(lambda: setattr(self, "_service", service or ""))
 
-    @property
-    def search_text(self) -> str:
-        return " ".join(self._words)
-
     def set_search_text(self, text: str) -> None:
         self._change(lambda: setattr(self, "_words", tuple(text.casefold().split())))
-
-    def clear_filters(self) -> None:
-        def reset() -> None:
-            self._status = StatusFilter.ALL
-            self._urgency = None
-            self._service = ""
-            self._words = ()
-
-        self._change(reset)
 
     def accepts(self, incident: Incident) -> bool:
         if not self._accepts_fields(incident):
@@ -555,16 +530,6 @@ class IncidentFilterProxy(QSortFilterProxyModel):
         if not isinstance(a, Incident) or not isinstance(b, Incident):
             return False
         return sort_key(column, a) < sort_key(column, b)
-
-    # ---- convenience ------------------------------------------------------------------
-
-    def incident_at(self, row: int) -> Incident:
-        value = self.index(row, 0).data(INCIDENT_ROLE)
-        assert isinstance(value, Incident)
-        return value
-
-    def visible_incidents(self) -> list[Incident]:
-        return [self.incident_at(r) for r in range(self.rowCount())]
 
 
 class TimelineModel(QAbstractTableModel):
