@@ -1,8 +1,9 @@
 """The communication lead posts a status update from the real window on a real X
 session (issue 19): the app in this process on xcb (Xvfb, a tray host, dunst), a
-real SMTP relay (aiosmtpd) on loopback. The composer names the channel, the Post
-button is clicked with the X pointer (xdotool), the email arrives, the window says
-delivered."""
+real SMTP relay (aiosmtpd) on loopback and a real Matrix homeserver (Synapse). The
+composer names both channels, the Post button is clicked with the X pointer
+(xdotool), the email arrives, a second Matrix user reads the update in the room, and
+the window says delivered for each."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 import trustme
 
+from notifier.channels.settings import secret_name
 from notifier.core.actions import ActionKind
 from testing.desktop.session import DesktopSession
 from testing.support.desktop_app import AppMaker
 from testing.support.stakeholder_receivers import SmtpReceiver
+from testing.support.synapse import Synapse, User, synapse_python
 from testing.support.table import shown_loaded
 
 WAIT = 30_000
@@ -29,6 +32,19 @@ def relay() -> Iterator[SmtpReceiver]:
     receiver.stop()
 
 
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    python = synapse_python()
+    if python is None:
+        pytest.skip(
+            "no Synapse venv: scripts/test makes .synapse-venv (or set "
+            "ONCALL_TEST_SYNAPSE_PYTHON to a Python with matrix-synapse installed)"
+        )
+    server = Synapse(python, tmp_path_factory.mktemp("synapse")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def make_app(session: DesktopSession, tmp_path: Path) -> Iterator[AppMaker]:
     maker = AppMaker(tmp_path)
@@ -36,16 +52,27 @@ def make_app(session: DesktopSession, tmp_path: Path) -> Iterator[AppMaker]:
     maker.close()
 
 
-def test_a_status_update_posted_in_the_window_reaches_email_and_says_delivered(
-    qtbot: Any, session: DesktopSession, make_app: AppMaker, relay: SmtpReceiver
+def test_a_status_update_posted_in_the_window_reaches_email_and_matrix_and_says_delivered(
+    qtbot: Any,
+    session: DesktopSession,
+    make_app: AppMaker,
+    relay: SmtpReceiver,
+    synapse: Synapse,
 ) -> None:
+    bot: User = synapse.register("oncall-bot")
+    reader: User = synapse.register("stakeholder")
+    room = synapse.room_for(bot, reader)
     app = make_app(
         '[local]\ningest_port = 0\nuser_name = "Casey Comms"\n[secrets]\nstore = "session"\n\n'
         "[[stakeholders]]\n"
         'name = "status"\nkind = "email"\n'
         f'smtp_host = "127.0.0.1"\nsmtp_port = {relay.port}\ntls = "none"\n'
-        'from = "oncall@example.com"\nto = ["status@example.com"]\n'
+        'from = "oncall@example.com"\nto = ["status@example.com"]\n\n'
+        "[[stakeholders]]\n"
+        f'name = "war-room"\nkind = "matrix"\nhomeserver = "{synapse.url}"\nroom_id = "{room}"\n'
     )
+    # the token as `channel-secret war-room` keeps it: in the app's secret store
+    app.accounts.secrets.set(secret_name("war-room"), bot.access_token)
     ref = app.accounts.local.store.trigger("Checkout failing", service="checkout").incident.ref
     app.sync.poll_now()
     qtbot.waitUntil(lambda: app.bridge.find(ref) is not None, timeout=WAIT)
@@ -57,7 +84,7 @@ def test_a_status_update_posted_in_the_window_reaches_email_and_says_delivered(
     window.composer.set_kind(ActionKind.STATUS_UPDATE)
     strip = window.stakeholder_strip
     assert strip.targets_label.isVisible()
-    assert strip.targets_label.text() == "Also sent to: Email status"
+    assert strip.targets_label.text() == "Also sent to: Email status, Matrix war-room"
 
     window.composer.editor.setFocus()
     qtbot.keyClicks(window.composer.editor, "Rolled back; checkout recovering")
@@ -72,4 +99,13 @@ def test_a_status_update_posted_in_the_window_reaches_email_and_says_delivered(
     body = mail.get_body(("plain",))
     assert body is not None and "Rolled back; checkout recovering" in body.get_content()
     qtbot.waitUntil(lambda: "Email status: delivered " in strip.status_label.text(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: "Matrix war-room: delivered " in strip.status_label.text(), timeout=WAIT
+    )
     assert strip.status_label.isVisible()
+    # a stakeholder in the room reads it: the update's text and the incident's title
+    event = synapse.messages(reader, room)[-1]
+    assert event["sender"] == bot.user_id
+    assert "Rolled back; checkout recovering" in event["content"]["body"]
+    assert "Checkout failing" in event["content"]["body"]
+    assert "Rolled back; checkout recovering" in event["content"]["formatted_body"]
