@@ -110,3 +110,53 @@ def test_the_window_acknowledge_button_silences_the_alarm_before_pagerduty_answe
         )
         assert session.record_level(1.5) < AUDIBLE_DB  # and it stays so
         assert app.proc.poll() is None, app.output()[-4000:]
+
+
+def test_an_acknowledgement_pagerduty_refuses_is_announced_assertively(
+    desktop_session: DesktopSession, tmp_path: Path, pagerduty_server: FakePagerDuty
+) -> None:
+    """A failed action while the window is open is told to assistive technology
+    (issue 20): Qt's announcement event, AT-SPI ``object:announcement`` with the
+    assertive politeness (2), saying what failed, on which incident, and why."""
+    from testing.desktop.accessibility import EventListener
+
+    session = desktop_session
+    pyatspi = subprocess.run([SYSTEM_PYTHON, "-c", "import pyatspi"], check=False)
+    if pyatspi.returncode != 0:
+        skip_or_fail("listening for announcements needs apt-get install python3-pyatspi")
+    try:
+        session.start_accessibility()
+    except SessionError as exc:
+        skip_or_fail(f"no accessibility bus: {exc}")
+    session.close_notifications()
+    state, world = pagerduty_server.state, pagerduty_server.world
+    incident = state.new_incident("Checkout 500s", service_id=world.checkout.id)
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    SecretStore("file", profile_root=profile).set(token_secret_name("work"), pagerduty_server.token)
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1"}
+    with running_app(session, profile, env=env, config=config(pagerduty_server)) as app:
+        assert app.run().returncode == 0  # a second launch: the window comes forward
+        x, y = wait_for(
+            lambda: button_centre(session, "Acknowledge"),
+            "the window's Acknowledge button, enabled, on screen",
+            timeout=60,
+            alive=app.proc,
+            log=profile / "app.out",
+        )
+        # PagerDuty refuses the acknowledgement for good (reads still answer)
+        pagerduty_server.fail_next(403, method="PUT", path="^/incidents")
+        with EventListener(session, "object:announcement") as listener:
+            session.close_notifications()  # none over the button
+            session.run("xdotool", "mousemove", str(x), str(y), "click", "1")
+            said = listener.wait(
+                lambda e: (
+                    e.get("app") == "oncall-notifier"
+                    and "failed on Checkout 500s" in str(e.get("any_data") or "")
+                ),
+                "the refusal announced",
+                timeout=60,
+            )
+        assert said["detail1"] == 2, said  # assertive: it interrupts
+        assert state.incident(incident.id).status == "triggered"  # PagerDuty kept it so
+        assert app.proc.poll() is None, app.output()[-4000:]
