@@ -17,13 +17,37 @@ import ssl
 import struct
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import trustme
 
 from testing.fakes.openapi_check import CheckedRequest
 
 R = TypeVar("R", bound=CheckedRequest)
+
+
+@dataclass(frozen=True)
+class FakeCA:
+    """A private CA (trustme) and a server certificate for 127.0.0.1 and localhost:
+    what a client trusts (``ca_bundle``) and what the fake serves with."""
+
+    ca: trustme.CA
+    ca_bundle: str
+    server_context: ssl.SSLContext
+
+
+def make_fake_ca(directory: Path) -> FakeCA:
+    """A new :class:`FakeCA`, its bundle written into ``directory``."""
+    ca = trustme.CA()
+    bundle = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return FakeCA(ca, str(bundle), context)
 
 
 class FakeHttpsServer:

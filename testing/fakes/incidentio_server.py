@@ -42,13 +42,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import trustme
 
 from notifier.backends.incidentio.backend import IncidentIoBackend
 from notifier.backends.incidentio.client import IncidentIoClient
 from notifier.backends.incidentio.settings import IncidentIoSettings
 from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
-from testing.fakes.https_server import FakeHttpsHandler, FakeHttpsServer
+from testing.fakes.https_server import FakeCA, FakeHttpsHandler, FakeHttpsServer, make_fake_ca
 from testing.fakes.incidentio_check import Exchange, check_exchanges, load_incidentio_spec
 from testing.fakes.openapi_check import CheckedRequest
 
@@ -1191,21 +1190,9 @@ def _require(body: Any, key: str, kind: type) -> Any:
 # ---- fixtures ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FakeCA:
-    ca: trustme.CA
-    ca_bundle: str
-    server_context: ssl.SSLContext
-
-
 @pytest.fixture(scope="session")
 def incidentio_ca(tmp_path_factory: pytest.TempPathFactory) -> FakeCA:
-    ca = trustme.CA()
-    bundle = tmp_path_factory.mktemp("incidentio-ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return FakeCA(ca, str(bundle), context)
+    return make_fake_ca(tmp_path_factory.mktemp("incidentio-ca"))
 
 
 def check_fake(server: FakeIncidentIo) -> None:

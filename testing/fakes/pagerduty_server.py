@@ -46,14 +46,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import trustme
 
 from notifier.backends.pagerduty.backend import PagerDutyBackend
 from notifier.backends.pagerduty.budget import RequestBudget
 from notifier.backends.pagerduty.client import build_client
 from notifier.backends.pagerduty.settings import PagerDutySettings
 from testing.fakes.hostile import send_drip, send_drip_headers, send_huge
-from testing.fakes.https_server import FakeHttpsHandler, FakeHttpsServer
+from testing.fakes.https_server import FakeCA, FakeHttpsHandler, FakeHttpsServer, make_fake_ca
 from testing.fakes.openapi_check import CheckedRequest, check_requests, load_spec
 
 DEFAULT_TOKEN = "u+fake-token-0123456789abcdef"
@@ -1584,23 +1583,10 @@ def _require(body: Any, key: str, kind: type) -> Any:
 # ---- fixtures ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FakeCA:
-    ca: trustme.CA
-    ca_bundle: str
-    server_context: ssl.SSLContext
-
-
 @pytest.fixture(scope="session")
 def pagerduty_ca(tmp_path_factory: pytest.TempPathFactory) -> FakeCA:
     """A private CA (trustme) and a server certificate for 127.0.0.1."""
-    ca = trustme.CA()
-    directory = tmp_path_factory.mktemp("pagerduty-ca")
-    bundle = directory / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return FakeCA(ca, str(bundle), context)
+    return make_fake_ca(tmp_path_factory.mktemp("pagerduty-ca"))
 
 
 def start_fake_pagerduty(ca: FakeCA) -> FakePagerDuty:

@@ -14,12 +14,14 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_SECRET = "oncall-test-registration-secret"
@@ -166,3 +168,20 @@ class Synapse:
         )
         events = [e for e in data["chunk"] if e["type"] == "m.room.message"]
         return list(reversed(events))
+
+
+def synapse_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """A test module's Synapse (``yield from`` it in a module-scoped fixture): started
+    in a fresh folder, stopped after; without the Synapse venv the test skips saying
+    how to make it (and fails in CI, see conftest)."""
+    python = synapse_python()
+    if python is None:
+        pytest.skip(
+            "no Synapse venv: scripts/test makes .synapse-venv (or set "
+            "ONCALL_TEST_SYNAPSE_PYTHON to a Python with matrix-synapse installed)"
+        )
+    server = Synapse(python, tmp_path_factory.mktemp("synapse")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

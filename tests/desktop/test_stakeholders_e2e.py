@@ -19,7 +19,7 @@ from notifier.core.actions import ActionKind
 from testing.desktop.session import DesktopSession
 from testing.support.desktop_app import AppMaker
 from testing.support.stakeholder_receivers import SmtpReceiver
-from testing.support.synapse import Synapse, User, synapse_python
+from testing.support.synapse import Synapse, User, synapse_for_tests
 from testing.support.table import shown_loaded
 
 WAIT = 30_000
@@ -34,15 +34,7 @@ def relay() -> Iterator[SmtpReceiver]:
 
 @pytest.fixture(scope="module")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    python = synapse_python()
-    if python is None:
-        pytest.skip(
-            "no Synapse venv: scripts/test makes .synapse-venv (or set "
-            "ONCALL_TEST_SYNAPSE_PYTHON to a Python with matrix-synapse installed)"
-        )
-    server = Synapse(python, tmp_path_factory.mktemp("synapse")).start()
-    yield server
-    server.stop()
+    yield from synapse_for_tests(tmp_path_factory)
 
 
 @pytest.fixture

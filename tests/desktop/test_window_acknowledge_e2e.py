@@ -57,24 +57,35 @@ def button_centre(session: DesktopSession, name: str) -> tuple[int, int] | None:
     return int(x), int(y)
 
 
-def test_the_window_acknowledge_button_silences_the_alarm_before_pagerduty_answers(
-    desktop_session: DesktopSession, tmp_path: Path, pagerduty_server: FakePagerDuty
-) -> None:
-    session = desktop_session
+def prepare(session: DesktopSession, tmp_path: Path, server: FakePagerDuty) -> tuple[Path, str]:
+    """The accessibility bus up, a new PagerDuty incident ("Checkout 500s") and a
+    profile holding the token: the profile's folder and the incident's id."""
     pyatspi = subprocess.run([SYSTEM_PYTHON, "-c", "import pyatspi"], check=False)
     if pyatspi.returncode != 0:
-        skip_or_fail("finding the window's button needs apt-get install python3-pyatspi")
+        skip_or_fail("reading the window over AT-SPI needs apt-get install python3-pyatspi")
     try:
         session.start_accessibility()
     except SessionError as exc:
         skip_or_fail(f"no accessibility bus: {exc}")
     session.close_notifications()
-    state, world = pagerduty_server.state, pagerduty_server.world
-    incident = state.new_incident("Checkout 500s", service_id=world.checkout.id)
+    incident = server.state.new_incident("Checkout 500s", service_id=server.world.checkout.id)
     profile = tmp_path / "profile"
     profile.mkdir()
-    SecretStore("file", profile_root=profile).set(token_secret_name("work"), pagerduty_server.token)
-    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1"}
+    SecretStore("file", profile_root=profile).set(token_secret_name("work"), server.token)
+    return profile, incident.id
+
+
+#: the app's environment: accessibility on (its tree on the AT-SPI bus)
+APP_ENV = {"PYTHONFAULTHANDLER": "1", "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1"}
+
+
+def test_the_window_acknowledge_button_silences_the_alarm_before_pagerduty_answers(
+    desktop_session: DesktopSession, tmp_path: Path, pagerduty_server: FakePagerDuty
+) -> None:
+    session = desktop_session
+    profile, incident_id = prepare(session, tmp_path, pagerduty_server)
+    state = pagerduty_server.state
+    env = {**os.environ, **APP_ENV}
     with running_app(session, profile, env=env, config=config(pagerduty_server)) as app:
         wait_for(
             lambda: session.record_level(0.5) > AUDIBLE_DB,
@@ -100,9 +111,9 @@ def test_the_window_acknowledge_button_silences_the_alarm_before_pagerduty_answe
         session.record_level(1.0)
         assert session.record_level(2.0) < AUDIBLE_DB
         # ... while PagerDuty has not answered yet: the app did not wait for it
-        assert state.incident(incident.id).status == "triggered"
+        assert state.incident(incident_id).status == "triggered"
         wait_for(
-            lambda: state.incident(incident.id).status == "acknowledged",
+            lambda: state.incident(incident_id).status == "acknowledged",
             "PagerDuty taking the acknowledgement",
             timeout=SLOW_S + 30,
             alive=app.proc,
@@ -121,20 +132,9 @@ def test_an_acknowledgement_pagerduty_refuses_is_announced_assertively(
     from testing.desktop.accessibility import EventListener
 
     session = desktop_session
-    pyatspi = subprocess.run([SYSTEM_PYTHON, "-c", "import pyatspi"], check=False)
-    if pyatspi.returncode != 0:
-        skip_or_fail("listening for announcements needs apt-get install python3-pyatspi")
-    try:
-        session.start_accessibility()
-    except SessionError as exc:
-        skip_or_fail(f"no accessibility bus: {exc}")
-    session.close_notifications()
-    state, world = pagerduty_server.state, pagerduty_server.world
-    incident = state.new_incident("Checkout 500s", service_id=world.checkout.id)
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    SecretStore("file", profile_root=profile).set(token_secret_name("work"), pagerduty_server.token)
-    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1"}
+    profile, incident_id = prepare(session, tmp_path, pagerduty_server)
+    state = pagerduty_server.state
+    env = {**os.environ, **APP_ENV}
     with running_app(session, profile, env=env, config=config(pagerduty_server)) as app:
         assert app.run().returncode == 0  # a second launch: the window comes forward
         x, y = wait_for(
@@ -158,5 +158,5 @@ def test_an_acknowledgement_pagerduty_refuses_is_announced_assertively(
                 timeout=60,
             )
         assert said["detail1"] == 2, said  # assertive: it interrupts
-        assert state.incident(incident.id).status == "triggered"  # PagerDuty kept it so
+        assert state.incident(incident_id).status == "triggered"  # PagerDuty kept it so
         assert app.proc.poll() is None, app.output()[-4000:]

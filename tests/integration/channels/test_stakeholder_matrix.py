@@ -17,22 +17,14 @@ from notifier.channels.settings import ChannelSettings, secret_name
 from notifier.config import parse_config
 from notifier.core.stakeholders import DeliveryQueue, DeliveryState, deliver_due
 from notifier.system.secrets import SecretStore
-from testing.support.synapse import Synapse, User, synapse_python
+from testing.support.synapse import Synapse, User, synapse_for_tests
 
 HOSTILE = "DB down @room <b>bold</b> [link](https://evil.example)"
 
 
 @pytest.fixture(scope="module")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    python = synapse_python()
-    if python is None:
-        pytest.skip(
-            "no Synapse venv: scripts/test makes .synapse-venv (or set "
-            "ONCALL_TEST_SYNAPSE_PYTHON to a Python with matrix-synapse installed)"
-        )
-    server = Synapse(python, tmp_path_factory.mktemp("synapse")).start()
-    yield server
-    server.stop()
+    yield from synapse_for_tests(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
