@@ -19,12 +19,7 @@ from notifier.desktop.widgets.icons import TrayState
 from testing.fakes.incidentio_server import ME_EMAIL, FakeIncidentIo
 from testing.support.clock import ShiftedClock
 from testing.support.desktop_app import AppMaker
-from tests.gui.test_fault_injection import (
-    INTERVAL,
-    one_interval_later,
-    poll,
-    scheduled_within_one_interval,
-)
+from tests.gui.test_fault_injection import INTERVAL, one_interval_later, poll
 
 pytest_plugins = ["testing.fakes.incidentio_server"]
 
@@ -97,10 +92,20 @@ def test_incidentio_fault(
     assert status.startswith("⚠ work:") and "\n" not in status
     assert incidentio_server.key not in status
     assert len(app.bridge.incidents()) == 1  # the last good snapshot stands
-    assert scheduled_within_one_interval(app, "work")
 
-    incidentio_server.clear_faults()  # the 429 asked for no pause (Retry-After: 0)
-    poll(qtbot, app)  # a poll started now: one under way does not count
+    # the fault ends (the 429 asked for no pause: Retry-After 0): the next poll on
+    # schedule, within one interval and nothing forced, reaches incident.io and recovers
+    incidentio_server.clear_faults()
+    qtbot.waitUntil(lambda: not app.sync.polling("work"), timeout=20_000)  # one under way
+    asked = len(incidentio_server.requests_to("GET", "/v2/escalations"))
+    clock.advance(INTERVAL + timedelta(seconds=1))
+    app.sync.wake()  # the timer goes off
+
+    def polled_and_recovered() -> bool:
+        polled = len(incidentio_server.requests_to("GET", "/v2/escalations")) > asked
+        return polled and not app.sync.polling("work")
+
+    qtbot.waitUntil(polled_and_recovered, timeout=20_000)
     assert app.tray.state is not TrayState.DEGRADED, app.monitor.health("work")
     assert app.outbox_runner is not None
     for item in app.outbox_runner.items():  # failed for good (401): the user retries
