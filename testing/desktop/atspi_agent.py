@@ -82,8 +82,12 @@ def _node(acc: Any, path: list[int], depth: int) -> dict[str, Any]:
     if depth < MAX_DEPTH:
         for index in range(min(acc.childCount, MAX_CHILDREN)):
             child = acc.getChildAtIndex(index)
-            if child is not None:
+            if child is None:
+                continue
+            try:
                 node["children"].append(_node(child, [*path, index], depth + 1))
+            except Exception:  # gone while walked (a dialog closing): not on screen now
+                continue
     return node
 
 
