@@ -29,7 +29,7 @@ from notifier.core.actions import ActionKind, ActionRequest
 from notifier.domain.model import Person, Role
 from notifier.domain.text import one_line
 from notifier.errors import UserError
-from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import SqliteErrors, SqliteFile
 
 log = logging.getLogger("notifier.outbox")
 
@@ -215,18 +215,11 @@ class Outbox:
             version=SCHEMA_VERSION,
             durable=True,  # an enqueued action survives a power cut
             check_integrity=True,
-            errors=SqliteErrors(
-                unavailable=lambda why: OutboxError(
-                    f"cannot use {where}: {why}"
-                    + ("" if why.startswith(DISK_FULL) else "; check the profile folder")
-                ),
-                damaged=lambda why: OutboxError(
-                    f"{where} is damaged or unreadable ({why}); it may hold actions not yet "
-                    "sent: move it aside (do not delete it) and restart"
-                ),
-                newer=lambda: OutboxError(
-                    f"{where} was written by a newer oncall-notifier; upgrade this one"
-                ),
+            errors=SqliteErrors.worded(
+                where,
+                OutboxError,
+                damaged="is damaged or unreadable ({why}); it may hold actions not yet sent: "
+                "move it aside (do not delete it) and restart",
             ),
         )
         self._read = self._db.read

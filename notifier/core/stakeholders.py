@@ -46,7 +46,7 @@ from notifier.domain.model import Role, split_ref
 from notifier.domain.text import one_line
 from notifier.errors import UserError
 from notifier.system.secrets import SecretStore
-from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import SqliteErrors, SqliteFile
 
 if TYPE_CHECKING:
     import ssl  # OpenSSL loads when a channel sends, not with an idle app (issue 10)
@@ -215,17 +215,10 @@ class DeliveryQueue:
             version=SCHEMA_VERSION,
             durable=True,  # a queued update survives a power cut
             check_integrity=True,
-            errors=SqliteErrors(
-                unavailable=lambda why: QueueError(
-                    f"cannot use {where}: {why}"
-                    + ("" if why.startswith(DISK_FULL) else "; check the profile folder")
-                ),
-                damaged=lambda why: QueueError(
-                    f"{where} is damaged ({why}); move it aside (do not delete it) and restart"
-                ),
-                newer=lambda: QueueError(
-                    f"{where} was written by a newer oncall-notifier; upgrade this one"
-                ),
+            errors=SqliteErrors.worded(
+                where,
+                QueueError,
+                damaged="is damaged ({why}); move it aside (do not delete it) and restart",
             ),
         )
 

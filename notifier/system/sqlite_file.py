@@ -65,6 +65,22 @@ class SqliteErrors:
     #: written by a newer version of the program
     newer: Callable[[], Exception]
 
+    @classmethod
+    def worded(cls, where: str, error: Callable[[str], Exception], *, damaged: str) -> SqliteErrors:
+        """The usual one-line wording for the file ``where`` (e.g. "the outbox PATH"),
+        raised as ``error(text)``; ``damaged`` follows "{where} " when the file is
+        damaged, ``{why}`` standing for the reason."""
+        return cls(
+            unavailable=lambda why: error(
+                f"cannot use {where}: {why}"
+                + ("" if why.startswith(DISK_FULL) else "; check the profile folder")
+            ),
+            damaged=lambda why: error(f"{where} " + damaged.format(why=why)),
+            newer=lambda: error(
+                f"{where} was written by a newer oncall-notifier; upgrade this one"
+            ),
+        )
+
 
 class SqliteFile:
     def __init__(

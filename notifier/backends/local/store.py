@@ -26,7 +26,7 @@ from notifier.domain.model import (
     TimelineEntry,
     Urgency,
 )
-from notifier.system.sqlite_file import DISK_FULL, SqliteErrors, SqliteFile
+from notifier.system.sqlite_file import SqliteErrors, SqliteFile
 
 SCHEMA_VERSION = 1
 
@@ -103,20 +103,10 @@ class LocalStore:
             self.path,
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
-            errors=SqliteErrors(
-                unavailable=lambda why: UnavailableError(
-                    f"cannot use {where}: {why}"
-                    + ("" if why.startswith(DISK_FULL) else "; check the profile folder"),
-                    account=account,
-                ),
-                damaged=lambda why: UnavailableError(
-                    f"{where} is damaged ({why}); move it aside to start afresh",
-                    account=account,
-                ),
-                newer=lambda: UnavailableError(
-                    f"{where} was written by a newer oncall-notifier; upgrade this one",
-                    account=account,
-                ),
+            errors=SqliteErrors.worded(
+                where,
+                lambda text: UnavailableError(text, account=account),
+                damaged="is damaged ({why}); move it aside to start afresh",
             ),
         )
         self._read = self._db.read
