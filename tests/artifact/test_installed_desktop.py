@@ -132,9 +132,12 @@ def test_installed_app_hands_a_second_launch_over_privately_and_quits_on_sigterm
     assert second.returncode == 0, second.stderr
     assert "already running on this profile" in second.stdout
     runtime = Path(app.env["XDG_RUNTIME_DIR"])
-    assert [p.name for p in runtime.glob("oncall-notifier-*") if p.is_socket()]
+    sockets = [p for p in runtime.glob("oncall-notifier-*") if p.is_socket()]
+    assert sockets
+    assert all(p.stat().st_mode & 0o077 == 0 for p in sockets), "the socket is this user's only"
     app.proc.send_signal(signal.SIGTERM)
     assert app.proc.wait(timeout=30) == 0
+    assert not any(p.exists() for p in sockets), "the app quit and left its socket behind"
     assert not (app.profile / "ingest.json").exists()
     assert not (app.profile / "status.json").exists()
 

@@ -208,3 +208,30 @@ def test_a_start_reads_no_module_source(tmp_path: Path) -> None:
     after_the_desktop_layer = ("/notifier/desktop/", "/waitress/", "/asyncio/", "/dbus_fast/")
     read = [path for path in found["SOURCES"] if any(p in path for p in after_the_desktop_layer)]
     assert [Path(path).name for path in read] == ["pyside_import.py"]  # the one that turns it off
+
+
+def test_the_single_instance_channel_works_without_qtnetwork(tmp_path: Path) -> None:
+    # issue 22: a Unix socket of the standard library, watched by a QSocketNotifier;
+    # QtNetwork (with the Kerberos libraries it links) cost 2.9 MiB for it
+    _, after = start_app(
+        local_profile(tmp_path / "p"),
+        after="""
+        from notifier.desktop.app.single_instance import (
+            InstanceServer, hand_to_running_instance, instance_channel)
+        channel = instance_channel(profile)
+        server = InstanceServer(channel.address)
+        got = []
+        server.messageReceived.connect(got.append)
+        assert hand_to_running_instance(channel, {"command": "show"}).taken
+        deadline = QDeadlineTimer(30_000)
+        while not got:
+            assert not deadline.hasExpired(), "the request did not arrive within 30 s"
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        assert got == [{"command": "show"}], got
+        server.close()
+        assert not os.path.exists(channel.address), "the socket file outlived the server"
+        assert not hand_to_running_instance(channel, {"command": "show"}).taken
+        """,
+    )
+    if sys.platform != "win32":  # a named pipe there: QLocalServer
+        assert not loaded(after, "PySide6.QtNetwork")
