@@ -19,8 +19,9 @@ The channel of older versions (the name in ``/tmp``) is still tried, with the sa
 checks, so that a new version finds an older one running.
 
 On Linux and macOS the socket is the standard library's (Unix domain), watched by a
-``QSocketNotifier``: QtLocalServer would bring QtNetwork and the Kerberos libraries it
-links, 2.9 MiB of resident memory for one listening socket (issue 22 counts it). On
+``QSocketNotifier``: QtNetwork's ``QLocalServer`` would bring QtNetwork and the
+Kerberos libraries it links, 2.9 MiB of resident memory for one listening socket
+(issue 22 counts it). On
 Windows, where the channel is a named pipe, it is QtNetwork's ``QLocalServer``.
 """
 
