@@ -11,12 +11,12 @@ nowhere and injects no markup or header.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import asdict, dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the email package loads with the first mail, not at start (issue 22)
+    from email.message import EmailMessage
 
 from notifier.domain.model import Incident
 from notifier.domain.text import one_line, plain_text
@@ -132,6 +132,8 @@ def card_text(text: str) -> str:
 def html_text(text: str) -> str:
     """Text inside HTML (email's HTML part, Matrix's formatted_body); line
     breaks kept as ``<br>``."""
+    import html  # with the first message, not at the app's start (issue 22)
+
     return neutralise_mentions(html.escape(text, quote=True)).replace("\n", "<br>\n")
 
 
@@ -231,6 +233,9 @@ def email_message(
     """A multipart/alternative mail: the plain text, then a simple HTML part.
     The Message-ID is derived from the delivery, so a receiving system can tell
     a copy from a second update."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     mail = EmailMessage()
     mail["Subject"] = header_text(f"[{message.ref}] {message.heading}")
     mail["From"] = sender

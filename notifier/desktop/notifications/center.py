@@ -25,7 +25,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
-import html
 import json
 import logging
 import os
@@ -89,6 +88,8 @@ def plain_text(text: str, limit: int) -> str:
 
 def escape_markup(text: str) -> str:
     """Escape the characters that freedesktop body markup interprets: & < >."""
+    import html  # its entity table is 0.45 MiB: with the first notification, not at start
+
     return html.escape(text, quote=False)
 
 
