@@ -120,9 +120,13 @@ def test_an_idle_start_loads_no_notification_stack_and_no_openssl(tmp_path: Path
     # notification; hashlib/hmac/secrets (OpenSSL, 3.4 MiB) when a key is made or
     # checked: an idle tray carries none of them (issue 10); nor the email package and
     # html's entity table (1.2 MiB together), which come with the first stakeholder
-    # message or notification (issue 22)
-    _, after_polls = start_app(local_profile(tmp_path / "p"))
+    # message or notification, and no decimal module (durations are parsed in integers)
+    # (issue 22)
+    _, after_polls = start_app(
+        local_profile(tmp_path / "p", '[escalation]\nnotify_after = "1.5m"\n')
+    )
     idle_free = ("desktop_notifier", "dbus_fast", "asyncio", "ssl", "_ssl", "_hashlib", "email")
+    idle_free += ("decimal",)
     for module in (*idle_free, "html.entities"):
         assert not loaded(after_polls, module), f"{module} loaded by an idle start"
 

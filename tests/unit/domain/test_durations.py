@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -171,3 +172,20 @@ def test_spoken_age_reads_aloud_in_words() -> None:
     assert spoken_age(timedelta(days=1, hours=4, minutes=59)) == "1 day 4 hours"
     assert spoken_age(timedelta(days=2)) == "2 days"
     assert spoken_age(timedelta(seconds=-5)) == "under a minute"
+
+
+_UNIT_MICROSECONDS = {"h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1_000}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(list(_UNIT_MICROSECONDS)),
+        st.from_regex(r"\A[0-9]{1,9}(\.[0-9]{1,15})?\Z"),
+        min_size=1,
+    )
+)
+def test_parsing_is_exact_to_the_microsecond_rounding_half_to_even(amounts: dict[str, str]) -> None:
+    # the exact sum as a fraction, rounded as the decimal module did (half to even)
+    exact = sum(Fraction(number) * _UNIT_MICROSECONDS[unit] for unit, number in amounts.items())
+    text = "".join(f"{amounts[unit]}{unit}" for unit in _UNIT_MICROSECONDS if unit in amounts)
+    assert parse_duration(text) == timedelta(microseconds=round(exact))
