@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QColor,
     QGuiApplication,
 )
-from PySide6.QtWidgets import QApplication, QLineEdit, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 class _ApplicationAccessible(QAccessibleObject):
@@ -173,6 +173,10 @@ def name_builtin_buttons(root: QWidget) -> None:
     """Name the buttons Qt adds on its own under ``root``, which a reader would
     announce as an unnamed button: a line edit's clear button ("Clear search") and a
     toolbar's overflow button, which shows when the toolbar does not fit (large text)."""
+    # here, not at the top: the tray imports this module at start, and each Qt widget
+    # class's first import builds its Python type (issue 22: the idle app's memory)
+    from PySide6.QtWidgets import QLineEdit, QToolBar, QToolButton
+
     edits = [root] if isinstance(root, QLineEdit) else root.findChildren(QLineEdit)
     for edit in edits:
         for button in edit.findChildren(QToolButton):
