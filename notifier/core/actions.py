@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +66,12 @@ class ActionKind(enum.StrEnum):
         }[self]
 
 
+def _new_id() -> str:
+    import uuid  # with the first action, not at start (uuid brings platform, issue 22)
+
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class ActionRequest:
     """One thing the user asked for. ``text`` holds what they typed (a note, an
@@ -80,7 +85,7 @@ class ActionRequest:
     #: for SNOOZE: when the snooze ends (aware); fixed when the user asks, so a
     #: snooze delivered late still ends when they chose
     until: datetime | None = None
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: _new_id())
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def describe(self) -> str:

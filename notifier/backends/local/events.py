@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -197,6 +196,8 @@ def parse_events_v2(obj: Any) -> EventsV2Event:
     if not dedup_key:
         if action is not EventAction.TRIGGER:
             raise IngestValidationError("dedup_key", f"is required to {action.value}")
+        import uuid  # per event without a key, not at start (issue 22)
+
         dedup_key, generated = uuid.uuid4().hex, True
     trigger = _events_v2_trigger(event) if action is EventAction.TRIGGER else None
     return EventsV2Event(

@@ -22,17 +22,15 @@ signals. Call :meth:`NotificationCenter.shutdown` before the QApplication goes a
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import json
 import logging
 import os
-import platform
 import re
 import shutil
+import sys
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from notifier.system.atomic_file import write_atomically
 
 if TYPE_CHECKING:
     import asyncio  # imported where used: not before the tray icon is up
+    import concurrent.futures
 
 log = logging.getLogger("notifier.desktop.notifications.center")
 
@@ -91,6 +90,14 @@ def escape_markup(text: str) -> str:
     import html  # its entity table is 0.45 MiB: with the first notification, not at start
 
     return html.escape(text, quote=False)
+
+
+def system_name() -> str:
+    """``platform.system()``'s answer for the systems the app runs on, without the
+    ``platform`` module (loaded at start otherwise, issue 22)."""
+    if sys.platform.startswith("linux"):
+        return "Linux"
+    return {"darwin": "Darwin", "win32": "Windows"}.get(sys.platform, sys.platform.capitalize())
 
 
 def session_bus_configured() -> bool:
@@ -194,7 +201,7 @@ class DesktopNotifierAdapter(NotificationAdapter):
         super().__init__(parent)
         self._app_name = app_name
         self._icon_path = icon_path
-        self._system = system or platform.system()  # given by tests of other platforms
+        self._system = system or system_name()  # given by tests of other platforms
         self._ledger = ledger
         # key -> the server's notification id, and the server's unique bus name;
         # loop thread only (see NotificationLedger)
@@ -272,6 +279,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
         if not session_bus_configured():
             return False, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
         # A short blocking wait, once, at start-up: a local D-Bus round trip.
+        import concurrent.futures  # asyncio has loaded it by now
+
         try:
             future = self._submit(self._probe_bus())
             return future.result(timeout=PROBE_TIMEOUT_S)  # type: ignore[no-any-return]
@@ -455,6 +464,8 @@ class DesktopNotifierAdapter(NotificationAdapter):
             return
         await self._withdraw(n.key)  # desktop-notifier cannot reuse an id: close, send anew
         key = n.key
+        import uuid
+
         identifier = str(uuid.uuid4())
         dn = DNNotification(
             title=plain_text(n.title, TITLE_LIMIT),
@@ -639,7 +650,7 @@ class PlyerAdapter(NotificationAdapter):
     ) -> None:
         super().__init__(parent)
         self._app_name = app_name
-        self._system = system or platform.system()  # given by tests of other platforms
+        self._system = system or system_name()  # given by tests of other platforms
         self._failureFromWorker.connect(self.failed, Qt.ConnectionType.QueuedConnection)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._notify: Callable[..., Any] | None = None
@@ -695,6 +706,8 @@ class PlyerAdapter(NotificationAdapter):
                 self._failureFromWorker.emit(f"plyer could not notify: {exc}", notification)
 
         if self._executor is None:
+            import concurrent.futures
+
             self._executor = concurrent.futures.ThreadPoolExecutor(1, "plyer-notify")
         self._executor.submit(run)  # notify-send is a subprocess: keep it off the GUI
 
