@@ -242,3 +242,23 @@ def test_the_single_instance_channel_works_without_qtnetwork(tmp_path: Path) -> 
     )
     if sys.platform != "win32":  # a named pipe there: QLocalServer
         assert not loaded(after, "PySide6.QtNetwork")
+
+
+def test_the_ingest_loads_its_http_server_with_the_first_request(tmp_path: Path) -> None:
+    # issue 22: an idle app holds the listening socket and one waiting thread; waitress
+    # (its modules and five threads) comes with the first connection, which it serves
+    found = run_start(
+        local_profile(tmp_path / "p"),
+        after="""
+        import json, threading, urllib.request
+        idle_modules, idle_threads = set(sys.modules), threading.active_count()
+        url = json.loads((profile.root / "ingest.json").read_text())["url"]
+        with urllib.request.urlopen(url + "/healthz", timeout=30) as reply:
+            answer = (reply.status, json.loads(reply.read()))
+        assert answer == (200, {"status": "ok"}), answer
+        assert threading.active_count() > idle_threads, "waitress's threads did not start"
+        print("IDLE", " ".join(sorted(idle_modules)))
+        """,
+    )
+    assert not loaded(found["IDLE"], "waitress"), "waitress loaded before any request"
+    assert loaded(found["LOADED"], "waitress")

@@ -13,7 +13,7 @@ Routes (JSON in, JSON out):
 * ``GET /healthz`` -- 200 ``{"status": "ok"}``, needs no key and tells nothing.
 
 Connections are served by :mod:`notifier.backends.local.http_server` (waitress,
-asynchronous I/O): a capped number of connections, a deadline for each request
+asynchronous I/O; loaded with the first connection: :mod:`.lazy_server`): a capped number of connections, a deadline for each request
 to arrive whole, and room always kept for a new sender. What this module
 defends against, since anything on the machine (and any web page in a
 browser) can reach a loopback port: DNS rebinding (the ``Host`` header must
@@ -48,13 +48,13 @@ from notifier.backends.local.events import (
     parse_alertmanager,
     parse_events_v2,
 )
-from notifier.backends.local.http_server import GuardedHTTPServer
 from notifier.backends.local.ingest_keys import (
     ALERTMANAGER_TOKEN_SECRET,
     ROUTING_KEY_SECRET,
     IngestKeyPair,
     IngestKeys,
 )
+from notifier.backends.local.lazy_server import LazyHTTPServer
 from notifier.backends.local.settings import (
     DEFAULT_INGEST_HOST,
     DEFAULT_INGEST_MAX_BODY,
@@ -186,7 +186,7 @@ class IngestServer:
         self._on_change = on_change
         self._runtime_file = runtime_file
         self._key_pair: IngestKeyPair | None = None
-        self._server: GuardedHTTPServer | None = None
+        self._server: LazyHTTPServer | None = None
         self._allowed_hosts = self._hosts_to_accept(host)
 
     # ---- keys -------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class IngestServer:
             raise IngestError(str(exc)) from None
         sock = self._bind()
         try:
-            server = GuardedHTTPServer(
+            server = LazyHTTPServer(
                 self._wsgi,
                 sock,
                 max_connections=self.max_connections,
