@@ -443,7 +443,8 @@ class Sync:
 
     def degraded(self, now: datetime) -> list[tuple[str, str]]:
         """(account, one-line reason) for every account the user may be missing
-        pages from: failing to sync, or its token cannot be read at all."""
+        pages from: failing to sync, its token cannot be read at all, or its kind needs a
+        library this install leaves out."""
         reasons = dict(self.monitor.degraded(now))
         reasons.update((name, p.detail) for name, p in self._account_problems.items())
         return [(name, reasons[name]) for name in self.monitor.accounts() if name in reasons]
