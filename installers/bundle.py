@@ -16,8 +16,9 @@ What PyInstaller misses, and why each entry is here:
   backends are entry points: without them only the failing backend is found),
   ``httpx2`` and ``pagerduty`` (they read their own version at import).
 - modules imported by name at run time: the backends of every account kind (named
-  by dotted path in ``notifier.backends.kinds``); ``keyring.backends.*`` and, on Linux,
-  ``secretstorage``/``jeepney`` under them; ``plyer.platforms.<os>.notification``;
+  by dotted path in ``notifier.backends.kinds``; the libraries of the optional extras,
+  the incident.io SDK, must be installed: the ``freeze`` extra includes them);
+  ``keyring.backends.*`` and, on Linux, ``secretstorage``/``jeepney`` under them; ``plyer.platforms.<os>.notification``;
   ``desktop_notifier.backends.<os>`` and ``desktop_notifier.resources`` (a data
   package: without it desktop-notifier fails to import and notifications lose their
   buttons).
@@ -153,6 +154,17 @@ def backend_modules() -> list[str]:
     them: the desktop sees backends through the port only)."""
     from notifier.backends.kinds import KINDS
 
+    # a bundle cannot be extended with pip: the libraries a kind needs beyond the
+    # default install (the incident.io SDK, issue 22) must be there to be frozen, or
+    # PyInstaller would only warn and the bundle's accounts of that kind say "install it"
+    missing = [kind.needs for kind in KINDS.values() if kind.needs and not kind.needs.installed()]
+    if missing:
+        raise SystemExit(
+            "the build environment lacks "
+            + ", ".join(f"{lib.label} ({lib.distribution})" for lib in missing)
+            + ": install the wheel with the freeze extra (pip install 'WHEEL[freeze]'), "
+            "which includes the " + ", ".join(lib.extra for lib in missing) + " extra"
+        )
     paths = (
         path
         for kind in KINDS.values()

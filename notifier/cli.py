@@ -519,6 +519,7 @@ def cmd_login(ctx: Context) -> int:
     kind = account_kind(info.kind)
     if not kind.takes_secret:
         raise UserError(f"{name!r} is the {kind.label} account; it needs no login")
+    kind.check_usable(name)  # before asking for a key this install could not use
     if ctx.args.browser:
         return _login_with_browser(ctx, name)
     if sys.stdin.isatty():

@@ -11,12 +11,13 @@ follow, asking the kind's properties rather than its name.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from notifier.backends.port import Backend
+from notifier.backends.port import Backend, NotInstalledError
 from notifier.domain.model import Person
 from notifier.errors import UserError
 
@@ -24,6 +25,31 @@ from notifier.errors import UserError
 def _load(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class OptionalLibrary:
+    """A library a kind of account needs that the default install leaves out (an
+    extra of the package: issue 22 keeps the install under 300 MB)."""
+
+    module: str  # its top-level import name
+    distribution: str  # its name on PyPI
+    extra: str  # the extra of oncall-notifier that installs it
+    label: str  # as the user knows it: "the incident.io SDK"
+
+    def installed(self) -> bool:
+        # a fresh look each time: a `pipx inject` while the app runs counts at the
+        # next attempt (the import system notices the changed site-packages folder)
+        return importlib.util.find_spec(self.module) is not None
+
+    def missing(self, kind_label: str, account: str) -> str:
+        """The one line saying what is missing and how to add it (pip and pipx
+        installs only: the frozen bundles and the .deb carry every library)."""
+        return (
+            f"{kind_label} account {account!r} needs {self.label}, which this install "
+            f"leaves out: run `pipx inject oncall-notifier {self.distribution}` "
+            f"(or `pip install 'oncall-notifier[{self.extra}]'` in the app's environment)"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,8 @@ class AccountKind:
     never in ``[[accounts]]``; ``has_oncall`` False: it has no rota to say whether I am
     on call; ``fixed_poll``: it is read this often whatever the on-call state;
     ``takes_unlisted_people``: a role may go to someone it does not list, as typed.
+    ``needs``: a library the default install leaves out; without it an account of this
+    kind is still configured (its settings parse and save) but not used, and says why.
     """
 
     kind: str
@@ -72,11 +100,30 @@ class AccountKind:
     #: ``"module:function"`` taking ``(settings, secrets)``: revoke and delete a
     #: browser sign-in; whether there was one
     browser_sign_out: str = ""
+    needs: OptionalLibrary | None = None
 
     @property
     def takes_secret(self) -> bool:
         """Whether accounts of this kind log in with a secret kept in the store."""
         return self.verify is not None
+
+    def unusable(self, account: str) -> str | None:
+        """Why ``account`` of this kind cannot be used by this install (one line:
+        what is missing and what to run), or None when it can."""
+        if self.needs is None or self.needs.installed():
+            return None
+        return self.needs.missing(self.label, account)
+
+    def check_usable(self, account: str) -> None:
+        """Raise :class:`NotInstalledError` with :meth:`unusable`'s line, if any."""
+        problem = self.unusable(account)
+        if problem is not None:
+            raise NotInstalledError(problem, account=account)
+
+    def _check_usable(self, settings: Any) -> None:
+        # before the backend's module is imported: it imports the library
+        if self.needs is not None:
+            self.check_usable(str(settings.name))
 
     def parse_settings(self, entry: Mapping[str, Any], *, where: str) -> Any:
         function: Callable[..., Any] = _load(self.parse)
@@ -88,16 +135,19 @@ class AccountKind:
         return cls
 
     def create_backend(self, settings: Any, secret: str | None) -> Backend:
+        self._check_usable(settings)
         function: Callable[..., Backend] = _load(self.create)
         return function(settings, secret)
 
     def signed_in_backend(self, settings: Any, secrets: Any, profile_root: Any) -> Backend | None:
         if not self.signed_in:
             return None
+        self._check_usable(settings)
         function: Callable[..., Backend | None] = _load(self.signed_in)
         return function(settings, secrets, profile_root)
 
     def sign_in(self, settings: Any, secrets: Any, **options: Any) -> tuple[Person, str]:
+        self._check_usable(settings)
         function: Callable[..., tuple[Person, str]] = _load(self.browser_sign_in)
         return function(settings, secrets, **options)
 
@@ -110,6 +160,7 @@ class AccountKind:
     def verify_secret(self, settings: Any, secret: str) -> Person:
         if self.verify is None:
             raise UserError(f"a {self.label} account needs no login")
+        self._check_usable(settings)
         function: Callable[..., Person] = _load(self.verify)
         return function(settings, secret)
 
@@ -165,6 +216,7 @@ KINDS: dict[str, AccountKind] = {
         verify="notifier.backends.incidentio.backend:verify_api_key",
         secret="API key",
         secret_help="create one in incident.io under Settings > API keys",
+        needs=OptionalLibrary("incident_io", "incident-io", "incidentio", "the incident.io SDK"),
     ),
 }
 

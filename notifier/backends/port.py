@@ -86,6 +86,11 @@ class NotSupportedError(BackendError):
     """The backend lacks the capability asked for."""
 
 
+class NotInstalledError(BackendError):
+    """The account's kind needs a library this install leaves out (an optional extra);
+    the message says which and how to add it. Nothing of the account is lost."""
+
+
 class NotFoundError(BackendError):
     """No incident (or person) with that reference."""
 

@@ -130,9 +130,12 @@ class Accounts:
             return backend
 
     def build(self, name: str) -> Backend:
-        """A new backend for ``name``, not cached (the caller closes it)."""
+        """A new backend for ``name``, not cached (the caller closes it); raises
+        NotInstalledError when its kind needs a library this install leaves out."""
         info = self.info(name)
         kind = account_kind(info.kind)
+        # a library this install leaves out is said first: logging in would not help
+        kind.check_usable(name)
         # a browser sign-in (OAuth) comes first; an API token otherwise
         signed_in = kind.signed_in_backend(info.settings, self.secrets, self.profile.root)
         if signed_in is not None:

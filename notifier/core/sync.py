@@ -46,6 +46,7 @@ from notifier.backends.port import (
     AuthenticationError,
     Backend,
     Capability,
+    NotInstalledError,
     OnCallStatus,
     SignInAgainError,
     Truncated,
@@ -238,8 +239,10 @@ class Sync:
         self.health_alarm = HealthAlarm()
         #: each account's on-call status, as last looked up
         self.oncall: dict[str, OnCallStatus] = {}
-        #: accounts whose token cannot be read at all (one line each): degraded at once
-        self._account_problems: dict[str, str] = {}
+        #: accounts that cannot fix themselves by waiting (one line each): degraded at
+        #: once; their token cannot be read, or their kind needs a library this install
+        #: leaves out
+        self._account_problems: dict[str, Problem] = {}
         #: what could not start (the ingest, the outbox, the sound, the disk), by key
         self._problems: dict[str, Problem] = {}
         self._desktop: Callable[[], DesktopFacts] = DesktopFacts
@@ -440,9 +443,10 @@ class Sync:
 
     def degraded(self, now: datetime) -> list[tuple[str, str]]:
         """(account, one-line reason) for every account the user may be missing
-        pages from: failing to sync, or its token cannot be read at all."""
+        pages from: failing to sync, its token cannot be read at all, or its kind needs a
+        library this install leaves out."""
         reasons = dict(self.monitor.degraded(now))
-        reasons.update(self._account_problems)
+        reasons.update((name, p.detail) for name, p in self._account_problems.items())
         return [(name, reasons[name]) for name in self.monitor.accounts() if name in reasons]
 
     def incidents(self) -> list[Incident]:
@@ -478,8 +482,7 @@ class Sync:
         now = self._clock()
         problems = [ProblemEntry(key, problem) for key, problem in self._problems.items()]
         problems += [
-            ProblemEntry(name, Problem(name, f"Cannot read the token of {name}", text), name)
-            for name, text in self._account_problems.items()
+            ProblemEntry(name, problem, name) for name, problem in self._account_problems.items()
         ]
         return build_state(
             self.monitor,
@@ -606,9 +609,13 @@ class Sync:
         auth = isinstance(error, AuthenticationError)
         text = user_message(error)
         log.warning("sync of %s failed: %s", name, text)
+        # cannot fix itself (unlike a network outage): tell at once
         if isinstance(error, SecretStoreError):
-            # cannot fix itself (unlike a network outage): tell at once
-            self._account_problems[name] = text
+            self._account_problems[name] = Problem(name, f"Cannot read the token of {name}", text)
+        elif isinstance(error, NotInstalledError):
+            # the other accounts go on; this one is retried each interval, so a
+            # `pipx inject` while the app runs is picked up
+            self._account_problems[name] = Problem(name, f"{name} is not watched", text)
         else:
             self._account_problems.pop(name, None)
         # a browser sign-in that cannot be renewed says how to sign in again

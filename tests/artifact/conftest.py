@@ -85,6 +85,19 @@ class Installed:
         assert self.kind == "venv"
         return self.command.parent / "python"
 
+    def has_module(self, name: str) -> bool:
+        """Whether the installed environment can import top-level module ``name`` (a
+        frozen bundle is asked nothing: it carries every optional library)."""
+        if self.kind == "frozen":
+            return True
+        probe = subprocess.run(
+            [str(self.venv_python), "-c",
+             f"import importlib.util; print(importlib.util.find_spec({name!r}) is not None)"],
+            env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=60,
+            check=True,
+        )  # fmt: skip
+        return probe.stdout.strip() == "True"
+
     def run(
         self,
         *args: str,

@@ -1,5 +1,6 @@
 """``pipx install .`` gives a working ``oncall-notifier`` (pipx from PyPI, in the test
-extra), with pipx's home and bin folder in a temporary directory."""
+extra), with pipx's home and bin folder in a temporary directory; without the
+incident.io SDK, whose one line of advice (``pipx inject``) then works (issue 22)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,24 @@ def test_pipx_install_of_the_checkout_gives_a_working_command(tmp_path: Path) ->
     assert install["ok"] is True, install
     assert str(tmp_path / "pipx" / "venvs" / "oncall-notifier") in install["detail"]
     assert str(ROOT) not in install["detail"]
+
+    # an incident.io account: the default install leaves the SDK out and says what to run
+    with (profile / "config.toml").open("a") as config:
+        config.write(
+            '[[accounts]]\nname = "ops"\nkind = "incidentio"\nemail = "me@example.com"\n'
+            'api_url = "https://127.0.0.1:9"\n'
+        )
+    ops = {c["check"]: c for c in json.loads(run("doctor", "--json").stdout)}["account ops"]
+    advice = "run `pipx inject oncall-notifier incident-io`"
+    assert ops["ok"] is False and advice in ops["detail"], ops
+    inject = subprocess.run(
+        [sys.executable, "-m", "pipx", *advice.removeprefix("run `pipx ").rstrip("`").split()],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert inject.returncode == 0, inject.stdout + inject.stderr
+    # the SDK is there now: the account gets as far as wanting its API key
+    ops = {c["check"]: c for c in json.loads(run("doctor", "--json").stdout)}["account ops"]
+    assert ops["detail"] == "account 'ops' has no API key yet; run `oncall-notifier login ops`"
 
 
 def _tree_version() -> str:

@@ -6,7 +6,10 @@ Building the macOS and Windows bundles needs those systems (the hosted CI workfl
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,6 +18,7 @@ import pytest
 from notifier import __version__
 from notifier.cli import build_parser
 from notifier.system import autostart
+from testing.support.absent_library import without_library
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "installers").glob("*/oncall-notifier.spec"))
@@ -62,6 +66,25 @@ def test_every_hidden_import_names_a_module_that_exists(platform: str) -> None:
         assert f"notifier.backends.{kind}.backend" in names
     for name in names:
         assert importlib.util.find_spec(name) is not None, name  # finds, never runs, it
+
+
+def test_freezing_without_the_incidentio_sdk_stops_and_says_how_to_get_it(
+    tmp_path: Path,
+) -> None:
+    """A bundle cannot be extended with pip (issue 22): PyInstaller would only warn
+    about the SDK's absence, so the shared spec code refuses to go on."""
+    env = {**os.environ, **without_library(tmp_path / "no-sdk", "incident_io")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import bundle; bundle.hidden_imports('linux')"],
+        env={**env, "PYTHONPATH": f"{env['PYTHONPATH']}{os.pathsep}{ROOT / 'installers'}"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "the build environment lacks the incident.io SDK (incident-io): install the wheel "
+        "with the freeze extra (pip install 'WHEEL[freeze]'), which includes the "
+        "incidentio extra"
+    )
 
 
 def test_the_windows_installer_uses_the_apps_own_start_at_login() -> None:

@@ -557,6 +557,9 @@ class SettingsDialog(QDialog):
         # the selected account's settings, made from its kind's declarations
         self.account_title = QLabel()
         self.account_title.setTextFormat(Qt.TextFormat.PlainText)
+        # why the selected account cannot be used by this install (a library left out)
+        self.account_unusable = _error_label()
+        self.account_unusable.setAccessibleName("Account problem")
         self.account_form = QFormLayout()
         self.account_scroll = QScrollArea()
         self.account_scroll.setWidgetResizable(True)
@@ -594,6 +597,7 @@ class SettingsDialog(QDialog):
         accounts_layout.addWidget(self.accounts_table)
         accounts_layout.addLayout(row_buttons)
         accounts_layout.addWidget(self.account_title)
+        accounts_layout.addWidget(self.account_unusable)
         accounts_layout.addWidget(self.account_scroll, 1)
         accounts_layout.addWidget(self.account_error)
         accounts_layout.addLayout(add_row)
@@ -849,6 +853,7 @@ class SettingsDialog(QDialog):
         self.account_fields = {}
         page = QWidget()
         self.account_form = QFormLayout(page)
+        self.account_unusable.hide()
         if row is None:
             self.account_title.setText(
                 "The local account keeps incidents on this computer: its settings are on "
@@ -863,6 +868,11 @@ class SettingsDialog(QDialog):
         entry = self._accounts[row]
         kind = self._kind(entry)
         self.account_title.setText(f"{kind.label} account “{entry.get('name')}”")
+        # its settings are still edited and saved: the account works once it is added
+        unusable = kind.unusable(str(entry.get("name", "")))
+        if unusable:
+            self.account_unusable.setText(unusable)
+            self.account_unusable.show()
         for key, declared in settings_of(kind.settings_class()).items():
             if key == "name" or not declared.in_dialog:  # the list shows the name
                 continue

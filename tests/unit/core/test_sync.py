@@ -18,6 +18,7 @@ from notifier.backends.kinds import KINDS
 from notifier.backends.port import (
     AuthenticationError,
     Capability,
+    NotInstalledError,
     OnCallShift,
     OnCallStatus,
     RateLimitedError,
@@ -924,6 +925,35 @@ def test_every_problem_is_in_the_state_with_its_account(world: World) -> None:
     world.sync.set_problem("ingest", None)
     world.sync.publish()
     assert published(world).app_problems() == {}
+
+
+def test_an_account_this_install_cannot_use_is_degraded_at_once_and_the_others_go_on(
+    clock: FakeClock,
+) -> None:
+    """Issue 22: an incident.io account without the SDK (an optional extra) says so
+    in the tray at once, other accounts' pages still come, and it is tried again each
+    interval, so installing the SDK while the app runs is picked up."""
+    line = "incident.io account 'ops' needs the incident.io SDK, which this install ..."
+    page = make_incident("1", account="work")
+    world = make_world(
+        clock,
+        FakeBackend("work", [page]),
+        FakeBackend("ops", errors=[NotInstalledError(line, account="ops")]),
+    )
+    world.sync.start()
+    world.scheduling.run_jobs()
+
+    state = published(world)
+    assert [i.ref for i in state.incidents] == ["work:1"]
+    assert state.tray.degraded == (("ops", line),)
+    assert f"⚠ ops: {line}" in state.tray.lines
+    assert [(e.key, e.account, e.problem.detail) for e in state.problems] == [("ops", "ops", line)]
+
+    assert world.next_poll_in("ops") <= INTERVAL.total_seconds()
+    assert world.backend("ops").polls == 2  # and this time the library was there
+    state = published(world)
+    assert state.tray.degraded == ()
+    assert not state.problems
 
 
 # Any sequence of polls, the user's inputs and time passing: the state last published
