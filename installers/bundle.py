@@ -109,6 +109,11 @@ LINUX_QT_UNUSED = (
     *(f"PySide6/Qt/plugins/imageformats/libq{name}.so"
       for name in ("tiff", "webp", "icns", "tga", "wbmp")),
     "PySide6/Qt/lib/libQt6EglFS",
+    "PySide6/Qt/lib/libQt6EglFsKmsSupport",  # the kiosk platform's, which goes above
+    # QtNetwork's library: the Python module is left out (LINUX_EXCLUDES), but the
+    # hooks collect the library for its plugins, which go above; with it go the
+    # Kerberos libraries only it links (5.6 MiB in all, issue 22)
+    "PySide6/Qt/lib/libQt6Network",
 )  # fmt: skip
 
 
@@ -122,7 +127,10 @@ def prune_linux(
     from PyInstaller.depend.bindepend import get_imports
 
     def unused(entry: tuple[str, str, str]) -> bool:
-        return entry[0].replace("\\", "/").startswith(LINUX_QT_UNUSED)
+        dest, src, kind = entry
+        if kind == "SYMLINK":  # PyInstaller's link at the top to a library: its target
+            dest = src
+        return dest.replace("\\", "/").startswith(LINUX_QT_UNUSED)
 
     kept = [entry for entry in binaries if not unused(entry)]
 
