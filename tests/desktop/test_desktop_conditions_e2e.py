@@ -22,11 +22,15 @@ from typing import Any
 
 import pytest
 
-from notifier.desktop.environment.sound_events import CLIENT_NAME
 from notifier.desktop.environment.watcher import RESTART_MAX_MS
 from notifier.desktop.widgets.icons import TrayState
-from testing.desktop.app_harness import AUDIBLE_DB, CONFIG, running_app
-from testing.desktop.session import DesktopSession, SessionError, exported, wait_for
+from testing.desktop.app_harness import (
+    AUDIBLE_DB,
+    CONFIG,
+    assert_follows_the_desktop_without_children,
+    running_app,
+)
+from testing.desktop.session import DesktopSession, exported, wait_for
 from testing.support.desktop_app import AppMaker
 from testing.support.environment import skip_or_fail
 
@@ -272,53 +276,14 @@ def test_no_sound_output_at_all_shows_in_the_menu_and_doctor(
         make_app.close()
 
 
-def _children(pid: int) -> list[str]:
-    """The processes whose parent is ``pid``, as "PID COMMAND"."""
-    found = []
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            text = Path(stat).read_text()
-        except OSError:  # it ended meanwhile
-            continue
-        # "PID (COMMAND) STATE PPID ...": the command may hold spaces and parentheses
-        command = text[text.index("(") + 1 : text.rindex(")")]
-        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(f"{text.split()[0]} {command}")
-    return found
-
-
-def _sound_clients(desk: DesktopSession) -> str:
-    return desk.run("pactl", "list", "clients")
-
-
 def test_the_app_follows_everything_without_a_child_process(
-    desk: DesktopSession, tmp_path: Path
+    desk: DesktopSession, tray_session: DesktopSession, tmp_path: Path
 ) -> None:
-    """Issue 22 measures memory over the process tree: the watcher's events come from
-    libpulse and D-Bus inside the app (``pactl subscribe`` and ``gsettings monitor``
-    children cost ~12 MiB). Its reads are short-lived commands, so a moment comes,
-    soon after start, when the app has no child at all."""
-    with running_app(desk, tmp_path / "profile") as app:
-        wait_for(
-            lambda: (
-                f'application.name = "{CLIENT_NAME}"' in _sound_clients(desk)
-                and f'application.process.id = "{app.proc.pid}"' in _sound_clients(desk)
-            ),
-            "the app's own connection to the sound server (its event listener)",
-            timeout=30,
-            alive=app.proc,
-            log=app.profile / "app.out",
-        )
-        last: list[str] = []
-
-        def childless() -> bool:
-            last[:] = _children(app.proc.pid)
-            return not last
-
-        try:
-            wait_for(childless, "the app without children", timeout=30, alive=app.proc)
-        except SessionError as exc:
-            raise AssertionError(f"the app keeps child processes: {last}") from exc
+    """Issue 22 counts memory over the process tree: ``pactl subscribe`` and ``gsettings
+    monitor`` children cost ~12 MiB. On both kinds of tray; ``desk`` exports GNOME's
+    schema, so the app follows GNOME's setting too."""
+    with running_app(tray_session, tmp_path / "profile") as app:
+        assert_follows_the_desktop_without_children(app)
 
 
 def test_a_restarted_sound_server_is_followed_without_restarting_the_app(

@@ -66,6 +66,7 @@ class DesktopWatcher(QObject):
         self.sound.changed.connect(self.refresh)
         self.sound.lost.connect(self._on_sound_lost)
         self.sound.unavailable.connect(self._on_sound_unavailable)
+        self._pulse_lost = False
         self._pulse_backoff = RESTART_MIN_MS
         self._pulse_restart = QTimer(self)
         self._pulse_restart.setSingleShot(True)
@@ -149,12 +150,15 @@ class DesktopWatcher(QObject):
 
     def _on_sound_connected(self) -> None:
         self._pulse_backoff = RESTART_MIN_MS  # a server answers
-        self.refresh()  # it may be a new one (restarted): read what it has
+        if self._pulse_lost:  # a new one (restarted): read what it has
+            self._pulse_lost = False
+            self.refresh()
 
     def _on_sound_lost(self, reason: str) -> None:
         if self._stopped:
             return
         log.debug("sound server events: %s", reason)
+        self._pulse_lost = True
         self.refresh()  # the server went away: say so
         self._pulse_restart.start(self._pulse_backoff)
         self._pulse_backoff = min(self._pulse_backoff * 2, RESTART_MAX_MS)
