@@ -46,14 +46,13 @@ class SoundServerEvents(QObject):
         self._lock = threading.Lock()
         self._pulse: Any = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> None:
-        """Connect and listen on a new thread (the previous one has ended)."""
-        if self.running:
-            return
+        """Connect and listen on a new thread, once the previous one has ended (it
+        ends right after telling ``lost``)."""
+        if self._thread is not None:
+            self._thread.join(1.0)
+            if self._thread.is_alive():
+                return  # still listening: nothing to do
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._listen, name="sound server events", daemon=True
