@@ -482,6 +482,47 @@ class DesktopSession:
             log=self.root / "at-spi-bus-launcher.log",
         )
 
+    # -- the sound server ---------------------------------------------------------------
+
+    def start_sound(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """PulseAudio with the null sink as the default (see the module docstring)."""
+        pulse_dir = self.root / "pulse"
+        socket = pulse_dir / "native"
+        pulse = self._spawn(
+            "pulseaudio",
+            ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
+             "--disallow-exit", "--log-target=stderr",
+             "-L", f"module-null-sink sink_name={SINK} "
+                   f"sink_properties=device.description=oncall-test-sink",
+             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+            env={**self.child_env(), "HOME": str(self.root / "home"),
+                 "PULSE_RUNTIME_PATH": str(pulse_dir)},
+        )  # fmt: skip
+        wait_for(
+            lambda: (
+                socket.exists()
+                and subprocess.run(
+                    ["pactl", "info"], env=self.child_env(), capture_output=True, check=False
+                ).returncode
+                == 0
+            ),
+            "pulseaudio",
+            timeout=timeout,
+            alive=pulse,
+            log=self.root / "pulseaudio.log",
+        )
+        self.run("pactl", "set-default-sink", SINK)
+
+    def stop_sound(self) -> None:
+        """End PulseAudio, as a crash or ``systemctl --user restart`` would; every
+        client loses its connection. :meth:`start_sound` starts a fresh one."""
+        for name, proc in list(self._procs):
+            if name == "pulseaudio":
+                self._procs.remove((name, proc))
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+
     # -- lifetime -----------------------------------------------------------------------
 
     def _spawn(
@@ -678,30 +719,7 @@ def _start(s: DesktopSession, timeout: float) -> None:
         log=root / "dunst.log",
     )
 
-    socket = pulse_dir / "native"
-    pulse = s._spawn(
-        "pulseaudio",
-        ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
-         "--disallow-exit", "--log-target=stderr",
-         "-L", f"module-null-sink sink_name={SINK} "
-               f"sink_properties=device.description=oncall-test-sink",
-         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
-        env={**s.child_env(), "HOME": str(home), "PULSE_RUNTIME_PATH": str(pulse_dir)},
-    )  # fmt: skip
-    wait_for(
-        lambda: (
-            socket.exists()
-            and subprocess.run(
-                ["pactl", "info"], env=s.child_env(), capture_output=True, check=False
-            ).returncode
-            == 0
-        ),
-        "pulseaudio",
-        timeout=timeout,
-        alive=pulse,
-        log=root / "pulseaudio.log",
-    )
-    s.run("pactl", "set-default-sink", SINK)
+    s.start_sound(timeout)
 
 
 def _read_display_number(fd: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 from testing.desktop.app_harness import (
     RunningApp,
+    assert_follows_the_desktop_without_children,
     assert_icon_docked,
     assert_page_escalates_and_cli_ack_silences,
     running_app,
@@ -48,6 +49,12 @@ def app(installed: Installed, desktop: DesktopSession, tmp_path: Path) -> Iterat
 
 def test_installed_app_docks_its_icon_in_the_tray(app: RunningApp) -> None:
     assert_icon_docked(app)
+
+
+def test_installed_app_follows_the_sound_server_without_a_child_process(app: RunningApp) -> None:
+    """Issue 22: libpulse's events through pulsectl, a lazy import the bundle must carry
+    (and libpulse found by ctypes on the system) instead of a `pactl subscribe` child."""
+    assert_follows_the_desktop_without_children(app)
 
 
 def test_installed_app_notifies_then_alarms_audibly_until_acknowledged_by_cli(

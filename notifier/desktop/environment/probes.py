@@ -11,9 +11,9 @@ from a worker thread (the app's watcher does) or from ``doctor``.
   takes a lock QtDBus's own thread needed to answer) deadlocked the app: found
   by the desktop suite, the chime test hung for good.
 - Sound output: ``pactl`` (PulseAudio, and PipeWire through pipewire-pulse), in the C
-  locale so its words parse. ``pactl`` rather than a libpulse binding: no new
-  dependency to freeze, the same commands a user would type to check, and
-  ``pactl subscribe`` gives change events without a thread of our own.
+  locale so its words parse: the same commands a user would type to check, each one
+  short-lived. The change events come from libpulse itself (the watcher's
+  :mod:`.sound_events`), not from a long-lived ``pactl subscribe``.
 
 Each probe answers "nothing known" (no paused source, output None) when its daemon
 or program is absent, never raises for that.
@@ -40,6 +40,10 @@ NOTIFICATIONS_SERVICE = "org.freedesktop.Notifications"
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 DUNST_INTERFACE = "org.dunstproject.cmd0"
 GNOME_SCHEMA = "org.gnome.desktop.notifications"
+GNOME_SCHEMA_PATH = "/org/gnome/desktop/notifications/"
+#: dconf's service (GNOME's GSettings store) signals ``Notify(prefix, changes, tag)`` on
+#: this interface for every write
+DCONF_WRITER_INTERFACE = "ca.desrt.dconf.Writer"
 COMMAND_TIMEOUT_S = 3.0
 
 
@@ -86,6 +90,19 @@ def _run(*args: str) -> subprocess.CompletedProcess[str] | None:
 def gnome_schema_installed() -> bool:
     result = _run("gsettings", "list-schemas")
     return result is not None and GNOME_SCHEMA in result.stdout.split()
+
+
+def dconf_change_touches_notifications(prefix: str, changes: list[str]) -> bool:
+    """Whether a dconf ``Notify`` may have changed GNOME's notification settings: a
+    key or directory under them, or a directory above them (a reset of ``/org/gnome/``).
+    Each change is a path relative to ``prefix``; ``[""]`` is the prefix itself."""
+    for change in changes or [""]:
+        path = prefix + change
+        if path.startswith(GNOME_SCHEMA_PATH) or (
+            path.endswith("/") and GNOME_SCHEMA_PATH.startswith(path)
+        ):
+            return True
+    return False
 
 
 def read_quieting(gnome_schema: bool | None = None) -> tuple[Quieting, ...]:
