@@ -86,16 +86,16 @@ EXCLUDES = [
     "PySide6.QtQuick", "PySide6.QtQml", "PySide6.QtCharts", "PySide6.QtDataVisualization",
     "PySide6.QtPdf", "PySide6.QtBluetooth", "PySide6.QtPositioning", "PySide6.QtSensors",
 ]  # fmt: skip
-#: Windows's single-instance channel is a named pipe of QtNetwork; elsewhere it is a Unix
-#: socket of the standard library, and QtNetwork (with the Kerberos libraries it links)
-#: stays out of the bundle
-LINUX_EXCLUDES = [*EXCLUDES, "PySide6.QtNetwork"]
+if sys.platform != "win32":
+    # the single-instance channel is a Unix socket of the standard library here (a
+    # named pipe of QtNetwork on Windows): QtNetwork stays out of the bundle
+    EXCLUDES.append("PySide6.QtNetwork")
 
 
 #: what PyInstaller's Qt hooks collect on Linux that the app never loads (issue 22): Qt's
 #: translations (the app speaks English only), platforms for kiosks and embedded
 #: screens (eglfs, linuxfb, vnc, Vulkan display) and their EGL libraries, evdev input,
-#: network-information and TLS plugins (of QtNetwork, which the Linux bundle leaves out),
+#: network-information and TLS plugins (of QtNetwork, which the bundle leaves out),
 #: the GTK 3 theme (its GTK, GDK, Cairo and Pango stack alone is 15 MB;
 #: the XDG portal theme stays) and image formats the icons are not in
 LINUX_QT_UNUSED = (
