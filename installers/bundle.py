@@ -55,7 +55,6 @@ _HIDDEN = {
         "dbus_fast",
         "dbus_fast.aio",
         "PySide6.QtDBus",  # notifier/desktop/tray/host.py: is a tray host on the bus yet?
-        "pulsectl",  # imported on its thread: desktop/environment/sound_events.py
     ],
     "darwin": [
         "plyer.platforms.macosx.notification",

@@ -52,8 +52,8 @@ def test_installed_app_docks_its_icon_in_the_tray(app: RunningApp) -> None:
 
 
 def test_installed_app_follows_the_sound_server_without_a_child_process(app: RunningApp) -> None:
-    """Issue 22: libpulse's events through pulsectl, a lazy import the bundle must carry
-    (and libpulse found by ctypes on the system) instead of a `pactl subscribe` child."""
+    """Issue 22: libpulse's events through ctypes (libpulse.so.0 from the system, which
+    the bundle does not carry) instead of a `pactl subscribe` child."""
     assert_follows_the_desktop_without_children(app)
 
 
