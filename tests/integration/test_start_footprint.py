@@ -262,3 +262,18 @@ def test_the_ingest_loads_its_http_server_with_the_first_request(tmp_path: Path)
     )
     assert not loaded(found["IDLE"], "waitress"), "waitress loaded before any request"
     assert loaded(found["LOADED"], "waitress")
+
+
+def test_a_first_start_makes_its_ingest_keys_without_openssl(tmp_path: Path) -> None:
+    # the keys come from os.urandom, as the secrets module's do, without the 3.3 MiB of
+    # OpenSSL that module loads for the rest of that first run (issue 22)
+    profile = Profile.locate(tmp_path / "p")
+    profile.config_path.write_text(
+        '[local]\ningest_port = 0\nuser_name = "Me"\n[secrets]\nstore = "file"\n'
+    )
+    assert not IngestKeys.of_profile(profile.root).path.exists()
+    _, after_polls = start_app(profile.root)
+    pair = IngestKeys.of_profile(profile.root).load()
+    assert len(pair.routing_key) == 32 and int(pair.routing_key, 16) >= 0
+    assert pair.routing_key != pair.bearer_token
+    assert not loaded(after_polls, "_hashlib"), "a first start loaded OpenSSL"

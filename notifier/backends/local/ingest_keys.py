@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +78,12 @@ class IngestKeys:
         if pair is not None:
             return pair
         moved = self._from_secret_store()
-        import secrets as _random  # loads OpenSSL: only when the keys are made
-
+        # os.urandom is what secrets.token_hex reads; the secrets module would load
+        # OpenSSL (3.3 MiB resident for the whole first run, issue 22)
         created = self._create(
             IngestKeyPair(
-                routing_key=moved.get("routing_key") or _random.token_hex(16),
-                bearer_token=moved.get("alertmanager_token") or _random.token_hex(16),
+                routing_key=moved.get("routing_key") or os.urandom(16).hex(),
+                bearer_token=moved.get("alertmanager_token") or os.urandom(16).hex(),
             )
         )
         pair = self._read()
