@@ -14,7 +14,6 @@ waits for that import, once (tens of milliseconds).
 from __future__ import annotations
 
 import logging
-import os
 import select
 import socket
 import threading
@@ -40,7 +39,8 @@ class LazyHTTPServer:
         self._lock = threading.Lock()
         self._stopped = False
         self._server: GuardedHTTPServer | None = None
-        self._wake_r, self._wake_w = os.pipe()
+        # a socket pair, not a pipe: Windows's select() takes sockets only
+        self._wake_r, self._wake_w = socket.socketpair()
         self._port = int(sock.getsockname()[1])
         self._thread = threading.Thread(target=self._wait, name=f"ingest-{self._port}", daemon=True)
 
@@ -59,7 +59,7 @@ class LazyHTTPServer:
 
     def _wait(self) -> None:
         try:
-            readable, _, _ = select.select([self._sock.fileno(), self._wake_r], [], [])
+            readable, _, _ = select.select([self._sock, self._wake_r], [], [])
         except (OSError, ValueError) as exc:  # the socket closed under us: stopping
             self._log.debug("ingest: waiting for a connection ended: %s", exc)
             return
@@ -92,9 +92,9 @@ class LazyHTTPServer:
         if server is not None:
             server.stop()  # closes the socket too
         else:
-            os.write(self._wake_w, b"x")
+            self._wake_w.send(b"x")
             if self._thread.is_alive():
                 self._thread.join()
             self._sock.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._wake_r.close()
+        self._wake_w.close()
