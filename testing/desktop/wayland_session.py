@@ -57,7 +57,6 @@ from pathlib import Path
 
 from testing.desktop.session import (
     READY_TIMEOUT_S,
-    SINK,
     DesktopSession,
     SessionError,
     wait_for,
@@ -331,24 +330,7 @@ def _start(s: WaylandSession, timeout: float) -> None:
         dbus, "dbus-daemon address", root / "dbus.log", timeout
     )
 
-    socket = pulse_dir / "native"
-    pulse = s._spawn(
-        "pulseaudio",
-        ["pulseaudio", "-n", "--daemonize=no", "--use-pid-file=no", "--exit-idle-time=-1",
-         "--disallow-exit", "--log-target=stderr",
-         "-L", f"module-null-sink sink_name={SINK} "
-               f"sink_properties=device.description=oncall-test-sink",
-         "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
-        env={**s.child_env(), "PULSE_RUNTIME_PATH": str(pulse_dir)},
-    )  # fmt: skip
-    wait_for(
-        lambda: socket.exists() and s.run("pactl", "info", check=False),
-        "pulseaudio",
-        timeout=timeout,
-        alive=pulse,
-        log=root / "pulseaudio.log",
-    )
-    s.run("pactl", "set-default-sink", SINK)
+    s.start_sound(timeout)  # PulseAudio with the null sink, as in the X11 session
 
     (root / "sway.conf").write_text(SWAY_CONF)
     sway = s._spawn("sway", ["sway", "-c", str(root / "sway.conf")])
