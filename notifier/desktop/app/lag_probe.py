@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 log = logging.getLogger("notifier.desktop.app.lag_probe")
 
@@ -57,13 +57,18 @@ class LagProbe(QObject):
         self._due = 0.0
         self.loop_started: float | None = None
         self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._tick)
 
     def start(self) -> None:
         if self.loop_started is None:
             self.loop_started = time.monotonic()
+            # only now: the ``Qt`` namespace takes 25 ms to build, which must not
+            # delay the icon of the start being measured (the app's own start never
+            # builds it)
+            from PySide6.QtCore import Qt
+
+            self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._arm()
 
     def stop(self) -> None:

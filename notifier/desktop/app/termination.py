@@ -6,7 +6,7 @@ wait for the next timer, and Python's default SIGTERM action kills the process o
 the spot (exit 143, runtime files left naming a dead PID, notifications left on
 screen). :func:`signal.set_wakeup_fd` makes the C-level handler write a byte to a
 socket that a :class:`QSocketNotifier` watches, so the loop wakes at once, calls
-into Python, and the handler runs; it asks for a quit through a queued signal, so
+into Python, and the handler runs; it asks for a quit on the event loop's next turn, so
 the shutdown itself happens from the event loop, never inside the handler.
 
 Quitting always quits: the loop is left with ``QCoreApplication.exit`` (Qt 6's
@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QTimer, Signal
 
 from notifier.system import runtime_files
 
@@ -92,14 +92,12 @@ class TerminationSignals(QObject):
     termination signal; :meth:`close` restores what was installed before."""
 
     received = Signal(int)
-    _caught = Signal(int)
 
     def __init__(
         self, signals: Iterable[signal.Signals] | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.deadline: StopDeadline | None = None
-        self._caught.connect(self.received, Qt.ConnectionType.QueuedConnection)
         self._read, self._write = socket.socketpair()
         for end in (self._read, self._write):
             end.setblocking(False)
@@ -113,7 +111,9 @@ class TerminationSignals(QObject):
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.deadline is not None:
             self.deadline.arm()  # here, not in the loop: the loop may never get to it
-        self._caught.emit(signum)
+        # emitted from the event loop's next turn, never inside the handler (a zero
+        # timer rather than a queued connection: no ``Qt`` namespace at start)
+        QTimer.singleShot(0, lambda: self.received.emit(signum))
 
     def _drain(self) -> None:
         # the bytes only woke the loop; by now Python has run the handlers

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from notifier.system.atomic_file import write_atomically
@@ -140,6 +140,20 @@ class NotificationAdapter(QObject):
         """Release threads and connections."""
 
 
+async def _reporting(
+    coro: Coroutine[Any, Any, Any], on_error: Callable[[BaseException], None]
+) -> Any:
+    """Runs ``coro`` and, when it fails, calls ``on_error`` on the loop's own thread
+    before the failure reaches its future: a signal ``on_error`` emits is then always
+    emitted there, never in the Qt thread (where a future done already by the time a
+    callback was added would have run it), so it is always queued."""
+    try:
+        return await coro
+    except Exception as exc:
+        on_error(exc)
+        raise
+
+
 class NotificationLedger:
     """The D-Bus ids of the notifications on screen, kept in a file of the profile.
 
@@ -207,10 +221,12 @@ class DesktopNotifierAdapter(NotificationAdapter):
         # loop thread only (see NotificationLedger)
         self._platform_ids: dict[str, int] = {}
         self._server = ""
-        # Queued: the loop thread emits, the Qt thread delivers.
-        self._actionFromLoop.connect(self.actionInvoked, Qt.ConnectionType.QueuedConnection)
-        self._dismissedFromLoop.connect(self.dismissed, Qt.ConnectionType.QueuedConnection)
-        self._failureFromLoop.connect(self.failed, Qt.ConnectionType.QueuedConnection)
+        # Queued: only the loop thread emits these (see _submit), and a signal emitted
+        # in another thread than its receiver's is queued to the receiver's (the Qt
+        # thread) by the default connection.
+        self._actionFromLoop.connect(self.actionInvoked)
+        self._dismissedFromLoop.connect(self.dismissed)
+        self._failureFromLoop.connect(self.failed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._notifier: Any = None  # desktop_notifier.DesktopNotifier, made in the loop
@@ -252,15 +268,9 @@ class DesktopNotifierAdapter(NotificationAdapter):
     ) -> concurrent.futures.Future[Any]:
         import asyncio
 
-        future = asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
         if on_error is not None:
-
-            def done(f: concurrent.futures.Future[Any]) -> None:
-                if not f.cancelled() and f.exception() is not None:
-                    on_error(f.exception())  # type: ignore[arg-type]
-
-            future.add_done_callback(done)
-        return future
+            coro = _reporting(coro, on_error)
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
 
     # Availability -------------------------------------------------------------------
 
@@ -651,7 +661,8 @@ class PlyerAdapter(NotificationAdapter):
         super().__init__(parent)
         self._app_name = app_name
         self._system = system or system_name()  # given by tests of other platforms
-        self._failureFromWorker.connect(self.failed, Qt.ConnectionType.QueuedConnection)
+        # the executor's thread emits it: queued to the Qt thread by the default connection
+        self._failureFromWorker.connect(self.failed)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._notify: Callable[..., Any] | None = None
         self._availability: tuple[bool, str] | None = None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -401,6 +401,8 @@ class TrayController(QObject):
         room = int(screen.availableGeometry().width() * 0.8)
         if metrics.horizontalAdvance(entry.text) <= room:
             return entry.text
+        from PySide6.QtCore import Qt  # 1.4 MiB, only for a title this long (issue 22)
+
         before, after = entry.text[:at], entry.text[at + len(entry.title) :]
         left = room - metrics.horizontalAdvance(before + after)
         title = metrics.elidedText(entry.title, Qt.TextElideMode.ElideRight, max(left, 0))

@@ -9,7 +9,7 @@ a failed action): Qt's announcement event (Qt 6.8; AT-SPI ``Object:Announcement`
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRect, Qt
+from PySide6.QtCore import QObject, QRect
 from PySide6.QtGui import (
     QAccessible,
     QAccessibleAnnouncementEvent,
@@ -30,6 +30,10 @@ class _ApplicationAccessible(QAccessibleObject):
         self._description = description
 
     def _windows(self) -> list[QAccessibleInterface]:
+        # here, not at the top: the ``Qt`` namespace costs 1.4 MiB and 25 ms, and
+        # only an assistive technology asks this (issue 22)
+        from PySide6.QtCore import Qt
+
         found = []
         for widget in QApplication.topLevelWidgets():
             # as Qt: popups (menus) and the desktop are not the application's windows

@@ -11,7 +11,7 @@ import logging
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QGuiApplication, QIcon, QPalette
 
 from notifier.system.paths import resource
@@ -36,16 +36,14 @@ class TrayState(StrEnum):
 def panel_is_dark() -> bool:
     """Best guess whether the panel behind the tray is dark.
 
-    Qt cannot see the panel itself; the desktop's colour scheme is the closest hint,
-    then the application palette. Without an application, assume a light panel.
-    Re-query on ``QGuiApplication.styleHints().colorSchemeChanged``.
+    Qt cannot see the panel itself; the application palette is the closest hint: it
+    follows the desktop's colour scheme (Fusion, KDE's and GNOME's themes, macOS and
+    the Windows 11 style all switch it with the scheme). The scheme is not asked
+    directly: its answer is a ``Qt.ColorScheme``, and the first value of the ``Qt``
+    namespace builds all of it, 1.4 MiB and 25 ms at start (issue 22). Without an
+    application, assume a light panel.
     """
     if QGuiApplication.instance() is None:
-        return False
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return True
-    if scheme == Qt.ColorScheme.Light:
         return False
     window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
     return window.lightnessF() < 0.5
