@@ -5,11 +5,14 @@ from a worker thread (the app's watcher does) or from ``doctor``.
   /org/freedesktop/Notifications), the ``Inhibited`` property of
   ``org.freedesktop.Notifications`` (KDE Plasma and others), GNOME's
   ``org.gnome.desktop.notifications show-banners`` through ``gsettings`` (skipped
-  when that schema is not installed). Read with jeepney, not QtDBus: PySide6 holds
-  the GIL through a blocking ``QDBusConnection.call``, and a call from this worker
-  thread while the GUI thread waited for the GIL inside Qt (a disconnect, which
-  takes a lock QtDBus's own thread needed to answer) deadlocked the app: found
-  by the desktop suite, the chime test hung for good.
+  when that schema is not installed). The two properties are read here with jeepney
+  (``doctor``); the app's watcher reads them itself, asynchronously with QtDBus on
+  the GUI thread (:data:`BUS_QUIETING`), and asks :func:`read_state` for the rest
+  (``bus=False``): a blocking ``QDBusConnection.call`` from a worker thread holds the
+  GIL in PySide6, and one made while the GUI thread waited for the GIL inside Qt (a
+  disconnect, which takes a lock QtDBus's own thread needed to answer) deadlocked the
+  app (found by the desktop suite: the chime test hung for good), and jeepney in the
+  app cost 0.5 MiB (issue 22).
 - Sound output: ``pactl`` (PulseAudio, and PipeWire through pipewire-pulse), in the C
   locale so its words parse: the same commands a user would type to check, each one
   short-lived. The change events come from libpulse itself (the watcher's
@@ -45,6 +48,11 @@ GNOME_SCHEMA_PATH = "/org/gnome/desktop/notifications/"
 #: this interface for every write
 DCONF_WRITER_INTERFACE = "ca.desrt.dconf.Writer"
 COMMAND_TIMEOUT_S = 3.0
+#: the notification server's properties that hide notifications when true
+BUS_QUIETING = (
+    (DUNST_INTERFACE, "paused", Quieting.DUNST_PAUSED),
+    (NOTIFICATIONS_SERVICE, "Inhibited", Quieting.INHIBITED),
+)
 
 
 def _get_property(interface: str, name: str) -> object | None:
@@ -105,14 +113,15 @@ def dconf_change_touches_notifications(prefix: str, changes: list[str]) -> bool:
     return False
 
 
-def read_quieting(gnome_schema: bool | None = None) -> tuple[Quieting, ...]:
-    """Every source that currently hides notifications. ``gnome_schema``: whether
-    GNOME's schema is installed, if the caller knows already."""
+def read_quieting(gnome_schema: bool | None = None, *, bus: bool = True) -> tuple[Quieting, ...]:
+    """Every source that currently hides notifications, in the order of
+    :data:`BUS_QUIETING` then GNOME's. ``gnome_schema``: whether GNOME's schema is
+    installed, if the caller knows already; ``bus=False``: leave out the notification
+    server's properties (the caller reads them)."""
     found = []
-    if _get_property(DUNST_INTERFACE, "paused") is True:
-        found.append(Quieting.DUNST_PAUSED)
-    if _get_property(NOTIFICATIONS_SERVICE, "Inhibited") is True:
-        found.append(Quieting.INHIBITED)
+    for interface, name, quieting in BUS_QUIETING if bus else ():
+        if _get_property(interface, name) is True:
+            found.append(quieting)
     if gnome_schema if gnome_schema is not None else gnome_schema_installed():
         result = _run("gsettings", "get", GNOME_SCHEMA, "show-banners")
         if result is not None and result.stdout.strip() == "false":
@@ -134,8 +143,8 @@ def read_output() -> OutputState | None:
     return sinks.get(name, OutputState(""))
 
 
-def read_state(gnome_schema: bool | None = None) -> DesktopState:
-    return DesktopState(quieting=read_quieting(gnome_schema), output=read_output())
+def read_state(gnome_schema: bool | None = None, *, bus: bool = True) -> DesktopState:
+    return DesktopState(quieting=read_quieting(gnome_schema, bus=bus), output=read_output())
 
 
 def set_output(sink: str, muted: bool, channels: tuple[Channel, ...]) -> bool:

@@ -14,21 +14,25 @@ within a second or so:
 No child processes: ``pactl subscribe`` and ``gsettings monitor`` did this for
 ~12 MiB of resident memory (issue 22 measures the process tree).
 
-Each event asks for a fresh read of everything (:func:`probes.read_state`) on one
-worker thread of our own; events arriving during a read make one more read after it.
+Each event asks for a fresh read of everything: the notification server's two
+properties asynchronously with QtDBus on the GUI thread, the rest
+(:func:`probes.read_state`: ``gsettings`` and ``pactl``) on one worker thread of our
+own; the state is known once all three have answered (or failed, or timed out).
+Events arriving during a read make one more read after it.
 The unmute for the alarm (:mod:`.unmute`) runs on that same thread, so a read never
 sees half of a change of ours.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 from PySide6.QtCore import SLOT, QObject, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtDBus import QDBusConnection, QDBusMessage
+from PySide6.QtDBus import QDBusConnection, QDBusError, QDBusMessage, QDBusVariant
 
-from notifier.core.desktop_readiness import DesktopState
+from notifier.core.desktop_readiness import DesktopState, Quieting
 from notifier.desktop.environment import probes
 from notifier.desktop.environment.sound_events import SoundServerEvents
 from notifier.desktop.qt.background import BackgroundRunner
@@ -60,6 +64,10 @@ class DesktopWatcher(QObject):
         self.state: DesktopState | None = None
         self._reading = False
         self._again = False
+        # the read under way: answers still to come, what the bus said, the worker's
+        self._outstanding = 0
+        self._bus_found: set[Quieting] = set()
+        self._worker: tuple[DesktopState | None, object] = (None, None)
         self._stopped = False
         self.sound = SoundServerEvents(self)
         self.sound.connected.connect(self._on_sound_connected)
@@ -98,29 +106,87 @@ class DesktopWatcher(QObject):
         self.pool.waitForDone(5000)
 
     def refresh(self) -> None:
-        """Read everything again, off the GUI thread."""
+        """Read everything again: the bus asynchronously, the rest off the GUI thread."""
         if self._stopped:
             return
         if self._reading:
             self._again = True
             return
         self._reading, self._again = True, False
+        self._bus_found = set()
+        self._outstanding = 1 + self._ask_bus()
         self.runner.run(self._read, self._read_done)
+
+    def _ask_bus(self) -> int:
+        """Ask the notification server for its properties; how many answers will come
+        (each property's own slot, or the error slot: no server, no such property, or
+        no answer within the timeout)."""
+        bus = QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return 0
+        asked = 0
+        slots = {Quieting.DUNST_PAUSED: "_on_paused", Quieting.INHIBITED: "_on_inhibited"}
+        for interface, name, quieting in probes.BUS_QUIETING:
+            message = QDBusMessage.createMethodCall(
+                probes.NOTIFICATIONS_SERVICE, probes.NOTIFICATIONS_PATH,
+                "org.freedesktop.DBus.Properties", "Get",
+            )  # fmt: skip
+            message.setArguments([interface, name])
+            if bus.callWithCallback(
+                message, self, _slot(f"{slots[quieting]}(QDBusMessage)"),
+                _slot("_on_property_error(QDBusError)"), int(probes.COMMAND_TIMEOUT_S * 1000),
+            ):  # fmt: skip
+                asked += 1
+        return asked
+
+    @Slot(QDBusMessage)
+    def _on_paused(self, reply: QDBusMessage) -> None:
+        self._property_read(Quieting.DUNST_PAUSED, reply)
+
+    @Slot(QDBusMessage)
+    def _on_inhibited(self, reply: QDBusMessage) -> None:
+        self._property_read(Quieting.INHIBITED, reply)
+
+    def _property_read(self, quieting: Quieting, reply: QDBusMessage) -> None:
+        arguments = reply.arguments()
+        value = arguments[0] if arguments else None
+        if isinstance(value, QDBusVariant):
+            value = value.variant()
+        if value is True:
+            self._bus_found.add(quieting)
+        self._answered()
+
+    @Slot(QDBusError)
+    def _on_property_error(self, error: QDBusError) -> None:
+        log.debug("notification server property: %s", error.message())  # unknown: not set
+        self._answered()
 
     @staticmethod
     def _read() -> DesktopState:  # on the worker
-        return probes.read_state()
+        return probes.read_state(bus=False)
 
     def _read_done(self, state: DesktopState | None, error: object) -> None:
+        self._worker = (state, error)
+        self._answered()
+
+    def _answered(self) -> None:
+        self._outstanding -= 1
+        if self._outstanding > 0:
+            return
         self._reading = False
+        state, error = self._worker
+        self._worker = (None, None)
         if self._stopped:
             return
         if state is None:
             log.warning("could not read the desktop's state: %s", error)
-        elif state != self.state:
-            log.info("desktop: %s", state)
-            self.state = state
-            self.changed.emit(state)
+        else:
+            found = tuple(q for _i, _n, q in probes.BUS_QUIETING if q in self._bus_found)
+            state = dataclasses.replace(state, quieting=found + state.quieting)
+            if state != self.state:
+                log.info("desktop: %s", state)
+                self.state = state
+                self.changed.emit(state)
         if self._again:
             self.refresh()
 
