@@ -359,7 +359,7 @@ def bench_memory(opts: Options) -> Figures:
         "app_rss_mib": med("app", "rss"),
         "bare_rss_mib": med("bare", "rss"),
         "ratio": round(ratio(med("app", "rss"), med("bare", "rss")), 2),
-        "goal_ratio": 1.5,
+        "goal_ratio": 1.3,
         "app_uss_mib": med("app", "uss"),
         "bare_uss_mib": med("bare", "uss"),
         "uss_ratio": round(ratio(med("app", "uss"), med("bare", "uss")), 2),

@@ -694,13 +694,14 @@ def missing_xcb_libraries(
     process of its own per call, ~20-40 ms of every start (issue 22); it is asked only
     when the soname is not found, for a system that names the library otherwise."""
     import ctypes
-    import ctypes.util
 
     missing = []
     for name, (soname, package) in libraries.items():
         try:
             ctypes.CDLL(soname)
         except OSError:
+            import ctypes.util  # and subprocess: only for a library missing (issue 22)
+
             if ctypes.util.find_library(name) is None:
                 missing.append(package)
     return missing

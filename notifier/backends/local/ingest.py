@@ -36,7 +36,6 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -465,6 +464,8 @@ class _Exchange:
             ("X-Content-Type-Options", "nosniff"),
             *reply.headers,
         ]
+        from http import HTTPStatus  # with the first request, as waitress (issue 22)
+
         start_response(f"{reply.code} {HTTPStatus(reply.code).phrase}", headers)
         level = logging.INFO if reply.code < 500 else logging.WARNING
         log.log(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import logging
 from collections.abc import Iterator
@@ -47,6 +46,8 @@ def _x11_names() -> Iterator[str]:
     yield "libX11.so.6"
     # asked only when the soname is not there: find_library runs ldconfig (a process:
     # ~15 ms at every start)
+    import ctypes.util  # and its subprocess and shutil: only then
+
     found = ctypes.util.find_library("X11")
     if found:
         yield found
