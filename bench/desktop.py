@@ -142,7 +142,7 @@ class Desk:
         log = self.root / f"{kind}-{self._count}.out"
         env = dict(extra_env or {})
         if kind == "bare":
-            args: tuple[str, ...] = (sys.executable, "-c", bare)
+            args: tuple[str, ...] = (self.opts.bare_python(), "-c", bare)
         else:
             assert profile is not None
             args = self.opts.app_command()

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,27 @@ class Options:
 
     def from_tree(self) -> bool:
         return self.app_command() == TREE_COMMAND
+
+    def bare_python(self) -> str:
+        """The interpreter of the bare tray: the installed command's own when it is a
+        Python script (a wheel's console script names it on its ``#!`` line), so both
+        load the same PySide6 files; else this one's (the tree, a frozen bundle). Two
+        copies of Qt differ in what the kernel maps of them at first touch (whatever of
+        each file is in the page cache): 0.3 MiB of resident memory between this
+        tree's venv and a fresh one, measured, which is neither's doing."""
+        if self.from_tree():
+            return sys.executable
+        try:
+            with open(shutil.which(self.app_command()[0]) or "", "rb") as script:
+                first = script.readline(512)
+        except OSError:
+            return sys.executable
+        if not first.startswith(b"#!"):
+            return sys.executable  # a binary: a frozen bundle
+        words = first[2:].decode(errors="replace").split()
+        if len(words) == 1 and "python" in Path(words[0]).name and Path(words[0]).exists():
+            return words[0]
+        return sys.executable
 
     def app_env(self) -> dict[str, str]:
         """The environment the app starts from: the tree's on ``PYTHONPATH`` when

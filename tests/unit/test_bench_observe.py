@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+from pathlib import Path
 
-from bench.harness import medians, parse_report, percentile, report
+from bench.harness import Options, medians, parse_report, percentile, report
 from bench.observe import (
     ImportLine,
     import_costs,
@@ -176,3 +178,23 @@ def test_nearest_rank_percentile() -> None:
     assert percentile(values, 0.95) == 19.0
     assert percentile(values, 0.5) == 10.0
     assert percentile([7.0], 0.95) == 7.0
+
+
+def test_the_bare_tray_runs_on_the_installed_commands_own_interpreter(tmp_path: Path) -> None:
+    # same PySide6 files for both: the memory ratio compares the app, not two installs
+    python = tmp_path / "venv" / "bin" / "python3.11"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    script = tmp_path / "venv" / "bin" / "oncall-notifier"
+    script.write_text(f"#!{python}\nimport sys\nfrom notifier.cli import main\n")
+    script.chmod(0o755)
+    assert Options(command=(str(script),)).bare_python() == str(python)
+    frozen = tmp_path / "bundle" / "oncall-notifier"
+    frozen.parent.mkdir()
+    frozen.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(100))
+    frozen.chmod(0o755)
+    assert Options(command=(str(frozen),)).bare_python() == sys.executable
+    assert Options().bare_python() == sys.executable  # the tree's own
+    gone = tmp_path / "gone" / "python3"
+    script.write_text(f"#!{gone}\n")  # a venv moved away: this one's, not a failure
+    assert Options(command=(str(script),)).bare_python() == sys.executable
