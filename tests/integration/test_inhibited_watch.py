@@ -9,7 +9,6 @@ does not have, reads as unknown. The dunst case runs on the desktop session
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.support.environment import skip_or_fail
+from testing.support.private_bus import notification_server_on_private_bus
 
 WATCH = """
 import sys
@@ -50,29 +49,10 @@ print("followed; jeepney loaded:", "jeepney" in sys.modules)
 
 @pytest.fixture
 def inhibiting_server(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if shutil.which("dbus-daemon") is None:
-        skip_or_fail("dbus-daemon is not installed (Debian package dbus)")
-    bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--nopidfile",
-         f"--address=unix:path={tmp_path / 'bus'}", "--print-address=1"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert bus.stdout is not None
-    env = {"DBUS_SESSION_BUS_ADDRESS": bus.stdout.readline().strip()}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "testing.support.inhibiting_notifications"],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        assert server.stdout.readline().strip() == "ready"
+    with notification_server_on_private_bus(
+        tmp_path, "testing.support.inhibiting_notifications"
+    ) as env:
         yield env
-    finally:
-        for proc in (server, bus):
-            proc.kill()
-            proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
 
 
 def test_the_watcher_follows_the_servers_do_not_disturb_without_jeepney(

@@ -9,11 +9,8 @@ daemon that never answers once held SIGTERM for 55 s.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import pytest
 from notifier.desktop.app.termination import STOP_DEADLINE_S
 from notifier.system.runtime_files import pid_alive
 from testing.support.app_subprocess import AppSubprocess, wait_for
-from testing.support.environment import skip_or_fail
+from testing.support.private_bus import notification_server_on_private_bus
 
 #: how long a quit may take here: the app's own deadline plus room for a loaded machine
 #: (a refusing window ran for ever; a hung daemon took 55 s)
@@ -62,29 +59,10 @@ def test_a_signal_quits_the_app_showing_its_window_without_a_tray(
 @pytest.fixture
 def hanging_daemon(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A private session bus whose notification daemon never answers."""
-    if shutil.which("dbus-daemon") is None:
-        skip_or_fail("dbus-daemon is not installed (Debian package dbus)")
-    bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--nopidfile",
-         f"--address=unix:path={tmp_path / 'bus'}", "--print-address=1"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert bus.stdout is not None
-    env = {"DBUS_SESSION_BUS_ADDRESS": bus.stdout.readline().strip()}
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "testing.support.hanging_notifications"],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert daemon.stdout is not None
-        assert daemon.stdout.readline().strip() == "ready"
+    with notification_server_on_private_bus(
+        tmp_path, "testing.support.hanging_notifications"
+    ) as env:
         yield env
-    finally:
-        for proc in (daemon, bus):
-            proc.kill()
-            proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
 
 
 def test_sigterm_quits_within_seconds_while_the_notification_daemon_never_answers(
